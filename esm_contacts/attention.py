@@ -1,0 +1,132 @@
+"""Attention maps -> contact features, one layer at a time.
+
+fair-esm's ``predict_contacts`` stacks the attention of every layer and head
+(33 x 20 maps of (L+2)^2 for ESM-1b) and then symmetrizes and APC-corrects the whole
+stack: about 16 GB at L = 1022. Here the transformer runs as an explicit layer loop;
+each layer's attention is cropped to the sequence's own residues, symmetrized,
+APC-corrected per head and reduced at once (weighted sum for prediction, or the few
+pairs a regression needs for training), so at most one layer's maps exist at a time.
+"""
+
+from typing import Iterator, List, Sequence, Tuple
+
+import torch
+
+__all__ = ["symmetrize", "apc", "layer_attentions", "crop_to_residues", "apc_features"]
+
+
+def symmetrize(x: torch.Tensor) -> torch.Tensor:
+    """``x + x^T`` over the last two dimensions."""
+    return x + x.transpose(-1, -2)
+
+
+def apc(x: torch.Tensor) -> torch.Tensor:
+    """Average product correction ``F_ij - F_i. F_.j / F_..`` over the last two dimensions."""
+    row = x.sum(-1, keepdim=True)
+    col = x.sum(-2, keepdim=True)
+    total = x.sum((-1, -2), keepdim=True)
+    return x - row * col / total
+
+
+def _embed(model, tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The input of the first transformer layer, as fair-esm's ``forward`` computes it.
+
+    Returns ``x`` as (T, B, E) and the padding mask (B, T), or ``None`` without padding.
+    """
+    padding_mask = tokens.eq(model.padding_idx)
+    x = model.embed_scale * model.embed_tokens(tokens)
+    if getattr(model, "token_dropout", None) or getattr(getattr(model, "args", None), "token_dropout", False):
+        # Inference-time rescaling of the training-time token dropout (no masks here,
+        # so this is the constant factor 1 - 0.15 * 0.8 unless <mask> tokens are given).
+        x = x.masked_fill((tokens == model.mask_idx).unsqueeze(-1), 0.0)
+        mask_ratio_train = 0.15 * 0.8
+        src_lengths = (~padding_mask).sum(-1)
+        mask_ratio_observed = (tokens == model.mask_idx).sum(-1).to(x.dtype) / src_lengths
+        x = x * (1 - mask_ratio_train) / (1 - mask_ratio_observed)[:, None, None]
+    model_version = getattr(model, "model_version", "ESM-2")
+    if model_version != "ESM-2":
+        x = x + model.embed_positions(tokens)
+    if model_version in ("ESM-1b", "ESM-2"):
+        if model_version == "ESM-1b" and model.emb_layer_norm_before:
+            x = model.emb_layer_norm_before(x)
+        x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
+    return x.transpose(0, 1), (padding_mask if padding_mask.any() else None)
+
+
+@torch.no_grad()
+def layer_attentions(model, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.Tensor]]:
+    """Run the transformer layer by layer and yield each layer's attention.
+
+    Parameters
+    ----------
+    model : esm.ProteinBertModel or esm.model.esm2.ESM2
+        In eval mode.
+    tokens : torch.Tensor
+        (B, T) token indices as fair-esm's ``BatchConverter`` makes them.
+
+    Yields
+    ------
+    layer : int
+        0-based layer index.
+    attention : torch.Tensor
+        (B, H, T, T) attention probabilities, in the model's dtype, valid until the
+        next item is requested (the caller must reduce it before that).
+    """
+    x, padding_mask = _embed(model, tokens)
+    for layer_index, layer in enumerate(model.layers):
+        x, attention = layer(x, self_attn_padding_mask=padding_mask, need_head_weights=True)
+        # (H, B, T, T_keys) -> (B, H, T, T_keys); ESM-1's bias_kv adds a last key column
+        # that is cropped with the special tokens.
+        yield layer_index, attention.transpose(0, 1)
+        del attention
+
+
+def crop_to_residues(attention: torch.Tensor, length: int, prepend_bos: bool = True) -> torch.Tensor:
+    """One sequence's attention restricted to its own residues.
+
+    Drops BOS, EOS, padding and ESM-1's extra key column in one slice, so APC only
+    ever sees the sequence's residues (fair-esm's batched head zeroes padding instead).
+
+    Parameters
+    ----------
+    attention : torch.Tensor
+        (..., T, T_keys) attention of one sequence.
+    length : int
+        Number of residues.
+    prepend_bos : bool
+        Whether position 0 is a BOS token.
+    """
+    start = int(prepend_bos)
+    return attention[..., start : start + length, start : start + length]
+
+
+def apc_features(attention: torch.Tensor, heads: Sequence[int] = None) -> torch.Tensor:
+    """Symmetrized, APC-corrected maps of the chosen heads of one layer, in float32.
+
+    Parameters
+    ----------
+    attention : torch.Tensor
+        (H, L, L) attention of one sequence, already cropped to its residues.
+    heads : sequence of int, optional
+        Heads to keep (all by default).
+
+    Returns
+    -------
+    features : torch.Tensor
+        (len(heads), L, L) float32.
+    """
+    if heads is not None:
+        attention = attention[list(heads)] if not isinstance(heads, torch.Tensor) else attention[heads]
+    return apc(symmetrize(attention.float()))
+
+
+def nonzero_heads(weight: torch.Tensor, num_layers: int, num_heads: int) -> List[torch.Tensor]:
+    """Per layer, the indices of heads whose regression weight is not zero.
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        The regression weight, (layers * heads,) in fair-esm's layer-major order.
+    """
+    weight = weight.reshape(num_layers, num_heads)
+    return [torch.nonzero(row, as_tuple=False).flatten() for row in weight]

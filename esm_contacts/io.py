@@ -1,0 +1,239 @@
+"""Contact files: CASP RR, CSV and NumPy ``.npy``.
+
+Indices in RR and CSV files are 1-based sequence positions, pairs ``i < j``, one line
+each, highest probability first. Probabilities are printed with six decimals; reading
+a file back gives the map to that precision, with 0 for pairs the file does not list.
+
+- RR (``.rr``, ``.casp``): ``PFRMAT RR`` header, the sequence in lines of 50,
+  ``i j 0 8 p`` lines, ``END``.
+- CSV (``.csv``): header ``i,j,res_i,res_j,probability``.
+- NumPy (``.npy``): the full float32 (L, L) map.
+
+Every writer writes a temporary file beside the target and renames it when complete,
+so a failure never leaves a half-written file.
+"""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Optional, Tuple, Union
+
+import numpy as np
+
+__all__ = ["FORMATS", "contact_format", "atomic_write", "ranked_pairs", "write_contacts", "read_contacts"]
+
+FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
+RR_LINE_WIDTH = 50
+DECIMALS = 6
+
+
+def contact_format(path: Union[str, Path]) -> str:
+    """``"rr"``, ``"csv"`` or ``"npy"`` from the file extension; ValueError otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"{path}: unknown contact file extension {suffix!r}; use one of {', '.join(FORMATS)}")
+    return FORMATS[suffix]
+
+
+@contextlib.contextmanager
+def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
+    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    try:
+        with os.fdopen(handle, mode) as stream:
+            yield stream
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def ranked_pairs(P: np.ndarray, min_sep: int = 6) -> Tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` with ``j - i >= min_sep``, by probability (ties: lower i, then j).
+
+    Returns
+    -------
+    i, j : numpy.ndarray
+        0-based indices, highest probability first.
+    """
+    i, j = np.triu_indices(P.shape[0], k=max(int(min_sep), 1))
+    order = np.lexsort((j, i, -P[i, j].astype(np.float64)))
+    return i[order], j[order]
+
+
+def _check_map(P: np.ndarray, what: str) -> np.ndarray:
+    P = np.asarray(P)
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise ValueError(f"{what}: expected a square (L, L) contact map, got shape {P.shape}")
+    if P.size and (not np.all(np.isfinite(P)) or P.min() < 0 or P.max() > 1):
+        raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1]")
+    return P.astype(np.float32, copy=False)
+
+
+def write_contacts(
+    path: Union[str, Path],
+    P: np.ndarray,
+    sequence: Optional[str] = None,
+    pairs: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    min_sep: int = 6,
+    target: str = "query",
+    method: str = "ESM attention contacts (esm-contacts)",
+) -> None:
+    """Write a contact map; the format follows the extension.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.rr``/``.casp``, ``.csv`` or ``.npy``.
+    P : numpy.ndarray
+        (L, L) probabilities.
+    sequence : str, optional
+        The sequence (RR header, CSV residue letters; ``X`` where absent).
+    pairs : tuple of numpy.ndarray, optional
+        0-based ``(i, j)`` pairs to list, in order (RR and CSV); by default every pair
+        with ``j - i >= min_sep``, highest probability first (:func:`ranked_pairs`).
+    min_sep : int
+        Minimum separation when ``pairs`` is not given.
+    target, method : str
+        RR header fields.
+    """
+    fmt = contact_format(path)
+    P = _check_map(P, str(path))
+    if sequence is not None and len(sequence) != P.shape[0]:
+        raise ValueError(f"{path}: sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
+    if fmt == "npy":
+        with atomic_write(path, "wb") as stream:
+            np.save(stream, P)
+        return
+    i, j = ranked_pairs(P, min_sep) if pairs is None else (np.asarray(pairs[0]), np.asarray(pairs[1]))
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    probabilities = P[lo, hi]
+    letters = sequence or "X" * P.shape[0]
+    with atomic_write(path) as stream:
+        if fmt == "rr":
+            stream.write(f"PFRMAT RR\nTARGET {target}\nAUTHOR esm-contacts\nMETHOD {method}\nMODEL 1\n")
+            for start in range(0, len(letters), RR_LINE_WIDTH):
+                stream.write(letters[start : start + RR_LINE_WIDTH] + "\n")
+            stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(lo, hi, probabilities))
+            stream.write("END\n")
+        else:
+            stream.write("i,j,res_i,res_j,probability\n")
+            stream.writelines(
+                f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n" for a, b, p in zip(lo, hi, probabilities)
+            )
+
+
+def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
+    """Read a contact file written here or elsewhere (CASP RR, CSV, ``.npy``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; the format follows the extension.
+
+    Returns
+    -------
+    P : numpy.ndarray
+        float32 (L, L), symmetric; 0 for pairs the file does not list.
+    sequence : str or None
+        The sequence when the file carries it (RR header; CSV letters when every
+        position appears), else None. L is the sequence's length, or the largest index.
+
+    Raises
+    ------
+    ValueError
+        A line that does not parse (the message gives file and line), indices out of
+        range, probabilities outside [0, 1], or an empty file.
+    """
+    path = Path(path)
+    fmt = contact_format(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if fmt == "npy":
+        try:
+            P = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise ValueError(f"{path}: not a NumPy .npy file ({error})") from None
+        P = _check_map(P, str(path))
+        return np.maximum(P, P.T), None
+    text = path.read_text(errors="replace").splitlines()
+    if not any(line.strip() for line in text):
+        raise ValueError(f"{path}: empty contact file")
+    parse = _parse_rr if fmt == "rr" else _parse_csv
+    sequence, entries = parse(path, text)
+    length = len(sequence) if sequence else max((max(a, b) for a, b, _, _ in entries), default=0)
+    if length == 0:
+        raise ValueError(f"{path}: no sequence and no contacts")
+    P = np.zeros((length, length), dtype=np.float32)
+    for a, b, p, line_number in entries:
+        if not (1 <= a <= length and 1 <= b <= length):
+            raise ValueError(f"{path}, line {line_number}: residue index out of range 1..{length}")
+        if a == b:
+            raise ValueError(f"{path}, line {line_number}: a residue paired with itself ({a})")
+        P[a - 1, b - 1] = P[b - 1, a - 1] = p
+    return P, sequence
+
+
+def _probability(token: str, path: Path, line_number: int) -> float:
+    try:
+        value = float(token)
+    except ValueError:
+        raise ValueError(f"{path}, line {line_number}: probability {token!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{path}, line {line_number}: probability {value} outside [0, 1]")
+    return value
+
+
+def _index(token: str, path: Path, line_number: int) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise ValueError(f"{path}, line {line_number}: residue index {token!r} is not an integer") from None
+
+
+def _parse_rr(path: Path, lines):
+    sequence_parts, entries = [], []
+    headers = ("PFRMAT", "TARGET", "AUTHOR", "METHOD", "MODEL", "REMARK", "RMSD_TEMPLATE")
+    for line_number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields or fields[0].upper() in headers:
+            continue
+        if fields[0].upper() in ("END", "TER"):
+            break
+        if len(fields) == 1 and fields[0].isalpha():
+            sequence_parts.append(fields[0].upper())
+        elif len(fields) in (3, 5):
+            a, b = _index(fields[0], path, line_number), _index(fields[1], path, line_number)
+            entries.append((a, b, _probability(fields[-1], path, line_number), line_number))
+        else:
+            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, got {line.strip()!r}")
+    sequence = "".join(sequence_parts)
+    # Writers without a sequence fill the mandatory lines with X: that is no sequence.
+    return (sequence if sequence.strip("X") else None), entries
+
+
+def _parse_csv(path: Path, lines):
+    header = [field.strip().lower() for field in lines[0].split(",")]
+    if header[:2] != ["i", "j"] or "probability" not in header:
+        raise ValueError(f"{path}, line 1: expected the header 'i,j,res_i,res_j,probability', got {lines[0].strip()!r}")
+    column = header.index("probability")
+    entries, letters = [], {}
+    for line_number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != len(header):
+            raise ValueError(f"{path}, line {line_number}: expected {len(header)} fields, got {len(fields)}")
+        a, b = _index(fields[0], path, line_number), _index(fields[1], path, line_number)
+        entries.append((a, b, _probability(fields[column], path, line_number), line_number))
+        if "res_i" in header and "res_j" in header:
+            letters.setdefault(a, fields[header.index("res_i")].upper())
+            letters.setdefault(b, fields[header.index("res_j")].upper())
+    # The letters give the sequence only when every position 1..max appears.
+    length = max(letters, default=0)
+    complete = len(letters) == length and all(letter.isalpha() and letter != "X" for letter in letters.values())
+    sequence = "".join(letters[k] for k in range(1, length + 1)) if length and complete else None
+    return sequence, entries

@@ -1,0 +1,340 @@
+"""ContactPredictor: sequences -> contact probability maps.
+
+The pipeline is the paper's (Rao et al. 2021) and fair-esm's ``ContactPredictionHead``:
+attention of every layer and head, cropped to the residues, symmetrized,
+APC-corrected per head, combined by the logistic regression
+``P_ij = sigmoid(b0 + sum_lh w_lh A'_lhij)``. It runs as a layer loop that adds each
+layer's weighted heads to one (L, L) sum (see :mod:`esm_contacts.attention`), skipping
+heads with zero weight, so memory stays at one layer's attention.
+
+Batches and windows
+-------------------
+``predict_batch`` groups sequences of similar length; every sequence's maps are
+cropped to its own residues before APC, so results equal ``predict`` one by one.
+fair-esm 2.0.0's batched ``predict_contacts`` applies APC to maps padded to the longest
+sequence; it zeroes padding and EOS attention first, so the padding adds nothing to
+the APC sums and its residue block agrees with ours to float precision (measured: at
+most 6e-8 on the test models), but it returns (B, T, T) maps whose padded cells hold
+``sigmoid(b0)`` instead of belonging to no residue. Cropping first makes the
+invariance hold by construction rather than by the masking arithmetic.
+
+Sequences longer than the model's context (1022 residues for ESM-1b) are predicted
+over windows of ``max_length`` residues whose starts are ``max_length // 2`` apart
+(the last window ends at the last residue); where windows overlap, probabilities are
+averaged. Pairs farther apart than any window spans get probability 0; a warning gives
+their count and :meth:`ContactPredictor.coverage` returns the mask.
+"""
+
+import math
+import warnings
+from typing import Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .attention import apc_features, crop_to_residues, layer_attentions, nonzero_heads
+from .models import DEFAULT_MODEL, load_model, resolve_device
+
+__all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS"]
+
+#: Letters every ESM sequence model accepts: 20 standard residues, X, B, Z, U, O.
+ALPHABET_LETTERS = frozenset("ACDEFGHIKLMNPQRSTVWYXBZUO")
+
+
+def clean_sequence(sequence: str, name: Optional[str] = None) -> str:
+    """Validate and normalise a protein sequence.
+
+    Lowercase letters are accepted, whitespace anywhere and a trailing ``*`` (stop) are
+    ignored.
+
+    Parameters
+    ----------
+    sequence : str
+        One-letter amino-acid sequence.
+    name : str, optional
+        Record name to put in error messages.
+
+    Returns
+    -------
+    sequence : str
+        Upper-case letters only.
+
+    Raises
+    ------
+    ValueError
+        Empty sequence, or a character outside the model alphabet (the message gives
+        its 1-based position in the input and the character).
+    """
+    where = f" of {name}" if name else ""
+    if not isinstance(sequence, str):
+        raise ValueError(f"sequence{where} must be a string, not {type(sequence).__name__}")
+    text = sequence.rstrip()
+    if text.endswith("*"):
+        text = text[:-1]
+    letters = []
+    for position, char in enumerate(text, start=1):
+        if char.isspace():
+            continue
+        upper = char.upper()
+        if upper not in ALPHABET_LETTERS:
+            raise ValueError(
+                f"invalid character {char!r} at position {position} of the sequence{where}; "
+                "allowed: the 20 standard amino acids and X, B, Z, U, O"
+            )
+        letters.append(upper)
+    if not letters:
+        raise ValueError(f"empty sequence{where}")
+    return "".join(letters)
+
+
+class ContactPredictor:
+    """Contact maps from an ESM model's attention and its logistic regression.
+
+    Parameters
+    ----------
+    model : esm.ProteinBertModel or esm.model.esm2.ESM2
+        A fair-esm model with its contact regression loaded.
+    alphabet : esm.data.Alphabet
+        The model's alphabet.
+    name : str
+        Model name for reports.
+    device : str or torch.device
+        ``"auto"`` (CUDA, else MPS, else CPU), ``"cpu"``, ``"cuda:0"``...
+    dtype : torch.dtype or str, optional
+        ``float16`` or ``bfloat16`` for the transformer on a GPU; APC and the
+        regression always run in float32.
+    max_length : int, optional
+        Residues per forward pass; the model's context by default (1022 for ESM-1b).
+    max_tokens : int, optional
+        Batch budget: ``batch_size * (tokens per sequence)^2`` stays below it
+        (one full-context sequence by default), which bounds attention memory.
+
+    Examples
+    --------
+    >>> predictor = ContactPredictor.from_pretrained("esm1b_t33_650M_UR50S")  # doctest: +SKIP
+    >>> P = predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model,
+        alphabet,
+        name: str = "model",
+        device: Union[str, torch.device] = "auto",
+        dtype: Union[str, torch.dtype, None] = None,
+        max_length: Optional[int] = None,
+        max_tokens: Optional[int] = None,
+    ):
+        self.name = name
+        self.alphabet = alphabet
+        self.device = resolve_device(device)
+        self.dtype = _resolve_dtype(dtype, self.device)
+        regression = model.contact_head.regression
+        self.num_layers = len(model.layers)
+        self.num_heads = model.layers[0].self_attn.num_heads
+        # Copies in float32, kept apart from the (possibly half-precision) model.
+        self.weight = regression.weight.detach().float().reshape(self.num_layers, self.num_heads).clone()
+        self.bias = float(regression.bias.detach().float().item()) if regression.bias is not None else 0.0
+        self.model = model.eval().to(device=self.device, dtype=self.dtype)
+        self.max_length = int(max_length) if max_length else _model_context(model)
+        self.max_tokens = int(max_tokens) if max_tokens else (self.max_length + 2) ** 2
+        self._batch_converter = alphabet.get_batch_converter()
+        self._set_heads()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str = DEFAULT_MODEL,
+        device: Union[str, torch.device] = "auto",
+        dtype: Union[str, torch.dtype, None] = None,
+        regression: Optional[str] = None,
+        **kwargs,
+    ) -> "ContactPredictor":
+        """Load a fair-esm model by name (torch hub cache) or from a local ``.pt`` file.
+
+        Parameters
+        ----------
+        name_or_path : str
+            A fair-esm model name (``esm-contacts models`` lists them) or a checkpoint
+            path; a path loads ``NAME-contact-regression.pt`` from beside it.
+        device, dtype
+            See :class:`ContactPredictor`.
+        regression : str, optional
+            A ``*-contact-regression.pt`` file that replaces the checkpoint's own.
+        **kwargs
+            ``max_length``, ``max_tokens``.
+
+        Returns
+        -------
+        predictor : ContactPredictor
+        """
+        model, alphabet, name = load_model(name_or_path, regression=regression)
+        return cls(model, alphabet, name=name, device=device, dtype=dtype, **kwargs)
+
+    def _set_heads(self) -> None:
+        self._heads = [heads.to(self.device) for heads in nonzero_heads(self.weight, self.num_layers, self.num_heads)]
+        self._head_weights = [self.weight[layer, heads.cpu()].to(self.device) for layer, heads in enumerate(self._heads)]
+
+    @property
+    def active_heads(self) -> int:
+        """Number of heads with a non-zero regression weight (the ones computed)."""
+        return int(sum(len(heads) for heads in self._heads))
+
+    # -- prediction ------------------------------------------------------------------
+
+    def predict(self, sequence: str) -> np.ndarray:
+        """Contact probabilities of one sequence.
+
+        Parameters
+        ----------
+        sequence : str
+            One-letter sequence (see :func:`clean_sequence` for what is accepted).
+
+        Returns
+        -------
+        P : numpy.ndarray
+            float32 (L, L), symmetric, values in [0, 1].
+        """
+        return self.predict_batch([sequence])[0]
+
+    def predict_batch(self, sequences: Sequence[str], progress: bool = False) -> List[np.ndarray]:
+        """Contact probabilities of several sequences, batched by length.
+
+        Parameters
+        ----------
+        sequences : sequence of str
+            One-letter sequences.
+        progress : bool
+            Show a progress bar over sequences.
+
+        Returns
+        -------
+        maps : list of numpy.ndarray
+            One float32 (L_i, L_i) map per sequence, in input order, each equal to
+            ``predict`` of that sequence.
+        """
+        cleaned = [clean_sequence(seq, name=f"sequence {index + 1}") for index, seq in enumerate(sequences)]
+        results: List[Optional[np.ndarray]] = [None] * len(cleaned)
+        short = [i for i, seq in enumerate(cleaned) if len(seq) <= self.max_length]
+        long = [i for i, seq in enumerate(cleaned) if len(seq) > self.max_length]
+        bar = _progress(len(cleaned), progress, f"{self.name} contacts")
+        for batch in self._length_batches([len(cleaned[i]) for i in short]):
+            indices = [short[k] for k in batch]
+            for index, contact_map in zip(indices, self._forward([cleaned[i] for i in indices])):
+                results[index] = contact_map
+            bar.update(len(indices))
+        for index in long:
+            results[index] = self._predict_windows(cleaned[index])
+            bar.update(1)
+        bar.close()
+        return results
+
+    def coverage(self, length: int) -> np.ndarray:
+        """Which pairs of a sequence of ``length`` residues some window covers.
+
+        Returns
+        -------
+        mask : numpy.ndarray
+            bool (L, L); all True when ``length <= max_length``.
+        """
+        counts = np.zeros((length, length), dtype=np.int32)
+        for start in window_starts(length, self.max_length):
+            counts[start : start + self.max_length, start : start + self.max_length] += 1
+        return counts > 0
+
+    def _predict_windows(self, sequence: str) -> np.ndarray:
+        length, window = len(sequence), self.max_length
+        total = np.zeros((length, length), dtype=np.float32)
+        counts = np.zeros((length, length), dtype=np.float32)
+        starts = window_starts(length, window)
+        windows = [sequence[start : start + window] for start in starts]
+        for batch in self._length_batches([window] * len(windows)):
+            for k, contact_map in zip(batch, self._forward([windows[k] for k in batch])):
+                block = slice(starts[k], starts[k] + window)
+                total[block, block] += contact_map
+                counts[block, block] += 1
+        uncovered = int(np.count_nonzero(counts == 0))
+        if uncovered:
+            warnings.warn(
+                f"sequence of {length} residues is longer than the model context "
+                f"({window}); {uncovered // 2} residue pairs (separation >= "
+                f"{window - (starts[1] - starts[0]) if len(starts) > 1 else window}) lie in no "
+                "window and get probability 0 (see ContactPredictor.coverage)",
+                stacklevel=3,
+            )
+        return np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+
+    def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:
+        """Indices into ``lengths`` grouped so each batch keeps B * T^2 <= max_tokens."""
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        batch: List[int] = []
+        for index in order:
+            tokens = lengths[index] + 2
+            if batch and (len(batch) + 1) * tokens * tokens > self.max_tokens:
+                yield batch
+                batch = []
+            batch.append(index)
+        if batch:
+            yield batch
+
+    # -- MSA ensembling and alternative heads (esm_contacts.msa, esm_contacts.regression) --
+
+    @torch.no_grad()
+    def _forward(self, sequences: Sequence[str]) -> List[np.ndarray]:
+        """Contact maps of sequences that fit the context, in one forward pass."""
+        _, _, tokens = self._batch_converter([(str(i), seq) for i, seq in enumerate(sequences)])
+        tokens = tokens.to(self.device)
+        lengths = [len(seq) for seq in sequences]
+        logits = [torch.zeros((n, n), dtype=torch.float32, device=self.device) for n in lengths]
+        for layer, attention in layer_attentions(self.model, tokens):
+            heads = self._heads[layer]
+            if len(heads) == 0:
+                continue
+            weights = self._head_weights[layer]
+            for b, n in enumerate(lengths):
+                features = apc_features(crop_to_residues(attention[b], n, self.alphabet.prepend_bos), heads)
+                logits[b] += torch.einsum("h,hij->ij", weights, features)
+        maps = []
+        for logit in logits:
+            probability = torch.sigmoid(logit + self.bias)
+            # APC of a symmetric map is symmetric up to summation order; make it exact.
+            probability = (probability + probability.T) / 2
+            maps.append(probability.cpu().numpy().astype(np.float32, copy=False))
+        return maps
+
+
+def window_starts(length: int, window: int) -> List[int]:
+    """Start indices of the windows over a sequence: stride ``window // 2``, last one flush with the end."""
+    if length <= window:
+        return [0]
+    stride = max(window // 2, 1)
+    starts = list(range(0, length - window, stride))
+    starts.append(length - window)
+    return starts
+
+
+def _model_context(model) -> int:
+    args = getattr(model, "args", None)
+    if args is not None and getattr(args, "max_positions", None) and getattr(model, "model_version", "") == "ESM-1b":
+        # Learned positions include padding_idx + 1 offsets; fair-esm's limit is 1022 residues + BOS + EOS.
+        return int(args.max_positions) - 2
+    return 1022
+
+
+def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
+    if dtype is None or dtype in ("float32", torch.float32):
+        return torch.float32
+    names = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    resolved = names.get(dtype, dtype) if isinstance(dtype, str) else dtype
+    if resolved not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"unsupported dtype {dtype!r}: use float32, float16 or bfloat16")
+    if device.type == "cpu":
+        raise ValueError(f"dtype {dtype!r} needs a GPU; on the CPU the model runs in float32")
+    return resolved
+
+
+def _progress(total: int, enabled: bool, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled or total <= 1, desc=description, unit="seq")

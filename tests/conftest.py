@@ -1,0 +1,44 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2
+
+# Tests never touch the network or the user's torch hub cache.
+os.environ["ESM_CONTACTS_OFFLINE"] = "1"
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real PDB/mmCIF/MSA files beside the project; skip where absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (fresh clone outside the workspace)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("checkpoints")
+    write_tiny_esm1b(folder)
+    write_tiny_esm2(folder)
+    write_tiny_esm1(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_esm1b(checkpoint_dir) -> Path:
+    return checkpoint_dir / "tiny_esm1b.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_esm2(checkpoint_dir) -> Path:
+    return checkpoint_dir / "esm2_tiny.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_esm1(checkpoint_dir) -> Path:
+    return checkpoint_dir / "tiny_esm1.pt"

@@ -1,0 +1,119 @@
+"""Contact files: RR, CSV and .npy round trips and their errors."""
+
+import numpy as np
+import pytest
+
+from esm_contacts.io import atomic_write, ranked_pairs, read_contacts, write_contacts
+
+SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
+
+
+@pytest.fixture
+def contact_map():
+    rng = np.random.default_rng(3)
+    A = rng.random((len(SEQUENCE), len(SEQUENCE)))
+    return ((A + A.T) / 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("suffix", [".rr", ".casp", ".csv"])
+def test_text_round_trip_to_printed_precision(tmp_path, contact_map, suffix):
+    path = tmp_path / f"pred{suffix}"
+    write_contacts(path, contact_map, sequence=SEQUENCE, min_sep=1)
+    P, sequence = read_contacts(path)
+    assert sequence == SEQUENCE
+    off_diagonal = ~np.eye(len(SEQUENCE), dtype=bool)
+    np.testing.assert_allclose(P[off_diagonal], contact_map[off_diagonal], atol=5e-7, rtol=0)
+    assert np.all(np.diag(P) == 0)
+
+
+def test_npy_round_trip_is_exact(tmp_path, contact_map):
+    write_contacts(tmp_path / "pred.npy", contact_map)
+    P, sequence = read_contacts(tmp_path / "pred.npy")
+    assert sequence is None
+    np.testing.assert_array_equal(P, contact_map)
+
+
+def test_rr_layout(tmp_path, contact_map):
+    path = tmp_path / "pred.rr"
+    long_sequence = SEQUENCE * 2
+    big = np.kron(np.ones((2, 2)), contact_map).astype(np.float32)
+    write_contacts(path, big, sequence=long_sequence, pairs=(np.array([0, 3]), np.array([59, 9])), target="T1")
+    lines = path.read_text().splitlines()
+    assert lines[:5] == ["PFRMAT RR", "TARGET T1", "AUTHOR esm-contacts",
+                         "METHOD ESM attention contacts (esm-contacts)", "MODEL 1"]
+    assert lines[5] == long_sequence[:50] and lines[6] == long_sequence[50:]
+    assert lines[7] == f"1 60 0 8 {big[0, 59]:.6f}"
+    assert lines[8] == f"4 10 0 8 {big[3, 9]:.6f}"
+    assert lines[-1] == "END"
+
+
+def test_default_pairs_ranked_with_ties_by_index(tmp_path):
+    P = np.zeros((10, 10), dtype=np.float32)
+    P[2, 9] = P[9, 2] = 0.5
+    P[0, 8] = P[8, 0] = 0.5
+    P[1, 7] = P[7, 1] = 0.9
+    i, j = ranked_pairs(P, min_sep=6)
+    assert list(zip(i[:3], j[:3])) == [(1, 7), (0, 8), (2, 9)]
+    assert all(b - a >= 6 for a, b in zip(i, j))
+    assert len(i) == sum(1 for a in range(10) for b in range(a + 6, 10))
+    write_contacts(tmp_path / "p.csv", P, sequence="ACDEFGHIKL")
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "i,j,res_i,res_j,probability"
+    assert rows[1:4] == ["2,8,C,I,0.900000", "1,9,A,K,0.500000", "3,10,D,L,0.500000"]
+
+
+def test_csv_without_every_position_has_no_sequence(tmp_path):
+    (tmp_path / "p.csv").write_text("i,j,res_i,res_j,probability\n1,8,M,K,0.7\n")
+    P, sequence = read_contacts(tmp_path / "p.csv")
+    assert sequence is None and P.shape == (8, 8) and P[0, 7] == P[7, 0] == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("a.rr", "PFRMAT RR\nMKTAY\n1 x 0 8 0.5\nEND\n", r"a.rr, line 3: residue index 'x' is not an integer"),
+        ("b.rr", "PFRMAT RR\nMKTAY\n1 4 0 8 1.5\nEND\n", r"b.rr, line 3: probability 1.5 outside \[0, 1\]"),
+        ("c.rr", "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n", r"c.rr, line 3: residue index out of range 1..5"),
+        ("d.rr", "PFRMAT RR\nMKTAY\n1 2 3 4\n", r"d.rr, line 3: expected 'i j 0 8 p'"),
+        ("e.csv", "a,b,c\n1,2,3\n", r"e.csv, line 1: expected the header"),
+        ("f.csv", "i,j,res_i,res_j,probability\n1,5,M,K\n", r"f.csv, line 2: expected 5 fields, got 4"),
+        ("g.csv", "i,j,res_i,res_j,probability\n1,5,M,K,high\n", r"g.csv, line 2: probability 'high' is not a number"),
+        ("h.rr", "\n\n", r"h.rr: empty contact file"),
+        ("i.txt", "1 2 0 8 0.5\n", r"unknown contact file extension '.txt'"),
+    ],
+)
+def test_bad_files_name_file_and_line(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_contacts(tmp_path / name)
+
+
+def test_bad_npy(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"a.npy: expected a square"):
+        read_contacts(tmp_path / "a.npy")
+    np.save(tmp_path / "b.npy", np.full((3, 3), 2.0))
+    with pytest.raises(ValueError, match=r"b.npy: contact probabilities must be finite and in \[0, 1\]"):
+        read_contacts(tmp_path / "b.npy")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_contacts(tmp_path / "absent.npy")
+
+
+def test_write_errors_leave_no_file(tmp_path, contact_map):
+    with pytest.raises(ValueError, match="sequence has 3 residues"):
+        write_contacts(tmp_path / "x.rr", contact_map, sequence="MKT")
+    with pytest.raises(ValueError, match="square"):
+        write_contacts(tmp_path / "x.csv", np.zeros((2, 3)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_removes_partial_file_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as stream:
+            stream.write("half")
+            raise RuntimeError("disk full")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_write(target) as stream:
+        stream.write("whole")
+    assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]

@@ -1,0 +1,84 @@
+"""Tiny fair-esm checkpoints, written in fair-esm's own file layout.
+
+The models are built with fair-esm's classes and random weights, saved as the released
+checkpoints are (``args`` Namespace for ESM-1/ESM-1b, ``cfg`` for ESM-2, prefixed
+state-dict keys, a separate ``NAME-contact-regression.pt``), and loaded back by tests
+through the package's real loader. Random weights: they test plumbing, never accuracy.
+"""
+
+from argparse import Namespace
+from pathlib import Path
+
+import torch
+
+import esm
+from esm.model.esm2 import ESM2
+
+
+def _regression(num_features: int, seed: int, zero_fraction: float = 0.3) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(1, num_features, generator=generator)
+    # Some heads with zero weight, as an L1 fit leaves them, exercise head skipping.
+    weight[torch.rand(1, num_features, generator=generator) < zero_fraction] = 0.0
+    bias = torch.randn(1, generator=generator)
+    return {"model": {"contact_head.regression.weight": weight, "contact_head.regression.bias": bias}}
+
+
+def _save(folder: Path, name: str, checkpoint: dict, regression: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.pt"
+    torch.save(checkpoint, path)
+    torch.save(regression, folder / f"{name}-contact-regression.pt")
+    return path
+
+
+def _body(state: dict, lm_prefix: str, body_prefix: str) -> dict:
+    return {
+        (lm_prefix if key.startswith("lm_head") else body_prefix) + key: value
+        for key, value in state.items()
+        if not key.startswith("contact_head")
+    }
+
+
+def write_tiny_esm1b(folder, name="tiny_esm1b", layers=3, heads=4, embed_dim=32, max_positions=66, seed=0) -> Path:
+    """An ESM-1b (``roberta_large``) checkpoint; context = max_positions - 2 residues."""
+    torch.manual_seed(seed)
+    args = Namespace(
+        arch="roberta_large", encoder_layers=layers, encoder_embed_dim=embed_dim,
+        encoder_ffn_embed_dim=2 * embed_dim, encoder_attention_heads=heads,
+        max_positions=max_positions, dropout=0.1, attention_dropout=0.0,
+    )
+    alphabet = esm.Alphabet.from_architecture("roberta_large")
+    model_args = Namespace(
+        arch="roberta_large", layers=layers, embed_dim=embed_dim, ffn_embed_dim=2 * embed_dim,
+        attention_heads=heads, max_positions=max_positions, emb_layer_norm_before=True,
+    )
+    model = esm.ProteinBertModel(model_args, alphabet)
+    state = _body(model.state_dict(), "encoder.", "encoder.sentence_encoder.")
+    checkpoint = {"args": args, "model": state}
+    return _save(Path(folder), name, checkpoint, _regression(layers * heads, seed))
+
+
+def write_tiny_esm2(folder, name="esm2_tiny", layers=3, heads=4, embed_dim=32, seed=1) -> Path:
+    """An ESM-2 checkpoint (``cfg`` layout, rotary positions, token dropout)."""
+    torch.manual_seed(seed)
+    model = ESM2(num_layers=layers, embed_dim=embed_dim, attention_heads=heads, alphabet="ESM-1b", token_dropout=True)
+    cfg = {"model": Namespace(encoder_layers=layers, encoder_embed_dim=embed_dim,
+                              encoder_attention_heads=heads, token_dropout=True)}
+    state = _body(model.state_dict(), "encoder.", "encoder.sentence_encoder.")
+    return _save(Path(folder), name, {"cfg": cfg, "model": state}, _regression(layers * heads, seed))
+
+
+def write_tiny_esm1(folder, name="tiny_esm1", layers=2, heads=4, embed_dim=32, seed=2) -> Path:
+    """An ESM-1 (``protein_bert_base``) checkpoint: sinusoidal positions, bias_kv, no EOS."""
+    torch.manual_seed(seed)
+    alphabet = esm.Alphabet.from_architecture("ESM-1")
+    model_args = Namespace(arch="protein_bert_base", layers=layers, embed_dim=embed_dim,
+                           ffn_embed_dim=2 * embed_dim, attention_heads=heads, final_bias=True)
+    model = esm.ProteinBertModel(model_args, alphabet)
+    with torch.no_grad():
+        model.embed_out.normal_()
+    args = Namespace(arch="protein_bert_base", decoder_layers=layers, decoder_embed_dim=embed_dim,
+                     decoder_ffn_embed_dim=2 * embed_dim, decoder_attention_heads=heads, final_bias=True)
+    state = {"decoder." + key: value for key, value in model.state_dict().items() if not key.startswith("contact_head")}
+    return _save(Path(folder), name, {"args": args, "model": state}, _regression(layers * heads, seed))
