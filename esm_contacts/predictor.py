@@ -237,15 +237,15 @@ class ContactPredictor:
         mask : numpy.ndarray
             bool (L, L); all True when ``length <= max_length``.
         """
-        counts = np.zeros((length, length), dtype=np.int32)
+        mask = np.zeros((length, length), dtype=bool)
         for start in window_starts(length, self.max_length):
-            counts[start : start + self.max_length, start : start + self.max_length] += 1
-        return counts > 0
+            mask[start : start + self.max_length, start : start + self.max_length] = True
+        return mask
 
     def _predict_windows(self, sequence: str) -> np.ndarray:
         length, window = len(sequence), self.max_length
         total = np.zeros((length, length), dtype=np.float32)
-        counts = np.zeros((length, length), dtype=np.float32)
+        counts = np.zeros((length, length), dtype=np.uint8)  # at most 3 windows overlap
         starts = window_starts(length, window)
         windows = [sequence[start : start + window] for start in starts]
         for batch in self._length_batches([window] * len(windows)):
@@ -262,7 +262,8 @@ class ContactPredictor:
                 "window and get probability 0 (see ContactPredictor.coverage)",
                 stacklevel=3,
             )
-        return np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+        # In place: uncovered cells were never added to and stay 0.
+        return np.divide(total, counts, out=total, where=counts > 0)
 
     def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:
         """Indices into ``lengths`` grouped so each batch keeps B * T^2 <= max_tokens."""

@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Time and peak memory of ``ContactPredictor.predict`` against fair-esm's ``predict_contacts``.
+
+By default the model is a full-size ESM-1b architecture (33 layers, 1280-dim, 20 heads)
+with RANDOM weights and a regression with every head non-zero (the worst case for head
+skipping): it measures cost, never accuracy. It is built once and saved in fair-esm's
+checkpoint layout (about 2.6 GB) under ``--cache``, then loaded through the package's
+loader. Peak memory is measured as ``../shared/MEASURING.md`` says: reset the process's
+high-water mark (``/proc/self/clear_refs``), run, and read ``VmHWM`` minus the ``VmRSS``
+just before. Both methods run on the same model object and the same sequence; fair-esm
+only where it fits (L <= 1022).
+
+Examples
+--------
+python scripts/benchmark.py                          # L = 256, 512, 1022, 2000, 5000
+python scripts/benchmark.py --lengths 256 512 --repeats 5
+python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
+"""
+
+import argparse
+import ctypes
+import gc
+import statistics
+import sys
+import time
+import warnings
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from esm_contacts.predictor import ContactPredictor  # noqa: E402
+
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def memory_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def release_free_memory() -> None:
+    """Return freed heap pages to the OS, so one call's peak is not hidden by reuse of
+    memory that an earlier call left resident."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc
+        pass
+
+
+def measure(function, *args):
+    """(seconds, peak bytes above the resident set before the call) of one call."""
+    gc.collect()
+    release_free_memory()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # VmHWM := current RSS
+    before = memory_kib("VmRSS")
+    start = time.perf_counter()
+    function(*args)
+    seconds = time.perf_counter() - start
+    return seconds, (memory_kib("VmHWM") - before) * 1024
+
+
+def random_esm1b(path: Path) -> Path:
+    """Write a full-size ESM-1b architecture with random weights in fair-esm's layout."""
+    import esm
+
+    if path.is_file() and path.with_name(path.stem + "-contact-regression.pt").is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    layers, heads = 33, 20
+    args = Namespace(arch="roberta_large", layers=layers, embed_dim=1280, ffn_embed_dim=5120,
+                     attention_heads=heads, max_positions=1024, emb_layer_norm_before=True)
+    model = esm.ProteinBertModel(args, esm.Alphabet.from_architecture("roberta_large"))
+    state = {("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k: v
+             for k, v in model.state_dict().items() if not k.startswith("contact_head")}
+    saved_args = Namespace(arch="roberta_large", encoder_layers=layers, encoder_embed_dim=1280,
+                           encoder_ffn_embed_dim=5120, encoder_attention_heads=heads, max_positions=1024)
+    torch.save({"args": saved_args, "model": state}, path)
+    weight = torch.randn(1, layers * heads) * 0.1  # every head non-zero: the worst case
+    torch.save({"model": {"contact_head.regression.weight": weight,
+                          "contact_head.regression.bias": torch.tensor([-3.0])}},
+               path.with_name(path.stem + "-contact-regression.pt"))
+    return path
+
+
+def fair_esm_predict(predictor: ContactPredictor, sequence: str) -> np.ndarray:
+    _, _, tokens = predictor._batch_converter([("query", sequence)])
+    with torch.no_grad():
+        return predictor.model.predict_contacts(tokens.to(predictor.device))[0].cpu().numpy()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model name or .pt (default: random full-size ESM-1b)")
+    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark"),
+                        help="folder for the random-weights checkpoint")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1022, 2000, 5000])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per length (median); 1 above 1022")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-fair-esm", action="store_true", help="skip fair-esm's predict_contacts")
+    args = parser.parse_args()
+
+    label = "random weights" if args.model is None else args.model
+    source = args.model or str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt"))
+    predictor = ContactPredictor.from_pretrained(source, device=args.device)
+    rng = np.random.default_rng(0)
+    predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # warm-up
+    if not args.no_fair_esm:
+        fair_esm_predict(predictor, "MKTAYIAKQRQISFVKSHFSRQ")
+    print(f"model: {predictor.name} ({label}), {predictor.num_layers} layers x {predictor.num_heads} heads, "
+          f"{predictor.active_heads} active; device {predictor.device}; torch threads {torch.get_num_threads()}")
+    print(f"| L | ours time (s) | ours peak (GB) | fair-esm time (s) | fair-esm peak (GB) | time ratio | memory ratio | max abs diff |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for length in args.lengths:
+        sequence = "".join(rng.choice(list(AMINO_ACIDS), size=length))
+        repeats = args.repeats if length <= predictor.max_length else 1
+        ours = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the uncovered-pairs warning of long sequences
+            for _ in range(repeats):
+                ours.append(measure(predictor.predict, sequence))
+        ours_time = statistics.median(t for t, _ in ours)
+        ours_peak = max(m for _, m in ours)
+        row = f"| {length} | {ours_time:.2f} | {ours_peak / 1e9:.3f} |"
+        if length <= predictor.max_length and not args.no_fair_esm:
+            theirs = [measure(fair_esm_predict, predictor, sequence) for _ in range(repeats)]
+            theirs_time = statistics.median(t for t, _ in theirs)
+            theirs_peak = max(m for _, m in theirs)
+            difference = np.abs(predictor.predict(sequence) - fair_esm_predict(predictor, sequence)).max()
+            row += (f" {theirs_time:.2f} | {theirs_peak / 1e9:.3f} | {ours_time / theirs_time:.2f} |"
+                    f" {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
+        else:
+            row += " n/a | n/a | | | |"
+        print(row, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
