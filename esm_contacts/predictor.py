@@ -37,6 +37,8 @@ from .models import DEFAULT_MODEL, load_model, resolve_device
 
 __all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS"]
 
+#: Heads symmetrized and APC-corrected together (bounds the temporaries' memory).
+HEAD_CHUNK = 4
 #: Letters every ESM sequence model accepts: 20 standard residues, X, B, Z, U, O.
 ALPHABET_LETTERS = frozenset("ACDEFGHIKLMNPQRSTVWYXBZUO")
 
@@ -293,8 +295,10 @@ class ContactPredictor:
                 continue
             weights = self._head_weights[layer]
             for b, n in enumerate(lengths):
-                features = apc_features(crop_to_residues(attention[b], n, self.alphabet.prepend_bos), heads)
-                logits[b] += torch.einsum("h,hij->ij", weights, features)
+                residues = crop_to_residues(attention[b], n, self.alphabet.prepend_bos)
+                # A few heads at a time: APC temporaries stay a fraction of one layer's maps.
+                for head_chunk, weight_chunk in zip(heads.split(HEAD_CHUNK), weights.split(HEAD_CHUNK)):
+                    logits[b] += torch.einsum("h,hij->ij", weight_chunk, apc_features(residues, head_chunk))
         maps = []
         for logit in logits:
             probability = torch.sigmoid(logit + self.bias)
