@@ -184,10 +184,518 @@ def _print_evaluation(P, sequence: str, structure, chain: str) -> None:
 # --- evaluate / evaluate-set (Biotite layer) -----------------------------------
 
 
+def _add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="precision of a contact file against a structure (ranges x L, L/2, L/5)",
+        description="PRED is a contact file (CASP RR, CSV or .npy). The truth is the chain's "
+        "Cb-Cb contacts (< 8 A, virtual Cb); with a sequence in PRED it is aligned to the chain.",
+    )
+    parser.add_argument("prediction", metavar="PRED")
+    parser.add_argument("--structure", required=True, help="PDB/mmCIF/BinaryCIF file (gzipped too) or PDB ID")
+    parser.add_argument("--chain", required=True, help="author chain ID")
+    parser.add_argument("--sequence-from", choices=["structure", "PRED"], default=None,
+                        help="indices of PRED: the chain's observed residues, or PRED's own sequence "
+                        "aligned to the chain (default: PRED's when it carries one)")
+    parser.add_argument("--plot", help="contact-map figure (.png, .svg or .pdf)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--min-sep", type=int, default=6,
+                        help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
+    parser.set_defaults(func=_run_evaluate)
+
+
+def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str):
+    """The sequence P is indexed by (None: the chain's observed residues) and the truth."""
+    from .structure import chain_sequence, true_contacts
+
+    if sequence_from == "PRED" and pred_sequence is None:
+        raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
+    sequence = pred_sequence if sequence_from != "structure" else None
+    if sequence is None:
+        observed = len(chain_sequence(structure, chain))
+        if observed != P.shape[0]:
+            raise CommandError(
+                f"{where}: the prediction covers {P.shape[0]} residues but chain {chain} has {observed} observed; "
+                "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
+            )
+    T = true_contacts(structure, chain, sequence=sequence)
+    if T.shape != P.shape:
+        raise CommandError(f"{where}: the prediction covers {P.shape[0]} residues but the truth {T.shape[0]}")
+    return sequence, T
+
+
+class _warnings_as_lines:
+    """Warnings (a poor sequence-to-structure match) as one stderr line each, once."""
+
+    def __init__(self, command: str):
+        import warnings
+
+        self.command = command
+        self.catcher = warnings.catch_warnings(record=True)
+
+    def __enter__(self):
+        import warnings
+
+        self.caught = self.catcher.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc_info):
+        self.catcher.__exit__(*exc_info)
+        for message in dict.fromkeys(str(w.message) for w in self.caught):
+            print(f"esm-contacts {self.command}: warning: {message}", file=sys.stderr)
+        return False
+
+
+def _homodimer_map(structure, path: str, chain: str, sequence):
+    from .structure import homodimer_contacts, homodimer_partners, load_assembly
+
+    # Symmetry copies of the biological assembly count as partners too (one chain per
+    # asymmetric unit is common in crystal structures).
+    assembly = load_assembly(path)
+    partners = [str(p) for p in homodimer_partners(structure, chain, assembly=assembly)]
+    return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly)
+
+
+def _run_evaluate(args) -> int:
+    import json
+
+    from .io import read_contacts
+    from .metrics import TOPS, evaluate, format_table, homodimer_explained
+    from .structure import load_structure
+
+    if args.min_sep < 1:
+        raise CommandError("--min-sep must be at least 1")
+    P, pred_sequence = read_contacts(args.prediction)
+    structure = load_structure(args.structure)
+    with _warnings_as_lines("evaluate"):
+        sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction)
+        partners, X = _homodimer_map(structure, args.structure, args.chain, sequence)
+    table = evaluate(P, T, min_sep=args.min_sep)
+    dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
+    if args.plot:
+        from .plot import plot_contact_map
+
+        title = f"{Path(args.prediction).name} vs {Path(args.structure).name} chain {args.chain}"
+        plot_contact_map(P, T, args.plot, X=X if partners else None, top="L", min_sep=args.min_sep, title=title)
+    if args.json:
+        print(json.dumps({
+            "prediction": args.prediction, "structure": args.structure, "chain": args.chain,
+            "length": int(P.shape[0]), "residues_observed": int((T.diagonal() == 1).sum()),
+            "sequence": sequence, "min_sep": args.min_sep, "precision": _json_table(table),
+            "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
+                          "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
+        }, indent=1))
+        return 0
+    observed = int((T.diagonal() == 1).sum())
+    print(f"# {args.prediction} vs {args.structure} chain {args.chain}: L = {P.shape[0]}, "
+          f"{observed} residues observed, precision in % (top L/k pairs, separation >= {args.min_sep})")
+    print(format_table(table, columns=TOPS + ("auc",), label=Path(args.prediction).name))
+    if partners:
+        print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "
+              "top-L false positives are inter-chain contacts")
+    return 0
+
+
+def _json_table(table):
+    """NaN (undefined precision) as null: JSON has no NaN."""
+    return {name: {k: (None if v != v else v) for k, v in row.items()} for name, row in table.items()}
+
+
+def _add_evaluate_set(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate-set",
+        help="mean precision table over a list of predictions and structures",
+        description="LIST is a tab-separated file: prediction, structure, chain and optionally "
+        "a variant (model) name per line; '#' starts a comment; paths are relative to LIST's folder.",
+    )
+    parser.add_argument("list", metavar="LIST")
+    parser.add_argument("--out", help="per-protein rows as CSV")
+    parser.add_argument("--min-sep", type=int, default=6, help="smallest separation evaluated (default 6)")
+    parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
+                        help="percentages (default) or fractions")
+    parser.set_defaults(func=_run_evaluate_set)
+
+
+def _read_evaluation_list(path: Path):
+    """(line number, prediction path, structure path or ID, chain, variant) per entry."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    entries = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        fields = [f.strip() for f in (text.split("\t") if "\t" in text else text.split())]
+        if len(fields) not in (3, 4) or not all(fields):
+            raise CommandError(f"{path}, line {number}: expected 'prediction<TAB>structure<TAB>chain[<TAB>variant]', "
+                               f"got {len(fields)} field(s)")
+        prediction = path.parent / fields[0]
+        structure = path.parent / fields[1]
+        # A bare 4-character name that is not a file is a PDB ID.
+        structure_ref = str(structure) if structure.exists() or not _looks_like_pdb_id(fields[1]) else fields[1]
+        entries.append((number, prediction, structure_ref, fields[2], fields[3] if len(fields) == 4 else None))
+    if not entries:
+        raise CommandError(f"{path}: no entries (expected lines 'prediction<TAB>structure<TAB>chain')")
+    return entries
+
+
+def _run_evaluate_set(args) -> int:
+    from .io import atomic_write, read_contacts
+    from .metrics import evaluate_set, format_table, table_columns
+    from .structure import load_structure
+
+    if args.min_sep < 1:
+        raise CommandError("--min-sep must be at least 1")
+    list_path = Path(args.list)
+    structures, rows, sources = {}, [], []
+    for number, prediction, structure_ref, chain, variant in _read_evaluation_list(list_path):
+        where = f"{list_path}, line {number}"
+        try:
+            P, pred_sequence = read_contacts(prediction)
+            if structure_ref not in structures:
+                structures[structure_ref] = load_structure(structure_ref)
+            with _warnings_as_lines(f"evaluate-set: {where}"):
+                _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction))
+        except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            raise CommandError(f"{where}: {message}") from None
+        name = f"{Path(prediction).stem}"
+        rows.append({"name": name, "variant": variant, "P": P, "T": T})
+        sources.append((str(prediction), structure_ref, chain))
+    per_protein, mean = evaluate_set(rows, min_sep=args.min_sep)
+    variants = any(row["variant"] is not None for row in per_protein)
+    print(f"# mean precision over {len(per_protein)} predictions ({'%' if args.percent else 'fractions'}, "
+          f"separation >= {args.min_sep})")
+    print(format_table(mean, percent=args.percent, label="mean"))
+    print()
+    print("# per protein")
+    labelled = {}
+    for number, row in enumerate(per_protein, start=1):
+        label = f"{row['name']} [{row['variant']}]" if variants else row["name"]
+        labelled[label if label not in labelled else f"{label} ({number})"] = row["table"]
+    print(format_table(labelled, percent=args.percent))
+    if args.out:
+        import csv
+
+        columns = list(table_columns(per_protein[0]["table"]))
+        with atomic_write(args.out) as stream:
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(["name", "variant", "prediction", "structure", "chain", "length", *columns])
+            for row, (prediction, structure_ref, chain) in zip(per_protein, sources):
+                flat = table_columns(row["table"])
+                writer.writerow([row["name"], row["variant"] or "", prediction, structure_ref, chain, row["length"],
+                                 *(f"{flat[c]:.6f}" for c in columns)])
+        print(f"per-protein rows written to {args.out}", file=sys.stderr)
+    return 0
+
+
 # --- train-regression (regression) ---------------------------------------------
 
 
+def _add_train_regression(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train-regression",
+        help="fit the contact regression (L1 logistic, liblinear) on your own structures",
+        description="Fit P = sigmoid(b + sum w_lh APC-attention_lh) on the chains given, as the "
+        "authors fitted the released weights (L1, liblinear, C = 0.15, pairs with separation >= 6), "
+        "save it in fair-esm's *-contact-regression.pt layout (use it with --regression) and print "
+        "the precision on a held-out part of the chains.",
+    )
+    parser.add_argument("--model", required=True, help="fair-esm model name or .pt path")
+    parser.add_argument("--structures", nargs="+", required=True, metavar="FILE:CHAIN",
+                        help="training chains, e.g. a.cif:A b.pdb:B")
+    parser.add_argument("--out", required=True, help="output *-contact-regression.pt")
+    parser.add_argument("--C", type=float, default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
+    parser.add_argument("--min-sep", type=int, default=6, help="minimum separation of training pairs (default 6)")
+    parser.add_argument("--validation", type=float, default=0.2,
+                        help="fraction of the chains held out for the precision table (default 0.2; 0: none)")
+    parser.add_argument("--top-heads", type=int, help="save the k largest-weight heads averaged (no regression) instead")
+    parser.add_argument("--max-pairs", type=int, help="train on a random sample of this many pairs (memory)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and liblinear")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_run_train_regression)
+
+
+def _training_chains(specs: List[str]):
+    """(label, sequence, true contacts) of every FILE:CHAIN."""
+    from .structure import chain_sequence, load_structure, true_contacts
+
+    chains = []
+    for spec in specs:
+        path, sep, chain = spec.rpartition(":")
+        if not sep or not path or not chain:
+            raise CommandError(f"--structures {spec!r}: give FILE:CHAIN, e.g. 1hvr.pdb:A")
+        structure = load_structure(path)
+        sequence = chain_sequence(structure, chain)
+        chains.append((f"{Path(path).name}:{chain}", sequence, true_contacts(structure, chain)))
+    return chains
+
+
+def _split(count: int, fraction: float, seed: int) -> Tuple[List[int], List[int]]:
+    """Training and validation indices; at least one of each when fraction > 0."""
+    import numpy as np
+
+    if not 0 <= fraction < 1:
+        raise CommandError("--validation must be in [0, 1)")
+    held = int(round(fraction * count))
+    if fraction > 0:
+        held = max(held, 1)
+    if count - held < 1:
+        raise CommandError(f"{count} chain(s) leave none for training with --validation {fraction}")
+    order = np.random.default_rng(seed).permutation(count)
+    return sorted(order[held:].tolist()), sorted(order[:held].tolist())
+
+
+def _run_train_regression(args) -> int:
+    from .metrics import evaluate_set, format_table
+    from .predictor import ContactPredictor
+    from .regression import train_regression
+
+    if args.min_sep < 1:
+        raise CommandError("--min-sep must be at least 1")
+    if args.C <= 0:
+        raise CommandError("--C must be positive")
+    chains = _training_chains(args.structures)
+    train, held = _split(len(chains), args.validation, args.seed)
+    predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
+    progress = not args.quiet and sys.stderr.isatty()
+    fitted = train_regression(
+        predictor, [chains[k][1] for k in train], [chains[k][2] for k in train], C=args.C,
+        min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=progress,
+    )
+    saved = fitted.top_heads(args.top_heads) if args.top_heads else fitted
+    saved.save(args.out)
+    info = fitted.metadata
+    print(f"trained on {len(train)} chain(s), {info['pairs']} pairs ({info['contacts']} contacts), C = {args.C}: "
+          f"{fitted.nonzero_heads} of {fitted.weight.size} heads non-zero")
+    print(f"saved {'top-' + str(args.top_heads) + ' heads' if args.top_heads else 'regression'} to {args.out}")
+    if args.plot:
+        from .plot import plot_head_weights
+
+        plot_head_weights(fitted, args.plot)
+    if held:
+        variants = {f"{predictor.name} (own)": predictor, "trained": predictor.with_regression(saved)}
+        rows = [(chains[k][0], variant, p.predict(chains[k][1]), chains[k][2])
+                for variant, p in variants.items() for k in held]
+        _, mean = evaluate_set(rows)
+        print(f"validation precision, {len(held)} chain(s): {', '.join(chains[k][0] for k in held)}")
+        print(format_table(mean))
+    return 0
+
+
+# --- validate (model checking) -------------------------------------------------
+
+
+def _add_validate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check structure models against predicted contacts (agreement, per residue, register shifts)",
+        description="validate PRED MODEL [MODEL ...]: PRED is a contact file (RR, CSV, .npy); "
+        "with --model NAME the contacts are predicted first and every positional argument is a model.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="PRED_OR_MODEL")
+    parser.add_argument("--chain", required=True, help="chain of the models (author chain ID)")
+    parser.add_argument("--model", help="predict with this ESM model (name or .pt) instead of reading PRED")
+    parser.add_argument("--regression", help="*-contact-regression.pt for --model")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
+    parser.add_argument("--min-sep", type=int, default=6)
+    parser.add_argument("--threshold", type=float, help="only predicted contacts with probability >= this")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--plot", help="per-residue support plot (PNG or SVG); several models: one line each")
+    parser.set_defaults(func=_run_validate)
+
+
+def _run_validate(args) -> int:
+    import json
+
+    from .structure import chain_sequence, load_structure
+    from .validate import format_ranking, format_validation, validate
+
+    paths = args.inputs if args.model else args.inputs[1:]
+    if not paths:
+        raise CommandError("give a prediction file and at least one model (or --model NAME and models)")
+    structures = [(Path(path).name, load_structure(path)) for path in paths]
+    if args.model:
+        from .predictor import ContactPredictor
+
+        sequence = chain_sequence(structures[0][1], args.chain)
+        predictor = ContactPredictor.from_pretrained(args.model, device=args.device, regression=args.regression)
+        P = predictor.predict(sequence)
+    else:
+        from .io import read_contacts
+
+        P, sequence = read_contacts(args.inputs[0])
+    results = [
+        validate(P, structure, args.chain, top=_top_argument(args.top), min_sep=args.min_sep,
+                 threshold=args.threshold, sequence=sequence, name=name)
+        for name, structure in structures
+    ]
+    if args.plot:
+        from .plot import plot_residue_support
+
+        plot_residue_support(results, args.plot)
+    if args.json:
+        print(json.dumps([result.to_dict() for result in results], indent=1))
+    else:
+        for result in results:
+            print(format_validation(result))
+            print()
+        if len(results) > 1:
+            print(format_ranking(results))
+    return 0
+
+
+def _top_argument(text: str):
+    return int(text) if text.isdigit() else text
+
+
 # --- PyMOL plugin installation -----------------------------------------------------
+
+PLUGIN_PACKAGE = "pymol_plugin"
+
+
+def _plugin_folder() -> Path:
+    """The ``pymol_plugin`` package folder (found without importing it, which needs PyMOL)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(PLUGIN_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise CommandError(f"the {PLUGIN_PACKAGE} package is not installed beside esm_contacts (reinstall with pip)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def write_plugin_zip(path) -> Path:
+    """Write the plugin as PyMOL's Plugin Manager installs it: ``pymol_plugin/__init__.py`` ...
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.zip`` to write (atomically).
+
+    Returns
+    -------
+    path : Path
+    """
+    import zipfile
+
+    from .io import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() != ".zip":
+        raise CommandError(f"{path}: the plugin archive must end in .zip")
+    folder = _plugin_folder()
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc")
+    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, f"{PLUGIN_PACKAGE}/{file.relative_to(folder).as_posix()}")
+    return path
+
+
+def _add_pymol_plugin(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "pymol-plugin",
+        help="write the PyMOL plugin as a zip for Plugin > Plugin Manager > Install New Plugin",
+    )
+    parser.add_argument("--zip", required=True, metavar="OUT.zip", help="archive to write")
+    parser.set_defaults(func=_run_pymol_plugin)
+
+
+def _run_pymol_plugin(args) -> int:
+    path = write_plugin_zip(args.zip)
+    print(f"PyMOL plugin written to {path}; install it with Plugin > Plugin Manager > Install New Plugin", file=sys.stderr)
+    return 0
+
+
+def _add_pymol_install(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "pymol-install",
+        help="install the plugin with PyMOL's plugin installer, so the Plugin menu has it at the next start",
+    )
+    parser.add_argument("--dir", help="plugin directory (default: the first user plugin directory PyMOL knows, "
+                        "else ~/.pymol/startup); it is added to PyMOL's plugin search path")
+    parser.set_defaults(func=_run_pymol_install)
+
+
+class _AnswerYes:
+    """Stands in for the ``tkMessageBox`` module PyMOL's installer asks its questions with.
+
+    The installer confirms a reinstallation and reports the outcome in dialogs; run from
+    a terminal, the user has already said yes, and the messages go to stderr.
+    """
+
+    def __init__(self):
+        self.messages = []
+
+    def showinfo(self, title, message, parent=None, **kwargs):
+        self.messages.append((title, message))
+        return "ok"
+
+    def askyesno(self, title, message, parent=None, **kwargs):
+        return True
+
+    askokcancel = askyesno
+
+
+def install_plugin(plugin_dir=None) -> Path:
+    """Install the plugin through ``pymol.plugins.installation.installPluginFromFile``.
+
+    Parameters
+    ----------
+    plugin_dir : str or Path, optional
+        Where to install; default PyMOL's first user plugin directory, else
+        ``~/.pymol/startup``. It is added to PyMOL's plugin path (``~/.pymolpluginsrc.py``).
+
+    Returns
+    -------
+    folder : Path
+        The installed plugin folder.
+    """
+    import tempfile
+    import types
+
+    try:
+        from pymol import plugins
+        from pymol.plugins import installation
+    except ImportError as error:
+        raise CommandError(f"PyMOL is not importable from this Python ({error}); install pymol-open-source "
+                           "or run this command with PyMOL's Python") from None
+    if plugin_dir is None:
+        user_dirs = plugins.get_startup_path(True)
+        plugin_dir = user_dirs[0] if user_dirs else installation.get_default_user_plugin_path()
+    plugin_dir = Path(plugin_dir).expanduser().resolve()
+    plugin_dir.mkdir(parents=True, exist_ok=True)
+    if not installation.is_writable(str(plugin_dir)):
+        raise CommandError(f"{plugin_dir}: plugin directory is not writable")
+    answers = _AnswerYes()
+    shim = types.ModuleType("tkMessageBox")
+    shim.showinfo, shim.askyesno, shim.askokcancel = answers.showinfo, answers.askyesno, answers.askokcancel
+    saved = sys.modules.get("tkMessageBox")
+    sys.modules["tkMessageBox"] = shim  # legacysupport imports this name first
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            archive = write_plugin_zip(Path(folder) / f"{PLUGIN_PACKAGE}.zip")
+            # parent: any non-None value keeps the installer from looking for a Tk window.
+            installation.installPluginFromFile(str(archive), parent=answers, plugdir=str(plugin_dir))
+    finally:
+        if saved is None:
+            sys.modules.pop("tkMessageBox", None)
+        else:
+            sys.modules["tkMessageBox"] = saved
+    installed = plugin_dir / PLUGIN_PACKAGE
+    failures = [message for title, message in answers.messages if title != "Success"]
+    if failures or not (installed / "__init__.py").is_file():
+        raise CommandError(f"PyMOL's plugin installer failed: {' '.join(failures) or 'no plugin folder written'}")
+    return installed
+
+
+def _run_pymol_install(args) -> int:
+    installed = install_plugin(args.dir)
+    print(f"PyMOL plugin installed in {installed}; restart PyMOL and open Plugin > Predict ESM contacts", file=sys.stderr)
+    return 0
 
 
 # --- main ------------------------------------------------------------------------

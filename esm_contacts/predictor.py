@@ -282,6 +282,123 @@ class ContactPredictor:
 
     # -- MSA ensembling and alternative heads (esm_contacts.msa, esm_contacts.regression) --
 
+    def predict_msa(self, msa, num_seqs: int = 64, strategy: str = "first", progress: bool = False) -> np.ndarray:
+        """Contact probabilities of an alignment's query, averaged over its sequences.
+
+        Each chosen row is ungapped and predicted (:meth:`predict_batch`, a chunk at a
+        time), its map is written back into the aligned columns, and each pair is
+        averaged over the sequences with residues at both columns (``DESIGN.md``). Only a
+        running sum and count of (L, L) are kept, never all maps. Letters outside the
+        model alphabet become ``X``.
+
+        Parameters
+        ----------
+        msa : str, Path or list of tuple(str, str)
+            An alignment file (a3m, aligned FASTA, Stockholm; see
+            :func:`esm_contacts.msa.read_msa`) or ``(name, aligned row)`` pairs, query first.
+        num_seqs : int
+            Sequences to use, the query included (the paper's s).
+        strategy : {"first", "diverse"}
+            See :func:`esm_contacts.msa.select_sequences`.
+        progress : bool
+            Show a progress bar over sequences.
+
+        Returns
+        -------
+        P : numpy.ndarray
+            float32 (L, L) in the query's coordinates (L = query residues); with one
+            sequence it equals ``predict(query)``.
+        """
+        from pathlib import Path
+
+        from .msa import check_msa, ensemble_maps, read_msa, select_sequences
+
+        alignment = read_msa(msa) if isinstance(msa, (str, Path)) else check_msa(msa)
+        chosen = select_sequences(alignment, num_seqs, strategy)
+        length = len(chosen[0][1])
+        # As many sequences per call as one batch holds at the query's length.
+        chunk = max(1, min(self.max_tokens // (min(length, self.max_length) + 2) ** 2, 64))
+        long = [0]
+
+        def predict_known(sequences: List[str]) -> List[np.ndarray]:
+            # Pairs that no window covers have no prediction: NaN keeps them out of the average.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                maps = self.predict_batch(sequences)
+            for sequence, contact_map in zip(sequences, maps):
+                if len(sequence) > self.max_length:
+                    long[0] += 1
+                    contact_map[~self.coverage(len(sequence))] = np.nan
+            return maps
+
+        bar = _progress(len(chosen), progress, f"{self.name} MSA ({len(chosen)} seqs)")
+        try:
+            P = ensemble_maps([row for _, row in chosen], predict_known, chunk_size=chunk,
+                              alphabet=ALPHABET_LETTERS, progress=bar)
+        finally:
+            bar.close()
+        if long[0]:
+            warnings.warn(
+                f"{long[0]} of {len(chosen)} MSA sequences are longer than the model context "
+                f"({self.max_length}) and were predicted over windows; pairs outside every window are "
+                "left out of their averages, and pairs no sequence covers get probability 0",
+                stacklevel=2,
+            )
+        return P
+
+    def regression(self):
+        """The current weights as a :class:`esm_contacts.regression.ContactRegression`."""
+        from .regression import ContactRegression
+
+        return ContactRegression(self.weight.numpy().copy(), self.bias, model=self.name)
+
+    def with_regression(self, regression) -> "ContactPredictor":
+        """A predictor on the same model (shared, not copied) with other regression weights.
+
+        Parameters
+        ----------
+        regression : ContactRegression or str or Path
+            Weights (layers, heads) and bias, or a ``*-contact-regression.pt`` file.
+
+        Returns
+        -------
+        predictor : ContactPredictor
+        """
+        import copy
+
+        from .regression import ContactRegression, load_regression
+
+        if not isinstance(regression, ContactRegression):
+            regression = load_regression(regression, num_layers=self.num_layers, num_heads=self.num_heads)
+        weight = torch.as_tensor(np.asarray(regression.weight, dtype=np.float32))
+        if weight.numel() != self.num_layers * self.num_heads:
+            raise ValueError(
+                f"regression has {weight.numel()} weights ({tuple(weight.shape)}) but {self.name} has "
+                f"{self.num_layers} layers x {self.num_heads} heads"
+            )
+        other = copy.copy(self)
+        other.weight = weight.reshape(self.num_layers, self.num_heads).clone()
+        other.bias = float(regression.bias)
+        other._set_heads()
+        return other
+
+    def with_top_heads(self, k: int, regression=None) -> "ContactPredictor":
+        """A predictor that averages the APC maps of the k heads with the largest weights.
+
+        No regression (the paper's Table 2 "top-k heads" rows): the output is
+        ``sigmoid(mean of the k APC maps)``, a monotone transform that keeps values in
+        [0, 1] and the ranking of the plain average.
+
+        Parameters
+        ----------
+        k : int
+            Number of heads.
+        regression : ContactRegression, optional
+            Whose weights rank the heads (this predictor's by default).
+        """
+        source = regression if regression is not None else self.regression()
+        return self.with_regression(source.top_heads(k))
+
     @torch.no_grad()
     def _forward(self, sequences: Sequence[str]) -> List[np.ndarray]:
         """Contact maps of sequences that fit the context, in one forward pass."""

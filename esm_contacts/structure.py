@@ -1,0 +1,877 @@
+"""Structures as ground truth: loading, chain sequences, residue mapping, Cb contacts.
+
+Reading follows ``DESIGN.md``: the first model, author chain IDs, amino-acid polymer
+residues only (modified residues kept under their parent letter, MSE -> M, CSO -> C),
+waters, ligands and nucleic acids dropped. Alternate locations are resolved per residue
+(chain, res_id, ins_code): the altloc with the highest mean occupancy wins, ties go to
+the altloc listed first, and atoms without an altloc are always kept. Biotite's own
+``altloc="first"``/``"occupancy"`` filters are not used because they drop residues
+whose altloc IDs are numeric ('1', '2').
+
+Which residues are polymer residues: in mmCIF files with an ``entity_poly`` category,
+residues of polypeptide entities whose component is an amino acid in the PDB Chemical
+Component Dictionary (CCD); elsewhere (PDB files), amino-acid residues in ATOM records,
+and amino-acid residues in HETATM records (MSE, CSO, ...) that are peptide-bonded
+(C-N < 2 A) to a neighbouring residue of their chain, so that a free amino acid bound
+as a ligand is not taken for part of the chain.
+
+Contacts are Cb-Cb distances below the cutoff (8 A). The virtual Cb is built from N, CA
+and C with ideal geometry for every residue, Gly included; ``cb="real"`` uses the CB
+atom where present and CA where it is absent (Gly, truncated side chains), the CASP
+convention. Unknown residues (unobserved, or missing the atoms their Cb needs) are -1
+in their rows and columns. Neighbours are found with a KD-tree, never an all-pairs
+distance matrix.
+"""
+
+import functools
+import gzip
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import biotite.structure as struc
+import biotite.structure.io.pdb as pdb
+import biotite.structure.io.pdbx as pdbx
+from scipy.spatial import cKDTree
+
+__all__ = [
+    "DEFAULT_CACHE",
+    "load_structure",
+    "load_assembly",
+    "chain_ids",
+    "chain_sequence",
+    "entity_sequence",
+    "residue_identities",
+    "map_sequence",
+    "cb_coordinates",
+    "true_contacts",
+    "interchain_contacts",
+    "homodimer_partners",
+    "homodimer_contacts",
+]
+
+#: Where fetched PDB entries are kept.
+DEFAULT_CACHE = Path("~/.cache/esm-contacts/pdb")
+#: Setting this environment variable to 1 forbids any download attempt.
+OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
+#: Identity over aligned positions below which ``map_sequence`` warns.
+MIN_MAPPING_IDENTITY = 0.90
+#: Identity over aligned positions from which another chain counts as a homodimer partner.
+MIN_PARTNER_IDENTITY = 0.95
+#: ... provided the aligned positions cover this fraction of the longer chain.
+MIN_PARTNER_COVERAGE = 0.5
+#: Gap open and extension penalties of the global alignment.
+GAP_PENALTY = (-10, -1)
+#: Peptide bond C-N distance bound for hetero residues in PDB files.
+PEPTIDE_BOND = 2.0
+# Virtual Cb coefficients (DESIGN.md).
+_CB_A, _CB_B, _CB_C = -0.58273431, 0.56802827, -0.54067466
+
+PathLike = Union[str, os.PathLike]
+_PDB_ID = re.compile(r"^[0-9][A-Za-z0-9]{3}$")
+_BLANK_ALTLOC = ("", " ", ".", "?")
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _resolve_path(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> Path:
+    """The local file for a path or a 4-character PDB ID (fetched into the cache)."""
+    path = Path(path_or_pdb_id).expanduser()
+    if path.exists():
+        if path.is_dir():
+            raise ValueError(f"{path}: is a folder, not a structure file")
+        return path
+    text = str(path_or_pdb_id)
+    if not _PDB_ID.match(text):
+        raise FileNotFoundError(f"{path}: no such file")
+    pdb_id = text.lower()
+    cache = Path(cache_dir if cache_dir is not None else DEFAULT_CACHE).expanduser()
+    for name in (f"{pdb_id}.cif", f"{pdb_id}.cif.gz", f"{pdb_id}.bcif", f"{pdb_id}.pdb"):
+        if (cache / name).is_file() and (cache / name).stat().st_size > 0:
+            return cache / name
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise FileNotFoundError(
+            f"{text}: no such file, and PDB entry {pdb_id.upper()} is not in the cache {cache}; "
+            f"{OFFLINE_ENV} forbids fetching it from RCSB"
+        )
+    import biotite.database.rcsb as rcsb
+
+    import shutil
+    import tempfile
+
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        # Fetch beside the cache and move in when complete: no half-written entries.
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".fetch-") as folder:
+            fetched = Path(rcsb.fetch(pdb_id, "cif", target_path=folder))
+            if not fetched.is_file() or fetched.stat().st_size == 0:
+                raise ValueError("RCSB returned an empty file")
+            target = cache / f"{pdb_id}.cif"
+            shutil.move(str(fetched), str(target))
+    except Exception as error:  # no network, unknown ID, HTTP error
+        raise FileNotFoundError(
+            f"{text}: no such file, and fetching PDB entry {pdb_id.upper()} from RCSB failed "
+            f"(offline or unknown ID): {error}"
+        ) from None
+    return target
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The file's content, decompressed if gzipped (by magic number, not by name)."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise ValueError(f"{path}: cannot decompress gzip data ({error})") from None
+    if not raw.strip():
+        raise ValueError(f"{path}: file is empty")
+    return raw
+
+
+def _file_format(path: Path, raw: bytes) -> str:
+    """``"pdb"``, ``"cif"`` or ``"bcif"``, from the name, else from the content."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    suffix = Path(name).suffix
+    if suffix in (".pdb", ".ent") or re.fullmatch(r"\.pdb\d+", suffix):
+        return "pdb"
+    if suffix in (".cif", ".mmcif"):
+        return "cif"
+    if suffix == ".bcif":
+        return "bcif"
+    try:
+        text = raw[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "bcif"
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            return "cif" if line.startswith("data_") else "pdb"
+    return "pdb"
+
+
+def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None):
+    """Raw atoms (all altlocs, first model) with occupancy, and per-file extras.
+
+    With `assembly`, the atoms of assembly `assembly_id`; without an ID, the first
+    assembly listed, or the first that holds `chain` where one is given.
+
+    Returns
+    -------
+    atoms : AtomArray or None
+        None when an assembly was asked for and the file defines none.
+    peptide_entities : set of str or None
+        Entity IDs of polypeptide entities (mmCIF with ``entity_poly``), else None.
+    entity_sequences : dict
+        Author chain ID -> full construct sequence (mmCIF only).
+    """
+    import io
+
+    raw = _file_bytes(path)
+    fmt = _file_format(path, raw)
+    label = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}[fmt]
+    with warnings.catch_warnings():
+        # Biotite warns about missing optional columns; their defaults are fine here.
+        warnings.simplefilter("ignore")
+        try:
+            if fmt == "pdb":
+                file = pdb.PDBFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
+                if not any(line.startswith(("ATOM", "HETATM")) for line in file.lines):
+                    raise ValueError(f"{path}: no ATOM or HETATM records (not a {label} file?)")
+                peptide_entities, entity_sequences = None, {}
+                if assembly:
+                    try:
+                        available = list(file.list_assemblies())
+                    except Exception:  # no REMARK 300/350
+                        available = []
+
+                    def build(assembly_id):
+                        return file.get_assembly(assembly_id, model=1, altloc="all", extra_fields=["occupancy"])
+
+                else:
+                    atoms = file.get_structure(model=1, altloc="all", extra_fields=["occupancy"])
+            else:
+                if fmt == "cif":
+                    file = pdbx.CIFFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
+                else:
+                    file = pdbx.BinaryCIFFile.read(io.BytesIO(raw))
+                block = file.block
+                if "atom_site" not in block:
+                    raise ValueError(f"{path}: no atom_site category (not a {label} structure file?)")
+                fields = ["occupancy"] + [f for f in ("label_seq_id", "label_entity_id") if f in block["atom_site"]]
+                peptide_entities, entity_sequences = _entity_info(block)
+                if assembly:
+                    available = []
+                    if "pdbx_struct_assembly_gen" in block and "pdbx_struct_oper_list" in block:
+                        ids = block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist()
+                        available = list(dict.fromkeys(ids))
+
+                    def build(assembly_id):
+                        return pdbx.get_assembly(file, assembly_id, model=1, altloc="all", extra_fields=fields)
+
+                else:
+                    atoms = pdbx.get_structure(file, model=1, altloc="all", extra_fields=fields)
+            if assembly:
+                if not available:
+                    return None, None, {}
+                if assembly_id is not None:
+                    atoms = build(_check_assembly_id(path, assembly_id, available))
+                else:
+                    for candidate in available:
+                        atoms = build(candidate)
+                        if chain is None or (atoms.chain_id == chain).any():
+                            break
+            return atoms, peptide_entities, entity_sequences
+        except ValueError as error:
+            if str(error).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: not a readable {label} file ({error})") from None
+        except Exception as error:  # Biotite's InvalidFileError, msgpack, unicode, index errors
+            raise ValueError(f"{path}: not a readable {label} file ({type(error).__name__}: {error})") from None
+
+
+def _check_assembly_id(path: Path, assembly_id: Optional[str], available: Sequence[str]) -> str:
+    available = [str(a) for a in available]
+    if assembly_id is None:
+        return available[0]
+    if str(assembly_id) not in available:
+        raise ValueError(f"{path}: no assembly {assembly_id!r}; the file defines {', '.join(available)}")
+    return str(assembly_id)
+
+
+def _entity_info(block) -> Tuple[Optional[set], Dict[str, str]]:
+    """Polypeptide entity IDs and each author chain's entity sequence, where the file has them."""
+    if "entity_poly" not in block:
+        return None, {}
+    poly = block["entity_poly"]
+    try:
+        types = poly["type"].as_array(str)
+        ids = poly["entity_id"].as_array(str)
+    except KeyError:
+        return None, {}
+    peptide = {e for e, t in zip(ids, types) if t.lower().startswith("polypeptide")}
+    sequences = {}
+    if "pdbx_seq_one_letter_code_can" in poly and "pdbx_strand_id" in poly:
+        codes = poly["pdbx_seq_one_letter_code_can"].as_array(str)
+        strands = poly["pdbx_strand_id"].as_array(str)
+        for entity, code, strand in zip(ids, codes, strands):
+            if entity in peptide:
+                sequence = re.sub(r"\s+", "", code).upper()
+                for chain in strand.split(","):
+                    sequences[chain.strip()] = sequence
+    return peptide, sequences
+
+
+def _residue_keys(atoms: struc.AtomArray) -> np.ndarray:
+    """Per atom, the index of its residue (chain, res_id, ins_code[, sym_id]) in order of first appearance."""
+    fields = [atoms.chain_id, atoms.res_id.astype(np.int64), atoms.ins_code]
+    if "sym_id" in atoms.get_annotation_categories():
+        fields.append(atoms.sym_id.astype(np.int64))
+    record = np.rec.fromarrays(fields)
+    _, first, inverse = np.unique(record, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+def _resolve_altlocs(atoms: struc.AtomArray) -> struc.AtomArray:
+    """Keep, per residue, the atoms without altloc and those of the best altloc.
+
+    The best altloc has the highest mean occupancy; ties go to the one listed first.
+    Residues are made contiguous in order of first appearance.
+    """
+    residue = _residue_keys(atoms)
+    altloc = np.char.strip(atoms.altloc_id.astype(str))
+    blank = np.isin(altloc, _BLANK_ALTLOC)
+    keep = blank.copy()
+    if not blank.all():
+        index = np.flatnonzero(~blank)
+        pair = np.rec.fromarrays([residue[index], altloc[index]])
+        unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        occupancy = atoms.occupancy[index].astype(np.float64)
+        mean = np.bincount(inverse, occupancy) / np.bincount(inverse)
+        # Sort candidates by residue, then occupancy (high first), then first appearance.
+        order = np.lexsort((index[first], -mean, unique.f0))
+        best_of_residue = {}
+        for k in order:
+            best_of_residue.setdefault(unique.f0[k], unique.f1[k])
+        chosen = np.array([best_of_residue[r] for r in residue[index]])
+        keep[index] = altloc[index] == chosen
+    order = np.argsort(residue, kind="stable")
+    order = order[keep[order]]
+    resolved = atoms[order]
+    resolved.del_annotation("altloc_id")
+    return resolved
+
+
+@functools.lru_cache(maxsize=None)
+def _amino_acids() -> frozenset:
+    from biotite.structure.info import amino_acid_names
+
+    return frozenset(amino_acid_names())
+
+
+@functools.lru_cache(maxsize=None)
+def _letter(res_name: str) -> str:
+    """One-letter code of an amino-acid component (modified ones: their parent's), 'X' if none."""
+    from biotite.structure.info import one_letter_code
+
+    code = one_letter_code(res_name)
+    return code if code is not None and len(code) == 1 else "X"
+
+
+def _residue_starts(atoms: struc.AtomArray) -> np.ndarray:
+    """Start indices of contiguous residues (chain, res_id, ins_code[, sym_id])."""
+    n = atoms.array_length()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = (
+        (atoms.chain_id[1:] != atoms.chain_id[:-1])
+        | (atoms.res_id[1:] != atoms.res_id[:-1])
+        | (atoms.ins_code[1:] != atoms.ins_code[:-1])
+    )
+    if "sym_id" in atoms.get_annotation_categories():
+        change |= atoms.sym_id[1:] != atoms.sym_id[:-1]
+    return np.concatenate([[0], np.flatnonzero(change) + 1])
+
+
+def _atom_coord(atoms: struc.AtomArray, starts: np.ndarray, name: str) -> np.ndarray:
+    """(residues, 3) float64 coordinates of the atom called ``name`` in each residue, NaN if absent."""
+    residue = np.zeros(atoms.array_length(), dtype=np.int64)
+    residue[starts[1:]] = 1
+    residue = np.cumsum(residue)
+    coord = np.full((len(starts), 3), np.nan)
+    selected = atoms.atom_name == name
+    coord[residue[selected]] = atoms.coord[selected]
+    return coord
+
+
+def _protein_mask(atoms: struc.AtomArray, peptide_entities: Optional[set]) -> np.ndarray:
+    """Atoms of amino-acid polymer residues (see the module notes)."""
+    names = np.unique(atoms.res_name)
+    amino = np.isin(atoms.res_name, [n for n in names if n in _amino_acids()])
+    if peptide_entities is not None and "label_entity_id" in atoms.get_annotation_categories():
+        return amino & np.isin(atoms.label_entity_id, list(peptide_entities))
+    mask = amino & ~atoms.hetero
+    hetero = amino & atoms.hetero
+    if hetero.any():
+        # A hetero amino acid counts when peptide-bonded to the residue before or after it.
+        candidates = atoms[amino]
+        starts = _residue_starts(candidates)
+        n_atom = _atom_coord(candidates, starts, "N")
+        c_atom = _atom_coord(candidates, starts, "C")
+        chains = candidates.chain_id[starts]
+        bonded = np.zeros(len(starts), dtype=bool)
+        if len(starts) > 1:
+            link = (chains[1:] == chains[:-1]) & (np.linalg.norm(c_atom[:-1] - n_atom[1:], axis=1) < PEPTIDE_BOND)
+            bonded[:-1] |= link
+            bonded[1:] |= link
+        residue = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, candidates.array_length())))
+        keep = bonded[residue] & candidates.hetero
+        mask[np.flatnonzero(amino)[keep]] = True
+    return mask
+
+
+def _finish(atoms: struc.AtomArray, path: Path, peptide_entities, entity_sequences) -> struc.AtomArray:
+    """Altlocs resolved, protein residues kept, annotations tidied."""
+    if atoms.array_length() == 0:
+        raise ValueError(f"{path}: no atoms in the first model")
+    atoms = _resolve_altlocs(atoms)
+    protein = _protein_mask(atoms, peptide_entities)
+    if not protein.any():
+        found = ", ".join(sorted(set(atoms.res_name.tolist()))[:12])
+        raise ValueError(f"{path}: no protein residues (residues found: {found})")
+    atoms = atoms[protein]
+    categories = atoms.get_annotation_categories()
+    if "label_entity_id" in categories:
+        atoms.del_annotation("label_entity_id")
+    label_seq = np.full(atoms.array_length(), -1, dtype=np.int64)
+    if "label_seq_id" in categories:
+        text = atoms.label_seq_id.astype(str)
+        digits = np.char.isdigit(text)
+        label_seq[digits] = text[digits].astype(np.int64)
+        atoms.del_annotation("label_seq_id")  # set_annotation would keep the str dtype
+    atoms.set_annotation("label_seq_id", label_seq)
+    # A plain attribute: slicing drops it, but the label_seq_id annotation still maps.
+    atoms.entity_sequences = {c: s for c, s in entity_sequences.items() if c in set(atoms.chain_id.tolist())}
+    return atoms
+
+
+def load_structure(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> struc.AtomArray:
+    """Read the protein of a structure file (or a PDB entry) as ground truth.
+
+    Parameters
+    ----------
+    path_or_pdb_id : str or path-like
+        A PDB, mmCIF or BinaryCIF file, each optionally gzipped (``.pdb``, ``.ent``,
+        ``pdbXXXX.ent.gz``, ``.cif``, ``.cif.gz``, ``.bcif``; other names are sniffed),
+        or a 4-character PDB ID, fetched from RCSB into `cache_dir` unless already
+        there (not when ``ESM_CONTACTS_OFFLINE=1``).
+    cache_dir : str or path-like, optional
+        Where fetched entries are kept; default ``~/.cache/esm-contacts/pdb``.
+
+    Returns
+    -------
+    atoms : biotite.structure.AtomArray
+        First model, author chain IDs, amino-acid polymer residues only, altlocs
+        resolved, with the annotations ``occupancy`` and ``label_seq_id`` (int, -1 where
+        the file has none). The attribute ``entity_sequences`` maps chain IDs to their
+        mmCIF entity sequences.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file (and no PDB entry to fetch).
+    ValueError
+        Empty, unreadable or non-structure file, or no protein in it.
+    """
+    path = _resolve_path(path_or_pdb_id, cache_dir)
+    atoms, peptide_entities, entity_sequences = _read_file(path)
+    return _finish(atoms, path, peptide_entities, entity_sequences)
+
+
+def load_assembly(
+    path: PathLike,
+    assembly_id: Optional[str] = None,
+    cache_dir: Optional[PathLike] = None,
+    chain: Optional[str] = None,
+) -> Optional[struc.AtomArray]:
+    """The biological assembly a file defines, read like :func:`load_structure`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Structure file or PDB ID (mmCIF ``pdbx_struct_assembly_gen``, PDB REMARK 350).
+    assembly_id : str, optional
+        Which assembly; default the first one listed (that holds `chain`, if given).
+    cache_dir : str or path-like, optional
+        As in :func:`load_structure`.
+    chain : str, optional
+        Without `assembly_id`, pick the first assembly that contains this chain.
+
+    Returns
+    -------
+    assembly : biotite.structure.AtomArray or None
+        With a ``sym_id`` annotation telling the copies of a chain apart; None when the
+        file defines no assembly.
+    """
+    resolved = _resolve_path(path, cache_dir)
+    atoms, peptide_entities, entity_sequences = _read_file(resolved, True, assembly_id, chain)
+    if atoms is None:
+        return None
+    return _finish(atoms, resolved, peptide_entities, entity_sequences)
+
+
+# ---------------------------------------------------------------------------- chains
+
+
+def chain_ids(structure: struc.AtomArray) -> List[str]:
+    """Protein chain IDs in file order."""
+    chains = structure.chain_id
+    _, first = np.unique(chains, return_index=True)
+    return [str(chains[i]) for i in np.sort(first)]
+
+
+def _chain(structure: struc.AtomArray, chain: str) -> struc.AtomArray:
+    """The atoms of `chain`; in an assembly, of its first copy (lowest ``sym_id``)."""
+    atoms = structure[structure.chain_id == chain]
+    if atoms.array_length() == 0:
+        available = ", ".join(chain_ids(structure)) or "none"
+        raise ValueError(f"chain {chain!r} is not a protein chain of this structure; chains: {available}")
+    if "sym_id" in atoms.get_annotation_categories():
+        atoms = atoms[atoms.sym_id == atoms.sym_id.min()]
+    return atoms
+
+
+def chain_sequence(structure: struc.AtomArray, chain: str) -> str:
+    """One letter per observed residue of `chain` (modified residues as their parent: MSE -> M)."""
+    atoms = _chain(structure, chain)
+    return "".join(_letter(name) for name in atoms.res_name[_residue_starts(atoms)])
+
+
+def entity_sequence(structure: struc.AtomArray, chain: str) -> Optional[str]:
+    """The full construct sequence of `chain` from the mmCIF entity, or None where unknown."""
+    _chain(structure, chain)
+    return getattr(structure, "entity_sequences", {}).get(chain)
+
+
+def residue_identities(structure: struc.AtomArray, chain: str) -> List[Tuple[str, int, str, str]]:
+    """``(chain, res_id, ins_code, res_name)`` of each observed residue of `chain`, in order."""
+    atoms = _chain(structure, chain)
+    starts = _residue_starts(atoms)
+    return [
+        (str(c), int(r), str(i), str(n))
+        for c, r, i, n in zip(atoms.chain_id[starts], atoms.res_id[starts], atoms.ins_code[starts], atoms.res_name[starts])
+    ]
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def _clean_sequence(sequence: str) -> str:
+    cleaned = re.sub(r"\s+", "", str(sequence)).upper().rstrip("*")
+    if not cleaned:
+        raise ValueError("the sequence is empty")
+    bad = re.search(r"[^A-Z]", cleaned)
+    if bad:
+        raise ValueError(f"sequence position {bad.start() + 1}: {bad.group()!r} is not an amino-acid letter")
+    return cleaned
+
+
+def _for_alignment(sequence: str) -> str:
+    # Biotite's protein alphabet lacks J, O and U; they align as X.
+    return sequence.translate(str.maketrans("JOU", "XXX"))
+
+
+@functools.lru_cache(maxsize=None)
+def _blosum62():
+    from biotite.sequence import ProteinSequence
+    from biotite.sequence.align import SubstitutionMatrix
+
+    alphabet = ProteinSequence.alphabet
+    return SubstitutionMatrix(alphabet, alphabet, "BLOSUM62")
+
+
+def _align(a: str, b: str) -> Tuple[np.ndarray, float]:
+    """Global alignment (BLOSUM62, affine gaps, free end gaps) of two sequences.
+
+    Returns
+    -------
+    pairs : numpy.ndarray
+        (n, 2) int64 indices of aligned positions (both residues present).
+    identity : float
+        Fraction of identical letters over the aligned positions (0 if none).
+    """
+    from biotite.sequence import ProteinSequence
+    from biotite.sequence.align import align_optimal
+
+    a, b = _for_alignment(a), _for_alignment(b)
+    alignment = align_optimal(
+        ProteinSequence(a), ProteinSequence(b), _blosum62(), gap_penalty=GAP_PENALTY, terminal_penalty=False, max_number=1
+    )[0]
+    trace = alignment.trace
+    pairs = trace[(trace >= 0).all(axis=1)].astype(np.int64)
+    if len(pairs) == 0:
+        return pairs, 0.0
+    same = np.frombuffer(a.encode(), np.uint8)[pairs[:, 0]] == np.frombuffer(b.encode(), np.uint8)[pairs[:, 1]]
+    return pairs, float(same.mean())
+
+
+def _label_mapping(sequence: str, atoms: struc.AtomArray, observed: str, entity: Optional[str]) -> Optional[np.ndarray]:
+    """The mapping given by mmCIF ``label_seq_id``, where it fits `sequence`; else None.
+
+    It fits when `sequence` is the chain's entity sequence, or when every observed
+    residue's letter is found at its ``label_seq_id`` in `sequence` (X matches anything).
+    """
+    if "label_seq_id" not in atoms.get_annotation_categories():
+        return None
+    label = atoms.label_seq_id[_residue_starts(atoms)].astype(np.int64) - 1
+    if (label < 0).any() or label.max() >= len(sequence) or (np.diff(label) <= 0).any():
+        return None
+    if sequence != entity:
+        given = np.frombuffer(sequence.encode(), np.uint8)[label]
+        seen = np.frombuffer(observed.encode(), np.uint8)
+        x = ord("X")
+        if not ((given == seen) | (given == x) | (seen == x)).all():
+            return None
+    mapping = np.full(len(sequence), -1, dtype=np.int64)
+    mapping[label] = np.arange(len(label))
+    return mapping
+
+
+def map_sequence(sequence: str, structure: struc.AtomArray, chain: str) -> np.ndarray:
+    """Map each position of `sequence` to an observed residue of `chain`.
+
+    mmCIF ``label_seq_id`` (the residue's place in the entity sequence) is used where it
+    fits `sequence` (see the module notes); otherwise a global alignment (BLOSUM62, gap
+    penalties -10/-1, free end gaps) to :func:`chain_sequence`.
+
+    Parameters
+    ----------
+    sequence : str
+        Protein sequence, e.g. the full construct, a UniProt entry or an MSA query.
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+
+    Returns
+    -------
+    mapping : numpy.ndarray
+        int64 (len(sequence),): index into the chain's observed residues, or -1.
+
+    Warns
+    -----
+    UserWarning
+        When fewer than 90% of the aligned positions are identical.
+    """
+    sequence = _clean_sequence(sequence)
+    atoms = _chain(structure, chain)
+    observed = "".join(_letter(name) for name in atoms.res_name[_residue_starts(atoms)])
+    if sequence == observed:
+        return np.arange(len(sequence), dtype=np.int64)
+    entity = getattr(structure, "entity_sequences", {}).get(chain)
+    mapping = _label_mapping(sequence, atoms, observed, entity)
+    if mapping is not None:
+        return mapping
+    pairs, identity = _align(sequence, observed)
+    if identity < MIN_MAPPING_IDENTITY:
+        warnings.warn(
+            f"chain {chain}: the sequence ({len(sequence)} residues) matches the structure's "
+            f"{len(observed)} observed residues at only {identity:.0%} of {len(pairs)} aligned positions",
+            UserWarning,
+            stacklevel=2,
+        )
+    mapping = np.full(len(sequence), -1, dtype=np.int64)
+    mapping[pairs[:, 0]] = pairs[:, 1]
+    return mapping
+
+
+# ---------------------------------------------------------------------------- contacts
+
+
+def _virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
+    b = ca - n
+    c = c - ca
+    a = np.cross(b, c)
+    return _CB_A * a + _CB_B * b + _CB_C * c + ca
+
+
+def cb_coordinates(
+    structure: struc.AtomArray, chain: str, sequence: Optional[str] = None, cb: str = "virtual"
+) -> np.ndarray:
+    """Cb coordinates of each residue of `chain`.
+
+    Parameters
+    ----------
+    cb : {"virtual", "real"}
+        ``"virtual"``: ideal Cb from N, CA, C (every residue, Gly included; NaN when one
+        is missing). ``"real"``: the CB atom, CA where CB is absent (Gly), NaN when both are.
+    sequence : str, optional
+        Return the rows in this sequence's indices (:func:`map_sequence`), NaN where unobserved.
+
+    Returns
+    -------
+    coord : numpy.ndarray
+        float64 (L, 3); NaN rows for unknown residues.
+    """
+    atoms = _chain(structure, chain)
+    starts = _residue_starts(atoms)
+    if cb == "virtual":
+        coord = _virtual_cb(*(_atom_coord(atoms, starts, name) for name in ("N", "CA", "C")))
+    elif cb == "real":
+        coord = _atom_coord(atoms, starts, "CB")
+        missing = np.isnan(coord).any(axis=1)
+        coord[missing] = _atom_coord(atoms, starts, "CA")[missing]
+    else:
+        raise ValueError(f"cb must be 'virtual' or 'real', not {cb!r}")
+    if sequence is None:
+        return coord
+    mapping = map_sequence(sequence, structure, chain)
+    mapped = np.full((len(mapping), 3), np.nan)
+    mapped[mapping >= 0] = coord[mapping[mapping >= 0]]
+    return mapped
+
+
+def _contacts(a: np.ndarray, b: Optional[np.ndarray], cutoff: float) -> np.ndarray:
+    """int8 contact matrix between coordinate sets (b None: a with itself); -1 for NaN rows."""
+    known_a = np.isfinite(a).all(axis=1)
+    ia = np.flatnonzero(known_a)
+    if b is None:
+        contacts = np.zeros((len(a), len(a)), dtype=np.int8)
+        if len(ia):
+            pairs = cKDTree(a[ia]).query_pairs(cutoff, output_type="ndarray")
+            distance = np.linalg.norm(a[ia[pairs[:, 0]]] - a[ia[pairs[:, 1]]], axis=1)
+            pairs = pairs[distance < cutoff]
+            i, j = ia[pairs[:, 0]], ia[pairs[:, 1]]
+            contacts[i, j] = contacts[j, i] = 1
+            contacts[ia, ia] = 1
+        contacts[~known_a] = -1
+        contacts[:, ~known_a] = -1
+        return contacts
+    known_b = np.isfinite(b).all(axis=1)
+    ib = np.flatnonzero(known_b)
+    contacts = np.zeros((len(a), len(b)), dtype=np.int8)
+    if len(ia) and len(ib):
+        near = cKDTree(a[ia]).query_ball_tree(cKDTree(b[ib]), cutoff)
+        i = np.repeat(np.arange(len(ia)), [len(n) for n in near])
+        j = np.fromiter((k for n in near for k in n), dtype=np.int64, count=len(i))
+        distance = np.linalg.norm(a[ia[i]] - b[ib[j]], axis=1)
+        keep = distance < cutoff
+        contacts[ia[i[keep]], ib[j[keep]]] = 1
+    contacts[~known_a] = -1
+    contacts[:, ~known_b] = -1
+    return contacts
+
+
+def true_contacts(
+    structure: struc.AtomArray, chain: str, cutoff: float = 8.0, cb: str = "virtual", sequence: Optional[str] = None
+) -> np.ndarray:
+    """Intra-chain contact map: Cb-Cb distance below `cutoff`.
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+    cutoff : float
+        Contact distance in Angstrom (strictly below).
+    cb : {"virtual", "real"}
+        Which Cb (:func:`cb_coordinates`).
+    sequence : str, optional
+        Index the matrix by this sequence (:func:`map_sequence`) instead of the observed residues.
+
+    Returns
+    -------
+    contacts : numpy.ndarray
+        int8 (L, L), symmetric: 1 contact, 0 not, -1 unknown residue; the diagonal is 1
+        where the residue is known.
+    """
+    return _contacts(cb_coordinates(structure, chain, sequence, cb), None, cutoff)
+
+
+def interchain_contacts(
+    structure: struc.AtomArray,
+    chain_a: str,
+    chain_b: str,
+    cutoff: float = 8.0,
+    cb: str = "virtual",
+    sequence: Optional[str] = None,
+) -> np.ndarray:
+    """Contacts between the residues of two chains.
+
+    Returns
+    -------
+    contacts : numpy.ndarray
+        int8 (L_a, L_b) over observed residues, or (L, L) when both chains are mapped to
+        `sequence`: 1 contact, 0 not, -1 where either residue is unknown.
+    """
+    a = cb_coordinates(structure, chain_a, sequence, cb)
+    b = cb_coordinates(structure, chain_b, sequence, cb)
+    return _contacts(a, b, cutoff)
+
+
+# ---------------------------------------------------------------------------- homodimers
+
+
+def _same_protein(a: str, b: str) -> bool:
+    pairs, identity = _align(a, b)
+    return identity >= MIN_PARTNER_IDENTITY and len(pairs) >= MIN_PARTNER_COVERAGE * max(len(a), len(b))
+
+
+def _copies(assembly: struc.AtomArray) -> List[Tuple[str, str, struc.AtomArray]]:
+    """``(label, chain, atoms)`` of each chain copy in an assembly, in order.
+
+    The first copy of each chain is labelled by its chain ID, later ones ``"A:1"``...
+    """
+    copies = []
+    sym = assembly.sym_id if "sym_id" in assembly.get_annotation_categories() else np.zeros(assembly.array_length(), int)
+    seen = set()
+    for s in np.unique(sym):
+        in_copy = assembly[sym == s]
+        for chain in chain_ids(in_copy):
+            label = chain if chain not in seen else f"{chain}:{s}"
+            seen.add(chain)
+            copies.append((label, chain, in_copy[in_copy.chain_id == chain]))
+    return copies
+
+
+def _partner_copies(structure, chain, assembly):
+    """The chain's own atoms and its partner copies ``(label, chain, atoms)``."""
+    if assembly is None:
+        own = _chain(structure, chain)
+        copies = [(c, c, structure[structure.chain_id == c]) for c in chain_ids(structure) if c != chain]
+    else:
+        copies = _copies(assembly)
+        own_copies = [copy for copy in copies if copy[1] == chain]
+        if not own_copies:
+            available = ", ".join(chain_ids(assembly))
+            raise ValueError(f"chain {chain!r} is not in the assembly; its chains: {available}")
+        own = own_copies[0][2]
+        copies = [copy for copy in copies if copy[2] is not own]
+    reference = chain_sequence(own, chain)
+    same = {chain: True}  # copies of one chain share their sequence: align once per chain ID
+    for _, c, atoms in copies:
+        if c not in same:
+            same[c] = _same_protein(reference, chain_sequence(atoms, c))
+    return own, [copy for copy in copies if same[copy[1]]]
+
+
+def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optional[struc.AtomArray] = None) -> List[str]:
+    """Other chains of the same protein: >= 95% identity over the aligned positions,
+    which cover at least half of the longer chain.
+
+    Parameters
+    ----------
+    assembly : biotite.structure.AtomArray, optional
+        From :func:`load_assembly`: then the assembly's chain copies are searched, the
+        first copy of each chain named by its chain ID, symmetry copies ``"A:1"`` etc.
+
+    Returns
+    -------
+    partners : list of str
+    """
+    _chain(structure, chain)
+    _, partners = _partner_copies(structure, chain, assembly)
+    return [label for label, _, _ in partners]
+
+
+def homodimer_contacts(
+    structure: struc.AtomArray,
+    chain: str,
+    sequence: Optional[str] = None,
+    assembly: Optional[struc.AtomArray] = None,
+    cutoff: float = 8.0,
+    cb: str = "virtual",
+) -> np.ndarray:
+    """Inter-chain contacts with partner chains of the same protein, in `chain`'s indices.
+
+    ``X[i, j] = 1`` when residue i of `chain` contacts residue j' of a partner, or residue
+    j of `chain` contacts residue i' of a partner, where i', j' are the partner's residues
+    aligned to i, j (both chains are mapped onto the same sequence, so the
+    correspondence comes from the sequences, not from array positions).
+
+    Parameters
+    ----------
+    sequence : str, optional
+        Index by this sequence; default the chain's observed residues.
+    assembly : biotite.structure.AtomArray, optional
+        From :func:`load_assembly`; partners are then its chain copies (symmetry mates).
+    cutoff, cb
+        As in :func:`true_contacts`.
+
+    Returns
+    -------
+    contacts : numpy.ndarray
+        int8 (L, L), symmetric: 1 / 0, -1 where no partner lets the pair be judged
+        (neither i with j' nor j with i' has both residues known); all zeros when the
+        chain has no partner.
+    """
+    reference = sequence if sequence is not None else chain_sequence(structure, chain)
+    own, partners = _partner_copies(structure, chain, assembly)
+    length = len(_clean_sequence(reference))
+    if not partners:
+        return np.zeros((length, length), dtype=np.int8)
+    a = cb_coordinates(own, chain, reference, cb)
+    contact = np.zeros((length, length), dtype=bool)
+    judged = np.zeros((length, length), dtype=bool)
+    mappings = {}  # per partner chain ID: copies share residues, so one alignment each
+    for _, partner_chain, atoms in partners:
+        if partner_chain not in mappings:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # partners are >= 95% identical
+                mappings[partner_chain] = map_sequence(reference, atoms, partner_chain)
+        mapping = mappings[partner_chain]
+        b = np.full((length, 3), np.nan)
+        b[mapping >= 0] = cb_coordinates(atoms, partner_chain, cb=cb)[mapping[mapping >= 0]]
+        x = _contacts(a, b, cutoff)
+        contact |= (x == 1) | (x.T == 1)
+        judged |= (x >= 0) | (x.T >= 0)
+    return np.where(contact, 1, np.where(judged, 0, -1)).astype(np.int8)

@@ -1,0 +1,340 @@
+"""Does a structure agree with its predicted contacts? Global, per residue, register shifts.
+
+Definitions
+-----------
+Predicted contacts
+    The chosen pairs ``i < j`` (``j - i >= min_sep``): the top ``top`` pairs by
+    probability, or, with ``threshold``, those with probability >= threshold (both
+    limits apply when both are given).
+Satisfied
+    The model's Cb-Cb distance of the pair is < 8 A (virtual Cb, as DESIGN.md).
+    Pairs with an unobserved residue are unknown and left out of every fraction.
+Agreement
+    Fraction of the (known) predicted contacts the model satisfies, overall and per
+    range; ``model_supported``: fraction of the model's own contacts (per range) that
+    are among the predicted contacts.
+Support of residue i
+    ``sum_j P_ij [ij satisfied] / sum_j P_ij`` over the known predicted contacts
+    involving i: 1 when the model satisfies all of them, 0 when none; NaN for a residue
+    without predicted contacts (no evidence either way).
+Register-shift hint
+    For windows of ``window`` residues (step ``window // 3``) and shifts ``s`` in
+    +-1..+-4, the model's coordinates of residue ``k`` are reassigned to residue ``k + s``
+    for every ``k`` in the window, and the predicted contacts between the window and the
+    rest of the chain are counted again. A window is hinted when the best shift
+    satisfies at least ``min_gain`` (3) more of them than the model as built, and at
+    least twice as many. A correct model satisfies most of its predicted contacts as
+    built, so no shift can gain much; a model built out of register satisfies few and
+    the right shift recovers them. Overlapping hinted windows with the same shift merge.
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = ["RegisterHint", "Validation", "validate", "residue_support", "register_shift_hints", "rank_models"]
+
+CUTOFF = 8.0
+SHIFTS = (1, -1, 2, -2, 3, -3, 4, -4)
+
+
+@dataclass
+class RegisterHint:
+    """A stretch of the chain that fits the predicted contacts better when renumbered.
+
+    ``shift`` s means: the coordinates modelled for residue k fit residue k + s.
+    ``start`` and ``end`` are 1-based, inclusive sequence positions.
+    """
+
+    start: int
+    end: int
+    shift: int
+    built: int
+    shifted: int
+    contacts: int
+
+    @property
+    def gain(self) -> int:
+        return self.shifted - self.built
+
+
+@dataclass
+class Validation:
+    """The result of :func:`validate` for one model."""
+
+    name: str
+    num_predicted: int
+    agreement: float
+    agreement_by_range: Dict[str, float]
+    model_supported: Dict[str, float]
+    support: np.ndarray  # (L,) float, NaN where a residue has no predicted contacts
+    predicted_per_residue: np.ndarray  # (L,) int
+    satisfied_per_residue: np.ndarray  # (L,) int
+    hints: List[RegisterHint] = field(default_factory=list)
+    unknown: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (support as a list with None for NaN)."""
+        return {
+            "name": self.name,
+            "predicted_contacts": self.num_predicted,
+            "unknown_pairs": self.unknown,
+            "agreement": self.agreement,
+            "agreement_by_range": self.agreement_by_range,
+            "model_contacts_supported": self.model_supported,
+            "residues": [
+                {"index": k + 1, "predicted": int(n), "satisfied": int(s), "support": None if np.isnan(v) else float(v)}
+                for k, (n, s, v) in enumerate(zip(self.predicted_per_residue, self.satisfied_per_residue, self.support))
+            ],
+            "register_hints": [dict(vars(h), gain=h.gain) for h in self.hints],
+        }
+
+
+def _pair_distances(coordinates: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Distances of pairs; NaN where either coordinate is unknown."""
+    return np.linalg.norm(coordinates[i] - coordinates[j], axis=-1)
+
+
+def residue_support(
+    length: int, i: np.ndarray, j: np.ndarray, p: np.ndarray, satisfied: np.ndarray
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per residue: predicted contacts, satisfied ones, probability-weighted support.
+
+    Parameters
+    ----------
+    length : int
+        Sequence length L.
+    i, j, p : numpy.ndarray
+        Known predicted contacts and their probabilities.
+    satisfied : numpy.ndarray
+        bool, whether the model satisfies each pair.
+
+    Returns
+    -------
+    predicted, satisfied_count : numpy.ndarray
+        int (L,).
+    support : numpy.ndarray
+        float (L,) in [0, 1], NaN for residues without predicted contacts.
+    """
+    both = np.concatenate([i, j])
+    weights = np.concatenate([p, p]).astype(np.float64)
+    hit = np.concatenate([satisfied, satisfied])
+    predicted = np.bincount(both, minlength=length)
+    satisfied_count = np.bincount(both, weights=hit.astype(np.float64), minlength=length).astype(int)
+    total = np.bincount(both, weights=weights, minlength=length)
+    good = np.bincount(both, weights=weights * hit, minlength=length)
+    support = np.full(length, np.nan)
+    np.divide(good, total, out=support, where=total > 0)
+    return predicted, satisfied_count, support
+
+
+def register_shift_hints(
+    coordinates: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    window: int = 12,
+    shifts: Sequence[int] = SHIFTS,
+    min_gain: int = 3,
+    cutoff: float = CUTOFF,
+) -> List[RegisterHint]:
+    """Windows whose renumbering by a small shift satisfies clearly more predicted contacts.
+
+    Parameters
+    ----------
+    coordinates : numpy.ndarray
+        (L, 3) Cb coordinates in sequence indices, NaN where unknown.
+    i, j : numpy.ndarray
+        Predicted contacts (0-based, any order within a pair).
+    window : int
+        Window length in residues (step ``window // 3``).
+    shifts : sequence of int
+        Shifts to try.
+    min_gain : int
+        Least number of additional satisfied contacts for a hint (and at least twice as
+        many as built).
+
+    Returns
+    -------
+    hints : list of RegisterHint
+        Merged hinted stretches, in sequence order.
+    """
+    length = len(coordinates)
+    step = max(window // 3, 1)
+    found: List[RegisterHint] = []
+    for start in range(0, max(length - window, 0) + 1, step):
+        stop = min(start + window, length)
+        best: Optional[Tuple[int, int, int, int]] = None
+        for shift in shifts:
+            # Renumbered: residue k + s takes the coordinates modelled for k (k in the
+            # window); window residues left without a source lose theirs. Count the
+            # predicted contacts between that region and the rest, before and after.
+            region = slice(max(min(start, start + shift), 0), min(max(stop, stop + shift), length))
+            in_region = np.zeros(length, dtype=bool)
+            in_region[region] = True
+            crossing = in_region[i] ^ in_region[j]
+            if not crossing.any():
+                continue
+            moved = coordinates.copy()
+            moved[start:stop] = np.nan
+            targets = np.arange(start, stop) + shift
+            keep = (targets >= 0) & (targets < length)
+            moved[targets[keep]] = coordinates[start:stop][keep]
+            a, b = i[crossing], j[crossing]
+            built = int(np.count_nonzero(_pair_distances(coordinates, a, b) < cutoff))
+            shifted = int(np.count_nonzero(_pair_distances(moved, a, b) < cutoff))
+            if best is None or shifted - built > best[2] - best[1]:
+                best = (shift, built, shifted, int(crossing.sum()))
+        if best is not None:
+            shift, built, shifted, contacts = best
+            if shifted - built >= min_gain and shifted >= 2 * built:
+                found.append(RegisterHint(start + 1, stop, shift, built, shifted, contacts))
+    return _merge_hints(found)
+
+
+def _merge_hints(hints: List[RegisterHint]) -> List[RegisterHint]:
+    merged: List[RegisterHint] = []
+    for hint in hints:
+        last = merged[-1] if merged else None
+        if last is not None and last.shift == hint.shift and hint.start <= last.end + 1:
+            if hint.gain > last.gain:
+                last.built, last.shifted, last.contacts = hint.built, hint.shifted, hint.contacts
+            last.end = max(last.end, hint.end)
+        else:
+            merged.append(RegisterHint(**vars(hint)))
+    return merged
+
+
+def validate(
+    P: np.ndarray,
+    structure,
+    chain: str,
+    top: Union[str, int, None] = "L",
+    min_sep: int = 6,
+    threshold: Optional[float] = None,
+    sequence: Optional[str] = None,
+    name: str = "model",
+    window: int = 12,
+) -> Validation:
+    """Check a structure (one chain) against a predicted contact map.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) predicted probabilities, in the indices of ``sequence``.
+    structure : biotite.structure.AtomArray
+        The model, e.g. from :func:`esm_contacts.load_structure`.
+    chain : str
+        Author chain ID.
+    top : str or int, optional
+        ``"L"``, ``"L/2"``, ``"L/5"``, a number or ``"all"``: how many pairs to take.
+    min_sep : int
+        Minimum sequence separation.
+    threshold : float, optional
+        Only pairs with probability >= threshold.
+    sequence : str, optional
+        The predicted sequence; the chain's observed sequence by default. When given,
+        it is aligned to the chain (:func:`esm_contacts.map_sequence`).
+    name : str
+        Model name for reports.
+    window : int
+        Window length of the register-shift test.
+
+    Returns
+    -------
+    validation : Validation
+    """
+    from .metrics import RANGES, range_of, top_pairs
+    from .structure import cb_coordinates, true_contacts
+
+    L = P.shape[0]
+    T = true_contacts(structure, chain, sequence=sequence)
+    if T.shape != P.shape:
+        raise ValueError(
+            f"the prediction covers {L} residues but chain {chain} of {name} has {T.shape[0]}; "
+            "pass the predicted sequence so the two can be aligned"
+        )
+    coordinates = cb_coordinates(structure, chain, sequence=sequence)
+    i, j, p = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold)
+    known = T[i, j] >= 0
+    unknown = int(np.count_nonzero(~known))
+    i, j, p = i[known], j[known], p[known]
+    satisfied = T[i, j] == 1
+    separation = j - i
+    by_range = {}
+    for range_name in RANGES:
+        in_range = np.array([range_of(s) == range_name for s in separation], dtype=bool)
+        by_range[range_name] = float(satisfied[in_range].mean()) if in_range.any() else float("nan")
+    predicted_set = np.zeros_like(T, dtype=bool)
+    predicted_set[i, j] = True
+    model_i, model_j = np.nonzero(np.triu(T == 1, k=min_sep))
+    supported = {}
+    for range_name in RANGES:
+        in_range = np.array([range_of(s) == range_name for s in model_j - model_i], dtype=bool)
+        hits = predicted_set[model_i[in_range], model_j[in_range]]
+        supported[range_name] = float(hits.mean()) if hits.size else float("nan")
+    predicted, satisfied_count, support = residue_support(L, i, j, p, satisfied)
+    return Validation(
+        name=name,
+        num_predicted=int(len(i)),
+        agreement=float(satisfied.mean()) if len(i) else float("nan"),
+        agreement_by_range=by_range,
+        model_supported=supported,
+        support=support,
+        predicted_per_residue=predicted,
+        satisfied_per_residue=satisfied_count,
+        hints=register_shift_hints(coordinates, i, j, window=window),
+        unknown=unknown,
+    )
+
+
+def rank_models(validations: Sequence[Validation]) -> List[Validation]:
+    """Models ordered best first: agreement, then long-range agreement, then fewer hints."""
+
+    def key(v: Validation):
+        long_range = v.agreement_by_range.get("long", float("nan"))
+        return (-np.nan_to_num(v.agreement, nan=-1), -np.nan_to_num(long_range, nan=-1), len(v.hints))
+
+    return sorted(validations, key=key)
+
+
+def format_ranking(validations: Sequence[Validation]) -> str:
+    """The ranked table, one model a line, as the CLI and PyMOL print it."""
+    lines = [f"{'rank':>4}  {'model':24} {'agreement':>9} {'long':>6} {'medium':>6} {'short':>6} {'hints':>5}"]
+    for rank, v in enumerate(rank_models(validations), start=1):
+        cells = [v.agreement_by_range.get(r, float("nan")) for r in ("long", "medium", "short")]
+        lines.append(
+            f"{rank:4d}  {v.name[:24]:24} {v.agreement:9.3f} " + " ".join(f"{c:6.3f}" for c in cells) + f" {len(v.hints):5d}"
+        )
+    return "\n".join(lines)
+
+
+def format_validation(result: Validation, residues: bool = True) -> str:
+    """A model's report: agreement per range, support of its own contacts, hints, residues."""
+    ranges = ("local", "short", "medium", "long")
+    lines = [
+        f"model {result.name}: {result.num_predicted} predicted contacts checked"
+        + (f" ({result.unknown} with unobserved residues left out)" if result.unknown else ""),
+        f"{'':34}" + " ".join(f"{r:>7}" for r in ranges) + f" {'all':>7}",
+        f"{'predicted contacts satisfied':34}"
+        + " ".join(f"{result.agreement_by_range[r]:7.3f}" for r in ranges)
+        + f" {result.agreement:7.3f}",
+        f"{'model contacts predicted':34}" + " ".join(f"{result.model_supported[r]:7.3f}" for r in ranges),
+    ]
+    if result.hints:
+        lines.append("register-shift hints (coordinates of residue k fit residue k + shift):")
+        lines.extend(
+            f"  residues {h.start}-{h.end}: shift {h.shift:+d} satisfies {h.shifted} of {h.contacts} "
+            f"crossing contacts instead of {h.built} (gain {h.gain})"
+            for h in result.hints
+        )
+    else:
+        lines.append("register-shift hints: none")
+    if residues:
+        lines.append(f"{'residue':>7} {'predicted':>9} {'satisfied':>9} {'support':>7}")
+        lines.extend(
+            f"{k + 1:7d} {n:9d} {s:9d} {v:7.3f}"
+            for k, (n, s, v) in enumerate(zip(result.predicted_per_residue, result.satisfied_per_residue, result.support))
+            if n
+        )
+    return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""`esm-contacts evaluate` and `evaluate-set` on real structures with noisy copies of their truth."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("esm_contacts.structure")
+
+from esm_contacts.cli import main  # noqa: E402
+from esm_contacts.io import write_contacts  # noqa: E402
+from esm_contacts.metrics import evaluate, top_pairs  # noqa: E402
+from esm_contacts.structure import (  # noqa: E402
+    chain_sequence,
+    homodimer_contacts,
+    load_structure,
+    true_contacts,
+)
+
+
+def noisy_copy(T, seed, noise=0.25):
+    """P = clip(T + noise), symmetric: a prediction that is good but not perfect."""
+    rng = np.random.default_rng(seed)
+    N = np.triu(rng.normal(0, noise, T.shape), 1)
+    P = np.clip(0.6 * (T == 1) + 0.1 + N + N.T, 0, 1).astype(np.float32)
+    np.fill_diagonal(P, 0)
+    return P
+
+
+@pytest.fixture(scope="module")
+def hvr(shared_data):
+    path = shared_data / "1hvr.pdb"
+    structure = load_structure(path)
+    return path, structure
+
+
+def numbers(line):
+    return [float(v) for v in line.replace("|", " ").split()[1:]]
+
+
+def test_evaluate_rr_with_sequence_prints_table_and_plot(tmp_path, capsys, hvr):
+    path, structure = hvr
+    sequence = chain_sequence(structure, "A")
+    T = true_contacts(structure, "A")
+    P = noisy_copy(T, 0)
+    # The file's probabilities have 6 decimals: evaluate what the file holds.
+    P = np.round(P, 6)
+    write_contacts(tmp_path / "pred.rr", P, sequence=sequence, min_sep=1)
+    plot = tmp_path / "map.png"
+    assert main(["evaluate", str(tmp_path / "pred.rr"), "--structure", str(path), "--chain", "A", "--plot", str(plot)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["short", "|", "medium", "|", "long"]
+    table = evaluate(P, T, min_sep=6)
+    expected = [100 * table[r][c] for r in ("short", "medium", "long") for c in ("L", "L/2", "L/5", "auc")]
+    assert numbers(lines[3]) == pytest.approx(expected, abs=0.051)
+    assert "homodimer partners B" in lines[4]
+    assert plot.is_file() and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_json_maps_a_longer_sequence(tmp_path, capsys, hvr):
+    """A prediction over the construct (4 extra N-terminal residues) is aligned to the chain."""
+    path, structure = hvr
+    observed = chain_sequence(structure, "A")
+    construct = "GSHM" + observed
+    T = true_contacts(structure, "A")
+    L = len(construct)
+    # Independent expectation: the truth embedded at offset 4, the extra rows unknown.
+    T_construct = np.full((L, L), -1, dtype=np.int8)
+    T_construct[4:, 4:] = T
+    P = np.round(noisy_copy(T_construct.clip(0, 1), 1), 6)
+    write_contacts(tmp_path / "construct.csv", P, sequence=construct, min_sep=1)
+    code = main(["evaluate", str(tmp_path / "construct.csv"), "--structure", str(path), "--chain", "A", "--json",
+                 "--min-sep", "3"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["length"] == L and result["sequence"] == construct and result["residues_observed"] == 99
+    expected = evaluate(P, T_construct, min_sep=3)
+    assert list(result["precision"]) == ["local", "short", "medium", "long"]
+    for name in expected:
+        for column, value in expected[name].items():
+            assert result["precision"][name][column] == pytest.approx(value, abs=1e-12)
+    # Homodimer: which top-L false positives are inter-chain contacts, 1-based pairs.
+    X = homodimer_contacts(structure, "A", sequence=construct)
+    i, j, _ = top_pairs(P, "L", 3, T=T_construct)
+    inter = [[a + 1, b + 1] for a, b in zip(i, j) if T_construct[a, b] == 0 and X[a, b] == 1]
+    assert result["homodimer"]["partners"] == ["B"] and result["homodimer"]["pairs"] == inter
+    assert result["homodimer"]["inter_chain"] == len(inter)
+
+
+def test_evaluate_npy_in_structure_indices(tmp_path, capsys, hvr):
+    path, structure = hvr
+    T = true_contacts(structure, "B")
+    np.save(tmp_path / "b.npy", noisy_copy(T, 2))
+    assert main(["evaluate", str(tmp_path / "b.npy"), "--structure", str(path), "--chain", "B", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    expected = evaluate(noisy_copy(T, 2), T, min_sep=6)
+    assert result["precision"]["long"]["L/2"] == pytest.approx(expected["long"]["L/2"])
+    assert result["sequence"] is None
+
+
+@pytest.mark.parametrize(
+    "setup, arguments, message",
+    [
+        ("short_npy", [], "the prediction covers 50 residues but chain A has 99 observed"),
+        ("short_npy", ["--sequence-from", "PRED"], "carries no sequence"),
+        ("rr", ["--chain", "Z"], "chain 'Z' is not a protein chain of this structure; chains: A, B"),
+        ("rr", ["--structure", "missing.pdb"], "missing.pdb"),
+        ("rr", ["--plot", "out.jpg"], "unknown figure extension '.jpg'"),
+        ("missing", [], "no such file"),
+        ("rr", ["--min-sep", "0"], "--min-sep must be at least 1"),
+    ],
+)
+def test_evaluate_errors_one_line_exit_2(tmp_path, monkeypatch, capsys, hvr, setup, arguments, message):
+    path, structure = hvr
+    monkeypatch.chdir(tmp_path)
+    if setup == "short_npy":
+        np.save(tmp_path / "pred.npy", np.zeros((50, 50), dtype=np.float32))
+        prediction = "pred.npy"
+    elif setup == "rr":
+        T = true_contacts(structure, "A")
+        write_contacts(tmp_path / "pred.rr", noisy_copy(T, 3), sequence=chain_sequence(structure, "A"))
+        prediction = "pred.rr"
+    else:
+        prediction = "absent.rr"
+    options = {"--structure": str(path), "--chain": "A"}
+    for flag, value in zip(arguments[::2], arguments[1::2]):
+        options[flag] = value
+    argv = ["evaluate", prediction] + [x for item in options.items() for x in item]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert error.count("\n") == 1 and error.startswith("esm-contacts evaluate: error:")
+    assert not (tmp_path / "out.jpg").exists()
+
+
+@pytest.fixture()
+def evaluation_list(tmp_path, shared_data, hvr):
+    path, structure = hvr
+    folder = tmp_path / "set"
+    (folder / "pred").mkdir(parents=True)
+    truths = {}
+    for chain, seed in (("A", 10), ("B", 11)):
+        T = true_contacts(structure, chain)
+        truths[chain] = T
+        for variant, noise in (("good", 0.15), ("noisy", 0.45)):
+            write_contacts(folder / "pred" / f"1hvr_{chain}_{variant}.rr", noisy_copy(T, seed, noise),
+                           sequence=chain_sequence(structure, chain), min_sep=1)
+    lines = ["# prediction\tstructure\tchain\tvariant", ""]
+    for chain in "AB":
+        for variant in ("good", "noisy"):
+            lines.append(f"pred/1hvr_{chain}_{variant}.rr\t{path}\t{chain}\t{variant}  # comment")
+    (folder / "list.tsv").write_text("\n".join(lines) + "\n")
+    return folder / "list.tsv", truths
+
+
+def test_evaluate_set_mean_table_and_csv(tmp_path, capsys, evaluation_list):
+    listing, truths = evaluation_list
+    out = tmp_path / "rows.csv"
+    assert main(["evaluate-set", str(listing), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    mean_lines = text.split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in mean_lines[3:]] == ["good", "noisy"]
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["name"], r["variant"], r["chain"]) for r in rows] == [
+        ("1hvr_A_good", "good", "A"), ("1hvr_A_noisy", "noisy", "A"),
+        ("1hvr_B_good", "good", "B"), ("1hvr_B_noisy", "noisy", "B")]
+    for row in rows:
+        from esm_contacts.io import read_contacts
+
+        P, _ = read_contacts(row["prediction"])
+        expected = evaluate(P, truths[row["chain"]], min_sep=6)
+        assert float(row["long_L"]) == pytest.approx(expected["long"]["L"], abs=1e-6)
+        assert float(row["medium_auc"]) == pytest.approx(expected["medium"]["auc"], abs=1e-6)
+        assert int(row["length"]) == 99
+    good = numbers(mean_lines[3])
+    mean_long_L = np.mean([float(r["long_L"]) for r in rows if r["variant"] == "good"])
+    assert good[6] == pytest.approx(100 * mean_long_L, abs=0.051)
+    noisy = numbers(mean_lines[4])
+    assert good[6] > noisy[6]
+    assert "1hvr_B_noisy [noisy]" in text.split("\n\n")[1]
+
+
+def test_evaluate_set_errors_name_file_and_line(tmp_path, capsys, evaluation_list):
+    listing, _ = evaluation_list
+    text = listing.read_text().splitlines()
+    bad = listing.parent / "bad.tsv"
+    bad.write_text("\n".join(text[:3] + ["pred/absent.rr\tx.pdb\tA"]) + "\n")
+    assert main(["evaluate-set", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert f"{bad}, line 4" in error and "absent.rr" in error and error.count("\n") == 1
+    bad.write_text("only-two\tfields\n")
+    assert main(["evaluate-set", str(bad)]) == 2
+    assert f"{bad}, line 1: expected" in capsys.readouterr().err
+    bad.write_text("# nothing\n\n")
+    assert main(["evaluate-set", str(bad)]) == 2
+    assert "no entries" in capsys.readouterr().err
+    assert main(["evaluate-set", str(tmp_path / "none.tsv")]) == 2
+    assert "none.tsv: no such file" in capsys.readouterr().err
+
+
+def test_poor_sequence_match_warns_on_one_line(tmp_path, capsys, shared_data, hvr):
+    """1hvr's sequence against 1a3a: evaluated, with one warning line (not a traceback)."""
+    path, structure = hvr
+    T = true_contacts(structure, "A")
+    write_contacts(tmp_path / "pred.rr", noisy_copy(T, 4), sequence=chain_sequence(structure, "A"))
+    assert main(["evaluate", str(tmp_path / "pred.rr"), "--structure", str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("esm-contacts evaluate: warning: chain A:")
+    assert "L = 99" in captured.out

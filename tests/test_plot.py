@@ -1,0 +1,122 @@
+"""Figures: files exist, are the requested format, and show the marker colours."""
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.image import imread
+
+from esm_contacts.metrics import classify_pairs, top_pairs
+from esm_contacts.plot import MARKER_COLORS, plot_contact_map, plot_head_weights, plot_residue_support
+from esm_contacts.validate import RegisterHint, Validation
+
+
+def color_pixels(png, color, tolerance=1.5 / 255):
+    image = imread(png)[..., :3]
+    return int(np.all(np.abs(image - np.array(to_rgb(color))) <= tolerance, axis=-1).sum())
+
+
+def synthetic_case(L=80, seed=0):
+    """A helix-like band, a sheet-like anti-diagonal, one unknown residue, a dimer patch."""
+    rng = np.random.default_rng(seed)
+    a, b = np.indices((L, L))
+    T = ((np.abs(a - b) < 4) | ((np.abs(a + b - 5 * L // 4) < 2) & (np.abs(a - b) > 10))).astype(np.int8)
+    T[3 * L // 8, :] = T[:, 3 * L // 8] = -1
+    X = np.zeros((L, L), dtype=np.int8)
+    X[0:4, L - 8 : L] = 1
+    X = np.maximum(X, X.T)
+    P = np.clip(np.where(T == 1, 0.7, 0.1) + rng.normal(0, 0.2, (L, L)), 0, 1)
+    P[0:4, L - 8 : L] = 0.99  # confidently predicted, satisfied only between chains
+    P = np.triu(P, 1)
+    return P + P.T, T, X
+
+
+def test_contact_map_png_has_three_marker_colors(tmp_path):
+    P, T, X = synthetic_case()
+    path = plot_contact_map(P, T, tmp_path / "map.png", X=X, title="synthetic")
+    assert path == tmp_path / "map.png" and path.stat().st_size > 10_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    i, j, _ = top_pairs(P, "L", 6, T=T)
+    labels = classify_pairs(i, j, T, X)
+    assert {"tp", "fp", "inter"} <= set(labels)
+    with_dimer = {kind: color_pixels(path, color) for kind, color in MARKER_COLORS.items()}
+    # Without the homodimer map the same pairs are plain false positives: the magenta left
+    # is the legend swatch only, and red gains what magenta lost.
+    plain = plot_contact_map(P, T, tmp_path / "plain.png", title="synthetic")
+    without = {kind: color_pixels(plain, color) for kind, color in MARKER_COLORS.items()}
+    per_marker = (with_dimer["inter"] - without["inter"]) / np.sum(labels == "inter")
+    assert per_marker > 4  # each marker covers several pixels
+    assert without["inter"] < with_dimer["inter"] / 4
+    assert without["fp"] > with_dimer["fp"]
+    assert with_dimer["tp"] == pytest.approx(without["tp"], rel=0.05)
+    assert with_dimer["tp"] > 20 * with_dimer["inter"] / np.sum(labels == "inter")
+
+
+def test_contact_map_svg_and_errors(tmp_path):
+    P, T, X = synthetic_case(40)
+    svg = plot_contact_map(P, T, tmp_path / "map.svg", X=X)
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    for color in MARKER_COLORS.values():
+        assert color in text
+    with pytest.raises(ValueError, match="unknown figure extension '.jpg'"):
+        plot_contact_map(P, T, tmp_path / "map.jpg")
+    with pytest.raises(ValueError, match="same"):
+        plot_contact_map(P, T[:10, :10], tmp_path / "bad.png")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        plot_contact_map(P, T, tmp_path / "missing" / "map.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.svg"]
+
+
+def test_no_pyplot_state(tmp_path):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    P, T, X = synthetic_case(30)
+    plot_contact_map(P, T, tmp_path / "map.png", X=X)
+    assert plt.get_fignums() == before
+
+
+def validation(name, support, hints=()):
+    L = len(support)
+    return Validation(name=name, num_predicted=L, agreement=0.5, agreement_by_range={}, model_supported={},
+                      support=np.asarray(support, dtype=float), predicted_per_residue=np.ones(L, int),
+                      satisfied_per_residue=np.ones(L, int), hints=list(hints))
+
+
+def test_residue_support_plot(tmp_path):
+    rng = np.random.default_rng(2)
+    good = rng.uniform(0.7, 1, 60)
+    good[[5, 6, 20]] = np.nan
+    bad = rng.uniform(0, 0.5, 60)
+    hint = RegisterHint(start=10, end=21, shift=2, built=1, shifted=9, contacts=12)
+    path = plot_residue_support([validation("model_good", good), validation("model_shifted", bad, [hint])],
+                               tmp_path / "support.png")
+    image = imread(path)
+    assert image.shape[1] > image.shape[0] > 300
+    # Two lines in the first two default colours.
+    assert color_pixels(path, "C0") > 100 and color_pixels(path, "C1") > 100
+    svg = plot_residue_support([validation("m", good)], tmp_path / "support.svg")
+    assert "<svg" in svg.read_text()
+    with pytest.raises(ValueError, match="no validation results"):
+        plot_residue_support([], tmp_path / "empty.png")
+
+
+def test_head_weights_plot(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    class Regression:
+        weight = torch.zeros(6, 4)
+
+    Regression.weight[5, 0] = 2.0  # deepest layer, first head: the darkest red
+    Regression.weight[0, 3] = -2.0
+    path = plot_head_weights(Regression(), tmp_path / "heads.png")
+    red, blue = to_rgb("#67001f"), to_rgb("#053061")  # RdBu_r ends
+    assert color_pixels(path, red, 3 / 255) > 100 and color_pixels(path, blue, 3 / 255) > 100
+    # Layer 6 is drawn at the top (origin lower): the red cell lies above the blue one.
+    image = imread(path)[..., :3]
+    rows_red = np.nonzero(np.all(np.abs(image - red) <= 3 / 255, axis=-1))[0]
+    rows_blue = np.nonzero(np.all(np.abs(image - blue) <= 3 / 255, axis=-1))[0]
+    assert np.median(rows_red) < np.median(rows_blue)
+    assert plot_head_weights(np.ones((3, 5)), tmp_path / "ones.svg").exists()
+    with pytest.raises(ValueError, match="layers, heads"):
+        plot_head_weights(np.ones(12), tmp_path / "flat.png")

@@ -1,0 +1,216 @@
+"""Contact regression: fair-esm file layout, L1 training, top-k heads (esm_contacts.regression)."""
+
+import numpy as np
+import pytest
+import torch
+
+from esm.modules import apc as esm_apc, symmetrize as esm_symmetrize
+
+from esm_contacts.cli import main
+from esm_contacts.models import load_model
+from esm_contacts.predictor import ContactPredictor
+from esm_contacts.regression import (
+    ContactRegression,
+    fit_l1_logistic,
+    load_regression,
+    pair_features,
+    train_regression,
+    training_pairs,
+)
+
+SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ"
+
+
+def fair_esm_features(model_path, sequence):
+    """Independent: fair-esm's own forward pass, stacked attention, its symmetrize and APC.
+
+    Returns (layers, heads, L, L) float32.
+    """
+    model, alphabet, _ = load_model(model_path)
+    _, _, tokens = alphabet.get_batch_converter()([("q", sequence)])
+    with torch.no_grad():
+        attentions = model(tokens, repr_layers=[], need_head_weights=True)["attentions"][0]
+    residues = attentions[..., 1 : len(sequence) + 1, 1 : len(sequence) + 1].float()
+    return esm_apc(esm_symmetrize(residues)).numpy()
+
+
+# -- synthetic -------------------------------------------------------------------------
+
+
+def planted(seed, n=3000, features=48):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, features)).astype(np.float32)
+    logit = -2 + 2.5 * X[:, 5] + 1.5 * X[:, 20] - 2.0 * X[:, 33]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return X, y
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_l1_fit_recovers_planted_heads(seed):
+    X, y = planted(seed)
+    weight, bias = fit_l1_logistic(X, y, C=0.15)
+    # Weak penalty at n = 3000: the planted weights come back near their values...
+    np.testing.assert_allclose(weight[[5, 20, 33]], [2.5, 1.5, -2.0], atol=0.35)
+    assert bias == pytest.approx(-2, abs=0.3)
+    noise = np.delete(weight, [5, 20, 33])
+    assert np.abs(noise).max() < 0.25
+    # ...and a strong L1 penalty zeroes every other head exactly.
+    sparse, _ = fit_l1_logistic(X, y, C=0.01)
+    assert np.flatnonzero(sparse).tolist() == [5, 20, 33]
+    assert np.sign(sparse[[5, 20, 33]]).tolist() == [1, 1, -1]
+
+
+def test_fit_needs_both_classes():
+    with pytest.raises(ValueError, match="all non-contacts"):
+        fit_l1_logistic(np.ones((5, 2), dtype=np.float32), np.zeros(5))
+
+
+def test_top_heads_picks_largest_weights():
+    weight = np.array([[0.1, 0.5, -2.0], [0.5, 0.0, 0.3]], dtype=np.float32)
+    top = ContactRegression(weight, 1.5, model="m").top_heads(3)
+    # 0.5 at (0, 1) and (1, 0) tie: both in; then 0.3. The negative weight is not "large".
+    expected = np.array([[0, 1, 0], [1, 0, 1]], dtype=np.float32) / 3
+    np.testing.assert_allclose(top.weight, expected)
+    assert top.bias == 0.0 and top.metadata["heads"] == [[0, 1], [1, 0], [1, 2]]
+    assert ContactRegression(weight, 0).top_heads(1).metadata["heads"] == [[0, 1]]
+    with pytest.raises(ValueError, match="between 1 and 6"):
+        ContactRegression(weight, 0).top_heads(7)
+
+
+# -- features and heads against fair-esm ---------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["tiny_esm1b", "tiny_esm2"])
+def test_pair_features_equal_fair_esm(fixture, request):
+    path = request.getfixturevalue(fixture)
+    predictor = ContactPredictor.from_pretrained(path, device="cpu")
+    expected = fair_esm_features(path, SEQUENCE[:60])
+    truth = np.zeros((60, 60), dtype=np.int8)
+    truth[10:20, 30:50] = -1
+    i, j = training_pairs(truth, min_sep=6)
+    assert len(i) == sum(1 for a in range(60) for b in range(a + 6, 60) if truth[a, b] != -1)
+    features = pair_features(predictor, SEQUENCE[:60], i, j)
+    layers, heads = expected.shape[:2]
+    assert features.shape == (len(i), layers * heads) and features.dtype == np.float32
+    np.testing.assert_allclose(features, expected[:, :, i, j].reshape(layers * heads, -1).T, rtol=1e-4, atol=1e-6)
+
+
+def test_with_top_heads_averages_apc_maps(tiny_esm2):
+    predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
+    features = fair_esm_features(tiny_esm2, SEQUENCE)
+    weight = predictor.weight.numpy()
+    for k in (1, 5):
+        order = np.argsort(-weight.ravel(), kind="stable")[:k]
+        mean = features.reshape(-1, len(SEQUENCE), len(SEQUENCE))[order].mean(0)
+        P = predictor.with_top_heads(k).predict(SEQUENCE)
+        np.testing.assert_allclose(P, 1 / (1 + np.exp(-mean)), atol=1e-5)
+    # The original predictor is untouched.
+    assert np.array_equal(predictor.predict(SEQUENCE), predictor.with_regression(predictor.regression()).predict(SEQUENCE))
+
+
+def test_train_regression_equals_fit_on_fair_esm_features(tiny_esm2):
+    predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
+    rng = np.random.default_rng(4)
+    sequences = [SEQUENCE, SEQUENCE[5:50]]
+    truths = []
+    for sequence in sequences:
+        n = len(sequence)
+        truth = (rng.random((n, n)) < 0.2).astype(np.int8)
+        truth[rng.random((n, n)) < 0.1] = -1
+        truths.append(np.maximum(truth, truth.T))
+    trained = train_regression(predictor, sequences, truths, C=5.0)
+    X, y = [], []
+    for sequence, truth in zip(sequences, truths):
+        features = fair_esm_features(tiny_esm2, sequence)
+        i, j = np.triu_indices(len(sequence), k=6)
+        keep = truth[i, j] != -1
+        X.append(features[:, :, i[keep], j[keep]].reshape(12, -1).T)
+        y.append(truth[i[keep], j[keep]])
+    weight, bias = fit_l1_logistic(np.concatenate(X), np.concatenate(y), C=5.0)
+    np.testing.assert_allclose(trained.weight.ravel(), weight, atol=2e-3)
+    assert trained.bias == pytest.approx(bias, abs=2e-3)
+    assert trained.metadata["pairs"] == len(np.concatenate(y))
+    assert trained.nonzero_heads == trained.metadata["nonzero_heads"] == np.count_nonzero(weight)
+    sampled = train_regression(predictor, sequences, truths, C=5.0, max_pairs=500)
+    assert sampled.metadata["pairs"] == 500
+
+
+def test_train_regression_rejects_bad_input(tiny_esm1b):
+    predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
+    with pytest.raises(ValueError, match="does not match its 10 residues"):
+        train_regression(predictor, ["MKTAYIAKQR"], [np.zeros((9, 9), dtype=np.int8)])
+    with pytest.raises(ValueError, match="longer than the model context"):
+        train_regression(predictor, ["A" * 70], [np.zeros((70, 70), dtype=np.int8)])
+    with pytest.raises(ValueError, match="unknown range 'far'"):
+        train_regression(predictor, ["MKTAYIAKQR"], [np.zeros((10, 10), dtype=np.int8)], ranges=("far",))
+
+
+# -- real structures, saved files ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_chains(shared_data):
+    from esm_contacts.structure import chain_sequence, load_structure, true_contacts
+
+    chains = []
+    for name, chain in (("1hvr.pdb", "A"), ("1l2y.pdb", "A")):
+        structure = load_structure(shared_data / name)
+        chains.append((chain_sequence(structure, chain), true_contacts(structure, chain)))
+    return chains
+
+
+def test_train_on_structures_save_and_reload(real_chains, tiny_esm2, tmp_path):
+    predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
+    sequences, truths = zip(*real_chains)
+    default = train_regression(predictor, sequences, truths)  # the authors' C = 0.15
+    pairs = sum(int(np.count_nonzero(np.triu(t != -1, k=6))) for t in truths)
+    assert default.metadata["pairs"] == pairs and default.metadata["C"] == 0.15
+    assert default.weight.shape == (3, 4) and default.weight.dtype == np.float32
+
+    fitted = train_regression(predictor, sequences, truths, C=20.0)
+    assert fitted.nonzero_heads > 0
+    path = fitted.save(tmp_path / "trained-contact-regression.pt")
+    saved = torch.load(path, weights_only=True)
+    own = torch.load(tiny_esm2.with_name("esm2_tiny-contact-regression.pt"), weights_only=True)
+    assert set(saved["model"]) == set(own["model"])
+    for key in own["model"]:
+        assert saved["model"][key].shape == own["model"][key].shape
+        assert saved["model"][key].dtype == own["model"][key].dtype
+
+    reloaded = ContactPredictor.from_pretrained(tiny_esm2, device="cpu", regression=path)
+    np.testing.assert_array_equal(reloaded.weight.numpy(), fitted.weight)
+    assert reloaded.bias == pytest.approx(fitted.bias)
+    assert load_regression(path).metadata["pairs"] == pairs
+    # fair-esm's own contact head with the saved file gives the same map.
+    model, alphabet, _ = load_model(tiny_esm2, regression=path)
+    _, _, tokens = alphabet.get_batch_converter()([("q", sequences[0])])
+    with torch.no_grad():
+        fair = model(tokens, return_contacts=True)["contacts"][0].numpy()
+    np.testing.assert_allclose(reloaded.predict(sequences[0]), fair, atol=1e-5)
+    np.testing.assert_allclose(predictor.with_regression(path).predict(sequences[0]), fair, atol=1e-5)
+
+
+def test_range_specific_regressions(real_chains, tiny_esm2):
+    predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
+    sequences, truths = zip(*real_chains)
+    fits = train_regression(predictor, sequences, truths, ranges=("local", "long"), C=1.0)
+    assert list(fits) == ["local", "long"]
+    for name, (low, high) in (("local", (3, 6)), ("long", (24, 10**6))):
+        count = sum(1 for t in truths for i in range(len(t)) for j in range(i + low, min(i + high, len(t))) if t[i, j] != -1)
+        assert fits[name].metadata["pairs"] == count
+    top = train_regression(predictor, sequences, truths, C=1.0, top_heads=2)
+    assert np.count_nonzero(top.weight) == 2 and top.bias == 0.0
+
+
+def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
+    out = tmp_path / "cli-contact-regression.pt"
+    args = ["train-regression", "--model", str(tiny_esm2), "--device", "cpu", "--out", str(out), "--C", "5",
+            "--structures", f"{shared_data / '1hvr.pdb'}:A", f"{shared_data / '1l2y.pdb'}:A",
+            f"{shared_data / '1a3a.pdb'}:A", "--validation", "0.34"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "heads non-zero" in printed and "validation precision, 1 chain(s)" in printed
+    assert "trained" in printed and "long" in printed
+    assert load_regression(out).weight.shape == (3, 4)
+    assert main(args[:-6] + ["--structures", "nocolon.pdb"]) == 2
+    assert "FILE:CHAIN" in capsys.readouterr().err
