@@ -396,9 +396,10 @@ def _run_evaluate_set(args) -> int:
 def _add_train_regression(subparsers) -> None:
     parser = subparsers.add_parser(
         "train-regression",
-        help="fit the contact regression (L1 logistic, liblinear) on your own structures",
+        help="fit the contact regression (L1 logistic, liblinear or saga) on your own structures",
         description="Fit P = sigmoid(b + sum w_lh APC-attention_lh) on the chains given, as the "
-        "authors fitted the released weights (L1, liblinear, C = 0.15, pairs with separation >= 6), "
+        "authors fitted the released weights (L1, liblinear, C = 0.15, pairs with separation >= 6; "
+        "or with scikit-learn's saga solver when liblinear would not fit in --memory-limit), "
         "save it in fair-esm's *-contact-regression.pt layout (use it with --regression) and print "
         "the precision on a held-out part of the chains.",
     )
@@ -412,7 +413,12 @@ def _add_train_regression(subparsers) -> None:
                         help="fraction of the chains held out for the precision table (default 0.2; 0: none)")
     parser.add_argument("--top-heads", type=int, help="save the k largest-weight heads averaged (no regression) instead")
     parser.add_argument("--max-pairs", type=int, help="train on a random sample of this many pairs (memory)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and liblinear")
+    parser.add_argument("--solver", choices=("auto", "liblinear", "saga"), default="auto",
+                        help="auto (default): liblinear, the authors' solver, when it fits in --memory-limit, "
+                        "else saga (same L1 objective, unpenalized intercept, no copy of the features)")
+    parser.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
+                        help="memory a fit may use, in GB (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and solver")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -458,6 +464,8 @@ def _run_train_regression(args) -> int:
         raise CommandError("--min-sep must be at least 1")
     if args.C <= 0:
         raise CommandError("--C must be positive")
+    if args.memory_limit <= 0:
+        raise CommandError("--memory-limit must be positive (GB)")
     chains = _training_chains(args.structures)
     train, held = _split(len(chains), args.validation, args.seed)
     predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
@@ -465,10 +473,12 @@ def _run_train_regression(args) -> int:
     fitted = train_regression(
         predictor, [chains[k][1] for k in train], [chains[k][2] for k in train], C=args.C,
         min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=progress,
+        solver=args.solver, memory_limit=args.memory_limit * 1024**3,
     )
     saved = fitted.top_heads(args.top_heads) if args.top_heads else fitted
     saved.save(args.out)
     info = fitted.metadata
+    print(info["solver_reason"])
     print(f"trained on {len(train)} chain(s), {info['pairs']} pairs ({info['contacts']} contacts), C = {args.C}: "
           f"{fitted.nonzero_heads} of {fitted.weight.size} heads non-zero")
     print(f"saved {'top-' + str(args.top_heads) + ' heads' if args.top_heads else 'regression'} to {args.out}")

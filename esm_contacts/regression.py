@@ -15,12 +15,17 @@ and only the training pairs are kept, in float32, so the feature matrix is
 pairs x 660 = 2.3 GB). liblinear itself copies the data twice more (a row-wise
 ``feature_node`` list and, for L1, a column-wise transpose, 16 bytes per value each),
 about 36 bytes per value in all (measured: 30 000 pairs x 660 features, 0.73 GB above
-the features for 0.64 GB predicted). That, not the features, bounds a fit: the 20 x 300
-example needs about 21 GB inside liblinear; ``max_pairs`` samples the pairs to fit a
-budget (8 GB holds about 330 000 ESM-1b pairs; see :func:`estimate_memory`).
+the features for 0.64 GB predicted). That, not the features, bounds a liblinear fit: the
+20 x 300 example needs about 21 GB inside liblinear. scikit-learn's SAGA solver minimizes
+the same L1 objective on the float32 matrix itself (C-contiguous float32 is passed to
+its ``sag32`` routine without a copy) plus a few numbers per pair, so
+``solver="auto"`` (the default) uses liblinear when :func:`estimate_memory` says it fits
+in ``memory_limit`` and SAGA otherwise. ``max_pairs`` samples the pairs to fit a
+smaller budget still.
 """
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +41,22 @@ __all__ = [
     "training_pairs",
     "fit_l1_logistic",
     "estimate_memory",
+    "choose_solver",
 ]
 
 WEIGHT_KEY = "contact_head.regression.weight"
 BIAS_KEY = "contact_head.regression.bias"
 #: Top-level key of the JSON metadata in saved files (fair-esm reads only "model").
 METADATA_KEY = "esm_contacts"
+#: Solvers of :func:`fit_l1_logistic` ("auto" picks one by memory, :func:`choose_solver`).
+SOLVERS = ("auto", "liblinear", "saga")
+#: Default memory budget of a fit, bytes (the issue's 8 GB).
+DEFAULT_MEMORY_LIMIT = 8 * 1024**3
+#: SAGA's stopping rule (largest weight change in an epoch / largest weight) and epoch cap.
+SAGA_TOL = 1e-4
+SAGA_MAX_ITER = 300
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -238,27 +253,111 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
     return out
 
 
-def estimate_memory(pairs: int, features: int) -> int:
-    """Bytes a fit needs: float32 features plus liblinear's two 16-byte-per-value copies."""
-    return int(pairs) * (int(features) + 2) * (4 + 16 + 16)
+def estimate_memory(pairs: int, features: int, solver: str = "liblinear") -> int:
+    """Bytes a fit needs, the training features included.
+
+    liblinear: the float32 features plus its two 16-byte-per-value copies. SAGA: the
+    float32 features (used in place) plus about 32 bytes per pair (labels, sample weights,
+    gradient memory, the pair separations kept by :func:`train_regression`).
+
+    Parameters
+    ----------
+    pairs, features : int
+    solver : {"liblinear", "saga"}
+
+    Returns
+    -------
+    bytes : int
+    """
+    pairs, features = int(pairs), int(features)
+    if solver == "liblinear":
+        return pairs * (features + 2) * (4 + 16 + 16)
+    if solver == "saga":
+        return pairs * (features * 4 + 32)
+    raise ValueError(f"unknown solver {solver!r}; estimate_memory knows liblinear and saga")
+
+
+def choose_solver(
+    pairs: int, features: int, solver: str = "auto", memory_limit: Optional[float] = DEFAULT_MEMORY_LIMIT
+) -> Tuple[str, str]:
+    """The solver of a fit and why.
+
+    Parameters
+    ----------
+    pairs, features : int
+    solver : {"auto", "liblinear", "saga"}
+        "auto": liblinear (the authors' fit) when its :func:`estimate_memory` is within
+        ``memory_limit``, else SAGA.
+    memory_limit : float, optional
+        Bytes; None: no limit.
+
+    Returns
+    -------
+    solver : str
+        "liblinear" or "saga".
+    reason : str
+        One line for the log.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    need = estimate_memory(pairs, features, "liblinear")
+    sizes = f"{pairs} pairs x {features} features"
+    if solver != "auto":
+        return solver, f"solver {solver} as asked ({sizes})"
+    if memory_limit is None or need <= memory_limit:
+        limit = "no memory limit" if memory_limit is None else f"within the {_gb(memory_limit)} memory limit"
+        return "liblinear", f"solver liblinear (the authors' fit): {sizes} need about {_gb(need)}, {limit}"
+    return "saga", (
+        f"solver saga: liblinear would need about {_gb(need)} for {sizes}, over the {_gb(memory_limit)} "
+        f"memory limit; saga needs about {_gb(estimate_memory(pairs, features, 'saga'))}"
+    )
+
+
+def _gb(size: float) -> str:
+    if size >= 0.1 * 1024**3:
+        return f"{size / 1024**3:.1f} GB"
+    return f"{size / 1024**2:.1f} MB" if size >= 1024**2 else f"{size:.0f} bytes"
 
 
 # -- fitting ---------------------------------------------------------------------------
 
 
-def fit_l1_logistic(X: np.ndarray, y: np.ndarray, C: float = 0.15, seed: int = 0) -> Tuple[np.ndarray, float]:
-    """L1-penalized logistic regression with liblinear (the authors' fit).
+def fit_l1_logistic(
+    X: np.ndarray,
+    y: np.ndarray,
+    C: float = 0.15,
+    seed: int = 0,
+    solver: str = "liblinear",
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+) -> Tuple[np.ndarray, float]:
+    """L1-penalized logistic regression: liblinear (the authors' fit) or SAGA.
+
+    Both minimize ``C * sum_k logloss_k + |w|_1`` over the same raw features (no
+    standardization: the weights apply to APC features as fair-esm uses them). They differ
+    in the intercept: liblinear treats it as the weight of an extra constant feature
+    (``intercept_scaling`` = 1) and so penalizes it by ``|b|`` too; SAGA leaves it
+    unpenalized. With many pairs (``C * pairs`` in the thousands) the difference is far
+    below the solvers' tolerance. liblinear copies X into 32 bytes per value; SAGA uses a
+    C-contiguous float32 X in place (scikit-learn's ``sag32``).
 
     Parameters
     ----------
     X : numpy.ndarray
-        (samples, features), float32 or float64 (float32 is not copied).
+        (samples, features), float32 or float64 (C-contiguous float32 is not copied by
+        SAGA; liblinear always builds its own copies).
     y : numpy.ndarray
         0/1 labels.
     C : float
         Inverse regularization strength, scikit-learn's convention.
     seed : int
-        liblinear's random state.
+        The solver's random state.
+    solver : {"liblinear", "saga"}
+    tol, max_iter : optional
+        Stopping rule; defaults: scikit-learn's for liblinear (1e-4, 100), and
+        :data:`SAGA_TOL`, :data:`SAGA_MAX_ITER` epochs for SAGA. SAGA stops when an
+        epoch changes no weight by more than ``tol`` times the largest weight; at
+        ``max_iter`` it warns (ConvergenceWarning).
 
     Returns
     -------
@@ -269,6 +368,8 @@ def fit_l1_logistic(X: np.ndarray, y: np.ndarray, C: float = 0.15, seed: int = 0
     import sklearn
     from sklearn.linear_model import LogisticRegression
 
+    if solver not in ("liblinear", "saga"):
+        raise ValueError(f"unknown solver {solver!r}; fit_l1_logistic takes liblinear or saga")
     y = np.asarray(y)
     classes = np.unique(y)
     if len(classes) < 2:
@@ -279,9 +380,36 @@ def fit_l1_logistic(X: np.ndarray, y: np.ndarray, C: float = 0.15, seed: int = 0
     major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
     # scikit-learn 1.8 deprecated `penalty`; l1_ratio=1 is the same L1 problem.
     penalty = {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
-    model = LogisticRegression(C=C, solver="liblinear", random_state=seed, **penalty)
+    if solver == "saga":
+        stop = {"tol": SAGA_TOL if tol is None else tol, "max_iter": SAGA_MAX_ITER if max_iter is None else max_iter}
+        if X.dtype not in (np.float32, np.float64) or not X.flags.c_contiguous:
+            # One copy here rather than scikit-learn's float64 one.
+            X = np.ascontiguousarray(X, dtype=np.float32)
+    else:
+        stop = {key: value for key, value in (("tol", tol), ("max_iter", max_iter)) if value is not None}
+    model = LogisticRegression(C=C, solver=solver, random_state=seed, **penalty, **stop)
     model.fit(X, y)
+    if solver == "saga":
+        logger.info("saga: %d epochs (tol %g, max_iter %d)", int(np.max(model.n_iter_)), stop["tol"], stop["max_iter"])
+        if not np.any(model.coef_):
+            _fix_zero_saga(model, X, y, C)
     return model.coef_.ravel().astype(np.float32), float(model.intercept_[0])
+
+
+def _fix_zero_saga(model, X: np.ndarray, y: np.ndarray, C: float) -> None:
+    """Finish a SAGA fit that zeroed every weight.
+
+    scikit-learn's SAGA stops on the weights' change alone, so when all weights are zero
+    after an epoch it stops with the intercept wherever that epoch left it. With w = 0 the
+    best unpenalized intercept is the log-odds of the labels; w = 0 is then optimal if no
+    feature's gradient exceeds the L1 threshold, else the fit restarts from that intercept.
+    """
+    rate = float(np.mean(y == model.classes_[1]))
+    model.intercept_ = np.array([np.log(rate / (1 - rate))])
+    residual = ((y == model.classes_[1]) - rate).astype(X.dtype)
+    if C * np.abs(X.T @ residual).max() > 1:
+        model.set_params(warm_start=True)
+        model.fit(X, y)
 
 
 def train_regression(
@@ -295,12 +423,16 @@ def train_regression(
     max_pairs: Optional[int] = None,
     seed: int = 0,
     progress: bool = False,
+    solver: str = "auto",
+    memory_limit: Optional[float] = DEFAULT_MEMORY_LIMIT,
 ) -> Union[ContactRegression, Dict[str, ContactRegression]]:
     """Fit the contact regression on proteins of known structure.
 
     One example per pair i < j with ``j - i >= min_sep`` whose truth is known (-1
     excluded); features are every layer's and head's symmetrized APC attention at that
-    pair (:func:`pair_features`); the fit is :func:`fit_l1_logistic`.
+    pair (:func:`pair_features`); the fit is :func:`fit_l1_logistic`, with liblinear as
+    the authors when it fits in ``memory_limit`` and SAGA (same objective, unpenalized
+    intercept, no copy of the features) otherwise.
 
     Parameters
     ----------
@@ -326,15 +458,21 @@ def train_regression(
         Use a random sample of this many pairs (all by default); see
         :func:`estimate_memory`.
     seed : int
-        Seed of the pair sample and of liblinear.
+        Seed of the pair sample and of the solver.
     progress : bool
         Progress bar over proteins.
+    solver : {"auto", "liblinear", "saga"}
+        "auto": liblinear when :func:`estimate_memory` is within ``memory_limit``, else
+        SAGA (:func:`choose_solver`; the choice and why are logged at INFO level).
+    memory_limit : float, optional
+        Bytes a fit may use (default 8 GB; None: unlimited). Beyond it "auto" switches
+        to SAGA, and a fit still over it warns.
 
     Returns
     -------
     regression : ContactRegression or dict
-        ``metadata`` records C, min_sep, proteins, pairs, contacts and ``nonzero_heads``;
-        with ``ranges``, ``{range name: ContactRegression}``.
+        ``metadata`` records C, min_sep, proteins, pairs, contacts, ``nonzero_heads``,
+        ``solver`` and ``solver_reason``; with ``ranges``, ``{range name: ContactRegression}``.
     """
     from .predictor import _progress, clean_sequence
 
@@ -359,10 +497,13 @@ def train_regression(
     features = predictor.num_layers * predictor.num_heads
     if total == 0:
         raise ValueError(f"no training pairs with separation >= {lowest} and known truth")
-    if estimate_memory(total, features) > 8 * 1024**3:
+    chosen, reason = choose_solver(total, features, solver, memory_limit)
+    logger.info(reason)
+    need = estimate_memory(total, features, chosen)
+    if memory_limit is not None and need > memory_limit:
         warnings.warn(
-            f"{total} pairs x {features} features: the liblinear fit needs about "
-            f"{estimate_memory(total, features) / 1024**3:.1f} GB (use max_pairs to sample)",
+            f"{total} pairs x {features} features: the {chosen} fit needs about {_gb(need)}, over the "
+            f"{_gb(memory_limit)} memory limit (use max_pairs to sample)",
             stacklevel=2,
         )
     X = np.empty((total, features), dtype=np.float32)
@@ -381,12 +522,13 @@ def train_regression(
     for name, (low, high) in bounds.items():
         mask = (separation >= low) & ((separation < high) if high is not None else True)
         X_range, y_range = (X, y) if mask.all() else (X[mask], y[mask])
-        weight, bias = fit_l1_logistic(X_range, y_range, C=C, seed=seed)
+        weight, bias = fit_l1_logistic(X_range, y_range, C=C, seed=seed, solver=chosen)
         regression = ContactRegression(
             weight.reshape(predictor.num_layers, predictor.num_heads), bias, model=predictor.name,
             metadata={"C": C, "min_sep": low, "max_sep": high, "range": name, "proteins": len(cleaned),
                       "pairs": int(len(y_range)), "contacts": int(np.count_nonzero(y_range == 1)),
-                      "nonzero_heads": int(np.count_nonzero(weight))},
+                      "nonzero_heads": int(np.count_nonzero(weight)), "solver": chosen,
+                      "solver_reason": reason},
         )
         results[name] = regression.top_heads(top_heads) if top_heads else regression
     return results if ranges is not None else results["all"]

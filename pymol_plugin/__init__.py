@@ -1,0 +1,68 @@
+# Plugin-Name: ESM contacts
+# Version: 0.1.0
+# Description: Predict residue-residue contacts with ESM protein language models and draw them on the structure (green: in the structure, red: not, magenta: with another chain of the same sequence).
+# Author: esm-contacts
+# Citation-Required: No
+# License: MIT
+# Requires: esm-contacts (pip install esm-contacts)
+"""ESM contacts for PyMOL.
+
+*Plugin > Predict ESM contacts* opens a dialog; the commands ``esm_contacts``,
+``esm_contacts_load`` and ``esm_contacts_clear`` do the same from the command line
+(``help esm_contacts``). Prediction, structure reading and scoring come from the
+``esm_contacts`` package; this package only talks to PyMOL.
+
+Installing: ``esm-contacts pymol-install`` (registers this folder with PyMOL's plugin
+manager), or *Plugin > Plugin Manager > Install New Plugin* with the zip that
+``esm-contacts pymol-plugin --zip esm_contacts_plugin.zip`` writes, or ``import pymol_plugin``
+in a PyMOL session where the package is pip-installed.
+"""
+
+__version__ = "0.1.0"
+
+#: Menu entries under PyMOL's Plugin menu: (label, "module:function" of this package).
+#: Issue 6 adds its "check model" entry here, e.g.
+#: ("Check model with ESM contacts", "validate_dialog:show_dialog").
+MENU_ITEMS = [
+    ("Predict ESM contacts", "dialog:show_dialog"),
+]
+
+
+def _register_commands() -> None:
+    import importlib.util
+
+    from pymol import cmd
+
+    from .commands import register
+
+    if importlib.util.find_spec("esm_contacts") is None:
+        # Installed from a zip into a PyMOL whose Python lacks the core package.
+        print(" ESM contacts plugin: the esm_contacts package is missing from PyMOL's Python; "
+              "run 'pip install esm-contacts' with that Python (the commands will fail until then)")
+    register(cmd)
+
+
+def _menu_callback(target: str):
+    module_name, function_name = target.split(":")
+
+    def open_entry():
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        getattr(module, function_name)()
+
+    return open_entry
+
+
+def __init_plugin__(app=None) -> None:
+    """Called by PyMOL's plugin manager: add the entries to the Plugin menu."""
+    from pymol import plugins
+
+    for label, target in MENU_ITEMS:
+        try:
+            plugins.addmenuitemqt(label, _menu_callback(target))
+        except plugins.QtNotAvailableError:  # PyMOL without its Qt window: commands only
+            return
+
+
+_register_commands()

@@ -1,0 +1,230 @@
+"""PyMOL commands: ``esm_contacts``, ``esm_contacts_load`` and ``esm_contacts_clear``.
+
+Every command argument arrives as a string; all of them are checked before anything is
+loaded or drawn. Errors are raised as :class:`pymol.CmdException` with a message that
+names the problem, and leave the session as it was.
+"""
+
+import threading
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from pymol import CmdException, cmd
+
+from . import drawing
+from .target import Target, load_target
+
+DEFAULT_MODEL = "esm1b_t33_650M_UR50S"  # esm_contacts.models.DEFAULT_MODEL, without importing torch here
+
+#: Loaded predictors by (model, device); a model loads once per PyMOL session.
+_PREDICTORS: Dict[Tuple[str, str], object] = {}
+_PREDICTORS_LOCK = threading.Lock()
+
+
+def get_predictor(model: str, device: str = "auto"):
+    """A cached :class:`esm_contacts.ContactPredictor`; errors become CmdException."""
+    key = (str(model), str(device))
+    with _PREDICTORS_LOCK:
+        if key not in _PREDICTORS:
+            from esm_contacts.predictor import ContactPredictor
+
+            try:
+                _PREDICTORS[key] = ContactPredictor.from_pretrained(key[0], device=key[1])
+            except (FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
+                message = error.args[0] if isinstance(error, KeyError) and error.args else error
+                raise CmdException(f"cannot load model {model!r}: {message}") from None
+        return _PREDICTORS[key]
+
+
+def parse_num_seqs(num_seqs) -> int:
+    try:
+        value = int(str(num_seqs).strip())
+    except ValueError:
+        raise CmdException(f"num_seqs must be a positive integer, got {num_seqs!r}") from None
+    if value < 1:
+        raise CmdException(f"num_seqs must be a positive integer, got {value}")
+    return value
+
+
+def predict(sequence: str, model: str = DEFAULT_MODEL, device: str = "auto", msa: Optional[str] = None,
+            num_seqs: int = 64, progress: Optional[Callable[[str], None]] = None) -> Tuple[np.ndarray, Optional[str], str]:
+    """Predict the contacts of a sequence or an MSA; safe to run in a worker thread.
+
+    Returns
+    -------
+    P : numpy.ndarray
+        (L, L) probabilities.
+    sequence : str or None
+        The MSA's query when ``msa`` is given (the map's index space), else None (the
+        map is indexed like ``sequence``).
+    model : str
+        The model's name.
+    """
+    report = progress or (lambda stage: None)
+    report(f"loading {model}")
+    predictor = get_predictor(model, device)
+    try:
+        if msa:
+            from esm_contacts.msa import read_msa
+
+            alignment = read_msa(msa)
+            report(f"predicting {min(num_seqs, len(alignment))} MSA sequences")
+            P = predictor.predict_msa(alignment, num_seqs=num_seqs)
+            return P, alignment[0][1], predictor.name
+        report(f"predicting {len(sequence)} residues")
+        return predictor.predict(sequence), None, predictor.name
+    except (FileNotFoundError, ValueError) as error:
+        raise CmdException(str(error)) from None
+
+
+def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=6, range="all", threshold="", msa="",
+                 num_seqs=64, name="esm", device="auto", plot="", *, _self=cmd):
+    """
+DESCRIPTION
+
+    "esm_contacts" predicts residue-residue contacts of one protein chain with an ESM
+    model and draws them on the structure: green dashes for contacts the structure
+    has (Cb-Cb < 8 A), red for those it lacks, magenta for those it has only with
+    another chain of the same sequence (homodimer). Thicker dashes mean higher
+    probability. A summary goes to the log.
+
+USAGE
+
+    esm_contacts selection [, model [, top [, min_sep [, range [, threshold
+        [, msa [, num_seqs [, name [, device [, plot ]]]]]]]]]]
+
+ARGUMENTS
+
+    selection = str: one protein chain of one object (a part of a chain is fine)
+    model = str: fair-esm model name or path of a .pt checkpoint
+              {default: esm1b_t33_650M_UR50S}
+    top = str: pairs to draw: L, L/2, L/5, a number or all {default: L}
+    min_sep = int: minimum sequence separation {default: 6}
+    range = all, local, short, medium or long {default: all}
+    threshold = float: only pairs with probability >= threshold {default: none}
+    msa = str: alignment (a3m, aligned FASTA, Stockholm) to ensemble over
+    num_seqs = int: MSA sequences to use {default: 64}
+    name = str: name of the group of distance objects {default: esm}
+    device = auto, cpu, cuda, cuda:1 ... {default: auto}
+    plot = str: also save a contact-map image (.png, .svg or .pdf)
+
+EXAMPLES
+
+    fetch 1hvr
+    esm_contacts 1hvr and chain A
+    esm_contacts 1hvr and chain A, top=L/2, range=long, name=esm_long
+
+SEE ALSO
+
+    esm_contacts_load, esm_contacts_clear
+    """
+    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self)
+    count = parse_num_seqs(num_seqs)
+    msa = str(msa).strip() or None
+    target = load_target(selection, _self)
+    P, sequence, model_name = predict(target.sequence, str(model).strip() or DEFAULT_MODEL,
+                                      str(device).strip() or "auto", msa, count)
+    return draw_prediction(P, sequence, target, options, model_name if not msa else f"{model_name}, MSA {msa}",
+                           source=f"the MSA {msa}" if msa else "the prediction", _self=_self)
+
+
+def draw_prediction(P, sequence, target: Target, options: drawing.Options, model: str,
+                    source: str = "the prediction", *, _self=cmd) -> dict:
+    """Classify and draw a map on a target (main thread; used by the commands and the dialog)."""
+    analysis = drawing.analyse(P, sequence, target, options, source=source)
+    return drawing.draw(analysis, target, options, model, _self)
+
+
+def esm_contacts_load(file, selection, top="L", min_sep=6, range="all", threshold="", name="esm", plot="",
+                      *, _self=cmd):
+    """
+DESCRIPTION
+
+    "esm_contacts_load" draws contacts from a file made elsewhere (for instance by
+    "esm-contacts predict" on a GPU server): CASP RR, CSV (i,j,res_i,res_j,probability)
+    or a NumPy .npy map. Residue indices refer to the observed residues of the
+    selection, in order; when the file carries a sequence (RR header, complete CSV
+    letters) it is aligned to the selection's sequence first.
+
+USAGE
+
+    esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
+        [, name [, plot ]]]]]]
+
+ARGUMENTS
+
+    file = str: .rr/.casp, .csv or .npy contact file
+    selection = str: one protein chain of one object
+    top, min_sep, range, threshold, name, plot: as for esm_contacts
+
+EXAMPLE
+
+    esm_contacts_load 1hvr_A.rr, 1hvr and chain A, top=L/2
+
+SEE ALSO
+
+    esm_contacts, esm_contacts_clear
+    """
+    from esm_contacts.io import read_contacts
+
+    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self)
+    path = str(file).strip()
+    if not path:
+        raise CmdException("no contact file given")
+    try:
+        P, sequence = read_contacts(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise CmdException(str(error)) from None
+    target = load_target(selection, _self)
+    return draw_prediction(P, sequence, target, options, f"file {path}", source=path, _self=_self)
+
+
+def esm_contacts_clear(name="", *, _self=cmd):
+    """
+DESCRIPTION
+
+    "esm_contacts_clear" deletes a contact drawing (the group and everything in it),
+    or every contact drawing when no name is given.
+
+USAGE
+
+    esm_contacts_clear [ name ]
+    """
+    deleted = drawing.clear(name, _self=_self)
+    print(f" esm_contacts_clear: deleted {', '.join(deleted) if deleted else 'nothing'}")
+    return deleted
+
+
+def _model_names():
+    from pymol.shortcut import Shortcut
+
+    try:
+        from esm_contacts.models import KNOWN_MODELS
+
+        names = list(KNOWN_MODELS)
+    except ImportError:  # torch missing: completion still offers the default
+        names = [DEFAULT_MODEL]
+    return Shortcut(names)
+
+
+def register(_self=cmd) -> None:
+    """Add the commands, with argument completion, to a PyMOL instance."""
+    from pymol.shortcut import Shortcut
+
+    selection = [lambda: _self.selection_sc(), "selection", ", "]
+    group = [lambda: Shortcut(_self.get_names_of_type("object:group")), "drawing", ""]
+    ranges = [lambda: Shortcut(list(drawing.RANGE_NAMES)), "range", ", "]
+    tops = [lambda: Shortcut(["L", "L/2", "L/5", "all"]), "top", ", "]
+    models = [_model_names, "model", ", "]
+    for name, function, completions in (
+        ("esm_contacts", esm_contacts, (selection, models, tops, None, ranges)),
+        ("esm_contacts_load", esm_contacts_load, (None, selection, tops, None, ranges)),
+        ("esm_contacts_clear", esm_contacts_clear, (group,)),
+    ):
+        _self.extend(name, function)
+        for position, completion in enumerate(completions):
+            while position >= len(_self.auto_arg):
+                _self.auto_arg.append({})
+            if completion is not None:  # None: PyMOL falls back to file-name completion
+                _self.auto_arg[position][name] = completion

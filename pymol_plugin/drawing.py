@@ -1,0 +1,447 @@
+"""Predicted contacts drawn on a structure as coloured distance objects.
+
+A drawing named ``esm`` is the group::
+
+    esm
+      esm_tp      predicted, Cb-Cb < 8 A within the chain        green
+      esm_fp      predicted, no contact within nor between chains red
+      esm_inter   no contact within the chain, but with a chain of
+                  the same sequence (drawn to that chain)         magenta
+      esm_vcb     virtual Cb pseudoatoms (only for residues without CB)
+
+Each category group holds one distance object per probability bin
+(``esm_tp_p00`` for [0, 0.25), ``esm_tp_p25``, ``esm_tp_p50``, ``esm_tp_p75`` for
+[0.75, 1]); dash width and radius grow with the bin. Everything is built under hidden
+temporary names and renamed and grouped only when complete, so an error leaves the
+session as it was.
+"""
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from pymol import CmdException
+
+from .target import Target
+
+#: Category -> PyMOL colour name.
+COLORS = {"tp": "green", "fp": "red", "inter": "magenta"}
+#: Lower edges of the probability bins; one distance object per non-empty bin.
+BIN_EDGES = (0.0, 0.25, 0.5, 0.75)
+#: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin.
+DASH_WIDTHS = (1.5, 2.5, 3.5, 5.0)
+DASH_RADII = (0.04, 0.07, 0.10, 0.14)
+RANGE_NAMES = ("all", "local", "short", "medium", "long")
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class Options:
+    """Validated drawing options (PyMOL passes every argument as a string)."""
+
+    top: str = "L"
+    min_sep: int = 6
+    range: str = "all"
+    threshold: Optional[float] = None
+    name: str = "esm"
+    plot: Optional[str] = None
+
+    @property
+    def separations(self) -> Tuple[int, Optional[int]]:
+        """(min_sep, max_sep) for :func:`esm_contacts.metrics.top_pairs`."""
+        from esm_contacts.metrics import RANGES
+
+        if self.range == "all":
+            return self.min_sep, None
+        low, high = RANGES[self.range]
+        return max(self.min_sep, low), high
+
+
+def parse_options(top="L", min_sep=6, range="all", threshold=None, name="esm", plot=None, _self=None) -> Options:
+    """Check command arguments; every error is a :class:`pymol.CmdException`."""
+    from esm_contacts.metrics import parse_top
+
+    top = str(top).strip() or "L"
+    try:
+        parse_top(top, 100)
+    except ValueError as error:
+        raise CmdException(str(error)) from None
+    try:
+        min_sep = int(str(min_sep).strip())
+    except ValueError:
+        raise CmdException(f"min_sep must be an integer, got {min_sep!r}") from None
+    if min_sep < 1:
+        raise CmdException(f"min_sep must be at least 1, got {min_sep}")
+    range_name = str(range).strip().lower() or "all"
+    if range_name not in RANGE_NAMES:
+        raise CmdException(f"range must be one of {', '.join(RANGE_NAMES)}, got {range!r}")
+    text = "" if threshold is None else str(threshold).strip()
+    value = None
+    if text and text.lower() != "none":
+        try:
+            value = float(text)
+        except ValueError:
+            raise CmdException(f"threshold must be a probability in [0, 1], got {threshold!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise CmdException(f"threshold must be a probability in [0, 1], got {value}")
+    name = str(name).strip() or "esm"
+    if _self is not None and _self.get_legal_name(name) != name:
+        raise CmdException(f"name {name!r} is not a valid PyMOL object name (try {_self.get_legal_name(name)!r})")
+    if name.startswith("_"):
+        raise CmdException(f"name {name!r} must not start with '_' (PyMOL hides such objects)")
+    plot = str(plot).strip() if plot is not None else ""
+    if plot and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise CmdException(f"plot file {plot!r} must end in {', '.join(PLOT_SUFFIXES)}")
+    return Options(top, min_sep, range_name, value, name, plot or None)
+
+
+@dataclass
+class Analysis:
+    """Predicted pairs of a map, classified against the structure.
+
+    ``i``, ``j``, ``p`` and ``kinds`` are in the map's indices; ``index`` maps those to
+    structure residues of the target chain (-1: unobserved).
+    """
+
+    P: np.ndarray
+    T: np.ndarray
+    X: np.ndarray
+    index: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    p: np.ndarray
+    kinds: np.ndarray
+    sequence: str
+
+    def count(self, kind: str) -> int:
+        return int(np.sum(self.kinds == kind))
+
+    @property
+    def precision(self) -> float:
+        """True contacts among the chosen pairs whose truth is known."""
+        known = len(self.kinds) - self.count("unknown")
+        return self.count("tp") / known if known else float("nan")
+
+
+def _map_file_sequence(sequence: str, target: Target, source: str) -> np.ndarray:
+    """Structure index per position of ``sequence``; a mismatch is an error."""
+    from esm_contacts.structure import map_sequence
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            index = map_sequence(sequence, target.structure, target.chain)
+        except ValueError as error:
+            raise CmdException(f"the sequence of {source} does not match {target.label}: {error}") from None
+    mismatch = [w for w in caught if issubclass(w.category, UserWarning)]
+    if mismatch:
+        raise CmdException(f"the sequence of {source} does not match {target.label}: {mismatch[0].message}")
+    if not np.any(np.asarray(index) >= 0):
+        raise CmdException(f"the sequence of {source} shares no residue with {target.label}")
+    return np.asarray(index, dtype=np.int64)
+
+
+def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Options, source: str = "the contact map") -> Analysis:
+    """Pick the pairs to draw and classify them against the target's structure.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) probabilities.
+    sequence : str or None
+        The map's sequence; None when the map is indexed by the selection's observed
+        residues in order.
+    target : Target
+        The selection.
+    options : Options
+    source : str
+        What the map is, for messages.
+
+    Returns
+    -------
+    analysis : Analysis
+    """
+    from esm_contacts.metrics import classify_pairs, top_pairs
+    from esm_contacts.structure import homodimer_contacts, true_contacts
+
+    P = np.asarray(P, dtype=np.float32)
+    length = len(target.sequence)
+    if sequence is not None:
+        if len(sequence) != P.shape[0]:
+            raise CmdException(f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
+        index = _map_file_sequence(sequence, target, source)
+    else:
+        if P.shape[0] > length:
+            raise CmdException(
+                f"{source} has {P.shape[0]} residues but {target.label} has {length} observed residues "
+                "selected (indices refer to them in order)"
+            )
+        if P.shape[0] < length:  # RR/CSV without a sequence: L is the largest index listed
+            padded = np.zeros((length, length), dtype=np.float32)
+            padded[: P.shape[0], : P.shape[0]] = P
+            P = padded
+        index = np.arange(length, dtype=np.int64)
+    sequence_arg = sequence
+    T = true_contacts(target.structure, target.chain, sequence=sequence_arg)
+    X = homodimer_contacts(target.structure, target.chain, sequence=sequence_arg)
+    min_sep, max_sep = options.separations
+    i, j, p = top_pairs(P, top=options.top, min_sep=min_sep, threshold=options.threshold, max_sep=max_sep)
+    kinds = classify_pairs(i, j, T, X)
+    return Analysis(P, T, X, index, i, j, p, kinds, sequence or target.sequence)
+
+
+# -- drawing ------------------------------------------------------------------------
+
+
+class _Anchors:
+    """PyMOL atoms to draw from: CB, CA for Gly, else a virtual-Cb pseudoatom."""
+
+    def __init__(self, target: Target, vcb_name: str, _self):
+        self.target = target
+        self.vcb_name = vcb_name
+        self._self = _self
+        self._identities: Dict[str, list] = {}
+        self._virtual: Dict[str, np.ndarray] = {}
+        self._pseudo: Dict[tuple, int] = {}
+        self._pending: List[tuple] = []
+
+    def identities(self, chain: str) -> list:
+        from esm_contacts.structure import residue_identities
+
+        if chain not in self._identities:
+            self._identities[chain] = residue_identities(self.target.structure, chain)
+        return self._identities[chain]
+
+    def virtual_cb(self, chain: str) -> np.ndarray:
+        from esm_contacts.structure import cb_coordinates
+
+        if chain not in self._virtual:
+            self._virtual[chain] = cb_coordinates(self.target.structure, chain, cb="virtual")
+        return self._virtual[chain]
+
+    def atom(self, chain: str, residue: int) -> Optional[str]:
+        """Selection of the anchor atom of structure residue ``residue`` of ``chain``."""
+        c, res_id, ins_code, res_name = self.identities(chain)[residue]
+        atoms = self.target.atoms.get((c, int(res_id), ins_code), {})
+        if "CB" in atoms:
+            return f"%{self.target.object} and index {atoms['CB']}"
+        if res_name == "GLY" and "CA" in atoms:
+            return f"%{self.target.object} and index {atoms['CA']}"
+        position = self.virtual_cb(chain)[residue]
+        if not np.all(np.isfinite(position)):
+            return None
+        key = (c, int(res_id), ins_code)
+        if key not in self._pseudo:
+            self._self.pseudoatom(self.vcb_name, name="CBV", resn=res_name, resi=f"{res_id}{ins_code}",
+                                  chain=c, segi="VCB", pos=[float(v) for v in position], state=1)
+            self._pseudo[key] = len(self._pseudo) + 1
+        return f"%{self.vcb_name} and index {self._pseudo[key]}"
+
+    @property
+    def used_pseudoatoms(self) -> bool:
+        return bool(self._pseudo)
+
+
+def _partners(target: Target, sequence: str):
+    """(chain, structure index per sequence position, Cb per sequence position) per partner."""
+    from esm_contacts.structure import cb_coordinates, homodimer_partners, map_sequence
+
+    partners = []
+    for chain in homodimer_partners(target.structure, target.chain):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            index = np.asarray(map_sequence(sequence, target.structure, chain), dtype=np.int64)
+        partners.append((chain, index, cb_coordinates(target.structure, chain, sequence=sequence, cb="virtual")))
+    return partners
+
+
+def _inter_ends(analysis: Analysis, target: Target, a: int, b: int, partners, own_cb: np.ndarray):
+    """Closest realisation of an inter-chain pair: (own residue, partner chain, partner residue)."""
+    best = None
+    for chain, index, cb in partners:
+        for own, other in ((a, b), (b, a)):
+            if index[other] < 0 or analysis.index[own] < 0:
+                continue
+            distance = float(np.linalg.norm(own_cb[own] - cb[other]))
+            if np.isfinite(distance) and (best is None or distance < best[0]):
+                best = (distance, int(analysis.index[own]), chain, int(index[other]))
+    return best[1:] if best else None
+
+
+def _bin(probability: float) -> int:
+    return int(np.searchsorted(BIN_EDGES, probability, side="right") - 1)
+
+
+def _bin_suffix(k: int) -> str:
+    return f"p{int(round(BIN_EDGES[k] * 100)):02d}"
+
+
+def draw(analysis: Analysis, target: Target, options: Options, model: str, _self) -> dict:
+    """Draw an analysis as the group ``options.name``; replaces an earlier drawing of that name.
+
+    Returns
+    -------
+    result : dict
+        ``name``, ``objects`` (distance object -> dash count), ``counts`` per category
+        (``tp``, ``fp``, ``inter``, ``unknown``), ``precision`` and the ``summary`` text.
+    """
+    from esm_contacts.structure import cb_coordinates
+
+    name = options.name
+    existing = set(_self.get_names("all"))
+    if not is_drawing(name, _self):
+        # PyMOL's set_name silently replaces an object of the new name: refuse instead.
+        taken = [n for n in claimed_names(name) if n in existing]
+        if taken:
+            raise CmdException(f"name {name!r} is taken: {', '.join(taken)} already exist and are not a contact "
+                               "drawing; choose another name")
+    prefix = f"_esm_contacts_{next(_counter)}"
+    temporary = lambda suffix: f"{prefix}_{suffix}"  # noqa: E731
+    created: List[str] = []
+    try:
+        anchors = _Anchors(target, temporary("vcb"), _self)
+        own_cb = cb_coordinates(target.structure, target.chain, sequence=analysis.sequence, cb="virtual")
+        partners = _partners(target, analysis.sequence) if analysis.count("inter") else []
+        objects: Dict[str, int] = {}
+        undrawn = 0
+        for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds):
+            if kind == "unknown":
+                continue
+            if kind == "inter":
+                ends = _inter_ends(analysis, target, int(a), int(b), partners, own_cb)
+                first = anchors.atom(target.chain, ends[0]) if ends else None
+                second = anchors.atom(ends[1], ends[2]) if ends else None
+            else:
+                first = anchors.atom(target.chain, int(analysis.index[a]))
+                second = anchors.atom(target.chain, int(analysis.index[b]))
+            if first is None or second is None:
+                undrawn += 1
+                continue
+            suffix = f"{kind}_{_bin_suffix(_bin(float(p)))}"
+            obj = temporary(suffix)
+            if obj not in created:
+                created.append(obj)
+            _self.distance(obj, first, second, label=0, state=1,
+                           state1=1 if first.startswith(f"%{anchors.vcb_name} ") else target.state,
+                           state2=1 if second.startswith(f"%{anchors.vcb_name} ") else target.state)
+            objects[suffix] = objects.get(suffix, 0) + 1
+        if anchors.used_pseudoatoms:
+            created.append(anchors.vcb_name)
+            _self.hide("everything", anchors.vcb_name)
+            _self.show("nonbonded", anchors.vcb_name)
+        for suffix in objects:
+            _style(temporary(suffix), suffix, _self)
+        plot = _plot(analysis, options, target, model) if options.plot else None
+        result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self)
+    except BaseException:
+        for obj in created:
+            _self.delete(obj)
+        raise
+    counts = {kind: analysis.count(kind) for kind in ("tp", "fp", "inter", "unknown")}
+    counts["undrawn"] = undrawn
+    result.update(counts=counts, precision=analysis.precision, model=model, plot=plot)
+    result["summary"] = summary(result, analysis, target, options)
+    print(result["summary"])
+    return result
+
+
+def _style(obj: str, suffix: str, _self) -> None:
+    kind, bin_name = suffix.rsplit("_", 1)
+    k = [_bin_suffix(n) for n in range(len(BIN_EDGES))].index(bin_name)
+    _self.color(COLORS[kind], obj)
+    _self.set("dash_color", COLORS[kind], obj)
+    _self.set("dash_width", DASH_WIDTHS[k], obj)
+    _self.set("dash_radius", DASH_RADII[k], obj)
+    _self.set("dash_gap", 0.25, obj)
+    _self.hide("labels", obj)
+
+
+def _plot(analysis: Analysis, options: Options, target: Target, model: str) -> str:
+    from esm_contacts.plot import plot_contact_map
+
+    min_sep, _ = options.separations
+    try:
+        path = plot_contact_map(analysis.P, analysis.T, options.plot, X=analysis.X, top=options.top,
+                                min_sep=min_sep, title=f"{target.label} ({model})")
+    except (ValueError, OSError) as error:
+        raise CmdException(f"could not write the contact map {options.plot}: {error}") from None
+    return str(path)
+
+
+def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self) -> dict:
+    """Replace an earlier drawing of this name, rename the temporaries and group them."""
+    if name in _self.get_names("all"):
+        _self.delete(name)
+    final: Dict[str, int] = {}
+    for kind in COLORS:
+        members = []
+        for suffix in sorted(s for s in objects if s.rsplit("_", 1)[0] == kind):
+            _self.set_name(f"{prefix}_{suffix}", f"{name}_{suffix}")
+            members.append(f"{name}_{suffix}")
+            final[f"{name}_{suffix}"] = objects[suffix]
+        _self.group(f"{name}_{kind}", " ".join(members), action="add" if members else "auto")
+        _self.group(name, f"{name}_{kind}", action="add")
+    if pseudo:
+        _self.set_name(f"{prefix}_vcb", f"{name}_vcb")
+        _self.group(name, f"{name}_vcb", action="add")
+    return {"name": name, "objects": final}
+
+
+def summary(result: dict, analysis: Analysis, target: Target, options: Options) -> str:
+    """The text written to PyMOL's log."""
+    counts = result["counts"]
+    name = result["name"]
+    chosen = len(analysis.kinds)
+    lines = [
+        f" esm_contacts: {target.label}, {len(analysis.sequence)} residues, model {result['model']}",
+        f"  top {options.top} ({chosen} pairs), min_sep {options.separations[0]}, range {options.range}"
+        + (f", threshold {options.threshold:g}" if options.threshold is not None else ""),
+    ]
+    for kind, label in (("tp", "true contacts (Cb-Cb < 8 A)"), ("inter", "homodimer contacts (other chain)"),
+                        ("fp", "false positives")):
+        lines.append(f"  {counts[kind]:5d} {label:<33} {COLORS[kind]:<8} {name}_{kind}")
+    lines.append(f"  {counts['unknown'] + counts['undrawn']:5d} with unobserved residues (not drawn)")
+    known = chosen - counts["unknown"]
+    if known:
+        lines.append(f"  precision at top {options.top}: {analysis.precision:.3f} "
+                     f"({counts['tp']}/{known} pairs with known truth); "
+                     f"with homodimer contacts {(counts['tp'] + counts['inter']) / known:.3f}")
+    else:
+        lines.append(f"  precision at top {options.top}: n/a (no chosen pair has known truth)")
+    if result.get("plot"):
+        lines.append(f"  contact map written to {result['plot']}")
+    return "\n".join(lines)
+
+
+def claimed_names(name: str) -> List[str]:
+    """Every object name a drawing called ``name`` may hold."""
+    bins = [_bin_suffix(k) for k in range(len(BIN_EDGES))]
+    return ([name, f"{name}_vcb"] + [f"{name}_{kind}" for kind in COLORS]
+            + [f"{name}_{kind}_{b}" for kind in COLORS for b in bins])
+
+
+def is_drawing(name: str, _self) -> bool:
+    """Whether ``name`` is a group this plugin drew (it holds the group ``name_tp``)."""
+    names = _self.get_names("all")
+    return (name in names and f"{name}_tp" in names and _self.get_type(name) == "object:group"
+            and _self.get_type(f"{name}_tp") == "object:group")
+
+
+def clear(name: str = "", _self=None) -> List[str]:
+    """Delete drawings: the group ``name``, or every contact drawing when empty."""
+    name = str(name).strip()
+    if name:
+        if not is_drawing(name, _self):
+            raise CmdException(f"no contact drawing named {name!r}")
+        names = [name]
+    else:
+        names = [n for n in _self.get_names_of_type("object:group") if is_drawing(n, _self)]
+    for n in names:
+        _self.delete(n)
+    return names

@@ -1,0 +1,247 @@
+"""The plugin in PyMOL's real Qt window, under a virtual X server (Xvfb).
+
+The plugin is installed with ``esm-contacts pymol-install`` into a temporary HOME; PyMOL
+then starts with it, and a driver script (run by PyMOL at start-up, steps chained with
+Qt timers so the GUI keeps running) finds *Plugin > Predict ESM contacts*, fills and runs
+the dialog with a tiny checkpoint on 1hvr, waits for the worker thread, and saves a
+screenshot (``QWidget.grab``) and a ray-traced ``cmd.png`` of contacts drawn from a file.
+Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the images.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymol", reason="pymol-open-source is not installed")
+pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
+
+import esm_contacts as ec  # noqa: E402
+from esm_contacts.structure import homodimer_contacts, load_structure, true_contacts  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DRIVER = r'''
+import json, os, sys, time, traceback
+import pymol
+from pymol import cmd
+from pymol.Qt import QtCore, QtWidgets
+
+OUT = os.environ["ESM_GUI_OUT"]
+report = {"steps": []}
+
+
+def finish(ok):
+    report["ok"] = ok
+    with open(os.path.join(OUT, "report.json"), "w") as stream:
+        json.dump(report, stream, indent=1)
+    cmd.quit()
+
+
+def guarded(function):
+    def step():
+        try:
+            report["steps"].append(function.__name__)
+            function()
+        except Exception:
+            report["error"] = traceback.format_exc()
+            finish(False)
+    return step
+
+
+def menu_path(menu, label, path=()):
+    for action in menu.actions():
+        here = path + (action.text().replace("&", ""),)
+        if action.menu() is not None:
+            found = menu_path(action.menu(), label, here)
+            if found:
+                return found
+        elif here[-1] == label:
+            return here, action
+    return None
+
+
+@guarded
+def open_from_menu():
+    window = pymol.gui.get_qtwindow()
+    cmd.load(os.environ["ESM_GUI_PDB"], "1hvr")
+    cmd.hide("everything")
+    cmd.show("cartoon")
+    found = menu_path(window.menuBar(), "Predict ESM contacts")
+    report["menu"] = list(found[0]) if found else None
+    found[1].trigger()
+    QtCore.QTimer.singleShot(200, run_dialog)
+
+
+@guarded
+def run_dialog():
+    dialog = [w for w in QtWidgets.QApplication.topLevelWidgets()
+              if w.objectName() == "esm_contacts_dialog" and w.isVisible()][0]
+    report["title"] = dialog.windowTitle()
+    report["choices"] = [dialog.selection.itemText(k) for k in range(dialog.selection.count())]
+    dialog.selection.setCurrentText("1hvr and chain A")
+    dialog.device.setCurrentText("cpu")
+    dialog.top.setCurrentText("L/2")
+    # First a checkpoint that does not exist: the worker fails, a message box says why.
+    report["names_before_error"] = cmd.get_names("all")
+    dialog.model.setCurrentText(os.path.join(OUT, "missing.pt"))
+    dialog.run_button.click()
+    report["started"] = time.time()
+    QtCore.QTimer.singleShot(50, lambda: close_error(dialog))
+
+
+def close_error(dialog):
+    box = QtWidgets.QApplication.activeModalWidget()
+    if not isinstance(box, QtWidgets.QMessageBox):
+        if time.time() - report["started"] < 20:
+            QtCore.QTimer.singleShot(50, lambda: close_error(dialog))
+        else:
+            report["error"] = "no message box for the missing checkpoint"
+            finish(False)
+        return
+    report["error_box"] = box.text()
+    report["error_status"] = dialog.status.text()
+    box.accept()
+    report["names_after_error"] = cmd.get_names("all")
+    QtCore.QTimer.singleShot(50, guarded(lambda: run_for_real(dialog)))
+
+
+def run_for_real(dialog):
+    dialog.model.setCurrentText(os.environ["ESM_GUI_MODEL"])
+    dialog.run_button.click()
+    report["busy_while_running"] = dialog.progress.maximum() == 0 and not dialog.run_button.isEnabled()
+    report["started"] = time.time()
+    QtCore.QTimer.singleShot(50, lambda: wait(dialog))
+
+
+def wait(dialog):
+    if dialog._job is not None and time.time() - report["started"] < 40:
+        report["ticks"] = report.get("ticks", 0) + 1  # the event loop runs while the worker works
+        QtCore.QTimer.singleShot(50, lambda: wait(dialog))
+        return
+    guarded(lambda: screenshots(dialog))()
+
+
+def screenshots(dialog):
+    report["status"] = dialog.status.text()
+    report["progress"] = [dialog.progress.value(), dialog.progress.maximum()]
+    report["objects"] = sorted(cmd.get_names("all"))
+    cmd.orient("1hvr", animate=0)
+    window = pymol.gui.get_qtwindow()
+    dialog.move(window.x() + window.width() + 10, window.y())
+    # Let the window repaint before grabbing it.
+    QtCore.QTimer.singleShot(800, guarded(lambda: grab(dialog)))
+
+
+def grab(dialog):
+    # QWidget.grab of the dialog; the whole X screen for the window, whose OpenGL
+    # viewport QWidget.grab does not capture under Xvfb (it comes back as noise).
+    dialog.grab().save(os.path.join(OUT, "gui_dialog.png"))
+    QtWidgets.QApplication.primaryScreen().grabWindow(0).save(os.path.join(OUT, "gui_screen.png"))
+
+    # Contacts from a file, ray-traced on the homodimer.
+    cmd.do("esm_contacts_clear esm")
+    report["cleared"] = "esm" not in cmd.get_names("all")
+    cmd.do(f"esm_contacts_load {os.environ['ESM_GUI_RR']}, 1hvr and chain A, top=50, name=file")
+    report["file_objects"] = sorted(n for n in cmd.get_names("all") if n.startswith("file"))
+    cmd.bg_color("white")
+    cmd.set("ray_opaque_background", 1)
+    cmd.color("grey80", "1hvr and chain A")
+    cmd.color("lightblue", "1hvr and chain B")
+    cmd.set("cartoon_transparency", 0.4)
+    cmd.orient("1hvr", animate=0)
+    cmd.png(os.path.join(OUT, "contacts_1hvr.png"), width=1000, height=750, ray=1)
+    finish(True)
+
+
+QtCore.QTimer.singleShot(300, open_from_menu)
+'''
+
+
+def _xvfb_run():
+    for tool in ("xvfb-run", "Xvfb"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X server")
+    return shutil.which("xvfb-run")
+
+
+def _colour_pixels(image, rgb, tolerance=0.12):
+    return int(np.sum(np.all(np.abs(image[..., :3] - np.asarray(rgb)) < tolerance, axis=-1)))
+
+
+def test_dialog_in_pymol_window(shared_data, tiny_esm1b, tmp_path):
+    xvfb_run = _xvfb_run()
+    home = tmp_path / "home"
+    home.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, HOME=str(home), ESM_GUI_OUT=str(out), ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
+               ESM_GUI_MODEL=str(tiny_esm1b), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.pop("APPDATA", None)
+
+    # A noisy-truth file: true, homodimer and false contacts over the probability bins.
+    structure = load_structure(shared_data / "1hvr.pdb")
+    T, X = true_contacts(structure, "A"), homodimer_contacts(structure, "A")
+    i, j = np.triu_indices(T.shape[0], k=6)
+    rng = np.random.default_rng(5)
+    P = np.triu(rng.random(T.shape) * 0.2, 1)
+    for mask, count, low, high in (((T[i, j] == 1), 30, 0.55, 1.0), ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
+                                   ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7)):
+        chosen = rng.permutation(np.flatnonzero(mask))[:count]
+        P[i[chosen], j[chosen]] = np.linspace(low, high, count)
+    rr = tmp_path / "1hvr_A.rr"
+    ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
+    env["ESM_GUI_RR"] = str(rr)
+
+    install = subprocess.run([sys.executable, "-m", "esm_contacts.cli", "pymol-install"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert install.returncode == 0, install.stderr
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    run = subprocess.run([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "pymol", "-q",
+                          "-W", "850", "-H", "700", str(driver)],
+                         env=env, capture_output=True, text=True, timeout=55, cwd=tmp_path)
+    report_file = out / "report.json"
+    assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    report = json.loads(report_file.read_text())
+    keep = os.environ.get("ESM_CONTACTS_GUI_IMAGES")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for image in out.glob("*.png"):
+            shutil.copy(image, Path(keep) / image.name)
+    assert report["ok"], report.get("error")
+
+    assert report["menu"] == ["Plugin", "Predict ESM contacts"]
+    assert "1hvr and chain A" in report["choices"] and "1hvr and chain B" in report["choices"]
+    assert "missing.pt" in report["error_box"] and report["error_status"].startswith("Error:")
+    assert report["names_after_error"] == report["names_before_error"] == ["1hvr"]
+    assert "Predict ESM contacts: Error: cannot load model" in run.stdout  # the log has it too
+    assert report["busy_while_running"]
+    assert report["status"].startswith("Drew esm:"), report["status"]
+    assert report["progress"] == [1, 1]
+    assert {"esm", "esm_tp", "esm_fp", "esm_inter"} <= set(report["objects"])
+    assert report["cleared"]
+    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp_p75", "file_inter_p50", "file_fp_p25"} <= set(report["file_objects"])
+    assert "esm_contacts: 1hvr chain A, 99 residues, model tiny_esm1b" in run.stdout
+
+    import matplotlib.image
+
+    screen = matplotlib.image.imread(out / "gui_screen.png")
+    assert screen.shape[:2] == (1000, 1600) and screen[..., :3].std() > 0.05
+    # The viewport shows the drawn dashes: red, as a random tiny model's picks are false.
+    assert _colour_pixels(screen, (1, 0, 0), 0.3) > 100
+    dialog = matplotlib.image.imread(out / "gui_dialog.png")
+    assert dialog.shape[0] > 200 and dialog[..., :3].std() > 0.05
+    contacts = matplotlib.image.imread(out / "contacts_1hvr.png")
+    assert contacts.shape[:2] == (750, 1000)
+    # The dashes are there in their colours: green, red, magenta.
+    for rgb in ((0, 1, 0), (1, 0, 0), (1, 0, 1)):
+        assert _colour_pixels(contacts, rgb, 0.3) > 200, rgb

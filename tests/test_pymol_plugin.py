@@ -1,0 +1,406 @@
+"""The PyMOL plugin in a real headless PyMOL (pymol2 instances, no GUI).
+
+Drawn dashes are read back from the distance objects' states in ``cmd.get_session``
+(open-source PyMOL has no ``get_raw_distances``) and checked against distances computed
+here from the atoms PyMOL holds.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
+
+from pymol import CmdException  # noqa: E402
+
+import esm_contacts as ec  # noqa: E402
+from esm_contacts.metrics import top_pairs  # noqa: E402
+from esm_contacts.structure import homodimer_contacts, load_structure, true_contacts  # noqa: E402
+from pymol_plugin import commands, drawing  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+HELIX = "A" * 20
+
+
+@pytest.fixture(scope="module")
+def instance():
+    pymol = pymol2.PyMOL()
+    pymol.start()
+    commands.register(pymol.cmd)
+    yield pymol.cmd
+    pymol.stop()
+
+
+@pytest.fixture
+def cmd(instance):
+    instance.delete("all")
+    yield instance
+    instance.delete("all")
+
+
+# -- reading drawings back ----------------------------------------------------------
+
+
+def dash_segments(cmd, obj):
+    """(n, 2, 3) end points of the dashes of a distance object (all states)."""
+    session = cmd.get_session(obj)
+    entry = next(n for n in session["names"] if n and n[0] == obj)
+    assert entry[4] == 4, f"{obj} is not a distance object"
+    points = []
+    for state in entry[5][2]:
+        if state:
+            points.append(np.asarray(state[1], dtype=float).reshape(-1, 3)[: state[0]])
+    points = np.concatenate(points) if points else np.zeros((0, 3))
+    return points.reshape(-1, 2, 3)
+
+
+def visible_reps(cmd, obj):
+    session = cmd.get_session(obj)
+    entry = next(n for n in session["names"] if n and n[0] == obj)
+    return entry[5][0][3]
+
+
+def group_of(cmd, obj):
+    """The group an object is in ('' at the top level), from the session."""
+    return next(n[6] for n in cmd.get_session(obj)["names"] if n and n[0] == obj)
+
+
+def measurement_objects(cmd, name):
+    return {n: len(dash_segments(cmd, n)) for n in cmd.get_names_of_type("object:measurement") if n.startswith(f"{name}_")}
+
+
+def atom_table(cmd, selection):
+    """{(chain, resv, name): xyz} of a selection."""
+    rows = []
+    cmd.iterate_state(-1, selection, "rows.append((chain, resv, name, x, y, z))", space={"rows": rows})
+    return {(c, r, n): np.array([x, y, z]) for c, r, n, x, y, z in rows}
+
+
+def end_residue(table, point, tol=1e-3):
+    hits = [key for key, xyz in table.items() if np.linalg.norm(xyz - point) < tol]
+    assert len(hits) == 1, f"no unique atom at {point}: {hits}"
+    return hits[0]
+
+
+def unchanged(cmd, call):
+    """Run a failing call; the session's object list must not change."""
+    before = (cmd.get_names("all"), cmd.count_atoms("all"))
+    with pytest.raises(CmdException) as error:
+        call()
+    assert (cmd.get_names("all"), cmd.count_atoms("all")) == before
+    return str(error.value.message)
+
+
+def build_helix(cmd, name="hel", chain="A"):
+    cmd.fab(HELIX, name, ss=1, chain=chain)
+    return name
+
+
+# -- 1hvr: a real homodimer ------------------------------------------------------------
+
+
+@pytest.fixture
+def hvr_file(shared_data, tmp_path):
+    """A noisy-truth RR file for 1hvr chain A with planned tp / inter / fp pairs."""
+    path = shared_data / "1hvr.pdb"
+    structure = load_structure(path)
+    T = true_contacts(structure, "A")
+    X = homodimer_contacts(structure, "A")
+    L = T.shape[0]
+    i, j = np.triu_indices(L, k=6)
+    rng = np.random.default_rng(1)
+    tp = rng.permutation(np.flatnonzero(T[i, j] == 1))[:10]
+    inter = rng.permutation(np.flatnonzero((T[i, j] == 0) & (X[i, j] == 1)))[:6]
+    fp = rng.permutation(np.flatnonzero((T[i, j] == 0) & (X[i, j] == 0)))[:8]
+    P = (rng.random((L, L)) * 0.2).astype(np.float32)  # noise below every planned pair
+    P = np.maximum(P, P.T)
+    for chosen, probability in ((tp, 0.9), (inter, 0.6), (fp, 0.3)):
+        P[i[chosen], j[chosen]] = P[j[chosen], i[chosen]] = probability
+    rr = tmp_path / "1hvr_A.rr"
+    ec.write_contacts(rr, P, sequence=ec.chain_sequence(structure, "A"))
+    planned = {"tp": set(zip(i[tp], j[tp])), "inter": set(zip(i[inter], j[inter])), "fp": set(zip(i[fp], j[fp]))}
+    return rr, path, planned, structure
+
+
+def test_load_file_on_homodimer(cmd, hvr_file, capsys):
+    rr, pdb, planned, structure = hvr_file
+    assert len(planned["inter"]) == 6 and len(planned["tp"]) == 10 and len(planned["fp"]) == 8
+    cmd.load(str(pdb), "1hvr")
+    result = commands.esm_contacts_load(str(rr), "1hvr and chain A", top="24", _self=cmd)
+
+    assert result["counts"] == {"tp": 10, "fp": 8, "inter": 6, "unknown": 0, "undrawn": 0}
+    assert measurement_objects(cmd, "esm") == {"esm_tp_p75": 10, "esm_inter_p50": 6, "esm_fp_p25": 8}
+    assert cmd.get_type("esm") == "object:group"
+    for group in ("esm_tp", "esm_fp", "esm_inter"):
+        assert cmd.get_type(group) == "object:group" and group_of(cmd, group) == "esm"
+    assert [group_of(cmd, obj) for obj in ("esm_tp_p75", "esm_inter_p50", "esm_fp_p25")] == ["esm_tp", "esm_inter", "esm_fp"]
+    for obj, color in (("esm_tp_p75", "green"), ("esm_inter_p50", "magenta"), ("esm_fp_p25", "red")):
+        assert cmd.get_setting_text("dash_color", obj) == color
+        assert cmd.get_object_color_index(obj) == cmd.get_color_index(color)
+        reps = visible_reps(cmd, obj)
+        assert not reps & (1 << cmd.repres["labels"]) and reps & (1 << cmd.repres["dashes"])
+    # Higher-probability bins get thicker dashes.
+    assert float(cmd.get_setting_text("dash_radius", "esm_tp_p75")) > float(cmd.get_setting_text("dash_radius", "esm_fp_p25"))
+
+    # Every dash joins the planned residues' Cb atoms (1hvr has every CB except Gly: CA).
+    atoms = atom_table(cmd, "1hvr and name CB or (1hvr and resn GLY and name CA)")
+    residues = [r for r in ec.residue_identities(structure, "A")]
+    position = {r[1]: k for k, r in enumerate(residues)}
+    for kind, obj in (("tp", "esm_tp_p75"), ("fp", "esm_fp_p25"), ("inter", "esm_inter_p50")):
+        seen = set()
+        for a, b in dash_segments(cmd, obj):
+            (ca, ra, _), (cb, rb, _) = end_residue(atoms, a), end_residue(atoms, b)
+            distance = np.linalg.norm(a - b)
+            if kind == "inter":
+                # Drawn to the partner chain; the pair is (own residue, partner residue).
+                assert {ca, cb} == {"A", "B"}
+                assert distance < 9.0
+            else:
+                assert ca == cb == "A"
+                assert distance < 9.0 if kind == "tp" else distance > 7.0
+            seen.add(tuple(sorted((position[ra], position[rb]))))
+        assert seen == planned[kind]
+    summary = capsys.readouterr().out
+    assert re.search(r"10 true contacts", summary) and re.search(r"8 false positives", summary)
+    assert re.search(r"6 homodimer", summary)
+    assert "precision at top 24: 0.417 (10/24" in summary
+    assert summary == result["summary"] + "\n" or result["summary"] in summary
+
+
+def test_file_on_other_chain_and_subset(cmd, hvr_file):
+    """A sequence-carrying file is aligned to a selection that is part of a chain."""
+    rr, pdb, planned, structure = hvr_file
+    cmd.load(str(pdb), "1hvr")
+    result = commands.esm_contacts_load(str(rr), "1hvr and chain B and resi 1-60", top="24", name="sub", _self=cmd)
+    c = result["counts"]
+    # Pairs with a residue outside the selection are unobserved: counted, not drawn.
+    inside = {k: sum(1 for a, b in pairs if a < 60 and b < 60) for k, pairs in planned.items()}
+    assert c["unknown"] == 24 - sum(inside.values())
+    drawn = measurement_objects(cmd, "sub")
+    assert sum(drawn.values()) == c["tp"] + c["fp"] + c["inter"] == sum(inside.values())
+    assert f"{c['unknown']:5d} with unobserved residues" in result["summary"]
+
+
+# -- fab-built structures ---------------------------------------------------------------
+
+
+def test_helix_npy_and_anchors(cmd, tmp_path):
+    """A file without a sequence: indices are the selection's residues in order."""
+    build_helix(cmd)
+    cmd.remove("hel and resi 5 and name CB")  # an Ala without CB: virtual Cb pseudoatom
+    L = len(HELIX)
+    P = np.zeros((L, L), dtype=np.float32)
+    for a in range(L - 3):
+        P[a, a + 3] = 0.9
+    for a in range(L - 4):
+        P[a, a + 4] = 0.55
+    for a in range(L - 12):
+        P[a, a + 12] = 0.3
+    P = np.maximum(P, P.T)
+    path = tmp_path / "helix.npy"
+    np.save(path, P)
+    result = commands.esm_contacts_load(str(path), "hel", top="all", min_sep="3", threshold="0.25", _self=cmd)
+
+    # Independent truth: the helix's own CB atoms (CB of residue 5 taken before removal
+    # is not needed: its pairs are among the i+3/i+4 ones, all < 8 A in an ideal helix).
+    assert result["counts"] == {"tp": 17 + 16, "fp": 8, "inter": 0, "unknown": 0, "undrawn": 0}
+    assert measurement_objects(cmd, "esm") == {"esm_tp_p75": 17, "esm_tp_p50": 16, "esm_fp_p25": 8}
+    assert cmd.count_atoms("esm_vcb") == 1
+    assert group_of(cmd, "esm_vcb") == "esm"
+    vcb = cmd.get_coords("esm_vcb")[0]
+    ca = cmd.get_coords("hel and resi 5 and name CA")[0]
+    assert 1.4 < np.linalg.norm(vcb - ca) < 1.65  # a Cb's distance from its CA
+    for a, b in dash_segments(cmd, "esm_tp_p75"):
+        assert np.linalg.norm(a - b) < 8.0
+    for a, b in dash_segments(cmd, "esm_fp_p25"):
+        assert np.linalg.norm(a - b) >= 8.0
+
+
+def test_strand_with_glycines_uses_ca(cmd, tmp_path):
+    cmd.fab("GAGAGAGAGAGA", "strand", ss=3, chain="A")
+    L = 12
+    P = np.zeros((L, L), dtype=np.float32)
+    P[0, 6] = P[6, 0] = 0.8  # Gly1-Gly7 in an extended strand: ~20 A apart
+    P[1, 8] = P[8, 1] = 0.7  # Ala2-Gly9
+    path = tmp_path / "strand.rr"
+    ec.write_contacts(path, P, sequence="GAGAGAGAGAGA")
+    result = commands.esm_contacts_load(str(path), "strand", top="2", _self=cmd)
+    assert result["counts"]["fp"] == 2
+    atoms = atom_table(cmd, "strand and name CA+CB")
+    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp_p75"))
+    assert ends == [[(1, "CA"), (7, "CA")]]
+    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp_p50"))
+    assert ends == [[(2, "CB"), (9, "CA")]]
+    assert "esm_vcb" not in cmd.get_names("all")
+
+
+def test_predict_end_to_end(cmd, tiny_esm1b, tmp_path, capsys):
+    build_helix(cmd)
+    plot = tmp_path / "map.png"
+    cmd.do(f"esm_contacts hel, model={tiny_esm1b}, top=L/2, device=cpu, name=pred, plot={plot}")
+    out = capsys.readouterr().out
+    assert "Error" not in out, out
+    predictor = ec.ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu")
+    P = predictor.predict(HELIX)
+    i, j, _ = top_pairs(P, top="L/2", min_sep=6)
+    objects = measurement_objects(cmd, "pred")
+    assert sum(objects.values()) == 10
+    atoms = atom_table(cmd, "hel and name CB")
+    drawn = set()
+    for obj in objects:
+        for a, b in dash_segments(cmd, obj):
+            drawn.add(tuple(sorted((end_residue(atoms, a)[1] - 1, end_residue(atoms, b)[1] - 1))))
+    assert drawn == set(zip(i.tolist(), j.tolist()))
+    assert "model tiny_esm1b" in out and "top L/2 (10 pairs)" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- failures leave the session untouched ----------------------------------------------
+
+
+def test_failures_leave_session_unchanged(cmd, tmp_path, tiny_esm1b):
+    build_helix(cmd)
+    cmd.fab("AAAAAAAAAA", "other", ss=1, chain="B")
+    cmd.create("dimer", "hel or other")
+    cmd.pseudoatom("ps")
+    good = tmp_path / "good.npy"
+    np.save(good, np.full((20, 20), 0.5, dtype=np.float32))
+    commands.esm_contacts_load(str(good), "hel", name="keep", _self=cmd)  # an earlier drawing survives failures
+
+    def load(*args, **kwargs):
+        return lambda: commands.esm_contacts_load(*args, _self=cmd, **kwargs)
+
+    def predict(*args, **kwargs):
+        return lambda: commands.esm_contacts(*args, _self=cmd, **kwargs)
+
+    messages = [
+        unchanged(cmd, predict("hel", model=str(tmp_path / "missing.pt"))),
+        unchanged(cmd, predict("hel and resi 999", model=str(tiny_esm1b))),
+        unchanged(cmd, predict("ps", model=str(tiny_esm1b))),
+        unchanged(cmd, predict("dimer", model=str(tiny_esm1b))),
+        unchanged(cmd, predict("hel or other", model=str(tiny_esm1b))),
+        unchanged(cmd, predict("hel", model=str(tiny_esm1b), top="half")),
+        unchanged(cmd, predict("hel", model=str(tiny_esm1b), range="far")),
+        unchanged(cmd, predict("hel", model=str(tiny_esm1b), threshold="2")),
+        unchanged(cmd, predict("hel", model=str(tiny_esm1b), name="hel")),
+        unchanged(cmd, predict("hel", model=str(tiny_esm1b), msa=str(tmp_path / "none.a3m"))),
+    ]
+    for needle, message in zip(["missing.pt", "is empty", "no protein", "several protein chains (A, B)",
+                                "several objects", "half", "range", "threshold", "'hel' is taken", "none.a3m"],
+                               messages):
+        assert needle in message, message
+
+    bad = tmp_path / "bad.rr"
+    bad.write_text("PFRMAT RR\nAAAAAAAAAAAAAAAAAAAA\n1 9 0 8 0.5\n2 x 0 8 0.4\nEND\n")
+    assert "line 4" in unchanged(cmd, load(str(bad), "hel"))
+    other = tmp_path / "other.rr"
+    ec.write_contacts(other, np.full((20, 20), 0.5, dtype=np.float32), sequence="WYWYWYWYWYWYWYWYWYWY")
+    assert "does not match" in unchanged(cmd, load(str(other), "hel"))
+    big = tmp_path / "big.npy"
+    np.save(big, np.zeros((30, 30), dtype=np.float32))
+    assert "30 residues" in unchanged(cmd, load(str(big), "hel"))
+    assert "no such file" in unchanged(cmd, load(str(tmp_path / "none.csv"), "hel"))
+    assert "no contact drawing" in unchanged(cmd, lambda: commands.esm_contacts_clear("nothing", _self=cmd))
+    assert "plot" in unchanged(cmd, load(str(good), "hel", plot=str(tmp_path / "map.txt")))
+    # A user's own group, or objects with the names a drawing would take, are never replaced.
+    cmd.group("mine", "other")
+    assert "'mine' is taken" in unchanged(cmd, load(str(good), "hel", name="mine"))
+    cmd.create("pred_fp_p50", "other")
+    assert "pred_fp_p50" in unchanged(cmd, load(str(good), "hel", name="pred"))
+    assert "no contact drawing" in unchanged(cmd, lambda: commands.esm_contacts_clear("mine", _self=cmd))
+    assert measurement_objects(cmd, "keep")  # the earlier drawing is intact
+
+
+def test_replace_and_clear(cmd, tmp_path):
+    build_helix(cmd)
+    path = tmp_path / "m.npy"
+    P = np.zeros((20, 20), dtype=np.float32)
+    P[0, 10] = P[10, 0] = 0.9
+    np.save(path, P)
+    first = commands.esm_contacts_load(str(path), "hel", top="1", _self=cmd)
+    second = commands.esm_contacts_load(str(path), "hel", top="1", _self=cmd)
+    assert first["objects"] == second["objects"] == {"esm_fp_p75": 1}
+    commands.esm_contacts_load(str(path), "hel", top="1", name="other", _self=cmd)
+    assert commands.esm_contacts_clear("esm", _self=cmd) == ["esm"]
+    assert not [n for n in cmd.get_names("all") if n.startswith("esm")]
+    assert "other" in cmd.get_names("all")
+    cmd.do("esm_contacts_clear")
+    assert cmd.get_names("all") == ["hel"] or set(cmd.get_names()) == {"hel"}
+
+
+def test_command_completion_and_help(cmd):
+    build_helix(cmd)
+    selection, _, _ = cmd.auto_arg[0]["esm_contacts"]
+    assert selection().interpret("he") == "hel"
+    assert cmd.auto_arg[1]["esm_contacts_load"][0]().interpret("he") == "hel"
+    models = cmd.auto_arg[1]["esm_contacts"][0]()
+    assert models.interpret("esm1b") == "esm1b_t33_650M_UR50S"
+    ranges = cmd.auto_arg[4]["esm_contacts"][0]()
+    assert sorted(ranges.interpret("lo")) == ["local", "long"] and ranges.interpret("lon") == "long"
+    assert "esm_contacts_load" not in cmd.auto_arg[0]  # file names: PyMOL's own completion
+    for name in ("esm_contacts", "esm_contacts_load", "esm_contacts_clear"):
+        assert "USAGE" in cmd.keyword[name][0].__doc__
+
+
+# -- packaging and installation ---------------------------------------------------------
+
+
+def test_plugin_metadata_header():
+    """PyMOL reads '# Key: value' lines at the top of the plugin's __init__.py."""
+    from pymol.plugins import PluginInfo
+
+    info = PluginInfo("pymol_plugin", str(ROOT / "pymol_plugin" / "__init__.py"))
+    metadata = info.get_metadata()
+    assert metadata["Version"] == info.get_version() == "0.1.0"
+    assert "ESM" in metadata["Plugin-Name"] and not info.get_citation_required()
+
+
+def test_plugin_zip_and_pymol_install(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT), APPDATA="")
+    env.pop("APPDATA")
+    archive = tmp_path / "plugin.zip"
+    run = lambda *args: subprocess.run([sys.executable, "-m", "esm_contacts.cli", *args], env=env,  # noqa: E731
+                                       capture_output=True, text=True, timeout=60)
+    done = run("pymol-plugin", "--zip", str(archive))
+    assert done.returncode == 0, done.stderr
+    names = zipfile.ZipFile(archive).namelist()
+    assert "pymol_plugin/__init__.py" in names and "pymol_plugin/dialog.py" in names
+    assert not [n for n in names if "__pycache__" in n or not n.startswith("pymol_plugin/")]
+    assert run("pymol-plugin", "--zip", str(tmp_path / "x.tar")).returncode == 2
+
+    done = run("pymol-install")
+    assert done.returncode == 0, done.stderr
+    installed = tmp_path / ".pymol" / "startup" / "pymol_plugin"
+    assert (installed / "__init__.py").read_bytes() == (ROOT / "pymol_plugin" / "__init__.py").read_bytes()
+    assert str(installed.parent) in (tmp_path / ".pymolpluginsrc.py").read_text()
+    assert run("pymol-install").returncode == 0  # reinstalling replaces it
+
+    # At the next start PyMOL's plugin system finds and loads it: the commands exist.
+    check = (
+        "import pymol; pymol.finish_launching(['pymol', '-cq']); from pymol import cmd, plugins; "
+        "plugins.initialize(-1); print(sorted(plugins.plugins)); "
+        "print(plugins.plugins['pymol_plugin'].loaded, 'esm_contacts_load' in cmd.keyword)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True True", done.stdout
+
+
+def test_predict_with_msa(cmd, shared_data, tiny_esm1b):
+    """An MSA's query (here chain A's observed sequence, with X) is mapped onto the chain."""
+    cmd.load(str(shared_data / "1a3a.pdb"), "1a3a")
+    result = commands.esm_contacts("1a3a and chain A", model=str(tiny_esm1b), msa=str(shared_data / "1a3a_1_A.a3m"),
+                                   num_seqs="3", top="L/5", device="cpu", _self=cmd)
+    from esm_contacts.msa import read_msa
+
+    query = read_msa(shared_data / "1a3a_1_A.a3m")[0][1]
+    c = result["counts"]
+    assert c["tp"] + c["fp"] + c["inter"] + c["unknown"] == len(query) // 5
+    assert sum(measurement_objects(cmd, "esm").values()) == c["tp"] + c["fp"] + c["inter"] - c["undrawn"]
+    assert "MSA" in result["model"] and "1a3a_1_A.a3m" in result["summary"]
