@@ -21,10 +21,9 @@ in a PyMOL session where the package is pip-installed.
 __version__ = "0.1.0"
 
 #: Menu entries under PyMOL's Plugin menu: (label, "module:function" of this package).
-#: Issue 6 adds its "check model" entry here, e.g.
-#: ("Check model with ESM contacts", "validate_dialog:show_dialog").
 MENU_ITEMS = [
     ("Predict ESM contacts", "dialog:show_dialog"),
+    ("Check model with ESM contacts", "check:show_dialog"),
 ]
 
 
@@ -33,6 +32,7 @@ def _register_commands() -> None:
 
     from pymol import cmd
 
+    from . import check
     from .commands import register
 
     if importlib.util.find_spec("esm_contacts") is None:
@@ -40,6 +40,7 @@ def _register_commands() -> None:
         print(" ESM contacts plugin: the esm_contacts package is missing from PyMOL's Python; "
               "run 'pip install esm-contacts' with that Python (the commands will fail until then)")
     register(cmd)
+    check.register(cmd)
 
 
 def _menu_callback(target: str):

@@ -76,6 +76,8 @@ def open_from_menu():
     cmd.show("cartoon")
     found = menu_path(window.menuBar(), "Predict ESM contacts")
     report["menu"] = list(found[0]) if found else None
+    checker = menu_path(window.menuBar(), "Check model with ESM contacts")
+    report["check_menu"] = list(checker[0]) if checker else None
     found[1].trigger()
     QtCore.QTimer.singleShot(200, run_dialog)
 
@@ -220,6 +222,7 @@ def test_dialog_in_pymol_window(shared_data, tiny_esm1b, tmp_path):
     assert report["ok"], report.get("error")
 
     assert report["menu"] == ["Plugin", "Predict ESM contacts"]
+    assert report["check_menu"] == ["Plugin", "Check model with ESM contacts"]
     assert "1hvr and chain A" in report["choices"] and "1hvr and chain B" in report["choices"]
     assert "missing.pt" in report["error_box"] and report["error_status"].startswith("Error:")
     assert report["names_after_error"] == report["names_before_error"] == ["1hvr"]
