@@ -13,7 +13,7 @@ import numpy as np
 from pymol import CmdException, cmd
 
 from . import drawing
-from .target import Target, load_target
+from .target import Target, attach_assembly, find_assembly, load_target
 
 DEFAULT_MODEL = "esm1b_t33_650M_UR50S"  # esm_contacts.models.DEFAULT_MODEL, without importing torch here
 
@@ -78,8 +78,30 @@ def predict(sequence: str, model: str = DEFAULT_MODEL, device: str = "auto", msa
         raise CmdException(str(error)) from None
 
 
+#: ``assembly`` values that turn the automatic assembly look-up off.
+NO_ASSEMBLY = ("none", "off", "no", "0")
+
+
+def prepare_target(selection, assembly="", _self=cmd) -> Target:
+    """:func:`load_target`, then the partner copies of a chain alone in its object.
+
+    ``assembly``: a structure file or PDB ID (``"path:ID"`` picks the assembly) whose
+    biological assembly supplies the partners; empty: the object's own entry where a
+    local file of it is found (quietly nothing otherwise); ``none``: no assembly.
+    """
+    target = load_target(selection, _self)
+    spec = "" if assembly is None else str(assembly).strip()
+    if spec.lower() in NO_ASSEMBLY:
+        return target
+    if spec:
+        attach_assembly(target, spec, _self)
+    else:
+        find_assembly(target, _self)
+    return target
+
+
 def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=6, range="all", threshold="", msa="",
-                 num_seqs=64, name="esm", device="auto", plot="", *, _self=cmd):
+                 num_seqs=64, name="esm", device="auto", plot="", assembly="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -92,7 +114,7 @@ DESCRIPTION
 USAGE
 
     esm_contacts selection [, model [, top [, min_sep [, range [, threshold
-        [, msa [, num_seqs [, name [, device [, plot ]]]]]]]]]]
+        [, msa [, num_seqs [, name [, device [, plot [, assembly ]]]]]]]]]]]
 
 ARGUMENTS
 
@@ -108,12 +130,17 @@ ARGUMENTS
     name = str: name of the group of distance objects {default: esm}
     device = auto, cpu, cuda, cuda:1 ... {default: auto}
     plot = str: also save a contact-map image (.png, .svg or .pdf)
+    assembly = str: for a chain alone in its object, a structure file or PDB ID
+              whose biological assembly supplies the homodimer partner copies
+              ("file:2" picks assembly 2); drawn as the object name_partner.
+              {default: the object's own entry where PyMOL fetched it; none: off}
 
 EXAMPLES
 
     fetch 1hvr
     esm_contacts 1hvr and chain A
     esm_contacts 1hvr and chain A, top=L/2, range=long, name=esm_long
+    esm_contacts mono and chain A, assembly=1a8o.cif
 
 SEE ALSO
 
@@ -122,7 +149,7 @@ SEE ALSO
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self)
     count = parse_num_seqs(num_seqs)
     msa = str(msa).strip() or None
-    target = load_target(selection, _self)
+    target = prepare_target(selection, assembly, _self)
     P, sequence, model_name = predict(target.sequence, str(model).strip() or DEFAULT_MODEL,
                                       str(device).strip() or "auto", msa, count)
     return draw_prediction(P, sequence, target, options, model_name if not msa else f"{model_name}, MSA {msa}",
@@ -137,7 +164,7 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
 
 
 def esm_contacts_load(file, selection, top="L", min_sep=6, range="all", threshold="", name="esm", plot="",
-                      *, _self=cmd):
+                      assembly="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -150,13 +177,13 @@ DESCRIPTION
 USAGE
 
     esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
-        [, name [, plot ]]]]]]
+        [, name [, plot [, assembly ]]]]]]]
 
 ARGUMENTS
 
     file = str: .rr/.casp, .csv or .npy contact file
     selection = str: one protein chain of one object
-    top, min_sep, range, threshold, name, plot: as for esm_contacts
+    top, min_sep, range, threshold, name, plot, assembly: as for esm_contacts
 
 EXAMPLE
 
@@ -176,7 +203,7 @@ SEE ALSO
         P, sequence = read_contacts(path)
     except (FileNotFoundError, ValueError) as error:
         raise CmdException(str(error)) from None
-    target = load_target(selection, _self)
+    target = prepare_target(selection, assembly, _self)
     return draw_prediction(P, sequence, target, options, f"file {path}", source=path, _self=_self)
 
 

@@ -15,7 +15,6 @@ from pymol.Qt import QtCore, QtWidgets
 from pymol.Qt.utils import AsyncFunc
 
 from . import commands, drawing
-from .target import load_target
 
 TITLE = "Predict ESM contacts"
 
@@ -119,6 +118,15 @@ class ContactsDialog(QtWidgets.QDialog):
         self.num_seqs.setValue(64)
         form.addRow("MSA sequences", self.num_seqs)
 
+        self.assembly = QtWidgets.QLineEdit()
+        self.assembly.setPlaceholderText("optional: file or PDB ID (file:ID) whose assembly gives the partner copies")
+        self.assembly.setToolTip("For a chain alone in its object: its biological assembly supplies the homodimer "
+                                 "partner copies (drawn as name_partner). Empty: the object's own entry where PyMOL "
+                                 "fetched it; 'none': off.")
+        browse_assembly = QtWidgets.QPushButton("Browse...")
+        browse_assembly.clicked.connect(self.browse_assembly)
+        form.addRow("Assembly", self._row(self.assembly, browse_assembly))
+
         self.name = QtWidgets.QLineEdit("esm")
         form.addRow("Group name", self.name)
 
@@ -173,6 +181,13 @@ class ContactsDialog(QtWidgets.QDialog):
         if path:
             self.msa.setText(path)
 
+    def browse_assembly(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Structure with a biological assembly", "",
+            "Structures (*.cif *.cif.gz *.bcif *.pdb *.pdb.gz *.ent);;All files (*)")
+        if path:
+            self.assembly.setText(path)
+
     # -- running ---------------------------------------------------------------------
 
     def options(self) -> drawing.Options:
@@ -186,7 +201,7 @@ class ContactsDialog(QtWidgets.QDialog):
             return
         try:
             options = self.options()
-            target = load_target(self.selection.currentText(), self._self)
+            target = commands.prepare_target(self.selection.currentText(), self.assembly.text(), self._self)
         except CmdException as error:
             self.fail(error)
             return

@@ -8,6 +8,8 @@ A drawing named ``esm`` is the group::
       esm_inter   no contact within the chain, but with a chain of
                   the same sequence (drawn to that chain)         magenta
       esm_vcb     virtual Cb pseudoatoms (only for residues without CB)
+      esm_partner partner copies from the biological assembly (only when the
+                  chain has no partner chain in its own object)
 
 Each category group holds one distance object per probability bin
 (``esm_tp_p00`` for [0, 0.25), ``esm_tp_p25``, ``esm_tp_p50``, ``esm_tp_p75`` for
@@ -17,6 +19,8 @@ session as it was.
 """
 
 import itertools
+import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +193,10 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
         index = np.arange(length, dtype=np.int64)
     sequence_arg = sequence
     T = true_contacts(target.structure, target.chain, sequence=sequence_arg)
-    X = homodimer_contacts(target.structure, target.chain, sequence=sequence_arg)
+    # A chain alone in its object: partner copies from its biological assembly, in the
+    # assembly's own frame (contacts do not depend on where PyMOL placed the object).
+    assembly = target.assembly.atoms if target.assembly is not None else None
+    X = homodimer_contacts(target.structure, target.chain, sequence=sequence_arg, assembly=assembly)
     min_sep, max_sep = options.separations
     i, j, p = top_pairs(P, top=options.top, min_sep=min_sep, threshold=options.threshold, max_sep=max_sep)
     kinds = classify_pairs(i, j, T, X)
@@ -200,7 +207,11 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
 
 
 class _Anchors:
-    """PyMOL atoms to draw from: CB, CA for Gly, else a virtual-Cb pseudoatom."""
+    """PyMOL atoms to draw from: CB, CA for Gly, else a virtual-Cb pseudoatom.
+
+    Chains of the target's object are found by chain ID; assembly copies (``"A:1"``) in
+    the partner object, by their segment ID (:func:`copy_segi`).
+    """
 
     def __init__(self, target: Target, vcb_name: str, _self):
         self.target = target
@@ -209,55 +220,130 @@ class _Anchors:
         self._identities: Dict[str, list] = {}
         self._virtual: Dict[str, np.ndarray] = {}
         self._pseudo: Dict[tuple, int] = {}
-        self._pending: List[tuple] = []
+        self.partner_name: Optional[str] = None
+        self._partner_atoms: Dict[tuple, Dict[str, int]] = {}
+
+    def _atoms_of(self, chain: str):
+        """Biotite atoms of a chain of the object, or of an assembly copy (PyMOL frame)."""
+        if self.is_copy(chain):
+            return self.target.assembly.copy(chain), chain.partition(":")[0]
+        return self.target.structure, chain
+
+    def is_copy(self, chain: str) -> bool:
+        return self.target.assembly is not None and chain in self.target.assembly.partners
 
     def identities(self, chain: str) -> list:
         from esm_contacts.structure import residue_identities
 
         if chain not in self._identities:
-            self._identities[chain] = residue_identities(self.target.structure, chain)
+            self._identities[chain] = residue_identities(*self._atoms_of(chain))
         return self._identities[chain]
 
     def virtual_cb(self, chain: str) -> np.ndarray:
         from esm_contacts.structure import cb_coordinates
 
         if chain not in self._virtual:
-            self._virtual[chain] = cb_coordinates(self.target.structure, chain, cb="virtual")
+            self._virtual[chain] = cb_coordinates(*self._atoms_of(chain), cb="virtual")
         return self._virtual[chain]
 
-    def atom(self, chain: str, residue: int) -> Optional[str]:
-        """Selection of the anchor atom of structure residue ``residue`` of ``chain``."""
+    def load_partner(self, labels: List[str], name: str) -> None:
+        """Load the assembly copies ``labels`` as the object ``name`` (one segment each)."""
+        _load_copies(self.target, labels, name, self._self)
+        self.partner_name = name
+        rows: list = []
+        self._self.iterate(f"%{name} and name CA+CB", "rows.append((segi, resv, resi, name, index, q))",
+                           space={"rows": rows})
+        occupancy: Dict[tuple, float] = {}
+        for segi, resv, resi, atom_name, index, q in rows:
+            key = (segi, resv, resi[len(str(resv)):].strip())
+            if occupancy.get((key, atom_name), -1.0) < q:
+                occupancy[(key, atom_name)] = q
+                self._partner_atoms.setdefault(key, {})[atom_name] = index
+
+    def atom(self, chain: str, residue: int) -> Optional[Tuple[str, int]]:
+        """Selection and state of the anchor atom of structure residue ``residue`` of ``chain``."""
         c, res_id, ins_code, res_name = self.identities(chain)[residue]
-        atoms = self.target.atoms.get((c, int(res_id), ins_code), {})
+        if self.is_copy(chain):
+            obj, state = self.partner_name, 1
+            atoms = self._partner_atoms.get((copy_segi(chain), int(res_id), ins_code), {})
+        else:
+            obj, state = self.target.object, self.target.state
+            atoms = self.target.atoms.get((c, int(res_id), ins_code), {})
         if "CB" in atoms:
-            return f"%{self.target.object} and index {atoms['CB']}"
+            return f"%{obj} and index {atoms['CB']}", state
         if res_name == "GLY" and "CA" in atoms:
-            return f"%{self.target.object} and index {atoms['CA']}"
+            return f"%{obj} and index {atoms['CA']}", state
         position = self.virtual_cb(chain)[residue]
         if not np.all(np.isfinite(position)):
             return None
-        key = (c, int(res_id), ins_code)
+        key = (chain, int(res_id), ins_code)
         if key not in self._pseudo:
             self._self.pseudoatom(self.vcb_name, name="CBV", resn=res_name, resi=f"{res_id}{ins_code}",
                                   chain=c, segi="VCB", pos=[float(v) for v in position], state=1)
             self._pseudo[key] = len(self._pseudo) + 1
-        return f"%{self.vcb_name} and index {self._pseudo[key]}"
+        return f"%{self.vcb_name} and index {self._pseudo[key]}", 1
 
     @property
     def used_pseudoatoms(self) -> bool:
         return bool(self._pseudo)
 
 
+def copy_segi(label: str) -> str:
+    """PyMOL segment ID of an assembly copy in the partner object (``"A:1"`` -> ``"A1"``)."""
+    return label.replace(":", "")[:4]
+
+
+def _load_copies(target: Target, labels: List[str], name: str, _self) -> List[str]:
+    """Write the copies as temporary PDB (mmCIF for long chain IDs) files and load them
+    into the object ``name``; returns the temporary objects left to delete on failure."""
+    import biotite.structure.io.pdb as pdb
+    import biotite.structure.io.pdbx as pdbx
+
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="esm_contacts_") as folder:
+        for k, label in enumerate(labels):
+            atoms = target.assembly.copy(label)
+            atoms.box = None  # no CRYST1: the copy carries no crystal symmetry of its own
+            long_ids = any(len(c) > 1 for c in atoms.chain_id)
+            path = os.path.join(folder, f"copy{k}.{'cif' if long_ids else 'pdb'}")
+            if long_ids:
+                file = pdbx.CIFFile()
+                pdbx.set_structure(file, atoms)
+            else:
+                file = pdb.PDBFile()
+                file.set_structure(atoms)
+            file.write(path)
+            part = f"{name}_{k}"
+            parts.append(part)
+            _self.load(path, part, quiet=1)
+            _self.alter(f"%{part}", f"segi={copy_segi(label)!r}")
+    try:
+        _self.create(name, " or ".join(f"%{p}" for p in parts), 1, 1)
+    finally:
+        for part in parts:
+            _self.delete(part)
+    _self.hide("everything", name)
+    _self.show("cartoon", name)
+    _self.show("sticks", f"%{name} and name CA+CB")
+    _self.color("grey70", f"%{name} and elem C")
+    return parts
+
+
 def _partners(target: Target, sequence: str):
-    """(chain, structure index per sequence position, Cb per sequence position) per partner."""
+    """(chain or copy label, structure index per sequence position, Cb per sequence
+    position) per partner: other chains of the object, else the assembly's copies."""
     from esm_contacts.structure import cb_coordinates, homodimer_partners, map_sequence
 
+    if target.assembly is not None:
+        sources = [(label, target.assembly.copy(label), label.partition(":")[0]) for label in target.assembly.partners]
+    else:
+        sources = [(chain, target.structure, chain) for chain in homodimer_partners(target.structure, target.chain)]
     partners = []
-    for chain in homodimer_partners(target.structure, target.chain):
+    for label, atoms, chain in sources:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            index = np.asarray(map_sequence(sequence, target.structure, chain), dtype=np.int64)
-        partners.append((chain, index, cb_coordinates(target.structure, chain, sequence=sequence, cb="virtual")))
+            index = np.asarray(map_sequence(sequence, atoms, chain), dtype=np.int64)
+        partners.append((label, index, cb_coordinates(atoms, chain, sequence=sequence, cb="virtual")))
     return partners
 
 
@@ -308,28 +394,32 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         anchors = _Anchors(target, temporary("vcb"), _self)
         own_cb = cb_coordinates(target.structure, target.chain, sequence=analysis.sequence, cb="virtual")
         partners = _partners(target, analysis.sequence) if analysis.count("inter") else []
+        chosen = [(int(a), int(b), float(p), kind) for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds)
+                  if kind != "unknown"]
+        ends = {(a, b): _inter_ends(analysis, target, a, b, partners, own_cb) for a, b, _, kind in chosen if kind == "inter"}
+        copies = sorted({end[1] for end in ends.values() if end and anchors.is_copy(end[1])})
+        if copies:  # only the copies some dash is drawn to
+            created.append(temporary("partner"))
+            created.extend(f"{temporary('partner')}_{k}" for k in range(len(copies)))
+            anchors.load_partner(copies, temporary("partner"))
         objects: Dict[str, int] = {}
         undrawn = 0
-        for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds):
-            if kind == "unknown":
-                continue
+        for a, b, p, kind in chosen:
             if kind == "inter":
-                ends = _inter_ends(analysis, target, int(a), int(b), partners, own_cb)
-                first = anchors.atom(target.chain, ends[0]) if ends else None
-                second = anchors.atom(ends[1], ends[2]) if ends else None
+                end = ends[(a, b)]
+                first = anchors.atom(target.chain, end[0]) if end else None
+                second = anchors.atom(end[1], end[2]) if end else None
             else:
                 first = anchors.atom(target.chain, int(analysis.index[a]))
                 second = anchors.atom(target.chain, int(analysis.index[b]))
             if first is None or second is None:
                 undrawn += 1
                 continue
-            suffix = f"{kind}_{_bin_suffix(_bin(float(p)))}"
+            suffix = f"{kind}_{_bin_suffix(_bin(p))}"
             obj = temporary(suffix)
             if obj not in created:
                 created.append(obj)
-            _self.distance(obj, first, second, label=0, state=1,
-                           state1=1 if first.startswith(f"%{anchors.vcb_name} ") else target.state,
-                           state2=1 if second.startswith(f"%{anchors.vcb_name} ") else target.state)
+            _self.distance(obj, first[0], second[0], label=0, state=1, state1=first[1], state2=second[1])
             objects[suffix] = objects.get(suffix, 0) + 1
         if anchors.used_pseudoatoms:
             created.append(anchors.vcb_name)
@@ -338,14 +428,17 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         for suffix in objects:
             _style(temporary(suffix), suffix, _self)
         plot = _plot(analysis, options, target, model) if options.plot else None
-        result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self)
+        result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies))
     except BaseException:
+        existing_now = set(_self.get_names("all"))
         for obj in created:
-            _self.delete(obj)
+            if obj in existing_now:
+                _self.delete(obj)
         raise
     counts = {kind: analysis.count(kind) for kind in ("tp", "fp", "inter", "unknown")}
     counts["undrawn"] = undrawn
-    result.update(counts=counts, precision=analysis.precision, model=model, plot=plot)
+    result.update(counts=counts, precision=analysis.precision, model=model, plot=plot,
+                  partners=partner_source(target, [label for label, _, _ in partners], copies))
     result["summary"] = summary(result, analysis, target, options)
     print(result["summary"])
     return result
@@ -374,7 +467,7 @@ def _plot(analysis: Analysis, options: Options, target: Target, model: str) -> s
     return str(path)
 
 
-def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self) -> dict:
+def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self, partner: bool = False) -> dict:
     """Replace an earlier drawing of this name, rename the temporaries and group them."""
     if name in _self.get_names("all"):
         _self.delete(name)
@@ -390,7 +483,21 @@ def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self
     if pseudo:
         _self.set_name(f"{prefix}_vcb", f"{name}_vcb")
         _self.group(name, f"{name}_vcb", action="add")
-    return {"name": name, "objects": final}
+    if partner:
+        _self.set_name(f"{prefix}_partner", f"{name}_partner")
+        _self.group(name, f"{name}_partner", action="add")
+    return {"name": name, "objects": final, "partner": f"{name}_partner" if partner else None}
+
+
+def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str:
+    """Where the homodimer partners came from, in words ('' when there are none)."""
+    if target.assembly is not None:
+        labels = drawn or target.assembly.partners
+        found = " (found for the object)" if target.assembly.automatic else ""
+        return f"{target.assembly.label}{found}, cop{'ies' if len(labels) > 1 else 'y'} {', '.join(labels)}"
+    if partners:
+        return f"chain{'s' if len(partners) > 1 else ''} {', '.join(partners)} of {target.object}"
+    return ""
 
 
 def summary(result: dict, analysis: Analysis, target: Target, options: Options) -> str:
@@ -407,6 +514,9 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
                         ("fp", "false positives")):
         lines.append(f"  {counts[kind]:5d} {label:<33} {COLORS[kind]:<8} {name}_{kind}")
     lines.append(f"  {counts['unknown'] + counts['undrawn']:5d} with unobserved residues (not drawn)")
+    if result.get("partners"):
+        drawn_to = f", drawn to {result['partner']}" if result.get("partner") else ""
+        lines.append(f"  homodimer partner: {result['partners']}{drawn_to}")
     known = chosen - counts["unknown"]
     if known:
         lines.append(f"  precision at top {options.top}: {analysis.precision:.3f} "
@@ -422,7 +532,7 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
 def claimed_names(name: str) -> List[str]:
     """Every object name a drawing called ``name`` may hold."""
     bins = [_bin_suffix(k) for k in range(len(BIN_EDGES))]
-    return ([name, f"{name}_vcb"] + [f"{name}_{kind}" for kind in COLORS]
+    return ([name, f"{name}_vcb", f"{name}_partner"] + [f"{name}_{kind}" for kind in COLORS]
             + [f"{name}_{kind}_{b}" for kind in COLORS for b in bins])
 
 

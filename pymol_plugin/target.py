@@ -5,12 +5,18 @@ counts do not fit PDB) and read with :func:`esm_contacts.structure.load_structur
 the sequence, the true contacts and the residue indices are those the command line
 computes for the same coordinates. The selected chain is then cut down to the selected
 residues; the other chains stay whole, as homodimer partners.
+
+A chain alone in its object may still be one half of a homodimer: its biological
+assembly (:func:`attach_assembly`, from a file or PDB ID, or found for the object
+automatically) then supplies the partner copies, placed in the object's frame.
 """
 
 import os
+import re
 import tempfile
+import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -50,10 +56,49 @@ class Target:
     residues: List[tuple]
     atoms: Dict[ResidueKey, Dict[str, int]] = field(default_factory=dict)
     state: int = 1
+    assembly: Optional["Assembly"] = None
 
     @property
     def label(self) -> str:
         return f"{self.object} chain {self.chain or '(blank)'}"
+
+
+@dataclass
+class Assembly:
+    """Partner copies of a target chain from a biological assembly.
+
+    Attributes
+    ----------
+    atoms : biotite.structure.AtomArray
+        The assembly (:func:`esm_contacts.structure.load_assembly`, with ``sym_id``), as
+        read from the file: homodimer contacts are computed in its own frame.
+    source : str
+        The file or PDB ID as given.
+    assembly_id : str
+        Which assembly of the file.
+    partners : list of str
+        Partner copy labels (``"A:1"``: chain A, symmetry copy 1; ``"B"``: chain B).
+    transform : biotite.structure.AffineTransformation or None
+        Places the assembly in the PyMOL object's frame (fit of the chain's own copy on
+        the object's chain); None when they already coincide.
+    automatic : bool
+        Found for the object, not given by the user.
+    """
+
+    atoms: object
+    source: str
+    assembly_id: str
+    partners: List[str]
+    transform: object = None
+    automatic: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"assembly {self.assembly_id} of {self.source}"
+
+    def copy(self, label: str):
+        """The atoms of one chain copy, in the PyMOL object's frame."""
+        return placed_copy(self.atoms, label, self.transform)
 
 
 def _ins_code(resi: str, resv: int) -> str:
@@ -168,3 +213,183 @@ def load_target(selection: str, _self) -> Target:
     return Target(obj, chain, structure, sequence, residue_identities(structure, chain),
                   _anchor_atoms(obj, state, _self), state)
 
+
+
+# -- biological assemblies -------------------------------------------------------------
+
+
+def copy_atoms(assembly, label: str):
+    """The atoms of the chain copy ``label`` (as :func:`esm_contacts.structure.homodimer_partners` names it)."""
+    chain, _, sym = label.partition(":")
+    atoms = assembly[assembly.chain_id == chain]
+    if sym:
+        return atoms[atoms.sym_id == int(sym)]
+    # The first copy of a chain carries the bare chain ID: its lowest sym_id.
+    return atoms[atoms.sym_id == atoms.sym_id.min()] if atoms.array_length() else atoms
+
+
+def placed_copy(assembly, label: str, transform=None):
+    atoms = copy_atoms(assembly, label).copy()
+    if transform is not None:
+        atoms.coord = transform.apply(atoms.coord)
+    return atoms
+
+
+def split_assembly_spec(spec: str) -> Tuple[str, Optional[str]]:
+    """``"path"`` or ``"path:ID"`` (also ``"1a8o:2"``) -> (path, assembly ID or None)."""
+    spec = str(spec).strip()
+    if os.path.exists(spec) or ":" not in spec:
+        return spec, None
+    path, _, assembly_id = spec.rpartition(":")
+    if not assembly_id or any(c in assembly_id for c in "/\\") or not path:
+        return spec, None  # a drive letter or URL-like text: leave it whole
+    return path, assembly_id.strip()
+
+
+def _assembly_ids(path: str, cache_dir=None) -> List[str]:
+    """Assembly IDs a file defines, in file order (biotite's lists)."""
+    import gzip
+    import io
+
+    import biotite.structure.io.pdb as pdb
+    import biotite.structure.io.pdbx as pdbx
+
+    from esm_contacts.structure import _resolve_path  # the same file load_assembly reads
+
+    resolved = _resolve_path(path, cache_dir)
+    raw = resolved.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    name = resolved.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".bcif"):
+            return list(pdbx.list_assemblies(pdbx.BinaryCIFFile.read(io.BytesIO(raw))))
+        text = raw.decode("utf-8", errors="replace")
+        if name.endswith((".pdb", ".ent", ".pdb1")) or not text.lstrip().startswith("data_"):
+            return list(pdb.PDBFile.read(io.StringIO(text)).list_assemblies())
+        return list(pdbx.list_assemblies(pdbx.CIFFile.read(io.StringIO(text))))
+    except Exception:  # noqa: BLE001 - no assembly records: load_assembly says so
+        return []
+
+
+def _frame(target: Target, own) -> object:
+    """The fit of the assembly's own copy onto the object's chain (None: same place)."""
+    import biotite.structure as struc
+
+    mine = target.structure[(target.structure.chain_id == target.chain) & (target.structure.atom_name == "CA")]
+    theirs = own[own.atom_name == "CA"]
+    index = {(int(r), i): k for k, (r, i) in enumerate(zip(theirs.res_id, theirs.ins_code))}
+    pairs = [(k, index[(int(r), i)]) for k, (r, i) in enumerate(zip(mine.res_id, mine.ins_code)) if (int(r), i) in index]
+    if len(pairs) < 3:
+        raise ValueError(f"its chain {target.chain} shares fewer than 3 CA atoms (by residue number) with {target.label}")
+    fixed = mine.coord[[a for a, _ in pairs]]
+    mobile = theirs.coord[[b for _, b in pairs]]
+    if np.sqrt(np.mean(np.sum((fixed - mobile) ** 2, axis=1))) < 1e-3:
+        return None
+    _, transform = struc.superimpose(fixed, mobile)
+    return transform
+
+
+def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = False, cache_dir=None) -> Optional[Assembly]:
+    """Give a target the partner copies of its biological assembly.
+
+    Only where the chain has no partner chain in its own object; otherwise the target
+    is left as it is and None returned.
+
+    Parameters
+    ----------
+    target : Target
+        From :func:`load_target`; its ``assembly`` is set.
+    spec : str
+        Structure file or PDB ID (cache and offline rules of
+        :func:`esm_contacts.structure.load_structure`), optionally ``"path:ID"`` to
+        choose the assembly.
+    automatic : bool
+        Found for the object rather than given: label it so.
+
+    Returns
+    -------
+    assembly : Assembly or None
+
+    Raises
+    ------
+    pymol.CmdException
+        No such file, no assembly, the chain missing from it or not matching, or no
+        partner copy in it.
+    """
+    from esm_contacts.structure import chain_sequence, homodimer_partners, load_assembly, map_sequence
+
+    if homodimer_partners(target.structure, target.chain):
+        return None
+    path, assembly_id = split_assembly_spec(spec)
+    if not path:
+        raise CmdException("no assembly file given")
+    where = f"assembly {spec!r}"
+    try:
+        ids = [assembly_id] if assembly_id else _assembly_ids(path, cache_dir)
+        atoms = chosen = None
+        for candidate in ids or [None]:
+            atoms = load_assembly(path, assembly_id=candidate, cache_dir=cache_dir, chain=target.chain)
+            chosen = candidate
+            if atoms is None or (atoms.chain_id == target.chain).any():
+                break
+        if atoms is None:
+            raise ValueError(f"{path}: defines no biological assembly")
+        if not (atoms.chain_id == target.chain).any():
+            raise ValueError(f"{path}: no assembly holds chain {target.chain}")
+        where = f"assembly {chosen or '(first listed)'} of {path}"
+        own = copy_atoms(atoms, target.chain)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # below 90% identity: another protein
+            try:
+                map_sequence(target.sequence, own, target.chain)
+            except UserWarning as warning:
+                raise ValueError(f"its chain {target.chain} ({len(chain_sequence(own, target.chain))} residues) "
+                                 f"does not match {target.label}: {warning}") from None
+        partners = homodimer_partners(atoms, target.chain, assembly=atoms)
+        if not partners:
+            raise ValueError(f"no copy of chain {target.chain} or chain of the same sequence besides chain "
+                             f"{target.chain} itself (not a homodimer)")
+        transform = _frame(target, own)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise CmdException(f"{where}: {error}") from None
+    target.assembly = Assembly(atoms, str(path), str(chosen or "(first listed)"), partners, transform, automatic)
+    return target.assembly
+
+
+def assembly_candidates(obj: str, _self) -> List[str]:
+    """Local files of the PDB entry an object is named after (``fetch 1a8o`` writes
+    ``1a8o.cif`` to PyMOL's ``fetch_path``); the esm-contacts cache. Never the network."""
+    from esm_contacts.structure import DEFAULT_CACHE
+
+    if not re.match(r"^[0-9][A-Za-z0-9]{3}$", obj):
+        return []
+    folders = []
+    try:
+        folders.append(os.path.expanduser(str(_self.get("fetch_path")) or "."))
+    except Exception:  # noqa: BLE001 - no such setting in this PyMOL
+        pass
+    folders.append(os.path.expanduser(str(DEFAULT_CACHE)))
+    found = []
+    for folder in folders:
+        for stem in (obj.lower(), obj.upper()):
+            for suffix in (".cif", ".cif.gz", ".bcif", ".pdb", ".pdb.gz", ".ent"):
+                path = os.path.join(folder, stem + suffix)
+                if os.path.isfile(path) and path not in found:
+                    found.append(path)
+    return found
+
+
+def find_assembly(target: Target, _self) -> Optional[Assembly]:
+    """Try the object's own entry (:func:`assembly_candidates`) where the chain is alone
+    in its object; failures are quiet (None)."""
+    if target.assembly is not None or len(_self.get_chains(f"%{target.object} and polymer.protein")) != 1:
+        return None
+    for path in assembly_candidates(target.object, _self):
+        try:
+            found = attach_assembly(target, path, _self, automatic=True)
+        except CmdException:
+            continue
+        if found is not None:
+            return found
+    return None

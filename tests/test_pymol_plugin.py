@@ -404,3 +404,108 @@ def test_predict_with_msa(cmd, shared_data, tiny_esm1b):
     assert c["tp"] + c["fp"] + c["inter"] + c["unknown"] == len(query) // 5
     assert sum(measurement_objects(cmd, "esm").values()) == c["tp"] + c["fp"] + c["inter"] - c["undrawn"]
     assert "MSA" in result["model"] and "1a3a_1_A.a3m" in result["summary"]
+
+
+# -- partners from the biological assembly ----------------------------------------------
+
+
+@pytest.fixture
+def monomer_file(shared_data, tmp_path):
+    """1A8O: one chain in the file, a homodimer in its assembly (copy A:1).
+
+    The RR file plans every pair that is a contact only with the symmetry copy, plus a
+    few true and false contacts; the truth comes from the core on the file itself.
+    """
+    from esm_contacts.structure import homodimer_partners, load_assembly
+
+    path = shared_data / "1A8O.cif.gz"
+    structure = load_structure(path)
+    assembly = load_assembly(path)
+    assert ec.chain_ids(structure) == ["A"] and homodimer_partners(structure, "A", assembly=assembly) == ["A:1"]
+    T = true_contacts(structure, "A")
+    X = homodimer_contacts(structure, "A", assembly=assembly)
+    assert not homodimer_contacts(structure, "A").any()  # without the assembly: no partner
+    L = T.shape[0]
+    i, j = np.triu_indices(L, k=6)
+    inter = np.flatnonzero((T[i, j] == 0) & (X[i, j] == 1))
+    tp = np.flatnonzero(T[i, j] == 1)[:5]
+    fp = np.flatnonzero((T[i, j] == 0) & (X[i, j] == 0))[:3]
+    P = np.zeros((L, L), dtype=np.float32)
+    for chosen, probability in ((tp, 0.9), (inter, 0.6), (fp, 0.3)):
+        P[i[chosen], j[chosen]] = probability
+    P = np.maximum(P, P.T)
+    rr = tmp_path / "1a8o_A.rr"
+    ec.write_contacts(rr, P, sequence=ec.chain_sequence(structure, "A"))
+    planned = {"tp": len(tp), "inter": len(inter), "fp": len(fp)}
+    return rr, path, planned, set(zip(i[inter].tolist(), j[inter].tolist()))
+
+
+def test_partner_copy_from_assembly(cmd, monomer_file):
+    rr, path, planned, inter_pairs = monomer_file
+    assert planned["inter"] >= 2
+    cmd.load(str(path), "mono")
+    cmd.remove("mono and not chain A")
+    # Moved away from the file's frame: the partner copy must follow the object.
+    cmd.rotate("x", 70, "mono", camera=0, origin=[0, 0, 0])
+    cmd.translate([12.0, -4.0, 3.0], "mono", camera=0)
+    total = sum(planned.values())
+    drawn = commands.esm_contacts_load(str(rr), "mono and chain A", top=str(total), assembly=str(path), _self=cmd)
+
+    assert drawn["counts"] == {"tp": planned["tp"], "fp": planned["fp"], "inter": planned["inter"], "unknown": 0, "undrawn": 0}
+    inter = {n: c for n, c in measurement_objects(cmd, "esm").items() if n.startswith("esm_inter_")}
+    assert sum(inter.values()) == planned["inter"]
+    assert cmd.get_type("esm_partner") == "object:molecule" and group_of(cmd, "esm_partner") == "esm"
+    assert cmd.count_atoms("esm_partner") == load_structure(path).array_length()  # the whole copy of chain A
+    assert cmd.get_chains("esm_partner") == ["A"] and {a.segi for a in cmd.get_model("esm_partner and name CA").atom} == {"A1"}
+    own = atom_table(cmd, "mono and (name CB or (resn GLY and name CA))")
+    partner = atom_table(cmd, "esm_partner and (name CB or (resn GLY and name CA))")
+    residues = ec.residue_identities(load_structure(path), "A")
+    position = {r[1]: k for k, r in enumerate(residues)}
+    seen = set()
+    for obj in inter:
+        for a, b in dash_segments(cmd, obj):
+            # One end on the chain, the other on an atom of the partner copy; a contact there.
+            if not any(np.linalg.norm(xyz - a) < 1e-3 for xyz in own.values()):
+                a, b = b, a
+            ra, rb = end_residue(own, a), end_residue(partner, b)
+            assert np.linalg.norm(a - b) < 8.0
+            seen.add(tuple(sorted((position[ra[1]], position[rb[1]]))))
+    assert seen == inter_pairs
+    # The partner copy is the symmetry mate, not the chain itself, in the moved frame.
+    assert np.linalg.norm(cmd.get_coords("esm_partner and name CA").mean(0) - cmd.get_coords("mono and name CA").mean(0)) > 10
+    assert "homodimer partner: assembly 1 of" in drawn["summary"] and "copy A:1" in drawn["summary"]
+    assert "esm_partner" in drawn["summary"]
+    commands.esm_contacts_clear("esm", _self=cmd)
+    assert cmd.get_names("all") == ["mono"]
+
+
+def test_assembly_found_for_fetched_object(cmd, monomer_file, tmp_path):
+    """An object named after its entry, whose file PyMOL's fetch left in fetch_path."""
+    rr, path, planned, _ = monomer_file
+    folder = tmp_path / "fetched"
+    folder.mkdir()
+    (folder / "1a8o.cif.gz").symlink_to(path)
+    old = cmd.get("fetch_path")
+    cmd.set("fetch_path", str(folder))
+    try:
+        cmd.load(str(path), "1a8o")
+        drawn = commands.esm_contacts_load(str(rr), "1a8o", top="all", min_sep="6", threshold="0.5", _self=cmd)
+        assert drawn["counts"]["inter"] == planned["inter"] and drawn["partner"] == "esm_partner"
+        assert "(found for the object)" in drawn["summary"]
+        off = commands.esm_contacts_load(str(rr), "1a8o", top="all", threshold="0.5", assembly="none", name="off", _self=cmd)
+        assert off["counts"]["inter"] == 0 and "off_partner" not in cmd.get_names("all")
+    finally:
+        cmd.set("fetch_path", old)
+
+
+def test_bad_assembly_leaves_session_unchanged(cmd, monomer_file, shared_data, tmp_path):
+    rr, path, _, _ = monomer_file
+    cmd.load(str(path), "mono")
+    load = lambda assembly: lambda: commands.esm_contacts_load(str(rr), "mono", assembly=assembly, _self=cmd)  # noqa: E731
+    assert "missing.cif: no such file" in unchanged(cmd, load(str(tmp_path / "missing.cif")))
+    assert "does not match mono chain A" in unchanged(cmd, load(str(shared_data / "1hvr.pdb")))
+    assert "no assembly '7'" in unchanged(cmd, load(f"{path}:7"))
+    garbage = tmp_path / "garbage.cif"
+    garbage.write_text("data_x\n_cell.length_a 1\n")
+    assert "garbage.cif" in unchanged(cmd, load(str(garbage)))
+    assert cmd.get_names("all") == ["mono"]
