@@ -11,6 +11,8 @@ from esm_contacts.models import load_model
 from esm_contacts.predictor import ContactPredictor
 from esm_contacts.regression import (
     ContactRegression,
+    choose_solver,
+    estimate_memory,
     fit_l1_logistic,
     load_regression,
     pair_features,
@@ -58,6 +60,66 @@ def test_l1_fit_recovers_planted_heads(seed):
     sparse, _ = fit_l1_logistic(X, y, C=0.01)
     assert np.flatnonzero(sparse).tolist() == [5, 20, 33]
     assert np.sign(sparse[[5, 20, 33]]).tolist() == [1, 1, -1]
+
+
+def unpenalized_intercept_reference(X, y, C):
+    """Independent: liblinear on saga's objective. intercept_scaling = 100 turns liblinear's
+    |b| penalty into |b| / 100, i.e. practically an unpenalized intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, solver="liblinear", l1_ratio=1.0, intercept_scaling=100, tol=1e-8, max_iter=10_000)
+    model.fit(X.astype(np.float64), y)
+    return model.coef_.ravel(), float(model.intercept_[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("scale", [1.0, 0.02])
+@pytest.mark.parametrize("C", [0.15, 0.01])
+def test_saga_matches_liblinear(seed, scale, C):
+    # scale 0.02: APC-sized features (weights ~50x larger), the regime of real training.
+    X, y = planted(seed)
+    X = np.ascontiguousarray(X * scale)
+    lib_w, lib_b = fit_l1_logistic(X, y, C=C, solver="liblinear")
+    saga_w, saga_b = fit_l1_logistic(X, y, C=C, solver="saga")
+    assert saga_w.dtype == np.float32
+    # Same heads survive: the planted ones at strong penalties; with unit features and
+    # C = 0.15 also noise heads, identical except for ones too small to matter (< 0.02).
+    big = lambda w: set(np.flatnonzero(np.abs(w) > 0.02).tolist())  # noqa: E731
+    assert big(saga_w) == big(lib_w)
+    if C == 0.01 and scale == 1.0:
+        assert np.flatnonzero(saga_w).tolist() == np.flatnonzero(lib_w).tolist() == [5, 20, 33]
+    # On its own objective (unpenalized intercept) saga reaches the optimum: within 0.5% of
+    # the largest weight and 0.01 in the bias (measured <= 0.08% and 0.004).
+    ref_w, ref_b = unpenalized_intercept_reference(X, y, C)
+    assert np.abs(saga_w - ref_w).max() <= 5e-3 * np.abs(ref_w).max()  # all zero at C=0.01, scale 0.02
+    assert saga_b == pytest.approx(ref_b, abs=0.01)
+    # Against the authors' liblinear the only difference is its |b| penalty, which matters
+    # at small C * n (here 450 and 30; thousands to 10^5 in real training): measured up to
+    # 1.7% of the largest weight and 0.05 in b at C = 0.15, 11% and 0.3 at C = 0.01.
+    assert np.abs(saga_w - lib_w).max() <= (0.03 if C == 0.15 else 0.15) * np.abs(lib_w).max()
+    assert saga_b == pytest.approx(lib_b, abs=0.1 if C == 0.15 else 0.4)
+
+
+def test_saga_all_zero_weights_gets_the_log_odds_intercept():
+    X, y = planted(0)
+    weight, bias = fit_l1_logistic(X * 0.02, y, C=0.01, solver="saga")
+    # Every feature below the L1 threshold: w = 0 and the best intercept is log-odds(y).
+    assert not weight.any()
+    assert bias == pytest.approx(np.log(y.mean() / (1 - y.mean())), abs=1e-6)
+
+
+def test_choose_solver_by_memory():
+    need = estimate_memory(867_000, 660)
+    assert need / 1024**3 == pytest.approx(19.3, abs=0.1)  # 36 bytes per value (see module doc)
+    assert estimate_memory(867_000, 660, "saga") < 2.2 * 1024**3
+    assert choose_solver(867_000, 660)[0] == "saga"  # the issue's 20 x 300 ESM-1b case, 8 GB
+    assert choose_solver(867_000, 660, memory_limit=None)[0] == "liblinear"
+    assert choose_solver(1000, 12)[0] == "liblinear"
+    solver, reason = choose_solver(1000, 12, memory_limit=1000)
+    assert solver == "saga" and "over the 1000 bytes memory limit" in reason
+    assert choose_solver(867_000, 660, solver="liblinear")[0] == "liblinear"  # as asked
+    with pytest.raises(ValueError, match="unknown solver 'newton'"):
+        choose_solver(10, 10, solver="newton")
 
 
 def test_fit_needs_both_classes():
@@ -131,8 +193,35 @@ def test_train_regression_equals_fit_on_fair_esm_features(tiny_esm2):
     assert trained.bias == pytest.approx(bias, abs=2e-3)
     assert trained.metadata["pairs"] == len(np.concatenate(y))
     assert trained.nonzero_heads == trained.metadata["nonzero_heads"] == np.count_nonzero(weight)
+    assert trained.metadata["solver"] == "liblinear"  # small: "auto" keeps the authors' solver
     sampled = train_regression(predictor, sequences, truths, C=5.0, max_pairs=500)
     assert sampled.metadata["pairs"] == 500
+
+
+def test_train_regression_auto_solver_by_memory_limit(tiny_esm2, tmp_path, caplog):
+    predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
+    n = len(SEQUENCE)
+    truth = np.zeros((n, n), dtype=np.int8)
+    for offset in (6, 7, 30):  # contacts on a few diagonals; the rest known non-contacts
+        truth[np.arange(n - offset), np.arange(offset, n)] = 1
+    truth = np.maximum(truth, truth.T)
+    with caplog.at_level("INFO", logger="esm_contacts.regression"):
+        lib = train_regression(predictor, [SEQUENCE], [truth], C=5.0)
+        assert lib.metadata["solver"] == "liblinear" and "solver liblinear" in caplog.text
+        with pytest.warns(UserWarning, match="saga fit needs about"):
+            saga = train_regression(predictor, [SEQUENCE], [truth], C=5.0, memory_limit=1000)
+        assert saga.metadata["solver"] == "saga" and "over the 1000 bytes memory limit" in saga.metadata["solver_reason"]
+        assert "solver saga" in caplog.text
+    assert saga.metadata["precision"] == "float32" and lib.metadata["precision"] == "float32"
+    forced = train_regression(predictor, [SEQUENCE], [truth], C=5.0, solver="saga")
+    assert forced.metadata["precision"] == "float64"  # the float64 copy fits in 8 GB
+    np.testing.assert_allclose(forced.weight, saga.weight, atol=0.05 * np.abs(saga.weight).max())
+    # Same fit within the solvers' difference (intercept penalty; 1891 pairs, C = 5).
+    np.testing.assert_allclose(saga.weight, lib.weight, atol=0.05 * np.abs(lib.weight).max())
+    path = saga.save(tmp_path / "saga-contact-regression.pt")
+    assert load_regression(path).metadata["solver"] == "saga"
+    with pytest.raises(ValueError, match="unknown solver 'lbfgs'"):
+        train_regression(predictor, [SEQUENCE], [truth], solver="lbfgs")
 
 
 def test_train_regression_rejects_bad_input(tiny_esm1b):
@@ -211,6 +300,11 @@ def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "heads non-zero" in printed and "validation precision, 1 chain(s)" in printed
     assert "trained" in printed and "long" in printed
+    assert "solver liblinear" in printed
     assert load_regression(out).weight.shape == (3, 4)
+    assert load_regression(out).metadata["solver"] == "liblinear"
+    with pytest.warns(UserWarning, match="over the 1 bytes memory limit"):
+        assert main(args + ["--memory-limit", "1e-9"]) == 0
+    assert "solver saga" in capsys.readouterr().out and load_regression(out).metadata["solver"] == "saga"
     assert main(args[:-6] + ["--structures", "nocolon.pdb"]) == 2
     assert "FILE:CHAIN" in capsys.readouterr().err
