@@ -120,15 +120,23 @@ SEE ALSO
 
     esm_contacts, esm_contacts_load
     """
-    from esm_contacts.validate import format_ranking, format_validation, validate
-
     options = drawing.parse_options(top, min_sep, "all", threshold, name, None, _self=_self)
-    top_value = int(options.top) if options.top.isdigit() else options.top
     targets = _targets(selection, _self)
     source = str(pred).strip() or commands.DEFAULT_MODEL
     P, sequence, label = _prediction(source, targets, str(device).strip() or "auto")
+    return check_targets(P, sequence, label, targets, options, _self=_self)
+
+
+def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: List[Target],
+                  options: drawing.Options, *, _self=cmd) -> list:
+    """Score each target against a map, then colour, select hints and print (main thread).
+
+    Every model is scored before the session is touched, so an error leaves it as it was.
+    """
+    from esm_contacts.validate import format_ranking, format_validation, validate
+
+    top_value = int(options.top) if options.top.isdigit() else options.top
     results, indices = [], []
-    # Score every model before touching the session: an error leaves it as it was.
     for target in targets:
         try:
             result = validate(P, target.structure, target.chain, top=top_value, min_sep=options.min_sep,
@@ -159,24 +167,66 @@ def register(_self=cmd) -> None:
         _self.auto_arg[position]["esm_contacts_check"] = completion
 
 
+#: The running prediction of the menu entry (kept so Qt does not collect it mid-run).
+_job = None
+
+
 def show_dialog(_self=cmd):
-    """*Plugin > Check model with ESM contacts*: pick objects and a prediction, then check."""
+    """*Plugin > Check model with ESM contacts*: pick objects and a prediction, then check.
+
+    A contact file is checked at once; without one, ESM-1b predicts in a worker thread
+    (PyMOL's ``AsyncFunc``) and the check runs when it reports, so the GUI stays live.
+    """
+    global _job
     from pymol.Qt import QtWidgets
 
+    from .dialog import ProgressFunc
+
+    title = "Check model with ESM contacts"
     objects = _self.get_object_list("polymer.protein") or []
     if not objects:
-        QtWidgets.QMessageBox.information(None, "Check model with ESM contacts", "Load a protein structure first.")
+        QtWidgets.QMessageBox.information(None, title, "Load a protein structure first.")
+        return None
+    if _job is not None:
+        QtWidgets.QMessageBox.information(None, title, "A check is already running.")
         return None
     selection, ok = QtWidgets.QInputDialog.getText(
-        None, "Check model with ESM contacts", "Models (PyMOL selection, one chain per object):",
-        text=" or ".join(f"%{obj}" for obj in objects))
+        None, title, "Models (PyMOL selection, one chain per object):", text=" or ".join(f"%{obj}" for obj in objects))
     if not ok or not selection.strip():
         return None
     path, _ = QtWidgets.QFileDialog.getOpenFileName(
         None, "Predicted contacts (cancel: predict with ESM-1b)", "", "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
+
+    def fail(error):
+        message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
+        print(f" {title}: Error: {message}")
+        QtWidgets.QMessageBox.critical(None, title, message)
+
     try:
-        return esm_contacts_check(selection, path or commands.DEFAULT_MODEL, _self=_self)
+        if path:
+            return esm_contacts_check(selection, path, _self=_self)
+        options = drawing.parse_options(_self=_self, name="esm_check")
+        targets = _targets(selection, _self)
     except CmdException as error:
-        print(f" Check model with ESM contacts: Error: {error.message}")
-        QtWidgets.QMessageBox.critical(None, "Check model with ESM contacts", error.message)
+        fail(error)
         return None
+
+    def finished(outcome):
+        global _job
+        (result, error), job = outcome, _job
+        _job = None
+        job.wait()
+        if error is None:
+            P, query, model = result
+            try:
+                check_targets(P, query or targets[0].sequence, model, targets, options, _self=_self)
+                return
+            except CmdException as check_error:
+                error = check_error
+        fail(error)
+
+    _job = ProgressFunc(commands.predict)
+    _job.progressed.connect(lambda stage: print(f" {title}: {stage}"))
+    _job.finished.connect(finished)
+    _job(targets[0].sequence, commands.DEFAULT_MODEL, "auto")
+    return None
