@@ -22,6 +22,7 @@ _EXPORTS = {
     "homodimer_partners": "structure",
     "homodimer_contacts": "structure",
     "load_assembly": "structure",
+    "list_assemblies": "structure",
     "cb_coordinates": "structure",
     "evaluate": "metrics",
     "evaluate_set": "metrics",

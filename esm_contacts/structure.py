@@ -185,10 +185,7 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
                     raise ValueError(f"{path}: no ATOM or HETATM records (not a {label} file?)")
                 peptide_entities, entity_sequences = None, {}
                 if assembly:
-                    try:
-                        available = list(file.list_assemblies())
-                    except Exception:  # no REMARK 300/350
-                        available = []
+                    available = _available_assemblies(file)
 
                     def build(assembly_id):
                         return file.get_assembly(assembly_id, model=1, altloc="all", extra_fields=["occupancy"])
@@ -206,10 +203,7 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
                 fields = ["occupancy"] + [f for f in ("label_seq_id", "label_entity_id") if f in block["atom_site"]]
                 peptide_entities, entity_sequences = _entity_info(block)
                 if assembly:
-                    available = []
-                    if "pdbx_struct_assembly_gen" in block and "pdbx_struct_oper_list" in block:
-                        ids = block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist()
-                        available = list(dict.fromkeys(ids))
+                    available = _available_assemblies(file)
 
                     def build(assembly_id):
                         return pdbx.get_assembly(file, assembly_id, model=1, altloc="all", extra_fields=fields)
@@ -233,6 +227,53 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
             raise ValueError(f"{path}: not a readable {label} file ({error})") from None
         except Exception as error:  # Biotite's InvalidFileError, msgpack, unicode, index errors
             raise ValueError(f"{path}: not a readable {label} file ({type(error).__name__}: {error})") from None
+
+
+def _available_assemblies(file) -> List[str]:
+    """Assembly IDs a parsed PDB, mmCIF or BinaryCIF file defines, in file order."""
+    if isinstance(file, pdb.PDBFile):
+        try:
+            return [str(a) for a in file.list_assemblies()]
+        except Exception:  # no REMARK 300/350
+            return []
+    block = file.block
+    if "pdbx_struct_assembly_gen" not in block or "pdbx_struct_oper_list" not in block:
+        return []
+    return list(dict.fromkeys(block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist()))
+
+
+def list_assemblies(path: PathLike, cache_dir: Optional[PathLike] = None) -> List[str]:
+    """The biological assembly IDs a structure file defines, in file order.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Structure file or PDB ID, as for :func:`load_structure`.
+    cache_dir : str or path-like, optional
+        As in :func:`load_structure`.
+
+    Returns
+    -------
+    ids : list of str
+        Empty when the file defines none (or cannot be read as a structure file).
+    """
+    import io
+
+    resolved = _resolve_path(path, cache_dir)
+    raw = _file_bytes(resolved)
+    fmt = _file_format(resolved, raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if fmt == "pdb":
+                file = pdb.PDBFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
+            elif fmt == "cif":
+                file = pdbx.CIFFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
+            else:
+                file = pdbx.BinaryCIFFile.read(io.BytesIO(raw))
+            return _available_assemblies(file)
+        except Exception:  # unreadable: load_structure / load_assembly say why
+            return []
 
 
 def _check_assembly_id(path: Path, assembly_id: Optional[str], available: Sequence[str]) -> str:

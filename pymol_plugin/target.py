@@ -246,32 +246,6 @@ def split_assembly_spec(spec: str) -> Tuple[str, Optional[str]]:
     return path, assembly_id.strip()
 
 
-def _assembly_ids(path: str, cache_dir=None) -> List[str]:
-    """Assembly IDs a file defines, in file order (biotite's lists)."""
-    import gzip
-    import io
-
-    import biotite.structure.io.pdb as pdb
-    import biotite.structure.io.pdbx as pdbx
-
-    from esm_contacts.structure import _resolve_path  # the same file load_assembly reads
-
-    resolved = _resolve_path(path, cache_dir)
-    raw = resolved.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    name = resolved.name.lower().removesuffix(".gz")
-    try:
-        if name.endswith(".bcif"):
-            return list(pdbx.list_assemblies(pdbx.BinaryCIFFile.read(io.BytesIO(raw))))
-        text = raw.decode("utf-8", errors="replace")
-        if name.endswith((".pdb", ".ent", ".pdb1")) or not text.lstrip().startswith("data_"):
-            return list(pdb.PDBFile.read(io.StringIO(text)).list_assemblies())
-        return list(pdbx.list_assemblies(pdbx.CIFFile.read(io.StringIO(text))))
-    except Exception:  # noqa: BLE001 - no assembly records: load_assembly says so
-        return []
-
-
 def _frame(target: Target, own) -> object:
     """The fit of the assembly's own copy onto the object's chain (None: same place)."""
     import biotite.structure as struc
@@ -317,7 +291,7 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         No such file, no assembly, the chain missing from it or not matching, or no
         partner copy in it.
     """
-    from esm_contacts.structure import chain_sequence, homodimer_partners, load_assembly, map_sequence
+    from esm_contacts.structure import chain_sequence, homodimer_partners, list_assemblies, load_assembly, map_sequence
 
     if homodimer_partners(target.structure, target.chain):
         return None
@@ -326,7 +300,7 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         raise CmdException("no assembly file given")
     where = f"assembly {spec!r}"
     try:
-        ids = [assembly_id] if assembly_id else _assembly_ids(path, cache_dir)
+        ids = [assembly_id] if assembly_id else list_assemblies(path, cache_dir)
         atoms = chosen = None
         for candidate in ids or [None]:
             atoms = load_assembly(path, assembly_id=candidate, cache_dir=cache_dir, chain=target.chain)

@@ -562,3 +562,18 @@ def test_structure_without_protein(shared_data, tmp_path):
     with pytest.raises(ValueError, match="no protein") as error:
         load_structure(path)
     assert "dna.pdb" in str(error.value)
+
+
+def test_list_assemblies_matches_the_files(shared_data, tmp_path):
+    from esm_contacts.structure import list_assemblies, load_assembly
+
+    # 4zey (mmCIF) and 4JSV (PDB REMARK 350) define two assemblies, 1a3a (headers stripped) none.
+    assert list_assemblies(shared_data / "4zey.cif") == ["1", "2"]
+    assert list_assemblies(shared_data / "4JSV.pdb") == ["1", "2"]
+    assert list_assemblies(shared_data / "1l2y.bcif") == ["1"]
+    assert list_assemblies(shared_data / "1a3a.pdb") == []
+    assert load_assembly(shared_data / "1a3a.pdb") is None
+    for assembly_id in list_assemblies(shared_data / "4JSV.pdb"):
+        assert len(load_assembly(shared_data / "4JSV.pdb", assembly_id=assembly_id)) > 0
+    with pytest.raises(FileNotFoundError, match="missing.cif"):
+        list_assemblies(tmp_path / "missing.cif")
