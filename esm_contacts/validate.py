@@ -8,7 +8,9 @@ Predicted contacts
     limits apply when both are given).
 Satisfied
     The model's Cb-Cb distance of the pair is < 8 A (virtual Cb, as DESIGN.md).
-    Pairs with an unobserved residue are unknown and left out of every fraction.
+    Pairs with an unobserved residue are unknown: as in DESIGN.md's precision, only
+    pairs whose truth is known are ranked, so they do not take top-L places; their
+    number among the plain top ``top`` is reported as ``unknown``.
 Agreement
     Fraction of the (known) predicted contacts the model satisfies, overall and per
     range; ``model_supported``: fraction of the model's own contacts (per range) that
@@ -162,7 +164,10 @@ def register_shift_hints(
     length = len(coordinates)
     step = max(window // 3, 1)
     found: List[RegisterHint] = []
-    for start in range(0, max(length - window, 0) + 1, step):
+    starts = list(range(0, max(length - window, 0) + 1, step))
+    if starts[-1] + window < length:  # the C-terminal residues get a window too
+        starts.append(length - window)
+    for start in starts:
         stop = min(start + window, length)
         best: Optional[Tuple[int, int, int, int]] = None
         for shift in shifts:
@@ -255,10 +260,11 @@ def validate(
             "pass the predicted sequence so the two can be aligned"
         )
     coordinates = cb_coordinates(structure, chain, sequence=sequence)
-    i, j, p = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold)
-    known = T[i, j] >= 0
-    unknown = int(np.count_nonzero(~known))
-    i, j, p = i[known], j[known], p[known]
+    # As DESIGN.md's precision: rank only pairs whose truth is known, so unobserved
+    # residues do not use up the top-L slots; report how many of the plain top they held.
+    i_all, j_all, _ = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold)
+    unknown = int(np.count_nonzero(T[i_all, j_all] < 0))
+    i, j, p = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold, T=T)
     satisfied = T[i, j] == 1
     separation = j - i
     by_range = {}
@@ -314,7 +320,8 @@ def format_validation(result: Validation, residues: bool = True) -> str:
     ranges = ("local", "short", "medium", "long")
     lines = [
         f"model {result.name}: {result.num_predicted} predicted contacts checked"
-        + (f" ({result.unknown} with unobserved residues left out)" if result.unknown else ""),
+        + (f" (ranked among pairs of observed residues; {result.unknown} of the plain top involve unobserved residues)"
+           if result.unknown else ""),
         f"{'':34}" + " ".join(f"{r:>7}" for r in ranges) + f" {'all':>7}",
         f"{'predicted contacts satisfied':34}"
         + " ".join(f"{result.agreement_by_range[r]:7.3f}" for r in ranges)

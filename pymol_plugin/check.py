@@ -72,8 +72,11 @@ def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
         values[key] = NO_EVIDENCE if np.isnan(support) else float(support)
         if position in hint_positions:
             hinted.add(key)
-    scope = f"%{target.object} and chain {target.chain}" if target.chain else f"%{target.object}"
-    _self.alter(scope, "b = values.get((chain, resi), b)", space={"values": values})
+    # Only the chain's protein atoms: ligands and waters keep their B and colour; residues
+    # not scored (outside a partial selection) become "no evidence", not stale B values.
+    chain = f" and chain {target.chain}" if target.chain else ""
+    scope = f"%{target.object}{chain} and polymer.protein"
+    _self.alter(scope, "b = values.get((chain, resi), no_evidence)", space={"values": values, "no_evidence": NO_EVIDENCE})
     _self.color("grey70", f"({scope}) and b < 0")
     _self.spectrum("b", "red_white_blue", f"({scope}) and b > -0.5", minimum=0.0, maximum=1.0)
     if hinted:
@@ -158,75 +161,169 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
 
 
 def register(_self=cmd) -> None:
-    """Add ``esm_contacts_check`` with selection and model completion."""
+    """Add ``esm_contacts_check`` with selection completion."""
     _self.extend("esm_contacts_check", esm_contacts_check)
-    completions = ([lambda: _self.selection_sc(), "selection", ", "], [commands._model_names, "prediction", ", "])
-    for position, completion in enumerate(completions):
-        while position >= len(_self.auto_arg):
-            _self.auto_arg.append({})
-        _self.auto_arg[position]["esm_contacts_check"] = completion
+    # Position 1 (pred) is usually a contact file: left to PyMOL's file-name completion.
+    _self.auto_arg[0]["esm_contacts_check"] = [lambda: _self.selection_sc(), "selection", ", "]
 
 
-#: The running prediction of the menu entry (kept so Qt does not collect it mid-run).
-_job = None
+TITLE = "Check model with ESM contacts"
+
+#: The one check dialog of the session (module level, so Qt does not collect it).
+_dialog = None
+
+
+def _make_dialog_class():
+    """The dialog class; built on first use so that headless PyMOL never imports Qt."""
+    from pymol.Qt import QtWidgets
+
+    from .dialog import ProgressFunc, _model_names
+
+    class CheckDialog(QtWidgets.QDialog):
+        """Models to check, a contact file or a model to predict with, Run and Close."""
+
+        def __init__(self, parent=None, _self=cmd):
+            super().__init__(parent)
+            self._self = _self
+            self._job = None
+            self.setObjectName("esm_contacts_check_dialog")
+            self.setWindowTitle(TITLE)
+            form = QtWidgets.QFormLayout(self)
+            self.selection = QtWidgets.QLineEdit()
+            self.selection.setToolTip("PyMOL selection: one protein chain in each object to check")
+            self.prediction = QtWidgets.QLineEdit()
+            self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy); empty: predict with the model")
+            browse_file = QtWidgets.QPushButton("Browse...")
+            browse_file.clicked.connect(self.browse_prediction)
+            self.model = QtWidgets.QComboBox()
+            self.model.setEditable(True)
+            self.model.addItems(_model_names())
+            browse_model = QtWidgets.QPushButton("Browse...")
+            browse_model.clicked.connect(self.browse_model)
+            self.device = QtWidgets.QComboBox()
+            self.device.setEditable(True)
+            self.device.addItems(["auto", "cpu", "cuda"])
+            self.top = QtWidgets.QComboBox()
+            self.top.setEditable(True)
+            self.top.addItems(["L", "L/2", "L/5", "all"])
+            self.progress = QtWidgets.QProgressBar()
+            self.progress.setRange(0, 1)
+            self.status = QtWidgets.QLabel("")
+            self.status.setWordWrap(True)
+            form.addRow("Models", self.selection)
+            form.addRow("Predicted contacts", self._row(self.prediction, browse_file))
+            form.addRow("or model", self._row(self.model, browse_model))
+            form.addRow("Device", self.device)
+            form.addRow("Top", self.top)
+            form.addRow(self.progress)
+            form.addRow(self.status)
+            buttons = QtWidgets.QDialogButtonBox()
+            self.run_button = buttons.addButton("Run", QtWidgets.QDialogButtonBox.AcceptRole)
+            close = buttons.addButton("Close", QtWidgets.QDialogButtonBox.RejectRole)
+            self.run_button.clicked.connect(self.run)
+            close.clicked.connect(self.hide)
+            form.addRow(buttons)
+            self.refresh()
+
+        @staticmethod
+        def _row(*widgets):
+            row = QtWidgets.QWidget()
+            layout = QtWidgets.QHBoxLayout(row)
+            layout.setContentsMargins(0, 0, 0, 0)
+            for widget in widgets:
+                layout.addWidget(widget)
+            layout.setStretch(0, 1)
+            return row
+
+        def refresh(self) -> None:
+            objects = self._self.get_object_list("polymer.protein") or []
+            if not self.selection.text().strip():
+                self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
+
+        def browse_prediction(self) -> None:
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self, "Predicted contacts", "", "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
+            if path:
+                self.prediction.setText(path)
+
+        def browse_model(self) -> None:
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "ESM checkpoint", "", "ESM checkpoints (*.pt);;All files (*)")
+            if path:
+                self.model.setCurrentText(path)
+
+        def run(self) -> None:
+            """A contact file is checked at once; a model predicts in a worker thread first."""
+            if self._job is not None:
+                return
+            selection = self.selection.text().strip()
+            prediction = self.prediction.text().strip()
+            try:
+                if prediction:
+                    results = esm_contacts_check(selection, prediction, self.top.currentText(), _self=self._self)
+                    self.done_message(results)
+                    return
+                options = drawing.parse_options(self.top.currentText(), name="esm_check", _self=self._self)
+                targets = _targets(selection, self._self)
+            except Exception as error:  # noqa: BLE001 - every failure goes to the user
+                self.fail(error)
+                return
+            model = self.model.currentText().strip() or commands.DEFAULT_MODEL
+            self._job = ProgressFunc(commands.predict)
+            self._job.progressed.connect(self.status.setText)
+            self._job.finished.connect(lambda outcome: self.finish(outcome, targets, options))
+            self.run_button.setEnabled(False)
+            self.progress.setRange(0, 0)  # busy
+            self._job(targets[0].sequence, model, self.device.currentText().strip() or "auto")
+
+        def finish(self, outcome, targets, options) -> None:
+            (result, error), job = outcome, self._job
+            self._job = None
+            if job is not None:
+                job.wait()
+            self.run_button.setEnabled(True)
+            self.progress.setRange(0, 1)
+            if error is None:
+                P, query, model = result
+                try:
+                    self.done_message(check_targets(P, query or targets[0].sequence, model, targets, options,
+                                                    _self=self._self))
+                    return
+                except Exception as check_error:  # noqa: BLE001
+                    error = check_error
+            self.fail(error)
+
+        def done_message(self, results) -> None:
+            self.progress.setValue(1)
+            best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
+            hints = sum(len(r.hints) for r in results)
+            self.status.setText(f"Checked {len(results)} model(s); best {best.name} (agreement {best.agreement:.2f}); "
+                                f"{hints} register-shift hint(s); table in the log")
+
+        def fail(self, error: BaseException) -> None:
+            message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
+            print(f" {TITLE}: Error: {message}")
+            self.progress.setValue(0)
+            self.status.setText(f"Error: {message}")
+            QtWidgets.QMessageBox.critical(self, TITLE, message)
+
+    return CheckDialog
 
 
 def show_dialog(_self=cmd):
-    """*Plugin > Check model with ESM contacts*: pick objects and a prediction, then check.
+    """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog."""
+    global _dialog
+    if _dialog is None:
+        parent = None
+        try:
+            from pymol.gui import get_qtwindow
 
-    A contact file is checked at once; without one, ESM-1b predicts in a worker thread
-    (PyMOL's ``AsyncFunc``) and the check runs when it reports, so the GUI stays live.
-    """
-    global _job
-    from pymol.Qt import QtWidgets
-
-    from .dialog import ProgressFunc
-
-    title = "Check model with ESM contacts"
-    objects = _self.get_object_list("polymer.protein") or []
-    if not objects:
-        QtWidgets.QMessageBox.information(None, title, "Load a protein structure first.")
-        return None
-    if _job is not None:
-        QtWidgets.QMessageBox.information(None, title, "A check is already running.")
-        return None
-    selection, ok = QtWidgets.QInputDialog.getText(
-        None, title, "Models (PyMOL selection, one chain per object):", text=" or ".join(f"%{obj}" for obj in objects))
-    if not ok or not selection.strip():
-        return None
-    path, _ = QtWidgets.QFileDialog.getOpenFileName(
-        None, "Predicted contacts (cancel: predict with ESM-1b)", "", "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
-
-    def fail(error):
-        message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
-        print(f" {title}: Error: {message}")
-        QtWidgets.QMessageBox.critical(None, title, message)
-
-    try:
-        if path:
-            return esm_contacts_check(selection, path, _self=_self)
-        options = drawing.parse_options(_self=_self, name="esm_check")
-        targets = _targets(selection, _self)
-    except CmdException as error:
-        fail(error)
-        return None
-
-    def finished(outcome):
-        global _job
-        (result, error), job = outcome, _job
-        _job = None
-        job.wait()
-        if error is None:
-            P, query, model = result
-            try:
-                check_targets(P, query or targets[0].sequence, model, targets, options, _self=_self)
-                return
-            except CmdException as check_error:
-                error = check_error
-        fail(error)
-
-    _job = ProgressFunc(commands.predict)
-    _job.progressed.connect(lambda stage: print(f" {title}: {stage}"))
-    _job.finished.connect(finished)
-    _job(targets[0].sequence, commands.DEFAULT_MODEL, "auto")
-    return None
+            parent = get_qtwindow()
+        except ImportError:
+            pass
+        _dialog = _make_dialog_class()(parent, _self=_self)
+    else:
+        _dialog.refresh()
+    _dialog.show()
+    _dialog.raise_()
+    _dialog.activateWindow()
+    return _dialog

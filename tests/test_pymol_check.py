@@ -94,9 +94,48 @@ def test_register_error_hinted_and_ranked(cmd, files, capsys):
 
 
 def test_predict_with_a_model(cmd, tiny_esm1b):
-    cmd.do(f"esm_contacts_check correct, {tiny_esm1b}, top=L/2")
-    b_values = [b for _, b, _ in ca_rows(cmd, "correct")]
-    assert any(0.0 <= b <= 1.0 for b in b_values)
+    results = check.esm_contacts_check("correct", str(tiny_esm1b), top="L/2", _self=cmd)
+    assert len(results) == 1 and results[0].num_predicted == 145 // 2
+    b_values = np.array([b for _, b, _ in ca_rows(cmd, "correct")])
+    support = results[0].support
+    np.testing.assert_allclose(b_values, np.where(np.isnan(support), check.NO_EVIDENCE, support), atol=1e-3)
+
+
+def test_partial_selection_leaves_ligands_and_waters_alone(instance, shared_data, files):
+    """Only the chain's protein residues are written: waters keep B and colour; unscored residues grey."""
+    cmd = instance
+    cmd.delete("all")
+    cmd.load(str(shared_data / "1a3a.pdb"), "m")
+    cmd.color("yellow", "m and not polymer.protein")
+    waters_before = []
+    cmd.iterate("m and chain A and not polymer.protein", "waters_before.append((b, color))", space={"waters_before": waters_before})
+    assert waters_before, "1a3a chain A should carry waters or ligands"
+    sequence_file = files / "pred.rr"
+    # The prediction covers the whole chain; the selection only residues 1-60, so its
+    # sequence is aligned into the prediction's and the rest of the chain is not scored.
+    results = check.esm_contacts_check("m and chain A and resi 1-60", str(sequence_file), _self=cmd)
+    assert len(results) == 1
+    waters_after = []
+    cmd.iterate("m and chain A and not polymer.protein", "waters_after.append((b, color))", space={"waters_after": waters_after})
+    assert waters_after == waters_before
+    outside = []
+    cmd.iterate("m and chain A and polymer.protein and resi 90-100 and name CA", "outside.append((b, color))",
+                space={"outside": outside})
+    grey = cmd.get_color_index("grey70")
+    assert outside and all(b == check.NO_EVIDENCE and color == grey for b, color in outside)
+    inside = []
+    cmd.iterate("m and chain A and resi 1-60 and name CA", "inside.append(b)", space={"inside": inside})
+    assert any(0.0 <= b <= 1.0 for b in inside)
+    cmd.delete("all")
+
+
+def test_unsupported_residues_are_red(cmd, files):
+    check.esm_contacts_check("shifted", str(files / "pred.rr"), _self=cmd)
+    rows = ca_rows(cmd, "shifted")
+    red = [color for _, b, color in rows if b == 0.0]
+    assert red, "the register-shifted segment should hold residues with support 0"
+    for color in red:
+        np.testing.assert_allclose(cmd.get_color_tuple(color), [1, 0, 0], atol=0.05)
 
 
 def test_errors_leave_the_session_unchanged(cmd, files):
@@ -112,3 +151,100 @@ def test_errors_leave_the_session_unchanged(cmd, files):
         check.esm_contacts_check("correct", str(files / "pred.rr"), top="L/0", _self=cmd)
     assert cmd.get_names("all") == before_names
     assert ca_rows(cmd, "correct") == before_b
+
+
+GUI_DRIVER = r'''
+import json, os, time, traceback
+from pymol import cmd
+from pymol.Qt import QtCore, QtWidgets
+import pymol_plugin
+from pymol_plugin import check
+
+OUT = os.environ["ESM_GUI_OUT"]
+report = {}
+
+
+def finish(ok):
+    report["ok"] = ok
+    with open(os.path.join(OUT, "report.json"), "w") as stream:
+        json.dump(report, stream)
+    cmd.quit()
+
+
+def step(function):
+    def run():
+        try:
+            function()
+        except Exception:
+            report["error"] = traceback.format_exc()
+            finish(False)
+    return run
+
+
+@step
+def start():
+    pymol_plugin.__init_plugin__()
+    cmd.load(os.environ["ESM_CORRECT"], "correct")
+    cmd.load(os.environ["ESM_SHIFTED"], "shifted")
+    dialog = check.show_dialog()
+    report["selection"] = dialog.selection.text()
+    dialog.prediction.setText(os.environ["ESM_PRED"])
+    dialog.run_button.click()
+    report["file_status"] = dialog.status.text()
+    report["hints"] = cmd.count_atoms("esm_check_hints and name CA")
+    # Then with a model: the prediction runs in the worker thread.
+    dialog.prediction.setText("")
+    dialog.model.setCurrentText(os.environ["ESM_MODEL"])
+    dialog.device.setCurrentText("cpu")
+    report["started"] = time.time()
+    dialog.run_button.click()
+    report["busy"] = dialog.progress.maximum() == 0
+    QtCore.QTimer.singleShot(100, lambda: wait(dialog))
+
+
+def wait(dialog):
+    try:
+        if dialog._job is not None and time.time() - report["started"] < 30:
+            QtCore.QTimer.singleShot(100, lambda: wait(dialog))
+            return
+        report["model_status"] = dialog.status.text()
+        finish(True)
+    except Exception:
+        report["error"] = traceback.format_exc()
+        finish(False)
+
+
+QtCore.QTimer.singleShot(300, start)
+'''
+
+
+def test_check_dialog_in_pymol_window(files, tiny_esm1b, tmp_path):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
+    if shutil.which("xvfb-run") is None or shutil.which("Xvfb") is None:
+        pytest.skip("xvfb-run/Xvfb are not installed (apt-get install xvfb); the GUI test needs a virtual X server")
+    root = Path(__file__).resolve().parent.parent
+    driver = tmp_path / "driver.py"
+    driver.write_text(GUI_DRIVER)
+    env = dict(os.environ, ESM_GUI_OUT=str(tmp_path), ESM_CORRECT=str(files / "correct.pdb"),
+               ESM_SHIFTED=str(files / "shifted.pdb"), ESM_PRED=str(files / "pred.rr"), ESM_MODEL=str(tiny_esm1b),
+               HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path), LIBGL_ALWAYS_SOFTWARE="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    run = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "pymol", "-q", str(driver)], env=env,
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    report_file = tmp_path / "report.json"
+    assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    report = json.loads(report_file.read_text())
+    assert report["ok"], report.get("error")
+    assert report["selection"] == "%correct or %shifted"
+    assert report["file_status"].startswith("Checked 2 model(s); best correct (agreement 1.00); 1 register-shift hint")
+    assert report["hints"] >= 12
+    assert report["busy"]
+    assert report["model_status"].startswith("Checked 2 model(s)"), report["model_status"]
+    assert "rank  model" in run.stdout

@@ -134,12 +134,53 @@ def test_agreement_equals_direct_count(model_1a3a, prediction_1a3a, register_err
     iu, ju = np.triu_indices(L, k=6)
     order = np.lexsort((ju, iu, -P[iu, ju].astype(np.float64)))[:L]
     i, j = iu[order], ju[order]
-    known = T[i, j] >= 0
-    expected = np.mean(T[i, j][known] == 1)
+    expected = np.mean(T[i, j] == 1)
     result = validate(P, register_error_model, "A")
+    assert result.num_predicted == L and result.unknown == 0
     assert result.agreement == pytest.approx(expected, abs=1e-12)
-    long = known & (j - i >= 24)
+    long = j - i >= 24
     assert result.agreement_by_range["long"] == pytest.approx(np.mean(T[i[long], j[long]] == 1), abs=1e-12)
+
+
+def test_unobserved_residues_do_not_take_top_places(model_1a3a, prediction_1a3a):
+    """A model missing residues 30-49: the top L are ranked among pairs it can be checked on."""
+    residues = residue_slices(model_1a3a)
+    keep = np.ones(len(model_1a3a), dtype=bool)
+    for k in range(30, 50):
+        keep[residues[k]] = False
+    partial = model_1a3a[keep]
+    sequence = chain_sequence(model_1a3a, "A")
+    P = prediction_1a3a
+    L = len(P)
+    T = true_contacts(partial, "A", sequence=sequence)
+    assert (T[30:50] == -1).all() and (T[:30, :30] >= 0).all()
+    iu, ju = np.triu_indices(L, k=6)
+    known = T[iu, ju] >= 0
+    order = np.lexsort((ju[known], iu[known], -P[iu[known], ju[known]].astype(np.float64)))[:L]
+    i, j = iu[known][order], ju[known][order]
+    plain = np.lexsort((ju, iu, -P[iu, ju].astype(np.float64)))[:L]
+    result = validate(P, partial, "A", sequence=sequence)
+    assert result.num_predicted == L
+    assert result.unknown == int(np.count_nonzero(T[iu[plain], ju[plain]] < 0)) > 0
+    assert result.agreement == pytest.approx(np.mean(T[i, j] == 1), abs=1e-12)
+    assert np.isnan(result.support[30:50]).all()
+
+
+def test_last_residues_are_in_a_window():
+    """L = 41, window 12, step 4: regular starts end at 28 (residues 29-40); one more covers 41."""
+    L = 41
+    coordinates = np.zeros((L, 3))
+    coordinates[:, 0] = np.arange(L) * 7.0  # sparse enough that only the exact shift satisfies a pair
+    half = 20
+    coordinates[half + 1:, 0] = coordinates[:half, 0][::-1]
+    coordinates[half + 1:, 1] = 5.0
+    i = np.arange(0, 20)
+    j = L - 1 - i
+    built = coordinates.copy()
+    built[L - 12:] = coordinates[L - 15:L - 3]  # the last 12 residues sit 3 places back
+    hints = register_shift_hints(built, i, j)
+    last = max(hints, key=lambda h: h.end)
+    assert last.end == L and last.shift == -3
 
 
 def test_residue_support_by_hand():
