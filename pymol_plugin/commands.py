@@ -100,7 +100,7 @@ def prepare_target(selection, assembly="", _self=cmd) -> Target:
     return target
 
 
-def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=6, range="all", threshold="", msa="",
+def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=None, range="all", threshold="", msa="",
                  num_seqs=64, name="esm", device="auto", plot="", assembly="", *, _self=cmd):
     """
 DESCRIPTION
@@ -109,7 +109,12 @@ DESCRIPTION
     model and draws them on the structure: green dashes for contacts the structure
     has (Cb-Cb < 8 A), red for those it lacks, magenta for those it has only with
     another chain of the same sequence (homodimer). Thicker dashes mean higher
-    probability. A summary goes to the log.
+    probability. A summary goes to the log, with the precision at the top pairs
+    (pairs of known truth ranked, divided by floor(L/k), as esm-contacts evaluate).
+
+    From the command line the model loads and predicts on PyMOL's main thread: the
+    window does not respond until it is done. Plugin > Predict ESM contacts runs the
+    prediction in the background and keeps the GUI responsive.
 
 USAGE
 
@@ -122,8 +127,12 @@ ARGUMENTS
     model = str: fair-esm model name or path of a .pt checkpoint
               {default: esm1b_t33_650M_UR50S}
     top = str: pairs to draw: L, L/2, L/5, a number or all {default: L}
-    min_sep = int: minimum sequence separation {default: 6}
-    range = all, local, short, medium or long {default: all}
+    min_sep = int: minimum sequence separation {default: 6; with a range,
+              the range's own lower bound: local 3, short 6, medium 12, long 24};
+              a given min_sep narrows the range from below (an error when it
+              leaves nothing, e.g. range=local, min_sep=6)
+    range = all, local (3-5), short (6-11), medium (12-23) or long (24+)
+              {default: all}
     threshold = float: only pairs with probability >= threshold {default: none}
     msa = str: alignment (a3m, aligned FASTA, Stockholm) to ensemble over
     num_seqs = int: MSA sequences to use {default: 64}
@@ -140,6 +149,7 @@ EXAMPLES
     fetch 1hvr
     esm_contacts 1hvr and chain A
     esm_contacts 1hvr and chain A, top=L/2, range=long, name=esm_long
+    esm_contacts 1hvr and chain A, range=local, name=esm_local
     esm_contacts mono and chain A, assembly=1a8o.cif
 
 SEE ALSO
@@ -157,13 +167,16 @@ SEE ALSO
 
 
 def draw_prediction(P, sequence, target: Target, options: drawing.Options, model: str,
-                    source: str = "the prediction", *, _self=cmd) -> dict:
-    """Classify and draw a map on a target (main thread; used by the commands and the dialog)."""
-    analysis = drawing.analyse(P, sequence, target, options, source=source)
+                    source: str = "the prediction", pad: bool = False, *, _self=cmd) -> dict:
+    """Classify and draw a map on a target (main thread; used by the commands and the dialog).
+
+    ``pad``: the map may be shorter than the selection (RR/CSV without a sequence).
+    """
+    analysis = drawing.analyse(P, sequence, target, options, source=source, pad=pad)
     return drawing.draw(analysis, target, options, model, _self)
 
 
-def esm_contacts_load(file, selection, top="L", min_sep=6, range="all", threshold="", name="esm", plot="",
+def esm_contacts_load(file, selection, top="L", min_sep=None, range="all", threshold="", name="esm", plot="",
                       assembly="", *, _self=cmd):
     """
 DESCRIPTION
@@ -172,7 +185,9 @@ DESCRIPTION
     "esm-contacts predict" on a GPU server): CASP RR, CSV (i,j,res_i,res_j,probability)
     or a NumPy .npy map. Residue indices refer to the observed residues of the
     selection, in order; when the file carries a sequence (RR header, complete CSV
-    letters) it is aligned to the selection's sequence first.
+    letters) it is aligned to the selection's sequence first. A .npy map must be
+    L x L for the selection's L observed residues; an RR/CSV file without a sequence
+    may stop short (its length is its largest index).
 
 USAGE
 
@@ -193,7 +208,7 @@ SEE ALSO
 
     esm_contacts, esm_contacts_clear
     """
-    from esm_contacts.io import read_contacts
+    from esm_contacts.io import contact_format, read_contacts
 
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self)
     path = str(file).strip()
@@ -201,10 +216,11 @@ SEE ALSO
         raise CmdException("no contact file given")
     try:
         P, sequence = read_contacts(path)
+        dense = contact_format(path) == "npy"
     except (FileNotFoundError, ValueError) as error:
         raise CmdException(str(error)) from None
     target = prepare_target(selection, assembly, _self)
-    return draw_prediction(P, sequence, target, options, f"file {path}", source=path, _self=_self)
+    return draw_prediction(P, sequence, target, options, f"file {path}", source=path, pad=not dense, _self=_self)
 
 
 def esm_contacts_clear(name="", *, _self=cmd):

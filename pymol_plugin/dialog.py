@@ -98,7 +98,9 @@ class ContactsDialog(QtWidgets.QDialog):
         self.min_sep = QtWidgets.QSpinBox()
         self.min_sep.setRange(1, 10000)
         self.min_sep.setValue(6)
+        self.min_sep.setToolTip("Minimum sequence separation; choosing a range sets it to the range's lower bound")
         form.addRow("Min separation", self.min_sep)
+        self.range.currentTextChanged.connect(self.range_changed)
 
         self.threshold = QtWidgets.QDoubleSpinBox()
         self.threshold.setRange(0.0, 1.0)
@@ -188,6 +190,12 @@ class ContactsDialog(QtWidgets.QDialog):
         if path:
             self.assembly.setText(path)
 
+    def range_changed(self, name: str) -> None:
+        """Start the separation at the range's lower bound (6 for all): never an empty range."""
+        from esm_contacts.metrics import RANGES
+
+        self.min_sep.setValue(RANGES[name][0] if name in RANGES else 6)
+
     # -- running ---------------------------------------------------------------------
 
     def options(self) -> drawing.Options:
@@ -202,7 +210,7 @@ class ContactsDialog(QtWidgets.QDialog):
         try:
             options = self.options()
             target = commands.prepare_target(self.selection.currentText(), self.assembly.text(), self._self)
-        except CmdException as error:
+        except Exception as error:  # noqa: BLE001 - every failure goes to the user
             self.fail(error)
             return
         model = self.model.currentText().strip() or commands.DEFAULT_MODEL
@@ -217,27 +225,26 @@ class ContactsDialog(QtWidgets.QDialog):
 
     def finish(self, outcome, target, options, msa) -> None:
         """Back in the GUI thread: draw, or report the worker's error."""
-        result, error = outcome
         job, self._job = self._job, None
-        if job is not None:
-            job.wait()
         self.run_button.setEnabled(True)
         self.progress.setRange(0, 1)
-        if error is None:
-            P, sequence, model = result
-            try:
+        try:
+            if job is not None:
+                job.wait()
+            result, error = outcome
+            if error is None:
+                P, sequence, model = result
                 label = f"{model}, MSA {msa}" if msa else model
                 drawn = commands.draw_prediction(P, sequence, target, options, label,
                                                  source=f"the MSA {msa}" if msa else "the prediction", _self=self._self)
-            except Exception as draw_error:  # noqa: BLE001 - every failure goes to the user
-                error = draw_error
-            else:
                 self.progress.setValue(1)
                 counts = drawn["counts"]
                 self.status.setText(
                     f"Drew {options.name}: {counts['tp']} true, {counts['fp']} false, {counts['inter']} homodimer "
-                    f"contacts; precision {drawn['precision']:.2f}")
+                    f"contacts; precision at top {options.top} {drawn['precision']:.2f}")
                 return
+        except Exception as draw_error:  # noqa: BLE001 - every failure goes to the user
+            error = draw_error
         self.progress.setValue(0)
         self.fail(error)
 

@@ -58,33 +58,55 @@ class Options:
 
     @property
     def separations(self) -> Tuple[int, Optional[int]]:
-        """(min_sep, max_sep) for :func:`esm_contacts.metrics.top_pairs`."""
+        """(min_sep, max_sep) for :func:`esm_contacts.metrics.top_pairs`.
+
+        ``min_sep`` is already the effective lower bound (:func:`parse_options`).
+        """
         from esm_contacts.metrics import RANGES
 
         if self.range == "all":
             return self.min_sep, None
-        low, high = RANGES[self.range]
-        return max(self.min_sep, low), high
+        return self.min_sep, RANGES[self.range][1]
 
 
-def parse_options(top="L", min_sep=6, range="all", threshold=None, name="esm", plot=None, _self=None) -> Options:
-    """Check command arguments; every error is a :class:`pymol.CmdException`."""
-    from esm_contacts.metrics import parse_top
+#: The help text of ``min_sep`` (commands and dialog).
+MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the range's own lower bound "
+                "(local 3, short 6, medium 12, long 24); a given min_sep narrows the range from below}")
+
+
+def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm", plot=None, _self=None) -> Options:
+    """Check command arguments; every error is a :class:`pymol.CmdException`.
+
+    ``min_sep`` None or empty means not given: 6 with range ``all``, else the range's
+    lower bound. Given, it narrows the range from below (``max(low, min_sep)``), and one
+    at or above the range's upper bound is an error, not an empty drawing.
+    """
+    from esm_contacts.metrics import RANGES, parse_top
 
     top = str(top).strip() or "L"
     try:
         parse_top(top, 100)
     except ValueError as error:
         raise CmdException(str(error)) from None
-    try:
-        min_sep = int(str(min_sep).strip())
-    except ValueError:
-        raise CmdException(f"min_sep must be an integer, got {min_sep!r}") from None
-    if min_sep < 1:
-        raise CmdException(f"min_sep must be at least 1, got {min_sep}")
     range_name = str(range).strip().lower() or "all"
     if range_name not in RANGE_NAMES:
         raise CmdException(f"range must be one of {', '.join(RANGE_NAMES)}, got {range!r}")
+    low, high = (6, None) if range_name == "all" else RANGES[range_name]
+    given = "" if min_sep is None else str(min_sep).strip()
+    if given.lower() in ("", "none"):
+        min_sep = low
+    else:
+        try:
+            min_sep = int(given)
+        except ValueError:
+            raise CmdException(f"min_sep must be an integer, got {min_sep!r}") from None
+        if min_sep < 1:
+            raise CmdException(f"min_sep must be at least 1, got {min_sep}")
+        if high is not None and min_sep >= high:
+            raise CmdException(f"min_sep {min_sep} leaves no pair in range {range_name} "
+                               f"(separations {low} to {high - 1}); use a smaller min_sep or another range")
+        if range_name != "all":
+            min_sep = max(low, min_sep)
     text = "" if threshold is None else str(threshold).strip()
     value = None
     if text and text.lower() != "none":
@@ -127,10 +149,36 @@ class Analysis:
         return int(np.sum(self.kinds == kind))
 
     @property
-    def precision(self) -> float:
-        """True contacts among the chosen pairs whose truth is known."""
+    def drawn_fraction(self) -> float:
+        """True contacts among the chosen pairs whose truth is known (not DESIGN's precision)."""
         known = len(self.kinds) - self.count("unknown")
         return self.count("tp") / known if known else float("nan")
+
+
+def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, Optional[int]]:
+    """DESIGN.md's precision at the top ``options.top`` in the drawing's separations.
+
+    The pairs of known truth are ranked (:func:`esm_contacts.metrics.top_pairs` with
+    ``T``), the top ``floor(L/k)`` taken (L: the map's length); missing candidates count
+    as false. No probability threshold: the precision of the map, not of the drawing.
+
+    Returns
+    -------
+    precision : float
+        NaN when the cut is 0 pairs.
+    hits : int
+        True contacts among the top pairs.
+    count : int or None
+        The cut (``floor(L/k)``); for ``top=all`` the number of known pairs.
+    """
+    from esm_contacts.metrics import parse_top, top_pairs
+
+    min_sep, max_sep = options.separations
+    i, j, _ = top_pairs(analysis.P, top=options.top, min_sep=min_sep, max_sep=max_sep, T=analysis.T)
+    hits = int(np.sum(analysis.T[i, j] == 1))
+    count = parse_top(options.top, analysis.P.shape[0])
+    count = len(i) if count is None else count
+    return (hits / count if count else float("nan")), hits, count
 
 
 def _map_file_sequence(sequence: str, target: Target, source: str) -> np.ndarray:
@@ -151,7 +199,8 @@ def _map_file_sequence(sequence: str, target: Target, source: str) -> np.ndarray
     return np.asarray(index, dtype=np.int64)
 
 
-def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Options, source: str = "the contact map") -> Analysis:
+def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Options, source: str = "the contact map",
+            pad: bool = False) -> Analysis:
     """Pick the pairs to draw and classify them against the target's structure.
 
     Parameters
@@ -166,6 +215,10 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
     options : Options
     source : str
         What the map is, for messages.
+    pad : bool
+        The map may be shorter than the selection (an RR/CSV file without a sequence,
+        whose length is its largest index): pad it with zeros. Otherwise (a prediction,
+        a dense .npy map) its size must be the selection's.
 
     Returns
     -------
@@ -181,7 +234,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
             raise CmdException(f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
         index = _map_file_sequence(sequence, target, source)
     else:
-        if P.shape[0] > length:
+        if P.shape[0] > length or (P.shape[0] < length and not pad):
             raise CmdException(
                 f"{source} has {P.shape[0]} residues but {target.label} has {length} observed residues "
                 "selected (indices refer to them in order)"
@@ -210,16 +263,20 @@ class _Anchors:
     """PyMOL atoms to draw from: CB, CA for Gly, else a virtual-Cb pseudoatom.
 
     Chains of the target's object are found by chain ID; assembly copies (``"A:1"``) in
-    the partner object, by their segment ID (:func:`copy_segi`).
+    the partner object, by their segment ID (:func:`copy_segi`). :meth:`atom` gives an
+    end as ``(object, key, state)``; :meth:`selection` turns it into a PyMOL selection
+    once every pseudoatom exists (:meth:`resolve`), as PyMOL re-sorts an object's atoms
+    by chain and residue with each one added, which renumbers the earlier ones.
     """
 
-    def __init__(self, target: Target, vcb_name: str, _self):
+    def __init__(self, target: Target, vcb_name: str, _self, atoms: Optional[dict] = None):
         self.target = target
         self.vcb_name = vcb_name
         self._self = _self
+        self._atoms = target.atoms if atoms is None else atoms
         self._identities: Dict[str, list] = {}
         self._virtual: Dict[str, np.ndarray] = {}
-        self._pseudo: Dict[tuple, int] = {}
+        self._pseudo: Dict[tuple, Optional[int]] = {}
         self.partner_name: Optional[str] = None
         self._partner_atoms: Dict[tuple, Dict[str, int]] = {}
 
@@ -260,28 +317,48 @@ class _Anchors:
                 occupancy[(key, atom_name)] = q
                 self._partner_atoms.setdefault(key, {})[atom_name] = index
 
-    def atom(self, chain: str, residue: int) -> Optional[Tuple[str, int]]:
-        """Selection and state of the anchor atom of structure residue ``residue`` of ``chain``."""
+    def atom(self, chain: str, residue: int) -> Optional[tuple]:
+        """The anchor of structure residue ``residue`` of ``chain``: ``(object, atom index or
+        pseudoatom key, state)``; None without one (a residue lacking backbone atoms)."""
         c, res_id, ins_code, res_name = self.identities(chain)[residue]
         if self.is_copy(chain):
             obj, state = self.partner_name, 1
             atoms = self._partner_atoms.get((copy_segi(chain), int(res_id), ins_code), {})
         else:
             obj, state = self.target.object, self.target.state
-            atoms = self.target.atoms.get((c, int(res_id), ins_code), {})
+            atoms = self._atoms.get((c, int(res_id), ins_code), {})
         if "CB" in atoms:
-            return f"%{obj} and index {atoms['CB']}", state
+            return obj, atoms["CB"], state
         if res_name == "GLY" and "CA" in atoms:
-            return f"%{obj} and index {atoms['CA']}", state
+            return obj, atoms["CA"], state
         position = self.virtual_cb(chain)[residue]
         if not np.all(np.isfinite(position)):
             return None
-        key = (chain, int(res_id), ins_code)
+        # Own chains differ by chain ID, copies by segment ID: (segi, chain, resi) is unique.
+        key = (copy_segi(chain) if self.is_copy(chain) else "VCB", c, f"{res_id}{ins_code}")
         if key not in self._pseudo:
-            self._self.pseudoatom(self.vcb_name, name="CBV", resn=res_name, resi=f"{res_id}{ins_code}",
-                                  chain=c, segi="VCB", pos=[float(v) for v in position], state=1)
-            self._pseudo[key] = len(self._pseudo) + 1
-        return f"%{self.vcb_name} and index {self._pseudo[key]}", 1
+            self._self.pseudoatom(self.vcb_name, name="CBV", resn=res_name, resi=key[2], chain=c, segi=key[0],
+                                  pos=[float(v) for v in position], state=1)
+            self._pseudo[key] = None
+        return self.vcb_name, key, 1
+
+    def resolve(self) -> None:
+        """Look the pseudoatoms' indices up by their identifiers, after the last one is made."""
+        if not self._pseudo:
+            return
+        rows: list = []
+        self._self.iterate(f"%{self.vcb_name}", "rows.append((segi, chain, resi, index))", space={"rows": rows})
+        for segi, chain, resi, index in rows:
+            self._pseudo[(segi, chain, resi)] = index
+        missing = [key for key, index in self._pseudo.items() if index is None]
+        if missing:
+            raise CmdException(f"internal error: virtual Cb pseudoatom {missing[0]} not found")
+
+    def selection(self, end: tuple) -> Tuple[str, int]:
+        """PyMOL selection and state of an end from :meth:`atom`."""
+        obj, atom, state = end
+        index = self._pseudo[atom] if obj == self.vcb_name else atom
+        return f"%{obj} and index {index}", state
 
     @property
     def used_pseudoatoms(self) -> bool:
@@ -375,11 +452,24 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     -------
     result : dict
         ``name``, ``objects`` (distance object -> dash count), ``counts`` per category
-        (``tp``, ``fp``, ``inter``, ``unknown``), ``precision`` and the ``summary`` text.
+        (``tp``, ``fp``, ``inter``, ``unknown``, ``undrawn``), ``precision`` (DESIGN.md's,
+        :func:`precision_at_top`; with ``precision_hits`` / ``precision_count``),
+        ``drawn_fraction`` (contacts among the drawn pairs of known truth) and the
+        ``summary`` text.
+
+    Raises
+    ------
+    pymol.CmdException
+        The object changed since the target was read (:func:`.target.current_anchors`),
+        or the name is taken.
     """
     from esm_contacts.structure import cb_coordinates
 
+    from .target import current_anchors
+
     name = options.name
+    # Atom indices change with any edit (h_add, remove) while the model ran: re-read them.
+    atoms = current_anchors(target, _self)
     existing = set(_self.get_names("all"))
     if not is_drawing(name, _self):
         # PyMOL's set_name silently replaces an object of the new name: refuse instead.
@@ -391,7 +481,8 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     temporary = lambda suffix: f"{prefix}_{suffix}"  # noqa: E731
     created: List[str] = []
     try:
-        anchors = _Anchors(target, temporary("vcb"), _self)
+        anchors = _Anchors(target, temporary("vcb"), _self, atoms)
+        created.append(anchors.vcb_name)  # deleted on failure if a pseudoatom made it
         own_cb = cb_coordinates(target.structure, target.chain, sequence=analysis.sequence, cb="virtual")
         partners = _partners(target, analysis.sequence) if analysis.count("inter") else []
         chosen = [(int(a), int(b), float(p), kind) for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds)
@@ -404,6 +495,7 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
             anchors.load_partner(copies, temporary("partner"))
         objects: Dict[str, int] = {}
         undrawn = 0
+        dashes = []
         for a, b, p, kind in chosen:
             if kind == "inter":
                 end = ends[(a, b)]
@@ -415,14 +507,16 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
             if first is None or second is None:
                 undrawn += 1
                 continue
-            suffix = f"{kind}_{_bin_suffix(_bin(p))}"
+            dashes.append((first, second, f"{kind}_{_bin_suffix(_bin(p))}"))
+        anchors.resolve()
+        for first, second, suffix in dashes:
             obj = temporary(suffix)
             if obj not in created:
                 created.append(obj)
-            _self.distance(obj, first[0], second[0], label=0, state=1, state1=first[1], state2=second[1])
+            (one, state1), (two, state2) = anchors.selection(first), anchors.selection(second)
+            _self.distance(obj, one, two, label=0, state=1, state1=state1, state2=state2)
             objects[suffix] = objects.get(suffix, 0) + 1
         if anchors.used_pseudoatoms:
-            created.append(anchors.vcb_name)
             _self.hide("everything", anchors.vcb_name)
             _self.show("nonbonded", anchors.vcb_name)
         for suffix in objects:
@@ -437,7 +531,9 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         raise
     counts = {kind: analysis.count(kind) for kind in ("tp", "fp", "inter", "unknown")}
     counts["undrawn"] = undrawn
-    result.update(counts=counts, precision=analysis.precision, model=model, plot=plot,
+    precision, hits, cut = precision_at_top(analysis, options)
+    result.update(counts=counts, precision=precision, precision_hits=hits, precision_count=cut,
+                  drawn_fraction=analysis.drawn_fraction, model=model, plot=plot,
                   partners=partner_source(target, [label for label, _, _ in partners], copies))
     result["summary"] = summary(result, analysis, target, options)
     print(result["summary"])
@@ -517,13 +613,15 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
     if result.get("partners"):
         drawn_to = f", drawn to {result['partner']}" if result.get("partner") else ""
         lines.append(f"  homodimer partner: {result['partners']}{drawn_to}")
+    if result["precision_count"]:
+        lines.append(f"  precision at top {options.top}: {result['precision']:.3f} ({result['precision_hits']}/"
+                     f"{result['precision_count']}; pairs of known truth ranked, no threshold)")
+    else:
+        lines.append(f"  precision at top {options.top}: n/a (no pair to rank)")
     known = chosen - counts["unknown"]
     if known:
-        lines.append(f"  precision at top {options.top}: {analysis.precision:.3f} "
-                     f"({counts['tp']}/{known} pairs with known truth); "
+        lines.append(f"  drawn pairs that are contacts: {counts['tp']}/{known} ({analysis.drawn_fraction:.3f}); "
                      f"with homodimer contacts {(counts['tp'] + counts['inter']) / known:.3f}")
-    else:
-        lines.append(f"  precision at top {options.top}: n/a (no chosen pair has known truth)")
     if result.get("plot"):
         lines.append(f"  contact map written to {result['plot']}")
     return "\n".join(lines)

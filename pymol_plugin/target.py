@@ -44,9 +44,13 @@ class Target:
         ``(chain, res_id, ins_code, res_name)`` per sequence position.
     atoms : dict
         ``(chain, res_id, ins_code)`` -> ``{atom name: PyMOL atom index}`` for CA and CB,
-        every chain of the object.
+        every chain of the object, of the altloc the structure kept. Indices change with
+        any edit of the object: :func:`current_anchors` re-reads them before drawing.
     state : int
         The object state that was read.
+    altlocs : dict
+        ``(chain, res_id, ins_code)`` -> the altloc ID the structure kept, for residues
+        with altlocs.
     """
 
     object: str
@@ -57,6 +61,7 @@ class Target:
     atoms: Dict[ResidueKey, Dict[str, int]] = field(default_factory=dict)
     state: int = 1
     assembly: Optional["Assembly"] = None
+    altlocs: Dict[ResidueKey, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -112,18 +117,78 @@ def _selected_residues(selection: str, _self) -> set:
     return {(chain, resv, _ins_code(resi, resv)) for chain, resv, resi in keys}
 
 
-def _anchor_atoms(obj: str, state: int, _self) -> Dict[ResidueKey, Dict[str, int]]:
-    """CA and CB atom indices per residue; with altlocs, the most occupied one."""
+def _atom_rows(obj: str, state: int, _self) -> list:
+    """Every atom of an object: (key, resn, name, alt, occupancy, index, xyz)."""
     rows: list = []
-    _self.iterate(f"%{obj} and polymer.protein and name CA+CB",
-                  "rows.append((chain, resv, resi, name, index, q))", space={"rows": rows})
+    _self.iterate_state(state, f"%{obj}", "rows.append((chain, resv, resi, resn, name, alt, q, index, x, y, z))",
+                        space={"rows": rows})
+    return [((chain, resv, _ins_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
+            for chain, resv, resi, resn, name, alt, q, index, *xyz in rows]
+
+
+def _structure_atoms(structure) -> Dict[Tuple[ResidueKey, str], np.ndarray]:
+    return {(c, int(r), i, n): xyz for c, r, i, n, xyz in
+            zip(structure.chain_id, structure.res_id, structure.ins_code, structure.atom_name, structure.coord)}
+
+
+def _chosen_altlocs(rows: list, structure) -> Dict[ResidueKey, str]:
+    """The altloc the Biotite layer kept, per residue with altlocs.
+
+    The core picks one altloc per residue (highest mean occupancy, ties to the first
+    listed); the alternative whose atoms all sit on the structure's atoms is that one.
+    Residues the structure lacks fall back to the core's rule on PyMOL's atoms.
+    """
+    kept = _structure_atoms(structure)
+    groups: Dict[ResidueKey, Dict[str, list]] = {}
+    for key, _, name, alt, q, _, xyz in rows:
+        if alt:
+            groups.setdefault(key, {}).setdefault(alt, []).append((name, q, xyz))
+    chosen: Dict[ResidueKey, str] = {}
+    for key, alts in groups.items():
+        matching = [alt for alt, atoms in alts.items()
+                    if all(key + (name,) in kept and np.linalg.norm(kept[key + (name,)] - xyz) < 0.01
+                           for name, _, xyz in atoms)]
+        if matching:
+            chosen[key] = matching[0]
+        else:  # max keeps the first of equal means
+            chosen[key] = max(alts, key=lambda alt: np.mean([q for _, q, _ in alts[alt]]))
+    return chosen
+
+
+def _anchors_from_rows(rows: list, altlocs: Dict[ResidueKey, str]) -> Dict[ResidueKey, Dict[str, int]]:
+    """CA and CB atom indices per residue, of the residue's chosen altloc."""
     atoms: Dict[ResidueKey, Dict[str, int]] = {}
-    occupancy: Dict[Tuple[ResidueKey, str], float] = {}
-    for chain, resv, resi, name, index, q in rows:
-        key = (chain, resv, _ins_code(resi, resv))
-        if occupancy.get((key, name), -1.0) < q:
-            occupancy[(key, name)] = q
-            atoms.setdefault(key, {})[name] = index
+    for key, _, name, alt, _, index, _ in rows:
+        if name in ("CA", "CB") and alt in ("", altlocs.get(key, "")):
+            atoms.setdefault(key, {}).setdefault(name, index)
+    return atoms
+
+
+def current_anchors(target: "Target", _self) -> Dict[ResidueKey, Dict[str, int]]:
+    """Re-read the anchor atoms of a target's object (indices change with any edit).
+
+    Raises
+    ------
+    pymol.CmdException
+        The object is gone, lost or renamed a residue of the target's structure, or
+        its CA atoms moved since the target was read.
+    """
+    changed = f"object {target.object} changed since its structure was read (during the prediction?); run again"
+    if target.object not in (_self.get_names("objects") or []):
+        raise CmdException(f"object {target.object} no longer exists; run again")
+    rows = _atom_rows(target.object, target.state, _self)
+    present = {key + (resn,) for key, resn, *_ in rows}
+    s = target.structure
+    for c, r, i, n in sorted(set(zip(s.chain_id, s.res_id.tolist(), s.ins_code, s.res_name))):
+        if (c, r, i, n) not in present:
+            raise CmdException(f"{changed}: residue {n} {r}{i} of chain {c or '(blank)'} is missing")
+    atoms = _anchors_from_rows(rows, target.altlocs)
+    kept = _structure_atoms(s[s.atom_name == "CA"])
+    coords = {key: xyz for key, _, name, alt, _, _, xyz in rows
+              if name == "CA" and alt in ("", target.altlocs.get(key, ""))}
+    for (c, r, i, _), xyz in kept.items():
+        if (c, r, i) in coords and np.linalg.norm(coords[(c, r, i)] - xyz) > 0.01:
+            raise CmdException(f"{changed}: residue {r}{i} of chain {c or '(blank)'} moved")
     return atoms
 
 
@@ -210,8 +275,10 @@ def load_target(selection: str, _self) -> Target:
         raise CmdException(f"{obj} chain {chain}: {error}") from None
     if not sequence:
         raise CmdException(f"selection {selection!r} holds no amino-acid residues of {obj} chain {chain}")
+    rows = _atom_rows(obj, state, _self)
+    altlocs = _chosen_altlocs(rows, structure)
     return Target(obj, chain, structure, sequence, residue_identities(structure, chain),
-                  _anchor_atoms(obj, state, _self), state)
+                  _anchors_from_rows(rows, altlocs), state, altlocs=altlocs)
 
 
 

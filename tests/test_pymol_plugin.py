@@ -169,7 +169,10 @@ def test_load_file_on_homodimer(cmd, hvr_file, capsys):
     summary = capsys.readouterr().out
     assert re.search(r"10 true contacts", summary) and re.search(r"8 false positives", summary)
     assert re.search(r"6 homodimer", summary)
-    assert "precision at top 24: 0.417 (10/24" in summary
+    hits, count = design_precision(ec.read_contacts(rr)[0], true_contacts(structure, "A"), 24, 6)
+    assert (hits, count) == (10, 24) and result["precision"] == pytest.approx(hits / count)
+    assert f"precision at top 24: {hits / count:.3f} ({hits}/{count};" in summary
+    assert "drawn pairs that are contacts: 10/24 (0.417); with homodimer contacts 0.667" in summary
     assert summary == result["summary"] + "\n" or result["summary"] in summary
 
 
@@ -509,3 +512,213 @@ def test_bad_assembly_leaves_session_unchanged(cmd, monomer_file, shared_data, t
     garbage.write_text("data_x\n_cell.length_a 1\n")
     assert "garbage.cif" in unchanged(cmd, load(str(garbage)))
     assert cmd.get_names("all") == ["mono"]
+
+
+# -- anchors, edits while predicting, options, precision ---------------------------------
+
+
+def virtual_cb(cmd, selection):
+    """DESIGN.md's virtual Cb of every residue of a selection, from PyMOL's own atoms."""
+    atoms = atom_table(cmd, f"({selection}) and name N+CA+C")
+    result = {}
+    for chain, resv, name in atoms:
+        if name == "CA":
+            n, ca, c = (atoms[(chain, resv, a)] for a in ("N", "CA", "C"))
+            b, c_ = ca - n, c - ca
+            a = np.cross(b, c_)
+            result[(chain, resv)] = -0.58273431 * a + 0.56802827 * b - 0.54067466 * c_ + ca
+    return result
+
+
+def drawn_residue_pairs(cmd, name, table):
+    """{sorted (resv, resv)} over every dash of a drawing; ends looked up in ``table``."""
+    pairs = set()
+    for obj in measurement_objects(cmd, name):
+        for a, b in dash_segments(cmd, obj):
+            pairs.add(tuple(sorted((end_residue(table, a)[1], end_residue(table, b)[1]))))
+    return pairs
+
+
+def sparse_map(length, pairs):
+    """(L, L) float32 map with probability p at 0-based pairs {(i, j): p}, symmetric."""
+    P = np.zeros((length, length), dtype=np.float32)
+    for (a, b), p in pairs.items():
+        P[a, b] = P[b, a] = p
+    return P
+
+
+def test_virtual_cb_pseudoatoms_reached_out_of_order(cmd, tmp_path):
+    """PyMOL re-sorts a pseudoatom object by residue as atoms are added: ends must still
+    be the residues asked for (CB-less residues 15, 10, 5 are reached in that order)."""
+    build_helix(cmd)
+    cmd.remove("hel and resi 5+10+15 and name CB")
+    expected_cb = virtual_cb(cmd, "hel")
+    path = tmp_path / "vcb.npy"
+    np.save(path, sparse_map(20, {(1, 14): 0.9, (9, 19): 0.8, (4, 17): 0.7, (0, 9): 0.6}))
+    result = commands.esm_contacts_load(str(path), "hel", top="4", _self=cmd)
+    assert result["counts"]["undrawn"] == 0 and sum(result["objects"].values()) == 4
+    vcb = atom_table(cmd, "esm_vcb")
+    assert sorted(vcb) == [("A", 5, "CBV"), ("A", 10, "CBV"), ("A", 15, "CBV")]
+    for (chain, resv, _), xyz in vcb.items():  # each pseudoatom sits on its own residue's virtual Cb
+        assert np.linalg.norm(xyz - expected_cb[(chain, resv)]) < 1e-2
+    table = {**atom_table(cmd, "hel and name CB"), **vcb}
+    assert drawn_residue_pairs(cmd, "esm", table) == {(2, 15), (10, 20), (5, 18), (1, 10)}
+
+
+def test_object_edited_during_prediction(cmd, tmp_path):
+    """The dialog reads the target, the worker predicts, then it draws: atom indices may
+    have changed in between (h_add), or residues gone (remove)."""
+    build_helix(cmd)
+    cmd.remove("hydro")
+    P = sparse_map(20, {(1, 14): 0.9, (4, 17): 0.8})
+    options = drawing.parse_options(top="2")
+    target = commands.prepare_target("hel", _self=cmd)
+    before = target.atoms[("A", 15, "")]["CB"]
+    cmd.h_add("hel")
+    found = []
+    cmd.iterate("hel and resi 15 and name CB", "found.append(index)", space={"found": found})
+    assert found != [before]  # the edit did renumber the atoms
+    commands.draw_prediction(P, None, target, options, "test", _self=cmd)
+    table = atom_table(cmd, "hel and name CB")
+    assert drawn_residue_pairs(cmd, "esm", table) == {(2, 15), (5, 18)}
+    assert "esm_vcb" not in cmd.get_names("all")
+
+    target = commands.prepare_target("hel", _self=cmd)
+    cmd.remove("hel and resi 7")
+    message = unchanged(cmd, lambda: commands.draw_prediction(P, None, target, options, "test", _self=cmd))
+    assert "hel changed" in message and "ALA 7 of chain A is missing" in message and "run again" in message
+    cmd.delete("hel")
+    build_helix(cmd)
+    target = commands.prepare_target("hel", _self=cmd)
+    cmd.translate([5.0, 0, 0], "hel", camera=0)
+    assert "moved" in unchanged(cmd, lambda: commands.draw_prediction(P, None, target, options, "test", _self=cmd))
+    cmd.delete("hel")
+    assert "no longer exists" in unchanged(cmd, lambda: commands.draw_prediction(P, None, target, options, "t", _self=cmd))
+
+
+def test_altloc_anchor_per_residue(cmd, tmp_path):
+    """Altlocs are chosen per residue as the core does (highest mean occupancy), not per
+    atom: here CA alone favours A and CB alone favours B; the residue's mean, A."""
+    build_helix(cmd)
+    cmd.remove("hydro")
+    lines = []
+    for line in cmd.get_pdbstr("hel").splitlines():
+        if line.startswith("ATOM") and int(line[22:26]) == 5:
+            name = line[12:16].strip()
+            for alt, shift, q in (("A", 0.0, 0.3 if name == "CB" else 0.6), ("B", 0.8, 0.7 if name == "CB" else 0.4)):
+                x = float(line[30:38]) + shift
+                lines.append(f"{line[:16]}{alt}{line[17:30]}{x:8.3f}{line[38:54]}{q:6.2f}{line[60:]}")
+        elif line.startswith(("ATOM", "TER", "END")):
+            lines.append(line)
+    path = tmp_path / "alt.pdb"
+    path.write_text("\n".join(lines) + "\n")
+    cmd.delete("all")
+    cmd.load(str(path), "altl")
+    assert cmd.count_atoms("altl and resi 5 and alt B") == 5
+    structure = load_structure(path)  # the core keeps altloc A of residue 5
+    kept_cb = structure.coord[(structure.res_id == 5) & (structure.atom_name == "CB")][0]
+    npy = tmp_path / "alt.npy"
+    np.save(npy, sparse_map(20, {(4, 17): 0.9}))
+    commands.esm_contacts_load(str(npy), "altl", top="1", _self=cmd)
+    (a, b), = dash_segments(cmd, next(iter(measurement_objects(cmd, "esm"))))
+    assert min(np.linalg.norm(a - kept_cb), np.linalg.norm(b - kept_cb)) < 1e-2
+
+
+def test_range_sets_the_separation(cmd, tmp_path):
+    assert drawing.parse_options().separations == (6, None)
+    assert drawing.parse_options(range="local").separations == (3, 6)
+    assert drawing.parse_options(range="local", min_sep="4").separations == (4, 6)
+    assert drawing.parse_options(range="medium", min_sep="3").separations == (12, 24)
+    assert drawing.parse_options(range="long", min_sep="30").separations == (30, None)
+    assert drawing.parse_options(min_sep="2").separations == (2, None)
+    for given, range_name in (("6", "local"), ("12", "short"), ("30", "medium")):
+        with pytest.raises(CmdException) as error:
+            drawing.parse_options(range=range_name, min_sep=given)
+        assert f"min_sep {given}" in error.value.message and range_name in error.value.message
+
+    build_helix(cmd)
+    L = len(HELIX)
+    path = tmp_path / "helix.npy"
+    rng = np.random.default_rng(3)
+    P = rng.random((L, L)).astype(np.float32)
+    np.save(path, np.maximum(P, P.T))
+    cmd.do(f"esm_contacts_load {path}, hel, top=all, range=local, name=loc")
+    pairs = drawn_residue_pairs(cmd, "loc", atom_table(cmd, "hel and name CB"))
+    assert {b - a for a, b in pairs} == {3, 4, 5} and len(pairs) == 17 + 16 + 15
+
+
+def design_precision(P, T, count, low, high=None):
+    """DESIGN.md: rank known pairs of the range by P (ties: lower i, then j), top count, hits / count."""
+    i, j = np.triu_indices(P.shape[0], 1)
+    keep = (j - i >= low) & (T[i, j] >= 0) & ((j - i < high) if high else True)
+    i, j = i[keep], j[keep]
+    order = np.lexsort((j, i, -P[i, j].astype(np.float64)))[:count]
+    return int(np.sum(T[i[order], j[order]] == 1)), count
+
+
+def test_summary_precision_follows_design(cmd, tmp_path):
+    """Pairs of unknown truth are skipped before the cut and missing candidates count as
+    false: not the fraction of drawn pairs that are contacts."""
+    build_helix(cmd)
+    cmd.remove("hel and resi 10 and name N+CA+C")  # residue 10: unknown truth
+    pdb = tmp_path / "hel.pdb"
+    cmd.save(str(pdb), "hel")
+    T = true_contacts(load_structure(pdb), "A")
+    assert (T[9] == -1).all()
+    P = sparse_map(20, {(9, 12): 0.95, (0, 3): 0.9, (1, 4): 0.9, (2, 5): 0.9, (3, 6): 0.9,
+                        (0, 12): 0.8, (1, 13): 0.8, (2, 14): 0.8})
+    path = tmp_path / "p.npy"
+    np.save(path, P)
+    result = commands.esm_contacts_load(str(path), "hel", top="5", min_sep="3", _self=cmd)
+    hits, count = design_precision(P, T, 5, 3)
+    assert (hits, count) == (4, 5)
+    assert result["counts"]["tp"] == 4 and result["counts"]["unknown"] == 1
+    assert result["precision"] == pytest.approx(0.8) and result["drawn_fraction"] == 1.0
+    assert "precision at top 5: 0.800 (4/5;" in result["summary"]
+    assert "drawn pairs that are contacts: 4/4" in result["summary"]
+    # No pair of the range at all (a 20-residue chain has none 24 apart): 0 of floor(L/2).
+    result = commands.esm_contacts_load(str(path), "hel", top="L/2", range="long", name="far", _self=cmd)
+    assert result["precision"] == 0.0 and "precision at top L/2: 0.000 (0/10;" in result["summary"]
+
+
+def test_npy_must_match_the_selection(cmd, tmp_path):
+    build_helix(cmd)
+    small = tmp_path / "small.npy"
+    np.save(small, sparse_map(12, {(0, 8): 0.9}))
+    message = unchanged(cmd, lambda: commands.esm_contacts_load(str(small), "hel", _self=cmd))
+    assert "12 residues" in message and "20 observed residues" in message
+    # An RR file without a sequence may stop at its largest index: padded, drawn.
+    rr = tmp_path / "short.rr"
+    rr.write_text("PFRMAT RR\n1 9 0 8 0.9\nEND\n")
+    result = commands.esm_contacts_load(str(rr), "hel", top="1", _self=cmd)
+    assert drawn_residue_pairs(cmd, "esm", atom_table(cmd, "hel and name CB")) == {(1, 9)}
+    assert result["counts"]["tp"] + result["counts"]["fp"] == 1
+
+
+def test_dialog_reports_unexpected_errors(cmd, monkeypatch):
+    """Any exception while starting a run goes to the message box (here recorded), and
+    the dialog stays ready for the next run."""
+    pytest.importorskip("PyQt5")
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    from pymol.Qt import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # noqa: F841
+    from pymol_plugin import dialog
+
+    build_helix(cmd)
+    window = dialog.ContactsDialog(_self=cmd)
+    window.range.setCurrentText("local")
+    assert window.options().separations == (3, 6)  # a range starts at its own lower bound
+    errors = []
+    window.fail = errors.append
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(commands, "prepare_target", broken)
+    window.selection.setCurrentText("hel")
+    window.run()
+    assert [type(e) for e in errors] == [RuntimeError] and window._job is None and window.run_button.isEnabled()
+    window.finish((None, None), None, window.options(), None)  # a malformed worker result
+    assert len(errors) == 2 and isinstance(errors[1], TypeError) and window.run_button.isEnabled()
+    window.deleteLater()
