@@ -148,8 +148,10 @@ def _run_predict(args) -> int:
     records = _prediction_inputs(args)
     # Validate every input before the (slow) model load, so input errors come first.
     records = [(name, clean_sequence(seq, name=name), structure) for name, seq, structure in records]
-    if args.msa and len(records) != 1:
-        raise CommandError("--msa needs a single input sequence")
+    msa_rows = None
+    if args.msa:
+        record, msa_rows = _msa_record(records, args.msa)
+        records = [record]
     if args.evaluate and any(structure is None for _, _, structure in records):
         raise CommandError("--evaluate needs a structure file or PDB ID as INPUT")
     top = args.top or ("all" if args.out else "L")
@@ -157,7 +159,7 @@ def _run_predict(args) -> int:
                                                  dtype=args.dtype, regression=args.regression)
     progress = not args.quiet and sys.stderr.isatty()
     if args.msa:
-        maps = [predictor.predict_msa(args.msa, num_seqs=args.num_seqs, strategy=args.msa_strategy, progress=progress)]
+        maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy, progress=progress)]
     else:
         maps = predictor.predict_batch([seq for _, seq, _ in records], progress=progress)
     several = len(records) > 1
@@ -172,6 +174,27 @@ def _run_predict(args) -> int:
         if args.evaluate:
             _print_evaluation(P, sequence, *structure)
     return 0
+
+
+def _msa_record(records, msa_path: str):
+    """The one record an MSA run predicts, in the coordinates of the MSA's query, and the rows.
+
+    The ensembled map is indexed like the query (first row); a sequence input must be
+    that query, and a structure input is evaluated through the query aligned to it.
+    """
+    from .msa import read_msa
+
+    if len(records) != 1:
+        raise CommandError("--msa needs a single input sequence")
+    name, sequence, structure = records[0]
+    rows = read_msa(msa_path)
+    query = rows[0][1].replace("-", "").upper()
+    if structure is None and sequence != query:
+        raise CommandError(
+            f"{name}: the sequence ({len(sequence)} residues) differs from the query of {msa_path} "
+            f"({len(query)} residues); give the query itself or a structure"
+        )
+    return (name, query, structure), rows
 
 
 def _print_evaluation(P, sequence: str, structure, chain: str) -> None:
@@ -204,14 +227,57 @@ def _add_evaluate(subparsers) -> None:
     parser.set_defaults(func=_run_evaluate)
 
 
-def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str):
+#: PRED's sequence must match the chain at this identity over the aligned positions ...
+MIN_PRED_IDENTITY = 0.5
+#: ... which must cover this fraction of the shorter of PRED's sequence and the chain.
+MIN_PRED_COVERAGE = 0.5
+
+
+def _check_pred_sequence(sequence: str, structure, chain: str, where: str, hint: str) -> None:
+    """Refuse a PRED sequence that is not the chain's protein (junk, another chain).
+
+    Coverage is measured against the shorter sequence so that a prediction of one
+    domain, or of a construct longer than the observed chain, is still accepted.
+    """
+    import warnings
+
+    import numpy as np
+
+    from .structure import chain_sequence, map_sequence
+
+    observed = chain_sequence(structure, chain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # true_contacts repeats it when the match is kept
+        mapping = map_sequence(sequence, structure, chain)
+    aligned = np.flatnonzero(mapping >= 0)
+    given = np.array(list(sequence.upper()))[aligned] if len(aligned) else np.zeros(0, "<U1")
+    seen = np.array(list(observed))[mapping[aligned]] if len(aligned) else np.zeros(0, "<U1")
+    informative = (given != "X") & (seen != "X")  # X (unknown letter) neither matches nor mismatches
+    identity = float((given == seen)[informative].mean()) if informative.any() else 1.0
+    shorter = min(len(sequence), len(observed))
+    if len(aligned) < MIN_PRED_COVERAGE * shorter:
+        raise CommandError(
+            f"{where}: only {len(aligned)} of the file's {len(sequence)} sequence letters align to the "
+            f"{len(observed)} observed residues of chain {chain} (at least half of the shorter needed); {hint}"
+        )
+    if identity < MIN_PRED_IDENTITY:
+        raise CommandError(
+            f"{where}: the file's sequence ({len(sequence)} residues) matches chain {chain} at only "
+            f"{identity:.0%} of {len(aligned)} aligned positions (at least {MIN_PRED_IDENTITY:.0%} needed); {hint}"
+        )
+
+
+def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str,
+                        hint: str = "use --sequence-from structure to ignore the file's sequence"):
     """The sequence P is indexed by (None: the chain's observed residues) and the truth."""
     from .structure import chain_sequence, true_contacts
 
     if sequence_from == "PRED" and pred_sequence is None:
         raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
     sequence = pred_sequence if sequence_from != "structure" else None
-    if sequence is None:
+    if sequence is not None:
+        _check_pred_sequence(sequence, structure, chain, where, hint)
+    else:
         observed = len(chain_sequence(structure, chain))
         if observed != P.shape[0]:
             raise CommandError(
@@ -248,13 +314,26 @@ class _warnings_as_lines:
 
 
 def _homodimer_map(structure, path: str, chain: str, sequence):
+    """Homodimer partners of `chain` and its inter-chain contact map (:func:`homodimer_contacts`).
+
+    Symmetry copies of the biological assembly that holds `chain` count as partners too
+    (one chain per asymmetric unit is common in crystal structures). Where no assembly
+    can be used (none holds the chain, or it cannot be built), the file's own chains are
+    searched instead, with a warning: the precision table does not depend on it.
+    """
+    import warnings
+
     from .structure import homodimer_contacts, homodimer_partners, load_assembly
 
-    # Symmetry copies of the biological assembly count as partners too (one chain per
-    # asymmetric unit is common in crystal structures).
-    assembly = load_assembly(path)
-    partners = [str(p) for p in homodimer_partners(structure, chain, assembly=assembly)]
-    return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly)
+    try:
+        assembly = load_assembly(path, chain=chain)
+        partners = [str(p) for p in homodimer_partners(structure, chain, assembly=assembly)]
+        return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly)
+    except ValueError as error:
+        warnings.warn(f"{path}: biological assembly not used for homodimer partners ({error}); "
+                      "searching the file's own chains", UserWarning)
+    partners = [str(p) for p in homodimer_partners(structure, chain)]
+    return partners, homodimer_contacts(structure, chain, sequence=sequence)
 
 
 def _run_evaluate(args) -> int:
@@ -356,7 +435,8 @@ def _run_evaluate_set(args) -> int:
             if structure_ref not in structures:
                 structures[structure_ref] = load_structure(structure_ref)
             with _warnings_as_lines(f"evaluate-set: {where}"):
-                _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction))
+                _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
+                                           hint="is it the right chain and file?")
         except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             raise CommandError(f"{where}: {message}") from None
@@ -410,8 +490,12 @@ def _add_train_regression(subparsers) -> None:
     parser.add_argument("--C", type=float, default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
     parser.add_argument("--min-sep", type=int, default=6, help="minimum separation of training pairs (default 6)")
     parser.add_argument("--validation", type=float, default=0.2,
-                        help="fraction of the chains held out for the precision table (default 0.2; 0: none)")
-    parser.add_argument("--top-heads", type=int, help="save the k largest-weight heads averaged (no regression) instead")
+                        help="fraction of the chains held out for the precision table (default 0.2; 0: none; "
+                        "skipped with a notice for a single chain)")
+    parser.add_argument("--top-heads", type=int,
+                        help="save the k largest-positive-weight heads averaged (no regression) instead; its "
+                        "values, sigmoid(mean APC), sit near 0.5: they rank pairs but are not calibrated "
+                        "probabilities (k may not exceed the heads with a positive weight)")
     parser.add_argument("--max-pairs", type=int, help="train on a random sample of this many pairs (memory)")
     parser.add_argument("--solver", choices=("auto", "liblinear", "saga"), default="auto",
                         help="auto (default): liblinear, the authors' solver, when it fits in --memory-limit, "
@@ -435,17 +519,34 @@ def _training_chains(specs: List[str]):
         if not sep or not path or not chain:
             raise CommandError(f"--structures {spec!r}: give FILE:CHAIN, e.g. 1hvr.pdb:A")
         structure = load_structure(path)
-        sequence = chain_sequence(structure, chain)
+        try:
+            sequence = chain_sequence(structure, chain)
+        except ValueError as error:  # the message names the chain, not the file
+            raise CommandError(f"--structures {spec}: {error}") from None
         chains.append((f"{Path(path).name}:{chain}", sequence, true_contacts(structure, chain)))
     return chains
 
 
+def _check_output(path: str, option: str) -> None:
+    """An output file's folder must exist and the path must not be a folder."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"{option} {path}: is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise CommandError(f"{option} {path}: folder {target.parent} does not exist")
+
+
 def _split(count: int, fraction: float, seed: int) -> Tuple[List[int], List[int]]:
-    """Training and validation indices; at least one of each when fraction > 0."""
+    """Training and validation indices; at least one of each when fraction > 0 and count > 1.
+
+    A single chain is all training (no validation; the caller prints a notice).
+    """
     import numpy as np
 
     if not 0 <= fraction < 1:
         raise CommandError("--validation must be in [0, 1)")
+    if count < 2:
+        return list(range(count)), []
     held = int(round(fraction * count))
     if fraction > 0:
         held = max(held, 1)
@@ -466,14 +567,30 @@ def _run_train_regression(args) -> int:
         raise CommandError("--C must be positive")
     if args.memory_limit <= 0:
         raise CommandError("--memory-limit must be positive (GB)")
+    if args.top_heads is not None and args.top_heads < 1:
+        raise CommandError("--top-heads must be at least 1")
+    # Output paths are checked before anything is loaded or fitted.
+    _check_output(args.out, "--out")
+    if args.plot:
+        from .plot import FORMATS
+
+        if Path(args.plot).suffix.lower() not in FORMATS:
+            raise CommandError(f"--plot {args.plot}: unknown figure extension {Path(args.plot).suffix!r}; "
+                               f"use {', '.join(FORMATS)}")
+        _check_output(args.plot, "--plot")
     chains = _training_chains(args.structures)
+    if len(chains) < 2 and args.validation > 0:
+        print(f"one training chain: no validation (--validation {args.validation} ignored)")
     train, held = _split(len(chains), args.validation, args.seed)
     predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
+    if args.top_heads and args.top_heads > predictor.num_layers * predictor.num_heads:
+        raise CommandError(f"--top-heads {args.top_heads}: {predictor.name} has only "
+                           f"{predictor.num_layers * predictor.num_heads} heads")
     progress = not args.quiet and sys.stderr.isatty()
     fitted = train_regression(
         predictor, [chains[k][1] for k in train], [chains[k][2] for k in train], C=args.C,
         min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=progress,
-        solver=args.solver, memory_limit=args.memory_limit * 1024**3,
+        solver=args.solver, memory_limit=args.memory_limit * 1024**3, names=[chains[k][0] for k in train],
     )
     saved = fitted.top_heads(args.top_heads) if args.top_heads else fitted
     saved.save(args.out)
@@ -482,6 +599,9 @@ def _run_train_regression(args) -> int:
     print(f"trained on {len(train)} chain(s), {info['pairs']} pairs ({info['contacts']} contacts), C = {args.C}: "
           f"{fitted.nonzero_heads} of {fitted.weight.size} heads non-zero")
     print(f"saved {'top-' + str(args.top_heads) + ' heads' if args.top_heads else 'regression'} to {args.out}")
+    if args.top_heads:
+        print("note: top-k head maps are sigmoid(mean APC attention), values near 0.5: they rank pairs, "
+              "they are not calibrated probabilities")
     if args.plot:
         from .plot import plot_head_weights
 

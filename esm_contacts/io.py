@@ -159,8 +159,8 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
     if fmt == "npy":
         try:
             P = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise ValueError(f"{path}: not a NumPy .npy file ({error})") from None
+        except (ValueError, OSError, EOFError) as error:  # EOFError: an empty file
+            raise ValueError(f"{path}: not a NumPy .npy file ({error or 'empty file'})") from None
         P = _check_map(P, str(path))
         return np.maximum(P, P.T), None
     text = path.read_text(errors="replace").splitlines()

@@ -11,13 +11,14 @@ pair (column a, column b) is averaged over the sequences that have residues at b
 """
 
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = [
     "read_msa",
     "check_msa",
+    "drop_query_gaps",
     "select_sequences",
     "ungap",
     "ensemble_maps",
@@ -143,16 +144,50 @@ def _query_columns(records: List[Tuple[str, str, int]], path: Path, a3m: bool) -
                 f"{path}, line {line}: record {name!r} has {len(row)} aligned columns {what}"
                 f"but the query {query_name!r} has {len(query)}"
             )
+    return list(zip([name for name, _, _ in records], drop_query_gaps(rows)))
+
+
+def drop_query_gaps(rows: Sequence[str]) -> List[str]:
+    """Remove the columns where the first row (the query) has a gap.
+
+    What is left is in the query's coordinates: column k of every row is aligned to
+    query residue k. Shared by :func:`read_msa` and :func:`check_msa`, so alignments
+    from files and from lists give the same rows.
+
+    Parameters
+    ----------
+    rows : sequence of str
+        Aligned rows of equal length, ``-`` gaps, the query first.
+
+    Returns
+    -------
+    rows : list of str
+        The rows without the query's gap columns.
+    """
+    query = rows[0]
     keep = [index for index, char in enumerate(query) if char != GAP]
-    if len(keep) < len(query):
-        rows = ["".join(row[index] for index in keep) for row in rows]
-    return [(name, row) for (name, _, _), row in zip(records, rows)]
+    if len(keep) == len(query):
+        return list(rows)
+    return ["".join(row[index] for index in keep) for row in rows]
 
 
 def check_msa(msa: Sequence[Tuple[str, str]]) -> Alignment:
-    """Validate an alignment given as ``(name, row)`` pairs (as :func:`read_msa` returns).
+    """Validate an alignment given as ``(name, row)`` pairs, query first.
 
-    Rows are upper-cased and ``.`` becomes ``-``; nothing else is changed.
+    Rows are upper-cased, ``.`` becomes ``-`` and, as in :func:`read_msa`, the columns
+    where the query has a gap are dropped (:func:`drop_query_gaps`), so the result is in
+    the query's coordinates. Lower-case letters are residues here (no a3m insertions:
+    every row must already have the same length).
+
+    Parameters
+    ----------
+    msa : sequence of tuple(str, str)
+        ``(name, aligned row)`` pairs.
+
+    Returns
+    -------
+    msa : list of tuple(str, str)
+        Upper-case rows with ``-`` gaps, all of the query's residue count.
 
     Raises
     ------
@@ -182,7 +217,7 @@ def check_msa(msa: Sequence[Tuple[str, str]]) -> Alignment:
             raise ValueError(
                 f"alignment record {index + 1} ({name!r}) has {len(row)} columns but the query {query_name!r} has {len(query)}"
             )
-    return rows
+    return list(zip([name for name, _ in rows], drop_query_gaps([row for _, row in rows])))
 
 
 # -- selection -------------------------------------------------------------------------
@@ -208,7 +243,8 @@ def select_sequences(msa: Sequence[Tuple[str, str]], num_seqs: int, strategy: st
     Returns
     -------
     chosen : list of tuple(str, str)
-        In the order chosen.
+        In the order chosen (also for "diverse" when every row is chosen), so the
+        first s rows of a choice of n > s are the choice of s.
     """
     if int(num_seqs) < 1:
         raise ValueError(f"num_seqs must be at least 1, got {num_seqs}")
@@ -216,7 +252,7 @@ def select_sequences(msa: Sequence[Tuple[str, str]], num_seqs: int, strategy: st
         raise ValueError(f"unknown selection strategy {strategy!r}: use 'first' or 'diverse'")
     rows = [msa[0]] + [item for item in msa[1:] if item[1].strip(GAP)]
     num_seqs = min(int(num_seqs), len(rows))
-    if strategy == "first" or num_seqs == len(rows):
+    if strategy == "first":
         return list(rows[:num_seqs])
     codes = np.array([np.frombuffer(row.encode("ascii", "replace"), dtype=np.uint8) for _, row in rows])
     distance_sum = np.zeros(len(rows), dtype=np.int64)
@@ -266,7 +302,8 @@ def ensemble_maps(
     chunk_size: int = 16,
     alphabet: Optional[frozenset] = None,
     progress=None,
-) -> np.ndarray:
+    checkpoints: Optional[Sequence[int]] = None,
+) -> Union[np.ndarray, Tuple[np.ndarray, Dict[int, np.ndarray]]]:
     """Average the contact maps of aligned rows in aligned coordinates.
 
     Each row is ungapped, ``map_function`` gives its (n, n) map, the map is added into
@@ -287,28 +324,50 @@ def ensemble_maps(
         Letters outside it become ``X`` (see :func:`ungap`).
     progress : object with ``update(n)``, optional
         A progress bar advanced by the number of sequences done.
+    checkpoints : sequence of int, optional
+        Row counts n at which to also take the average of the first n rows (one pass
+        gives the ensembles of several sizes; chunks are cut at these counts). A count
+        at or beyond ``len(rows)`` gets the final average.
 
     Returns
     -------
     P : numpy.ndarray
         float32 (L, L), L = the rows' length.
+    snapshots : dict of int to numpy.ndarray
+        Only with ``checkpoints``: ``{n: float32 (L, L) average of rows[:n]}``.
     """
     length = len(rows[0])
     total = np.zeros((length, length), dtype=np.float64)
     count = np.zeros((length, length), dtype=np.int32)
-    ungapped = [ungap(row, alphabet) for row in rows]
-    ungapped = [(sequence, columns) for sequence, columns in ungapped if len(sequence)]
-    for start in range(0, len(ungapped), max(int(chunk_size), 1)):
-        chunk = ungapped[start : start + max(int(chunk_size), 1)]
-        maps = map_function([sequence for sequence, _ in chunk])
-        for (sequence, columns), contact_map in zip(chunk, maps):
-            contact_map = np.asarray(contact_map)
-            if contact_map.shape != (len(sequence), len(sequence)):
-                raise ValueError(f"map function returned shape {contact_map.shape} for a sequence of {len(sequence)} residues")
-            add_aligned(total, count, contact_map, columns)
-        if progress is not None:
-            progress.update(len(chunk))
-    return np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+    chunk_size = max(int(chunk_size), 1)
+    wanted = sorted({int(n) for n in checkpoints}) if checkpoints is not None else []
+    if any(n < 1 for n in wanted):
+        raise ValueError(f"checkpoints must be row counts of at least 1, got {sorted(checkpoints)}")
+    average = lambda: np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)  # noqa: E731
+    snapshots: Dict[int, np.ndarray] = {}
+    # Segments end at each checkpoint, so no chunk straddles one.
+    bounds = [n for n in wanted if n < len(rows)] + [len(rows)]
+    start = 0
+    for stop in bounds:
+        for first in range(start, stop, chunk_size):
+            chunk = [ungap(row, alphabet) for row in rows[first : min(first + chunk_size, stop)]]
+            chunk = [(sequence, columns) for sequence, columns in chunk if len(sequence)]
+            maps = map_function([sequence for sequence, _ in chunk]) if chunk else []
+            for (sequence, columns), contact_map in zip(chunk, maps):
+                contact_map = np.asarray(contact_map)
+                if contact_map.shape != (len(sequence), len(sequence)):
+                    raise ValueError(f"map function returned shape {contact_map.shape} for a sequence of {len(sequence)} residues")
+                add_aligned(total, count, contact_map, columns)
+            if progress is not None:
+                progress.update(min(first + chunk_size, stop) - first)
+        if stop < len(rows):
+            snapshots[stop] = average()
+        start = stop
+    P = average()
+    if checkpoints is None:
+        return P
+    snapshots.update({n: P for n in wanted if n >= len(rows)})
+    return P, snapshots
 
 
 def add_aligned(total: np.ndarray, count: np.ndarray, contact_map: np.ndarray, columns: np.ndarray) -> None:

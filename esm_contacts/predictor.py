@@ -295,7 +295,9 @@ class ContactPredictor:
         ----------
         msa : str, Path or list of tuple(str, str)
             An alignment file (a3m, aligned FASTA, Stockholm; see
-            :func:`esm_contacts.msa.read_msa`) or ``(name, aligned row)`` pairs, query first.
+            :func:`esm_contacts.msa.read_msa`) or ``(name, aligned row)`` pairs, query first
+            (:func:`esm_contacts.msa.check_msa`); either way, columns where the query has
+            a gap are dropped.
         num_seqs : int
             Sequences to use, the query included (the paper's s).
         strategy : {"first", "diverse"}
@@ -309,6 +311,40 @@ class ContactPredictor:
             float32 (L, L) in the query's coordinates (L = query residues); with one
             sequence it equals ``predict(query)``.
         """
+        return self._msa_ensemble(msa, num_seqs, strategy, progress)
+
+    def predict_msa_sizes(
+        self, msa, sizes: Sequence[int] = (16, 32, 64), strategy: str = "first", progress: bool = False
+    ) -> dict:
+        """MSA ensembles of several sizes in one pass (the paper's s = 16, 32, 64).
+
+        The ``max(sizes)`` chosen rows are predicted once; the running average is read
+        after the first s rows for every s. Each map equals
+        ``predict_msa(msa, num_seqs=s, strategy=strategy)`` (both strategies choose rows
+        greedily, so the first s of a larger choice are the choice of s), at the cost of
+        the largest alone.
+
+        Parameters
+        ----------
+        msa : str, Path or list of tuple(str, str)
+            As :meth:`predict_msa`.
+        sizes : sequence of int
+            Ensemble sizes s, the query included.
+        strategy : {"first", "diverse"}
+        progress : bool
+
+        Returns
+        -------
+        maps : dict of int to numpy.ndarray
+            ``{s: float32 (L, L)}`` in the order of ``sizes``.
+        """
+        sizes = [int(s) for s in sizes]
+        if not sizes or min(sizes) < 1:
+            raise ValueError(f"MSA sizes must be at least 1, got {sizes}")
+        _, snapshots = self._msa_ensemble(msa, max(sizes), strategy, progress, checkpoints=sizes)
+        return {s: snapshots[s] for s in sizes}
+
+    def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None):
         from pathlib import Path
 
         from .msa import check_msa, ensemble_maps, read_msa, select_sequences
@@ -333,8 +369,8 @@ class ContactPredictor:
 
         bar = _progress(len(chosen), progress, f"{self.name} MSA ({len(chosen)} seqs)")
         try:
-            P = ensemble_maps([row for _, row in chosen], predict_known, chunk_size=chunk,
-                              alphabet=ALPHABET_LETTERS, progress=bar)
+            result = ensemble_maps([row for _, row in chosen], predict_known, chunk_size=chunk,
+                                   alphabet=ALPHABET_LETTERS, progress=bar, checkpoints=checkpoints)
         finally:
             bar.close()
         if long[0]:
@@ -342,9 +378,9 @@ class ContactPredictor:
                 f"{long[0]} of {len(chosen)} MSA sequences are longer than the model context "
                 f"({self.max_length}) and were predicted over windows; pairs outside every window are "
                 "left out of their averages, and pairs no sequence covers get probability 0",
-                stacklevel=2,
+                stacklevel=3,
             )
-        return P
+        return result
 
     def regression(self):
         """The current weights as a :class:`esm_contacts.regression.ContactRegression`."""

@@ -12,12 +12,15 @@ Memory
 Features are computed one layer at a time (:func:`esm_contacts.attention.layer_attentions`)
 and only the training pairs are kept, in float32, so the feature matrix is
 ``pairs x (layers * heads) x 4`` bytes (20 proteins of 300 residues, ESM-1b: 0.87 M
-pairs x 660 = 2.3 GB). liblinear itself copies the data twice more (a row-wise
-``feature_node`` list and, for L1, a column-wise transpose, 16 bytes per value each),
-about 36 bytes per value in all (measured: 30 000 pairs x 660 features, 0.73 GB above
-the features for 0.64 GB predicted). That, not the features, bounds a liblinear fit: the
-20 x 300 example needs about 21 GB inside liblinear. scikit-learn's SAGA solver minimizes
-the same L1 objective on the float32 matrix itself (C-contiguous float32 is passed to
+pairs x 660 = 2.3 GB). A liblinear fit copies the data three times more: scikit-learn
+converts X to float64 (8 bytes per value), and liblinear builds a row-wise
+``feature_node`` list and, for L1, a column-wise transpose (16 bytes per value each), so
+:func:`estimate_memory` counts 4 + 8 + 16 + 16 = 44 bytes per value. That is an upper
+bound, since not all copies peak together: measured peaks were 35 bytes per value in all
+(20 000 pairs x 660 APC-sized features, scikit-learn 1.9: 31.3 above the float32 features)
+and 37 in a review, which the earlier 4 + 16 + 16 = 36 undercounted. These copies, not
+the features, bound a liblinear fit: the 20 x 300 example needs about 24 GB.
+scikit-learn's SAGA solver minimizes the same L1 objective on the float32 matrix itself (C-contiguous float32 is passed to
 its ``sag32`` routine without a copy) plus a few numbers per pair, so
 ``solver="auto"`` (the default) uses liblinear when :func:`estimate_memory` says it fits
 in ``memory_limit`` and SAGA otherwise (on a float64 copy when that fits too, since
@@ -57,6 +60,9 @@ DEFAULT_MEMORY_LIMIT = 8 * 1024**3
 #: SAGA's stopping rule (largest weight change in an epoch / largest weight) and epoch cap.
 SAGA_TOL = 1e-4
 SAGA_MAX_ITER = 300
+#: Recorded in the metadata of top-k head averages (:meth:`ContactRegression.top_heads`).
+TOP_HEADS_NOTE = ("sigmoid(mean APC attention of the top-k heads), no regression: values near 0.5 "
+                  "that rank pairs, not calibrated probabilities")
 
 logger = logging.getLogger(__name__)
 
@@ -101,21 +107,41 @@ class ContactRegression:
         return int(np.count_nonzero(self.weight))
 
     def top_heads(self, k: int) -> "ContactRegression":
-        """The k heads with the largest weights, averaged without a regression.
+        """The k heads with the largest positive weights, averaged without a regression.
 
         Weight ``1/k`` on each of them and bias 0, so a predictor using it returns
         ``sigmoid(mean of the k APC maps)`` (Table 2's "top-k heads"); ties go to the
-        lower layer, then head.
+        lower layer, then head. APC values are small (about +-0.05), so these values sit
+        near 0.5: they rank pairs (precision at L, L/5...) but are not calibrated
+        probabilities; the metadata says so (``"calibrated": False``).
+
+        Only heads with a positive weight count as predictive (a zero weight is a head the
+        L1 fit dropped, a negative one anti-correlates with contacts), so asking for more
+        heads than have a positive weight is an error rather than a silent pick of
+        arbitrary zero-weight heads.
+
+        Raises
+        ------
+        ValueError
+            ``k`` outside 1..layers x heads, or more than the number of heads with a
+            positive weight (the message gives that number).
         """
         k = int(k)
         if not 1 <= k <= self.weight.size:
             raise ValueError(f"top_heads must be between 1 and {self.weight.size} (layers x heads), got {k}")
         flat = self.weight.ravel()
+        positive = int(np.count_nonzero(flat > 0))
+        if k > positive:
+            raise ValueError(
+                f"top {k} heads asked for, but only {positive} of {flat.size} heads have a positive "
+                f"regression weight; choose k <= {positive}"
+            )
         order = np.argsort(-flat, kind="stable")[:k]
         weight = np.zeros_like(flat)
         weight[order] = 1.0 / k
         heads = [[int(index // self.num_heads), int(index % self.num_heads)] for index in order]
-        metadata = {**self.metadata, "top_heads": k, "heads": heads}
+        metadata = {**self.metadata, "top_heads": k, "heads": heads, "calibrated": False,
+                    "note": TOP_HEADS_NOTE}
         return ContactRegression(weight.reshape(self.weight.shape), 0.0, model=self.model, metadata=metadata)
 
     def save(self, path: Union[str, Path]) -> Path:
@@ -258,7 +284,11 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
 def estimate_memory(pairs: int, features: int, solver: str = "liblinear") -> int:
     """Bytes a fit needs, the training features included.
 
-    liblinear: the float32 features plus its two 16-byte-per-value copies. SAGA: the
+    liblinear: 44 bytes per value, over ``features + 2`` values per pair (the intercept
+    and liblinear's end-of-row marker): the
+    float32 features (4), scikit-learn's float64 copy of them (8) and liblinear's row-wise
+    and column-wise ``feature_node`` copies (16 + 16); a slight overestimate of the
+    measured peak (about 37), since the float64 copy need not outlive the others. SAGA: the
     float32 features (used in place) plus about 32 bytes per pair (labels, sample weights,
     gradient memory, the pair separations kept by :func:`train_regression`).
 
@@ -273,7 +303,7 @@ def estimate_memory(pairs: int, features: int, solver: str = "liblinear") -> int
     """
     pairs, features = int(pairs), int(features)
     if solver == "liblinear":
-        return pairs * (features + 2) * (4 + 16 + 16)
+        return pairs * (features + 2) * (4 + 8 + 16 + 16)
     if solver == "saga":
         return pairs * (features * 4 + 32)
     raise ValueError(f"unknown solver {solver!r}; estimate_memory knows liblinear and saga")
@@ -340,7 +370,8 @@ def fit_l1_logistic(
     in the intercept: liblinear treats it as the weight of an extra constant feature
     (``intercept_scaling`` = 1) and so penalizes it by ``|b|`` too; SAGA leaves it
     unpenalized. With many pairs (``C * pairs`` in the thousands) the difference is far
-    below the solvers' tolerance. liblinear copies X into 32 bytes per value; SAGA uses a
+    below the solvers' tolerance. liblinear copies X into 40 bytes per value (scikit-learn's
+    float64 copy, then liblinear's two); SAGA uses a
     C-contiguous float32 X in place (scikit-learn's ``sag32``).
 
     SAGA on float32 accumulates its lazy updates in float32 and stalls a little short of
@@ -434,6 +465,7 @@ def train_regression(
     progress: bool = False,
     solver: str = "auto",
     memory_limit: Optional[float] = DEFAULT_MEMORY_LIMIT,
+    names: Optional[Sequence[str]] = None,
 ) -> Union[ContactRegression, Dict[str, ContactRegression]]:
     """Fit the contact regression on proteins of known structure.
 
@@ -478,6 +510,9 @@ def train_regression(
         to SAGA, and a fit still over it warns. SAGA fits a float64 copy of the features
         when that fits too (more precise; ESM-1b, 20 x 300: 2.3 + 4.6 GB), else the float32
         features in place.
+    names : sequence of str, optional
+        A label per protein for error messages (e.g. ``"1hvr.pdb:A"``); default
+        ``"training protein N"``.
 
     Returns
     -------
@@ -491,13 +526,30 @@ def train_regression(
         raise ValueError(f"{len(sequences)} sequences but {len(contacts)} contact maps")
     if not sequences:
         raise ValueError("no training proteins")
-    cleaned = [clean_sequence(seq, name=f"training protein {n + 1}") for n, seq in enumerate(sequences)]
+    if names is None:
+        names = [f"training protein {n}" for n in range(1, len(sequences) + 1)]
+    elif len(names) != len(sequences):
+        raise ValueError(f"{len(sequences)} sequences but {len(names)} names")
+    # Every protein is checked before any feature is computed: a bad last one fails at once.
+    cleaned = [clean_sequence(seq, name=name) for name, seq in zip(names, sequences)]
     truths = []
-    for number, (sequence, truth) in enumerate(zip(cleaned, contacts), start=1):
+    for name, sequence, truth in zip(names, cleaned, contacts):
+        if len(sequence) > predictor.max_length:
+            raise ValueError(
+                f"{name}: {len(sequence)} residues, longer than the model context of {predictor.name} "
+                f"({predictor.max_length}); train on shorter chains"
+            )
         truth = np.asarray(truth)
         if truth.shape != (len(sequence), len(sequence)):
-            raise ValueError(f"training protein {number}: contact map {truth.shape} does not match its {len(sequence)} residues")
-        truths.append(truth)
+            raise ValueError(f"{name}: contact map {truth.shape} does not match its {len(sequence)} residues")
+        bad = ~np.isin(truth, (-1, 0, 1))
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{name}: contact map value {truth[i, j].item()!r} at ({i}, {j}); truth must be 1 (contact), "
+                "0 (no contact) or -1 (unknown)"
+            )
+        truths.append(truth.astype(np.int8))
     bounds = _range_bounds(ranges, min_sep)
     lowest = min(low for low, _ in bounds.values())
     highest = None if any(high is None for _, high in bounds.values()) else max(high for _, high in bounds.values())

@@ -168,7 +168,7 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
     peptide_entities : set of str or None
         Entity IDs of polypeptide entities (mmCIF with ``entity_poly``), else None.
     entity_sequences : dict
-        Author chain ID -> full construct sequence (mmCIF only).
+        Author chain ID -> full construct sequence (mmCIF entity, PDB SEQRES).
     """
     import io
 
@@ -183,7 +183,7 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
                 file = pdb.PDBFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
                 if not any(line.startswith(("ATOM", "HETATM")) for line in file.lines):
                     raise ValueError(f"{path}: no ATOM or HETATM records (not a {label} file?)")
-                peptide_entities, entity_sequences = None, {}
+                peptide_entities, entity_sequences = None, _seqres_sequences(file.lines)
                 if assembly:
                     available = _available_assemblies(file)
 
@@ -306,6 +306,27 @@ def _entity_info(block) -> Tuple[Optional[set], Dict[str, str]]:
                 for chain in strand.split(","):
                     sequences[chain.strip()] = sequence
     return peptide, sequences
+
+
+def _seqres_sequences(lines: Sequence[str]) -> Dict[str, str]:
+    """Each chain's sequence from PDB SEQRES records, one letter per amino-acid component.
+
+    Modified residues read as their parent (MSE -> M), unknown amino acids as X; other
+    components (caps such as ACE and NH2, nucleotides) are left out, as they are from
+    the chain's observed residues. Chains without an amino acid are omitted.
+    """
+    names: Dict[str, List[str]] = {}
+    for line in lines:
+        if line.startswith("SEQRES"):
+            # Columns 12 (chain) and 20-70 (up to 13 residue names); short lines are common.
+            names.setdefault(line[11:12].strip(), []).extend(line[19:70].split())
+    amino = _amino_acids()
+    sequences = {}
+    for chain, residues in names.items():
+        sequence = "".join(_letter(name) for name in residues if name in amino)
+        if chain and sequence:
+            sequences[chain] = sequence
+    return sequences
 
 
 def _residue_keys(atoms: struc.AtomArray) -> np.ndarray:
@@ -463,7 +484,7 @@ def load_structure(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = Non
         First model, author chain IDs, amino-acid polymer residues only, altlocs
         resolved, with the annotations ``occupancy`` and ``label_seq_id`` (int, -1 where
         the file has none). The attribute ``entity_sequences`` maps chain IDs to their
-        mmCIF entity sequences.
+        full sequences: mmCIF entity sequences, PDB SEQRES records.
 
     Raises
     ------
@@ -537,7 +558,13 @@ def chain_sequence(structure: struc.AtomArray, chain: str) -> str:
 
 
 def entity_sequence(structure: struc.AtomArray, chain: str) -> Optional[str]:
-    """The full construct sequence of `chain` from the mmCIF entity, or None where unknown."""
+    """The full construct sequence of `chain`, or None where the file has none.
+
+    From the mmCIF entity (``pdbx_seq_one_letter_code_can``) or the PDB SEQRES records
+    (modified residues as their parent letter). :func:`map_sequence` maps it onto the
+    observed residues by ``label_seq_id`` (mmCIF) or by alignment (PDB files, which have
+    no ``label_seq_id``).
+    """
     _chain(structure, chain)
     return getattr(structure, "entity_sequences", {}).get(chain)
 

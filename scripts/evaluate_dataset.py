@@ -4,7 +4,8 @@
 For every entry ``STRUCTURE:CHAIN[:MSA]`` the variants are: the single sequence (the
 model's regression), the top-1/5/10 heads (APC maps of the heads with the largest
 regression weights averaged, no regression) and, where an MSA is given, MSA ensembles
-of s = 16, 32, 64 sequences (the first s, query included). The table shows the mean
+of s = 16, 32, 64 sequences (the first s, query included; one pass over the first 64
+rows, the smaller ensembles read on the way). The table shows the mean
 over chains of precision at L, L/2, L/5 per range (``esm_contacts.metrics.evaluate``);
 the CSV has one line per chain, variant and range, then the means.
 
@@ -12,6 +13,12 @@ With an entry's MSA, its query is the predicted sequence for every variant and t
 truth is mapped onto it (``true_contacts(..., sequence=query)``); without one, the
 chain's observed sequence. A model that is not a released fair-esm model (e.g. the
 tests' tiny random checkpoints) measures plumbing only, not accuracy; the output says so.
+Top-k head maps are sigmoid(mean APC) values near 0.5: only their ranking (precision)
+means anything.
+
+All entries (structures, chains, MSAs, truth) and the CSV folder are checked before the
+model is loaded; a bad one is one stderr line and exit code 2. The CSV is written
+atomically.
 
 Examples
 --------
@@ -30,11 +37,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from esm_contacts.io import atomic_write  # noqa: E402
 from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
 from esm_contacts.models import KNOWN_MODELS  # noqa: E402
-from esm_contacts.msa import read_msa  # noqa: E402
-from esm_contacts.predictor import ContactPredictor  # noqa: E402
-from esm_contacts.structure import chain_sequence, load_structure, true_contacts  # noqa: E402
+from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
+from esm_contacts.predictor import ContactPredictor, clean_sequence  # noqa: E402
+from esm_contacts.structure import chain_ids, chain_sequence, load_structure, true_contacts  # noqa: E402
 
 TOP_HEADS = (1, 5, 10)
 MSA_SIZES = (16, 32, 64)
@@ -44,22 +52,61 @@ def parse_entry(text: str):
     """``STRUCTURE:CHAIN[:MSA]`` -> (structure path, chain, msa path or None)."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not all(parts):
-        raise SystemExit(f"entry {text!r}: expected STRUCTURE:CHAIN or STRUCTURE:CHAIN:MSA")
+        raise ValueError(f"entry {text!r}: expected STRUCTURE:CHAIN or STRUCTURE:CHAIN:MSA")
     return parts[0], parts[1], (parts[2] if len(parts) == 3 else None)
 
 
-def variants(predictor: ContactPredictor, with_msa: bool):
-    """(name, function(sequence, msa) -> P) of every Table 2 variant the model allows."""
-    found = [("single sequence", lambda seq, msa: predictor.predict(seq))]
-    heads = predictor.num_layers * predictor.num_heads
+def load_entry(text: str) -> dict:
+    """Everything an entry needs before the model: structure, chain, MSA rows, truth.
+
+    Returns
+    -------
+    entry : dict
+        ``label``, ``sequence`` (the MSA query, else the chain's observed sequence),
+        ``msa`` (the first ``max(MSA_SIZES)`` usable rows, or None) and ``T``.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        Bad entry syntax, unreadable file, a chain the structure lacks, a bad alignment
+        or sequence (messages name the entry's file or chain).
+    """
+    path, chain, msa_path = parse_entry(text)
+    structure = load_structure(path)
+    label = f"{Path(path).name}:{chain}"
+    chains = chain_ids(structure)
+    if chain not in chains:
+        raise ValueError(f"entry {text!r}: {path} has no protein chain {chain!r}; its chains: {', '.join(chains)}")
+    msa = select_sequences(read_msa(msa_path), max(MSA_SIZES)) if msa_path else None
+    sequence = msa[0][1] if msa else chain_sequence(structure, chain)
+    clean_sequence(sequence, name=label)  # a letter the model rejects fails now, not mid-run
+    T = true_contacts(structure, chain, sequence=sequence if msa else None)
+    return {"label": label, "sequence": sequence, "msa": msa, "T": T}
+
+
+def single_variants(predictor: ContactPredictor):
+    """(name, function(sequence) -> P) of the single-sequence Table 2 variants the model allows.
+
+    A top-k row needs k heads with a positive regression weight
+    (:meth:`esm_contacts.regression.ContactRegression.top_heads`); others are skipped
+    with a notice. Top-k maps rank pairs; their values (near 0.5) are not probabilities.
+    """
+    found = [("single sequence", predictor.predict)]
+    positive = int((predictor.weight > 0).sum())
     for k in TOP_HEADS:
-        if k <= heads:
-            top = predictor.with_top_heads(k)
-            found.append((f"top-{k} heads", lambda seq, msa, top=top: top.predict(seq)))
-    if with_msa:
-        for s in MSA_SIZES:
-            found.append((f"MSA s={s}", lambda seq, msa, s=s: None if msa is None else predictor.predict_msa(msa, num_seqs=s)))
+        if k <= positive:
+            found.append((f"top-{k} heads", predictor.with_top_heads(k).predict))
+        else:
+            print(f"top-{k} heads skipped: only {positive} heads of {predictor.name} have a positive weight",
+                  file=sys.stderr)
     return found
+
+
+def check_csv(path: Path) -> None:
+    if path.is_dir():
+        raise ValueError(f"--csv {path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--csv {path}: folder {path.parent} does not exist")
 
 
 def main(argv=None) -> int:
@@ -69,29 +116,43 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--csv", default="evaluate_dataset.csv", help="CSV output (default evaluate_dataset.csv)")
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"evaluate_dataset.py: error: {error}", file=sys.stderr)
+        return 2
 
-    entries = [parse_entry(text) for text in args.entries]
+
+def run(args) -> int:
+    # Every input is read and checked before the model is loaded: a bad last entry or a
+    # missing CSV folder fails in seconds, not after the predictions.
+    csv_path = Path(args.csv)
+    check_csv(csv_path)
+    entries = [load_entry(text) for text in args.entries]
     predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
     plumbing = predictor.name not in KNOWN_MODELS
-    table_variants = variants(predictor, any(msa for _, _, msa in entries))
-    rows, seconds = [], {name: 0.0 for name, _ in table_variants}
-    for path, chain, msa_path in entries:
-        structure = load_structure(path)
-        label = f"{Path(path).name}:{chain}"
-        msa = read_msa(msa_path) if msa_path else None
-        sequence = msa[0][1].replace("-", "") if msa else chain_sequence(structure, chain)
-        T = true_contacts(structure, chain, sequence=sequence if msa else None)
-        for name, predict in table_variants:
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # window notices, once per sequence
-                P = predict(sequence, msa)
-            seconds[name] += time.perf_counter() - start
-            if P is not None:
-                rows.append((label, name, P, T))
-        print(f"{label}: {len(sequence)} residues{', MSA of ' + str(len(msa)) + ' rows' if msa else ''}", file=sys.stderr)
+    variants = single_variants(predictor)
+    msa_names = [f"MSA s={s}" for s in MSA_SIZES] if any(entry["msa"] for entry in entries) else []
+    rows, seconds = [], {name: 0.0 for name, _ in variants}
+    msa_seconds = 0.0
+    for entry in entries:
+        label, sequence, msa, T = entry["label"], entry["sequence"], entry["msa"], entry["T"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # window notices, once per sequence
+            for name, predict in variants:
+                start = time.perf_counter()
+                rows.append((label, name, predict(sequence), T))
+                seconds[name] += time.perf_counter() - start
+            if msa:
+                # One pass over the first max(s) rows; the smaller ensembles are read on the way.
+                start = time.perf_counter()
+                maps = predictor.predict_msa_sizes(msa, MSA_SIZES)
+                msa_seconds += time.perf_counter() - start
+                rows.extend((label, f"MSA s={s}", maps[s], T) for s in MSA_SIZES)
+        print(f"{label}: {len(sequence)} residues{', MSA of ' + str(len(msa)) + ' rows used' if msa else ''}",
+              file=sys.stderr)
     per_protein, mean = evaluate_set(rows)
-    counts = {name: sum(1 for row in per_protein if row["variant"] == name) for name, _ in table_variants}
+    counts = {name: sum(1 for row in per_protein if row["variant"] == name) for name in [*seconds, *msa_names]}
 
     title = f"Table 2 layout: mean precision (%) over chains, model {predictor.name}"
     if plumbing:
@@ -104,10 +165,12 @@ def main(argv=None) -> int:
         _, subset = evaluate_set([row for row in rows if row[0] in msa_chains])
         print(f"chains with an MSA only ({len(msa_chains)}):")
         print(format_table(subset))
-    print("chains per variant: " + ", ".join(f"{name} {counts[name]} ({seconds[name]:.1f} s)" for name in mean))
+    timing = [f"{name} {counts[name]} ({seconds[name]:.1f} s)" for name in seconds]
+    if msa_names:
+        timing.append(f"{', '.join(msa_names)} {counts[msa_names[0]]} (one pass: {msa_seconds:.1f} s)")
+    print("chains per variant: " + ", ".join(timing))
 
-    csv_path = Path(args.csv)
-    with open(csv_path, "w", newline="") as stream:
+    with atomic_write(csv_path, "w") as stream:
         writer = csv.writer(stream)
         writer.writerow(["model", "chain", "variant", "length", "range", "L", "L/2", "L/5", "plumbing_only"])
         for row in per_protein:

@@ -199,12 +199,118 @@ def test_evaluate_set_errors_name_file_and_line(tmp_path, capsys, evaluation_lis
     assert "none.tsv: no such file" in capsys.readouterr().err
 
 
-def test_poor_sequence_match_warns_on_one_line(tmp_path, capsys, shared_data, hvr):
-    """1hvr's sequence against 1a3a: evaluated, with one warning line (not a traceback)."""
+def mutated(sequence, fraction, seed):
+    """`sequence` with `fraction` of its letters changed to another amino acid."""
+    rng = np.random.default_rng(seed)
+    letters = list(sequence)
+    for k in rng.choice(len(letters), int(fraction * len(letters)), replace=False):
+        letters[k] = "W" if letters[k] != "W" else "A"
+    return "".join(letters)
+
+
+def test_poor_sequence_match_warns_on_one_line(tmp_path, capsys, hvr):
+    """70% identity: evaluated, with one warning line (not a traceback)."""
     path, structure = hvr
     T = true_contacts(structure, "A")
-    write_contacts(tmp_path / "pred.rr", noisy_copy(T, 4), sequence=chain_sequence(structure, "A"))
-    assert main(["evaluate", str(tmp_path / "pred.rr"), "--structure", str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 0
+    write_contacts(tmp_path / "pred.rr", noisy_copy(T, 4), sequence=mutated(chain_sequence(structure, "A"), 0.3, 0))
+    assert main(["evaluate", str(tmp_path / "pred.rr"), "--structure", str(path), "--chain", "A"]) == 0
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and captured.err.startswith("esm-contacts evaluate: warning: chain A:")
-    assert "L = 99" in captured.out
+    assert f"{(99 - 29) / 99:.0%} of 99 aligned positions" in captured.err and "L = 99" in captured.out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("junk\n", "the file's sequence (4 residues) matches chain A at only 25% of 4 aligned positions"),
+        ("PFRMAT RR\nMODEL 1\nJUNK\nEND\n", "matches chain A at only 25%"),
+        (None, "matches chain A at only"),  # 40% identity over the whole chain
+        ("1a3a", "only 10 of the file's 99 sequence letters align to the 145 observed residues of chain A"),
+    ],
+)
+def test_a_sequence_that_is_not_the_chain_is_refused(tmp_path, capsys, shared_data, hvr, content, message):
+    path, structure = hvr
+    structure_path = path
+    if content is None:
+        T = true_contacts(structure, "A")
+        write_contacts(tmp_path / "pred.rr", noisy_copy(T, 5), sequence=mutated(chain_sequence(structure, "A"), 0.6, 1))
+    elif content == "1a3a":  # 1hvr's chain A against another protein
+        T = true_contacts(structure, "A")
+        write_contacts(tmp_path / "pred.rr", noisy_copy(T, 5), sequence=chain_sequence(structure, "A"))
+        structure_path = shared_data / "1a3a.pdb"
+    else:
+        (tmp_path / "pred.rr").write_text(content)
+    assert main(["evaluate", str(tmp_path / "pred.rr"), "--structure", str(structure_path), "--chain", "A"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("esm-contacts evaluate: error:")
+    assert message in error and "--sequence-from structure" in error
+
+
+def test_a_refused_sequence_can_be_ignored_and_a_domain_is_accepted(tmp_path, capsys, hvr):
+    path, structure = hvr
+    T = true_contacts(structure, "A")
+    P = np.round(noisy_copy(T, 6), 6)
+    write_contacts(tmp_path / "pred.rr", P, sequence=mutated(chain_sequence(structure, "A"), 0.6, 1), min_sep=1)
+    argv = ["evaluate", str(tmp_path / "pred.rr"), "--structure", str(path), "--chain", "A", "--json"]
+    assert main(argv + ["--sequence-from", "structure"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"]["long"]["L"] == pytest.approx(evaluate(P, T)["long"]["L"])
+    # A prediction of residues 11-50 only: a fragment of the chain, not a mismatch.
+    write_contacts(tmp_path / "domain.rr", P[10:50, 10:50], sequence=chain_sequence(structure, "A")[10:50], min_sep=1)
+    assert main(["evaluate", str(tmp_path / "domain.rr"), "--structure", str(path), "--chain", "A", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["length"] == 40 and captured.err == ""
+
+
+def test_evaluate_set_refuses_a_wrong_sequence(tmp_path, capsys, hvr):
+    path, _ = hvr
+    (tmp_path / "junk.rr").write_text("junk\n")
+    (tmp_path / "list.tsv").write_text(f"junk.rr\t{path}\tA\n")
+    assert main(["evaluate-set", str(tmp_path / "list.tsv")]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'list.tsv'}, line 1" in error and "matches chain A at only 25%" in error
+    assert error.count("\n") == 1
+
+
+# --- 4JSV: the first assembly (chains B, D) does not hold chain A ---------------------
+
+
+@pytest.fixture(scope="module")
+def jsv(shared_data):
+    path = shared_data / "4JSV.pdb"
+    return path, load_structure(path)
+
+
+def test_evaluate_chain_outside_the_first_assembly(tmp_path, capsys, jsv):
+    path, structure = jsv
+    T = true_contacts(structure, "A")
+    P = noisy_copy(T, 7)
+    np.save(tmp_path / "a.npy", P)
+    assert main(["evaluate", str(tmp_path / "a.npy"), "--structure", str(path), "--chain", "A", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert captured.err == ""
+    assert result["length"] == 1058 and result["precision"]["long"]["L/5"] == pytest.approx(evaluate(P, T)["long"]["L/5"])
+    # Assembly 2 holds A with the peptide C, a different protein: no homodimer partner.
+    assert result["homodimer"]["partners"] == []
+
+
+def test_evaluate_falls_back_to_the_file_chains_when_no_assembly_holds_the_chain(tmp_path, capsys, jsv):
+    path, structure = jsv
+    text = path.read_text()
+    assert text.count("APPLY THE FOLLOWING TO CHAINS: A, C") == 1
+    edited = tmp_path / "4jsv_no_a.pdb"
+    edited.write_text(text.replace("APPLY THE FOLLOWING TO CHAINS: A, C", "APPLY THE FOLLOWING TO CHAINS: C   "))
+    T = true_contacts(structure, "A")
+    np.save(tmp_path / "a.npy", noisy_copy(T, 8))
+    assert main(["evaluate", str(tmp_path / "a.npy"), "--structure", str(edited), "--chain", "A", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("esm-contacts evaluate: warning:")
+    assert "assembly" in captured.err and "file's own chains" in captured.err
+    # In the file itself, B is the same protein as A.
+    result = json.loads(captured.out)
+    assert result["homodimer"]["partners"] == ["B"]
+    X = homodimer_contacts(structure, "A")
+    top_i, top_j, _ = top_pairs(noisy_copy(T, 8), "L", 6, T=T)
+    inter = [[a + 1, b + 1] for a, b in zip(top_i, top_j) if T[a, b] == 0 and X[a, b] == 1]
+    assert result["homodimer"]["pairs"] == inter

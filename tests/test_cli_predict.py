@@ -117,3 +117,39 @@ def test_structure_input_with_evaluation(capsys, shared_data, tiny_esm1b):
     out = capsys.readouterr().out
     assert "long" in out and "L/5" in out
     assert len(table_rows(out.split("\n\n")[0])) >= 99 - 5
+
+
+def test_msa_input_must_be_the_query(tmp_path, capsys, shared_data, tiny_esm2):
+    msa = shared_data / "4zey_A_bfd_uniclust_hits.a3m"
+    assert main(["predict", "MKTAYIAKQR", "--model", str(tiny_esm2), "--msa", str(msa), "--out", str(tmp_path / "o.rr")]) == 2
+    error = capsys.readouterr().err
+    assert "differs from the query of" in error and error.count("\n") == 1
+    assert not (tmp_path / "o.rr").exists()
+
+
+def test_msa_with_structure_input_evaluates_in_query_coordinates(tmp_path, capsys, shared_data, tiny_esm2):
+    """4zey: the MSA query is the entity sequence; the map, the file and the truth use its indices."""
+    from esm_contacts.metrics import evaluate, format_table
+    from esm_contacts.msa import read_msa
+    from esm_contacts.structure import load_structure, true_contacts
+
+    msa = shared_data / "4zey_A_bfd_uniclust_hits.a3m"
+    query = read_msa(msa)[0][1]
+    out = tmp_path / "ens.rr"
+    assert main(["predict", str(shared_data / "4zey.cif"), "--chain", "A", "--model", str(tiny_esm2), "--msa", str(msa),
+                 "--num-seqs", "3", "--out", str(out), "--evaluate"]) == 0
+    P, sequence = read_contacts(out)
+    assert sequence == query and P.shape == (len(query), len(query))
+    ensemble = ContactPredictor.from_pretrained(str(tiny_esm2), device="cpu").predict_msa(msa, num_seqs=3)
+    far = np.abs(np.subtract.outer(np.arange(len(query)), np.arange(len(query)))) >= 6  # what the RR file lists
+    np.testing.assert_allclose(P[far], ensemble[far], atol=5e-7)
+    T = true_contacts(load_structure(shared_data / "4zey.cif"), "A", sequence=query)
+    assert format_table(evaluate(ensemble, T)) in capsys.readouterr().out
+
+
+def test_empty_npy_is_a_one_line_error(tmp_path, capsys, shared_data):
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    assert main(["evaluate", str(empty), "--structure", str(shared_data / "1hvr.pdb"), "--chain", "A"]) == 2
+    error = capsys.readouterr().err
+    assert "empty.npy: not a NumPy .npy file" in error and error.count("\n") == 1

@@ -121,6 +121,65 @@ def test_top_pairs_order_ties_filters():
     assert all(3 <= b - a < 7 for a, b in zip(i, j)) and (0, 3) == (i[0], j[0])
 
 
+def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
+    """Rank every pair with io.ranked_pairs, filter, then cut."""
+    from esm_contacts.io import ranked_pairs
+
+    i, j = ranked_pairs(P, min_sep)
+    keep = np.ones(len(i), dtype=bool)
+    if max_sep is not None:
+        keep &= (j - i) < max_sep
+    if T is not None:
+        keep &= T[i, j] >= 0
+    if threshold is not None:
+        keep &= P[i, j] >= threshold
+    count = parse_top(top, len(P))
+    return i[keep][:count], j[keep][:count]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    L=st.integers(1, 40),
+    seed=st.integers(0, 10_000),
+    levels=st.sampled_from([1, 2, 3, 5, 1000]),
+    top=st.sampled_from(["L", "L/2", "L/5", "all", 1, 3, 50, 2000]),
+    min_sep=st.integers(1, 8),
+    threshold=st.sampled_from([None, 0.0, 0.5]),
+    max_sep=st.sampled_from([None, 12]),
+    with_truth=st.booleans(),
+    with_nan=st.booleans(),
+)
+def test_top_pairs_matches_ranking_everything(L, seed, levels, top, min_sep, threshold, max_sep, with_truth, with_nan):
+    """The partial sort gives exactly the full ranking's top pairs, ties (few levels) included."""
+    rng = np.random.default_rng(seed)
+    P = (rng.integers(0, levels, (L, L)) / levels).astype(np.float32)
+    if with_nan and L > 1:
+        P[rng.random((L, L)) < 0.1] = np.nan
+    T = np.where(rng.random((L, L)) < 0.2, -1, rng.integers(0, 2, (L, L))).astype(np.int8) if with_truth else None
+    i, j, p = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold, max_sep=max_sep, T=T)
+    ri, rj = reference_top_pairs(P, top, min_sep, threshold, max_sep, T)
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_array_equal(j, rj)
+    np.testing.assert_array_equal(p, P[ri, rj].astype(np.float64))
+    assert i.dtype == np.int64 and j.dtype == np.int64
+
+
+def test_top_pairs_and_false_positive_distances_memory():
+    """Only the top count is sorted, and separations are int32: no (L^2 / 2) int64 index arrays."""
+    import tracemalloc
+
+    P, T = random_case(5, 1500)
+    for function, bound in ((lambda: top_pairs(P, "L", T=T), 2), (lambda: false_positive_distances(P, T), 6)):
+        tracemalloc.start()
+        try:
+            function()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # The full ranking needs ~5 P-sized arrays for top_pairs, ~9 for false_positive_distances.
+        assert peak < bound * P.nbytes, (peak / P.nbytes, bound)
+
+
 # --- precision: hand-computed cases -----------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from esm_contacts.cli import main
-from esm_contacts.msa import ensemble_maps, read_msa, select_sequences, ungap
+from esm_contacts.msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
 from esm_contacts.predictor import ContactPredictor
 
 # Gaps at the start, inside, at the end, and a row with a single residue.
@@ -77,6 +77,28 @@ def test_all_gap_rows_are_skipped():
     assert np.all(P == 1.0)
 
 
+@pytest.mark.parametrize("chunk_size", [1, 2, 16])
+def test_checkpoints_equal_separate_ensembles(chunk_size):
+    rows = ROWS + ["MKTAYIAKQ-", "-KTAYIAKQR"]
+    calls = []
+
+    def recording(sequences):
+        calls.append(len(sequences))
+        return encoding_maps(sequences)
+
+    SEQUENCE_ROW.update({row.replace("-", ""): index for index, row in enumerate(rows) if index >= len(ROWS)})
+    P, snapshots = ensemble_maps(rows, recording, chunk_size=chunk_size, checkpoints=(3, 1, 5, 64))
+    assert sum(calls) == len(rows)  # one pass: every row predicted once
+    assert sorted(snapshots) == [1, 3, 5, 64]
+    for n in (1, 3, 5):
+        # Independent: a separate ensemble of the first n rows (re-using the same row numbers).
+        np.testing.assert_array_equal(snapshots[n], ensemble_maps(rows[:n], encoding_maps))
+    np.testing.assert_array_equal(snapshots[64], P)
+    np.testing.assert_array_equal(P, ensemble_maps(rows, encoding_maps))
+    with pytest.raises(ValueError, match="checkpoints"):
+        ensemble_maps(rows, encoding_maps, checkpoints=(0,))
+
+
 def test_ungap_replaces_unknown_letters():
     sequence, columns = ungap("-MJ-Ka.", alphabet=frozenset("MKAX"))
     assert sequence == "MXKA"
@@ -138,6 +160,38 @@ def test_missing_file(tmp_path):
         read_msa(tmp_path / "absent.a3m")
 
 
+def test_list_and_file_alignments_drop_query_gap_columns(tiny_esm1b, tmp_path):
+    msa = [("q", "ACDE--FGHIKLMNPQ"), ("s", "ACDEWWFGHIKLMNPQ"), ("t", "AC-EWWFGHIK-MNPQ")]
+    path = write(tmp_path, "gaps.fasta", "".join(f">{name}\n{row}\n" for name, row in msa))
+    expected = [("q", "ACDEFGHIKLMNPQ"), ("s", "ACDEFGHIKLMNPQ"), ("t", "AC-EFGHIK-MNPQ")]
+    assert check_msa(msa) == read_msa(path) == expected
+    predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
+    single = predictor.predict_msa(msa, num_seqs=1)
+    assert single.shape == (14, 14)
+    assert np.array_equal(single, predictor.predict("ACDEFGHIKLMNPQ"))
+    np.testing.assert_array_equal(predictor.predict_msa(msa, num_seqs=3), predictor.predict_msa(path, num_seqs=3))
+
+
+def test_predict_msa_sizes_equal_separate_calls(tiny_esm2):
+    rng = np.random.default_rng(7)
+    query = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+    rows = [query]
+    for _ in range(9):
+        row = [rng.choice(list("ACDEFGHIKLMNPQRSTVWY")) if rng.random() < 0.3 else c for c in query]
+        row = ["-" if rng.random() < 0.15 else c for c in row]
+        rows.append("".join(row))
+    msa = [(f"r{k}", row) for k, row in enumerate(rows)]
+    predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
+    for strategy in ("first", "diverse"):
+        maps = predictor.predict_msa_sizes(msa, sizes=(2, 5, 16), strategy=strategy)
+        assert list(maps) == [2, 5, 16]
+        for s, P in maps.items():
+            np.testing.assert_allclose(P, predictor.predict_msa(msa, num_seqs=s, strategy=strategy), rtol=0, atol=1e-6)
+    assert not np.allclose(maps[2], maps[5])
+    with pytest.raises(ValueError, match="at least 1"):
+        predictor.predict_msa_sizes(msa, sizes=(0, 4))
+
+
 def test_predict_msa_rejects_bad_rows(tiny_esm2):
     predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
     with pytest.raises(ValueError, match="record 2 \\('b'\\) has 3 columns"):
@@ -154,7 +208,8 @@ def test_select_first_and_diverse():
     assert [n for n, _ in select_sequences(msa, 3)] == ["q", "near", "far"]
     # far: 4 from q; then near (1 + 3) and half (2 + 2) tie at 4: the earlier row wins.
     assert [n for n, _ in select_sequences(msa, 3, "diverse")] == ["q", "far", "near"]
-    assert [n for n, _ in select_sequences(msa, 10, "diverse")] == ["q", "near", "far", "half"]
+    # All rows: still in greedy order, so any prefix is the choice of its size.
+    assert [n for n, _ in select_sequences(msa, 10, "diverse")] == ["q", "far", "near", "half"]
     assert select_sequences(msa, 1, "diverse") == [("q", "AAAA")]
     with pytest.raises(ValueError, match="num_seqs"):
         select_sequences(msa, 0)

@@ -110,7 +110,10 @@ def test_saga_all_zero_weights_gets_the_log_odds_intercept():
 
 def test_choose_solver_by_memory():
     need = estimate_memory(867_000, 660)
-    assert need / 1024**3 == pytest.approx(19.3, abs=0.1)  # 36 bytes per value (see module doc)
+    # 4 (float32 features) + 8 (scikit-learn's float64 copy) + 16 + 16 (liblinear's row and
+    # column copies) bytes per value, over 660 features + intercept + end marker per pair.
+    assert need == 867_000 * 662 * 44
+    assert need / 1024**3 == pytest.approx(23.5, abs=0.1)
     assert estimate_memory(867_000, 660, "saga") < 2.2 * 1024**3
     assert choose_solver(867_000, 660)[0] == "saga"  # the 20 x 300 ESM-1b case, 8 GB
     assert choose_solver(867_000, 660, memory_limit=None)[0] == "liblinear"
@@ -137,6 +140,32 @@ def test_top_heads_picks_largest_weights():
     assert ContactRegression(weight, 0).top_heads(1).metadata["heads"] == [[0, 1]]
     with pytest.raises(ValueError, match="between 1 and 6"):
         ContactRegression(weight, 0).top_heads(7)
+    # Four heads have a positive weight: a fifth would be an arbitrary zero/negative one.
+    with pytest.raises(ValueError, match="only 4 of 6 heads have a positive regression weight; choose k <= 4"):
+        ContactRegression(weight, 0).top_heads(5)
+    assert top.metadata["calibrated"] is False and "not calibrated" in top.metadata["note"]
+
+
+# fair-esm's released ESM-1b regression (esm1b_t33_650M_UR50S-contact-regression.pt): 33 layers x 20 heads.
+ESM1B_LAYERS, ESM1B_HEADS = 33, 20
+ESM1B_REGRESSION_LAYOUT = {
+    "contact_head.regression.weight": ((1, 660), torch.float32),
+    "contact_head.regression.bias": ((1,), torch.float32),
+}
+
+
+def test_saved_regression_has_fair_esm_esm1b_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((ESM1B_LAYERS, ESM1B_HEADS)).astype(np.float32)
+    path = ContactRegression(weight, -1.25, model="esm1b_t33_650M_UR50S").save(tmp_path / "x-contact-regression.pt")
+    raw = torch.load(path, weights_only=True)
+    assert set(raw["model"]) == set(ESM1B_REGRESSION_LAYOUT)
+    for key, (shape, dtype) in ESM1B_REGRESSION_LAYOUT.items():
+        assert tuple(raw["model"][key].shape) == shape and raw["model"][key].dtype == dtype
+    # Layer-major order, as fair-esm's Linear(layers * heads, 1) reads its stacked attentions.
+    np.testing.assert_array_equal(raw["model"]["contact_head.regression.weight"].numpy()[0], weight.reshape(-1))
+    assert raw["model"]["contact_head.regression.bias"].item() == -1.25
+    assert load_regression(path).weight.shape == (33, 20)  # a known model: shape from its name too
 
 
 # -- features and heads against fair-esm ---------------------------------------------------
@@ -228,8 +257,36 @@ def test_train_regression_rejects_bad_input(tiny_esm1b):
     predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
     with pytest.raises(ValueError, match="does not match its 10 residues"):
         train_regression(predictor, ["MKTAYIAKQR"], [np.zeros((9, 9), dtype=np.int8)])
-    with pytest.raises(ValueError, match="longer than the model context"):
+    with pytest.raises(ValueError, match="training protein 1: 70 residues, longer than the model context"):
         train_regression(predictor, ["A" * 70], [np.zeros((70, 70), dtype=np.int8)])
+
+
+def test_train_regression_checks_every_protein_before_features(tiny_esm1b, monkeypatch):
+    import esm_contacts.regression as regression
+
+    predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
+    computed = []
+    real = regression.pair_features
+    monkeypatch.setattr(regression, "pair_features", lambda p, seq, *a, **k: computed.append(seq) or real(p, seq, *a, **k))
+    good = np.zeros((20, 20), dtype=np.int8)
+    good[0, 10] = good[10, 0] = 1
+    sequences = [SEQUENCE[:20], SEQUENCE[:20], SEQUENCE[:65]]
+    with pytest.raises(ValueError, match=r"long\.pdb:C: 65 residues, longer than the model context of .* \(64\)"):
+        train_regression(predictor, sequences, [good, good, np.zeros((65, 65), dtype=np.int8)],
+                         names=["a.pdb:A", "b.pdb:A", "long.pdb:C"])
+    bad = good.copy()
+    bad[3, 12] = 3
+    with pytest.raises(ValueError, match="training protein 2: contact map value 3"):
+        train_regression(predictor, sequences[:2], [good, bad])
+    assert computed == []  # neither error came after the first protein's features
+    train_regression(predictor, sequences[:2], [good, good], C=5.0)
+    assert len(computed) == 2  # the spy does see features when there are any
+    with pytest.raises(ValueError, match=r"training protein 1: contact map value 2 at \(0, 7\)"):
+        bad = np.zeros((10, 10), dtype=np.int8)
+        bad[0, 7] = 2
+        train_regression(predictor, ["MKTAYIAKQR"], [bad])
+    with pytest.raises(ValueError, match="x.pdb:B: contact map value nan"):
+        train_regression(predictor, ["MKTAYIAKQR"], [np.full((10, 10), np.nan)], names=["x.pdb:B"])
     with pytest.raises(ValueError, match="unknown range 'far'"):
         train_regression(predictor, ["MKTAYIAKQR"], [np.zeros((10, 10), dtype=np.int8)], ranges=("far",))
 
@@ -287,8 +344,13 @@ def test_range_specific_regressions(real_chains, tiny_esm2):
     for name, (low, high) in (("local", (3, 6)), ("long", (24, 10**6))):
         count = sum(1 for t in truths for i in range(len(t)) for j in range(i + low, min(i + high, len(t))) if t[i, j] != -1)
         assert fits[name].metadata["pairs"] == count
-    top = train_regression(predictor, sequences, truths, C=1.0, top_heads=2)
+    # C = 1 zeroes every head here (nothing to rank); C = 5 keeps three positive ones.
+    with pytest.raises(ValueError, match="only 0 of 12 heads have a positive regression weight"):
+        train_regression(predictor, sequences, truths, C=1.0, top_heads=2)
+    top = train_regression(predictor, sequences, truths, C=5.0, top_heads=2)
     assert np.count_nonzero(top.weight) == 2 and top.bias == 0.0
+    with pytest.raises(ValueError, match="only 3 of 12 heads"):
+        train_regression(predictor, sequences, truths, C=5.0, top_heads=4)
 
 
 def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
@@ -308,3 +370,43 @@ def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
     assert "solver saga" in capsys.readouterr().out and load_regression(out).metadata["solver"] == "saga"
     assert main(args[:-6] + ["--structures", "nocolon.pdb"]) == 2
     assert "FILE:CHAIN" in capsys.readouterr().err
+
+
+def test_cli_train_regression_checks_outputs_before_fitting(shared_data, tiny_esm2, tmp_path, capsys):
+    out = tmp_path / "w-contact-regression.pt"
+    base = ["train-regression", "--model", str(tiny_esm2), "--device", "cpu", "--C", "5",
+            "--structures", f"{shared_data / '1hvr.pdb'}:A", f"{shared_data / '1l2y.pdb'}:A"]
+    assert main(base + ["--out", str(out), "--plot", str(tmp_path / "w.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown figure extension '.jpg'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert main(base + ["--out", str(tmp_path / "absent" / "x.pt")]) == 2
+    assert "folder" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+    assert main(base + ["--out", str(out), "--plot", str(tmp_path / "absent" / "w.png")]) == 2
+    assert "absent does not exist" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+    # The checks run before the model loads: a missing model is not what is reported.
+    assert main(["train-regression", "--model", str(tmp_path / "no-model.pt"), "--out", str(out), "--plot",
+                 str(tmp_path / "w.jpg"), "--structures", f"{shared_data / '1l2y.pdb'}:A"]) == 2
+    assert "w.jpg" in capsys.readouterr().err
+
+
+def test_cli_train_regression_single_chain_skips_validation(shared_data, tiny_esm2, tmp_path, capsys):
+    out = tmp_path / "one-contact-regression.pt"
+    assert main(["train-regression", "--model", str(tiny_esm2), "--device", "cpu", "--out", str(out), "--C", "5",
+                 "--structures", f"{shared_data / '1hvr.pdb'}:A"]) == 0  # default --validation 0.2
+    printed = capsys.readouterr().out
+    assert "one training chain: no validation" in printed and "validation precision" not in printed
+    assert "trained on 1 chain(s)" in printed and load_regression(out).metadata["proteins"] == 1
+
+
+def test_cli_train_regression_names_a_long_chain(shared_data, tiny_esm1b, tmp_path, capsys):
+    out = tmp_path / "x-contact-regression.pt"
+    # tiny_esm1b's context is 64 residues; 1hvr A has 99.
+    assert main(["train-regression", "--model", str(tiny_esm1b), "--device", "cpu", "--out", str(out),
+                 "--validation", "0", "--structures", f"{shared_data / '1l2y.pdb'}:A",
+                 f"{shared_data / '1hvr.pdb'}:A"]) == 2
+    err = capsys.readouterr().err
+    assert "1hvr.pdb:A: 99 residues, longer than the model context" in err and not out.exists()
+    assert main(["train-regression", "--model", str(tiny_esm1b), "--device", "cpu", "--out", str(out),
+                 "--structures", f"{shared_data / '1l2y.pdb'}:Z"]) == 2
+    assert "1l2y.pdb:Z" in capsys.readouterr().err

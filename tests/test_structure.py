@@ -577,3 +577,81 @@ def test_list_assemblies_matches_the_files(shared_data, tmp_path):
         assert len(load_assembly(shared_data / "4JSV.pdb", assembly_id=assembly_id)) > 0
     with pytest.raises(FileNotFoundError, match="missing.cif"):
         list_assemblies(tmp_path / "missing.cif")
+
+
+# ---------------------------------------------------------------------------- PDB SEQRES
+
+
+ONE = {three: one for one, three in THREE.items()} | {"MSE": "M", "CSO": "C"}
+
+
+def read_seqres(path, chain):
+    """SEQRES residue names of `chain`, read with a plain loop."""
+    names = []
+    for line in open(path):
+        if line.startswith("SEQRES") and line[11] == chain:
+            names += line[19:].split()
+    return names
+
+
+def read_remark_465(path, chain):
+    """Residue names of `chain` that REMARK 465 lists as not located, in file order."""
+    names = []
+    for line in open(path):
+        fields = line[10:].split()
+        if line.startswith("REMARK 465") and len(fields) == 3 and fields[1] == chain and fields[2].lstrip("-").isdigit():
+            names.append(fields[0])
+    return names
+
+
+@pytest.mark.parametrize("chain", ["A", "B"])
+def test_4jsv_seqres_is_the_entity_sequence_and_gaps_are_the_missing_residues(shared_data, chain):
+    path = shared_data / "4JSV.pdb"
+    s = load_structure(path)
+    seqres = read_seqres(path, chain)
+    entity = "".join(ONE[name] for name in seqres)
+    assert entity_sequence(s, chain) == entity and len(entity) == 1174
+    observed = chain_sequence(s, chain)
+    started = time.perf_counter()
+    mapping = map_sequence(entity, s, chain)
+    assert time.perf_counter() - started < 2.0
+    # Observed residues map into the SEQRES sequence in order, letter for letter ...
+    assert np.array_equal(mapping[mapping >= 0], np.arange(len(observed)))
+    assert "".join(entity[k] for k in np.flatnonzero(mapping >= 0)) == observed
+    # ... and the rest are exactly the residues REMARK 465 lists as not located (internal
+    # breaks included), with the right numbering gaps between observed residues.
+    missing = read_remark_465(path, chain)
+    assert len(missing) == 116 and [seqres[k] for k in np.flatnonzero(mapping < 0)] == missing
+    res_ids = np.array([r[1] for r in residue_identities(s, chain)])
+    assert np.array_equal(np.diff(np.flatnonzero(mapping >= 0)), np.diff(res_ids))
+    assert (np.diff(res_ids) > 1).sum() == 2  # internal breaks, not only missing termini
+    T = true_contacts(s, chain, sequence=entity)
+    unobserved = mapping < 0
+    assert T.shape == (1174, 1174) and (T[unobserved] == -1).all() and (T[:, unobserved] == -1).all()
+    seen = np.flatnonzero(~unobserved)
+    np.testing.assert_array_equal(T[np.ix_(seen, seen)], true_contacts(s, chain))
+
+
+def test_seqres_of_other_pdb_files(shared_data):
+    s = load_structure(shared_data / "1hvr.pdb")
+    seqres = "".join(ONE[name] for name in read_seqres(shared_data / "1hvr.pdb", "A"))
+    assert entity_sequence(s, "A") == seqres == chain_sequence(s, "A")  # CSO read as C
+    assert entity_sequence(load_structure(shared_data / "1a3a.pdb"), "A") is None  # no SEQRES records
+
+
+def test_seqres_letters_caps_and_alignment(tmp_path):
+    """Modified residues read as their parent, caps are left out, gaps map to -1."""
+    atoms = residues_to_atoms(
+        translated_chain("ACDE", "A", (3.8, 0.0, 0.0), first_res_id=3)
+        + translated_chain("GHIK", "A", (3.8, 0.0, 0.0), offset=(30.0, 0.0, 0.0), first_res_id=9)
+    )
+    path = write_pdb(atoms, tmp_path / "seqres.pdb")
+    seqres = [
+        "SEQRES   1 A   14  ACE MSE GLY ALA CYS ASP GLU PHE CSO GLY HIS ILE LYS",
+        "SEQRES   2 A   14  NH2",
+    ]
+    path.write_text("\n".join(seqres) + "\n" + path.read_text())
+    s = load_structure(path)
+    assert entity_sequence(s, "A") == "MGACDEFCGHIK"
+    mapping = map_sequence("MGACDEFCGHIK", s, "A")
+    np.testing.assert_array_equal(mapping, [-1, -1, 0, 1, 2, 3, -1, -1, 4, 5, 6, 7])
