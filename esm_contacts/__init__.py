@@ -14,6 +14,7 @@ _EXPORTS = {
     "load_structure": "structure",
     "chain_ids": "structure",
     "entity_sequence": "structure",
+    "prediction_sequence": "structure",
     "chain_sequence": "structure",
     "residue_identities": "structure",
     "map_sequence": "structure",

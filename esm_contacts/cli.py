@@ -48,6 +48,9 @@ def _add_predict(subparsers) -> None:
     )
     parser.add_argument("input", metavar="INPUT")
     parser.add_argument("--chain", help="chain of a structure input (author chain ID)")
+    parser.add_argument("--sequence-from", default="entity", choices=["entity", "observed"],
+                        help="structure input: the full construct (mmCIF entity, PDB SEQRES; default, where the file "
+                        "has it) or the observed residues only")
     parser.add_argument("--model", default=None, help="fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
     parser.add_argument("--regression", help="*-contact-regression.pt to use instead of the model's own")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 ...")
@@ -96,11 +99,16 @@ def _prediction_inputs(args):
             return [(name, seq, None) for name, seq in _read_fasta(path)]
         raise CommandError(f"{path}: neither FASTA (no '>' header) nor a structure file extension ({', '.join(STRUCTURE_SUFFIXES)})")
     if path.is_file() or _looks_like_pdb_id(text):
-        from .structure import chain_sequence, load_structure
+        from .structure import chain_sequence, load_structure, prediction_sequence
 
         structure = load_structure(text)
         chain = args.chain or _single_protein_chain(structure, text)
-        return [(f"{path.stem if path.is_file() else text}_{chain}", chain_sequence(structure, chain), (structure, chain))]
+        sequence = prediction_sequence(structure, chain, args.sequence_from)
+        observed = len(chain_sequence(structure, chain))
+        if len(sequence) != observed:
+            print(f"{text} chain {chain}: predicting the full construct ({len(sequence)} residues, {observed} observed; "
+                  "--sequence-from observed for the observed residues only)", file=sys.stderr)
+        return [(f"{path.stem if path.is_file() else text}_{chain}", sequence, (structure, chain))]
     if any(sep in text for sep in ("/", "\\")) or Path(text).suffix.lower() in (".fa", ".fasta", ".faa") + STRUCTURE_SUFFIXES:
         raise FileNotFoundError(f"{text}: no such file")
     return [("query", text, None)]
@@ -511,7 +519,7 @@ def _add_train_regression(subparsers) -> None:
 
 def _training_chains(specs: List[str]):
     """(label, sequence, true contacts) of every FILE:CHAIN."""
-    from .structure import chain_sequence, load_structure, true_contacts
+    from .structure import load_structure, prediction_sequence, true_contacts
 
     chains = []
     for spec in specs:
@@ -520,10 +528,11 @@ def _training_chains(specs: List[str]):
             raise CommandError(f"--structures {spec!r}: give FILE:CHAIN, e.g. 1hvr.pdb:A")
         structure = load_structure(path)
         try:
-            sequence = chain_sequence(structure, chain)
+            sequence = prediction_sequence(structure, chain)
         except ValueError as error:  # the message names the chain, not the file
             raise CommandError(f"--structures {spec}: {error}") from None
-        chains.append((f"{Path(path).name}:{chain}", sequence, true_contacts(structure, chain)))
+        # The full construct where the file gives it; unobserved residues are -1 and not trained on.
+        chains.append((f"{Path(path).name}:{chain}", sequence, true_contacts(structure, chain, sequence=sequence)))
     return chains
 
 

@@ -569,6 +569,36 @@ def entity_sequence(structure: struc.AtomArray, chain: str) -> Optional[str]:
     return getattr(structure, "entity_sequences", {}).get(chain)
 
 
+SEQUENCE_SOURCES = ("entity", "observed")
+
+
+def prediction_sequence(structure: struc.AtomArray, chain: str, source: str = "entity") -> str:
+    """The sequence to predict for a chain.
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+    source : {"entity", "observed"}
+        ``"entity"``: the full construct (mmCIF entity, PDB SEQRES) where the file
+        gives it, else the observed residues; the language model then sees the real
+        protein instead of one whose unobserved loops are cut out and the ends joined.
+        ``"observed"``: the observed residues only.
+
+    Returns
+    -------
+    sequence : str
+        Map it onto the structure with :func:`map_sequence` (``true_contacts(...,
+        sequence=...)`` does).
+    """
+    if source not in SEQUENCE_SOURCES:
+        raise ValueError(f"sequence source must be one of {', '.join(SEQUENCE_SOURCES)}, got {source!r}")
+    entity = entity_sequence(structure, chain) if source == "entity" else None
+    return entity or chain_sequence(structure, chain)
+
+
 def residue_identities(structure: struc.AtomArray, chain: str) -> List[Tuple[str, int, str, str]]:
     """``(chain, res_id, ins_code, res_name)`` of each observed residue of `chain`, in order."""
     atoms = _chain(structure, chain)

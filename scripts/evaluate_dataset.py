@@ -42,7 +42,7 @@ from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
 from esm_contacts.models import KNOWN_MODELS  # noqa: E402
 from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
 from esm_contacts.predictor import ContactPredictor, clean_sequence  # noqa: E402
-from esm_contacts.structure import chain_ids, chain_sequence, load_structure, true_contacts  # noqa: E402
+from esm_contacts.structure import chain_ids, load_structure, prediction_sequence, true_contacts  # noqa: E402
 
 TOP_HEADS = (1, 5, 10)
 MSA_SIZES = (16, 32, 64)
@@ -78,9 +78,10 @@ def load_entry(text: str) -> dict:
     if chain not in chains:
         raise ValueError(f"entry {text!r}: {path} has no protein chain {chain!r}; its chains: {', '.join(chains)}")
     msa = select_sequences(read_msa(msa_path), max(MSA_SIZES)) if msa_path else None
-    sequence = msa[0][1] if msa else chain_sequence(structure, chain)
+    # The MSA's query, else the full construct where the file gives it (unobserved: -1).
+    sequence = msa[0][1] if msa else prediction_sequence(structure, chain)
     clean_sequence(sequence, name=label)  # a letter the model rejects fails now, not mid-run
-    T = true_contacts(structure, chain, sequence=sequence if msa else None)
+    T = true_contacts(structure, chain, sequence=sequence)
     return {"label": label, "sequence": sequence, "msa": msa, "T": T}
 
 

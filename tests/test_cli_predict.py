@@ -153,3 +153,20 @@ def test_empty_npy_is_a_one_line_error(tmp_path, capsys, shared_data):
     assert main(["evaluate", str(empty), "--structure", str(shared_data / "1hvr.pdb"), "--chain", "A"]) == 2
     error = capsys.readouterr().err
     assert "empty.npy: not a NumPy .npy file" in error and error.count("\n") == 1
+
+
+def test_structure_input_predicts_the_full_construct(tmp_path, capsys, shared_data, tiny_esm2):
+    """4JSV chain A: SEQRES holds 1174 residues, 1058 observed; by default the full construct is predicted."""
+    from esm_contacts.structure import chain_sequence, entity_sequence, load_structure
+
+    structure = load_structure(shared_data / "4JSV.pdb")
+    full, observed = entity_sequence(structure, "A"), chain_sequence(structure, "A")
+    assert len(full) > len(observed)
+    out = tmp_path / "full.rr"
+    assert main(["predict", str(shared_data / "4JSV.pdb"), "--chain", "A", "--model", str(tiny_esm2), "--out", str(out)]) == 0
+    assert f"predicting the full construct ({len(full)} residues, {len(observed)} observed" in capsys.readouterr().err
+    assert read_contacts(out)[1] == full
+    out = tmp_path / "observed.rr"
+    assert main(["predict", str(shared_data / "4JSV.pdb"), "--chain", "A", "--model", str(tiny_esm2),
+                 "--sequence-from", "observed", "--out", str(out)]) == 0
+    assert read_contacts(out)[1] == observed

@@ -655,3 +655,18 @@ def test_seqres_letters_caps_and_alignment(tmp_path):
     assert entity_sequence(s, "A") == "MGACDEFCGHIK"
     mapping = map_sequence("MGACDEFCGHIK", s, "A")
     np.testing.assert_array_equal(mapping, [-1, -1, 0, 1, 2, 3, -1, -1, 4, 5, 6, 7])
+
+
+def test_prediction_sequence_prefers_the_construct(shared_data):
+    from esm_contacts.structure import entity_sequence, prediction_sequence
+
+    cif = load_structure(shared_data / "4zey.cif")
+    assert prediction_sequence(cif, "A") == entity_sequence(cif, "A")
+    stripped = load_structure(shared_data / "1a3a.pdb")  # no SEQRES: the observed residues
+    assert entity_sequence(stripped, "A") is None
+    assert prediction_sequence(stripped, "A") == chain_sequence(stripped, "A")
+    pdb_file = load_structure(shared_data / "4JSV.pdb")
+    assert len(prediction_sequence(pdb_file, "A")) == len(entity_sequence(pdb_file, "A")) > len(chain_sequence(pdb_file, "A"))
+    assert prediction_sequence(pdb_file, "A", "observed") == chain_sequence(pdb_file, "A")
+    with pytest.raises(ValueError, match="sequence source must be one of entity, observed"):
+        prediction_sequence(pdb_file, "A", "seqres")
