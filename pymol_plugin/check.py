@@ -177,7 +177,7 @@ def _make_dialog_class():
     """The dialog class; built on first use so that headless PyMOL never imports Qt."""
     from pymol.Qt import QtWidgets
 
-    from .dialog import ProgressFunc, _model_names
+    from .dialog import CHECKPOINT_FILES, ProgressFunc, _model_names, choose_file, form_row, show_error
 
     class CheckDialog(QtWidgets.QDialog):
         """Models to check, a contact file or a model to predict with, Run and Close."""
@@ -211,8 +211,8 @@ def _make_dialog_class():
             self.status = QtWidgets.QLabel("")
             self.status.setWordWrap(True)
             form.addRow("Models", self.selection)
-            form.addRow("Predicted contacts", self._row(self.prediction, browse_file))
-            form.addRow("or model", self._row(self.model, browse_model))
+            form.addRow("Predicted contacts", form_row(self.prediction, browse_file))
+            form.addRow("or model", form_row(self.model, browse_model))
             form.addRow("Device", self.device)
             form.addRow("Top", self.top)
             form.addRow(self.progress)
@@ -225,29 +225,18 @@ def _make_dialog_class():
             form.addRow(buttons)
             self.refresh()
 
-        @staticmethod
-        def _row(*widgets):
-            row = QtWidgets.QWidget()
-            layout = QtWidgets.QHBoxLayout(row)
-            layout.setContentsMargins(0, 0, 0, 0)
-            for widget in widgets:
-                layout.addWidget(widget)
-            layout.setStretch(0, 1)
-            return row
-
         def refresh(self) -> None:
             objects = self._self.get_object_list("polymer.protein") or []
             if not self.selection.text().strip():
                 self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
 
         def browse_prediction(self) -> None:
-            path, _ = QtWidgets.QFileDialog.getOpenFileName(
-                self, "Predicted contacts", "", "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
+            path = choose_file(self, "Predicted contacts", "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
             if path:
                 self.prediction.setText(path)
 
         def browse_model(self) -> None:
-            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "ESM checkpoint", "", "ESM checkpoints (*.pt);;All files (*)")
+            path = choose_file(self, "ESM checkpoint", CHECKPOINT_FILES)
             if path:
                 self.model.setCurrentText(path)
 
@@ -300,11 +289,8 @@ def _make_dialog_class():
                                 f"{hints} register-shift hint(s); table in the log")
 
         def fail(self, error: BaseException) -> None:
-            message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
-            print(f" {TITLE}: Error: {message}")
             self.progress.setValue(0)
-            self.status.setText(f"Error: {message}")
-            QtWidgets.QMessageBox.critical(self, TITLE, message)
+            show_error(self, TITLE, self.status, error)
 
     return CheckDialog
 
@@ -313,14 +299,9 @@ def show_dialog(_self=cmd):
     """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog."""
     global _dialog
     if _dialog is None:
-        parent = None
-        try:
-            from pymol.gui import get_qtwindow
+        from .dialog import main_window
 
-            parent = get_qtwindow()
-        except ImportError:
-            pass
-        _dialog = _make_dialog_class()(parent, _self=_self)
+        _dialog = _make_dialog_class()(main_window(), _self=_self)
     else:
         _dialog.refresh()
     _dialog.show()

@@ -53,6 +53,46 @@ def chain_choices(_self=cmd):
     return choices
 
 
+CHECKPOINT_FILES = "ESM checkpoints (*.pt);;All files (*)"
+
+
+def form_row(*widgets) -> QtWidgets.QWidget:
+    """Widgets side by side in one form row, the first one stretching."""
+    row = QtWidgets.QWidget()
+    layout = QtWidgets.QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    layout.setStretch(0, 1)
+    return row
+
+
+def choose_file(parent, title: str, filters: str) -> str:
+    """A file picked in Qt's open dialog ('' when cancelled)."""
+    path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, title, "", filters)
+    return path
+
+
+def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseException) -> None:
+    """An error in a message box, the status line and PyMOL's log (traceback for bugs only)."""
+    message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
+    if not isinstance(error, CmdException):
+        traceback.print_exception(type(error), error, error.__traceback__)
+    print(f" {title}: Error: {message}")
+    status.setText(f"Error: {message}")
+    QtWidgets.QMessageBox.critical(parent, title, message)
+
+
+def main_window():
+    """PyMOL's Qt main window, or None (commands-only PyMOL)."""
+    try:
+        from pymol.gui import get_qtwindow
+
+        return get_qtwindow()
+    except ImportError:
+        return None
+
+
 class ContactsDialog(QtWidgets.QDialog):
     """Options, Run and Close; one prediction at a time."""
 
@@ -74,14 +114,14 @@ class ContactsDialog(QtWidgets.QDialog):
         self.selection.setToolTip("One protein chain (any PyMOL selection inside one chain)")
         refresh = QtWidgets.QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
-        form.addRow("Chain", self._row(self.selection, refresh))
+        form.addRow("Chain", form_row(self.selection, refresh))
 
         self.model = QtWidgets.QComboBox(editable=True)
         self.model.addItems(_model_names())
         self.model.setCurrentText(commands.DEFAULT_MODEL)
         browse_model = QtWidgets.QPushButton("Browse...")
         browse_model.clicked.connect(self.browse_model)
-        form.addRow("Model", self._row(self.model, browse_model))
+        form.addRow("Model", form_row(self.model, browse_model))
 
         self.device = QtWidgets.QComboBox(editable=True)
         self.device.addItems(["auto", "cpu", "cuda"])
@@ -113,7 +153,7 @@ class ContactsDialog(QtWidgets.QDialog):
         self.msa.setPlaceholderText("optional: a3m, aligned FASTA or Stockholm")
         browse_msa = QtWidgets.QPushButton("Browse...")
         browse_msa.clicked.connect(self.browse_msa)
-        form.addRow("MSA", self._row(self.msa, browse_msa))
+        form.addRow("MSA", form_row(self.msa, browse_msa))
 
         self.num_seqs = QtWidgets.QSpinBox()
         self.num_seqs.setRange(1, 100000)
@@ -127,7 +167,7 @@ class ContactsDialog(QtWidgets.QDialog):
                                  "fetched it; 'none': off.")
         browse_assembly = QtWidgets.QPushButton("Browse...")
         browse_assembly.clicked.connect(self.browse_assembly)
-        form.addRow("Assembly", self._row(self.assembly, browse_assembly))
+        form.addRow("Assembly", form_row(self.assembly, browse_assembly))
 
         self.name = QtWidgets.QLineEdit("esm")
         form.addRow("Group name", self.name)
@@ -154,16 +194,6 @@ class ContactsDialog(QtWidgets.QDialog):
         layout.addWidget(self.status)
         layout.addLayout(buttons)
 
-    @staticmethod
-    def _row(*widgets) -> QtWidgets.QWidget:
-        row = QtWidgets.QWidget()
-        layout = QtWidgets.QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for widget in widgets:
-            layout.addWidget(widget)
-        layout.setStretch(0, 1)
-        return row
-
     def refresh(self) -> None:
         """Fill the chain picker from the session."""
         current = self.selection.currentText()
@@ -173,20 +203,19 @@ class ContactsDialog(QtWidgets.QDialog):
             self.selection.setCurrentText(current)
 
     def browse_model(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "ESM checkpoint", "", "ESM checkpoints (*.pt);;All files (*)")
+        path = choose_file(self, "ESM checkpoint", CHECKPOINT_FILES)
         if path:
             self.model.setCurrentText(path)
 
     def browse_msa(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Multiple sequence alignment", "", "Alignments (*.a3m *.a2m *.fasta *.fa *.afa *.sto *.stk);;All files (*)")
+        path = choose_file(self, "Multiple sequence alignment",
+                           "Alignments (*.a3m *.a2m *.fasta *.fa *.afa *.sto *.stk);;All files (*)")
         if path:
             self.msa.setText(path)
 
     def browse_assembly(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Structure with a biological assembly", "",
-            "Structures (*.cif *.cif.gz *.bcif *.pdb *.pdb.gz *.ent);;All files (*)")
+        path = choose_file(self, "Structure with a biological assembly",
+                           "Structures (*.cif *.cif.gz *.bcif *.pdb *.pdb.gz *.ent);;All files (*)")
         if path:
             self.assembly.setText(path)
 
@@ -249,26 +278,14 @@ class ContactsDialog(QtWidgets.QDialog):
         self.fail(error)
 
     def fail(self, error: BaseException) -> None:
-        message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
-        if not isinstance(error, CmdException):
-            traceback.print_exception(type(error), error, error.__traceback__)
-        print(f" {TITLE}: Error: {message}")
-        self.status.setText(f"Error: {message}")
-        QtWidgets.QMessageBox.critical(self, TITLE, message)
+        show_error(self, TITLE, self.status, error)
 
 
 def show_dialog(_self=cmd) -> ContactsDialog:
     """Open (or raise) the dialog, with the chain picker refreshed."""
     global _dialog
     if _dialog is None:
-        parent = None
-        try:
-            from pymol.gui import get_qtwindow
-
-            parent = get_qtwindow()
-        except ImportError:
-            pass
-        _dialog = ContactsDialog(parent, _self=_self)
+        _dialog = ContactsDialog(main_window(), _self=_self)
     else:
         _dialog.refresh()
     _dialog.show()
