@@ -3,8 +3,10 @@
 The plugin is installed with ``esm-contacts pymol-install`` into a temporary HOME; PyMOL
 then starts with it, and a driver script (run by PyMOL at start-up, steps chained with
 Qt timers so the GUI keeps running) finds *Plugin > Predict ESM contacts*, fills and runs
-the dialog with a tiny checkpoint on 1hvr, waits for the worker thread, and saves a
-screenshot (``QWidget.grab``) and a ray-traced ``cmd.png`` of contacts drawn from a file.
+the dialog on 1hvr with a tiny checkpoint and a few hundred MSA sequences (a worker of
+seconds), records a 50 ms Qt timer's ticks while the worker runs (the GUI must not
+freeze), waits for the worker thread, and saves a screenshot (``QWidget.grab``) and a
+ray-traced ``cmd.png`` of contacts drawn from a file.
 Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the images.
 """
 
@@ -23,10 +25,16 @@ pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
 
 import esm_contacts as ec  # noqa: E402
 from esm_contacts.structure import homodimer_contacts, load_structure, true_contacts  # noqa: E402
+from tiny_models import write_tiny_esm1b  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Sequences of the MSA the dialog runs on (query included): with :func:`slow_model`, a
+#: worker of a few seconds on 2 CPU cores.
+NUM_SEQS = 256
+#: The driver's timer ticks every 50 ms; a gap above this means the GUI froze.
+MAX_GAP = 0.5
 
 DRIVER = r'''
 import json, os, sys, time, traceback
@@ -116,18 +124,35 @@ def close_error(dialog):
 
 
 def run_for_real(dialog):
+    # A slower checkpoint and a large MSA: the worker runs for seconds, long enough to see
+    # whether the event loop keeps going meanwhile.
     dialog.model.setCurrentText(os.environ["ESM_GUI_MODEL"])
+    dialog.msa.setText(os.environ["ESM_GUI_MSA"])
+    dialog.num_seqs.setValue(int(os.environ["ESM_GUI_NUM_SEQS"]))
+    ticks, statuses = report.setdefault("ticks", []), set()
+    timer = QtCore.QTimer(dialog)
+    timer.setInterval(50)
+
+    def tick():  # runs only when the GUI thread gets back to its event loop
+        job = dialog._job
+        if job is not None and job.isRunning():
+            ticks.append(time.time())
+            statuses.add(dialog.status.text())
+            report["statuses"] = sorted(statuses)
+
+    timer.timeout.connect(tick)
+    timer.start()
     dialog.run_button.click()
     report["busy_while_running"] = dialog.progress.maximum() == 0 and not dialog.run_button.isEnabled()
     report["started"] = time.time()
-    QtCore.QTimer.singleShot(50, lambda: wait(dialog))
+    QtCore.QTimer.singleShot(50, lambda: wait(dialog, timer))
 
 
-def wait(dialog):
+def wait(dialog, timer):
     if dialog._job is not None and time.time() - report["started"] < 40:
-        report["ticks"] = report.get("ticks", 0) + 1  # the event loop runs while the worker works
-        QtCore.QTimer.singleShot(50, lambda: wait(dialog))
+        QtCore.QTimer.singleShot(50, lambda: wait(dialog, timer))
         return
+    timer.stop()
     guarded(lambda: screenshots(dialog))()
 
 
@@ -178,14 +203,35 @@ def _colour_pixels(image, rgb, tolerance=0.12):
     return int(np.sum(np.all(np.abs(image[..., :3] - np.asarray(rgb)) < tolerance, axis=-1)))
 
 
-def test_dialog_in_pymol_window(shared_data, tiny_esm1b, tmp_path):
+def slow_model(folder):
+    """A tiny ESM-1b still, but deeper and wider than conftest's, with a context that
+    holds 1hvr's 99 residues whole (no windows)."""
+    return write_tiny_esm1b(folder, name="slow_esm1b", layers=6, heads=8, embed_dim=64, max_positions=130)
+
+
+def write_mutant_msa(path, query, count, rate=0.2, seed=3):
+    """An a3m of ``query`` and ``count - 1`` random substitution variants of it."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    rows = [query]
+    for _ in range(count - 1):
+        row = np.array(list(query))
+        changed = rng.random(len(row)) < rate
+        row[changed] = rng.choice(letters, int(changed.sum()))
+        rows.append("".join(row))
+    path.write_text("".join(f">seq{k}\n{row}\n" for k, row in enumerate(rows)))
+    return path
+
+
+def test_dialog_in_pymol_window(shared_data, tmp_path):
     xvfb_run = _xvfb_run()
     home = tmp_path / "home"
     home.mkdir()
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, HOME=str(home), ESM_GUI_OUT=str(out), ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
-               ESM_GUI_MODEL=str(tiny_esm1b), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
+               ESM_GUI_MODEL=str(slow_model(tmp_path / "models")),
+               ESM_GUI_NUM_SEQS=str(NUM_SEQS), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("APPDATA", None)
 
@@ -202,6 +248,7 @@ def test_dialog_in_pymol_window(shared_data, tiny_esm1b, tmp_path):
     rr = tmp_path / "1hvr_A.rr"
     ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
     env["ESM_GUI_RR"] = str(rr)
+    env["ESM_GUI_MSA"] = str(write_mutant_msa(tmp_path / "1hvr_A.a3m", ec.chain_sequence(structure, "A"), NUM_SEQS))
 
     install = subprocess.run([sys.executable, "-m", "esm_contacts.cli", "pymol-install"], env=env,
                              capture_output=True, text=True, timeout=60)
@@ -233,7 +280,20 @@ def test_dialog_in_pymol_window(shared_data, tiny_esm1b, tmp_path):
     assert {"esm", "esm_tp", "esm_fp", "esm_inter"} <= set(report["objects"])
     assert report["cleared"]
     assert {"file", "file_tp", "file_fp", "file_inter", "file_tp_p75", "file_inter_p50", "file_fp_p25"} <= set(report["file_objects"])
-    assert "esm_contacts: 1hvr chain A, 99 residues, model tiny_esm1b" in run.stdout
+    assert "esm_contacts: 1hvr chain A, 99 residues, model slow_esm1b, MSA" in run.stdout
+    assert "1hvr_A.a3m" in run.stdout
+
+    # The worker ran for seconds, and the event loop kept ticking all along: the 50 ms
+    # timer fired at least at half its rate and never paused for MAX_GAP or more.
+    ticks = np.asarray(report["ticks"])
+    running = ticks[-1] - report["started"]
+    gaps = np.diff(np.concatenate([[report["started"]], ticks]))
+    print(f"worker >= {running:.2f} s, {len(ticks)} ticks, largest gap {gaps.max():.3f} s")
+    assert running >= 1.0, running
+    assert len(ticks) >= 0.5 * running / 0.05, (len(ticks), running)
+    assert gaps.max() < MAX_GAP, gaps.max()
+    # The worker's stage messages reached the dialog while it ran.
+    assert f"predicting {NUM_SEQS} MSA sequences" in report["statuses"], report["statuses"]
 
     import matplotlib.image
 

@@ -482,6 +482,96 @@ def test_partner_copy_from_assembly(cmd, monomer_file):
     assert cmd.get_names("all") == ["mono"]
 
 
+def without_cb(source, residues, path):
+    """Write an mmCIF copy of ``source`` whose residues ``residues`` (author numbers) lack
+    their CB atoms; the rest of the file (the assembly definitions too) is kept."""
+    import gzip
+
+    import biotite.structure.io.pdbx as pdbx
+
+    opener = gzip.open if str(source).endswith(".gz") else open
+    with opener(source, "rt") as stream:
+        file = pdbx.CIFFile.read(stream)
+    site = file.block["atom_site"]
+    keep = ~((site["label_atom_id"].as_array(str) == "CB") & np.isin(site["auth_seq_id"].as_array(int), list(residues)))
+    assert (~keep).sum() > 0
+
+    def kept(column):
+        return pdbx.CIFColumn(column.data.array[keep], None if column.mask is None else column.mask.array[keep])
+
+    file.block["atom_site"] = pdbx.CIFCategory({key: kept(site[key]) for key in site.keys()})
+    file.write(path)
+    return path
+
+
+def segi_table(cmd, selection):
+    """{(segi, chain, resv, name): xyz} of a selection."""
+    rows = []
+    cmd.iterate_state(-1, selection, "rows.append((segi, chain, resv, name, x, y, z))", space={"rows": rows})
+    return {(s, c, r, n): np.array([x, y, z]) for s, c, r, n, x, y, z in rows}
+
+
+def test_partner_copy_virtual_cb_pseudoatoms(cmd, monomer_file, tmp_path):
+    """Residues of the inter-chain pairs without CB, in the object and in the assembly
+    copy: each inter dash runs from the chain's own pseudoatom to one of the partner copy
+    (its own segment ID), each at the virtual Cb of its residue's N, CA, C."""
+    rr, path, planned, inter_pairs = monomer_file
+    residues = ec.residue_identities(load_structure(path), "A")
+    involved = {residues[k] for pair in inter_pairs for k in pair}
+    assert any(r[3] != "GLY" for r in involved)
+    modified = without_cb(path, {r[1] for r in involved}, tmp_path / "1a8o_no_cb.cif")
+    cmd.load(str(modified), "mono")
+    assert cmd.count_atoms("mono and name CB and resi " + "+".join(str(r[1]) for r in involved)) == 0
+    cmd.rotate("y", 40, "mono", camera=0, origin=[0, 0, 0])
+    cmd.translate([-6.0, 9.0, 2.0], "mono", camera=0)
+    total = sum(planned.values())
+    drawn = commands.esm_contacts_load(str(rr), "mono and chain A", top=str(total), assembly=str(modified), _self=cmd)
+    assert drawn["counts"] == {"tp": planned["tp"], "fp": planned["fp"], "inter": planned["inter"], "unknown": 0, "undrawn": 0}
+
+    segi = drawing.copy_segi("A:1")
+    assert cmd.count_atoms(f"esm_partner and name CB and resi {'+'.join(str(r[1]) for r in involved)}") == 0
+    own_cb, partner_cb = virtual_cb(cmd, "mono"), virtual_cb(cmd, "esm_partner")
+    pseudo = segi_table(cmd, "esm_vcb")
+    own = {k[2]: xyz for k, xyz in pseudo.items() if k[0] == "VCB"}
+    copy = {k[2]: xyz for k, xyz in pseudo.items() if k[0] == segi}
+    assert len(own) + len(copy) == len(pseudo)  # no pseudoatom outside these two segments
+    # Every pseudoatom sits on its own residue's virtual Cb, in its own frame.
+    for table, expected in ((own, own_cb), (copy, partner_cb)):
+        for resv, xyz in table.items():
+            assert np.linalg.norm(xyz - expected[("A", resv)]) < 1e-2, resv
+    glycine_ca = {key: segi_table(cmd, f"%{obj} and resn GLY and name CA") for key, obj in (("own", "mono"), ("copy", "esm_partner"))}
+    own_ends = {**{k[2]: v for k, v in glycine_ca["own"].items()}, **own}
+    copy_ends = {**{k[2]: v for k, v in glycine_ca["copy"].items()}, **copy}
+
+    def lookup(table, point):
+        hits = [resv for resv, xyz in table.items() if np.linalg.norm(xyz - point) < 1e-3]
+        return hits[0] if len(hits) == 1 else None
+
+    position = {r[1]: k for k, r in enumerate(residues)}
+    names = {r[1]: r[3] for r in residues}
+    seen, on_copy_pseudo = set(), 0
+    for obj in (n for n in measurement_objects(cmd, "esm") if n.startswith("esm_inter_")):
+        for a, b in dash_segments(cmd, obj):
+            if lookup(own_ends, a) is None:
+                a, b = b, a
+            ra, rb = lookup(own_ends, a), lookup(copy_ends, b)
+            assert ra is not None and rb is not None, (a, b)
+            assert lookup(own_ends, b) is None  # the partner end is not one of the chain's own
+            # CB-less ends are pseudoatoms, Gly ends their CA, on both sides.
+            assert (ra in own) == (names[ra] != "GLY") and (rb in copy) == (names[rb] != "GLY")
+            on_copy_pseudo += rb in copy
+            assert np.linalg.norm(a - b) < 8.0
+            seen.add(tuple(sorted((position[ra], position[rb]))))
+    assert seen == inter_pairs
+    assert on_copy_pseudo >= 1
+    print(f"{len(seen)} inter pairs, {on_copy_pseudo} dashes to copy pseudoatoms, {len(own)} own and {len(copy)} copy pseudoatoms")
+    # The copy's pseudoatoms are not the chain's: the copy is the symmetry mate elsewhere.
+    for resv in set(own) & set(copy):
+        assert np.linalg.norm(own[resv] - copy[resv]) > 1.0
+    commands.esm_contacts_clear("esm", _self=cmd)
+    assert cmd.get_names("all") == ["mono"]
+
+
 def test_assembly_found_for_fetched_object(cmd, monomer_file, tmp_path):
     """An object named after its entry, whose file PyMOL's fetch left in fetch_path."""
     rr, path, planned, _ = monomer_file
