@@ -2,7 +2,7 @@
 
 Each sub-command is a pair of functions: ``_add_NAME(subparsers)`` declares its
 arguments and ``_run_NAME(args)`` does the work. Input and usage errors
-(``ValueError``, ``FileNotFoundError``, ``KeyError`` raised with a message) become one
+(``ValueError``, ``OSError`` such as ``FileNotFoundError``, ``KeyError`` raised with a message) become one
 line on stderr and exit code 2; no output file is left behind because every writer
 in the package writes to a temporary file and renames it on success.
 """
@@ -94,6 +94,8 @@ def _prediction_inputs(args):
     """(name, sequence, structure or None) for every input record."""
     text = args.input
     path = Path(text)
+    if path.is_dir():
+        raise CommandError(f"{path}: is a folder, not a sequence, FASTA file or structure")
     if path.is_file() and not _is_structure_file(path):
         if path.read_text(errors="replace").lstrip().startswith(">"):
             return [(name, seq, None) for name, seq in _read_fasta(path)]
@@ -130,6 +132,22 @@ def _output_path(template: str, name: str, several: bool) -> Path:
     return path.with_name(f"{path.stem}_{_safe_name(name)}{path.suffix}") if several else path
 
 
+def _output_paths(template: str, names: List[str]) -> List[Path]:
+    """One output file per record, checked before any prediction: distinct, writable folders."""
+    paths = [_output_path(template, name, len(names) > 1) for name in names]
+    seen = {}
+    for name, path in zip(names, paths):
+        if path in seen:
+            raise CommandError(f"records {seen[path]!r} and {name!r} would both be written to {path}; "
+                               "give the FASTA records distinct names")
+        seen[path] = name
+        if path.is_dir():
+            raise CommandError(f"--out {path}: is a folder; give a file name")
+        if not path.parent.is_dir():
+            raise CommandError(f"--out {path}: the folder {path.parent} does not exist")
+    return paths
+
+
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
@@ -145,7 +163,7 @@ def _print_pairs(name: str, sequence: str, P, pairs) -> None:
 
 def _run_predict(args) -> int:
     from .io import contact_format, write_contacts
-    from .metrics import top_pairs
+    from .metrics import parse_top, top_pairs
     from .models import DEFAULT_MODEL
     from .predictor import ContactPredictor, clean_sequence
 
@@ -163,6 +181,8 @@ def _run_predict(args) -> int:
     if args.evaluate and any(structure is None for _, _, structure in records):
         raise CommandError("--evaluate needs a structure file or PDB ID as INPUT")
     top = args.top or ("all" if args.out else "L")
+    parse_top(top, 1)  # a bad --top fails before the model loads
+    outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
     predictor = ContactPredictor.from_pretrained(args.model or DEFAULT_MODEL, device=args.device,
                                                  dtype=args.dtype, regression=args.regression)
     progress = not args.quiet and sys.stderr.isatty()
@@ -170,11 +190,10 @@ def _run_predict(args) -> int:
         maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy, progress=progress)]
     else:
         maps = predictor.predict_batch([seq for _, seq, _ in records], progress=progress)
-    several = len(records) > 1
-    for (name, sequence, structure), P in zip(records, maps):
+    for index, ((name, sequence, structure), P) in enumerate(zip(records, maps)):
         i, j, _ = top_pairs(P, top=top, min_sep=args.min_sep)
         if args.out:
-            out = _output_path(args.out, name, several)
+            out = outputs[index]
             write_contacts(out, P, sequence=sequence, pairs=(i, j), target=name, method=f"{predictor.name} attention contacts")
             print(f"{name}: {len(sequence)} residues, {len(i)} pairs written to {out}", file=sys.stderr)
         else:
@@ -445,7 +464,7 @@ def _run_evaluate_set(args) -> int:
             with _warnings_as_lines(f"evaluate-set: {where}"):
                 _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
                                            hint="is it the right chain and file?")
-        except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
+        except (CommandError, ValueError, OSError, KeyError) as error:  # OSError: unwritable output, full disk
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             raise CommandError(f"{where}: {message}") from None
         name = f"{Path(prediction).stem}"
@@ -859,7 +878,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
+    except (CommandError, ValueError, OSError, KeyError) as error:  # OSError: unwritable output, full disk
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"esm-contacts {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -40,6 +40,10 @@ def contact_format(path: Union[str, Path]) -> str:
 def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
     """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; give a file name")
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
     try:
         with os.fdopen(handle, mode) as stream:
@@ -95,7 +99,8 @@ def write_contacts(
     P : numpy.ndarray
         (L, L) probabilities.
     sequence : str, optional
-        The sequence (RR header, CSV residue letters; ``X`` where absent).
+        The sequence (RR sequence lines; CSV ``# sequence:`` first line and residue
+        letters; ``X`` where absent).
     pairs : tuple of numpy.ndarray, optional
         0-based ``(i, j)`` pairs to list, in order (RR and CSV); by default every pair
         with ``j - i >= min_sep``, highest probability first (:func:`ranked_pairs`).
@@ -124,6 +129,10 @@ def write_contacts(
             stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(lo, hi, probabilities))
             stream.write("END\n")
         else:
+            # The whole sequence in a leading comment: the pair rows alone lose residues
+            # that are in no listed pair, and every pair when the sequence is short.
+            if sequence is not None:
+                stream.write(f"# sequence: {sequence}\n")
             stream.write("i,j,res_i,res_j,probability\n")
             stream.writelines(
                 f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n" for a, b, p in zip(lo, hi, probabilities)
@@ -220,12 +229,23 @@ def _parse_rr(path: Path, lines):
 
 
 def _parse_csv(path: Path, lines):
-    header = [field.strip().lower() for field in lines[0].split(",")]
+    declared = None
+    first = 0
+    while first < len(lines) and (lines[first].startswith("#") or not lines[first].strip()):
+        comment = lines[first].lstrip("#").strip()
+        if comment.lower().startswith("sequence:"):
+            declared = comment.split(":", 1)[1].strip().upper() or None
+        first += 1
+    if first == len(lines):
+        raise ValueError(f"{path}: no header line 'i,j,res_i,res_j,probability'")
+    header = [field.strip().lower() for field in lines[first].split(",")]
     if header[:2] != ["i", "j"] or "probability" not in header:
-        raise ValueError(f"{path}, line 1: expected the header 'i,j,res_i,res_j,probability', got {lines[0].strip()!r}")
+        raise ValueError(
+            f"{path}, line {first + 1}: expected the header 'i,j,res_i,res_j,probability', got {lines[first].strip()!r}"
+        )
     column = header.index("probability")
     entries, letters = [], {}
-    for line_number, line in enumerate(lines[1:], start=2):
+    for line_number, line in enumerate(lines[first + 1 :], start=first + 2):
         if not line.strip():
             continue
         fields = [field.strip() for field in line.split(",")]
@@ -236,6 +256,17 @@ def _parse_csv(path: Path, lines):
         if "res_i" in header and "res_j" in header:
             letters.setdefault(a, fields[header.index("res_i")].upper())
             letters.setdefault(b, fields[header.index("res_j")].upper())
+    if declared is not None:
+        if not declared.isalpha():
+            raise ValueError(f"{path}: the '# sequence:' line holds characters that are not residue letters")
+        for k, letter in letters.items():
+            if k > len(declared):
+                raise ValueError(f"{path}: residue {k} of the pairs lies beyond the {len(declared)} residues "
+                                 "of the '# sequence:' line")
+            if letter not in (declared[k - 1], "X"):
+                raise ValueError(f"{path}: residue {k} is {letter} in the pairs but {declared[k - 1]} "
+                                 "in the '# sequence:' line")
+        return declared, entries
     # The letters give the sequence only when every position 1..max appears.
     length = max(letters, default=0)
     complete = len(letters) == length and all(letter.isalpha() and letter != "X" for letter in letters.values())

@@ -40,6 +40,47 @@ OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
 #: The only global a fair-esm checkpoint needs besides tensors and containers.
 SAFE_GLOBALS = (argparse.Namespace,)
 
+#: What a fair-esm checkpoint's pickle may name on a torch without
+#: ``torch.serialization.safe_globals`` (before 2.5): the tensor rebuilders and containers
+#: of torch's own weights-only allow-list, and ``argparse.Namespace``. Storage types are
+#: resolved by ``torch.load`` itself before they reach the unpickler.
+_LEGACY_GLOBALS = frozenset({
+    ("argparse", "Namespace"),
+    ("collections", "OrderedDict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch", "Size"),
+})
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only :data:`_LEGACY_GLOBALS` and torch dtypes."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _LEGACY_GLOBALS or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)):
+            return super().find_class(module, name)
+        # The same wording as torch's weights-only unpickler, so one handler reads both.
+        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {module}.{name} was not an allowed global")
+
+
+class _AllowListPickle:
+    """``pickle_module`` for ``torch.load``: the standard module with the allow-list unpickler."""
+
+    Unpickler = _AllowListUnpickler
+    load = staticmethod(lambda file, **kwargs: _AllowListUnpickler(file, **kwargs).load())
+    __name__ = "esm_contacts_allow_list_pickle"
+
+
+def _load_restricted(path: Path):
+    """``torch.load`` that can run no code, on any torch >= 2.1."""
+    if hasattr(torch.serialization, "safe_globals"):  # torch >= 2.5
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    # Older torch cannot allow-list Namespace for weights_only loading: unpickle through
+    # our own allow-list instead (weights_only=False only hands torch our pickle module).
+    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_AllowListPickle)
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -80,6 +121,13 @@ KNOWN_MODELS: Dict[str, ModelInfo] = {
 
 class WeightsNotFoundError(FileNotFoundError):
     """The checkpoint or its contact-regression file is not on disk and cannot be fetched."""
+
+
+class UnknownModelError(ValueError, KeyError):
+    """A model name that is neither a fair-esm model with a contact head nor a file."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class UnsafeCheckpointError(ValueError):
@@ -132,8 +180,7 @@ def safe_load(path: Union[str, Path]) -> dict:
     if not path.is_file():
         raise WeightsNotFoundError(f"{path}: no such checkpoint file")
     try:
-        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
-            data = torch.load(path, map_location="cpu", weights_only=True)
+        data = _load_restricted(path)
     except pickle.UnpicklingError as error:
         reason = str(error)
         if "global" in reason.lower():
@@ -188,13 +235,13 @@ def fetch_weights(name: str) -> Tuple[Path, Path]:
 
     Raises
     ------
-    KeyError
-        Unknown model name (the message lists the known ones).
+    UnknownModelError
+        Unknown model name (the message lists the known ones); a ValueError and a KeyError.
     WeightsNotFoundError
         The files are absent and could not be downloaded.
     """
     if name not in KNOWN_MODELS:
-        raise KeyError(
+        raise UnknownModelError(
             f"unknown model {name!r}; known models: {', '.join(KNOWN_MODELS)} "
             "(or give the path of a .pt checkpoint)"
         )
@@ -264,6 +311,12 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
         model, alphabet = esm.pretrained.load_model_and_alphabet_core(core_name, model_data, regression_data)
     except (RuntimeError, KeyError, AttributeError, ValueError) as error:
         raise ValueError(f"{model_path}: not a usable fair-esm checkpoint ({error})") from None
+    from esm.model.esm2 import ESM2
+
+    if not isinstance(model, (esm.ProteinBertModel, ESM2)):
+        # e.g. the MSA Transformer: its attention is over alignments, not one sequence.
+        raise ValueError(f"{model_path}: a {type(model).__name__}; contacts from single sequences need an "
+                         "ESM-1, ESM-1b or ESM-2 model")
     return model.eval(), alphabet, name
 
 
@@ -280,6 +333,15 @@ def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.dev
         resolved = torch.device(device)
     except RuntimeError as error:
         raise ValueError(f"invalid device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here")
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r}: use auto, cpu, cuda, cuda:N or mps")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available here")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if resolved.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} requested but Apple MPS is not available here")
     return resolved

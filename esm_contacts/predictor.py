@@ -140,6 +140,9 @@ class ContactPredictor:
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
         self.max_length = int(max_length) if max_length else _model_context(model)
         self.max_tokens = int(max_tokens) if max_tokens else (self.max_length + 2) ** 2
+        # B * T bounds the activations (embeddings, Q/K/V, feed-forward) as B * T^2 bounds
+        # the attention: a batch never holds more tokens than one full-length sequence.
+        self.max_batch_tokens = max(self.max_length + 2, int(np.sqrt(self.max_tokens)))
         self._batch_converter = alphabet.get_batch_converter()
         self._set_heads()
 
@@ -260,7 +263,7 @@ class ContactPredictor:
             warnings.warn(
                 f"sequence of {length} residues is longer than the model context "
                 f"({window}); {uncovered // 2} residue pairs (separation >= "
-                f"{window - (starts[1] - starts[0]) if len(starts) > 1 else window}) lie in no "
+                f"{window - (starts[1] - starts[0]) + 1 if len(starts) > 1 else window}) lie in no "
                 "window and get probability 0 (see ContactPredictor.coverage)",
                 stacklevel=3,
             )
@@ -268,12 +271,13 @@ class ContactPredictor:
         return np.divide(total, counts, out=total, where=counts > 0)
 
     def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:
-        """Indices into ``lengths`` grouped so each batch keeps B * T^2 <= max_tokens."""
+        """Indices into ``lengths`` grouped so that B * T^2 <= max_tokens and B * T <= max_batch_tokens."""
         order = sorted(range(len(lengths)), key=lambda i: lengths[i])
         batch: List[int] = []
         for index in order:
             tokens = lengths[index] + 2
-            if batch and (len(batch) + 1) * tokens * tokens > self.max_tokens:
+            size = len(batch) + 1
+            if batch and (size * tokens * tokens > self.max_tokens or size * tokens > self.max_batch_tokens):
                 yield batch
                 batch = []
             batch.append(index)

@@ -54,8 +54,20 @@ def release_free_memory() -> None:
         pass
 
 
-def measure(function, *args):
-    """(seconds, peak bytes above the resident set before the call) of one call."""
+def measure(function, *args, device: torch.device = torch.device("cpu")):
+    """(seconds, peak bytes above the memory in use before the call) of one call.
+
+    On a GPU the peak is the CUDA allocator's (the tensors live there); on the CPU it is
+    the process's high-water mark above its resident set (MEASURING.md).
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        start = time.perf_counter()
+        function(*args)
+        torch.cuda.synchronize(device)
+        return time.perf_counter() - start, torch.cuda.max_memory_allocated(device) - before
     gc.collect()
     release_free_memory()
     with open("/proc/self/clear_refs", "w") as clear:
@@ -82,7 +94,8 @@ def random_esm1b(path: Path) -> Path:
     state = {("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k: v
              for k, v in model.state_dict().items() if not k.startswith("contact_head")}
     saved_args = Namespace(arch="roberta_large", encoder_layers=layers, encoder_embed_dim=1280,
-                           encoder_ffn_embed_dim=5120, encoder_attention_heads=heads, max_positions=1024)
+                           encoder_ffn_embed_dim=5120, encoder_attention_heads=heads, max_positions=1024,
+                           token_dropout=True)
     torch.save({"args": saved_args, "model": state}, path)
     weight = torch.randn(1, layers * heads) * 0.1  # every head non-zero: the worst case
     torch.save({"model": {"contact_head.regression.weight": weight,
@@ -126,12 +139,12 @@ def main() -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the uncovered-pairs warning of long sequences
             for _ in range(repeats):
-                ours.append(measure(predictor.predict, sequence))
+                ours.append(measure(predictor.predict, sequence, device=predictor.device))
         ours_time = statistics.median(t for t, _ in ours)
         ours_peak = max(m for _, m in ours)
         row = f"| {length} | {ours_time:.2f} | {ours_peak / 1e9:.3f} |"
         if length <= predictor.max_length and not args.no_fair_esm:
-            theirs = [measure(fair_esm_predict, predictor, sequence) for _ in range(repeats)]
+            theirs = [measure(fair_esm_predict, predictor, sequence, device=predictor.device) for _ in range(repeats)]
             theirs_time = statistics.median(t for t, _ in theirs)
             theirs_peak = max(m for _, m in theirs)
             difference = np.abs(predictor.predict(sequence) - fair_esm_predict(predictor, sequence)).max()

@@ -170,3 +170,27 @@ def test_structure_input_predicts_the_full_construct(tmp_path, capsys, shared_da
     assert main(["predict", str(shared_data / "4JSV.pdb"), "--chain", "A", "--model", str(tiny_esm2),
                  "--sequence-from", "observed", "--out", str(out)]) == 0
     assert read_contacts(out)[1] == observed
+
+
+@pytest.mark.parametrize(
+    "make, arguments, message",
+    [
+        (lambda d: (d / "folder.rr").mkdir(), ["MKTAYIAKQR", "--out", "folder.rr"], "folder.rr: is a folder"),
+        (lambda d: None, ["MKTAYIAKQR", "--out", "absent/x.rr"], "the folder absent does not exist"),
+        (lambda d: (d / "dup.fa").write_text(">a\nMKTAY\n>a\nGSHML\n"), ["dup.fa", "--out", "{name}.csv"],
+         "records 'a' and 'a' would both be written to a.csv"),
+        (lambda d: (d / "MKTAY").mkdir(), ["MKTAY"], "MKTAY: is a folder, not a sequence"),
+        (lambda d: None, ["MKTAYIAKQR", "--top", "L/0"], "top 'L/0': k in L/k must be at least 1"),
+        (lambda d: None, ["MKTAYIAKQR", "--device", "mps"], "MPS is not available"),
+    ],
+)
+def test_output_and_option_errors_come_before_the_model(tmp_path, monkeypatch, capsys, tiny_esm1b, make, arguments, message):
+    """Each error names its cause in one line; the checkpoint is never read (it does not exist)."""
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    model = str(tmp_path / "absent.pt") if "--device" not in arguments else str(tiny_esm1b)
+    assert main(["predict", *arguments, "--model", model]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1 and "absent.pt" not in error
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

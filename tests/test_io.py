@@ -58,8 +58,8 @@ def test_default_pairs_ranked_with_ties_by_index(tmp_path):
     assert len(i) == sum(1 for a in range(10) for b in range(a + 6, 10))
     write_contacts(tmp_path / "p.csv", P, sequence="ACDEFGHIKL")
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0] == "i,j,res_i,res_j,probability"
-    assert rows[1:4] == ["2,8,C,I,0.900000", "1,9,A,K,0.500000", "3,10,D,L,0.500000"]
+    assert rows[:2] == ["# sequence: ACDEFGHIKL", "i,j,res_i,res_j,probability"]
+    assert rows[2:5] == ["2,8,C,I,0.900000", "1,9,A,K,0.500000", "3,10,D,L,0.500000"]
 
 
 def test_csv_without_every_position_has_no_sequence(tmp_path):
@@ -117,3 +117,26 @@ def test_atomic_write_removes_partial_file_on_failure(tmp_path):
     with atomic_write(target) as stream:
         stream.write("whole")
     assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("sequence", ["MKTAY", "MKXTAYIAKQRXQISFVK"])
+def test_csv_keeps_short_sequences_and_x(tmp_path, sequence):
+    """A sequence too short for any pair at min_sep 6, or holding X, still round-trips."""
+    L = len(sequence)
+    rng = np.random.default_rng(L)
+    P = rng.random((L, L)).astype(np.float32)
+    P = (P + P.T) / 2
+    write_contacts(tmp_path / "s.csv", P, sequence=sequence)
+    read, read_sequence = read_contacts(tmp_path / "s.csv")
+    assert read_sequence == sequence and read.shape == (L, L)
+    far = np.abs(np.subtract.outer(np.arange(L), np.arange(L))) >= 6
+    np.testing.assert_allclose(read[far], P[far], atol=5e-7)
+
+
+def test_csv_sequence_line_must_match_the_pairs(tmp_path):
+    (tmp_path / "m.csv").write_text("# sequence: MKTAYIAK\ni,j,res_i,res_j,probability\n1,8,M,W,0.7\n")
+    with pytest.raises(ValueError, match=r"m.csv: residue 8 is W in the pairs but K in the '# sequence:' line"):
+        read_contacts(tmp_path / "m.csv")
+    (tmp_path / "b.csv").write_text("# sequence: MKT\ni,j,res_i,res_j,probability\n1,8,M,K,0.7\n")
+    with pytest.raises(ValueError, match=r"b.csv: residue 8 of the pairs lies beyond the 3 residues"):
+        read_contacts(tmp_path / "b.csv")

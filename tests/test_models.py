@@ -139,7 +139,6 @@ def test_legacy_pickle_protocol_with_namespace_loads(tiny_esm1b):
 
 
 def test_device_resolution():
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else resolve_device("auto").type)
     assert resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="invalid device 'gpu0'"):
         resolve_device("gpu0")
@@ -147,3 +146,73 @@ def test_device_resolution():
         assert resolve_device("auto").type in ("cpu", "mps")
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.fixture
+def torch_before_2_5(monkeypatch):
+    """A torch without ``serialization.safe_globals`` (2.1-2.4): the allow-list unpickler path."""
+    monkeypatch.delattr(torch.serialization, "safe_globals")
+
+
+def test_old_torch_loads_both_layouts_through_the_allow_list(torch_before_2_5, tiny_esm1b, tiny_esm2):
+    assert not hasattr(torch.serialization, "safe_globals")
+    old = safe_load(tiny_esm1b)
+    assert old["args"].arch == "roberta_large"
+    assert "cfg" in safe_load(tiny_esm2)
+    predictor = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu")
+    assert predictor.predict("MKTAYIAKQRQISFVK").shape == (16, 16)
+
+
+def test_old_torch_refuses_code_too(torch_before_2_5, tmp_path):
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": {}, "args": _RunsCode(marker)}, evil)
+    with pytest.raises(UnsafeCheckpointError, match=r"refused to load.*posix.system|refused to load.*os.system"):
+        safe_load(evil)
+    assert not marker.exists()
+
+
+def test_device_precedence(monkeypatch):
+    """auto: CUDA, else MPS, else CPU; each checked with the others switched off."""
+    mps = torch.backends.mps
+    for cuda, apple, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(mps, "is_available", lambda apple=apple: apple)
+        assert resolve_device("auto").type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match="has 1 CUDA device"):
+        resolve_device("cuda:3")
+    monkeypatch.setattr(mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="MPS is not available"):
+        resolve_device("mps")
+    with pytest.raises(ValueError, match="use auto, cpu, cuda, cuda:N or mps"):
+        resolve_device("meta")
+
+
+def test_unreachable_download_names_both_paths(monkeypatch, tmp_path):
+    from esm_contacts import models
+
+    monkeypatch.delenv("ESM_CONTACTS_OFFLINE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    # Port 9 (discard) on the loopback: refused at once, as an offline machine would.
+    monkeypatch.setattr(models, "MODEL_URL", "http://127.0.0.1:9/{name}.pt")
+    monkeypatch.setattr(models, "REGRESSION_URL", "http://127.0.0.1:9/{name}-contact-regression.pt")
+    model_path, regression_path = hub_paths("esm1b_t33_650M_UR50S")
+    with pytest.raises(WeightsNotFoundError) as raised:
+        models.fetch_weights("esm1b_t33_650M_UR50S")
+    message = str(raised.value)
+    assert str(model_path) in message and str(regression_path) in message and "download failed" in message
+    leftovers = [p for p in (tmp_path / "torch").rglob("*") if p.is_file()]
+    assert leftovers == []
+
+
+def test_unknown_model_is_a_value_error_with_a_plain_message():
+    from esm_contacts.models import UnknownModelError, fetch_weights
+
+    with pytest.raises(UnknownModelError) as raised:
+        fetch_weights("esm9_t99")
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, KeyError)
+    assert str(raised.value).startswith("unknown model 'esm9_t99'; known models: esm1b_t33_650M_UR50S")

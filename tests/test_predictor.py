@@ -106,8 +106,12 @@ def test_long_sequence_windows_average_overlaps(tiny_esm1b):
     window = predictor.max_length
     assert window == 64  # tiny ESM-1b: max_positions 66 -> 64 residues
     sequence = random_sequence(150)
-    with pytest.warns(UserWarning, match=r"longer than the model context \(64\); \d+ residue pairs"):
+    with pytest.warns(UserWarning, match=r"longer than the model context \(64\); \d+ residue pairs") as caught:
         P = predictor.predict(sequence)
+    # The warning's count and smallest separation are those of the uncovered pairs.
+    uncovered_i, uncovered_j = np.nonzero(np.triu(~predictor.coverage(150)))
+    stated = str(caught[0].message)
+    assert f"; {len(uncovered_i)} residue pairs (separation >= {np.min(uncovered_j - uncovered_i)})" in stated
     # Independent reference: each window predicted on its own, then averaged.
     total = np.zeros((150, 150))
     count = np.zeros((150, 150))
@@ -181,3 +185,16 @@ def test_half_precision_close_to_float32(tiny_esm1b, dtype):
     reference = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu").predict(sequence)
     half = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cuda", dtype=dtype).predict(sequence)
     assert np.abs(half - reference).max() < 2e-2
+
+
+def test_batches_bound_tokens_as_well_as_attention(tiny_esm1b):
+    """Many short sequences: B * T stays within one full-length sequence's tokens."""
+    predictor = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu")
+    lengths = [10] * 4000 + [64, 30]
+    batches = list(predictor._length_batches(lengths))
+    assert sorted(k for batch in batches for k in batch) == list(range(len(lengths)))
+    for batch in batches:
+        tokens = max(lengths[k] for k in batch) + 2
+        assert len(batch) * tokens <= predictor.max_batch_tokens == 66
+        assert len(batch) * tokens**2 <= predictor.max_tokens
+    assert max(len(batch) for batch in batches) == 66 // 12

@@ -47,6 +47,7 @@ def write_tiny_esm1b(folder, name="tiny_esm1b", layers=3, heads=4, embed_dim=32,
         arch="roberta_large", encoder_layers=layers, encoder_embed_dim=embed_dim,
         encoder_ffn_embed_dim=2 * embed_dim, encoder_attention_heads=heads,
         max_positions=max_positions, dropout=0.1, attention_dropout=0.0,
+        token_dropout=True,  # as the released ESM-1b args: embeddings rescaled at inference
     )
     alphabet = esm.Alphabet.from_architecture("roberta_large")
     model_args = Namespace(
