@@ -8,6 +8,7 @@ in the package writes to a temporary file and renames it on success.
 """
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -17,6 +18,24 @@ EXIT_USAGE = 2
 
 class CommandError(Exception):
     """An input or usage error to report on one line (exit code 2)."""
+
+
+def _declare_model_options(parser, model_help: str, required: bool = False, regression: bool = True) -> None:
+    """``--model``, ``--regression`` (unless `regression` is False) and ``--device``."""
+    parser.add_argument("--model", required=required, help=model_help)
+    if regression:
+        parser.add_argument("--regression", help="*-contact-regression.pt to use instead of the model's own")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 ...")
+
+
+def _progress(args) -> bool:
+    """Progress bars unless --quiet, and only on a terminal."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _error_text(error: Exception) -> str:
+    """An error's message; a KeyError's without the quotes its str() adds."""
+    return str(error.args[0] if isinstance(error, KeyError) and error.args else error)
 
 
 # --- predict ------------------------------------------------------------------
@@ -51,9 +70,7 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--sequence-from", default="entity", choices=["entity", "observed"],
                         help="structure input: the full construct (mmCIF entity, PDB SEQRES; default, where the file "
                         "has it) or the observed residues only")
-    parser.add_argument("--model", default=None, help="fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
-    parser.add_argument("--regression", help="*-contact-regression.pt to use instead of the model's own")
-    parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 ...")
+    _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"], help="transformer precision (half precision on GPUs only)")
     parser.add_argument("--out", help="output file: .rr/.casp, .csv or .npy; '{name}' is replaced by the record name")
     parser.add_argument("--min-sep", type=int, default=6, help="minimum sequence separation of listed pairs (default 6)")
@@ -76,20 +93,6 @@ def _is_structure_file(path: Path) -> bool:
     return name.endswith(STRUCTURE_SUFFIXES) or (name.startswith("pdb") and name.endswith(".ent"))
 
 
-def _read_fasta(path: Path) -> List[Tuple[str, str]]:
-    records: List[Tuple[str, List[str]]] = []
-    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
-        if line.startswith(">"):
-            records.append((line[1:].strip().split()[0] if line[1:].strip() else f"record{len(records) + 1}", []))
-        elif line.strip() and not line.startswith(";"):
-            if not records:
-                raise CommandError(f"{path}, line {line_number}: sequence before the first '>' header")
-            records[-1][1].append(line.strip())
-    if not records:
-        raise CommandError(f"{path}: no FASTA records")
-    return [(name, "".join(parts)) for name, parts in records]
-
-
 def _prediction_inputs(args):
     """(name, sequence, structure or None) for every input record."""
     text = args.input
@@ -97,8 +100,11 @@ def _prediction_inputs(args):
     if path.is_dir():
         raise CommandError(f"{path}: is a folder, not a sequence, FASTA file or structure")
     if path.is_file() and not _is_structure_file(path):
-        if path.read_text(errors="replace").lstrip().startswith(">"):
-            return [(name, seq, None) for name, seq in _read_fasta(path)]
+        content = path.read_text(errors="replace")
+        if content.lstrip().startswith(">"):
+            from .msa import fasta_records
+
+            return [(name, seq, None) for name, seq in fasta_records(content, path)]
         raise CommandError(f"{path}: neither FASTA (no '>' header) nor a structure file extension ({', '.join(STRUCTURE_SUFFIXES)})")
     if path.is_file() or _looks_like_pdb_id(text):
         from .structure import chain_sequence, load_structure, prediction_sequence
@@ -107,7 +113,7 @@ def _prediction_inputs(args):
         chain = args.chain or _single_protein_chain(structure, text)
         sequence = prediction_sequence(structure, chain, args.sequence_from)
         observed = len(chain_sequence(structure, chain))
-        if len(sequence) != observed:
+        if len(sequence) != observed and not args.msa:  # with --msa, the MSA's query is predicted
             print(f"{text} chain {chain}: predicting the full construct ({len(sequence)} residues, {observed} observed; "
                   "--sequence-from observed for the observed residues only)", file=sys.stderr)
         return [(f"{path.stem if path.is_file() else text}_{chain}", sequence, (structure, chain))]
@@ -134,6 +140,8 @@ def _output_path(template: str, name: str, several: bool) -> Path:
 
 def _output_paths(template: str, names: List[str]) -> List[Path]:
     """One output file per record, checked before any prediction: distinct, writable folders."""
+    from .io import check_output_path
+
     paths = [_output_path(template, name, len(names) > 1) for name in names]
     seen = {}
     for name, path in zip(names, paths):
@@ -141,10 +149,7 @@ def _output_paths(template: str, names: List[str]) -> List[Path]:
             raise CommandError(f"records {seen[path]!r} and {name!r} would both be written to {path}; "
                                "give the FASTA records distinct names")
         seen[path] = name
-        if path.is_dir():
-            raise CommandError(f"--out {path}: is a folder; give a file name")
-        if not path.parent.is_dir():
-            raise CommandError(f"--out {path}: the folder {path.parent} does not exist")
+        check_output_path(path)
     return paths
 
 
@@ -167,8 +172,6 @@ def _run_predict(args) -> int:
     from .models import DEFAULT_MODEL
     from .predictor import ContactPredictor, clean_sequence
 
-    if args.min_sep < 1:
-        raise CommandError("--min-sep must be at least 1")
     if args.out:
         contact_format(args.out)  # unknown extension: fail before loading anything
     records = _prediction_inputs(args)
@@ -185,11 +188,11 @@ def _run_predict(args) -> int:
     outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
     predictor = ContactPredictor.from_pretrained(args.model or DEFAULT_MODEL, device=args.device,
                                                  dtype=args.dtype, regression=args.regression)
-    progress = not args.quiet and sys.stderr.isatty()
     if args.msa:
-        maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy, progress=progress)]
+        maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy,
+                                      progress=_progress(args))]
     else:
-        maps = predictor.predict_batch([seq for _, seq, _ in records], progress=progress)
+        maps = predictor.predict_batch([seq for _, seq, _ in records], progress=_progress(args))
     for index, ((name, sequence, structure), P) in enumerate(zip(records, maps)):
         i, j, _ = top_pairs(P, top=top, min_sep=args.min_sep)
         if args.out:
@@ -215,7 +218,7 @@ def _msa_record(records, msa_path: str):
         raise CommandError("--msa needs a single input sequence")
     name, sequence, structure = records[0]
     rows = read_msa(msa_path)
-    query = rows[0][1].replace("-", "").upper()
+    query = rows[0][1]  # upper-case, and gap-free: read_msa drops the query's gap columns
     if structure is None and sequence != query:
         raise CommandError(
             f"{name}: the sequence ({len(sequence)} residues) differs from the query of {msa_path} "
@@ -311,33 +314,22 @@ def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, 
                 f"{where}: the prediction covers {P.shape[0]} residues but chain {chain} has {observed} observed; "
                 "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
             )
-    T = true_contacts(structure, chain, sequence=sequence)
-    if T.shape != P.shape:
-        raise CommandError(f"{where}: the prediction covers {P.shape[0]} residues but the truth {T.shape[0]}")
-    return sequence, T
+    # P is (len(sequence),)^2 by read_contacts, or checked above: T has its shape.
+    return sequence, true_contacts(structure, chain, sequence=sequence)
 
 
-class _warnings_as_lines:
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
     """Warnings (a poor sequence-to-structure match) as one stderr line each, once."""
+    import warnings
 
-    def __init__(self, command: str):
-        import warnings
-
-        self.command = command
-        self.catcher = warnings.catch_warnings(record=True)
-
-    def __enter__(self):
-        import warnings
-
-        self.caught = self.catcher.__enter__()
-        warnings.simplefilter("always")
-        return self
-
-    def __exit__(self, *exc_info):
-        self.catcher.__exit__(*exc_info)
-        for message in dict.fromkeys(str(w.message) for w in self.caught):
-            print(f"esm-contacts {self.command}: warning: {message}", file=sys.stderr)
-        return False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for message in dict.fromkeys(str(w.message) for w in caught):
+            print(f"esm-contacts {command}: warning: {message}", file=sys.stderr)
 
 
 def _homodimer_map(structure, path: str, chain: str, sequence):
@@ -368,10 +360,11 @@ def _run_evaluate(args) -> int:
 
     from .io import read_contacts
     from .metrics import TOPS, evaluate, format_table, homodimer_explained
+    from .plot import check_figure_path
     from .structure import load_structure
 
-    if args.min_sep < 1:
-        raise CommandError("--min-sep must be at least 1")
+    if args.plot:
+        check_figure_path(args.plot)  # a bad --plot fails before any work
     P, pred_sequence = read_contacts(args.prediction)
     structure = load_structure(args.structure)
     with _warnings_as_lines("evaluate"):
@@ -379,6 +372,7 @@ def _run_evaluate(args) -> int:
         partners, X = _homodimer_map(structure, args.structure, args.chain, sequence)
     table = evaluate(P, T, min_sep=args.min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
+    observed = int((T.diagonal() == 1).sum())
     if args.plot:
         from .plot import plot_contact_map
 
@@ -387,13 +381,12 @@ def _run_evaluate(args) -> int:
     if args.json:
         print(json.dumps({
             "prediction": args.prediction, "structure": args.structure, "chain": args.chain,
-            "length": int(P.shape[0]), "residues_observed": int((T.diagonal() == 1).sum()),
+            "length": int(P.shape[0]), "residues_observed": observed,
             "sequence": sequence, "min_sep": args.min_sep, "precision": _json_table(table),
             "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
                           "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
         }, indent=1))
         return 0
-    observed = int((T.diagonal() == 1).sum())
     print(f"# {args.prediction} vs {args.structure} chain {args.chain}: L = {P.shape[0]}, "
           f"{observed} residues observed, precision in % (top L/k pairs, separation >= {args.min_sep})")
     print(format_table(table, columns=TOPS + ("auc",), label=Path(args.prediction).name))
@@ -447,12 +440,12 @@ def _read_evaluation_list(path: Path):
 
 
 def _run_evaluate_set(args) -> int:
-    from .io import atomic_write, read_contacts
+    from .io import atomic_write, check_output_path, read_contacts
     from .metrics import evaluate_set, format_table, table_columns
     from .structure import load_structure
 
-    if args.min_sep < 1:
-        raise CommandError("--min-sep must be at least 1")
+    if args.out:
+        check_output_path(args.out)  # before any structure is read
     list_path = Path(args.list)
     structures, rows, sources = {}, [], []
     for number, prediction, structure_ref, chain, variant in _read_evaluation_list(list_path):
@@ -464,9 +457,8 @@ def _run_evaluate_set(args) -> int:
             with _warnings_as_lines(f"evaluate-set: {where}"):
                 _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
                                            hint="is it the right chain and file?")
-        except (CommandError, ValueError, OSError, KeyError) as error:  # OSError: unwritable output, full disk
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            raise CommandError(f"{where}: {message}") from None
+        except (CommandError, ValueError, OSError, KeyError) as error:
+            raise CommandError(f"{where}: {_error_text(error)}") from None
         name = f"{Path(prediction).stem}"
         rows.append({"name": name, "variant": variant, "P": P, "T": T})
         sources.append((str(prediction), structure_ref, chain))
@@ -510,7 +502,7 @@ def _add_train_regression(subparsers) -> None:
         "save it in fair-esm's *-contact-regression.pt layout (use it with --regression) and print "
         "the precision on a held-out part of the chains.",
     )
-    parser.add_argument("--model", required=True, help="fair-esm model name or .pt path")
+    _declare_model_options(parser, "fair-esm model name or .pt path", required=True, regression=False)
     parser.add_argument("--structures", nargs="+", required=True, metavar="FILE:CHAIN",
                         help="training chains, e.g. a.cif:A b.pdb:B")
     parser.add_argument("--out", required=True, help="output *-contact-regression.pt")
@@ -530,38 +522,30 @@ def _add_train_regression(subparsers) -> None:
     parser.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
                         help="memory a fit may use, in GB (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and solver")
-    parser.add_argument("--device", default="auto")
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_train_regression)
 
 
 def _training_chains(specs: List[str]):
-    """(label, sequence, true contacts) of every FILE:CHAIN."""
-    from .structure import load_structure, prediction_sequence, true_contacts
+    """(label, sequence, true contacts) of every FILE:CHAIN.
+
+    The sequence is the full construct where the file gives it; unobserved residues are
+    -1 in the truth and not trained on.
+    """
+    from .structure import load_chain
 
     chains = []
     for spec in specs:
-        path, sep, chain = spec.rpartition(":")
+        path, sep, chain = spec.rpartition(":")  # the last colon: a path may hold colons
         if not sep or not path or not chain:
             raise CommandError(f"--structures {spec!r}: give FILE:CHAIN, e.g. 1hvr.pdb:A")
-        structure = load_structure(path)
         try:
-            sequence = prediction_sequence(structure, chain)
-        except ValueError as error:  # the message names the chain, not the file
+            _, sequence, T = load_chain(path, chain)
+        except ValueError as error:
             raise CommandError(f"--structures {spec}: {error}") from None
-        # The full construct where the file gives it; unobserved residues are -1 and not trained on.
-        chains.append((f"{Path(path).name}:{chain}", sequence, true_contacts(structure, chain, sequence=sequence)))
+        chains.append((f"{Path(path).name}:{chain}", sequence, T))
     return chains
-
-
-def _check_output(path: str, option: str) -> None:
-    """An output file's folder must exist and the path must not be a folder."""
-    target = Path(path)
-    if target.is_dir():
-        raise CommandError(f"{option} {path}: is a folder; give a file name")
-    if not target.parent.is_dir():
-        raise CommandError(f"{option} {path}: folder {target.parent} does not exist")
 
 
 def _split(count: int, fraction: float, seed: int) -> Tuple[List[int], List[int]]:
@@ -571,8 +555,6 @@ def _split(count: int, fraction: float, seed: int) -> Tuple[List[int], List[int]
     """
     import numpy as np
 
-    if not 0 <= fraction < 1:
-        raise CommandError("--validation must be in [0, 1)")
     if count < 2:
         return list(range(count)), []
     held = int(round(fraction * count))
@@ -585,27 +567,25 @@ def _split(count: int, fraction: float, seed: int) -> Tuple[List[int], List[int]
 
 
 def _run_train_regression(args) -> int:
+    from .io import check_output_path
     from .metrics import evaluate_set, format_table
     from .predictor import ContactPredictor
     from .regression import train_regression
 
-    if args.min_sep < 1:
-        raise CommandError("--min-sep must be at least 1")
     if args.C <= 0:
         raise CommandError("--C must be positive")
     if args.memory_limit <= 0:
         raise CommandError("--memory-limit must be positive (GB)")
     if args.top_heads is not None and args.top_heads < 1:
         raise CommandError("--top-heads must be at least 1")
+    if not 0 <= args.validation < 1:
+        raise CommandError("--validation must be in [0, 1)")
     # Output paths are checked before anything is loaded or fitted.
-    _check_output(args.out, "--out")
+    check_output_path(args.out)
     if args.plot:
-        from .plot import FORMATS
+        from .plot import check_figure_path
 
-        if Path(args.plot).suffix.lower() not in FORMATS:
-            raise CommandError(f"--plot {args.plot}: unknown figure extension {Path(args.plot).suffix!r}; "
-                               f"use {', '.join(FORMATS)}")
-        _check_output(args.plot, "--plot")
+        check_figure_path(args.plot)
     chains = _training_chains(args.structures)
     if len(chains) < 2 and args.validation > 0:
         print(f"one training chain: no validation (--validation {args.validation} ignored)")
@@ -614,10 +594,9 @@ def _run_train_regression(args) -> int:
     if args.top_heads and args.top_heads > predictor.num_layers * predictor.num_heads:
         raise CommandError(f"--top-heads {args.top_heads}: {predictor.name} has only "
                            f"{predictor.num_layers * predictor.num_heads} heads")
-    progress = not args.quiet and sys.stderr.isatty()
     fitted = train_regression(
         predictor, [chains[k][1] for k in train], [chains[k][2] for k in train], C=args.C,
-        min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=progress,
+        min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=_progress(args),
         solver=args.solver, memory_limit=args.memory_limit * 1024**3, names=[chains[k][0] for k in train],
     )
     saved = fitted.top_heads(args.top_heads) if args.top_heads else fitted
@@ -656,9 +635,7 @@ def _add_validate(subparsers) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="PRED_OR_MODEL")
     parser.add_argument("--chain", required=True, help="chain of the models (author chain ID)")
-    parser.add_argument("--model", help="predict with this ESM model (name or .pt) instead of reading PRED")
-    parser.add_argument("--regression", help="*-contact-regression.pt for --model")
-    parser.add_argument("--device", default="auto")
+    _declare_model_options(parser, "predict with this ESM model (name or .pt) instead of reading PRED")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
     parser.add_argument("--min-sep", type=int, default=6)
     parser.add_argument("--threshold", type=float, help="only predicted contacts with probability >= this")
@@ -670,12 +647,18 @@ def _add_validate(subparsers) -> None:
 def _run_validate(args) -> int:
     import json
 
+    from .metrics import parse_top
     from .structure import chain_sequence, load_structure
     from .validate import format_ranking, format_validation, validate
 
     paths = args.inputs if args.model else args.inputs[1:]
     if not paths:
         raise CommandError("give a prediction file and at least one model (or --model NAME and models)")
+    parse_top(args.top, 1)  # a bad --top fails before anything is read
+    if args.plot:
+        from .plot import check_figure_path
+
+        check_figure_path(args.plot)
     structures = [(Path(path).name, load_structure(path)) for path in paths]
     if args.model:
         from .predictor import ContactPredictor
@@ -688,7 +671,7 @@ def _run_validate(args) -> int:
 
         P, sequence = read_contacts(args.inputs[0])
     results = [
-        validate(P, structure, args.chain, top=_top_argument(args.top), min_sep=args.min_sep,
+        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
                  threshold=args.threshold, sequence=sequence, name=name)
         for name, structure in structures
     ]
@@ -705,10 +688,6 @@ def _run_validate(args) -> int:
         if len(results) > 1:
             print(format_ranking(results))
     return 0
-
-
-def _top_argument(text: str):
-    return int(text) if text.isdigit() else text
 
 
 # --- PyMOL plugin installation -----------------------------------------------------
@@ -877,10 +856,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "min_sep", 1) < 1:
+            raise CommandError("--min-sep must be at least 1")
         return args.func(args) or 0
     except (CommandError, ValueError, OSError, KeyError) as error:  # OSError: unwritable output, full disk
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"esm-contacts {args.command}: error: {message}", file=sys.stderr)
+        print(f"esm-contacts {args.command}: error: {_error_text(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("esm-contacts: interrupted", file=sys.stderr)

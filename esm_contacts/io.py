@@ -21,7 +21,7 @@ from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
-__all__ = ["FORMATS", "contact_format", "atomic_write", "ranked_pairs", "write_contacts", "read_contacts"]
+__all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "ranked_pairs", "write_contacts", "read_contacts"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50
@@ -36,15 +36,40 @@ def contact_format(path: Union[str, Path]) -> str:
     return FORMATS[suffix]
 
 
-@contextlib.contextmanager
-def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
-    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
+def check_output_path(path: Union[str, Path]) -> Path:
+    """``path`` as a Path once it can be written: not a folder, and its folder exists.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a folder.
+    FileNotFoundError
+        The folder it would go into does not exist.
+    """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder; give a file name")
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+    if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    return path
+
+
+def parse_probability(token: str) -> float:
+    """A probability from text; ValueError unless it is a number in [0, 1]."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise ValueError(f"probability {token!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"probability {value} outside [0, 1]")
+    return value
+
+
+@contextlib.contextmanager
+def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
+    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
+    path = check_output_path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, mode) as stream:
             yield stream
@@ -192,12 +217,9 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
 
 def _probability(token: str, path: Path, line_number: int) -> float:
     try:
-        value = float(token)
-    except ValueError:
-        raise ValueError(f"{path}, line {line_number}: probability {token!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{path}, line {line_number}: probability {value} outside [0, 1]")
-    return value
+        return parse_probability(token)
+    except ValueError as error:
+        raise ValueError(f"{path}, line {line_number}: {error}") from None
 
 
 def _index(token: str, path: Path, line_number: int) -> int:

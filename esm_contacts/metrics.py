@@ -32,7 +32,9 @@ __all__ = [
     "RANGES",
     "TOPS",
     "range_of",
+    "range_mask",
     "parse_top",
+    "precision_at",
     "top_pairs",
     "evaluate",
     "evaluate_set",
@@ -69,6 +71,31 @@ def range_of(separation: int) -> str:
         if separation >= low and (high is None or separation < high):
             return name
     return "-"
+
+
+def range_mask(separation: np.ndarray, low: int, high: Optional[int]) -> np.ndarray:
+    """bool array: which separations lie in ``[low, high)`` (``high`` None: no upper bound).
+
+    Parameters
+    ----------
+    separation : numpy.ndarray
+        Separations ``j - i`` (signed; their absolute value is used, as :func:`range_of`).
+    low : int
+        Smallest separation, inclusive.
+    high : int or None
+        Upper bound, exclusive.
+
+    Returns
+    -------
+    mask : numpy.ndarray
+        bool, the shape of ``separation``. ``range_mask(s, *RANGES[name])`` is
+        ``range_of(s) == name`` element-wise.
+    """
+    separation = np.abs(np.asarray(separation))
+    mask = separation >= low
+    if high is not None:
+        mask &= separation < high
+    return mask
 
 
 _TOP_PATTERN = re.compile(r"^\s*L\s*(?:/\s*(\d+))?\s*$", re.IGNORECASE)
@@ -181,11 +208,21 @@ def top_pairs(
     return i, j, P[i, j].astype(np.float64)
 
 
-def _band(length: int, min_sep: int, max_sep: Optional[int] = None) -> np.ndarray:
-    """bool (L, L): the cells ``i < j`` with ``min_sep <= j - i < max_sep``."""
-    # int32 separations keep a 5000-residue map at 100 MB.
+def _separations(length: int) -> np.ndarray:
+    """int32 (L, L): the signed separation ``j - i`` of every cell (a 5000-residue map: 100 MB)."""
     index = np.arange(length, dtype=np.int32)
-    separation = index[None, :] - index[:, None]
+    return index[None, :] - index[:, None]
+
+
+def _band(
+    length: int, min_sep: int, max_sep: Optional[int] = None, separation: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """bool (L, L): the cells ``i < j`` with ``min_sep <= j - i < max_sep``.
+
+    ``separation`` (:func:`_separations` of ``length``) saves recomputing it per call.
+    """
+    if separation is None:
+        separation = _separations(length)
     band = separation >= max(int(min_sep), 1)
     if max_sep is not None:
         band &= separation < max_sep
@@ -215,18 +252,45 @@ def _ranked(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.n
     return i[order].astype(np.int64), j[order].astype(np.int64)
 
 
-def _top_hits(P: np.ndarray, T: np.ndarray, band: np.ndarray, count: int) -> np.ndarray:
-    """Truth (bool) of the top ``count`` pairs of ``band`` in ranking order (:func:`_ranked`)."""
-    i, j = _ranked(P, band, count)
-    return T[i, j] == 1
-
-
 def _precision_at(cumulative: np.ndarray, count: int) -> float:
     if count <= 0:
         return float("nan")
     available = min(count, len(cumulative))
     hits = cumulative[available - 1] if available else 0
     return float(hits) / count
+
+
+def precision_at(
+    P: np.ndarray,
+    T: np.ndarray,
+    top: Union[str, int, None] = "L",
+    min_sep: int = 6,
+    max_sep: Optional[int] = None,
+) -> Tuple[int, int]:
+    """True contacts among the top-ranked known pairs, and how many pairs were due.
+
+    As the module's precision: the pairs ``i < j`` with ``min_sep <= j - i < max_sep``
+    (``max_sep`` exclusive, None for no bound) whose truth is known are ranked
+    (:func:`top_pairs`) and cut at ``parse_top(top, L)``; missing candidates count false.
+
+    Parameters
+    ----------
+    P, T : numpy.ndarray
+        Prediction and truth (L, L).
+    top : str or int or None
+        The cut (:func:`parse_top`); ``"all"`` or None: every known pair of the band.
+    min_sep, max_sep : int
+        Separation bounds.
+
+    Returns
+    -------
+    hits, count : int
+        The precision is ``hits / count`` (undefined when ``count`` is 0, ``L < k``).
+    """
+    P, T = _check_pair(P, T)
+    i, j, _ = top_pairs(P, top=top, min_sep=min_sep, max_sep=max_sep, T=T)
+    count = parse_top(top, P.shape[0])
+    return int(np.count_nonzero(T[i, j] == 1)), len(i) if count is None else count
 
 
 def evaluate(
@@ -257,9 +321,7 @@ def evaluate(
     """
     P, T = _check_pair(P, T)
     L = P.shape[0]
-    # Signed separation j - i of every cell; int32 keeps a 5000-residue map at 100 MB.
-    index = np.arange(L, dtype=np.int32)
-    separation = index[None, :] - index[:, None]
+    separation = _separations(L)
     known = T >= 0
     table: Table = {}
     for name, (low, high) in ranges.items():
@@ -267,11 +329,10 @@ def evaluate(
             if high is not None and high <= min_sep:
                 continue
             low = max(low, min_sep)
-        band = known & (separation >= max(int(low), 1))
-        if high is not None:
-            band &= separation < high
+        band = known & _band(L, low, high, separation)
         # Every cut-off (L/k and the AUC steps) is at most L pairs deep.
-        cumulative = np.cumsum(_top_hits(P, T, band, L))
+        i, j = _ranked(P, band, L)
+        cumulative = np.cumsum(T[i, j] == 1)
         row = {top: _precision_at(cumulative, parse_top(top, L)) for top in TOPS}
         steps = [_precision_at(cumulative, m * L // AUC_STEPS) for m in range(1, AUC_STEPS + 1)]
         steps = [value for value in steps if not math.isnan(value)]

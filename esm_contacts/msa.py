@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "read_msa",
+    "fasta_records",
     "check_msa",
     "drop_query_gaps",
     "select_sequences",
@@ -76,12 +77,42 @@ def read_msa(path: Union[str, Path]) -> Alignment:
     if first.startswith("# STOCKHOLM"):
         records = _stockholm_records(text, path)
         return _query_columns(records, path, a3m=False)
-    records = _fasta_records(text, path)
+    records = _numbered_fasta_records(text, path)
+    if not records:
+        raise ValueError(f"{path}: no query: no '>' record in the alignment")
     return _query_columns(records, path, a3m=True)
 
 
-def _fasta_records(text: str, path: Path) -> List[Tuple[str, str, int]]:
-    """(name, raw row, header line) of every FASTA/a3m record."""
+def fasta_records(text: str, source: Union[str, Path]) -> List[Tuple[str, str]]:
+    """The records of FASTA (or a3m) text, as written: the one FASTA reader of the package.
+
+    Parameters
+    ----------
+    text : str
+        The file's text. Lines starting with ``#`` or ``;`` are comments; whitespace
+        inside sequence lines is removed.
+    source : str or Path
+        The file, named in error messages.
+
+    Returns
+    -------
+    records : list of tuple(str, str)
+        ``(name, sequence)`` per record, in order; the name is the header's first word,
+        ``record<N>`` for an empty header.
+
+    Raises
+    ------
+    ValueError
+        A sequence line before the first ``>`` header, or no record at all.
+    """
+    records = _numbered_fasta_records(text, source)
+    if not records:
+        raise ValueError(f"{source}: no FASTA records")
+    return [(name, sequence) for name, sequence, _ in records]
+
+
+def _numbered_fasta_records(text: str, source: Union[str, Path]) -> List[Tuple[str, str, int]]:
+    """(name, raw sequence, header line number) of every FASTA/a3m record; [] without one."""
     records: List[Tuple[str, List[str], int]] = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         if line.startswith(">"):
@@ -90,10 +121,8 @@ def _fasta_records(text: str, path: Path) -> List[Tuple[str, str, int]]:
             records.append((name, [], line_number))
         elif line.strip() and not line.startswith(("#", ";")):
             if not records:
-                raise ValueError(f"{path}, line {line_number}: sequence before the first '>' header")
+                raise ValueError(f"{source}, line {line_number}: sequence before the first '>' header")
             records[-1][1].append("".join(line.split()))
-    if not records:
-        raise ValueError(f"{path}: no query: no '>' record in the alignment")
     return [(name, "".join(parts), line) for name, parts, line in records]
 
 

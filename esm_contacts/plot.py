@@ -11,10 +11,10 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .io import atomic_write
-from .metrics import classify_pairs, evaluate, top_pairs
+from .io import atomic_write, check_output_path
+from .metrics import RANGES, classify_pairs, evaluate, top_pairs
 
-__all__ = ["MARKER_COLORS", "plot_contact_map", "plot_residue_support", "plot_head_weights"]
+__all__ = ["MARKER_COLORS", "check_figure_path", "plot_contact_map", "plot_residue_support", "plot_head_weights"]
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 # Marker colours of the top-ranked predictions; far from the grey map below them.
@@ -34,15 +34,19 @@ def _figure(width: float, height: float):
     return figure
 
 
-def _save(figure, path: Union[str, Path]) -> Path:
+def check_figure_path(path: Union[str, Path]) -> Path:
+    """``path`` as a Path once it can take a figure: a known extension
+    (.png, .svg, .pdf) and a writable place (:func:`esm_contacts.io.check_output_path`)."""
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    if path.suffix.lower() not in FORMATS:
         raise ValueError(f"{path}: unknown figure extension {path.suffix!r}; use .png, .svg or .pdf")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: folder {path.parent} does not exist")
+    return check_output_path(path)
+
+
+def _save(figure, path: Union[str, Path]) -> Path:
+    path = check_figure_path(path)
     with atomic_write(path, "wb") as stream:
-        figure.savefig(stream, format=fmt)
+        figure.savefig(stream, format=FORMATS[path.suffix.lower()])
     return path
 
 
@@ -100,7 +104,7 @@ def plot_contact_map(
     if X is not None and np.asarray(X).shape != P.shape:
         raise ValueError(f"inter-chain contacts {np.asarray(X).shape} do not match the map {P.shape}")
     L = P.shape[0]
-    long_range = evaluate(P, T)["long"]["L"]
+    long_range = evaluate(P, T, ranges={"long": RANGES["long"]})["long"]["L"]
     i, j, _ = top_pairs(P, top=top, min_sep=min_sep, T=T)
     labels = classify_pairs(i, j, T, X)
 

@@ -25,7 +25,6 @@ averaged. Pairs farther apart than any window spans get probability 0; a warning
 their count and :meth:`ContactPredictor.coverage` returns the mask.
 """
 
-import math
 import warnings
 from typing import Iterable, List, Optional, Sequence, Union
 
@@ -351,14 +350,14 @@ class ContactPredictor:
     def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None):
         from pathlib import Path
 
-        from .msa import check_msa, ensemble_maps, read_msa, select_sequences
+        from .msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
 
         alignment = read_msa(msa) if isinstance(msa, (str, Path)) else check_msa(msa)
         chosen = select_sequences(alignment, num_seqs, strategy)
         length = len(chosen[0][1])
-        # As many sequences per call as one batch holds at the query's length.
-        chunk = max(1, min(self.max_tokens // (min(length, self.max_length) + 2) ** 2, 64))
-        long = [0]
+        # As many sequences per call as one batch of predict_batch holds at the query's length.
+        chunk = len(next(iter(self._length_batches([min(length, self.max_length)] * 64))))
+        long = sum(len(ungap(row)[0]) > self.max_length for _, row in chosen)
 
         def predict_known(sequences: List[str]) -> List[np.ndarray]:
             # Pairs that no window covers have no prediction: NaN keeps them out of the average.
@@ -367,7 +366,6 @@ class ContactPredictor:
                 maps = self.predict_batch(sequences)
             for sequence, contact_map in zip(sequences, maps):
                 if len(sequence) > self.max_length:
-                    long[0] += 1
                     contact_map[~self.coverage(len(sequence))] = np.nan
             return maps
 
@@ -377,9 +375,9 @@ class ContactPredictor:
                                    alphabet=ALPHABET_LETTERS, progress=bar, checkpoints=checkpoints)
         finally:
             bar.close()
-        if long[0]:
+        if long:
             warnings.warn(
-                f"{long[0]} of {len(chosen)} MSA sequences are longer than the model context "
+                f"{long} of {len(chosen)} MSA sequences are longer than the model context "
                 f"({self.max_length}) and were predicted over windows; pairs outside every window are "
                 "left out of their averages, and pairs no sequence covers get probability 0",
                 stacklevel=3,
@@ -422,7 +420,7 @@ class ContactPredictor:
         other._set_heads()
         return other
 
-    def with_top_heads(self, k: int, regression=None) -> "ContactPredictor":
+    def with_top_heads(self, k: int) -> "ContactPredictor":
         """A predictor that averages the APC maps of the k heads with the largest weights.
 
         No regression (the paper's Table 2 "top-k heads" rows): the output is
@@ -432,12 +430,9 @@ class ContactPredictor:
         Parameters
         ----------
         k : int
-            Number of heads.
-        regression : ContactRegression, optional
-            Whose weights rank the heads (this predictor's by default).
+            Number of heads, ranked by this predictor's regression weights.
         """
-        source = regression if regression is not None else self.regression()
-        return self.with_regression(source.top_heads(k))
+        return self.with_regression(self.regression().top_heads(k))
 
     @torch.no_grad()
     def _forward(self, sequences: Sequence[str]) -> List[np.ndarray]:

@@ -225,11 +225,10 @@ def training_pairs(
     i, j : numpy.ndarray
         int64, row-major order.
     """
-    length = contacts.shape[0]
-    i, j = np.triu_indices(length, k=max(int(min_sep), 1))
-    keep = contacts[i, j] != -1
-    if max_sep is not None:
-        keep &= (j - i) < max_sep
+    from .metrics import range_mask
+
+    i, j = np.triu_indices(contacts.shape[0], k=max(int(min_sep), 1))
+    keep = (contacts[i, j] != -1) & range_mask(j - i, int(min_sep), max_sep)
     return i[keep], j[keep]
 
 

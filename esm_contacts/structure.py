@@ -41,12 +41,14 @@ __all__ = [
     "DEFAULT_CACHE",
     "load_structure",
     "load_assembly",
+    "load_chain",
     "chain_ids",
     "chain_sequence",
     "entity_sequence",
     "residue_identities",
     "map_sequence",
     "cb_coordinates",
+    "contacts_from_coordinates",
     "true_contacts",
     "interchain_contacts",
     "homodimer_partners",
@@ -155,6 +157,46 @@ def _file_format(path: Path, raw: bytes) -> str:
     return "pdb"
 
 
+_LABELS = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}
+
+
+class _Unreadable(ValueError):
+    """A structure file that does not parse (the message names the file and format)."""
+
+
+def _unreadable(path: Path, label: str, error: Exception) -> _Unreadable:
+    if isinstance(error, ValueError):
+        return _Unreadable(f"{path}: not a readable {label} file ({error})")
+    # Biotite's InvalidFileError, msgpack, unicode, index errors
+    return _Unreadable(f"{path}: not a readable {label} file ({type(error).__name__}: {error})")
+
+
+def _parse(path: Path):
+    """``(label, file)``: the format's name and the Biotite file object of a structure file.
+
+    Raises
+    ------
+    ValueError
+        An empty or undecompressable file (:func:`_file_bytes`).
+    _Unreadable
+        A file that does not parse in its format.
+    """
+    import io
+
+    raw = _file_bytes(path)
+    fmt = _file_format(path, raw)
+    label = _LABELS[fmt]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if fmt == "bcif":
+                return label, pdbx.BinaryCIFFile.read(io.BytesIO(raw))
+            text = io.StringIO(raw.decode("utf-8", errors="replace"))
+            return label, (pdb.PDBFile if fmt == "pdb" else pdbx.CIFFile).read(text)
+        except Exception as error:
+            raise _unreadable(path, label, error) from None
+
+
 def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None):
     """Raw atoms (all altlocs, first model) with occupancy, and per-file extras.
 
@@ -169,64 +211,54 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
         Entity IDs of polypeptide entities (mmCIF with ``entity_poly``), else None.
     entity_sequences : dict
         Author chain ID -> full construct sequence (mmCIF entity, PDB SEQRES).
+    chosen : str or None
+        The assembly read (None without `assembly`).
     """
-    import io
-
-    raw = _file_bytes(path)
-    fmt = _file_format(path, raw)
-    label = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}[fmt]
+    label, file = _parse(path)
     with warnings.catch_warnings():
         # Biotite warns about missing optional columns; their defaults are fine here.
         warnings.simplefilter("ignore")
         try:
-            if fmt == "pdb":
-                file = pdb.PDBFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
+            if isinstance(file, pdb.PDBFile):
                 if not any(line.startswith(("ATOM", "HETATM")) for line in file.lines):
                     raise ValueError(f"{path}: no ATOM or HETATM records (not a {label} file?)")
                 peptide_entities, entity_sequences = None, _seqres_sequences(file.lines)
-                if assembly:
-                    available = _available_assemblies(file)
 
-                    def build(assembly_id):
-                        return file.get_assembly(assembly_id, model=1, altloc="all", extra_fields=["occupancy"])
+                def build(assembly_id=None):
+                    if assembly_id is None:
+                        return file.get_structure(model=1, altloc="all", extra_fields=["occupancy"])
+                    return file.get_assembly(assembly_id, model=1, altloc="all", extra_fields=["occupancy"])
 
-                else:
-                    atoms = file.get_structure(model=1, altloc="all", extra_fields=["occupancy"])
             else:
-                if fmt == "cif":
-                    file = pdbx.CIFFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
-                else:
-                    file = pdbx.BinaryCIFFile.read(io.BytesIO(raw))
                 block = file.block
                 if "atom_site" not in block:
                     raise ValueError(f"{path}: no atom_site category (not a {label} structure file?)")
                 fields = ["occupancy"] + [f for f in ("label_seq_id", "label_entity_id") if f in block["atom_site"]]
                 peptide_entities, entity_sequences = _entity_info(block)
-                if assembly:
-                    available = _available_assemblies(file)
 
-                    def build(assembly_id):
-                        return pdbx.get_assembly(file, assembly_id, model=1, altloc="all", extra_fields=fields)
+                def build(assembly_id=None):
+                    if assembly_id is None:
+                        return pdbx.get_structure(file, model=1, altloc="all", extra_fields=fields)
+                    return pdbx.get_assembly(file, assembly_id, model=1, altloc="all", extra_fields=fields)
 
-                else:
-                    atoms = pdbx.get_structure(file, model=1, altloc="all", extra_fields=fields)
-            if assembly:
-                if not available:
-                    return None, None, {}
-                if assembly_id is not None:
-                    atoms = build(_check_assembly_id(path, assembly_id, available))
-                else:
-                    for candidate in available:
-                        atoms = build(candidate)
-                        if chain is None or (atoms.chain_id == chain).any():
-                            break
-            return atoms, peptide_entities, entity_sequences
-        except ValueError as error:
-            if str(error).startswith(str(path)):
+            if not assembly:
+                return build(), peptide_entities, entity_sequences, None
+            available = _available_assemblies(file)
+            if not available:
+                return None, None, {}, None
+            if assembly_id is not None:
+                chosen = _check_assembly_id(path, assembly_id, available)
+                atoms = build(chosen)
+            else:
+                for chosen in available:
+                    atoms = build(chosen)
+                    if chain is None or (atoms.chain_id == chain).any():
+                        break
+            return atoms, peptide_entities, entity_sequences, chosen
+        except Exception as error:
+            if isinstance(error, ValueError) and str(error).startswith(str(path)):
                 raise
-            raise ValueError(f"{path}: not a readable {label} file ({error})") from None
-        except Exception as error:  # Biotite's InvalidFileError, msgpack, unicode, index errors
-            raise ValueError(f"{path}: not a readable {label} file ({type(error).__name__}: {error})") from None
+            raise _unreadable(path, label, error) from None
 
 
 def _available_assemblies(file) -> List[str]:
@@ -257,29 +289,20 @@ def list_assemblies(path: PathLike, cache_dir: Optional[PathLike] = None) -> Lis
     ids : list of str
         Empty when the file defines none (or cannot be read as a structure file).
     """
-    import io
-
-    resolved = _resolve_path(path, cache_dir)
-    raw = _file_bytes(resolved)
-    fmt = _file_format(resolved, raw)
+    try:
+        _, file = _parse(_resolve_path(path, cache_dir))
+    except _Unreadable:  # load_structure / load_assembly say why
+        return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            if fmt == "pdb":
-                file = pdb.PDBFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
-            elif fmt == "cif":
-                file = pdbx.CIFFile.read(io.StringIO(raw.decode("utf-8", errors="replace")))
-            else:
-                file = pdbx.BinaryCIFFile.read(io.BytesIO(raw))
             return _available_assemblies(file)
-        except Exception:  # unreadable: load_structure / load_assembly say why
+        except Exception:  # a block without the categories' columns: as unreadable
             return []
 
 
-def _check_assembly_id(path: Path, assembly_id: Optional[str], available: Sequence[str]) -> str:
+def _check_assembly_id(path: Path, assembly_id: str, available: Sequence[str]) -> str:
     available = [str(a) for a in available]
-    if assembly_id is None:
-        return available[0]
     if str(assembly_id) not in available:
         raise ValueError(f"{path}: no assembly {assembly_id!r}; the file defines {', '.join(available)}")
     return str(assembly_id)
@@ -358,13 +381,13 @@ def _resolve_altlocs(atoms: struc.AtomArray) -> struc.AtomArray:
         inverse = inverse.reshape(-1)
         occupancy = atoms.occupancy[index].astype(np.float64)
         mean = np.bincount(inverse, occupancy) / np.bincount(inverse)
-        # Sort candidates by residue, then occupancy (high first), then first appearance.
+        # Sort candidates by residue, then occupancy (high first), then first appearance:
+        # the first candidate of each residue wins.
         order = np.lexsort((index[first], -mean, unique.f0))
-        best_of_residue = {}
-        for k in order:
-            best_of_residue.setdefault(unique.f0[k], unique.f1[k])
-        chosen = np.array([best_of_residue[r] for r in residue[index]])
-        keep[index] = altloc[index] == chosen
+        residues = unique.f0[order]
+        winner = np.zeros(len(unique), dtype=bool)
+        winner[order[np.concatenate([[True], residues[1:] != residues[:-1]])]] = True
+        keep[index] = winner[inverse]
     order = np.argsort(residue, kind="stable")
     order = order[keep[order]]
     resolved = atoms[order]
@@ -403,11 +426,21 @@ def _residue_starts(atoms: struc.AtomArray) -> np.ndarray:
     return np.concatenate([[0], np.flatnonzero(change) + 1])
 
 
+def _observed_sequence(atoms: struc.AtomArray) -> str:
+    """One letter per residue of `atoms` (one chain copy), in order."""
+    return "".join(_letter(name) for name in atoms.res_name[_residue_starts(atoms)])
+
+
+def _residue_index(n_atoms: int, starts: np.ndarray) -> np.ndarray:
+    """Per atom, the index of its residue, from the residues' start indices (:func:`_residue_starts`)."""
+    residue = np.zeros(n_atoms, dtype=np.int64)
+    residue[starts[1:]] = 1
+    return np.cumsum(residue)
+
+
 def _atom_coord(atoms: struc.AtomArray, starts: np.ndarray, name: str) -> np.ndarray:
     """(residues, 3) float64 coordinates of the atom called ``name`` in each residue, NaN if absent."""
-    residue = np.zeros(atoms.array_length(), dtype=np.int64)
-    residue[starts[1:]] = 1
-    residue = np.cumsum(residue)
+    residue = _residue_index(atoms.array_length(), starts)
     coord = np.full((len(starts), 3), np.nan)
     selected = atoms.atom_name == name
     coord[residue[selected]] = atoms.coord[selected]
@@ -434,7 +467,7 @@ def _protein_mask(atoms: struc.AtomArray, peptide_entities: Optional[set]) -> np
             link = (chains[1:] == chains[:-1]) & (np.linalg.norm(c_atom[:-1] - n_atom[1:], axis=1) < PEPTIDE_BOND)
             bonded[:-1] |= link
             bonded[1:] |= link
-        residue = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, candidates.array_length())))
+        residue = _residue_index(candidates.array_length(), starts)
         keep = bonded[residue] & candidates.hetero
         mask[np.flatnonzero(amino)[keep]] = True
     return mask
@@ -494,8 +527,45 @@ def load_structure(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = Non
         Empty, unreadable or non-structure file, or no protein in it.
     """
     path = _resolve_path(path_or_pdb_id, cache_dir)
-    atoms, peptide_entities, entity_sequences = _read_file(path)
+    atoms, peptide_entities, entity_sequences, _ = _read_file(path)
     return _finish(atoms, path, peptide_entities, entity_sequences)
+
+
+def load_chain(
+    path_or_pdb_id: PathLike, chain: str, sequence: Optional[str] = None, cache_dir: Optional[PathLike] = None
+) -> Tuple[struc.AtomArray, str, np.ndarray]:
+    """A structure, the sequence to predict for one of its chains, and its true contacts.
+
+    Parameters
+    ----------
+    path_or_pdb_id : str or path-like
+        As :func:`load_structure`.
+    chain : str
+        Author chain ID.
+    sequence : str, optional
+        The sequence to index the contacts by; default
+        :func:`prediction_sequence` (the entity sequence where the file gives it).
+    cache_dir : str or path-like, optional
+        As :func:`load_structure`.
+
+    Returns
+    -------
+    structure : biotite.structure.AtomArray
+    sequence : str
+    T : numpy.ndarray
+        :func:`true_contacts` in the indices of `sequence`.
+
+    Raises
+    ------
+    ValueError
+        The structure has no protein chain `chain` (the message lists its chains).
+    """
+    structure = load_structure(path_or_pdb_id, cache_dir)
+    if not (structure.chain_id == chain).any():
+        raise ValueError(f"{path_or_pdb_id} has no protein chain {chain!r}; its chains: {', '.join(chain_ids(structure))}")
+    if sequence is None:
+        sequence = prediction_sequence(structure, chain)
+    return structure, sequence, true_contacts(structure, chain, sequence=sequence)
 
 
 def load_assembly(
@@ -520,14 +590,17 @@ def load_assembly(
     Returns
     -------
     assembly : biotite.structure.AtomArray or None
-        With a ``sym_id`` annotation telling the copies of a chain apart; None when the
-        file defines no assembly.
+        With a ``sym_id`` annotation telling the copies of a chain apart and the
+        attribute ``assembly_id`` (str, the assembly read); None when the file defines
+        no assembly.
     """
     resolved = _resolve_path(path, cache_dir)
-    atoms, peptide_entities, entity_sequences = _read_file(resolved, True, assembly_id, chain)
+    atoms, peptide_entities, entity_sequences, chosen = _read_file(resolved, True, assembly_id, chain)
     if atoms is None:
         return None
-    return _finish(atoms, resolved, peptide_entities, entity_sequences)
+    atoms = _finish(atoms, resolved, peptide_entities, entity_sequences)
+    atoms.assembly_id = str(chosen)
+    return atoms
 
 
 # ---------------------------------------------------------------------------- chains
@@ -553,8 +626,7 @@ def _chain(structure: struc.AtomArray, chain: str) -> struc.AtomArray:
 
 def chain_sequence(structure: struc.AtomArray, chain: str) -> str:
     """One letter per observed residue of `chain` (modified residues as their parent: MSE -> M)."""
-    atoms = _chain(structure, chain)
-    return "".join(_letter(name) for name in atoms.res_name[_residue_starts(atoms)])
+    return _observed_sequence(_chain(structure, chain))
 
 
 def entity_sequence(structure: struc.AtomArray, chain: str) -> Optional[str]:
@@ -636,13 +708,17 @@ def _blosum62():
     return SubstitutionMatrix(alphabet, alphabet, "BLOSUM62")
 
 
+@functools.lru_cache(maxsize=64)
 def _align(a: str, b: str) -> Tuple[np.ndarray, float]:
     """Global alignment (BLOSUM62, affine gaps, free end gaps) of two sequences.
+
+    Cached: the same pair (map_sequence, partner search, homodimer contacts) aligns once.
 
     Returns
     -------
     pairs : numpy.ndarray
-        (n, 2) int64 indices of aligned positions (both residues present).
+        (n, 2) int64 indices of aligned positions (both residues present); read-only,
+        as the cache shares it.
     identity : float
         Fraction of identical letters over the aligned positions (0 if none).
     """
@@ -655,6 +731,7 @@ def _align(a: str, b: str) -> Tuple[np.ndarray, float]:
     )[0]
     trace = alignment.trace
     pairs = trace[(trace >= 0).all(axis=1)].astype(np.int64)
+    pairs.flags.writeable = False
     if len(pairs) == 0:
         return pairs, 0.0
     same = np.frombuffer(a.encode(), np.uint8)[pairs[:, 0]] == np.frombuffer(b.encode(), np.uint8)[pairs[:, 1]]
@@ -711,7 +788,7 @@ def map_sequence(sequence: str, structure: struc.AtomArray, chain: str) -> np.nd
     """
     sequence = _clean_sequence(sequence)
     atoms = _chain(structure, chain)
-    observed = "".join(_letter(name) for name in atoms.res_name[_residue_starts(atoms)])
+    observed = _observed_sequence(atoms)
     if sequence == observed:
         return np.arange(len(sequence), dtype=np.int64)
     entity = getattr(structure, "entity_sequences", {}).get(chain)
@@ -808,6 +885,25 @@ def _contacts(a: np.ndarray, b: Optional[np.ndarray], cutoff: float) -> np.ndarr
     return contacts
 
 
+def contacts_from_coordinates(coordinates: np.ndarray, cutoff: float = 8.0) -> np.ndarray:
+    """Contact map of a set of Cb coordinates: distance strictly below `cutoff`.
+
+    Parameters
+    ----------
+    coordinates : numpy.ndarray
+        (L, 3), NaN rows for unknown residues (:func:`cb_coordinates`).
+    cutoff : float
+        Contact distance in Angstrom.
+
+    Returns
+    -------
+    contacts : numpy.ndarray
+        int8 (L, L), as :func:`true_contacts`: 1 / 0, -1 in the rows and columns of
+        unknown residues, 1 on the diagonal of known ones.
+    """
+    return _contacts(np.asarray(coordinates, dtype=np.float64), None, cutoff)
+
+
 def true_contacts(
     structure: struc.AtomArray, chain: str, cutoff: float = 8.0, cb: str = "virtual", sequence: Optional[str] = None
 ) -> np.ndarray:
@@ -832,7 +928,7 @@ def true_contacts(
         int8 (L, L), symmetric: 1 contact, 0 not, -1 unknown residue; the diagonal is 1
         where the residue is known.
     """
-    return _contacts(cb_coordinates(structure, chain, sequence, cb), None, cutoff)
+    return contacts_from_coordinates(cb_coordinates(structure, chain, sequence, cb), cutoff)
 
 
 def interchain_contacts(
@@ -894,12 +990,54 @@ def _partner_copies(structure, chain, assembly):
             raise ValueError(f"chain {chain!r} is not in the assembly; its chains: {available}")
         own = own_copies[0][2]
         copies = [copy for copy in copies if copy[2] is not own]
-    reference = chain_sequence(own, chain)
+    reference = _observed_sequence(own)
     same = {chain: True}  # copies of one chain share their sequence: align once per chain ID
     for _, c, atoms in copies:
         if c not in same:
-            same[c] = _same_protein(reference, chain_sequence(atoms, c))
+            same[c] = _same_protein(reference, _observed_sequence(atoms))
     return own, [copy for copy in copies if same[copy[1]]]
+
+
+def _homodimer(
+    structure: struc.AtomArray,
+    chain: str,
+    assembly: Optional[struc.AtomArray] = None,
+    sequence: Optional[str] = None,
+    cutoff: float = 8.0,
+    cb: str = "virtual",
+    contacts: bool = True,
+) -> Tuple[List[str], Optional[np.ndarray]]:
+    """``(partner labels, contacts)`` of :func:`homodimer_partners` and :func:`homodimer_contacts`.
+
+    Without `contacts` only the partners are found (the contacts are None).
+    """
+    if contacts:
+        reference = sequence if sequence is not None else chain_sequence(structure, chain)
+    own, partners = _partner_copies(structure, chain, assembly)
+    labels = [label for label, _, _ in partners]
+    if not contacts:
+        return labels, None
+    length = len(_clean_sequence(reference))
+    if not partners:
+        return labels, np.zeros((length, length), dtype=np.int8)
+    a = cb_coordinates(own, chain, reference, cb)
+    contact = np.zeros((length, length), dtype=bool)
+    judged = np.zeros((length, length), dtype=bool)
+    mappings = {}  # per partner chain ID: copies share residues, so one mapping each
+    for _, partner_chain, atoms in partners:
+        if partner_chain not in mappings:
+            # Without `sequence` the reference is the chain's observed sequence, which
+            # _same_protein already aligned to the partner's: _align's cache answers.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # partners are >= 95% identical
+                mappings[partner_chain] = map_sequence(reference, atoms, partner_chain)
+        mapping = mappings[partner_chain]
+        b = np.full((length, 3), np.nan)
+        b[mapping >= 0] = cb_coordinates(atoms, partner_chain, cb=cb)[mapping[mapping >= 0]]
+        x = _contacts(a, b, cutoff)
+        contact |= (x == 1) | (x.T == 1)
+        judged |= (x >= 0) | (x.T >= 0)
+    return labels, np.where(contact, 1, np.where(judged, 0, -1)).astype(np.int8)
 
 
 def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optional[struc.AtomArray] = None) -> List[str]:
@@ -917,8 +1055,7 @@ def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optiona
     partners : list of str
     """
     _chain(structure, chain)
-    _, partners = _partner_copies(structure, chain, assembly)
-    return [label for label, _, _ in partners]
+    return _homodimer(structure, chain, assembly, contacts=False)[0]
 
 
 def homodimer_contacts(
@@ -952,24 +1089,4 @@ def homodimer_contacts(
         (neither i with j' nor j with i' has both residues known); all zeros when the
         chain has no partner.
     """
-    reference = sequence if sequence is not None else chain_sequence(structure, chain)
-    own, partners = _partner_copies(structure, chain, assembly)
-    length = len(_clean_sequence(reference))
-    if not partners:
-        return np.zeros((length, length), dtype=np.int8)
-    a = cb_coordinates(own, chain, reference, cb)
-    contact = np.zeros((length, length), dtype=bool)
-    judged = np.zeros((length, length), dtype=bool)
-    mappings = {}  # per partner chain ID: copies share residues, so one alignment each
-    for _, partner_chain, atoms in partners:
-        if partner_chain not in mappings:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # partners are >= 95% identical
-                mappings[partner_chain] = map_sequence(reference, atoms, partner_chain)
-        mapping = mappings[partner_chain]
-        b = np.full((length, 3), np.nan)
-        b[mapping >= 0] = cb_coordinates(atoms, partner_chain, cb=cb)[mapping[mapping >= 0]]
-        x = _contacts(a, b, cutoff)
-        contact |= (x == 1) | (x.T == 1)
-        judged |= (x >= 0) | (x.T >= 0)
-    return np.where(contact, 1, np.where(judged, 0, -1)).astype(np.int8)
+    return _homodimer(structure, chain, assembly, sequence, cutoff, cb)[1]

@@ -164,6 +164,8 @@ def register_shift_hints(
     length = len(coordinates)
     step = max(window // 3, 1)
     found: List[RegisterHint] = []
+    # The model as built: the same for every window and shift.
+    built_satisfied = _pair_distances(coordinates, i, j) < cutoff
     starts = list(range(0, max(length - window, 0) + 1, step))
     if starts[-1] + window < length:  # the C-terminal residues get a window too
         starts.append(length - window)
@@ -186,7 +188,7 @@ def register_shift_hints(
             keep = (targets >= 0) & (targets < length)
             moved[targets[keep]] = coordinates[start:stop][keep]
             a, b = i[crossing], j[crossing]
-            built = int(np.count_nonzero(_pair_distances(coordinates, a, b) < cutoff))
+            built = int(np.count_nonzero(built_satisfied[crossing]))
             shifted = int(np.count_nonzero(_pair_distances(moved, a, b) < cutoff))
             if best is None or shifted - built > best[2] - best[1]:
                 best = (shift, built, shifted, int(crossing.sum()))
@@ -249,34 +251,34 @@ def validate(
     -------
     validation : Validation
     """
-    from .metrics import RANGES, range_of, top_pairs
-    from .structure import cb_coordinates, true_contacts
+    from .metrics import RANGES, _band, range_mask, top_pairs
+    from .structure import cb_coordinates, contacts_from_coordinates
 
     L = P.shape[0]
-    T = true_contacts(structure, chain, sequence=sequence)
+    # One mapping of the sequence: the contacts come from the same coordinates.
+    coordinates = cb_coordinates(structure, chain, sequence=sequence)
+    T = contacts_from_coordinates(coordinates, CUTOFF)
     if T.shape != P.shape:
         raise ValueError(
             f"the prediction covers {L} residues but chain {chain} of {name} has {T.shape[0]}; "
             "pass the predicted sequence so the two can be aligned"
         )
-    coordinates = cb_coordinates(structure, chain, sequence=sequence)
     # As DESIGN.md's precision: rank only pairs whose truth is known, so unobserved
     # residues do not use up the top-L slots; report how many of the plain top they held.
     i_all, j_all, _ = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold)
     unknown = int(np.count_nonzero(T[i_all, j_all] < 0))
     i, j, p = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold, T=T)
     satisfied = T[i, j] == 1
-    separation = j - i
     by_range = {}
-    for range_name in RANGES:
-        in_range = np.array([range_of(s) == range_name for s in separation], dtype=bool)
+    for range_name, (low, high) in RANGES.items():
+        in_range = range_mask(j - i, low, high)
         by_range[range_name] = float(satisfied[in_range].mean()) if in_range.any() else float("nan")
     predicted_set = np.zeros_like(T, dtype=bool)
     predicted_set[i, j] = True
-    model_i, model_j = np.nonzero(np.triu(T == 1, k=min_sep))
+    model_i, model_j = np.nonzero((T == 1) & _band(L, min_sep))
     supported = {}
-    for range_name in RANGES:
-        in_range = np.array([range_of(s) == range_name for s in model_j - model_i], dtype=bool)
+    for range_name, (low, high) in RANGES.items():
+        in_range = range_mask(model_j - model_i, low, high)
         hits = predicted_set[model_i[in_range], model_j[in_range]]
         supported[range_name] = float(hits.mean()) if hits.size else float("nan")
     predicted, satisfied_count, support = residue_support(L, i, j, p, satisfied)

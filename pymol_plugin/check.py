@@ -8,7 +8,7 @@ hint windows and prints the report; with several objects, the ranked table.
 """
 
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -44,9 +44,15 @@ def _prediction(source: str, targets: List[Target], device: str) -> Tuple[np.nda
         except (OSError, ValueError) as error:
             raise CmdException(str(error)) from None
         return P, sequence, Path(source).name
-    # A model: predict the first object's sequence; the others are aligned to it.
-    P, msa_query, model = commands.predict(targets[0].sequence, source, device)
-    return P, msa_query or targets[0].sequence, model
+    return _predicted(source, targets, device)
+
+
+def _predicted(model: str, targets: List[Target], device: str,
+               progress: Optional[Callable[[str], None]] = None) -> Tuple[np.ndarray, str, str]:
+    """(P, its sequence, model name) predicted for the first object's sequence (the others
+    are aligned to it); safe to run in a worker thread."""
+    P, msa_query, name = commands.predict(targets[0].sequence, model, device, progress=progress)
+    return P, msa_query or targets[0].sequence, name
 
 
 def _structure_index(result_length: int, sequence: Optional[str], target: Target) -> np.ndarray:
@@ -85,7 +91,7 @@ def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
     return len(hinted)
 
 
-def esm_contacts_check(selection, pred="esm1b_t33_650M_UR50S", top="L", name="esm_check", min_sep=6,
+def esm_contacts_check(selection, pred=commands.DEFAULT_MODEL, top="L", name="esm_check", min_sep=6,
                        threshold="", device="auto", *, _self=cmd):
     """
 DESCRIPTION
@@ -138,11 +144,10 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
     """
     from esm_contacts.validate import format_ranking, format_validation, validate
 
-    top_value = int(options.top) if options.top.isdigit() else options.top
     results, indices = [], []
     for target in targets:
         try:
-            result = validate(P, target.structure, target.chain, top=top_value, min_sep=options.min_sep,
+            result = validate(P, target.structure, target.chain, top=options.top, min_sep=options.min_sep,
                               threshold=options.threshold, sequence=sequence, name=target.object)
             index = _structure_index(len(P), sequence, target)
         except ValueError as error:
@@ -162,22 +167,19 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
 
 def register(_self=cmd) -> None:
     """Add ``esm_contacts_check`` with selection completion."""
-    _self.extend("esm_contacts_check", esm_contacts_check)
     # Position 1 (pred) is usually a contact file: left to PyMOL's file-name completion.
-    _self.auto_arg[0]["esm_contacts_check"] = [lambda: _self.selection_sc(), "selection", ", "]
+    commands.add_command(_self, "esm_contacts_check", esm_contacts_check, (commands.selection_completion(_self),))
 
 
 TITLE = "Check model with ESM contacts"
-
-#: The one check dialog of the session (module level, so Qt does not collect it).
-_dialog = None
 
 
 def _make_dialog_class():
     """The dialog class; built on first use so that headless PyMOL never imports Qt."""
     from pymol.Qt import QtWidgets
 
-    from .dialog import CHECKPOINT_FILES, ProgressFunc, _model_names, choose_file, form_row, show_error
+    from .dialog import (CHECKPOINT_FILES, device_combo, end_job, file_row, model_combo, show_error, start_job,
+                         top_combo)
 
     class CheckDialog(QtWidgets.QDialog):
         """Models to check, a contact file or a model to predict with, Run and Close."""
@@ -193,26 +195,17 @@ def _make_dialog_class():
             self.selection.setToolTip("PyMOL selection: one protein chain in each object to check")
             self.prediction = QtWidgets.QLineEdit()
             self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy); empty: predict with the model")
-            browse_file = QtWidgets.QPushButton("Browse...")
-            browse_file.clicked.connect(self.browse_prediction)
-            self.model = QtWidgets.QComboBox()
-            self.model.setEditable(True)
-            self.model.addItems(_model_names())
-            browse_model = QtWidgets.QPushButton("Browse...")
-            browse_model.clicked.connect(self.browse_model)
-            self.device = QtWidgets.QComboBox()
-            self.device.setEditable(True)
-            self.device.addItems(["auto", "cpu", "cuda"])
-            self.top = QtWidgets.QComboBox()
-            self.top.setEditable(True)
-            self.top.addItems(["L", "L/2", "L/5", "all"])
+            self.model = model_combo()
+            self.device = device_combo()
+            self.top = top_combo()
             self.progress = QtWidgets.QProgressBar()
             self.progress.setRange(0, 1)
             self.status = QtWidgets.QLabel("")
             self.status.setWordWrap(True)
             form.addRow("Models", self.selection)
-            form.addRow("Predicted contacts", form_row(self.prediction, browse_file))
-            form.addRow("or model", form_row(self.model, browse_model))
+            form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
+                                                       "Contact files (*.rr *.casp *.csv *.npy);;All files (*)"))
+            form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
             form.addRow("Device", self.device)
             form.addRow("Top", self.top)
             form.addRow(self.progress)
@@ -229,16 +222,6 @@ def _make_dialog_class():
             objects = self._self.get_object_list("polymer.protein") or []
             if not self.selection.text().strip():
                 self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
-
-        def browse_prediction(self) -> None:
-            path = choose_file(self, "Predicted contacts", "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
-            if path:
-                self.prediction.setText(path)
-
-        def browse_model(self) -> None:
-            path = choose_file(self, "ESM checkpoint", CHECKPOINT_FILES)
-            if path:
-                self.model.setCurrentText(path)
 
         def run(self) -> None:
             """A contact file is checked at once; a model predicts in a worker thread first."""
@@ -257,28 +240,20 @@ def _make_dialog_class():
                 self.fail(error)
                 return
             model = self.model.currentText().strip() or commands.DEFAULT_MODEL
-            self._job = ProgressFunc(commands.predict)
-            self._job.progressed.connect(self.status.setText)
-            self._job.finished.connect(lambda outcome: self.finish(outcome, targets, options))
-            self.run_button.setEnabled(False)
-            self.progress.setRange(0, 0)  # busy
-            self._job(targets[0].sequence, model, self.device.currentText().strip() or "auto")
+            start_job(self, _predicted, lambda outcome: self.finish(outcome, targets, options),
+                      model, targets, self.device.currentText().strip() or "auto")
 
         def finish(self, outcome, targets, options) -> None:
-            (result, error), job = outcome, self._job
-            self._job = None
-            if job is not None:
-                job.wait()
-            self.run_button.setEnabled(True)
-            self.progress.setRange(0, 1)
-            if error is None:
-                P, query, model = result
-                try:
-                    self.done_message(check_targets(P, query or targets[0].sequence, model, targets, options,
-                                                    _self=self._self))
+            """Back in the GUI thread: check against the prediction, or report the worker's error."""
+            try:
+                end_job(self)
+                result, error = outcome
+                if error is None:
+                    P, sequence, model = result
+                    self.done_message(check_targets(P, sequence, model, targets, options, _self=self._self))
                     return
-                except Exception as check_error:  # noqa: BLE001
-                    error = check_error
+            except Exception as check_error:  # noqa: BLE001 - every failure goes to the user
+                error = check_error
             self.fail(error)
 
         def done_message(self, results) -> None:
@@ -297,14 +272,6 @@ def _make_dialog_class():
 
 def show_dialog(_self=cmd):
     """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog."""
-    global _dialog
-    if _dialog is None:
-        from .dialog import main_window
+    from .dialog import show_once
 
-        _dialog = _make_dialog_class()(main_window(), _self=_self)
-    else:
-        _dialog.refresh()
-    _dialog.show()
-    _dialog.raise_()
-    _dialog.activateWindow()
-    return _dialog
+    return show_once(TITLE, lambda parent, _self: _make_dialog_class()(parent, _self=_self), _self)

@@ -239,35 +239,45 @@ USAGE
     return deleted
 
 
-def _model_names():
-    from pymol.shortcut import Shortcut
+#: The ``top`` values offered by completion and the dialogs.
+TOP_CHOICES = ["L", "L/2", "L/5", "all"]
 
+
+def model_names() -> list:
+    """The model names offered by completion and the dialogs (the known fair-esm models)."""
     try:
         from esm_contacts.models import KNOWN_MODELS
 
-        names = list(KNOWN_MODELS)
+        return list(KNOWN_MODELS)
     except ImportError:  # torch missing: completion still offers the default
-        names = [DEFAULT_MODEL]
-    return Shortcut(names)
+        return [DEFAULT_MODEL]
+
+
+def selection_completion(_self=cmd) -> list:
+    """PyMOL ``auto_arg`` entry completing object and selection names."""
+    return [lambda: _self.selection_sc(), "selection", ", "]
+
+
+def add_command(_self, name: str, function, completions=()) -> None:
+    """``cmd.extend`` a command, with one ``auto_arg`` completion entry per argument
+    position (None: PyMOL's own file-name completion)."""
+    _self.extend(name, function)
+    for position, completion in enumerate(completions):
+        while position >= len(_self.auto_arg):
+            _self.auto_arg.append({})
+        if completion is not None:
+            _self.auto_arg[position][name] = completion
 
 
 def register(_self=cmd) -> None:
     """Add the commands, with argument completion, to a PyMOL instance."""
     from pymol.shortcut import Shortcut
 
-    selection = [lambda: _self.selection_sc(), "selection", ", "]
+    selection = selection_completion(_self)
     group = [lambda: Shortcut(_self.get_names_of_type("object:group")), "drawing", ""]
     ranges = [lambda: Shortcut(list(drawing.RANGE_NAMES)), "range", ", "]
-    tops = [lambda: Shortcut(["L", "L/2", "L/5", "all"]), "top", ", "]
-    models = [_model_names, "model", ", "]
-    for name, function, completions in (
-        ("esm_contacts", esm_contacts, (selection, models, tops, None, ranges)),
-        ("esm_contacts_load", esm_contacts_load, (None, selection, tops, None, ranges)),
-        ("esm_contacts_clear", esm_contacts_clear, (group,)),
-    ):
-        _self.extend(name, function)
-        for position, completion in enumerate(completions):
-            while position >= len(_self.auto_arg):
-                _self.auto_arg.append({})
-            if completion is not None:  # None: PyMOL falls back to file-name completion
-                _self.auto_arg[position][name] = completion
+    tops = [lambda: Shortcut(TOP_CHOICES), "top", ", "]
+    models = [lambda: Shortcut(model_names()), "model", ", "]
+    add_command(_self, "esm_contacts", esm_contacts, (selection, models, tops, None, ranges))
+    add_command(_self, "esm_contacts_load", esm_contacts_load, (None, selection, tops, None, ranges))
+    add_command(_self, "esm_contacts_clear", esm_contacts_clear, (group,))

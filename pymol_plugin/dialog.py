@@ -8,7 +8,7 @@ message box and to the log.
 """
 
 import traceback
-from typing import Optional
+from typing import Callable, Dict
 
 from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
@@ -18,9 +18,9 @@ from . import commands, drawing
 
 TITLE = "Predict ESM contacts"
 
-#: The one dialog of the session (PyMOL's plugins keep theirs at module level so that
-#: Qt does not garbage-collect the window).
-_dialog: Optional["ContactsDialog"] = None
+#: The one dialog of each kind in the session, by title (PyMOL's plugins keep theirs at
+#: module level so that Qt does not garbage-collect the window).
+_DIALOGS: Dict[str, QtWidgets.QDialog] = {}
 
 
 class ProgressFunc(AsyncFunc):
@@ -31,15 +31,6 @@ class ProgressFunc(AsyncFunc):
     def __call__(self, *args, **kwargs):
         kwargs["progress"] = self.progressed.emit
         super().__call__(*args, **kwargs)
-
-
-def _model_names():
-    try:
-        from esm_contacts.models import KNOWN_MODELS
-
-        return list(KNOWN_MODELS)
-    except ImportError:
-        return [commands.DEFAULT_MODEL]
 
 
 def chain_choices(_self=cmd):
@@ -67,10 +58,79 @@ def form_row(*widgets) -> QtWidgets.QWidget:
     return row
 
 
-def choose_file(parent, title: str, filters: str) -> str:
-    """A file picked in Qt's open dialog ('' when cancelled)."""
-    path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, title, "", filters)
-    return path
+def file_row(parent, field, title: str, filters: str) -> QtWidgets.QWidget:
+    """``field`` (QLineEdit or editable QComboBox) with a Browse button that fills it."""
+    fill = field.setText if isinstance(field, QtWidgets.QLineEdit) else field.setCurrentText
+
+    def browse() -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, title, "", filters)
+        if path:
+            fill(path)
+
+    button = QtWidgets.QPushButton("Browse...")
+    button.clicked.connect(browse)
+    return form_row(field, button)
+
+
+def editable_combo(items, current: str = "") -> QtWidgets.QComboBox:
+    """An editable combo box offering ``items``; ``current`` shown where given."""
+    combo = QtWidgets.QComboBox(editable=True)
+    combo.addItems(list(items))
+    if current:
+        combo.setCurrentText(current)
+    return combo
+
+
+def model_combo() -> QtWidgets.QComboBox:
+    """The known models, the default one shown; any name or checkpoint path may be typed."""
+    return editable_combo(commands.model_names(), commands.DEFAULT_MODEL)
+
+
+def device_combo() -> QtWidgets.QComboBox:
+    return editable_combo(["auto", "cpu", "cuda"])
+
+
+def top_combo() -> QtWidgets.QComboBox:
+    return editable_combo(commands.TOP_CHOICES)
+
+
+def start_job(window, function: Callable, on_finish: Callable, *args) -> None:
+    """Run ``function(*args, progress=...)`` in a worker thread for a dialog.
+
+    The dialog (``_job``, ``run_button``, ``progress``, ``status``) shows the worker's
+    stage messages, is busy and refuses another run until :func:`end_job`;
+    ``on_finish((result, error))`` runs back in the GUI thread.
+    """
+    job = ProgressFunc(function)
+    job.progressed.connect(window.status.setText)
+    job.finished.connect(on_finish)
+    window._job = job
+    window.run_button.setEnabled(False)
+    window.progress.setRange(0, 0)  # busy: the model gives no finer progress
+    job(*args)
+
+
+def end_job(window) -> None:
+    """Back in the GUI thread: forget the worker (waiting for its thread) and make the
+    dialog ready for the next run."""
+    job, window._job = window._job, None
+    window.run_button.setEnabled(True)
+    window.progress.setRange(0, 1)
+    if job is not None:
+        job.wait()
+
+
+def show_once(title: str, make: Callable, _self=cmd):
+    """Open (or raise, refreshed) the one dialog called ``title``; ``make(parent, _self=_self)`` builds it."""
+    window = _DIALOGS.get(title)
+    if window is None:
+        window = _DIALOGS[title] = make(main_window(), _self=_self)
+    else:
+        window.refresh()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
 
 
 def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseException) -> None:
@@ -116,19 +176,13 @@ class ContactsDialog(QtWidgets.QDialog):
         refresh.clicked.connect(self.refresh)
         form.addRow("Chain", form_row(self.selection, refresh))
 
-        self.model = QtWidgets.QComboBox(editable=True)
-        self.model.addItems(_model_names())
-        self.model.setCurrentText(commands.DEFAULT_MODEL)
-        browse_model = QtWidgets.QPushButton("Browse...")
-        browse_model.clicked.connect(self.browse_model)
-        form.addRow("Model", form_row(self.model, browse_model))
+        self.model = model_combo()
+        form.addRow("Model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
 
-        self.device = QtWidgets.QComboBox(editable=True)
-        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device = device_combo()
         form.addRow("Device", self.device)
 
-        self.top = QtWidgets.QComboBox(editable=True)
-        self.top.addItems(["L", "L/2", "L/5", "all"])
+        self.top = top_combo()
         form.addRow("Top", self.top)
 
         self.range = QtWidgets.QComboBox()
@@ -151,9 +205,8 @@ class ContactsDialog(QtWidgets.QDialog):
 
         self.msa = QtWidgets.QLineEdit()
         self.msa.setPlaceholderText("optional: a3m, aligned FASTA or Stockholm")
-        browse_msa = QtWidgets.QPushButton("Browse...")
-        browse_msa.clicked.connect(self.browse_msa)
-        form.addRow("MSA", form_row(self.msa, browse_msa))
+        form.addRow("MSA", file_row(self, self.msa, "Multiple sequence alignment",
+                                    "Alignments (*.a3m *.a2m *.fasta *.fa *.afa *.sto *.stk);;All files (*)"))
 
         self.num_seqs = QtWidgets.QSpinBox()
         self.num_seqs.setRange(1, 100000)
@@ -165,9 +218,8 @@ class ContactsDialog(QtWidgets.QDialog):
         self.assembly.setToolTip("For a chain alone in its object: its biological assembly supplies the homodimer "
                                  "partner copies (drawn as name_partner). Empty: the object's own entry where PyMOL "
                                  "fetched it; 'none': off.")
-        browse_assembly = QtWidgets.QPushButton("Browse...")
-        browse_assembly.clicked.connect(self.browse_assembly)
-        form.addRow("Assembly", form_row(self.assembly, browse_assembly))
+        form.addRow("Assembly", file_row(self, self.assembly, "Structure with a biological assembly",
+                                         "Structures (*.cif *.cif.gz *.bcif *.pdb *.pdb.gz *.ent);;All files (*)"))
 
         self.name = QtWidgets.QLineEdit("esm")
         form.addRow("Group name", self.name)
@@ -202,23 +254,6 @@ class ContactsDialog(QtWidgets.QDialog):
         if current:
             self.selection.setCurrentText(current)
 
-    def browse_model(self) -> None:
-        path = choose_file(self, "ESM checkpoint", CHECKPOINT_FILES)
-        if path:
-            self.model.setCurrentText(path)
-
-    def browse_msa(self) -> None:
-        path = choose_file(self, "Multiple sequence alignment",
-                           "Alignments (*.a3m *.a2m *.fasta *.fa *.afa *.sto *.stk);;All files (*)")
-        if path:
-            self.msa.setText(path)
-
-    def browse_assembly(self) -> None:
-        path = choose_file(self, "Structure with a biological assembly",
-                           "Structures (*.cif *.cif.gz *.bcif *.pdb *.pdb.gz *.ent);;All files (*)")
-        if path:
-            self.assembly.setText(path)
-
     def range_changed(self, name: str) -> None:
         """Start the separation at the range's lower bound (6 for all): never an empty range."""
         from esm_contacts.metrics import RANGES
@@ -244,22 +279,14 @@ class ContactsDialog(QtWidgets.QDialog):
             return
         model = self.model.currentText().strip() or commands.DEFAULT_MODEL
         msa = self.msa.text().strip() or None
-        self._job = ProgressFunc(commands.predict)
-        self._job.progressed.connect(self.status.setText)
-        self._job.finished.connect(lambda outcome: self.finish(outcome, target, options, msa))
-        self.run_button.setEnabled(False)
-        self.progress.setRange(0, 0)  # busy: the model gives no finer progress
         self.status.setText(f"Starting {model} on {target.label}")
-        self._job(target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())
+        start_job(self, commands.predict, lambda outcome: self.finish(outcome, target, options, msa),
+                  target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())
 
     def finish(self, outcome, target, options, msa) -> None:
         """Back in the GUI thread: draw, or report the worker's error."""
-        job, self._job = self._job, None
-        self.run_button.setEnabled(True)
-        self.progress.setRange(0, 1)
         try:
-            if job is not None:
-                job.wait()
+            end_job(self)
             result, error = outcome
             if error is None:
                 P, sequence, model = result
@@ -283,12 +310,4 @@ class ContactsDialog(QtWidgets.QDialog):
 
 def show_dialog(_self=cmd) -> ContactsDialog:
     """Open (or raise) the dialog, with the chain picker refreshed."""
-    global _dialog
-    if _dialog is None:
-        _dialog = ContactsDialog(main_window(), _self=_self)
-    else:
-        _dialog.refresh()
-    _dialog.show()
-    _dialog.raise_()
-    _dialog.activateWindow()
-    return _dialog
+    return show_once(TITLE, ContactsDialog, _self)

@@ -81,6 +81,7 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     lower bound. Given, it narrows the range from below (``max(low, min_sep)``), and one
     at or above the range's upper bound is an error, not an empty drawing.
     """
+    from esm_contacts.io import parse_probability
     from esm_contacts.metrics import RANGES, parse_top
 
     top = str(top).strip() or "L"
@@ -111,11 +112,9 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     value = None
     if text and text.lower() != "none":
         try:
-            value = float(text)
-        except ValueError:
-            raise CmdException(f"threshold must be a probability in [0, 1], got {threshold!r}") from None
-        if not 0.0 <= value <= 1.0:
-            raise CmdException(f"threshold must be a probability in [0, 1], got {value}")
+            value = parse_probability(text)
+        except ValueError as error:
+            raise CmdException(f"threshold: {error}") from None
     name = str(name).strip() or "esm"
     if _self is not None and _self.get_legal_name(name) != name:
         raise CmdException(f"name {name!r} is not a valid PyMOL object name (try {_self.get_legal_name(name)!r})")
@@ -155,12 +154,12 @@ class Analysis:
         return self.count("tp") / known if known else float("nan")
 
 
-def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, Optional[int]]:
+def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, int]:
     """DESIGN.md's precision at the top ``options.top`` in the drawing's separations.
 
-    The pairs of known truth are ranked (:func:`esm_contacts.metrics.top_pairs` with
-    ``T``), the top ``floor(L/k)`` taken (L: the map's length); missing candidates count
-    as false. No probability threshold: the precision of the map, not of the drawing.
+    :func:`esm_contacts.metrics.precision_at`: the pairs of known truth are ranked, the
+    top ``floor(L/k)`` taken (L: the map's length); missing candidates count as false.
+    No probability threshold: the precision of the map, not of the drawing.
 
     Returns
     -------
@@ -168,16 +167,13 @@ def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, 
         NaN when the cut is 0 pairs.
     hits : int
         True contacts among the top pairs.
-    count : int or None
+    count : int
         The cut (``floor(L/k)``); for ``top=all`` the number of known pairs.
     """
-    from esm_contacts.metrics import parse_top, top_pairs
+    from esm_contacts.metrics import precision_at
 
     min_sep, max_sep = options.separations
-    i, j, _ = top_pairs(analysis.P, top=options.top, min_sep=min_sep, max_sep=max_sep, T=analysis.T)
-    hits = int(np.sum(analysis.T[i, j] == 1))
-    count = parse_top(options.top, analysis.P.shape[0])
-    count = len(i) if count is None else count
+    hits, count = precision_at(analysis.P, analysis.T, top=options.top, min_sep=min_sep, max_sep=max_sep)
     return (hits / count if count else float("nan")), hits, count
 
 
@@ -269,19 +265,20 @@ class _Anchors:
     by chain and residue with each one added, which renumbers the earlier ones.
     """
 
-    def __init__(self, target: Target, vcb_name: str, _self, atoms: Optional[dict] = None):
+    def __init__(self, target: Target, vcb_name: str, _self, atoms: dict):
+        """``atoms``: the object's anchor atom indices, from :func:`.target.current_anchors`."""
         self.target = target
         self.vcb_name = vcb_name
         self._self = _self
-        self._atoms = target.atoms if atoms is None else atoms
-        self._identities: Dict[str, list] = {}
+        self._atoms = atoms
+        self._identities: Dict[str, list] = {target.chain: target.residues}
         self._virtual: Dict[str, np.ndarray] = {}
         self._pseudo: Dict[tuple, Optional[int]] = {}
         self.partner_name: Optional[str] = None
         self._partner_atoms: Dict[tuple, Dict[str, int]] = {}
 
-    def _atoms_of(self, chain: str):
-        """Biotite atoms of a chain of the object, or of an assembly copy (PyMOL frame)."""
+    def atoms_of(self, chain: str):
+        """(Biotite atoms, chain ID) of a chain of the object, or of an assembly copy (PyMOL frame)."""
         if self.is_copy(chain):
             return self.target.assembly.copy(chain), chain.partition(":")[0]
         return self.target.structure, chain
@@ -293,14 +290,15 @@ class _Anchors:
         from esm_contacts.structure import residue_identities
 
         if chain not in self._identities:
-            self._identities[chain] = residue_identities(*self._atoms_of(chain))
+            self._identities[chain] = residue_identities(*self.atoms_of(chain))
         return self._identities[chain]
 
     def virtual_cb(self, chain: str) -> np.ndarray:
+        """Virtual Cb per structure residue of a chain or copy (NaN without N, CA or C)."""
         from esm_contacts.structure import cb_coordinates
 
         if chain not in self._virtual:
-            self._virtual[chain] = cb_coordinates(*self._atoms_of(chain), cb="virtual")
+            self._virtual[chain] = cb_coordinates(*self.atoms_of(chain), cb="virtual")
         return self._virtual[chain]
 
     def load_partner(self, labels: List[str], name: str) -> None:
@@ -379,7 +377,7 @@ def _load_copies(target: Target, labels: List[str], name: str, _self) -> List[st
     parts = []
     with tempfile.TemporaryDirectory(prefix="esm_contacts_") as folder:
         for k, label in enumerate(labels):
-            atoms = target.assembly.copy(label)
+            atoms = target.assembly.copy(label).copy()  # the assembly's copy is shared
             atoms.box = None  # no CRYST1: the copy carries no crystal symmetry of its own
             long_ids = any(len(c) > 1 for c in atoms.chain_id)
             path = os.path.join(folder, f"copy{k}.{'cif' if long_ids else 'pdb'}")
@@ -406,32 +404,41 @@ def _load_copies(target: Target, labels: List[str], name: str, _self) -> List[st
     return parts
 
 
-def _partners(target: Target, sequence: str):
-    """(chain or copy label, structure index per sequence position, Cb per sequence
-    position) per partner: other chains of the object, else the assembly's copies."""
-    from esm_contacts.structure import cb_coordinates, homodimer_partners, map_sequence
+def _partners(target: Target, sequence: str, anchors: _Anchors):
+    """(chain or copy label, structure index per sequence position, virtual Cb per
+    structure residue) per partner: other chains of the object, else the assembly's copies.
+
+    The sequence is aligned once per chain ID: the copies of a chain share its residues.
+    """
+    from esm_contacts.structure import homodimer_partners, map_sequence
 
     if target.assembly is not None:
-        sources = [(label, target.assembly.copy(label), label.partition(":")[0]) for label in target.assembly.partners]
+        labels = target.assembly.partners
     else:
-        sources = [(chain, target.structure, chain) for chain in homodimer_partners(target.structure, target.chain)]
+        labels = homodimer_partners(target.structure, target.chain)
+    indices: Dict[str, np.ndarray] = {}
     partners = []
-    for label, atoms, chain in sources:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            index = np.asarray(map_sequence(sequence, atoms, chain), dtype=np.int64)
-        partners.append((label, index, cb_coordinates(atoms, chain, sequence=sequence, cb="virtual")))
+    for label in labels:
+        atoms, chain = anchors.atoms_of(label)
+        if chain not in indices:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                indices[chain] = np.asarray(map_sequence(sequence, atoms, chain), dtype=np.int64)
+        partners.append((label, indices[chain], anchors.virtual_cb(label)))
     return partners
 
 
-def _inter_ends(analysis: Analysis, target: Target, a: int, b: int, partners, own_cb: np.ndarray):
-    """Closest realisation of an inter-chain pair: (own residue, partner chain, partner residue)."""
+def _inter_ends(analysis: Analysis, a: int, b: int, partners, own_cb: np.ndarray):
+    """Closest realisation of an inter-chain pair: (own residue, partner chain, partner residue).
+
+    ``own_cb`` and the partners' Cb are per structure residue (``analysis.index`` and the
+    partners' indices lead there from map positions)."""
     best = None
     for chain, index, cb in partners:
         for own, other in ((a, b), (b, a)):
             if index[other] < 0 or analysis.index[own] < 0:
                 continue
-            distance = float(np.linalg.norm(own_cb[own] - cb[other]))
+            distance = float(np.linalg.norm(own_cb[analysis.index[own]] - cb[index[other]]))
             if np.isfinite(distance) and (best is None or distance < best[0]):
                 best = (distance, int(analysis.index[own]), chain, int(index[other]))
     return best[1:] if best else None
@@ -463,8 +470,6 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         The object changed since the target was read (:func:`.target.current_anchors`),
         or the name is taken.
     """
-    from esm_contacts.structure import cb_coordinates
-
     from .target import current_anchors
 
     name = options.name
@@ -483,11 +488,11 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     try:
         anchors = _Anchors(target, temporary("vcb"), _self, atoms)
         created.append(anchors.vcb_name)  # deleted on failure if a pseudoatom made it
-        own_cb = cb_coordinates(target.structure, target.chain, sequence=analysis.sequence, cb="virtual")
-        partners = _partners(target, analysis.sequence) if analysis.count("inter") else []
+        partners = _partners(target, analysis.sequence, anchors) if analysis.count("inter") else []
         chosen = [(int(a), int(b), float(p), kind) for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds)
                   if kind != "unknown"]
-        ends = {(a, b): _inter_ends(analysis, target, a, b, partners, own_cb) for a, b, _, kind in chosen if kind == "inter"}
+        own_cb = anchors.virtual_cb(target.chain)
+        ends = {(a, b): _inter_ends(analysis, a, b, partners, own_cb) for a, b, _, kind in chosen if kind == "inter"}
         copies = sorted({end[1] for end in ends.values() if end and anchors.is_copy(end[1])})
         if copies:  # only the copies some dash is drawn to
             created.append(temporary("partner"))

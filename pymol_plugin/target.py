@@ -42,15 +42,12 @@ class Target:
         One letter per observed residue of the selection (the index space of contact files).
     residues : list of tuple
         ``(chain, res_id, ins_code, res_name)`` per sequence position.
-    atoms : dict
-        ``(chain, res_id, ins_code)`` -> ``{atom name: PyMOL atom index}`` for CA and CB,
-        every chain of the object, of the altloc the structure kept. Indices change with
-        any edit of the object: :func:`current_anchors` re-reads them before drawing.
     state : int
         The object state that was read.
     altlocs : dict
         ``(chain, res_id, ins_code)`` -> the altloc ID the structure kept, for residues
-        with altlocs.
+        with altlocs. The PyMOL atom indices of the anchors are not kept: they change with
+        any edit of the object, and :func:`current_anchors` reads them when drawing.
     """
 
     object: str
@@ -58,7 +55,6 @@ class Target:
     structure: object
     sequence: str
     residues: List[tuple]
-    atoms: Dict[ResidueKey, Dict[str, int]] = field(default_factory=dict)
     state: int = 1
     assembly: Optional["Assembly"] = None
     altlocs: Dict[ResidueKey, str] = field(default_factory=dict)
@@ -96,14 +92,18 @@ class Assembly:
     partners: List[str]
     transform: object = None
     automatic: bool = False
+    _copies: Dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def label(self) -> str:
         return f"assembly {self.assembly_id} of {self.source}"
 
     def copy(self, label: str):
-        """The atoms of one chain copy, in the PyMOL object's frame."""
-        return placed_copy(self.atoms, label, self.transform)
+        """The atoms of one chain copy, in the PyMOL object's frame (made once per label
+        and shared: copy it before changing it)."""
+        if label not in self._copies:
+            self._copies[label] = placed_copy(self.atoms, label, self.transform)
+        return self._copies[label]
 
 
 def _ins_code(resi: str, resv: int) -> str:
@@ -136,7 +136,8 @@ def _chosen_altlocs(rows: list, structure) -> Dict[ResidueKey, str]:
 
     The core picks one altloc per residue (highest mean occupancy, ties to the first
     listed); the alternative whose atoms all sit on the structure's atoms is that one.
-    Residues the structure lacks fall back to the core's rule on PyMOL's atoms.
+    Residues the structure lacks (outside the selection, not protein) get no entry:
+    nothing is ever drawn to them.
     """
     kept = _structure_atoms(structure)
     groups: Dict[ResidueKey, Dict[str, list]] = {}
@@ -150,8 +151,6 @@ def _chosen_altlocs(rows: list, structure) -> Dict[ResidueKey, str]:
                            for name, _, xyz in atoms)]
         if matching:
             chosen[key] = matching[0]
-        else:  # max keeps the first of equal means
-            chosen[key] = max(alts, key=lambda alt: np.mean([q for _, q, _ in alts[alt]]))
     return chosen
 
 
@@ -275,10 +274,8 @@ def load_target(selection: str, _self) -> Target:
         raise CmdException(f"{obj} chain {chain}: {error}") from None
     if not sequence:
         raise CmdException(f"selection {selection!r} holds no amino-acid residues of {obj} chain {chain}")
-    rows = _atom_rows(obj, state, _self)
-    altlocs = _chosen_altlocs(rows, structure)
-    return Target(obj, chain, structure, sequence, residue_identities(structure, chain),
-                  _anchors_from_rows(rows, altlocs), state, altlocs=altlocs)
+    altlocs = _chosen_altlocs(_atom_rows(obj, state, _self), structure)
+    return Target(obj, chain, structure, sequence, residue_identities(structure, chain), state, altlocs=altlocs)
 
 
 
@@ -313,18 +310,30 @@ def split_assembly_spec(spec: str) -> Tuple[str, Optional[str]]:
     return path, assembly_id.strip()
 
 
-def _frame(target: Target, own) -> object:
-    """The fit of the assembly's own copy onto the object's chain (None: same place)."""
-    import biotite.structure as struc
+def _ca_coordinates(atoms, residues: List[tuple]) -> np.ndarray:
+    """(len(residues), 3) CA coordinates of ``(chain, res_id, ins_code, ...)`` residues, NaN without CA."""
+    ca = atoms[atoms.atom_name == "CA"]
+    found = {(c, int(r), i): xyz for c, r, i, xyz in zip(ca.chain_id, ca.res_id, ca.ins_code, ca.coord)}
+    missing = np.full(3, np.nan)
+    return np.array([found.get((c, int(r), i), missing) for c, r, i, *_ in residues], dtype=np.float64).reshape(-1, 3)
 
-    mine = target.structure[(target.structure.chain_id == target.chain) & (target.structure.atom_name == "CA")]
-    theirs = own[own.atom_name == "CA"]
-    index = {(int(r), i): k for k, (r, i) in enumerate(zip(theirs.res_id, theirs.ins_code))}
-    pairs = [(k, index[(int(r), i)]) for k, (r, i) in enumerate(zip(mine.res_id, mine.ins_code)) if (int(r), i) in index]
-    if len(pairs) < 3:
-        raise ValueError(f"its chain {target.chain} shares fewer than 3 CA atoms (by residue number) with {target.label}")
-    fixed = mine.coord[[a for a, _ in pairs]]
-    mobile = theirs.coord[[b for _, b in pairs]]
+
+def _frame(target: Target, own, mapping: np.ndarray) -> object:
+    """The fit of the assembly's own copy onto the object's chain (None: same place).
+
+    ``mapping``: :func:`esm_contacts.structure.map_sequence` of the target's sequence onto
+    ``own``; CA atoms are paired through it, so renumbered objects fit too.
+    """
+    import biotite.structure as struc
+    from esm_contacts.structure import residue_identities
+
+    mapped = mapping >= 0
+    fixed = _ca_coordinates(target.structure, target.residues)[mapped]
+    mobile = _ca_coordinates(own, residue_identities(own, target.chain))[mapping[mapped]]
+    known = np.isfinite(fixed).all(axis=1) & np.isfinite(mobile).all(axis=1)
+    fixed, mobile = fixed[known], mobile[known]
+    if len(fixed) < 3:
+        raise ValueError(f"its chain {target.chain} shares fewer than 3 CA atoms (aligned by sequence) with {target.label}")
     if np.sqrt(np.mean(np.sum((fixed - mobile) ** 2, axis=1))) < 1e-3:
         return None
     _, transform = struc.superimpose(fixed, mobile)
@@ -358,7 +367,7 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         No such file, no assembly, the chain missing from it or not matching, or no
         partner copy in it.
     """
-    from esm_contacts.structure import chain_sequence, homodimer_partners, list_assemblies, load_assembly, map_sequence
+    from esm_contacts.structure import chain_sequence, homodimer_partners, load_assembly, map_sequence
 
     if homodimer_partners(target.structure, target.chain):
         return None
@@ -367,23 +376,18 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         raise CmdException("no assembly file given")
     where = f"assembly {spec!r}"
     try:
-        ids = [assembly_id] if assembly_id else list_assemblies(path, cache_dir)
-        atoms = chosen = None
-        for candidate in ids or [None]:
-            atoms = load_assembly(path, assembly_id=candidate, cache_dir=cache_dir, chain=target.chain)
-            chosen = candidate
-            if atoms is None or (atoms.chain_id == target.chain).any():
-                break
+        # Without an ID, the first assembly listed that holds the chain.
+        atoms = load_assembly(path, assembly_id=assembly_id, cache_dir=cache_dir, chain=target.chain)
         if atoms is None:
             raise ValueError(f"{path}: defines no biological assembly")
         if not (atoms.chain_id == target.chain).any():
             raise ValueError(f"{path}: no assembly holds chain {target.chain}")
-        where = f"assembly {chosen or '(first listed)'} of {path}"
+        where = f"assembly {atoms.assembly_id} of {path}"
         own = copy_atoms(atoms, target.chain)
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # below 90% identity: another protein
             try:
-                map_sequence(target.sequence, own, target.chain)
+                mapping = np.asarray(map_sequence(target.sequence, own, target.chain), dtype=np.int64)
             except UserWarning as warning:
                 raise ValueError(f"its chain {target.chain} ({len(chain_sequence(own, target.chain))} residues) "
                                  f"does not match {target.label}: {warning}") from None
@@ -391,10 +395,10 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         if not partners:
             raise ValueError(f"no copy of chain {target.chain} or chain of the same sequence besides chain "
                              f"{target.chain} itself (not a homodimer)")
-        transform = _frame(target, own)
+        transform = _frame(target, own, mapping)
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CmdException(f"{where}: {error}") from None
-    target.assembly = Assembly(atoms, str(path), str(chosen or "(first listed)"), partners, transform, automatic)
+    target.assembly = Assembly(atoms, str(path), atoms.assembly_id, partners, transform, automatic)
     return target.assembly
 
 

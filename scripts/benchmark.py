@@ -130,7 +130,7 @@ def main() -> int:
         fair_esm_predict(predictor, "MKTAYIAKQRQISFVKSHFSRQ")
     print(f"model: {predictor.name} ({label}), {predictor.num_layers} layers x {predictor.num_heads} heads, "
           f"{predictor.active_heads} active; device {predictor.device}; torch threads {torch.get_num_threads()}")
-    print(f"| L | ours time (s) | ours peak (GB) | fair-esm time (s) | fair-esm peak (GB) | time ratio | memory ratio | max abs diff |")
+    print("| L | ours time (s) | ours peak (GB) | fair-esm time (s) | fair-esm peak (GB) | time ratio | memory ratio | max abs diff |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for length in args.lengths:
         sequence = "".join(rng.choice(list(AMINO_ACIDS), size=length))

@@ -37,12 +37,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from esm_contacts.io import atomic_write  # noqa: E402
+from esm_contacts.io import atomic_write, check_output_path  # noqa: E402
 from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
 from esm_contacts.models import KNOWN_MODELS  # noqa: E402
 from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
 from esm_contacts.predictor import ContactPredictor, clean_sequence  # noqa: E402
-from esm_contacts.structure import chain_ids, load_structure, prediction_sequence, true_contacts  # noqa: E402
+from esm_contacts.structure import load_chain  # noqa: E402
 
 TOP_HEADS = (1, 5, 10)
 MSA_SIZES = (16, 32, 64)
@@ -62,26 +62,21 @@ def load_entry(text: str) -> dict:
     Returns
     -------
     entry : dict
-        ``label``, ``sequence`` (the MSA query, else the chain's observed sequence),
+        ``label``, ``sequence`` (the MSA query, else the chain's full construct where the file gives it),
         ``msa`` (the first ``max(MSA_SIZES)`` usable rows, or None) and ``T``.
 
     Raises
     ------
-    ValueError, FileNotFoundError
+    ValueError, OSError
         Bad entry syntax, unreadable file, a chain the structure lacks, a bad alignment
         or sequence (messages name the entry's file or chain).
     """
     path, chain, msa_path = parse_entry(text)
-    structure = load_structure(path)
     label = f"{Path(path).name}:{chain}"
-    chains = chain_ids(structure)
-    if chain not in chains:
-        raise ValueError(f"entry {text!r}: {path} has no protein chain {chain!r}; its chains: {', '.join(chains)}")
     msa = select_sequences(read_msa(msa_path), max(MSA_SIZES)) if msa_path else None
     # The MSA's query, else the full construct where the file gives it (unobserved: -1).
-    sequence = msa[0][1] if msa else prediction_sequence(structure, chain)
+    _, sequence, T = load_chain(path, chain, sequence=msa[0][1] if msa else None)
     clean_sequence(sequence, name=label)  # a letter the model rejects fails now, not mid-run
-    T = true_contacts(structure, chain, sequence=sequence)
     return {"label": label, "sequence": sequence, "msa": msa, "T": T}
 
 
@@ -103,13 +98,6 @@ def single_variants(predictor: ContactPredictor):
     return found
 
 
-def check_csv(path: Path) -> None:
-    if path.is_dir():
-        raise ValueError(f"--csv {path}: is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"--csv {path}: folder {path.parent} does not exist")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("entries", nargs="+", metavar="STRUCTURE:CHAIN[:MSA]")
@@ -119,7 +107,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:
         print(f"evaluate_dataset.py: error: {error}", file=sys.stderr)
         return 2
 
@@ -127,8 +115,7 @@ def main(argv=None) -> int:
 def run(args) -> int:
     # Every input is read and checked before the model is loaded: a bad last entry or a
     # missing CSV folder fails in seconds, not after the predictions.
-    csv_path = Path(args.csv)
-    check_csv(csv_path)
+    csv_path = check_output_path(args.csv)
     entries = [load_entry(text) for text in args.entries]
     predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
     plumbing = predictor.name not in KNOWN_MODELS

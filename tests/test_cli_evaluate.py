@@ -134,6 +134,28 @@ def test_evaluate_errors_one_line_exit_2(tmp_path, monkeypatch, capsys, hvr, set
     assert not (tmp_path / "out.jpg").exists()
 
 
+@pytest.mark.parametrize(
+    "command, arguments, message",
+    [
+        ("evaluate", ["--plot", "out.jpg"], "unknown figure extension '.jpg'"),
+        ("evaluate", ["--plot", "absent/out.png"], "the folder absent does not exist"),
+        ("validate", ["--plot", "out.jpg"], "unknown figure extension '.jpg'"),
+        ("validate", ["--plot", "absent/out.png"], "the folder absent does not exist"),
+        ("validate", ["--min-sep", "0"], "--min-sep must be at least 1"),
+        ("validate", ["--top", "L/0"], "top 'L/0': k in L/k must be at least 1"),
+    ],
+)
+def test_option_errors_come_before_any_file_is_read(tmp_path, monkeypatch, capsys, command, arguments, message):
+    """The prediction and structure do not exist: the option error is what is reported."""
+    monkeypatch.chdir(tmp_path)
+    inputs = ["missing.rr", "--structure", "missing.pdb"] if command == "evaluate" else ["missing.rr", "missing.pdb"]
+    assert main([command, *inputs, "--chain", "A", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "missing" not in error
+    assert error.count("\n") == 1 and error.startswith(f"esm-contacts {command}: error:")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.fixture()
 def evaluation_list(tmp_path, shared_data, hvr):
     path, structure = hvr

@@ -110,13 +110,24 @@ def test_command_line_process(tmp_path, tiny_esm1b):
     assert ok.returncode == 0 and "esm1b_t33_650M_UR50S" in ok.stdout and "not downloaded" in ok.stdout
 
 
-def test_structure_input_with_evaluation(capsys, shared_data, tiny_esm1b):
+def test_structure_input_with_evaluation(capsys, shared_data, tiny_esm1b, predictor):
     pytest.importorskip("esm_contacts.structure")
-    code = main(["predict", str(shared_data / "1hvr.pdb"), "--chain", "A", "--model", str(tiny_esm1b), "--evaluate"])
+    from esm_contacts.metrics import evaluate, format_table
+    from esm_contacts.structure import load_structure, prediction_sequence, true_contacts
+
+    code = main(["predict", str(shared_data / "1hvr.pdb"), "--chain", "A", "--model", str(tiny_esm1b),
+                 "--device", "cpu", "--evaluate"])
     assert code == 0
     out = capsys.readouterr().out
     assert "long" in out and "L/5" in out
-    assert len(table_rows(out.split("\n\n")[0])) >= 99 - 5
+    assert len(table_rows(out.split("\n\n")[0])) == 99  # top L, L = 99 residues
+    # Independent: the chain's sequence predicted on its own, evaluated against its true contacts.
+    structure = load_structure(shared_data / "1hvr.pdb")
+    sequence = prediction_sequence(structure, "A")
+    assert len(sequence) == 99
+    with pytest.warns(UserWarning, match="longer than the model context"):  # tiny ESM-1b: 64 residues
+        P = predictor.predict(sequence)
+    assert format_table(evaluate(P, true_contacts(structure, "A", sequence=sequence))) in out
 
 
 def test_msa_input_must_be_the_query(tmp_path, capsys, shared_data, tiny_esm2):
@@ -170,6 +181,13 @@ def test_structure_input_predicts_the_full_construct(tmp_path, capsys, shared_da
     assert main(["predict", str(shared_data / "4JSV.pdb"), "--chain", "A", "--model", str(tiny_esm2),
                  "--sequence-from", "observed", "--out", str(out)]) == 0
     assert read_contacts(out)[1] == observed
+    # With --msa the MSA's query is predicted, not the construct: no notice about it.
+    msa = tmp_path / "full.a3m"
+    msa.write_text(f">query\n{full}\n")
+    assert main(["predict", str(shared_data / "4JSV.pdb"), "--chain", "A", "--model", str(tiny_esm2),
+                 "--msa", str(msa), "--num-seqs", "1", "--out", str(tmp_path / "msa.rr")]) == 0
+    assert "predicting the full construct" not in capsys.readouterr().err
+    assert read_contacts(tmp_path / "msa.rr")[1] == full
 
 
 @pytest.mark.parametrize(

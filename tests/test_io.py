@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from esm_contacts.io import atomic_write, ranked_pairs, read_contacts, write_contacts
+from esm_contacts.io import (
+    atomic_write,
+    check_output_path,
+    parse_probability,
+    ranked_pairs,
+    read_contacts,
+    write_contacts,
+)
 
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
 
@@ -140,3 +147,48 @@ def test_csv_sequence_line_must_match_the_pairs(tmp_path):
     (tmp_path / "b.csv").write_text("# sequence: MKT\ni,j,res_i,res_j,probability\n1,8,M,K,0.7\n")
     with pytest.raises(ValueError, match=r"b.csv: residue 8 of the pairs lies beyond the 3 residues"):
         read_contacts(tmp_path / "b.csv")
+
+
+def test_check_output_path_messages(tmp_path):
+    target = tmp_path / "out.rr"
+    assert check_output_path(str(target)) == target
+    with pytest.raises(IsADirectoryError) as error:
+        check_output_path(tmp_path)
+    assert str(error.value) == f"{tmp_path}: is a folder; give a file name"
+    missing = tmp_path / "absent" / "out.rr"
+    with pytest.raises(FileNotFoundError) as error:
+        check_output_path(missing)
+    assert str(error.value) == f"{missing}: the folder {tmp_path / 'absent'} does not exist"
+    # A bare file name goes into the working folder, which exists.
+    assert check_output_path("out.rr").name == "out.rr"
+    # atomic_write refuses the same paths, with the same messages, and writes nothing.
+    for path, kind in ((tmp_path, IsADirectoryError), (missing, FileNotFoundError)):
+        with pytest.raises(kind, match="is a folder|does not exist"):
+            with atomic_write(path):
+                pass
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("token, value", [("0", 0.0), ("1", 1.0), ("0.25", 0.25), (" 0.5 ", 0.5), ("1e-3", 0.001)])
+def test_parse_probability(token, value):
+    assert parse_probability(token) == value
+
+
+@pytest.mark.parametrize(
+    "token, message",
+    [("abc", "probability 'abc' is not a number"), ("", "probability '' is not a number"),
+     ("1.5", "probability 1.5 outside [0, 1]"), ("-0.1", "probability -0.1 outside [0, 1]"),
+     ("nan", "probability nan outside [0, 1]")],
+)
+def test_parse_probability_messages(token, message):
+    with pytest.raises(ValueError) as error:
+        parse_probability(token)
+    assert str(error.value) == message
+
+
+def test_read_errors_prefix_the_probability_message_with_file_and_line(tmp_path):
+    path = tmp_path / "bad.rr"
+    path.write_text("PFRMAT RR\nMKTAYIAKQR\n1 8 0 8 0.5\n2 9 0 8 high\nEND\n")
+    with pytest.raises(ValueError) as error:
+        read_contacts(path)
+    assert str(error.value) == f"{path}, line 4: probability 'high' is not a number"

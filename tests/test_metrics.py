@@ -17,6 +17,8 @@ from esm_contacts.metrics import (
     format_table,
     homodimer_explained,
     parse_top,
+    precision_at,
+    range_mask,
     range_of,
     table_columns,
     top_pairs,
@@ -88,6 +90,20 @@ def test_range_of(separation, name):
     assert range_of(separation) == name
 
 
+def test_range_mask_agrees_with_range_of():
+    separations = np.arange(0, 200)
+    for signed in (separations, -separations):
+        for name, (low, high) in RANGES.items():
+            expected = np.array([range_of(s) == name for s in signed])
+            mask = range_mask(signed, low, high)
+            assert mask.dtype == bool and mask.shape == signed.shape
+            np.testing.assert_array_equal(mask, expected, err_msg=name)
+    # (L, L) arrays keep their shape; no range at all below 3.
+    grid = np.subtract.outer(np.arange(30), np.arange(30))
+    assert range_mask(grid, 24, None).shape == (30, 30)
+    assert not any(range_mask(np.arange(3), low, high).any() for low, high in RANGES.values())
+
+
 @pytest.mark.parametrize(
     "top, expected",
     [("L", 99), ("L/2", 49), ("L/5", 19), ("l/10", 9), (" L / 3 ", 33), (7, 7), ("12", 12), ("all", None), (None, None)],
@@ -122,19 +138,23 @@ def test_top_pairs_order_ties_filters():
 
 
 def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
-    """Rank every pair with io.ranked_pairs, filter, then cut."""
-    from esm_contacts.io import ranked_pairs
-
-    i, j = ranked_pairs(P, min_sep)
-    keep = np.ones(len(i), dtype=bool)
-    if max_sep is not None:
-        keep &= (j - i) < max_sep
-    if T is not None:
-        keep &= T[i, j] >= 0
-    if threshold is not None:
-        keep &= P[i, j] >= threshold
-    count = parse_top(top, len(P))
-    return i[keep][:count], j[keep][:count]
+    """Loop over every pair, filter, sort by (NaN last, -p, i, j) in plain Python, then cut."""
+    L = len(P)
+    candidates = []
+    for i in range(L):
+        for j in range(i + max(min_sep, 1), L):
+            p = float(P[i][j])
+            if max_sep is not None and j - i >= max_sep:
+                continue
+            if T is not None and T[i][j] < 0:
+                continue
+            if threshold is not None and not p >= threshold:
+                continue
+            candidates.append((math.isnan(p), 0.0 if math.isnan(p) else -p, i, j))
+    candidates.sort()
+    count = parse_top(top, L)
+    chosen = candidates[:count]
+    return (np.array([c[2] for c in chosen], dtype=np.int64), np.array([c[3] for c in chosen], dtype=np.int64))
 
 
 @settings(max_examples=60, deadline=None)
@@ -425,3 +445,37 @@ def test_classify_pairs_and_homodimer_explained():
     assert result["count"] == 2 and result["false_positives"] == 3 and result["fraction"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="inter-chain"):
         classify_pairs(i, j, T, X[:5, :5])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    L=st.integers(1, 40),
+    seed=st.integers(0, 10_000),
+    coarse=st.booleans(),
+    top=st.sampled_from(["L", "L/2", "L/5", 1, 7, 500]),
+    bounds=st.sampled_from([(6, None), (1, None), (3, 6), (6, 12), (12, 24), (24, None), (2, 30)]),
+)
+def test_precision_at_matches_the_loop_reference(L, seed, coarse, top, bounds):
+    P, T = random_case(seed, L, coarse=coarse)
+    low, high = bounds
+    hits, count = precision_at(P, T, top=top, min_sep=low, max_sep=high)
+    assert isinstance(hits, int) and isinstance(count, int)
+    assert count == parse_top(top, L) and 0 <= hits <= count
+    expected = reference_precision(P, T, low, high, count)
+    if count == 0:
+        assert hits == 0 and math.isnan(expected)
+    else:
+        assert hits / count == pytest.approx(expected, abs=1e-12)
+
+
+def test_precision_at_agrees_with_evaluate_and_counts_all():
+    P, T = random_case(11, 57, coarse=True)
+    table = evaluate(P, T)
+    for name, (low, high) in RANGES.items():
+        for top in ("L", "L/2", "L/5"):
+            hits, count = precision_at(P, T, top=top, min_sep=low, max_sep=high)
+            assert hits / count == table[name][top]
+    # "all": every known pair of the band, so the count is the number of candidates.
+    hits, count = precision_at(P, T, top="all", min_sep=24)
+    known = [(i, j) for i in range(57) for j in range(i + 24, 57) if T[i, j] >= 0]
+    assert count == len(known) and hits == sum(int(T[i, j] == 1) for i, j in known)

@@ -1,7 +1,6 @@
 """Model loading: names, hub cache, local files, safe unpickling, devices."""
 
 import os
-import pickle
 import shutil
 
 import numpy as np

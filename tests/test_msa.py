@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from esm_contacts.cli import main
-from esm_contacts.msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
+from esm_contacts.msa import check_msa, ensemble_maps, fasta_records, read_msa, select_sequences, ungap
 from esm_contacts.predictor import ContactPredictor
 
 # Gaps at the start, inside, at the end, and a row with a single residue.
@@ -26,11 +26,13 @@ def residue_index(row: str, column: int) -> int:
     return sum(1 for char in row[:column] if char != "-")
 
 
-def encoding_maps(sequences):
-    """Stand-in map function: cell (a, b) of row r holds r * 10000 + a * 100 + b + 1."""
+def encoding_maps(sequences, sequence_row=None):
+    """Stand-in map function: cell (a, b) of row r holds r * 10000 + a * 100 + b + 1.
+
+    r is the sequence's row number in `sequence_row` (default: that of ROWS)."""
     maps = []
     for sequence in sequences:
-        row = SEQUENCE_ROW[sequence]
+        row = (SEQUENCE_ROW if sequence_row is None else sequence_row)[sequence]
         n = len(sequence)
         a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
         maps.append((row * 10000 + a * 100 + b + 1).astype(np.float64))
@@ -81,22 +83,26 @@ def test_all_gap_rows_are_skipped():
 def test_checkpoints_equal_separate_ensembles(chunk_size):
     rows = ROWS + ["MKTAYIAKQ-", "-KTAYIAKQR"]
     calls = []
+    # A local copy of the row numbers with the two extra rows (the module's table stays as it is).
+    sequence_row = {**SEQUENCE_ROW, **{row.replace("-", ""): index for index, row in enumerate(rows) if index >= len(ROWS)}}
+
+    def encoding(sequences):
+        return encoding_maps(sequences, sequence_row)
 
     def recording(sequences):
         calls.append(len(sequences))
-        return encoding_maps(sequences)
+        return encoding(sequences)
 
-    SEQUENCE_ROW.update({row.replace("-", ""): index for index, row in enumerate(rows) if index >= len(ROWS)})
     P, snapshots = ensemble_maps(rows, recording, chunk_size=chunk_size, checkpoints=(3, 1, 5, 64))
     assert sum(calls) == len(rows)  # one pass: every row predicted once
     assert sorted(snapshots) == [1, 3, 5, 64]
     for n in (1, 3, 5):
         # Independent: a separate ensemble of the first n rows (re-using the same row numbers).
-        np.testing.assert_array_equal(snapshots[n], ensemble_maps(rows[:n], encoding_maps))
+        np.testing.assert_array_equal(snapshots[n], ensemble_maps(rows[:n], encoding))
     np.testing.assert_array_equal(snapshots[64], P)
-    np.testing.assert_array_equal(P, ensemble_maps(rows, encoding_maps))
+    np.testing.assert_array_equal(P, ensemble_maps(rows, encoding))
     with pytest.raises(ValueError, match="checkpoints"):
-        ensemble_maps(rows, encoding_maps, checkpoints=(0,))
+        ensemble_maps(rows, encoding, checkpoints=(0,))
 
 
 def test_ungap_replaces_unknown_letters():
@@ -153,6 +159,15 @@ def test_bad_alignments(tmp_path, text, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")) as error:
         read_msa(path)
     assert str(path) in str(error.value)
+
+
+def test_fasta_records_as_written():
+    text = "; comment\n>first protein\nMKTA YI\nakqr\n>\nGSH\n# note\n>third\n"
+    assert fasta_records(text, "in.fa") == [("first", "MKTAYIakqr"), ("record2", "GSH"), ("third", "")]
+    with pytest.raises(ValueError, match="in.fa, line 1: sequence before the first '>' header"):
+        fasta_records("MKT\n>q\nMKT\n", "in.fa")
+    with pytest.raises(ValueError, match="in.fa: no FASTA records"):
+        fasta_records("; only a comment\n", "in.fa")
 
 
 def test_missing_file(tmp_path):

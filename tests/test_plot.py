@@ -6,7 +6,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
 from esm_contacts.metrics import classify_pairs, top_pairs
-from esm_contacts.plot import MARKER_COLORS, plot_contact_map, plot_head_weights, plot_residue_support
+from esm_contacts.plot import MARKER_COLORS, check_figure_path, plot_contact_map, plot_head_weights, plot_residue_support
 from esm_contacts.validate import RegisterHint, Validation
 
 
@@ -120,3 +120,23 @@ def test_head_weights_plot(tmp_path):
     assert plot_head_weights(np.ones((3, 5)), tmp_path / "ones.svg").exists()
     with pytest.raises(ValueError, match="layers, heads"):
         plot_head_weights(np.ones(12), tmp_path / "flat.png")
+
+
+def test_check_figure_path_messages(tmp_path):
+    for name in ("a.png", "b.SVG", "c.pdf"):
+        assert check_figure_path(str(tmp_path / name)) == tmp_path / name
+    with pytest.raises(ValueError) as error:
+        check_figure_path(tmp_path / "map.jpg")
+    assert str(error.value) == f"{tmp_path / 'map.jpg'}: unknown figure extension '.jpg'; use .png, .svg or .pdf"
+    missing = tmp_path / "absent" / "map.png"
+    with pytest.raises(FileNotFoundError) as error:
+        check_figure_path(missing)
+    assert str(error.value) == f"{missing}: the folder {tmp_path / 'absent'} does not exist"
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as error:
+        check_figure_path(folder)
+    assert str(error.value) == f"{folder}: is a folder; give a file name"
+    # The extension is checked first, even where the folder is missing too.
+    with pytest.raises(ValueError, match="unknown figure extension"):
+        check_figure_path(tmp_path / "absent" / "map.gif")

@@ -8,8 +8,9 @@ pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installe
 import biotite.structure.io.pdb as pdb  # noqa: E402
 from pymol import CmdException  # noqa: E402
 
-from esm_contacts.io import write_contacts  # noqa: E402
-from esm_contacts.structure import chain_sequence, true_contacts  # noqa: E402
+from esm_contacts.io import read_contacts, write_contacts  # noqa: E402
+from esm_contacts.structure import (chain_sequence, load_structure, map_sequence,  # noqa: E402
+                                    residue_identities)
 from esm_contacts.validate import validate  # noqa: E402
 from pymol_plugin import check, commands  # noqa: E402
 from test_validate import SEGMENT, SHIFT  # noqa: E402,F401  (fixtures below come from there too)
@@ -123,9 +124,25 @@ def test_partial_selection_leaves_ligands_and_waters_alone(instance, shared_data
                 space={"outside": outside})
     grey = cmd.get_color_index("grey70")
     assert outside and all(b == check.NO_EVIDENCE and color == grey for b, color in outside)
+    # Residues 1-60: each holds the support of the prediction position aligned to it, by
+    # position in the prediction's sequence; residues without one, "no evidence".
+    rr_sequence = read_contacts(sequence_file)[1]
+    structure = load_structure(shared_data / "1a3a.pdb")
+    selected = structure[(structure.chain_id == "A") & (structure.res_id >= 1) & (structure.res_id <= 60)]
+    residues = residue_identities(selected, "A")
+    mapping = map_sequence(rr_sequence, selected, "A")
+    support = results[0].support
+    assert len(support) == len(rr_sequence) and (mapping >= 0).sum() == len(residues)
+    expected = {res_id: check.NO_EVIDENCE for _, res_id, _, _ in residues}
+    for position, residue in enumerate(mapping):
+        if residue >= 0 and not np.isnan(support[position]):
+            expected[residues[residue][1]] = float(support[position])
+    assert any(b >= 0 for b in expected.values())
     inside = []
-    cmd.iterate("m and chain A and resi 1-60 and name CA", "inside.append(b)", space={"inside": inside})
-    assert any(0.0 <= b <= 1.0 for b in inside)
+    cmd.iterate("m and chain A and resi 1-60 and name CA", "inside.append((int(resv), b))", space={"inside": inside})
+    assert sorted(resv for resv, _ in inside) == sorted(expected)
+    for resv, b in inside:
+        assert b == pytest.approx(expected[resv], abs=1e-3), resv
     cmd.delete("all")
 
 

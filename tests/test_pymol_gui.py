@@ -257,7 +257,7 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     driver.write_text(DRIVER)
     run = subprocess.run([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "pymol", "-q",
                           "-W", "850", "-H", "700", str(driver)],
-                         env=env, capture_output=True, text=True, timeout=55, cwd=tmp_path)
+                         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     report_file = out / "report.json"
     assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
     report = json.loads(report_file.read_text())

@@ -189,14 +189,17 @@ def test_pair_features_equal_fair_esm(fixture, request):
 def test_with_top_heads_averages_apc_maps(tiny_esm2):
     predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
     features = fair_esm_features(tiny_esm2, SEQUENCE)
-    weight = predictor.weight.numpy()
+    weight = predictor.weight.numpy().copy()
+    bias = predictor.bias
+    before = predictor.predict(SEQUENCE)
     for k in (1, 5):
         order = np.argsort(-weight.ravel(), kind="stable")[:k]
         mean = features.reshape(-1, len(SEQUENCE), len(SEQUENCE))[order].mean(0)
         P = predictor.with_top_heads(k).predict(SEQUENCE)
         np.testing.assert_allclose(P, 1 / (1 + np.exp(-mean)), atol=1e-5)
-    # The original predictor is untouched.
-    assert np.array_equal(predictor.predict(SEQUENCE), predictor.with_regression(predictor.regression()).predict(SEQUENCE))
+    # The original predictor is untouched: same weights, bias and prediction as before.
+    assert np.array_equal(predictor.weight.numpy(), weight) and predictor.bias == bias
+    assert np.array_equal(predictor.predict(SEQUENCE), before)
 
 
 def test_train_regression_equals_fit_on_fair_esm_features(tiny_esm2):
@@ -388,6 +391,11 @@ def test_cli_train_regression_checks_outputs_before_fitting(shared_data, tiny_es
     assert main(["train-regression", "--model", str(tmp_path / "no-model.pt"), "--out", str(out), "--plot",
                  str(tmp_path / "w.jpg"), "--structures", f"{shared_data / '1l2y.pdb'}:A"]) == 2
     assert "w.jpg" in capsys.readouterr().err
+    # So does the --validation range, before any structure is read (this one does not exist).
+    assert main(["train-regression", "--model", str(tmp_path / "no-model.pt"), "--out", str(out), "--validation",
+                 "1", "--structures", f"{tmp_path / 'absent.pdb'}:A"]) == 2
+    err = capsys.readouterr().err
+    assert "--validation must be in [0, 1)" in err and "absent.pdb" not in err
 
 
 def test_cli_train_regression_single_chain_skips_validation(shared_data, tiny_esm2, tmp_path, capsys):

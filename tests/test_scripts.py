@@ -4,7 +4,6 @@ import csv
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from esm_contacts.metrics import evaluate

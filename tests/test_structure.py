@@ -670,3 +670,63 @@ def test_prediction_sequence_prefers_the_construct(shared_data):
     assert prediction_sequence(pdb_file, "A", "observed") == chain_sequence(pdb_file, "A")
     with pytest.raises(ValueError, match="sequence source must be one of entity, observed"):
         prediction_sequence(pdb_file, "A", "seqres")
+
+
+def test_load_chain_gives_structure_sequence_and_truth(shared_data):
+    from esm_contacts.structure import load_chain, prediction_sequence
+
+    structure, sequence, T = load_chain(shared_data / "4JSV.pdb", "A")
+    assert sequence == prediction_sequence(structure, "A") == entity_sequence(structure, "A")
+    np.testing.assert_array_equal(T, true_contacts(structure, "A", sequence=sequence))
+    observed = chain_sequence(structure, "A")
+    _, given, T_observed = load_chain(str(shared_data / "4JSV.pdb"), "A", sequence=observed)
+    assert given == observed and T_observed.shape == (len(observed), len(observed))
+    np.testing.assert_array_equal(T_observed, true_contacts(structure, "A"))
+    with pytest.raises(ValueError) as error:
+        load_chain(shared_data / "1hvr.pdb", "Z")
+    assert str(error.value) == f"{shared_data / '1hvr.pdb'} has no protein chain 'Z'; its chains: A, B"
+
+
+def test_load_assembly_records_the_assembly_read(shared_data):
+    from esm_contacts.structure import list_assemblies
+
+    assert load_assembly(shared_data / "4JSV.pdb").assembly_id == "1"
+    assert load_assembly(shared_data / "4JSV.pdb", chain="A").assembly_id == "2"
+    for assembly_id in list_assemblies(shared_data / "4zey.cif"):
+        assert load_assembly(shared_data / "4zey.cif", assembly_id=assembly_id).assembly_id == assembly_id
+    assert load_assembly(shared_data / "1l2y.bcif", assembly_id=1).assembly_id == "1"
+
+
+def test_contacts_from_coordinates_is_the_true_contact_routine(shared_data):
+    from esm_contacts.structure import contacts_from_coordinates
+
+    s = load_structure(shared_data / "1a3a.pdb")
+    for cb in ("virtual", "real"):
+        coordinates = cb_coordinates(s, "A", cb=cb)
+        for cutoff in (8.0, 6.5):
+            np.testing.assert_array_equal(
+                contacts_from_coordinates(coordinates, cutoff), true_contacts(s, "A", cutoff=cutoff, cb=cb)
+            )
+    coordinates = np.array([[0.0, 0, 0], [7.99, 0, 0], [np.nan, 0, 0], [15.98, 0, 0]])
+    expected = [[1, 1, -1, 0], [1, 1, -1, 1], [-1, -1, -1, -1], [0, 1, -1, 1]]
+    contacts = contacts_from_coordinates(coordinates)
+    assert contacts.dtype == np.int8
+    np.testing.assert_array_equal(contacts, expected)
+
+
+def test_alignments_are_cached_and_read_only(shared_data):
+    from esm_contacts.structure import _align
+
+    s = load_structure(shared_data / "1hvr.pdb")
+    a, b = chain_sequence(s, "A"), chain_sequence(s, "B")[3:]
+    first = _align(a, b)
+    assert _align(a, b) is first
+    assert not first[0].flags.writeable
+    with pytest.raises(ValueError):
+        first[0][0, 0] = 5
+    # Partners and contacts share the alignments: the second call aligns nothing new.
+    homodimer_partners(s, "A")
+    misses = _align.cache_info().misses
+    homodimer_contacts(s, "A")
+    homodimer_partners(s, "A")
+    assert _align.cache_info().misses == misses

@@ -254,3 +254,23 @@ def test_cli_validate_errors(tmp_path, capsys, shared_data):
     assert "missing.rr" in capsys.readouterr().err
     assert main(["validate", str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 2
     assert "at least one model" in capsys.readouterr().err
+
+
+def test_the_sequence_is_mapped_once(model_1a3a, prediction_1a3a, monkeypatch):
+    """validate maps the sequence onto the chain once: the contacts come from the same coordinates."""
+    import esm_contacts.structure as structure
+
+    calls = []
+    original = structure.map_sequence
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(structure, "map_sequence", counting)
+    sequence = chain_sequence(model_1a3a, "A")
+    result = validate(prediction_1a3a, model_1a3a, "A", sequence=sequence)
+    assert calls == [sequence]
+    monkeypatch.setattr(structure, "map_sequence", original)
+    same = validate(prediction_1a3a, model_1a3a, "A").to_dict()
+    assert json.dumps(result.to_dict(), sort_keys=True) == json.dumps(same, sort_keys=True)
