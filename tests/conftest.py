@@ -12,11 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+#: Set by .ci/run: there, an absent data folder fails the tests instead of skipping them.
+REQUIRE_DATA = os.environ.get("ESM_CONTACTS_REQUIRE_DATA") == "1"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real PDB/mmCIF/MSA files beside the project; skip where absent."""
+    """The real PDB/mmCIF/MSA files beside the project; skip where absent (fail in CI)."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (fresh clone outside the workspace)")
+        reason = f"real data folder {SHARED_DATA} is absent (fresh clone outside the workspace)"
+        if REQUIRE_DATA:
+            pytest.fail(reason + "; ESM_CONTACTS_REQUIRE_DATA=1 makes that a failure")
+        pytest.skip(reason)
     return SHARED_DATA
 
 
