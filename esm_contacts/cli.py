@@ -5,6 +5,13 @@ arguments and ``_run_NAME(args)`` does the work. Input and usage errors
 (``ValueError``, ``OSError`` such as ``FileNotFoundError``, ``KeyError`` raised with a message) become one
 line on stderr and exit code 2; no output file is left behind because every writer
 in the package writes to a temporary file and renames it on success.
+
+What all commands share lives in one place each: :func:`main` turns warnings into
+``esm-contacts CMD: warning: ...`` lines and ends quietly (status 141) when stdout's
+reader goes away; :func:`_print_json` prints every ``--json`` output (strict JSON);
+:func:`_print_precision_table` prints the precision table of ``evaluate`` and
+``predict --evaluate``; :func:`_progress` decides whether progress is shown and
+:func:`_load_predictor` loads every model.
 """
 
 import argparse
@@ -410,8 +417,7 @@ def _json_safe(value):
     import numpy as np
 
     if isinstance(value, dict):
-        return {str(k) if not isinstance(k, (str, int, float, bool)) and k is not None else k: _json_safe(v)
-                for k, v in value.items()}
+        return {(k.item() if isinstance(k, np.generic) else k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
