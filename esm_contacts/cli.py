@@ -5,11 +5,21 @@ arguments and ``_run_NAME(args)`` does the work. Input and usage errors
 (``ValueError``, ``OSError`` such as ``FileNotFoundError``, ``KeyError`` raised with a message) become one
 line on stderr and exit code 2; no output file is left behind because every writer
 in the package writes to a temporary file and renames it on success.
+
+What all commands share lives in one place each: :func:`main` turns warnings into
+``esm-contacts CMD: warning: ...`` lines and ends quietly (status 141) when stdout's
+reader goes away; :func:`_print_json` prints every ``--json`` output (strict JSON);
+:func:`_print_precision_table` prints the precision table of ``evaluate`` and
+``predict --evaluate``; :func:`_progress` decides whether progress is shown and
+:func:`_load_predictor` loads every model.
 """
 
 import argparse
 import contextlib
+import math
+import os
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -21,16 +31,40 @@ class CommandError(Exception):
 
 
 def _declare_model_options(parser, model_help: str, required: bool = False, regression: bool = True) -> None:
-    """``--model``, ``--regression`` (unless `regression` is False) and ``--device``."""
+    """``--model``, ``--regression`` (unless `regression` is False), ``--device`` and ``--quiet``."""
     parser.add_argument("--model", required=required, help=model_help)
     if regression:
         parser.add_argument("--regression", help="*-contact-regression.pt to use instead of the model's own")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 ...")
+    # Every command that loads a model declares its options here, so each has --quiet.
+    parser.add_argument("--quiet", action="store_true", help="no progress (model loading, prediction) on the terminal")
 
 
 def _progress(args) -> bool:
-    """Progress bars unless --quiet, and only on a terminal."""
-    return not args.quiet and sys.stderr.isatty()
+    """Progress (stage text, bars) unless --quiet, and only on a terminal."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _load_predictor(args, name: str, **kwargs):
+    """``ContactPredictor.from_pretrained`` with a "loading NAME... done" stage line on a terminal.
+
+    `kwargs` go to ``from_pretrained`` (``dtype``, ``regression``); the device is ``args.device``.
+    """
+    from .predictor import ContactPredictor
+
+    show = _progress(args)
+    if show:
+        print(f"loading {Path(name).name}... ", end="", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    try:
+        predictor = ContactPredictor.from_pretrained(name, device=args.device, **kwargs)
+    except BaseException:
+        if show:
+            print(file=sys.stderr)  # the error goes on its own line
+        raise
+    if show:
+        print(f"done ({time.perf_counter() - start:.1f} s, {predictor.device})", file=sys.stderr)
+    return predictor
 
 
 def _error_text(error: Exception) -> str:
@@ -49,11 +83,15 @@ def _add_models(subparsers) -> None:
 
 
 def _run_models(args) -> int:
-    from .models import KNOWN_MODELS, hub_paths, is_cached
+    from .models import KNOWN_MODELS, cache_state, hub_paths
 
     print(f"{'model':24} {'family':7} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
     for info in KNOWN_MODELS.values():
-        where = f"cached in {hub_paths(info.name)[0].parent}" if is_cached(info.name) else "not downloaded"
+        state = cache_state(info.name)
+        model_path, regression_path = hub_paths(info.name)
+        where = {"cached": f"cached in {model_path.parent}",
+                 "regression file missing": f"regression file missing ({regression_path})",
+                 "model file missing": f"model file missing ({model_path})"}.get(state, state)
         print(f"{info.name:24} {info.family:7} {info.parameters:>6} {info.layers:>6} {info.heads:>5} {info.context:>7}  {where}")
     return 0
 
@@ -79,7 +117,6 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--num-seqs", type=int, default=64, help="sequences of the MSA to use (default 64)")
     parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_predict)
 
 
@@ -170,7 +207,7 @@ def _run_predict(args) -> int:
     from .io import contact_format, write_contacts
     from .metrics import parse_top, top_pairs
     from .models import DEFAULT_MODEL
-    from .predictor import ContactPredictor, clean_sequence
+    from .predictor import clean_sequence
 
     if args.out:
         contact_format(args.out)  # unknown extension: fail before loading anything
@@ -186,8 +223,7 @@ def _run_predict(args) -> int:
     top = args.top or ("all" if args.out else "L")
     parse_top(top, 1)  # a bad --top fails before the model loads
     outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
-    predictor = ContactPredictor.from_pretrained(args.model or DEFAULT_MODEL, device=args.device,
-                                                 dtype=args.dtype, regression=args.regression)
+    predictor = _load_predictor(args, args.model or DEFAULT_MODEL, dtype=args.dtype, regression=args.regression)
     if args.msa:
         maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy,
                                       progress=_progress(args))]
@@ -202,7 +238,7 @@ def _run_predict(args) -> int:
         else:
             _print_pairs(name, sequence, P, (i, j))
         if args.evaluate:
-            _print_evaluation(P, sequence, *structure)
+            _print_evaluation(P, sequence, *structure, source=args.input, label=name, min_sep=args.min_sep)
     return 0
 
 
@@ -227,11 +263,34 @@ def _msa_record(records, msa_path: str):
     return (name, query, structure), rows
 
 
-def _print_evaluation(P, sequence: str, structure, chain: str) -> None:
-    from .metrics import evaluate, format_table
+def _print_evaluation(P, sequence: str, structure, chain: str, source: str, label: str, min_sep: int) -> None:
+    """``predict --evaluate``: the table of ``evaluate`` for the map just predicted."""
+    from .metrics import evaluate, homodimer_explained
     from .structure import true_contacts
 
-    print(format_table(evaluate(P, true_contacts(structure, chain, sequence=sequence))))
+    T = true_contacts(structure, chain, sequence=sequence)
+    partners, X = _homodimer_map(structure, source, chain, sequence)
+    table = evaluate(P, T, min_sep=min_sep)
+    dimer = homodimer_explained(P, T, X, top="L", min_sep=min_sep)
+    _print_precision_table(table, f"{label} vs {source} chain {chain}", label, P.shape[0], T, min_sep, partners, dimer)
+
+
+def _print_precision_table(table, title: str, label: str, length: int, T, min_sep: int, partners, dimer) -> None:
+    """The precision table as ``evaluate`` and ``predict --evaluate`` print it (one layout for both).
+
+    A header line (what against what, L, observed residues, units), the ranges x
+    (L, L/2, L/5, AUC) table with `label` as its row, and the homodimer line when the
+    chain has partners.
+    """
+    from .metrics import TOPS, format_table
+
+    observed = int((T.diagonal() == 1).sum())
+    print(f"# {title}: L = {length}, {observed} residues observed, precision in % "
+          f"(top L/k pairs, separation >= {min_sep})")
+    print(format_table(table, columns=TOPS + ("auc",), label=label))
+    if partners:
+        print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "
+              "top-L false positives are inter-chain contacts")
 
 
 # --- evaluate / evaluate-set (Biotite layer) -----------------------------------
@@ -318,18 +377,66 @@ def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, 
     return sequence, true_contacts(structure, chain, sequence=sequence)
 
 
+#: Warnings about Python and library internals, which a command-line user cannot act on.
+_SILENCED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
 @contextlib.contextmanager
 def _warnings_as_lines(command: str):
-    """Warnings (a poor sequence-to-structure match) as one stderr line each, once."""
+    """Warnings as one line each on stderr, ``esm-contacts COMMAND: warning: ...``, each text once.
+
+    Printed when raised (not at the end of a long run), never in Python's format with
+    its source line. :func:`main` applies it around every command; a command may nest
+    it to name where a warning comes from (``evaluate-set``: the list's line).
+    """
     import warnings
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            yield
-    finally:
-        for message in dict.fromkeys(str(w.message) for w in caught):
-            print(f"esm-contacts {command}: warning: {message}", file=sys.stderr)
+    shown = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())  # one line, whatever the message holds
+        if text not in shown:
+            shown.add(text)
+            from tqdm import tqdm
+
+            # tqdm.write: on its own line, with a progress bar on the terminal moved below it.
+            tqdm.write(f"esm-contacts {command}: warning: {text}", file=sys.stderr)
+            sys.stderr.flush()
+
+    with warnings.catch_warnings():
+        # "always": the text decides what repeats (set above), not Python's per-location registry.
+        warnings.simplefilter("always")
+        for category in _SILENCED_WARNINGS:
+            warnings.simplefilter("ignore", category)
+        warnings.showwarning = show
+        yield
+
+
+def _json_safe(value):
+    """`value` with NaN and infinities as None and NumPy values as Python ones, for strict JSON."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {(k.item() if isinstance(k, np.generic) else k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _print_json(data) -> None:
+    """Print `data` as strict JSON (RFC 8259: null where a number is undefined, never NaN or Infinity).
+
+    Every ``--json`` printer goes through here.
+    """
+    import json
+
+    print(json.dumps(_json_safe(data), indent=1, allow_nan=False))
 
 
 def _homodimer_map(structure, path: str, chain: str, sequence):
@@ -356,10 +463,8 @@ def _homodimer_map(structure, path: str, chain: str, sequence):
 
 
 def _run_evaluate(args) -> int:
-    import json
-
     from .io import read_contacts
-    from .metrics import TOPS, evaluate, format_table, homodimer_explained
+    from .metrics import evaluate, homodimer_explained
     from .plot import check_figure_path
     from .structure import load_structure
 
@@ -379,26 +484,22 @@ def _run_evaluate(args) -> int:
         title = f"{Path(args.prediction).name} vs {Path(args.structure).name} chain {args.chain}"
         plot_contact_map(P, T, args.plot, X=X if partners else None, top="L", min_sep=args.min_sep, title=title)
     if args.json:
-        print(json.dumps({
+        _print_json({
             "prediction": args.prediction, "structure": args.structure, "chain": args.chain,
             "length": int(P.shape[0]), "residues_observed": observed,
             "sequence": sequence, "min_sep": args.min_sep, "precision": _json_table(table),
             "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
                           "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
-        }, indent=1))
+        })
         return 0
-    print(f"# {args.prediction} vs {args.structure} chain {args.chain}: L = {P.shape[0]}, "
-          f"{observed} residues observed, precision in % (top L/k pairs, separation >= {args.min_sep})")
-    print(format_table(table, columns=TOPS + ("auc",), label=Path(args.prediction).name))
-    if partners:
-        print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "
-              "top-L false positives are inter-chain contacts")
+    _print_precision_table(table, f"{args.prediction} vs {args.structure} chain {args.chain}",
+                           Path(args.prediction).name, P.shape[0], T, args.min_sep, partners, dimer)
     return 0
 
 
 def _json_table(table):
     """NaN (undefined precision) as null: JSON has no NaN."""
-    return {name: {k: (None if v != v else v) for k, v in row.items()} for name, row in table.items()}
+    return _json_safe(table)
 
 
 def _add_evaluate_set(subparsers) -> None:
@@ -523,8 +624,16 @@ def _add_train_regression(subparsers) -> None:
                         help="memory a fit may use, in GB (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and solver")
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="save the fit even when every head weight is zero (otherwise an error, exit code 2)")
     parser.set_defaults(func=_run_train_regression)
+
+
+def _empty_fit_message(C: float, heads: int, out: str) -> str:
+    """Why nothing was saved: an L1 fit with every head at zero predicts one constant probability."""
+    return (f"the fit left all {heads} heads at zero weight (C = {C:g}): every pair would get the same "
+            f"probability, so nothing was saved to {out}; try a larger --C (less L1 penalty), "
+            f"e.g. --C {10 * C:g}, or pass --allow-empty to save it anyway")
 
 
 def _training_chains(specs: List[str]):
@@ -569,7 +678,6 @@ def _split(count: int, fraction: float, seed: int) -> Tuple[List[int], List[int]
 def _run_train_regression(args) -> int:
     from .io import check_output_path
     from .metrics import evaluate_set, format_table
-    from .predictor import ContactPredictor
     from .regression import train_regression
 
     if args.C <= 0:
@@ -590,7 +698,7 @@ def _run_train_regression(args) -> int:
     if len(chains) < 2 and args.validation > 0:
         print(f"one training chain: no validation (--validation {args.validation} ignored)")
     train, held = _split(len(chains), args.validation, args.seed)
-    predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
+    predictor = _load_predictor(args, args.model)
     if args.top_heads and args.top_heads > predictor.num_layers * predictor.num_heads:
         raise CommandError(f"--top-heads {args.top_heads}: {predictor.name} has only "
                            f"{predictor.num_layers * predictor.num_heads} heads")
@@ -599,12 +707,14 @@ def _run_train_regression(args) -> int:
         min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=_progress(args),
         solver=args.solver, memory_limit=args.memory_limit * 1024**3, names=[chains[k][0] for k in train],
     )
-    saved = fitted.top_heads(args.top_heads) if args.top_heads else fitted
-    saved.save(args.out)
     info = fitted.metadata
     print(info["solver_reason"])
     print(f"trained on {len(train)} chain(s), {info['pairs']} pairs ({info['contacts']} contacts), C = {args.C}: "
           f"{fitted.nonzero_heads} of {fitted.weight.size} heads non-zero")
+    if fitted.nonzero_heads == 0 and not args.allow_empty:
+        raise CommandError(_empty_fit_message(args.C, fitted.weight.size, args.out))
+    saved = fitted.top_heads(args.top_heads) if args.top_heads else fitted
+    saved.save(args.out)
     print(f"saved {'top-' + str(args.top_heads) + ' heads' if args.top_heads else 'regression'} to {args.out}")
     if args.top_heads:
         print("note: top-k head maps are sigmoid(mean APC attention), values near 0.5: they rank pairs, "
@@ -645,8 +755,6 @@ def _add_validate(subparsers) -> None:
 
 
 def _run_validate(args) -> int:
-    import json
-
     from .metrics import parse_top
     from .structure import chain_sequence, load_structure
     from .validate import format_ranking, format_validation, validate
@@ -661,11 +769,9 @@ def _run_validate(args) -> int:
         check_figure_path(args.plot)
     structures = [(Path(path).name, load_structure(path)) for path in paths]
     if args.model:
-        from .predictor import ContactPredictor
-
         sequence = chain_sequence(structures[0][1], args.chain)
-        predictor = ContactPredictor.from_pretrained(args.model, device=args.device, regression=args.regression)
-        P = predictor.predict(sequence)
+        predictor = _load_predictor(args, args.model, regression=args.regression)
+        P = predictor.predict_batch([sequence], progress=_progress(args))[0]
     else:
         from .io import read_contacts
 
@@ -680,7 +786,7 @@ def _run_validate(args) -> int:
 
         plot_residue_support(results, args.plot)
     if args.json:
-        print(json.dumps([result.to_dict() for result in results], indent=1))
+        _print_json([result.to_dict() for result in results])
     else:
         for result in results:
             print(format_validation(result))
@@ -844,6 +950,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict protein contacts from ESM attention maps and check them "
         "against structures.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name, value in list(globals().items()):
@@ -852,19 +961,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status after the reader of stdout went away (``| head``): 128 + SIGPIPE, as a shell reports
+#: a command that SIGPIPE ended (``yes | head``), so ``set -o pipefail`` scripts see it as such.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``esm-contacts`` with `argv` (default ``sys.argv[1:]``) and return the exit status.
+
+    Every command runs with warnings as one stderr line each (:func:`_warnings_as_lines`);
+    input errors are one stderr line and status 2; a closed stdout pipe ends the command
+    quietly with status 141.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "min_sep", 1) < 1:
-            raise CommandError("--min-sep must be at least 1")
-        return args.func(args) or 0
+        with _warnings_as_lines(args.command):
+            if getattr(args, "min_sep", 1) < 1:
+                raise CommandError("--min-sep must be at least 1")
+            status = args.func(args) or 0
+            sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+            return status
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except (CommandError, ValueError, OSError, KeyError) as error:  # OSError: unwritable output, full disk
         print(f"esm-contacts {args.command}: error: {_error_text(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("esm-contacts: interrupted", file=sys.stderr)
         return 130
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the output still buffered is not flushed into the closed pipe at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ __all__ = [
     "UnsafeCheckpointError",
     "hub_paths",
     "is_cached",
+    "cache_state",
     "safe_load",
     "load_model",
     "resolve_device",
@@ -153,7 +154,28 @@ def hub_paths(name: str) -> Tuple[Path, Path]:
 
 def is_cached(name: str) -> bool:
     """Whether both files of a fair-esm model are already in the torch hub cache."""
-    return all(path.is_file() for path in hub_paths(name))
+    return cache_state(name) == "cached"
+
+
+def cache_state(name: str) -> str:
+    """Which of a fair-esm model's two files the torch hub cache holds.
+
+    Parameters
+    ----------
+    name : str
+        A fair-esm model name, e.g. ``"esm1b_t33_650M_UR50S"``.
+
+    Returns
+    -------
+    state : str
+        ``"cached"`` (both files), ``"regression file missing"`` (the weights only: the
+        contact head cannot be built), ``"model file missing"`` (the regression only) or
+        ``"not downloaded"`` (neither). See :func:`hub_paths` for where they are looked for.
+    """
+    model_path, regression_path = hub_paths(name)
+    states = {(True, True): "cached", (True, False): "regression file missing",
+              (False, True): "model file missing", (False, False): "not downloaded"}
+    return states[model_path.is_file(), regression_path.is_file()]
 
 
 def safe_load(path: Union[str, Path]) -> dict:

@@ -25,6 +25,7 @@ averaged. Pairs farther apart than any window spans get probability 0; a warning
 their count and :meth:`ContactPredictor.coverage` returns the mask.
 """
 
+import sys
 import warnings
 from typing import Iterable, List, Optional, Sequence, Union
 
@@ -221,16 +222,23 @@ class ContactPredictor:
         results: List[Optional[np.ndarray]] = [None] * len(cleaned)
         short = [i for i, seq in enumerate(cleaned) if len(seq) <= self.max_length]
         long = [i for i, seq in enumerate(cleaned) if len(seq) > self.max_length]
-        bar = _progress(len(cleaned), progress, f"{self.name} contacts")
-        for batch in self._length_batches([len(cleaned[i]) for i in short]):
-            indices = [short[k] for k in batch]
-            for index, contact_map in zip(indices, self._forward([cleaned[i] for i in indices])):
-                results[index] = contact_map
-            bar.update(len(indices))
-        for index in long:
-            results[index] = self._predict_windows(cleaned[index])
-            bar.update(1)
-        bar.close()
+        batches = list(self._length_batches([len(cleaned[i]) for i in short]))
+        window_counts = [len(window_starts(len(cleaned[i]), self.max_length)) for i in long]
+        # Counted in transformer layers run (forward passes x layers), so that one long sequence shows progress too.
+        passes = len(batches) + sum(len(list(self._length_batches([self.max_length] * n))) for n in window_counts)
+        description = f"{self.name}: {len(cleaned)} sequence(s)"
+        if long:
+            description += f", {sum(window_counts)} windows"
+        bar = _progress(passes * self.num_layers, progress, description, unit="layer")
+        try:
+            for batch in batches:
+                indices = [short[k] for k in batch]
+                for index, contact_map in zip(indices, self._forward([cleaned[i] for i in indices], bar)):
+                    results[index] = contact_map
+            for index in long:
+                results[index] = self._predict_windows(cleaned[index], bar)
+        finally:
+            bar.close()
         return results
 
     def coverage(self, length: int) -> np.ndarray:
@@ -246,14 +254,14 @@ class ContactPredictor:
             mask[start : start + self.max_length, start : start + self.max_length] = True
         return mask
 
-    def _predict_windows(self, sequence: str) -> np.ndarray:
+    def _predict_windows(self, sequence: str, bar=None) -> np.ndarray:
         length, window = len(sequence), self.max_length
         total = np.zeros((length, length), dtype=np.float32)
         counts = np.zeros((length, length), dtype=np.uint8)  # at most 3 windows overlap
         starts = window_starts(length, window)
         windows = [sequence[start : start + window] for start in starts]
         for batch in self._length_batches([window] * len(windows)):
-            for k, contact_map in zip(batch, self._forward([windows[k] for k in batch])):
+            for k, contact_map in zip(batch, self._forward([windows[k] for k in batch], bar)):
                 block = slice(starts[k], starts[k] + window)
                 total[block, block] += contact_map
                 counts[block, block] += 1
@@ -435,13 +443,15 @@ class ContactPredictor:
         return self.with_regression(self.regression().top_heads(k))
 
     @torch.no_grad()
-    def _forward(self, sequences: Sequence[str]) -> List[np.ndarray]:
-        """Contact maps of sequences that fit the context, in one forward pass."""
+    def _forward(self, sequences: Sequence[str], bar=None) -> List[np.ndarray]:
+        """Contact maps of sequences that fit the context, in one forward pass; `bar` advances per layer."""
         _, _, tokens = self._batch_converter([(str(i), seq) for i, seq in enumerate(sequences)])
         tokens = tokens.to(self.device)
         lengths = [len(seq) for seq in sequences]
         logits = [torch.zeros((n, n), dtype=torch.float32, device=self.device) for n in lengths]
         for layer, attention in layer_attentions(self.model, tokens):
+            if bar is not None:
+                bar.update(1)
             heads = self._heads[layer]
             if len(heads) == 0:
                 continue
@@ -491,7 +501,13 @@ def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     return resolved
 
 
-def _progress(total: int, enabled: bool, description: str):
+#: Seconds a progress bar waits before it appears: quick predictions print nothing.
+PROGRESS_DELAY_S = 2.0
+
+
+def _progress(total: int, enabled: bool, description: str, unit: str = "seq"):
+    """A tqdm bar on stderr, shown once the work has taken :data:`PROGRESS_DELAY_S` seconds."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not enabled or total <= 1, desc=description, unit="seq")
+    return tqdm(total=total, disable=not enabled or total <= 1, desc=description, unit=unit,
+                delay=PROGRESS_DELAY_S, file=sys.stderr)

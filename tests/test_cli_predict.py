@@ -127,7 +127,8 @@ def test_structure_input_with_evaluation(capsys, shared_data, tiny_esm1b, predic
     assert len(sequence) == 99
     with pytest.warns(UserWarning, match="longer than the model context"):  # tiny ESM-1b: 64 residues
         P = predictor.predict(sequence)
-    assert format_table(evaluate(P, true_contacts(structure, "A", sequence=sequence))) in out
+    table = evaluate(P, true_contacts(structure, "A", sequence=sequence), min_sep=6)
+    assert format_table(table, columns=("L", "L/2", "L/5", "auc"), label="1hvr_A") in out
 
 
 def test_msa_input_must_be_the_query(tmp_path, capsys, shared_data, tiny_esm2):
@@ -155,7 +156,8 @@ def test_msa_with_structure_input_evaluates_in_query_coordinates(tmp_path, capsy
     far = np.abs(np.subtract.outer(np.arange(len(query)), np.arange(len(query)))) >= 6  # what the RR file lists
     np.testing.assert_allclose(P[far], ensemble[far], atol=5e-7)
     T = true_contacts(load_structure(shared_data / "4zey.cif"), "A", sequence=query)
-    assert format_table(evaluate(ensemble, T)) in capsys.readouterr().out
+    assert format_table(evaluate(ensemble, T, min_sep=6), columns=("L", "L/2", "L/5", "auc"),
+                        label="4zey_A") in capsys.readouterr().out
 
 
 def test_empty_npy_is_a_one_line_error(tmp_path, capsys, shared_data):
