@@ -248,7 +248,8 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--structure", required=True, help="PDB/mmCIF/BinaryCIF file (gzipped too) or PDB ID")
     parser.add_argument("--chain", required=True, help="author chain ID")
     parser.add_argument("--sequence-from", choices=["structure", "PRED"], default=None,
-                        help="indices of PRED: the chain's observed residues, or PRED's own sequence "
+                        help="indices of PRED: the chain's residues (observed ones, or its full construct "
+                        "when PRED has that size, as predict writes it), or PRED's own sequence "
                         "aligned to the chain (default: PRED's when it carries one)")
     parser.add_argument("--plot", help="contact-map figure (.png, .svg or .pdf)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -299,8 +300,12 @@ def _check_pred_sequence(sequence: str, structure, chain: str, where: str, hint:
 
 def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str,
                         hint: str = "use --sequence-from structure to ignore the file's sequence"):
-    """The sequence P is indexed by (None: the chain's observed residues) and the truth."""
-    from .structure import chain_sequence, true_contacts
+    """The sequence P is indexed by (None: the chain's observed residues) and the truth.
+
+    Without a sequence from the file, P's size decides (:func:`sequence_of_map`): the
+    chain's observed residues, or its full construct (a map ``predict`` wrote).
+    """
+    from .structure import sequence_of_map, true_contacts
 
     if sequence_from == "PRED" and pred_sequence is None:
         raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
@@ -308,12 +313,10 @@ def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, 
     if sequence is not None:
         _check_pred_sequence(sequence, structure, chain, where, hint)
     else:
-        observed = len(chain_sequence(structure, chain))
-        if observed != P.shape[0]:
-            raise CommandError(
-                f"{where}: the prediction covers {P.shape[0]} residues but chain {chain} has {observed} observed; "
-                "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
-            )
+        try:
+            sequence = sequence_of_map(P.shape[0], structure, chain)
+        except ValueError as error:
+            raise CommandError(f"{where}: {error}") from None
     # P is (len(sequence),)^2 by read_contacts, or checked above: T has its shape.
     return sequence, true_contacts(structure, chain, sequence=sequence)
 
@@ -359,7 +362,7 @@ def _run_evaluate(args) -> int:
     import json
 
     from .io import read_contacts
-    from .metrics import TOPS, evaluate, format_table, homodimer_explained
+    from .metrics import TOPS, evaluate, format_table, homodimer_explained, listed_pairs
     from .plot import check_figure_path
     from .structure import load_structure
 
@@ -371,6 +374,7 @@ def _run_evaluate(args) -> int:
         sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction)
         partners, X = _homodimer_map(structure, args.structure, args.chain, sequence)
     table = evaluate(P, T, min_sep=args.min_sep)
+    listed = listed_pairs(P, min_sep=args.min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
     observed = int((T.diagonal() == 1).sum())
     if args.plot:
@@ -382,13 +386,16 @@ def _run_evaluate(args) -> int:
         print(json.dumps({
             "prediction": args.prediction, "structure": args.structure, "chain": args.chain,
             "length": int(P.shape[0]), "residues_observed": observed,
-            "sequence": sequence, "min_sep": args.min_sep, "precision": _json_table(table),
+            "sequence": sequence, "min_sep": args.min_sep, "pairs_listed": listed, "precision": _json_table(table),
             "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
                           "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
         }, indent=1))
         return 0
     print(f"# {args.prediction} vs {args.structure} chain {args.chain}: L = {P.shape[0]}, "
           f"{observed} residues observed, precision in % (top L/k pairs, separation >= {args.min_sep})")
+    if listed < P.shape[0]:
+        print(f"# the file lists {listed} pair{'s' if listed != 1 else ''} with separation >= {args.min_sep}, fewer "
+              f"than L = {P.shape[0]}: the pairs it does not list count as misses")
     print(format_table(table, columns=TOPS + ("auc",), label=Path(args.prediction).name))
     if partners:
         print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "

@@ -30,7 +30,7 @@ def test_text_round_trip_to_printed_precision(tmp_path, contact_map, suffix):
     assert sequence == SEQUENCE
     off_diagonal = ~np.eye(len(SEQUENCE), dtype=bool)
     np.testing.assert_allclose(P[off_diagonal], contact_map[off_diagonal], atol=5e-7, rtol=0)
-    assert np.all(np.diag(P) == 0)
+    assert np.all(np.isnan(np.diag(P)))  # the diagonal is never listed: not a prediction
 
 
 def test_npy_round_trip_is_exact(tmp_path, contact_map):
@@ -80,7 +80,7 @@ def test_csv_without_every_position_has_no_sequence(tmp_path):
     [
         ("a.rr", "PFRMAT RR\nMKTAY\n1 x 0 8 0.5\nEND\n", r"a.rr, line 3: residue index 'x' is not an integer"),
         ("b.rr", "PFRMAT RR\nMKTAY\n1 4 0 8 1.5\nEND\n", r"b.rr, line 3: probability 1.5 outside \[0, 1\]"),
-        ("c.rr", "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n", r"c.rr, line 3: residue index out of range 1..5"),
+        ("c.rr", "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n", r"c.rr, line 3: residue index 9 out of range 1..5"),
         ("d.rr", "PFRMAT RR\nMKTAY\n1 2 3 4\n", r"d.rr, line 3: expected 'i j 0 8 p'"),
         ("e.csv", "a,b,c\n1,2,3\n", r"e.csv, line 1: expected the header"),
         ("f.csv", "i,j,res_i,res_j,probability\n1,5,M,K\n", r"f.csv, line 2: expected 5 fields, got 4"),
@@ -142,7 +142,7 @@ def test_csv_keeps_short_sequences_and_x(tmp_path, sequence):
 
 def test_csv_sequence_line_must_match_the_pairs(tmp_path):
     (tmp_path / "m.csv").write_text("# sequence: MKTAYIAK\ni,j,res_i,res_j,probability\n1,8,M,W,0.7\n")
-    with pytest.raises(ValueError, match=r"m.csv: residue 8 is W in the pairs but K in the '# sequence:' line"):
+    with pytest.raises(ValueError, match=r"m.csv: residue 8 is 'W' in the pairs but K in the '# sequence:' line"):
         read_contacts(tmp_path / "m.csv")
     (tmp_path / "b.csv").write_text("# sequence: MKT\ni,j,res_i,res_j,probability\n1,8,M,K,0.7\n")
     with pytest.raises(ValueError, match=r"b.csv: residue 8 of the pairs lies beyond the 3 residues"):

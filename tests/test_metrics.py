@@ -138,7 +138,7 @@ def test_top_pairs_order_ties_filters():
 
 
 def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
-    """Loop over every pair, filter, sort by (NaN last, -p, i, j) in plain Python, then cut."""
+    """Loop over every pair, filter (NaN: unlisted, never a candidate), sort by (-p, i, j) in plain Python, then cut."""
     L = len(P)
     candidates = []
     for i in range(L):
@@ -148,13 +148,13 @@ def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
                 continue
             if T is not None and T[i][j] < 0:
                 continue
-            if threshold is not None and not p >= threshold:
+            if math.isnan(p) or (threshold is not None and not p >= threshold):
                 continue
-            candidates.append((math.isnan(p), 0.0 if math.isnan(p) else -p, i, j))
+            candidates.append((-p, i, j))
     candidates.sort()
     count = parse_top(top, L)
     chosen = candidates[:count]
-    return (np.array([c[2] for c in chosen], dtype=np.int64), np.array([c[3] for c in chosen], dtype=np.int64))
+    return (np.array([c[1] for c in chosen], dtype=np.int64), np.array([c[2] for c in chosen], dtype=np.int64))
 
 
 @settings(max_examples=60, deadline=None)
