@@ -72,14 +72,18 @@ def quote_input(text: str, limit: int = QUOTE_LIMIT) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def _map_bytes(length: int) -> str:
-    """The memory an L x L float32 map needs, in words (``6.4 GB``)."""
-    size = 4.0 * length * length
+def _size_text(size: float) -> str:
+    """A number of bytes in words (``6.4 GB``)."""
     for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
-        if size < 1000 or unit == "PB":
+        if size < 1000:
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1000
-    return f"{size:.1f} PB"  # pragma: no cover
+    return f"{size:.1f} EB"
+
+
+def _map_bytes(length: int) -> str:
+    """The memory an L x L float32 map needs, in words."""
+    return _size_text(4.0 * length * length)
 
 
 def _check_length(length: int, where: str, what: str) -> None:
@@ -318,8 +322,10 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
     if sequence:
         _check_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
         length = len(sequence)
-    else:
+    else:  # L is the largest index: one huge index must not make a huge map
         length = max((max(a, b) for a, b, _, _ in entries), default=0)
+        line_number = next((n for a, b, _, n in entries if max(a, b) == length), 0)
+        _check_length(length, f"{path}, line {line_number}", f"residue index {length}")
     if length == 0:
         raise ValueError(f"{path}: no sequence and no contacts")
     # Every index is checked before the map is allocated: one huge index is no huge map.
@@ -329,9 +335,7 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
             if sequence:
                 raise ValueError(f"{path}, line {line_number}: residue index {bad} out of range 1..{length} "
                                  f"(the sequence has {length} residues)")
-            if bad < 1:
-                raise ValueError(f"{path}, line {line_number}: residue index {bad} out of range (indices start at 1)")
-            _check_length(bad, f"{path}, line {line_number}", f"residue index {bad}")
+            raise ValueError(f"{path}, line {line_number}: residue index {bad} out of range (indices start at 1)")
         if a == b:
             raise ValueError(f"{path}, line {line_number}: a residue paired with itself ({a})")
     P = np.full((length, length), np.nan, dtype=np.float32)
@@ -375,7 +379,7 @@ def _read_npy(path: Path) -> np.ndarray:
         needed = int(shape[0]) * int(shape[1]) * dtype.itemsize
         if needed > size - offset:
             raise ValueError(f"{path}: the .npy header declares a {shape[0]} x {shape[1]} {dtype} array "
-                             f"({needed} bytes) but the file holds {max(size - offset, 0)} bytes of data")
+                             f"({_size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data")
         _check_length(int(shape[0]), str(path), f"its .npy header ({shape[0]} x {shape[1]})")
         try:
             P = np.fromfile(stream, dtype=dtype, count=needed // dtype.itemsize if dtype.itemsize else 0)
@@ -453,7 +457,7 @@ def _parse_csv(path: Path, lines):
             raise ValueError(f"{path}: the '# sequence:' line holds characters that are not residue letters")
         for k, letter in letters.items():
             if k < 1:
-                raise ValueError(f"{path}: residue index {k} of the pairs is out of range (indices start at 1)")
+                continue  # read_contacts refuses it, naming the line
             if k > len(declared):
                 raise ValueError(f"{path}: residue {k} of the pairs lies beyond the {len(declared)} residues "
                                  "of the '# sequence:' line")
