@@ -450,3 +450,12 @@ def test_full_construct_npy_evaluates_like_rr(tmp_path, capsys, shared_data, tin
     np.save(tmp_path / "other.npy", np.zeros((1100, 1100), dtype=np.float32))
     assert main(["evaluate", str(tmp_path / "other.npy"), "--structure", str(pdb), "--chain", "A"]) == 2
     assert "covers 1100 residues but chain A has 1058 observed or the 1174 of its full construct" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("top", ["L", "all"])
+def test_validate_uses_only_the_listed_pairs(tmp_path, capsys, a3a, top):
+    path, structure = a3a
+    three_pair_rr(tmp_path / "three.rr", structure)
+    assert main(["validate", str(tmp_path / "three.rr"), str(path), "--chain", "A", "--top", top, "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["predicted_contacts"] == 3 and result["agreement"] == pytest.approx(2 / 3)
