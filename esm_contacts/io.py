@@ -374,7 +374,7 @@ def _read_npy(path: Path) -> np.ndarray:
             kind = _REFUSED_KINDS.get(dtype.kind, "non-numeric")
             raise ValueError(f"{path}: a contact map must hold real numbers; this .npy holds {kind} values "
                              f"(dtype {quote_input(str(dtype))})")
-        if len(shape) != 2 or shape[0] != shape[1]:
+        if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 0:
             raise ValueError(f"{path}: expected a square (L, L) contact map, got shape {tuple(shape)}")
         needed = int(shape[0]) * int(shape[1]) * dtype.itemsize
         if needed > size - offset:

@@ -50,6 +50,7 @@ HOSTILE = {
     "npy_1e6_header_128_bytes": lambda d: npy_header_only(d / "huge.npy", "<f4", (10**6, 10**6)),
     "npy_1e5_float64_short_data": lambda d: npy_header_only(d / "huge64.npy", "<f8", (10**5, 10**5), b"\0" * 4096),
     "npy_3d_huge": lambda d: npy_header_only(d / "cube.npy", "<f4", (10**4, 10**4, 10**4)),
+    "npy_negative_shape": lambda d: npy_header_only(d / "negative.npy", "<f4", (-2, -2), b"\0" * 64),
     "npy_beyond_limit_claims_data": lambda d: npy_header_only(
         d / "limit.npy", "|u1", (MAX_MAP_RESIDUES + 1, MAX_MAP_RESIDUES + 1)),
     # Non-real-numeric dtypes, each named in the message.
@@ -86,6 +87,7 @@ EXPECTED = {
     "npy_1e6_header_128_bytes": ["1000000 x 1000000", "(4.0 TB)", "holds 0 bytes"],
     "npy_1e5_float64_short_data": ["100000 x 100000", "4096 bytes"],
     "npy_3d_huge": ["square (L, L)", "(10000, 10000, 10000)"],
+    "npy_negative_shape": ["negative.npy", "square (L, L)", "(-2, -2)"],
     "npy_beyond_limit_claims_data": [f"{MAX_MAP_RESIDUES + 1} x {MAX_MAP_RESIDUES + 1}"],
     "npy_string": ["string", "<U3"],
     "npy_bytes": ["byte string", "S2"],
