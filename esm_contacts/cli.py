@@ -677,9 +677,13 @@ def _run_validate(args) -> int:
         from .io import read_contacts
 
         P, sequence = read_contacts(args.inputs[0])
+    from .structure import sequence_of_map
+
+    # A map without a sequence (.npy): its size says what it is indexed by, per model.
     results = [
-        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
-                 threshold=args.threshold, sequence=sequence, name=name)
+        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep, threshold=args.threshold,
+                 sequence=sequence if sequence is not None else sequence_of_map(len(P), structure, args.chain),
+                 name=name)
         for name, structure in structures
     ]
     if args.plot:

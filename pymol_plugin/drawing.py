@@ -614,6 +614,8 @@ def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str
 
 def summary(result: dict, analysis: Analysis, target: Target, options: Options) -> str:
     """The text written to PyMOL's log."""
+    from esm_contacts.metrics import listed_pairs
+
     counts = result["counts"]
     name = result["name"]
     chosen = len(analysis.kinds)
@@ -634,6 +636,10 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
                      f"{result['precision_count']}; pairs of known truth ranked, no threshold)")
     else:
         lines.append(f"  precision at top {options.top}: n/a (no pair to rank)")
+    listed = listed_pairs(analysis.P, *options.separations)
+    if listed < result["precision_count"]:
+        lines.append(f"  the map lists {listed} pair{'s' if listed != 1 else ''} in these separations, fewer than "
+                     f"{result['precision_count']}: the pairs it does not list count as misses")
     known = chosen - counts["unknown"]
     if known:
         lines.append(f"  drawn pairs that are contacts: {counts['tp']}/{known} ({analysis.drawn_fraction:.3f}); "

@@ -459,3 +459,22 @@ def test_validate_uses_only_the_listed_pairs(tmp_path, capsys, a3a, top):
     assert main(["validate", str(tmp_path / "three.rr"), str(path), "--chain", "A", "--top", top, "--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     assert result["predicted_contacts"] == 3 and result["agreement"] == pytest.approx(2 / 3)
+
+
+def test_validate_maps_a_full_construct_npy(tmp_path, capsys, shared_data):
+    """4JSV chain A: a .npy of the full construct (1174) is validated through it, like its RR."""
+    pdb = shared_data / "4JSV.pdb"
+    structure = load_structure(pdb)
+    from esm_contacts.structure import entity_sequence
+
+    full = entity_sequence(structure, "A")
+    T = true_contacts(structure, "A", sequence=full)
+    P = np.round(noisy_copy(T, 5), 6)
+    np.save(tmp_path / "full.npy", P)
+    write_contacts(tmp_path / "full.rr", P, sequence=full)
+    results = []
+    for name in ("full.npy", "full.rr"):
+        assert main(["validate", str(tmp_path / name), str(pdb), "--chain", "A", "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out)[0])
+    assert results[0]["predicted_contacts"] == results[1]["predicted_contacts"] == 1174
+    assert results[0]["agreement"] == pytest.approx(results[1]["agreement"])

@@ -864,3 +864,5 @@ def test_load_sparse_file_draws_only_its_pairs(cmd, shared_data, tmp_path, top):
     count = L if top == "L" else (L // 2 if top == "L/2" else 3)
     assert result["precision_count"] == count
     assert result["precision"] == pytest.approx(2 / count)
+    said = f"the map lists 3 pairs in these separations, fewer than {count}" in result["summary"]
+    assert said == (count > 3)
