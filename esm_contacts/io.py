@@ -72,8 +72,11 @@ def quote_input(text: str, limit: int = QUOTE_LIMIT) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def _size_text(size: float) -> str:
-    """A number of bytes in words (``6.4 GB``)."""
+def _size_text(size: int) -> str:
+    """A number of bytes in words (``6.4 GB``; ``about 10^30 bytes`` beyond exabytes)."""
+    if size >= 10**21:  # str() of a huge int may exceed Python's digit limit: the exponent from its bits
+        return f"about 10^{int((int(size).bit_length() - 1) * 0.30103)} bytes"
+    size = float(size)
     for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
         if size < 1000:
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
@@ -81,16 +84,23 @@ def _size_text(size: float) -> str:
     return f"{size:.1f} EB"
 
 
+def _number(value: int) -> str:
+    """An integer from a file for a message: whole up to 20 digits, else its first digits and length."""
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)"
+
+
 def _map_bytes(length: int) -> str:
     """The memory an L x L float32 map needs, in words."""
-    return _size_text(4.0 * length * length)
+    return _size_text(4 * int(length) * int(length))
 
 
 def _check_length(length: int, where: str, what: str) -> None:
     """Refuse a map of more than :data:`MAX_MAP_RESIDUES` residues before it is allocated."""
     if length > MAX_MAP_RESIDUES:
         raise ValueError(
-            f"{where}: {what} makes a {length} x {length} contact map ({_map_bytes(length)} as float32); "
+            f"{where}: {what} makes a {_number(length)} x {_number(length)} contact map "
+            f"({_map_bytes(length)} as float32); "
             f"contact files of at most {MAX_MAP_RESIDUES} residues are read"
         )
 
@@ -200,11 +210,13 @@ def _pairs_to_write(P: np.ndarray, pairs, what: str) -> Tuple[np.ndarray, np.nda
     if i.size and (i.dtype.kind not in "iu" or j.dtype.kind not in "iu"):
         raise ValueError(f"{what}: pair indices must be integers, got dtypes {i.dtype} and {j.dtype}")
     L = P.shape[0]
-    for a, b in zip(i.tolist(), j.tolist()):
-        if not (0 <= a < L and 0 <= b < L):
-            raise ValueError(f"{what}: pair ({a}, {b}) lies outside the map's 0-based indices 0..{L - 1}")
-        if a == b:
-            raise ValueError(f"{what}: pair ({a}, {b}) pairs a residue with itself")
+    outside = (i < 0) | (i >= L) | (j < 0) | (j >= L)
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) lies outside the map's 0-based indices 0..{L - 1}")
+    if (i == j).any():
+        k = int(np.argmax(i == j))
+        raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) pairs a residue with itself")
     lo, hi = np.minimum(i, j).astype(np.int64), np.maximum(i, j).astype(np.int64)
     listed = ~np.isnan(P[lo, hi])
     return lo[listed], hi[listed]
@@ -319,28 +331,36 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
         raise ValueError(f"{path}: empty contact file")
     parse = _parse_rr if fmt == "rr" else _parse_csv
     sequence, entries = parse(path, text)
+    # Columns: i, j (1-based), probability, line number; all checked before the map exists.
+    a, b, p, lines = (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
     if sequence:
         _check_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
         length = len(sequence)
-    else:  # L is the largest index: one huge index must not make a huge map
-        length = max((max(a, b) for a, b, _, _ in entries), default=0)
-        line_number = next((n for a, b, _, n in entries if max(a, b) == length), 0)
-        _check_length(length, f"{path}, line {line_number}", f"residue index {length}")
+    elif entries:  # L is the largest index: one huge index must not make a huge map
+        top = np.maximum(a, b)
+        length = int(top.max())
+        _check_length(length, f"{path}, line {lines[int(np.argmax(top))]}", f"residue index {_number(length)}")
+    else:
+        length = 0
     if length == 0:
         raise ValueError(f"{path}: no sequence and no contacts")
-    # Every index is checked before the map is allocated: one huge index is no huge map.
-    for a, b, _, line_number in entries:
-        if not (1 <= a <= length and 1 <= b <= length):
-            bad = a if not 1 <= a <= length else b
-            if sequence:
-                raise ValueError(f"{path}, line {line_number}: residue index {bad} out of range 1..{length} "
-                                 f"(the sequence has {length} residues)")
-            raise ValueError(f"{path}, line {line_number}: residue index {bad} out of range (indices start at 1)")
-        if a == b:
-            raise ValueError(f"{path}, line {line_number}: a residue paired with itself ({a})")
+    outside = (a < 1) | (a > length) | (b < 1) | (b > length)
+    if outside.any():
+        k = int(np.argmax(outside))
+        bad = int(a[k]) if not 1 <= a[k] <= length else int(b[k])
+        where = f"{path}, line {lines[k]}: residue index {_number(bad)} out of range"
+        if sequence:
+            raise ValueError(f"{where} 1..{length} (the sequence has {length} residues)")
+        raise ValueError(f"{where} (indices start at 1)")
+    if (a == b).any():
+        k = int(np.argmax(a == b))
+        raise ValueError(f"{path}, line {lines[k]}: a residue paired with itself ({a[k]})")
     P = np.full((length, length), np.nan, dtype=np.float32)
-    for a, b, p, _ in entries:
-        P[a - 1, b - 1] = P[b - 1, a - 1] = p
+    # The same (lo, hi) order both ways: a pair listed twice (in either order) keeps its
+    # last line's probability, symmetric.
+    lo, hi = np.minimum(a, b).astype(np.int64) - 1, np.maximum(a, b).astype(np.int64) - 1
+    P[lo, hi] = p
+    P[hi, lo] = p
     return P, sequence
 
 

@@ -66,6 +66,7 @@ HOSTILE = {
     "rr_huge_index_with_sequence": lambda d: (d / "index_seq.rr").write_text(
         "PFRMAT RR\nMKTAYIAKQR\n1 1000000000 0 8 0.5\nEND\n"),
     "rr_5000_digit_index": lambda d: (d / "digits.rr").write_text(f"PFRMAT RR\n1 {'9' * 5000} 0 8 0.5\nEND\n"),
+    "rr_4000_digit_index": lambda d: (d / "digits4000.rr").write_text(f"PFRMAT RR\n1 {'9' * 4000} 0 8 0.5\nEND\n"),
     "csv_huge_index": lambda d: (d / "index.csv").write_text("i,j,res_i,res_j,probability\n1,1000000000,M,K,0.5\n"),
     "csv_huge_negative_index_with_sequence": lambda d: (d / "negative.csv").write_text(
         "# sequence: MKTAYIAKQR\ni,j,res_i,res_j,probability\n-1000000000,5,M,Y,0.5\n"),
@@ -100,6 +101,7 @@ EXPECTED = {
                       f"at most {MAX_MAP_RESIDUES} residues"],
     "rr_huge_index_with_sequence": ["line 3", "residue index 1000000000 out of range 1..10"],
     "rr_5000_digit_index": ["line 2", "is not an integer", "(5000 characters)"],
+    "rr_4000_digit_index": ["line 2", "residue index 999999999999... (4000 digits)"],
     "csv_huge_index": ["line 2", "1000000000 x 1000000000"],
     "csv_huge_negative_index_with_sequence": ["line 3", "residue index -1000000000 out of range"],
     "rr_300k_sequence": ["sequence of 300000 letters", "300000 x 300000", "360.0 GB"],
