@@ -206,7 +206,8 @@ def _pairs_to_write(P: np.ndarray, pairs, what: str) -> Tuple[np.ndarray, np.nda
     """The 0-based ``pairs`` as ``(lo, hi)``, each inside the map; unlisted (NaN) pairs dropped."""
     i, j = np.asarray(pairs[0]), np.asarray(pairs[1])
     if i.shape != j.shape or i.ndim != 1:
-        raise ValueError(f"{what}: pairs must be two 1-D index arrays of one length, got shapes {i.shape} and {j.shape}")
+        raise ValueError(f"{what}: pairs must be two 1-D index arrays of one length, "
+                         f"got shapes {i.shape} and {j.shape}")
     if i.size and (i.dtype.kind not in "iu" or j.dtype.kind not in "iu"):
         raise ValueError(f"{what}: pair indices must be integers, got dtypes {i.dtype} and {j.dtype}")
     L = P.shape[0]
@@ -437,7 +438,8 @@ def _parse_rr(path: Path, lines):
             a, b = _index(fields[0], path, line_number), _index(fields[1], path, line_number)
             entries.append((a, b, _probability(fields[-1], path, line_number), line_number))
         else:
-            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, got {quote_input(line)}")
+            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, "
+                             f"got {quote_input(line)}")
     sequence = "".join(sequence_parts)
     # Writers without a sequence fill the mandatory lines with X: that is no sequence.
     return (sequence if sequence.strip("X") else None), entries
@@ -456,7 +458,8 @@ def _parse_csv(path: Path, lines):
     header = [field.strip().lower() for field in lines[first].split(",")]
     if header[:2] != ["i", "j"] or "probability" not in header:
         raise ValueError(
-            f"{path}, line {first + 1}: expected the header 'i,j,res_i,res_j,probability', got {quote_input(lines[first])}"
+            f"{path}, line {first + 1}: expected the header 'i,j,res_i,res_j,probability', "
+            f"got {quote_input(lines[first])}"
         )
     column = header.index("probability")
     entries, letters = [], {}

@@ -408,7 +408,8 @@ def test_predict_top_file_lists_its_pairs(tmp_path, capsys, shared_data, tiny_es
     """An RR written by predict --top 10: evaluate ranks those 10 pairs only."""
     out = tmp_path / "top10.csv"
     pdb = shared_data / "1hvr.pdb"
-    assert main(["predict", str(pdb), "--chain", "A", "--model", str(tiny_esm1b), "--top", "10", "--out", str(out)]) == 0
+    assert main(["predict", str(pdb), "--chain", "A", "--model", str(tiny_esm1b), "--top", "10",
+                 "--out", str(out)]) == 0
     capsys.readouterr()
     assert main(["evaluate", str(out), "--structure", str(pdb), "--chain", "A", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -449,7 +450,8 @@ def test_full_construct_npy_evaluates_like_rr(tmp_path, capsys, shared_data, tin
     assert json.loads(capsys.readouterr().out)["sequence"] is None
     np.save(tmp_path / "other.npy", np.zeros((1100, 1100), dtype=np.float32))
     assert main(["evaluate", str(tmp_path / "other.npy"), "--structure", str(pdb), "--chain", "A"]) == 2
-    assert "covers 1100 residues but chain A has 1058 observed or the 1174 of its full construct" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "covers 1100 residues but chain A has 1058 observed or the 1174 of its full construct" in error
 
 
 @pytest.mark.parametrize("top", ["L", "all"])

@@ -8,6 +8,7 @@ resident memory, ``VmHWM``, stays small).
 """
 
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -189,7 +190,7 @@ def test_nothing_huge_is_allocated(hostile, shared_data, tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(shared_data / "1hvr.pdb"),
                            *(str(hostile[name]) for name in HOSTILE)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["codes"] == [2] * len(HOSTILE)
     assert done.stderr.count("\n") == len(HOSTILE) and "Traceback" not in done.stderr
