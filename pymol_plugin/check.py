@@ -142,9 +142,8 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
 
     Every model is scored before the session is touched, so an error leaves it as it was.
     """
-    from esm_contacts.validate import format_ranking, format_validation, validate
-
     from esm_contacts.structure import sequence_of_map
+    from esm_contacts.validate import format_ranking, format_validation, validate
 
     results, indices = [], []
     for target in targets:
