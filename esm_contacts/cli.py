@@ -272,21 +272,27 @@ def _print_evaluation(P, sequence: str, structure, chain: str, source: str, labe
     partners, X = _homodimer_map(structure, source, chain, sequence)
     table = evaluate(P, T, min_sep=min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=min_sep)
-    _print_precision_table(table, f"{label} vs {source} chain {chain}", label, P.shape[0], T, min_sep, partners, dimer)
+    _print_precision_table(table, f"{label} vs {source} chain {chain}", label, P, T, min_sep, partners, dimer)
 
 
-def _print_precision_table(table, title: str, label: str, length: int, T, min_sep: int, partners, dimer) -> None:
+def _print_precision_table(table, title: str, label: str, P, T, min_sep: int, partners, dimer) -> None:
     """The precision table as ``evaluate`` and ``predict --evaluate`` print it (one layout for both).
 
-    A header line (what against what, L, observed residues, units), the ranges x
-    (L, L/2, L/5, AUC) table with `label` as its row, and the homodimer line when the
-    chain has partners.
+    A header line (what against what, L, observed residues, units), a line saying how
+    many pairs the map lists when that is fewer than L (a sparse contact file), the
+    ranges x (L, L/2, L/5, AUC) table with `label` as its row, and the homodimer line
+    when the chain has partners.
     """
-    from .metrics import TOPS, format_table
+    from .metrics import TOPS, format_table, listed_pairs
 
+    length = P.shape[0]
     observed = int((T.diagonal() == 1).sum())
     print(f"# {title}: L = {length}, {observed} residues observed, precision in % "
           f"(top L/k pairs, separation >= {min_sep})")
+    listed = listed_pairs(P, min_sep=min_sep)
+    if listed < length:
+        print(f"# the file lists {listed} pair{'s' if listed != 1 else ''} with separation >= {min_sep}, fewer "
+              f"than L = {length}: the pairs it does not list count as misses")
     print(format_table(table, columns=TOPS + ("auc",), label=label))
     if partners:
         print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "
@@ -307,7 +313,8 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--structure", required=True, help="PDB/mmCIF/BinaryCIF file (gzipped too) or PDB ID")
     parser.add_argument("--chain", required=True, help="author chain ID")
     parser.add_argument("--sequence-from", choices=["structure", "PRED"], default=None,
-                        help="indices of PRED: the chain's observed residues, or PRED's own sequence "
+                        help="indices of PRED: the chain's residues (observed ones, or its full construct "
+                        "when PRED has that size, as predict writes it), or PRED's own sequence "
                         "aligned to the chain (default: PRED's when it carries one)")
     parser.add_argument("--plot", help="contact-map figure (.png, .svg or .pdf)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -358,8 +365,12 @@ def _check_pred_sequence(sequence: str, structure, chain: str, where: str, hint:
 
 def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str,
                         hint: str = "use --sequence-from structure to ignore the file's sequence"):
-    """The sequence P is indexed by (None: the chain's observed residues) and the truth."""
-    from .structure import chain_sequence, true_contacts
+    """The sequence P is indexed by (None: the chain's observed residues) and the truth.
+
+    Without a sequence from the file, P's size decides (:func:`sequence_of_map`): the
+    chain's observed residues, or its full construct (a map ``predict`` wrote).
+    """
+    from .structure import sequence_of_map, true_contacts
 
     if sequence_from == "PRED" and pred_sequence is None:
         raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
@@ -367,12 +378,10 @@ def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, 
     if sequence is not None:
         _check_pred_sequence(sequence, structure, chain, where, hint)
     else:
-        observed = len(chain_sequence(structure, chain))
-        if observed != P.shape[0]:
-            raise CommandError(
-                f"{where}: the prediction covers {P.shape[0]} residues but chain {chain} has {observed} observed; "
-                "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
-            )
+        try:
+            sequence = sequence_of_map(P.shape[0], structure, chain)
+        except ValueError as error:
+            raise CommandError(f"{where}: {error}") from None
     # P is (len(sequence),)^2 by read_contacts, or checked above: T has its shape.
     return sequence, true_contacts(structure, chain, sequence=sequence)
 
@@ -464,7 +473,7 @@ def _homodimer_map(structure, path: str, chain: str, sequence):
 
 def _run_evaluate(args) -> int:
     from .io import read_contacts
-    from .metrics import evaluate, homodimer_explained
+    from .metrics import evaluate, homodimer_explained, listed_pairs
     from .plot import check_figure_path
     from .structure import load_structure
 
@@ -476,6 +485,7 @@ def _run_evaluate(args) -> int:
         sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction)
         partners, X = _homodimer_map(structure, args.structure, args.chain, sequence)
     table = evaluate(P, T, min_sep=args.min_sep)
+    listed = listed_pairs(P, min_sep=args.min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
     observed = int((T.diagonal() == 1).sum())
     if args.plot:
@@ -487,13 +497,13 @@ def _run_evaluate(args) -> int:
         _print_json({
             "prediction": args.prediction, "structure": args.structure, "chain": args.chain,
             "length": int(P.shape[0]), "residues_observed": observed,
-            "sequence": sequence, "min_sep": args.min_sep, "precision": _json_table(table),
+            "sequence": sequence, "min_sep": args.min_sep, "pairs_listed": listed, "precision": _json_table(table),
             "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
                           "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
         })
         return 0
     _print_precision_table(table, f"{args.prediction} vs {args.structure} chain {args.chain}",
-                           Path(args.prediction).name, P.shape[0], T, args.min_sep, partners, dimer)
+                           Path(args.prediction).name, P, T, args.min_sep, partners, dimer)
     return 0
 
 
@@ -776,9 +786,13 @@ def _run_validate(args) -> int:
         from .io import read_contacts
 
         P, sequence = read_contacts(args.inputs[0])
+    from .structure import sequence_of_map
+
+    # A map without a sequence (.npy): its size says what it is indexed by, per model.
     results = [
-        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
-                 threshold=args.threshold, sequence=sequence, name=name)
+        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep, threshold=args.threshold,
+                 sequence=sequence if sequence is not None else sequence_of_map(len(P), structure, args.chain),
+                 name=name)
         for name, structure in structures
     ]
     if args.plot:

@@ -2,7 +2,18 @@
 
 Indices in RR and CSV files are 1-based sequence positions, pairs ``i < j``, one line
 each, highest probability first. Probabilities are printed with six decimals; reading
-a file back gives the map to that precision, with 0 for pairs the file does not list.
+a file back gives the map to that precision.
+
+A contact file lists predictions (``DESIGN.md``, "Contact files"). RR and CSV files are
+sparse: a map read from one holds NaN for every pair the file does not list (the
+diagonal too), and NaN pairs take no place in any ranking
+(:func:`esm_contacts.metrics.top_pairs`). A ``.npy`` map is dense: it lists every pair,
+and NaN in it is an error.
+
+Limits: a map is ``L x L`` float32, so a file is refused before anything is allocated
+when it would make a map of more than :data:`MAX_MAP_RESIDUES` residues (a sequence
+line, an index, or a ``.npy`` header); a ``.npy`` header is also checked against the
+file's size and its dtype must be real numeric (bool, integer, floating point).
 
 - RR (``.rr``, ``.casp``): ``PFRMAT RR`` header, the sequence in lines of 50,
   ``i j 0 8 p`` lines, ``END``.
@@ -21,11 +32,77 @@ from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
-__all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "ranked_pairs", "write_contacts", "read_contacts"]
+__all__ = ["FORMATS", "MAX_MAP_RESIDUES", "contact_format", "check_output_path", "parse_probability", "atomic_write",
+           "ranked_pairs", "write_contacts", "read_contacts", "quote_input"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50
 DECIMALS = 6
+#: Longest sequence a contact file may describe: its map is L x L float32, 40,000
+#: residues = 6.4 GB (the longest known protein, titin, has about 35,000). Files that
+#: would need more (a sequence line, a residue index, a ``.npy`` header) are refused
+#: before anything is allocated.
+MAX_MAP_RESIDUES = 40_000
+#: Characters of a file's text quoted in an error message (:func:`quote_input`).
+QUOTE_LIMIT = 80
+#: Real numeric ``.npy`` dtype kinds: bool, signed and unsigned integer, floating point.
+_NUMERIC_KINDS = {"b": "bool", "i": "integer", "u": "unsigned integer", "f": "floating point"}
+_REFUSED_KINDS = {"c": "complex", "U": "string", "S": "byte string", "V": "structured (record)",
+                  "M": "datetime", "m": "timedelta", "O": "object (Python objects)"}
+
+
+def quote_input(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Text from an input file, quoted for an error message and cut to ``limit`` characters.
+
+    Parameters
+    ----------
+    text : str
+        A line, a field or a token of the file.
+    limit : int
+        Characters kept; a longer text ends in ``...`` and gives its full length.
+
+    Returns
+    -------
+    quoted : str
+        ``repr`` of the (cut) text, e.g. ``'i j 0 8 p'`` or ``'xxxx...' (4200 characters)``.
+    """
+    text = str(text).strip()
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _size_text(size: int) -> str:
+    """A number of bytes in words (``6.4 GB``; ``about 10^30 bytes`` beyond exabytes)."""
+    if size >= 10**21:  # str() of a huge int may exceed Python's digit limit: the exponent from its bits
+        return f"about 10^{int((int(size).bit_length() - 1) * 0.30103)} bytes"
+    size = float(size)
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} EB"
+
+
+def _number(value: int) -> str:
+    """An integer from a file for a message: whole up to 20 digits, else its first digits and length."""
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)"
+
+
+def _map_bytes(length: int) -> str:
+    """The memory an L x L float32 map needs, in words."""
+    return _size_text(4 * int(length) * int(length))
+
+
+def _check_length(length: int, where: str, what: str) -> None:
+    """Refuse a map of more than :data:`MAX_MAP_RESIDUES` residues before it is allocated."""
+    if length > MAX_MAP_RESIDUES:
+        raise ValueError(
+            f"{where}: {what} makes a {_number(length)} x {_number(length)} contact map "
+            f"({_map_bytes(length)} as float32); "
+            f"contact files of at most {MAX_MAP_RESIDUES} residues are read"
+        )
 
 
 def contact_format(path: Union[str, Path]) -> str:
@@ -59,7 +136,7 @@ def parse_probability(token: str) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise ValueError(f"probability {token!r} is not a number") from None
+        raise ValueError(f"probability {quote_input(token)} is not a number") from None
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"probability {value} outside [0, 1]")
     return value
@@ -85,25 +162,65 @@ def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
 
 
 def ranked_pairs(P: np.ndarray, min_sep: int = 6) -> Tuple[np.ndarray, np.ndarray]:
-    """All pairs ``i < j`` with ``j - i >= min_sep``, by probability (ties: lower i, then j).
+    """All listed pairs ``i < j`` with ``j - i >= min_sep``, by probability (ties: lower i, then j).
+
+    The ranking of :func:`esm_contacts.metrics.top_pairs` with no cut: NaN (unlisted)
+    pairs are left out.
 
     Returns
     -------
     i, j : numpy.ndarray
         0-based indices, highest probability first.
     """
-    i, j = np.triu_indices(P.shape[0], k=max(int(min_sep), 1))
-    order = np.lexsort((j, i, -P[i, j].astype(np.float64)))
-    return i[order], j[order]
+    from .metrics import _band, _ranked
+
+    P = np.asarray(P)
+    return _ranked(P, _band(P.shape[0], min_sep), None)
 
 
-def _check_map(P: np.ndarray, what: str) -> np.ndarray:
+def _check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
+    """``P`` as float32 once it is a square map of probabilities in [0, 1].
+
+    ``dense``: every pair must be a number; otherwise NaN (an unlisted pair) is allowed.
+    Infinities are refused either way.
+    """
     P = np.asarray(P)
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
         raise ValueError(f"{what}: expected a square (L, L) contact map, got shape {P.shape}")
-    if P.size and (not np.all(np.isfinite(P)) or P.min() < 0 or P.max() > 1):
+    if P.dtype.kind not in _NUMERIC_KINDS:
+        raise ValueError(f"{what}: contact probabilities must be real numbers, got dtype {P.dtype}")
+    if P.size and P.dtype.kind == "f":
+        unlisted = np.isnan(P)
+        if dense and unlisted.any():
+            raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1] "
+                             f"({int(unlisted.sum())} NaN values)")
+        if np.isinf(P).any():
+            raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1] (infinite values)")
+    # NaN compares False: unlisted pairs pass the range check.
+    if P.size and np.any((P < 0) | (P > 1)):
         raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1]")
     return P.astype(np.float32, copy=False)
+
+
+def _pairs_to_write(P: np.ndarray, pairs, what: str) -> Tuple[np.ndarray, np.ndarray]:
+    """The 0-based ``pairs`` as ``(lo, hi)``, each inside the map; unlisted (NaN) pairs dropped."""
+    i, j = np.asarray(pairs[0]), np.asarray(pairs[1])
+    if i.shape != j.shape or i.ndim != 1:
+        raise ValueError(f"{what}: pairs must be two 1-D index arrays of one length, "
+                         f"got shapes {i.shape} and {j.shape}")
+    if i.size and (i.dtype.kind not in "iu" or j.dtype.kind not in "iu"):
+        raise ValueError(f"{what}: pair indices must be integers, got dtypes {i.dtype} and {j.dtype}")
+    L = P.shape[0]
+    outside = (i < 0) | (i >= L) | (j < 0) | (j >= L)
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) lies outside the map's 0-based indices 0..{L - 1}")
+    if (i == j).any():
+        k = int(np.argmax(i == j))
+        raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) pairs a residue with itself")
+    lo, hi = np.minimum(i, j).astype(np.int64), np.maximum(i, j).astype(np.int64)
+    listed = ~np.isnan(P[lo, hi])
+    return lo[listed], hi[listed]
 
 
 def write_contacts(
@@ -122,28 +239,38 @@ def write_contacts(
     path : str or Path
         ``.rr``/``.casp``, ``.csv`` or ``.npy``.
     P : numpy.ndarray
-        (L, L) probabilities.
+        (L, L) probabilities in [0, 1]; NaN marks a pair that is not a prediction (as
+        :func:`read_contacts` gives for pairs an RR/CSV file does not list). RR and CSV
+        list only the other pairs, so reading the file back gives the same NaN pairs.
+        A ``.npy`` lists every pair: a map with NaN is refused for it (ValueError), as
+        :func:`read_contacts` refuses NaN in a ``.npy``.
     sequence : str, optional
         The sequence (RR sequence lines; CSV ``# sequence:`` first line and residue
         letters; ``X`` where absent).
     pairs : tuple of numpy.ndarray, optional
-        0-based ``(i, j)`` pairs to list, in order (RR and CSV); by default every pair
-        with ``j - i >= min_sep``, highest probability first (:func:`ranked_pairs`).
+        0-based ``(i, j)`` pairs to list, in order (RR and CSV); pairs with NaN
+        probability are left out. By default every listed pair with ``j - i >=
+        min_sep``, highest probability first (:func:`ranked_pairs`).
     min_sep : int
         Minimum separation when ``pairs`` is not given.
     target, method : str
         RR header fields.
+
+    Raises
+    ------
+    ValueError
+        A map that is not square or holds values outside [0, 1] or infinities, NaN for a
+        ``.npy``, a sequence of another length, or a pair outside the map (named).
     """
     fmt = contact_format(path)
-    P = _check_map(P, str(path))
+    P = _check_map(P, str(path), dense=fmt == "npy")
     if sequence is not None and len(sequence) != P.shape[0]:
         raise ValueError(f"{path}: sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
     if fmt == "npy":
         with atomic_write(path, "wb") as stream:
             np.save(stream, P)
         return
-    i, j = ranked_pairs(P, min_sep) if pairs is None else (np.asarray(pairs[0]), np.asarray(pairs[1]))
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    lo, hi = _pairs_to_write(P, ranked_pairs(P, min_sep) if pairs is None else pairs, str(path))
     probabilities = P[lo, hi]
     letters = sequence or "X" * P.shape[0]
     with atomic_write(path) as stream:
@@ -175,7 +302,10 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
     Returns
     -------
     P : numpy.ndarray
-        float32 (L, L), symmetric; 0 for pairs the file does not list.
+        float32 (L, L), symmetric. From RR or CSV: NaN for every pair the file does not
+        list, the diagonal included (those pairs are not predictions and take no place
+        in any ranking). From ``.npy``: every pair, as stored (symmetrized by the
+        larger of ``P[i, j]`` and ``P[j, i]``).
     sequence : str or None
         The sequence when the file carries it (RR header; CSV letters when every
         position appears), else None. L is the sequence's length, or the largest index.
@@ -183,36 +313,100 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
     Raises
     ------
     ValueError
-        A line that does not parse (the message gives file and line), indices out of
-        range, probabilities outside [0, 1], or an empty file.
+        A line that does not parse (the message gives file and line, and quotes the
+        line cut to :data:`QUOTE_LIMIT` characters), indices out of range,
+        probabilities outside [0, 1], an empty file; a map of more than
+        :data:`MAX_MAP_RESIDUES` residues (refused before it is allocated); a ``.npy``
+        whose header declares more data than the file holds, that is not a square 2-D
+        array, whose dtype is not real numeric (named), or that holds NaN or infinity.
     """
     path = Path(path)
     fmt = contact_format(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if fmt == "npy":
-        try:
-            P = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:  # EOFError: an empty file
-            raise ValueError(f"{path}: not a NumPy .npy file ({error or 'empty file'})") from None
-        P = _check_map(P, str(path))
+        P = _check_map(_read_npy(path), str(path))
         return np.maximum(P, P.T), None
     text = path.read_text(errors="replace").splitlines()
     if not any(line.strip() for line in text):
         raise ValueError(f"{path}: empty contact file")
     parse = _parse_rr if fmt == "rr" else _parse_csv
     sequence, entries = parse(path, text)
-    length = len(sequence) if sequence else max((max(a, b) for a, b, _, _ in entries), default=0)
+    # Columns: i, j (1-based), probability, line number; all checked before the map exists.
+    a, b, p, lines = (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
+    if sequence:
+        _check_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
+        length = len(sequence)
+    elif entries:  # L is the largest index: one huge index must not make a huge map
+        top = np.maximum(a, b)
+        length = int(top.max())
+        _check_length(length, f"{path}, line {lines[int(np.argmax(top))]}", f"residue index {_number(length)}")
+    else:
+        length = 0
     if length == 0:
         raise ValueError(f"{path}: no sequence and no contacts")
-    P = np.zeros((length, length), dtype=np.float32)
-    for a, b, p, line_number in entries:
-        if not (1 <= a <= length and 1 <= b <= length):
-            raise ValueError(f"{path}, line {line_number}: residue index out of range 1..{length}")
-        if a == b:
-            raise ValueError(f"{path}, line {line_number}: a residue paired with itself ({a})")
-        P[a - 1, b - 1] = P[b - 1, a - 1] = p
+    outside = (a < 1) | (a > length) | (b < 1) | (b > length)
+    if outside.any():
+        k = int(np.argmax(outside))
+        bad = int(a[k]) if not 1 <= a[k] <= length else int(b[k])
+        where = f"{path}, line {lines[k]}: residue index {_number(bad)} out of range"
+        if sequence:
+            raise ValueError(f"{where} 1..{length} (the sequence has {length} residues)")
+        raise ValueError(f"{where} (indices start at 1)")
+    if (a == b).any():
+        k = int(np.argmax(a == b))
+        raise ValueError(f"{path}, line {lines[k]}: a residue paired with itself ({a[k]})")
+    P = np.full((length, length), np.nan, dtype=np.float32)
+    # The same (lo, hi) order both ways: a pair listed twice (in either order) keeps its
+    # last line's probability, symmetric.
+    lo, hi = np.minimum(a, b).astype(np.int64) - 1, np.maximum(a, b).astype(np.int64) - 1
+    P[lo, hi] = p
+    P[hi, lo] = p
     return P, sequence
+
+
+def _read_npy_header(stream, path: Path):
+    """(shape, fortran_order, dtype) of a ``.npy`` header; ValueError for anything else."""
+    from numpy.lib import format as npy_format
+
+    version = npy_format.read_magic(stream)
+    if version == (1, 0):
+        return npy_format.read_array_header_1_0(stream)
+    if version == (2, 0):
+        return npy_format.read_array_header_2_0(stream)
+    private = getattr(npy_format, "_read_array_header", None)  # version 3.0 (utf-8 header) has no public reader
+    if version == (3, 0) and private is not None:
+        return private(stream, version)
+    raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` array once its header is checked: a square 2-D real numeric array that the
+    file holds whole and of at most :data:`MAX_MAP_RESIDUES` residues. Nothing is
+    allocated for the data before that."""
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        try:
+            shape, fortran_order, dtype = _read_npy_header(stream, path)
+        except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
+            raise ValueError(f"{path}: not a NumPy .npy file ({error or 'empty file'})") from None
+        offset = stream.tell()
+        if dtype.kind not in _NUMERIC_KINDS:
+            kind = _REFUSED_KINDS.get(dtype.kind, "non-numeric")
+            raise ValueError(f"{path}: a contact map must hold real numbers; this .npy holds {kind} values "
+                             f"(dtype {quote_input(str(dtype))})")
+        if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 0:
+            raise ValueError(f"{path}: expected a square (L, L) contact map, got shape {tuple(shape)}")
+        needed = int(shape[0]) * int(shape[1]) * dtype.itemsize
+        if needed > size - offset:
+            raise ValueError(f"{path}: the .npy header declares a {shape[0]} x {shape[1]} {dtype} array "
+                             f"({_size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data")
+        _check_length(int(shape[0]), str(path), f"its .npy header ({shape[0]} x {shape[1]})")
+        try:
+            P = np.fromfile(stream, dtype=dtype, count=needed // dtype.itemsize if dtype.itemsize else 0)
+        except (ValueError, OSError) as error:
+            raise ValueError(f"{path}: not a NumPy .npy file ({error})") from None
+    return P.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _probability(token: str, path: Path, line_number: int) -> float:
@@ -226,7 +420,7 @@ def _index(token: str, path: Path, line_number: int) -> int:
     try:
         return int(token)
     except ValueError:
-        raise ValueError(f"{path}, line {line_number}: residue index {token!r} is not an integer") from None
+        raise ValueError(f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer") from None
 
 
 def _parse_rr(path: Path, lines):
@@ -244,7 +438,8 @@ def _parse_rr(path: Path, lines):
             a, b = _index(fields[0], path, line_number), _index(fields[1], path, line_number)
             entries.append((a, b, _probability(fields[-1], path, line_number), line_number))
         else:
-            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, got {line.strip()!r}")
+            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, "
+                             f"got {quote_input(line)}")
     sequence = "".join(sequence_parts)
     # Writers without a sequence fill the mandatory lines with X: that is no sequence.
     return (sequence if sequence.strip("X") else None), entries
@@ -263,7 +458,8 @@ def _parse_csv(path: Path, lines):
     header = [field.strip().lower() for field in lines[first].split(",")]
     if header[:2] != ["i", "j"] or "probability" not in header:
         raise ValueError(
-            f"{path}, line {first + 1}: expected the header 'i,j,res_i,res_j,probability', got {lines[first].strip()!r}"
+            f"{path}, line {first + 1}: expected the header 'i,j,res_i,res_j,probability', "
+            f"got {quote_input(lines[first])}"
         )
     column = header.index("probability")
     entries, letters = [], {}
@@ -272,7 +468,8 @@ def _parse_csv(path: Path, lines):
             continue
         fields = [field.strip() for field in line.split(",")]
         if len(fields) != len(header):
-            raise ValueError(f"{path}, line {line_number}: expected {len(header)} fields, got {len(fields)}")
+            raise ValueError(f"{path}, line {line_number}: expected {len(header)} fields, got {len(fields)}: "
+                             f"{quote_input(line)}")
         a, b = _index(fields[0], path, line_number), _index(fields[1], path, line_number)
         entries.append((a, b, _probability(fields[column], path, line_number), line_number))
         if "res_i" in header and "res_j" in header:
@@ -282,11 +479,13 @@ def _parse_csv(path: Path, lines):
         if not declared.isalpha():
             raise ValueError(f"{path}: the '# sequence:' line holds characters that are not residue letters")
         for k, letter in letters.items():
+            if k < 1:
+                continue  # read_contacts refuses it, naming the line
             if k > len(declared):
                 raise ValueError(f"{path}: residue {k} of the pairs lies beyond the {len(declared)} residues "
                                  "of the '# sequence:' line")
             if letter not in (declared[k - 1], "X"):
-                raise ValueError(f"{path}: residue {k} is {letter} in the pairs but {declared[k - 1]} "
+                raise ValueError(f"{path}: residue {k} is {quote_input(letter)} in the pairs but {declared[k - 1]} "
                                  "in the '# sequence:' line")
         return declared, entries
     # The letters give the sequence only when every position 1..max appears.

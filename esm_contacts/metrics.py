@@ -16,6 +16,14 @@ AUC
     ``m = 1 .. 10`` (0.1 L, 0.2 L, ..., L; integer arithmetic, so no rounding
     surprise at 0.3 L), over the cut-offs that are not 0.
 
+Unlisted pairs
+    NaN in ``P`` marks a pair that is not a prediction (a pair an RR or CSV file does
+    not list, :func:`esm_contacts.io.read_contacts`). Such pairs take no place in any
+    ranking: every ranking here goes through one function (``_ranked``, behind
+    :func:`top_pairs`) that leaves them out, so a file with fewer pairs than a cut-off
+    scores the missing ones as misses (the ``floor(L/k)`` denominators stay), and
+    ``top="all"`` means all listed pairs. Infinite values are refused.
+
 Truth matrices ``T`` are int (L, L): 1 contact, 0 no contact, -1 unknown, as
 :func:`esm_contacts.structure.true_contacts` returns them. Only the upper triangle of
 ``P`` and ``T`` is read.
@@ -36,6 +44,7 @@ __all__ = [
     "parse_top",
     "precision_at",
     "top_pairs",
+    "listed_pairs",
     "evaluate",
     "evaluate_set",
     "format_table",
@@ -155,8 +164,9 @@ def _check_pair(P: np.ndarray, T: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         )
     if T.size and (T.min() < -1 or T.max() > 1 or not np.array_equal(T, np.round(T))):
         raise ValueError("true contacts must hold only 1 (contact), 0 (none) and -1 (unknown)")
-    if P.size and not np.isfinite(P).all():
-        raise ValueError("predicted map has non-finite values")
+    # NaN is an unlisted pair (left out of every ranking by _ranked); infinity is no probability.
+    if P.size and np.isinf(P).any():
+        raise ValueError("predicted map has infinite values")
     return P, T.astype(np.int8, copy=False)
 
 
@@ -168,14 +178,15 @@ def top_pairs(
     max_sep: Optional[int] = None,
     T: Optional[np.ndarray] = None,
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The highest-ranked pairs of a contact map.
+    """The highest-ranked pairs of a contact map; unlisted (NaN) pairs are never among them.
 
     Parameters
     ----------
     P : numpy.ndarray
-        (L, L) probabilities; the upper triangle is read.
+        (L, L) probabilities; the upper triangle is read. NaN: not a prediction.
     top : str or int or None
-        How many pairs (:func:`parse_top`), counted after the other filters.
+        How many pairs (:func:`parse_top`), counted after the other filters; fewer
+        when fewer pairs are listed. ``"all"``/None: every listed pair.
     min_sep : int
         Smallest separation ``j - i`` (at least 1).
     threshold : float, optional
@@ -195,6 +206,8 @@ def top_pairs(
     P = np.asarray(P)
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
         raise ValueError(f"predicted map must be square (L, L), got shape {P.shape}")
+    if P.size and np.isinf(P).any():
+        raise ValueError("predicted map has infinite values")
     count = parse_top(top, P.shape[0])
     band = _band(P.shape[0], min_sep, max_sep)
     if T is not None:
@@ -206,6 +219,26 @@ def top_pairs(
         band &= P >= threshold
     i, j = _ranked(P, band, count)
     return i, j, P[i, j].astype(np.float64)
+
+
+def listed_pairs(P: np.ndarray, min_sep: int = 6, max_sep: Optional[int] = None) -> int:
+    """How many pairs ``i < j`` with ``min_sep <= j - i < max_sep`` a map lists (not NaN).
+
+    A dense map lists every such pair; one read from an RR/CSV file the pairs it holds.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) probabilities, NaN where unlisted.
+    min_sep, max_sep : int
+        Separation bounds (``max_sep`` exclusive, None: no bound).
+
+    Returns
+    -------
+    count : int
+    """
+    P = np.asarray(P)
+    return int(np.count_nonzero(_listed(P, _band(P.shape[0], min_sep, max_sep))))
 
 
 def _separations(length: int) -> np.ndarray:
@@ -229,20 +262,27 @@ def _band(
     return band
 
 
-def _ranked(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
-    """The top ``count`` cells of ``band`` (all when None) by probability; ties: lower i, then j.
+def _listed(P: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """bool (L, L): the cells of ``band`` that are predictions (not NaN, i.e. listed)."""
+    return band & ~np.isnan(P) if P.dtype.kind == "f" else band
 
-    The same order as ranking every pair (:func:`esm_contacts.io.ranked_pairs`) and
-    cutting, but with a count only the cells at or above the count-th highest
+
+def _ranked(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The top ``count`` listed cells of ``band`` (all when None) by probability; ties: lower i, then j.
+
+    The one ranking of the package (:func:`top_pairs`, :func:`evaluate`,
+    :func:`esm_contacts.io.ranked_pairs` call it): NaN cells (unlisted pairs, not
+    predictions) are left out here, so a map with fewer listed pairs than ``count``
+    gives fewer pairs. With a count only the cells at or above the count-th highest
     probability are sorted (all cells tied with it included, so ties still break by
     i, then j): O(L^2) instead of O(L^2 log L).
     """
     if count is not None and count <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    band = _listed(P, band)
     if count is not None:
         values = P[band]
-        # NaN ranks last in the full sort but would count as highest in a partition.
-        if count < values.size and not np.isnan(values).any():
+        if count < values.size:
             threshold = np.partition(values, values.size - count)[values.size - count]
             band = band & (P >= threshold)
     i, j = np.nonzero(band)
@@ -269,16 +309,17 @@ def precision_at(
 ) -> Tuple[int, int]:
     """True contacts among the top-ranked known pairs, and how many pairs were due.
 
-    As the module's precision: the pairs ``i < j`` with ``min_sep <= j - i < max_sep``
+    As the module's precision: the listed pairs ``i < j`` with ``min_sep <= j - i < max_sep``
     (``max_sep`` exclusive, None for no bound) whose truth is known are ranked
-    (:func:`top_pairs`) and cut at ``parse_top(top, L)``; missing candidates count false.
+    (:func:`top_pairs`) and cut at ``parse_top(top, L)``; missing candidates (unlisted
+    pairs included) count false.
 
     Parameters
     ----------
     P, T : numpy.ndarray
         Prediction and truth (L, L).
     top : str or int or None
-        The cut (:func:`parse_top`); ``"all"`` or None: every known pair of the band.
+        The cut (:func:`parse_top`); ``"all"`` or None: every listed known pair of the band.
     min_sep, max_sep : int
         Separation bounds.
 
@@ -304,7 +345,8 @@ def evaluate(
     Parameters
     ----------
     P : numpy.ndarray
-        (L, L) predicted probabilities.
+        (L, L) predicted probabilities; NaN pairs are unlisted (never ranked, so they
+        count as misses within the ``floor(L/k)`` cut-offs).
     T : numpy.ndarray
         (L, L) truth, 1 / 0 / -1 (unknown).
     ranges : mapping
@@ -472,9 +514,8 @@ def format_table(
 
 
 def _known_pairs(P: np.ndarray, T: np.ndarray, min_sep: int) -> Tuple[np.ndarray, np.ndarray]:
-    i, j = np.triu_indices(P.shape[0], k=max(int(min_sep), 1))
-    known = T[i, j] >= 0
-    return i[known], j[known]
+    """The listed pairs (:func:`_listed`) ``i < j`` of known truth with ``j - i >= min_sep``."""
+    return np.nonzero(_listed(P, _band(P.shape[0], min_sep) & (T >= 0)))
 
 
 def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = 6) -> Dict[str, np.ndarray]:
@@ -483,8 +524,8 @@ def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = 6) 
     Parameters
     ----------
     P, T : numpy.ndarray
-        Prediction and truth (L, L); pairs ``i < j`` with ``j - i >= min_sep`` and known
-        truth are used.
+        Prediction and truth (L, L); listed (not NaN) pairs ``i < j`` with
+        ``j - i >= min_sep`` and known truth are used.
     bins : int
         Equal-width bins over [0, 1]; probability 1 falls into the last bin.
     min_sep : int

@@ -51,12 +51,15 @@ def _save(figure, path: Union[str, Path]) -> Path:
 
 
 def _map_image(P: np.ndarray, T: np.ndarray, X: Optional[np.ndarray]) -> np.ndarray:
-    """RGB image: probabilities (white to black) above the diagonal, truth below."""
+    """RGB image: probabilities (white to black) above the diagonal, truth below.
+
+    Unlisted pairs (NaN, not predictions) stay white, empty.
+    """
     L = P.shape[0]
     upper = np.triu(np.ones((L, L), dtype=bool), 1)
     lower = upper.T
     image = np.ones((L, L, 3))
-    image[upper] = (1.0 - np.clip(P[upper], 0, 1))[:, None]
+    image[upper] = (1.0 - np.clip(np.nan_to_num(P[upper], nan=0.0), 0, 1))[:, None]
     if X is not None:
         image[lower & (X == 1) & (T != 1)] = INTER_RGB
     image[lower & (T == 1)] = CONTACT_GREY
@@ -78,7 +81,9 @@ def plot_contact_map(
     Parameters
     ----------
     P : numpy.ndarray
-        (L, L) predicted probabilities, drawn white (0) to black (1) for ``i < j``.
+        (L, L) predicted probabilities, drawn white (0) to black (1) for ``i < j``;
+        NaN pairs (unlisted, e.g. from a sparse RR/CSV file) stay white and are
+        never marked.
     T : numpy.ndarray
         (L, L) true contacts 1 / 0 / -1, drawn for ``i > j``: contacts dark grey,
         unknown pairs pale yellow.
@@ -130,7 +135,7 @@ def plot_contact_map(
     figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.655, 0.91), fontsize=8, frameon=False,
                   title=f"top {shown}, sep >= {min_sep}", title_fontsize=8, markerscale=max(1.0, 6.0 / np.sqrt(size)))
     key = [
-        ("upper: probability, white 0 to black 1", (0.35, 0.35, 0.35)),
+        ("upper: probability, white 0 (or unlisted) to black 1", (0.35, 0.35, 0.35)),
         ("lower: contact, Cb-Cb < 8 Å", (CONTACT_GREY,) * 3),
         ("lower: unknown (unobserved residue)", UNKNOWN_RGB),
     ]

@@ -53,6 +53,7 @@ __all__ = [
     "interchain_contacts",
     "homodimer_partners",
     "homodimer_contacts",
+    "sequence_of_map",
 ]
 
 #: Where fetched PDB entries are kept.
@@ -669,6 +670,46 @@ def prediction_sequence(structure: struc.AtomArray, chain: str, source: str = "e
         raise ValueError(f"sequence source must be one of {', '.join(SEQUENCE_SOURCES)}, got {source!r}")
     entity = entity_sequence(structure, chain) if source == "entity" else None
     return entity or chain_sequence(structure, chain)
+
+
+def sequence_of_map(length: int, structure: struc.AtomArray, chain: str) -> Optional[str]:
+    """The sequence a map that carries none (a ``.npy``) is indexed by, from its size.
+
+    A map of the chain's observed length is indexed by the observed residues in order
+    (None, as ``true_contacts(..., sequence=None)`` takes it); otherwise a map of the
+    full construct's length (:func:`prediction_sequence` ``"entity"``: what ``predict``
+    writes for a structure) is indexed by that sequence.
+
+    Parameters
+    ----------
+    length : int
+        The map's size L.
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+
+    Returns
+    -------
+    sequence : str or None
+        None for the observed residues, else the full-construct sequence.
+
+    Raises
+    ------
+    ValueError
+        The size is neither (the message gives both lengths).
+    """
+    observed = chain_sequence(structure, chain)
+    if length == len(observed):
+        return None
+    construct = prediction_sequence(structure, chain, "entity")
+    if length == len(construct):
+        return construct
+    full = f" or the {len(construct)} of its full construct (SEQRES/entity)" if construct != observed else ""
+    raise ValueError(
+        f"the prediction covers {length} residues but chain {chain} has {len(observed)} observed{full}; "
+        "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
+    )
 
 
 def residue_identities(structure: struc.AtomArray, chain: str) -> List[Tuple[str, int, str, str]]:

@@ -142,14 +142,17 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
 
     Every model is scored before the session is touched, so an error leaves it as it was.
     """
+    from esm_contacts.structure import sequence_of_map
     from esm_contacts.validate import format_ranking, format_validation, validate
 
     results, indices = [], []
     for target in targets:
         try:
+            # A map without a sequence (.npy): its size says what it is indexed by (as the CLI).
+            indexed_by = sequence if sequence is not None else sequence_of_map(len(P), target.structure, target.chain)
             result = validate(P, target.structure, target.chain, top=options.top, min_sep=options.min_sep,
-                              threshold=options.threshold, sequence=sequence, name=target.object)
-            index = _structure_index(len(P), sequence, target)
+                              threshold=options.threshold, sequence=indexed_by, name=target.object)
+            index = _structure_index(len(P), indexed_by, target)
         except ValueError as error:
             raise CmdException(f"{target.label}: {error}") from None
         results.append(result)

@@ -187,7 +187,9 @@ DESCRIPTION
     selection, in order; when the file carries a sequence (RR header, complete CSV
     letters) it is aligned to the selection's sequence first. A .npy map must be
     L x L for the selection's L observed residues; an RR/CSV file without a sequence
-    may stop short (its length is its largest index).
+    may stop short (its length is its largest index). An RR/CSV file lists
+    predictions: pairs it does not list are never drawn nor ranked (top=all draws
+    every listed pair), and the precision counts them as misses.
 
 USAGE
 

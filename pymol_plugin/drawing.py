@@ -213,8 +213,9 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
         What the map is, for messages.
     pad : bool
         The map may be shorter than the selection (an RR/CSV file without a sequence,
-        whose length is its largest index): pad it with zeros. Otherwise (a prediction,
-        a dense .npy map) its size must be the selection's.
+        whose length is its largest index): pad it with NaN (unlisted pairs, never
+        drawn). Otherwise (a prediction, a dense .npy map) its size must be the
+        selection's.
 
     Returns
     -------
@@ -229,14 +230,24 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
         if len(sequence) != P.shape[0]:
             raise CmdException(f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
         index = _map_file_sequence(sequence, target, source)
+    elif P.shape[0] != length and not pad:
+        # A dense map carries no sequence: its size says what it is indexed by (as the CLI).
+        from esm_contacts.structure import sequence_of_map
+
+        try:
+            sequence = sequence_of_map(P.shape[0], target.structure, target.chain)
+        except ValueError as error:
+            raise CmdException(f"{source}: {error} ({target.label}: {length} observed residues selected; "
+                               "indices refer to them in order)") from None
+        index = _map_file_sequence(sequence, target, source)
     else:
-        if P.shape[0] > length or (P.shape[0] < length and not pad):
+        if P.shape[0] > length:
             raise CmdException(
                 f"{source} has {P.shape[0]} residues but {target.label} has {length} observed residues "
                 "selected (indices refer to them in order)"
             )
         if P.shape[0] < length:  # RR/CSV without a sequence: L is the largest index listed
-            padded = np.zeros((length, length), dtype=np.float32)
+            padded = np.full((length, length), np.nan, dtype=np.float32)
             padded[: P.shape[0], : P.shape[0]] = P
             P = padded
         index = np.arange(length, dtype=np.int64)
@@ -603,6 +614,8 @@ def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str
 
 def summary(result: dict, analysis: Analysis, target: Target, options: Options) -> str:
     """The text written to PyMOL's log."""
+    from esm_contacts.metrics import listed_pairs
+
     counts = result["counts"]
     name = result["name"]
     chosen = len(analysis.kinds)
@@ -623,6 +636,10 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
                      f"{result['precision_count']}; pairs of known truth ranked, no threshold)")
     else:
         lines.append(f"  precision at top {options.top}: n/a (no pair to rank)")
+    listed = listed_pairs(analysis.P, *options.separations)
+    if listed < result["precision_count"]:
+        lines.append(f"  the map lists {listed} pair{'s' if listed != 1 else ''} in these separations, fewer than "
+                     f"{result['precision_count']}: the pairs it does not list count as misses")
     known = chosen - counts["unknown"]
     if known:
         lines.append(f"  drawn pairs that are contacts: {counts['tp']}/{known} ({analysis.drawn_fraction:.3f}); "

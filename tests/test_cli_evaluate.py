@@ -336,3 +336,147 @@ def test_evaluate_falls_back_to_the_file_chains_when_no_assembly_holds_the_chain
     top_i, top_j, _ = top_pairs(noisy_copy(T, 8), "L", 6, T=T)
     inter = [[a + 1, b + 1] for a, b in zip(top_i, top_j) if T[a, b] == 0 and X[a, b] == 1]
     assert result["homodimer"]["pairs"] == inter
+
+
+# -- a contact file lists predictions: unlisted pairs are not predictions -------------------
+
+
+def three_pair_rr(path, structure, chain="A"):
+    """An RR file for a real chain listing 3 long-range pairs (two contacts, one not), by hand.
+
+    Returns the 1-based pairs with their probabilities and whether each is a contact.
+    """
+    T = true_contacts(structure, chain)
+    L = T.shape[0]
+    contacts = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 1]
+    others = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 0]
+    chosen = [(contacts[0], 0.9), (others[len(others) // 2], 0.8), (contacts[-1], 0.7)]
+    sequence = chain_sequence(structure, chain)
+    lines = ["PFRMAT RR", "TARGET t", "MODEL 1"] + [sequence[k:k + 50] for k in range(0, L, 50)]
+    lines += [f"{i + 1} {j + 1} 0 8 {p}" for (i, j), p in chosen] + ["END"]
+    path.write_text("\n".join(lines) + "\n")
+    return [((i, j), p, T[i, j] == 1) for (i, j), p in chosen]
+
+
+@pytest.fixture(scope="module")
+def a3a(shared_data):
+    path = shared_data / "1a3a.pdb"
+    return path, load_structure(path)
+
+
+def test_sparse_rr_scores_unlisted_pairs_as_misses(tmp_path, capsys, a3a):
+    """3 long-range pairs: short and medium precision 0 (nothing predicted there), long-range
+    P@L = true among the 3 / floor(L); the table says how many pairs the file lists."""
+    path, structure = a3a
+    pairs = three_pair_rr(tmp_path / "three.rr", structure)
+    L = len(chain_sequence(structure, "A"))
+    assert main(["evaluate", str(tmp_path / "three.rr"), "--structure", str(path), "--chain", "A", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pairs_listed"] == 3
+    # Independent: the file's pairs in its order (probability), hits counted by a loop.
+    hits_at = []
+    for depth in range(1, L + 1):
+        hits_at.append(sum(1 for k, (_, _, true) in enumerate(pairs) if k < depth and true))
+    true_total = sum(1 for _, _, true in pairs if true)
+    assert true_total == 2
+    for k, name in ((1, "L"), (2, "L/2"), (5, "L/5")):
+        assert result["precision"]["long"][name] == pytest.approx(hits_at[L // k - 1] / (L // k))
+        assert result["precision"]["short"][name] == 0 and result["precision"]["medium"][name] == 0
+    steps = [hits_at[m * L // 10 - 1] / (m * L // 10) for m in range(1, 11)]
+    assert result["precision"]["long"]["auc"] == pytest.approx(sum(steps) / len(steps))
+    assert result["precision"]["short"]["auc"] == 0
+    # The text table: the same numbers and one line saying the file lists 3 pairs.
+    assert main(["evaluate", str(tmp_path / "three.rr"), "--structure", str(path), "--chain", "A"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sum("the file lists 3 pairs with separation >= 6, fewer than L = 145" in line for line in out) == 1
+    row = numbers(next(line for line in out if line.startswith("three.rr")))
+    assert row[:8] == [0.0] * 8 and row[8] == pytest.approx(100 * 2 / L, abs=0.051)
+
+
+def test_dense_file_says_nothing_about_listed_pairs(tmp_path, capsys, hvr):
+    path, structure = hvr
+    T = true_contacts(structure, "A")
+    write_contacts(tmp_path / "all.rr", np.round(noisy_copy(T, 4), 6), sequence=chain_sequence(structure, "A"))
+    assert main(["evaluate", str(tmp_path / "all.rr"), "--structure", str(path), "--chain", "A"]) == 0
+    assert "the file lists" not in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "all.rr"), "--structure", str(path), "--chain", "A", "--json"]) == 0
+    L = T.shape[0]
+    assert json.loads(capsys.readouterr().out)["pairs_listed"] == (L - 6) * (L - 5) // 2
+
+
+def test_predict_top_file_lists_its_pairs(tmp_path, capsys, shared_data, tiny_esm1b):
+    """An RR written by predict --top 10: evaluate ranks those 10 pairs only."""
+    out = tmp_path / "top10.csv"
+    pdb = shared_data / "1hvr.pdb"
+    assert main(["predict", str(pdb), "--chain", "A", "--model", str(tiny_esm1b), "--top", "10",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--structure", str(pdb), "--chain", "A", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pairs_listed"] == 10
+    structure = load_structure(pdb)
+    T = true_contacts(structure, "A")
+    rows = out.read_text().splitlines()[2:]
+    listed = [(int(r.split(",")[0]) - 1, int(r.split(",")[1]) - 1) for r in rows]
+    assert len(listed) == 10
+    L = T.shape[0]
+    long_hits = sum(1 for i, j in listed if j - i >= 24 and T[i, j] == 1)
+    assert result["precision"]["long"]["L"] == pytest.approx(long_hits / L)
+    assert main(["evaluate", str(out), "--structure", str(pdb), "--chain", "A"]) == 0
+    assert "# the file lists 10 pairs with separation >= 6, fewer than L = 99" in capsys.readouterr().out
+
+
+def test_full_construct_npy_evaluates_like_rr(tmp_path, capsys, shared_data, tiny_esm2):
+    """4JSV chain A: predict writes the full construct (1174 residues, 1058 observed); as .npy
+    (no sequence) it is mapped through the construct and gives the RR file's table."""
+    pdb = shared_data / "4JSV.pdb"
+    for suffix in (".npy", ".rr"):
+        assert main(["predict", str(pdb), "--chain", "A", "--model", str(tiny_esm2), "--out",
+                     str(tmp_path / f"full{suffix}")]) == 0
+    capsys.readouterr()
+    tables = {}
+    for suffix in (".npy", ".rr"):
+        assert main(["evaluate", str(tmp_path / f"full{suffix}"), "--structure", str(pdb), "--chain", "A",
+                     "--json"]) == 0
+        tables[suffix] = json.loads(capsys.readouterr().out)
+    assert tables[".npy"]["length"] == tables[".rr"]["length"] == 1174
+    assert tables[".npy"]["sequence"] == tables[".rr"]["sequence"]
+    for name, row in tables[".rr"]["precision"].items():
+        for column, value in row.items():
+            assert tables[".npy"]["precision"][name][column] == pytest.approx(value, abs=0.002), (name, column)
+    # The observed-length meaning is kept: a map of 1058 is in observed order.
+    np.save(tmp_path / "observed.npy", np.zeros((1058, 1058), dtype=np.float32))
+    assert main(["evaluate", str(tmp_path / "observed.npy"), "--structure", str(pdb), "--chain", "A", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sequence"] is None
+    np.save(tmp_path / "other.npy", np.zeros((1100, 1100), dtype=np.float32))
+    assert main(["evaluate", str(tmp_path / "other.npy"), "--structure", str(pdb), "--chain", "A"]) == 2
+    error = capsys.readouterr().err
+    assert "covers 1100 residues but chain A has 1058 observed or the 1174 of its full construct" in error
+
+
+@pytest.mark.parametrize("top", ["L", "all"])
+def test_validate_uses_only_the_listed_pairs(tmp_path, capsys, a3a, top):
+    path, structure = a3a
+    three_pair_rr(tmp_path / "three.rr", structure)
+    assert main(["validate", str(tmp_path / "three.rr"), str(path), "--chain", "A", "--top", top, "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["predicted_contacts"] == 3 and result["agreement"] == pytest.approx(2 / 3)
+
+
+def test_validate_maps_a_full_construct_npy(tmp_path, capsys, shared_data):
+    """4JSV chain A: a .npy of the full construct (1174) is validated through it, like its RR."""
+    pdb = shared_data / "4JSV.pdb"
+    structure = load_structure(pdb)
+    from esm_contacts.structure import entity_sequence
+
+    full = entity_sequence(structure, "A")
+    T = true_contacts(structure, "A", sequence=full)
+    P = np.round(noisy_copy(T, 5), 6)
+    np.save(tmp_path / "full.npy", P)
+    write_contacts(tmp_path / "full.rr", P, sequence=full)
+    results = []
+    for name in ("full.npy", "full.rr"):
+        assert main(["validate", str(tmp_path / name), str(pdb), "--chain", "A", "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out)[0])
+    assert results[0]["predicted_contacts"] == results[1]["predicted_contacts"] == 1174
+    assert results[0]["agreement"] == pytest.approx(results[1]["agreement"])

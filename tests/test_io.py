@@ -30,7 +30,7 @@ def test_text_round_trip_to_printed_precision(tmp_path, contact_map, suffix):
     assert sequence == SEQUENCE
     off_diagonal = ~np.eye(len(SEQUENCE), dtype=bool)
     np.testing.assert_allclose(P[off_diagonal], contact_map[off_diagonal], atol=5e-7, rtol=0)
-    assert np.all(np.diag(P) == 0)
+    assert np.all(np.isnan(np.diag(P)))  # the diagonal is never listed: not a prediction
 
 
 def test_npy_round_trip_is_exact(tmp_path, contact_map):
@@ -80,7 +80,7 @@ def test_csv_without_every_position_has_no_sequence(tmp_path):
     [
         ("a.rr", "PFRMAT RR\nMKTAY\n1 x 0 8 0.5\nEND\n", r"a.rr, line 3: residue index 'x' is not an integer"),
         ("b.rr", "PFRMAT RR\nMKTAY\n1 4 0 8 1.5\nEND\n", r"b.rr, line 3: probability 1.5 outside \[0, 1\]"),
-        ("c.rr", "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n", r"c.rr, line 3: residue index out of range 1..5"),
+        ("c.rr", "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n", r"c.rr, line 3: residue index 9 out of range 1..5"),
         ("d.rr", "PFRMAT RR\nMKTAY\n1 2 3 4\n", r"d.rr, line 3: expected 'i j 0 8 p'"),
         ("e.csv", "a,b,c\n1,2,3\n", r"e.csv, line 1: expected the header"),
         ("f.csv", "i,j,res_i,res_j,probability\n1,5,M,K\n", r"f.csv, line 2: expected 5 fields, got 4"),
@@ -142,7 +142,7 @@ def test_csv_keeps_short_sequences_and_x(tmp_path, sequence):
 
 def test_csv_sequence_line_must_match_the_pairs(tmp_path):
     (tmp_path / "m.csv").write_text("# sequence: MKTAYIAK\ni,j,res_i,res_j,probability\n1,8,M,W,0.7\n")
-    with pytest.raises(ValueError, match=r"m.csv: residue 8 is W in the pairs but K in the '# sequence:' line"):
+    with pytest.raises(ValueError, match=r"m.csv: residue 8 is 'W' in the pairs but K in the '# sequence:' line"):
         read_contacts(tmp_path / "m.csv")
     (tmp_path / "b.csv").write_text("# sequence: MKT\ni,j,res_i,res_j,probability\n1,8,M,K,0.7\n")
     with pytest.raises(ValueError, match=r"b.csv: residue 8 of the pairs lies beyond the 3 residues"):
@@ -192,3 +192,69 @@ def test_read_errors_prefix_the_probability_message_with_file_and_line(tmp_path)
     with pytest.raises(ValueError) as error:
         read_contacts(path)
     assert str(error.value) == f"{path}, line 4: probability 'high' is not a number"
+
+
+# -- a contact file lists predictions ------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".rr", ".csv"])
+def test_sparse_file_gives_nan_for_unlisted_pairs(tmp_path, suffix):
+    path = tmp_path / f"three{suffix}"
+    if suffix == ".rr":
+        path.write_text("PFRMAT RR\nMKTAYIAKQRQISFVKSHF\n1 19 0 8 0.9\n2 15 0 8 0.0\n3 10 0 8 0.4\nEND\n")
+    else:
+        path.write_text("# sequence: MKTAYIAKQRQISFVKSHF\ni,j,res_i,res_j,probability\n1,19,M,F,0.9\n2,15,K,V,0\n"
+                        "3,10,T,R,0.4\n")
+    P, sequence = read_contacts(path)
+    assert P.shape == (19, 19) and sequence == "MKTAYIAKQRQISFVKSHF"
+    listed = {(0, 18): 0.9, (1, 14): 0.0, (2, 9): 0.4}
+    for a in range(19):
+        for b in range(19):
+            pair = (min(a, b), max(a, b))
+            if pair in listed:
+                assert P[a, b] == pytest.approx(listed[pair])  # a listed 0 stays a prediction
+            else:
+                assert np.isnan(P[a, b]), (a, b)
+
+
+def test_sparse_map_round_trips_through_rr_and_csv(tmp_path):
+    P = np.full((30, 30), np.nan, dtype=np.float32)
+    for (i, j), p in {(0, 29): 0.9, (4, 11): 0.25, (7, 20): 0.5}.items():
+        P[i, j] = P[j, i] = p
+    for suffix in (".rr", ".csv"):
+        write_contacts(tmp_path / f"s{suffix}", P, sequence=SEQUENCE)
+        again, _ = read_contacts(tmp_path / f"s{suffix}")
+        np.testing.assert_array_equal(np.isnan(again), np.isnan(P))
+        np.testing.assert_allclose(again[~np.isnan(P)], P[~np.isnan(P)], atol=5e-7)
+        assert sum(line[0].isdigit() for line in (tmp_path / f"s{suffix}").read_text().splitlines()) == 3
+    # Explicit pairs: unlisted ones are not written.
+    write_contacts(tmp_path / "p.rr", P, pairs=([0, 1, 4], [29, 2, 11]))
+    assert [line for line in (tmp_path / "p.rr").read_text().splitlines() if line[0].isdigit()] == \
+        ["1 30 0 8 0.900000", "5 12 0 8 0.250000"]
+
+
+def test_npy_of_a_sparse_map_is_refused_and_npy_nan_is_an_error(tmp_path):
+    P = np.full((5, 5), np.nan, dtype=np.float32)
+    P[0, 4] = P[4, 0] = 0.5
+    with pytest.raises(ValueError, match=r"s.npy: contact probabilities must be finite and in \[0, 1\] \(23 NaN"):
+        write_contacts(tmp_path / "s.npy", P)
+    assert not (tmp_path / "s.npy").exists()
+    np.save(tmp_path / "n.npy", P)
+    with pytest.raises(ValueError, match=r"n.npy: contact probabilities must be finite"):
+        read_contacts(tmp_path / "n.npy")
+    Q = np.full((5, 5), 0.5, dtype=np.float32)
+    Q[1, 3] = np.inf
+    for suffix in (".rr", ".npy"):
+        with pytest.raises(ValueError, match="infinite"):
+            write_contacts(tmp_path / f"i{suffix}", Q)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.float16, ">f8"])
+def test_npy_of_real_numeric_dtypes_is_read(tmp_path, dtype):
+    A = np.eye(6, k=3) + np.eye(6, k=-3)
+    np.save(tmp_path / "m.npy", A.astype(dtype))
+    P, sequence = read_contacts(tmp_path / "m.npy")
+    assert P.dtype == np.float32 and sequence is None
+    np.testing.assert_array_equal(P, A)
+    np.save(tmp_path / "f.npy", np.asfortranarray(np.triu(np.arange(36.0).reshape(6, 6) / 36)))
+    np.testing.assert_allclose(read_contacts(tmp_path / "f.npy")[0][0, 5], 5 / 36)

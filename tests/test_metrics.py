@@ -138,7 +138,7 @@ def test_top_pairs_order_ties_filters():
 
 
 def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
-    """Loop over every pair, filter, sort by (NaN last, -p, i, j) in plain Python, then cut."""
+    """Loop over every pair, filter (NaN: unlisted, never a candidate), sort by (-p, i, j) in plain Python, then cut."""
     L = len(P)
     candidates = []
     for i in range(L):
@@ -148,13 +148,13 @@ def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
                 continue
             if T is not None and T[i][j] < 0:
                 continue
-            if threshold is not None and not p >= threshold:
+            if math.isnan(p) or (threshold is not None and not p >= threshold):
                 continue
-            candidates.append((math.isnan(p), 0.0 if math.isnan(p) else -p, i, j))
+            candidates.append((-p, i, j))
     candidates.sort()
     count = parse_top(top, L)
     chosen = candidates[:count]
-    return (np.array([c[2] for c in chosen], dtype=np.int64), np.array([c[3] for c in chosen], dtype=np.int64))
+    return (np.array([c[1] for c in chosen], dtype=np.int64), np.array([c[2] for c in chosen], dtype=np.int64))
 
 
 @settings(max_examples=60, deadline=None)
@@ -479,3 +479,82 @@ def test_precision_at_agrees_with_evaluate_and_counts_all():
     hits, count = precision_at(P, T, top="all", min_sep=24)
     known = [(i, j) for i in range(57) for j in range(i + 24, 57) if T[i, j] >= 0]
     assert count == len(known) and hits == sum(int(T[i, j] == 1) for i, j in known)
+
+
+# -- unlisted pairs (NaN) take no place in any ranking ----------------------------------------
+
+
+def sparse_case(L=40, seed=3):
+    """A truth with known contacts and a map listing 5 pairs (NaN elsewhere, diagonal too)."""
+    rng = np.random.default_rng(seed)
+    T = np.triu((rng.random((L, L)) < 0.3).astype(np.int8), 1)
+    T = T + T.T
+    T[0, 30] = T[30, 0] = -1  # one unknown pair
+    P = np.full((L, L), np.nan, dtype=np.float32)
+    listed = {(0, 30): 0.95, (2, 35): 0.9, (5, 12): 0.8, (1, 9): 0.6, (10, 39): 0.4}
+    for (i, j), p in listed.items():
+        P[i, j] = P[j, i] = p
+    return P, T, listed
+
+
+def test_top_pairs_gives_only_listed_pairs():
+    P, T, listed = sparse_case()
+    for top in ("L", "all", 3, None):
+        i, j, p = top_pairs(P, top=top, min_sep=1)
+        expected = sorted(listed, key=lambda pair: -listed[pair])[: parse_top(top, len(P))]
+        assert list(zip(i.tolist(), j.tolist())) == expected
+        assert not np.isnan(p).any()
+    # With the truth: the unknown pair is skipped, only 4 listed known pairs remain.
+    i, j, _ = top_pairs(P, top="L", min_sep=1, T=T)
+    assert len(i) == 4 and (0, 30) not in set(zip(i.tolist(), j.tolist()))
+
+
+def test_precision_keeps_floor_denominators_for_sparse_maps():
+    P, T, listed = sparse_case()
+    L = len(P)
+    for top, k in (("L", 1), ("L/2", 2), ("L/5", 5)):
+        hits, count = precision_at(P, T, top=top, min_sep=6)
+        chosen = [pair for pair in sorted(listed, key=lambda q: -listed[q]) if pair[1] - pair[0] >= 6 and T[pair] >= 0]
+        assert count == L // k
+        assert hits == sum(1 for pair in chosen[: L // k] if T[pair] == 1)
+    hits, count = precision_at(P, T, top="all", min_sep=6)
+    assert count == 4  # all listed known pairs with separation >= 6: (2, 35), (5, 12), (1, 9), (10, 39)
+    table = evaluate(P, T)
+    for name, (low, high) in {"short": (6, 12), "medium": (12, 24), "long": (24, None)}.items():
+        chosen = [pair for pair in sorted(listed, key=lambda q: -listed[q])
+                  if pair[1] - pair[0] >= low and (high is None or pair[1] - pair[0] < high) and T[pair] >= 0]
+        true = sum(1 for pair in chosen if T[pair] == 1)
+        assert table[name]["L"] == pytest.approx(true / L)
+        steps = [sum(1 for pair in chosen[: m * L // 10] if T[pair] == 1) / (m * L // 10) for m in range(1, 11)]
+        assert table[name]["auc"] == pytest.approx(np.mean(steps))
+
+
+def test_infinite_values_are_refused_nan_is_not():
+    P, T, _ = sparse_case()
+    precision_at(P, T)  # NaN: unlisted, accepted
+    P[3, 20] = np.inf
+    for call in (lambda: precision_at(P, T), lambda: evaluate(P, T), lambda: top_pairs(P), lambda: calibration(P, T)):
+        with pytest.raises(ValueError, match="infinite"):
+            call()
+
+
+def test_calibration_and_false_positive_analyses_use_listed_pairs_only():
+    P, T, listed = sparse_case()
+    result = calibration(P, T, bins=10, min_sep=6)
+    known = [pair for pair in listed if pair[1] - pair[0] >= 6 and T[pair] >= 0]
+    assert int(result["counts"].sum()) == len(known) == 4
+    false = [pair for pair in sorted(listed, key=lambda q: -listed[q]) if pair[1] - pair[0] >= 6 and T[pair] == 0]
+    assert len(false_positive_distances(P, T, top="L", min_sep=6)) == len(false)
+    X = np.zeros_like(T)
+    for pair in false:
+        X[pair] = X[pair[::-1]] = 1
+    dimer = homodimer_explained(P, T, X, top="L", min_sep=6)
+    assert dimer["false_positives"] == len(false) and dimer["pairs"] == false
+
+
+def test_ranked_pairs_of_io_leaves_unlisted_out():
+    from esm_contacts.io import ranked_pairs
+
+    P, _, listed = sparse_case()
+    i, j = ranked_pairs(P, min_sep=1)
+    assert list(zip(i.tolist(), j.tolist())) == sorted(listed, key=lambda pair: -listed[pair])

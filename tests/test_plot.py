@@ -140,3 +140,28 @@ def test_check_figure_path_messages(tmp_path):
     # The extension is checked first, even where the folder is missing too.
     with pytest.raises(ValueError, match="unknown figure extension"):
         check_figure_path(tmp_path / "absent" / "map.gif")
+
+
+def test_contact_map_of_a_sparse_file(tmp_path, monkeypatch):
+    """A file listing 3 pairs: 3 markers, unlisted cells empty (white), the title's P@L counts misses."""
+    import esm_contacts.plot as plot_module
+    from esm_contacts.io import read_contacts
+
+    L = 60
+    (tmp_path / "three.rr").write_text("PFRMAT RR\n" + "A" * L + "\n1 40 0 8 0.9\n5 50 0 8 0.3\n10 17 0 8 0.2\nEND\n")
+    P, _ = read_contacts(tmp_path / "three.rr")
+    T = np.zeros((L, L), dtype=np.int8)
+    T[0, 39] = T[39, 0] = T[9, 16] = T[16, 9] = 1
+    figures = []
+    real = plot_module._figure
+    monkeypatch.setattr(plot_module, "_figure", lambda *a: figures.append(real(*a)) or figures[-1])
+    plot_contact_map(P, T, tmp_path / "sparse.png", top="L")
+    axes = figures[0].axes[0]
+    marked = np.concatenate([c.get_offsets() for c in axes.collections])
+    assert sorted(map(tuple, marked.astype(int).tolist())) == [(17, 10), (40, 1), (50, 5)]  # (j + 1, i + 1)
+    image = np.asarray(axes.images[0].get_array())
+    upper = np.triu(np.ones((L, L), dtype=bool), 1)
+    unlisted = upper & np.isnan(P)
+    assert np.all(image[unlisted] == 1.0)  # white
+    assert image[0, 39, 0] == pytest.approx(0.1, abs=1e-6)  # 1 - 0.9
+    assert axes.get_title().endswith(f"long-range P@L = {100 * 1 / L:.1f}%")

@@ -265,3 +265,24 @@ def test_check_dialog_in_pymol_window(files, tiny_esm1b, tmp_path):
     assert report["busy"]
     assert report["model_status"].startswith("Checked 2 model(s)"), report["model_status"]
     assert "rank  model" in run.stdout
+
+
+@pytest.mark.parametrize("top", ["L", "all"])
+def test_sparse_file_checks_only_its_pairs(cmd, files, model_1a3a, top, tmp_path, capsys):
+    """A file listing 3 pairs: the model is scored on those 3, residues outside them show no evidence."""
+    from esm_contacts.structure import true_contacts
+
+    T = true_contacts(model_1a3a, "A")
+    L = T.shape[0]
+    contacts = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 1]
+    others = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 0]
+    chosen = [contacts[0], others[0], contacts[-1]]
+    sequence = chain_sequence(model_1a3a, "A")
+    text = ["PFRMAT RR", sequence] + [f"{i + 1} {j + 1} 0 8 0.{9 - k}" for k, (i, j) in enumerate(chosen)] + ["END"]
+    (tmp_path / "three.rr").write_text("\n".join(text) + "\n")
+    (result,) = check.esm_contacts_check("correct", str(tmp_path / "three.rr"), top=top, _self=cmd)
+    assert result.num_predicted == 3 and result.agreement == pytest.approx(2 / 3)
+    touched = {k for pair in chosen for k in pair}
+    assert int(np.sum(~np.isnan(result.support))) == len(touched)
+    b = [value for _, value, _ in ca_rows(cmd, "correct")]
+    assert sum(value >= 0 for value in b) == len(touched)

@@ -828,3 +828,41 @@ def test_dialog_reports_unexpected_errors(cmd, monkeypatch):
     window.finish((None, None), None, window.options(), None)  # a malformed worker result
     assert len(errors) == 2 and isinstance(errors[1], TypeError) and window.run_button.isEnabled()
     window.deleteLater()
+
+
+def three_pair_file(structure, path, chain="A"):
+    """An RR file for a real chain listing 3 long-range pairs (two contacts, one not), by hand."""
+    T = true_contacts(structure, chain)
+    L = T.shape[0]
+    contacts = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 1]
+    others = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 0]
+    chosen = [(contacts[0], 0.9), (others[len(others) // 2], 0.8), (contacts[-1], 0.7)]
+    sequence = ec.chain_sequence(structure, chain)
+    lines = ["PFRMAT RR"] + [sequence[k:k + 50] for k in range(0, L, 50)]
+    path.write_text("\n".join(lines + [f"{i + 1} {j + 1} 0 8 {p}" for (i, j), p in chosen] + ["END"]) + "\n")
+    return [pair for pair, _ in chosen], T
+
+
+@pytest.mark.parametrize("top", ["L", "all", "L/2"])
+def test_load_sparse_file_draws_only_its_pairs(cmd, shared_data, tmp_path, top):
+    structure = load_structure(shared_data / "1hvr.pdb")
+    pairs, T = three_pair_file(structure, tmp_path / "three.rr")
+    cmd.load(str(shared_data / "1hvr.pdb"), "1hvr")
+    result = commands.esm_contacts_load(str(tmp_path / "three.rr"), "1hvr and chain A", top=top, _self=cmd)
+    assert sum(measurement_objects(cmd, "esm").values()) == 3
+    c = result["counts"]
+    assert c["tp"] + c["fp"] + c["inter"] + c["unknown"] == 3 and c["tp"] == 2
+    atoms = atom_table(cmd, "1hvr and chain A and (name CB or (resn GLY and name CA))")
+    position = {r[1]: k for k, r in enumerate(ec.residue_identities(structure, "A"))}
+    drawn = set()
+    for obj in measurement_objects(cmd, "esm"):
+        for a, b in dash_segments(cmd, obj):
+            drawn.add(tuple(sorted((position[end_residue(atoms, a)[1]], position[end_residue(atoms, b)[1]]))))
+    # Inter-chain dashes end on chain B: only the tp/fp ones are in the chain-A table.
+    assert {pair for pair in pairs if T[pair] == 1} <= drawn <= set(pairs)
+    L = T.shape[0]
+    count = L if top == "L" else (L // 2 if top == "L/2" else 3)
+    assert result["precision_count"] == count
+    assert result["precision"] == pytest.approx(2 / count)
+    said = f"the map lists 3 pairs in these separations, fewer than {count}" in result["summary"]
+    assert said == (count > 3)
