@@ -21,6 +21,8 @@ from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
+from .files import check_input_file
+
 __all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "ranked_pairs", "write_contacts", "read_contacts"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
@@ -186,10 +188,8 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
         A line that does not parse (the message gives file and line), indices out of
         range, probabilities outside [0, 1], or an empty file.
     """
-    path = Path(path)
+    path = check_input_file(path)
     fmt = contact_format(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
     if fmt == "npy":
         try:
             P = np.load(path, allow_pickle=False)
