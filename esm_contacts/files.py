@@ -83,7 +83,7 @@ def check_input_file(path: PathLike, what: str = "file", missing: Type[Exception
         regular file" (a folder, a character device, a block device, a socket likewise).
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"expected the path of a {what} (str or path-like), got {type(path).__name__}")
+        raise TypeError(f"expected the path of the {what} (str or path-like), got {type(path).__name__}")
     if str(path) == "":
         raise InputFileError(f"empty path: give a {what}")
     path = Path(path)
