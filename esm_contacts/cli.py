@@ -444,7 +444,8 @@ def _read_evaluation_list(path: Path):
         prediction = path.parent / fields[0]
         structure = path.parent / fields[1]
         # A bare 4-character name that is not a file is a PDB ID.
-        structure_ref = str(structure) if file_kind(structure) != "missing" or not _looks_like_pdb_id(fields[1]) else fields[1]
+        is_pdb_id = file_kind(structure) == "missing" and _looks_like_pdb_id(fields[1])
+        structure_ref = fields[1] if is_pdb_id else str(structure)
         entries.append((number, prediction, structure_ref, fields[2], fields[3] if len(fields) == 4 else None))
     if not entries:
         raise CommandError(f"{path}: no entries (expected lines 'prediction<TAB>structure<TAB>chain')")

@@ -365,8 +365,8 @@ def _architecture(path: Path, data: dict) -> Tuple[int, int]:
     tokens = _tensor_shape(path, state, "embed_tokens.weight")
     letters = len(esm.Alphabet.from_architecture(arch))
     if tokens != (letters, embed_dim):
-        raise CheckpointError(f"{path}: embed_tokens.weight has shape {tokens}; the header implies {(letters, embed_dim)} "
-                              f"({letters} tokens, embedding size {embed_dim})")
+        raise CheckpointError(f"{path}: embed_tokens.weight has shape {tokens}; the header implies "
+                              f"{(letters, embed_dim)} ({letters} tokens, embedding size {embed_dim})")
     found = {int(match.group(1)) for key in state for match in [_LAYER_INDEX.search(key)] if match}
     if found != set(range(layers)):
         raise CheckpointError(f"{path}: the header says {layers} layers but 'model' has tensors of "

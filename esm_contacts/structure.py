@@ -282,7 +282,9 @@ def _available_assemblies(file) -> List[str]:
     return list(dict.fromkeys(block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist()))
 
 
-def list_assemblies(path: PathLike, cache_dir: Optional[PathLike] = None, *, max_bytes: Optional[int] = None) -> List[str]:
+def list_assemblies(
+    path: PathLike, cache_dir: Optional[PathLike] = None, *, max_bytes: Optional[int] = None
+) -> List[str]:
     """The biological assembly IDs a structure file defines, in file order.
 
     Parameters

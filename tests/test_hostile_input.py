@@ -32,6 +32,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -151,6 +152,7 @@ def small(shared_data, tmp_path):
 # -- 1. valid input that was refused ----------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:sequence of .* residues is longer than the model context")
 @pytest.mark.parametrize("length", [256, 300, 1000])
 def test_long_sequence_on_the_command_line_is_a_sequence(tmp_path, capsys, tiny_esm1b, length):
     """Longer than a file name may be (255 bytes): "[Errno 36] File name too long" before."""
@@ -179,26 +181,26 @@ def test_text_too_long_for_a_path_is_not_an_os_error(capsys, small, argv, messag
 # -- 2. hangs: FIFOs, devices, sockets --------------------------------------------------------
 
 
-def _list_with_structure(special_path, tmp_path, pred):
-    listing = tmp_path / "list.tsv"
-    listing.write_text(f"{pred}\t{special_path}\tA\n")
+def _list_with_structure(special_path, c):
+    listing = c.tmp / "list.tsv"
+    listing.write_text(f"{c.pred}\t{special_path}\tA\n")
     return listing
 
 
-#: (name of the special file, argv given its path, the structure, the prediction, a model, tmp_path).
+#: role: (name of the special file, argv given its path s and the context c: structure, pred, model, tmp).
 CLI_ROLES = {
-    "evaluate --structure": ("s.pdb", lambda s, st, pred, m, tmp: ["evaluate", pred, "--structure", s, "--chain", "A"]),
-    "evaluate PRED": ("p.rr", lambda s, st, pred, m, tmp: ["evaluate", s, "--structure", st, "--chain", "A"]),
-    "validate PRED": ("p.rr", lambda s, st, pred, m, tmp: ["validate", s, st, "--chain", "A"]),
-    "validate MODEL": ("m.pdb", lambda s, st, pred, m, tmp: ["validate", pred, s, "--chain", "A"]),
-    "evaluate-set LIST": ("list.tsv", lambda s, st, pred, m, tmp: ["evaluate-set", s]),
-    "evaluate-set structure": ("s.cif", lambda s, st, pred, m, tmp: ["evaluate-set", _list_with_structure(s, tmp, pred)]),
-    "train-regression": ("t.pdb", lambda s, st, pred, m, tmp: ["train-regression", "--model", m, "--structures",
-                                                                f"{s}:A", "--out", tmp / "r.pt"]),
-    "predict INPUT": ("in.fasta", lambda s, st, pred, m, tmp: ["predict", s, "--model", m]),
-    "predict --msa": ("a.a3m", lambda s, st, pred, m, tmp: ["predict", SEQUENCE, "--model", m, "--msa", s]),
-    "predict --model": ("c.pt", lambda s, st, pred, m, tmp: ["predict", SEQUENCE, "--model", s]),
-    "predict --regression": ("r.pt", lambda s, st, pred, m, tmp: ["predict", SEQUENCE, "--model", m, "--regression", s]),
+    "evaluate --structure": ("s.pdb", lambda s, c: ["evaluate", c.pred, "--structure", s, "--chain", "A"]),
+    "evaluate PRED": ("p.rr", lambda s, c: ["evaluate", s, "--structure", c.structure, "--chain", "A"]),
+    "validate PRED": ("p.rr", lambda s, c: ["validate", s, c.structure, "--chain", "A"]),
+    "validate MODEL": ("m.pdb", lambda s, c: ["validate", c.pred, s, "--chain", "A"]),
+    "evaluate-set LIST": ("list.tsv", lambda s, c: ["evaluate-set", s]),
+    "evaluate-set structure": ("s.cif", lambda s, c: ["evaluate-set", _list_with_structure(s, c)]),
+    "train-regression": ("t.pdb", lambda s, c: ["train-regression", "--model", c.model, "--structures", f"{s}:A",
+                                                "--out", c.tmp / "r.pt"]),
+    "predict INPUT": ("in.fasta", lambda s, c: ["predict", s, "--model", c.model]),
+    "predict --msa": ("a.a3m", lambda s, c: ["predict", SEQUENCE, "--model", c.model, "--msa", s]),
+    "predict --model": ("c.pt", lambda s, c: ["predict", SEQUENCE, "--model", s]),
+    "predict --regression": ("r.pt", lambda s, c: ["predict", SEQUENCE, "--model", c.model, "--regression", s]),
 }
 
 
@@ -208,7 +210,8 @@ def test_cli_refuses_special_files(tmp_path, capsys, special, small, tiny_esm1b,
     structure, pred = small
     name, build = CLI_ROLES[role]
     path = special(kind, name)
-    line = cli_error(capsys, build(path, structure, pred, tiny_esm1b, tmp_path), path)
+    context = SimpleNamespace(structure=structure, pred=pred, model=tiny_esm1b, tmp=tmp_path)
+    line = cli_error(capsys, build(path, context), path)
     assert f"{path}: is a {kind}, not a regular file" in line
 
 
@@ -235,7 +238,8 @@ def test_symlink_to_a_regular_file_is_read(tmp_path, small):
     """The control: only what a link points to counts."""
     structure, pred = small
     (tmp_path / "link.pdb").symlink_to(structure)
-    assert ec.chain_sequence(load_structure(tmp_path / "link.pdb"), "A") == ec.chain_sequence(load_structure(structure), "A")
+    linked = load_structure(tmp_path / "link.pdb")
+    assert ec.chain_sequence(linked, "A") == ec.chain_sequence(load_structure(structure), "A")
 
 
 def test_empty_input_is_called_empty(capsys):
@@ -420,24 +424,37 @@ def _set(mapping, key, value):
     mapping[key] = value
 
 
+def _tensor(suffix: str, value):
+    """A change that replaces the parameter ending in `suffix`."""
+    return lambda data: _set(data["model"], _key(data["model"], suffix), value)
+
+
+def _header(field: str, value, esm2: bool = False):
+    """A change of a hyper-parameter of the args (ESM-1b) or cfg (ESM-2) header."""
+    return lambda data: setattr(data["cfg"]["model"] if esm2 else data["args"], field, value)
+
+
+def _drop_layer(index: int):
+    return lambda data: [data["model"].pop(key) for key in list(data["model"]) if f".layers.{index}." in key]
+
+
 CRAFTED = {
     # name: (base, change of the checkpoint, change of the regression, message)
-    "embed_tokens_wrong_shape": ("esm1b", lambda d: _set(d["model"], _key(d["model"], "embed_tokens.weight"),
-                                                         torch.zeros(3, 32)), None, "embed_tokens.weight has shape (3, 32)"),
-    "fc1_wrong_shape": ("esm1b", lambda d: _set(d["model"], _key(d["model"], "layers.0.fc1.weight"), torch.zeros(5, 5)),
-                        None, "layers.0.fc1.weight has shape (5, 5)"),
-    "esm2_cfg_is_a_list": ("esm2", lambda d: _set(d, "cfg", [1, 2]), None, "'cfg' is not fair-esm's ESM-2 configuration"),
+    "embed_tokens_wrong_shape": ("esm1b", _tensor("embed_tokens.weight", torch.zeros(3, 32)), None,
+                                 "embed_tokens.weight has shape (3, 32)"),
+    "fc1_wrong_shape": ("esm1b", _tensor("layers.0.fc1.weight", torch.zeros(5, 5)), None,
+                        "layers.0.fc1.weight has shape (5, 5)"),
+    "esm2_cfg_is_a_list": ("esm2", lambda d: _set(d, "cfg", [1, 2]), None,
+                           "'cfg' is not fair-esm's ESM-2 configuration"),
     "args_not_namespace": ("esm1b", lambda d: _set(d, "args", [1]), None, "architecture None"),
-    "float_layer_count": ("esm1b", lambda d: setattr(d["args"], "encoder_layers", 3.0), None, "encoder_layers is 3.0"),
-    "string_head_count": ("esm1b", lambda d: setattr(d["args"], "encoder_attention_heads", "4"), None,
-                          "encoder_attention_heads is '4'"),
-    "huge_embedding_in_header": ("esm2", lambda d: setattr(d["cfg"]["model"], "encoder_embed_dim", 10**6), None,
+    "float_layer_count": ("esm1b", _header("encoder_layers", 3.0), None, "encoder_layers is 3.0"),
+    "string_head_count": ("esm1b", _header("encoder_attention_heads", "4"), None, "encoder_attention_heads is '4'"),
+    # Built as the header says, this would allocate gigabytes before failing.
+    "huge_embedding_in_header": ("esm2", _header("encoder_embed_dim", 10**6, esm2=True), None,
                                  "embed_tokens.weight has shape (33, 32)"),
-    "layer_missing": ("esm1b", lambda d: [d["model"].pop(k) for k in list(d["model"]) if ".layers.2." in k], None,
-                      "the header says 3 layers"),
+    "layer_missing": ("esm1b", _drop_layer(2), None, "the header says 3 layers"),
     "state_is_a_tensor": ("esm1b", lambda d: _set(d, "model", torch.zeros(3)), None, "'model' is a Tensor"),
-    "parameter_is_a_string": ("esm1b", lambda d: _set(d["model"], _key(d["model"], "embed_tokens.weight"), "x"), None,
-                              "to a str"),
+    "parameter_is_a_string": ("esm1b", _tensor("embed_tokens.weight", "x"), None, "to a str"),
     "regression_model_is_a_tensor": ("esm1b", None, lambda r: _set(r, "model", torch.zeros(3)), "'model' is a Tensor"),
     "regression_bias_missing": ("esm1b", None, lambda r: r["model"].pop("contact_head.regression.bias"),
                                 "not a contact-regression file"),
@@ -508,7 +525,9 @@ def test_unsafe_checkpoint_refused_without_torch_advice(tmp_path, capsys, tiny_e
     evil.write_bytes(payload)
     shutil.copy(tiny_esm1b.with_name("tiny_esm1b-contact-regression.pt"), tmp_path / "evil-contact-regression.pt")
     model = evil if where == "--model" else tiny_esm1b
-    argv = ["predict", SEQUENCE, "--model", model, "--device", "cpu"] + (["--regression", evil] if where == "--regression" else [])
+    argv = ["predict", SEQUENCE, "--model", model, "--device", "cpu"]
+    if where == "--regression":
+        argv += ["--regression", evil]
     line = cli_error(capsys, argv)
     assert f"{evil}: refused to load" in line and refused in line and "not loaded, for safety" in line
     assert "weights_only" not in line
