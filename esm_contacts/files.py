@@ -152,7 +152,10 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
         if magic != b"\x1f\x8b":
             if size > limit:
                 raise too_large(f"the file has {_size(size)}")
-            return stream.read(limit + 1)
+            raw = stream.read(limit + 1)  # one byte more: a file that grew since stat() is caught too
+            if len(raw) > limit:
+                raise too_large(f"the file has more than {_size(limit)}")
+            return raw
         chunks, total = [], 0
         try:
             with gzip.GzipFile(fileobj=stream) as unpacked:
