@@ -121,7 +121,9 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
     """A file's bytes, gunzipped when it starts with the gzip magic number, at most `limit` of them.
 
     Decompression runs a chunk at a time and stops as soon as the output passes
-    `limit`, so a small gzip bomb costs no more memory than `limit`.
+    `limit`. Gzip data is decompressed twice, counting first: refusing a gzip bomb
+    costs a chunk (1 MiB) of memory whatever the cap, and only accepted content is
+    kept.
 
     Parameters
     ----------
@@ -156,19 +158,31 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
             if len(raw) > limit:
                 raise too_large(f"the file has more than {_size(limit)}")
             return raw
-        chunks, total = [], 0
         try:
-            with gzip.GzipFile(fileobj=stream) as unpacked:
-                while True:
-                    chunk = unpacked.read(CHUNK)
-                    if not chunk:
-                        break
-                    total += len(chunk)
-                    if total > limit:
-                        raise too_large(f"more than {_size(limit)} once decompressed")
-                    chunks.append(chunk)
+            # Twice: counting first, so that refusing a bomb never holds `limit` bytes.
+            _gunzip(stream, limit, keep=False, too_large=too_large)
+            stream.seek(0)
+            return _gunzip(stream, limit, keep=True, too_large=too_large)
         except (OSError, EOFError) as error:  # BadGzipFile is an OSError; truncated data an EOFError
             raise ValueError(f"{path}: cannot decompress gzip data ({error or 'truncated'})") from None
+
+
+def _gunzip(stream, limit: int, keep: bool, too_large) -> bytes:
+    """Decompress `stream` a chunk at a time; ValueError (`too_large`) past `limit` bytes.
+
+    Returns the content if `keep`, else nothing (b"") after checking the size.
+    """
+    chunks, total = [], 0
+    with gzip.GzipFile(fileobj=stream) as unpacked:
+        while True:
+            chunk = unpacked.read(CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise too_large(f"more than {_size(limit)} once decompressed")
+            if keep:
+                chunks.append(chunk)
     return b"".join(chunks)
 
 

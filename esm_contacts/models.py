@@ -433,6 +433,8 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
 
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a model name or checkpoint path, got {type(name_or_path).__name__}")
+    if regression is not None and not isinstance(regression, (str, os.PathLike)):
+        raise TypeError(f"expected the path of a contact-regression file, got {type(regression).__name__}")
     text = str(name_or_path)
     if text.endswith(".pt") or os.sep in text or file_kind(text) != "missing":
         model_path = check_input_file(Path(text).expanduser(), "checkpoint file", missing=WeightsNotFoundError)

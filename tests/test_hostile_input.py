@@ -334,16 +334,19 @@ def bomb(tmp_path):
     return gzip_bomb(tmp_path / "bomb.pdb.gz", 64 << 20)
 
 
-def test_gzip_bomb_is_refused_in_bounded_memory(bomb):
+@pytest.mark.parametrize("cap, shown", [(CAP, "977 KiB"), (48 << 20, "48 MiB")])
+def test_gzip_bomb_is_refused_in_bounded_memory(bomb, cap, shown):
+    """64 MiB of spaces in 64 KiB of gzip: refused, and the memory it took stays near
+    one 1 MiB chunk, whatever the cap."""
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match=r"bomb.pdb.gz: more than 977 KiB once decompressed; a structure file "
-                                             r"may have at most 977 KiB"):
-            load_structure(bomb, max_bytes=CAP)
+        with pytest.raises(ValueError, match=f"bomb.pdb.gz: more than {shown} once decompressed; a structure file "
+                                             f"may have at most {shown}"):
+            load_structure(bomb, max_bytes=cap)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 8 * CAP, f"peak {peak / 2**20:.1f} MiB while refusing a 64 MiB bomb with a 1 MB cap"
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB while refusing a 64 MiB bomb with a {shown} cap"
 
 
 @pytest.mark.parametrize("command", ["evaluate", "validate", "predict"])
@@ -357,15 +360,12 @@ def test_cli_refuses_gzip_bomb_with_the_environment_cap(monkeypatch, capsys, sma
     assert "bomb.pdb.gz: more than 977 KiB once decompressed" in line and MAX_STRUCTURE_BYTES_ENV in line
 
 
-def test_uncompressed_file_over_the_cap(tmp_path, capsys, small):
+def test_uncompressed_file_over_the_cap(tmp_path, monkeypatch, capsys, small):
     _, pred = small
     big = tmp_path / "big.pdb"
     big.write_bytes(b"REMARK\n" * 300_000)  # 2.1 MB
-    os.environ[MAX_STRUCTURE_BYTES_ENV] = str(CAP)
-    try:
-        line = cli_error(capsys, ["evaluate", pred, "--structure", big, "--chain", "A"])
-    finally:
-        del os.environ[MAX_STRUCTURE_BYTES_ENV]
+    monkeypatch.setenv(MAX_STRUCTURE_BYTES_ENV, str(CAP))
+    line = cli_error(capsys, ["evaluate", pred, "--structure", big, "--chain", "A"])
     assert "big.pdb: the file has 2 MiB; a structure file may have at most 977 KiB" in line
 
 
@@ -585,6 +585,7 @@ def test_from_pretrained_options(tiny_esm1b, options, error, message):
     (lambda: ec.read_contacts(None), "expected the path of the file"),
     (lambda: read_msa(None), "expected the path of the alignment file"),
     (lambda: ContactPredictor.from_pretrained(None), "expected a model name or checkpoint path, got NoneType"),
+    (lambda: ContactPredictor.from_pretrained("m.pt", regression=5), "contact-regression file, got int"),
 ])
 def test_paths_of_the_wrong_type(call, message):
     with pytest.raises(TypeError, match=message):
