@@ -131,19 +131,30 @@ def _is_structure_file(path: Path) -> bool:
 
 
 def _prediction_inputs(args):
-    """(name, sequence, structure or None) for every input record."""
+    """(name, sequence, structure or None) for every input record.
+
+    INPUT is a file where the name is one (a FIFO or device is refused, never opened);
+    text that cannot be a path, such as a sequence of 300 letters, is a sequence.
+    """
+    from .files import check_input_file, file_kind
+
     text = args.input
+    if not text.strip():
+        raise CommandError("the input is empty: give a sequence, FASTA file, structure file or PDB ID")
     path = Path(text)
-    if path.is_dir():
+    kind = file_kind(path)
+    if kind == "folder":
         raise CommandError(f"{path}: is a folder, not a sequence, FASTA file or structure")
-    if path.is_file() and not _is_structure_file(path):
+    if kind != "missing":
+        check_input_file(path)  # a FIFO, device or socket: refused with what it is
+    if kind == "file" and not _is_structure_file(path):
         content = path.read_text(errors="replace")
         if content.lstrip().startswith(">"):
             from .msa import fasta_records
 
             return [(name, seq, None) for name, seq in fasta_records(content, path)]
         raise CommandError(f"{path}: neither FASTA (no '>' header) nor a structure file extension ({', '.join(STRUCTURE_SUFFIXES)})")
-    if path.is_file() or _looks_like_pdb_id(text):
+    if kind == "file" or _looks_like_pdb_id(text):
         from .structure import chain_sequence, load_structure, prediction_sequence
 
         structure = load_structure(text)
@@ -153,7 +164,7 @@ def _prediction_inputs(args):
         if len(sequence) != observed and not args.msa:  # with --msa, the MSA's query is predicted
             print(f"{text} chain {chain}: predicting the full construct ({len(sequence)} residues, {observed} observed; "
                   "--sequence-from observed for the observed residues only)", file=sys.stderr)
-        return [(f"{path.stem if path.is_file() else text}_{chain}", sequence, (structure, chain))]
+        return [(f"{path.stem if kind == 'file' else text}_{chain}", sequence, (structure, chain))]
     if any(sep in text for sep in ("/", "\\")) or Path(text).suffix.lower() in (".fa", ".fasta", ".faa") + STRUCTURE_SUFFIXES:
         raise FileNotFoundError(f"{text}: no such file")
     return [("query", text, None)]
@@ -529,8 +540,9 @@ def _add_evaluate_set(subparsers) -> None:
 
 def _read_evaluation_list(path: Path):
     """(line number, prediction path, structure path or ID, chain, variant) per entry."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    from .files import check_input_file, file_kind
+
+    check_input_file(path)
     entries = []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         text = line.split("#", 1)[0].strip()
@@ -543,7 +555,8 @@ def _read_evaluation_list(path: Path):
         prediction = path.parent / fields[0]
         structure = path.parent / fields[1]
         # A bare 4-character name that is not a file is a PDB ID.
-        structure_ref = str(structure) if structure.exists() or not _looks_like_pdb_id(fields[1]) else fields[1]
+        is_pdb_id = file_kind(structure) == "missing" and _looks_like_pdb_id(fields[1])
+        structure_ref = fields[1] if is_pdb_id else str(structure)
         entries.append((number, prediction, structure_ref, fields[2], fields[3] if len(fields) == 4 else None))
     if not entries:
         raise CommandError(f"{path}: no entries (expected lines 'prediction<TAB>structure<TAB>chain')")

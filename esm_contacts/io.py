@@ -32,6 +32,8 @@ from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
+from .files import check_input_file
+
 __all__ = ["FORMATS", "MAX_MAP_RESIDUES", "contact_format", "check_output_path", "parse_probability", "atomic_write",
            "ranked_pairs", "write_contacts", "read_contacts", "quote_input"]
 
@@ -320,10 +322,8 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
         whose header declares more data than the file holds, that is not a square 2-D
         array, whose dtype is not real numeric (named), or that holds NaN or infinity.
     """
-    path = Path(path)
+    path = check_input_file(path)
     fmt = contact_format(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
     if fmt == "npy":
         P = _check_map(_read_npy(path), str(path))
         return np.maximum(P, P.T), None

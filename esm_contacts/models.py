@@ -10,6 +10,7 @@ to fair-esm's own ``load_model_and_alphabet_core``, which builds the model.
 import argparse
 import os
 import pickle
+import pickletools
 import re
 import urllib.error
 import urllib.request
@@ -19,11 +20,14 @@ from typing import Dict, Optional, Tuple, Union
 
 import torch
 
+from .files import check_input_file, file_kind
+
 __all__ = [
     "KNOWN_MODELS",
     "DEFAULT_MODEL",
     "ModelInfo",
     "WeightsNotFoundError",
+    "CheckpointError",
     "UnsafeCheckpointError",
     "hub_paths",
     "is_cached",
@@ -131,8 +135,15 @@ class UnknownModelError(ValueError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class UnsafeCheckpointError(ValueError):
-    """A checkpoint needs a Python global outside the allow-list to be unpickled."""
+class CheckpointError(ValueError):
+    """A checkpoint or contact-regression file whose content is not what fair-esm writes.
+
+    Its message is one line that names the file.
+    """
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint needs a Python global (or pickle operation) outside the allow-list to be unpickled."""
 
 
 def hub_paths(name: str) -> Tuple[Path, Path]:
@@ -195,30 +206,54 @@ def safe_load(path: Union[str, Path]) -> dict:
     ------
     UnsafeCheckpointError
         The file needs a global other than ``argparse.Namespace`` (it could run code).
-    ValueError
-        The file is not a readable checkpoint.
+    CheckpointError
+        The file is not a readable checkpoint (a ValueError).
+    InputFileError
+        The path is a folder, FIFO, device or socket (never opened; a ValueError).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"{path}: no such checkpoint file")
+    path = check_input_file(path, "checkpoint file", missing=WeightsNotFoundError)
     try:
         data = _load_restricted(path)
     except pickle.UnpicklingError as error:
-        reason = str(error)
-        if "global" in reason.lower():
-            found = re.search(r"GLOBAL ([\w.]+)", reason)
+        refused = _refused_by_unpickler(str(error))
+        if refused:
             raise UnsafeCheckpointError(
-                f"{path}: refused to load: the checkpoint needs the Python object "
-                f"{found.group(1) if found else '(unknown)'} to be unpickled, and only argparse.Namespace is "
-                "allowed (anything else could run code). fair-esm checkpoints need nothing "
-                "else; this file was not written by fair-esm or by esm-contacts."
+                f"{path}: refused to load: the checkpoint needs {refused} to be unpickled, and only argparse.Namespace "
+                "is allowed besides tensors and containers (anything else could run code); the file was not loaded, "
+                "for safety. fair-esm checkpoints need nothing else; this file was not written by fair-esm or by "
+                "esm-contacts."
             ) from None
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({reason.splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({_one_line(str(error))})") from None
     except Exception as error:  # torch.load raises many types for files that are not checkpoints
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: "
+                              f"{_one_line(str(error))})") from None
     if not isinstance(data, dict) or "model" not in data:
-        raise ValueError(f"{path}: not a fair-esm checkpoint (no 'model' state dict)")
+        raise CheckpointError(f"{path}: not a fair-esm checkpoint (no 'model' state dict)")
     return data
+
+
+def _refused_by_unpickler(reason: str) -> Optional[str]:
+    """What a weights-only (or allow-list) unpickler refused, from its message; None if it refused nothing.
+
+    torch's own text advises ``weights_only=False``, which would run the file's code:
+    it is never passed on, only the name of what was refused.
+    """
+    found = re.search(r"GLOBAL ([\w.]+)", reason)
+    if found:
+        return f"the Python object {found.group(1)}"
+    operand = re.search(r"Unsupported operand (\d+)", reason)
+    if operand:
+        opcode = pickletools.code2op.get(chr(int(operand.group(1))))
+        return f"the pickle operation {opcode.name if opcode else operand.group(1)}"
+    if "weights only" in reason.lower() or "weightsunpickler" in reason.lower():
+        return "a pickle operation outside the safe subset"
+    return None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An exception's text on one line, cut to `limit` characters (torch's can run to pages)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _download(url: str, destination: Path) -> None:
@@ -286,6 +321,107 @@ def _is_esm2(model_data: dict) -> bool:
     return "cfg" in model_data and "args" not in model_data
 
 
+#: fair-esm architectures of single-sequence models with a contact head (ESM-2 has ``cfg``).
+_ARCHITECTURES = {"roberta_large": "encoder_", "protein_bert_base": "decoder_"}
+_LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+def _check_state(path: Path, state, what: str) -> Dict[str, torch.Tensor]:
+    """A checkpoint's ``"model"``: a dictionary of parameter names to tensors, else CheckpointError."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: {what}: 'model' is a {type(state).__name__}, not a dictionary of tensors")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: {what}: 'model' maps {_one_line(repr(key), 60)} to a "
+                                  f"{type(value).__name__}; expected parameter names mapped to tensors")
+    return state
+
+
+def _positive_int(path: Path, holder, field: str) -> int:
+    value = getattr(holder, field, None)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise CheckpointError(f"{path}: {field} is {_one_line(repr(value), 60)}; expected a positive whole number")
+    return value
+
+
+def _tensor_shape(path: Path, state: Dict[str, torch.Tensor], suffix: str) -> Tuple[int, ...]:
+    found = [key for key in state if key.endswith(suffix)]
+    if len(found) != 1:
+        raise CheckpointError(f"{path}: {'no' if not found else 'several'} '{suffix}' parameter(s) in 'model'")
+    return tuple(state[found[0]].shape)
+
+
+def _architecture(path: Path, data: dict) -> Tuple[int, int]:
+    """(layers, heads) of a checkpoint, after checking its hyper-parameters against its tensors.
+
+    Every number the model is built from must agree with the tensors of the file, so a
+    crafted header cannot make fair-esm build a model larger than the file (memory) or
+    index past a tensor (IndexError).
+    """
+    import esm
+
+    state = _check_state(path, data["model"], "checkpoint")
+    if _is_esm2(data):
+        cfg = data["cfg"]
+        holder = cfg.get("model") if isinstance(cfg, dict) else None
+        if not isinstance(holder, argparse.Namespace):
+            found = f"a dictionary whose 'model' is a {type(holder).__name__}" if isinstance(cfg, dict) else \
+                f"a {type(cfg).__name__}"
+            raise CheckpointError(f"{path}: 'cfg' is not fair-esm's ESM-2 configuration (a dictionary whose 'model' "
+                                  f"is an argparse.Namespace); found {found}")
+        prefix, ffn, arch = "encoder_", None, "ESM-1b"  # ESM-2 uses the ESM-1b alphabet
+    else:
+        holder = data.get("args")
+        arch = getattr(holder, "arch", None) if isinstance(holder, argparse.Namespace) else None
+        if arch not in _ARCHITECTURES:
+            raise CheckpointError(f"{path}: architecture {_one_line(repr(arch), 60)}: contacts from single sequences "
+                                  f"need an ESM-1 ({'protein_bert_base'}), ESM-1b (roberta_large) or ESM-2 (cfg) "
+                                  "checkpoint")
+        prefix = _ARCHITECTURES[arch]
+        ffn = _positive_int(path, holder, prefix + "ffn_embed_dim")
+    layers = _positive_int(path, holder, prefix + "layers")
+    embed_dim = _positive_int(path, holder, prefix + "embed_dim")
+    heads = _positive_int(path, holder, prefix + "attention_heads")
+    if embed_dim % heads:
+        raise CheckpointError(f"{path}: embedding size {embed_dim} is not a multiple of the {heads} attention heads")
+    tokens = _tensor_shape(path, state, "embed_tokens.weight")
+    letters = len(esm.Alphabet.from_architecture(arch))
+    if tokens != (letters, embed_dim):
+        raise CheckpointError(f"{path}: embed_tokens.weight has shape {tokens}; the header implies "
+                              f"{(letters, embed_dim)} ({letters} tokens, embedding size {embed_dim})")
+    found = {int(match.group(1)) for key in state for match in [_LAYER_INDEX.search(key)] if match}
+    if found != set(range(layers)):
+        raise CheckpointError(f"{path}: the header says {layers} layers but 'model' has tensors of "
+                              f"{len(found)} (indices {min(found, default=0)}..{max(found, default=-1)})")
+    fc1 = _tensor_shape(path, state, "layers.0.fc1.weight")
+    if fc1 != ((ffn or 4 * embed_dim), embed_dim):
+        raise CheckpointError(f"{path}: layers.0.fc1.weight has shape {fc1}; the header implies "
+                              f"{(ffn or 4 * embed_dim, embed_dim)}")
+    if prefix == "encoder_" and not _is_esm2(data):
+        positions = _tensor_shape(path, state, "embed_positions.weight")
+        max_positions = _positive_int(path, holder, "max_positions")
+        if positions[0] < max_positions:
+            raise CheckpointError(f"{path}: embed_positions.weight has {positions[0]} rows; the header says "
+                                  f"max_positions {max_positions}")
+    return layers, heads
+
+
+def _check_regression(path: Path, regression_path: Path, data: dict, layers: int, heads: int) -> None:
+    """The regression file holds one weight per attention map of the model, and a bias."""
+    from .regression import BIAS_KEY, WEIGHT_KEY
+
+    state = _check_state(regression_path, data["model"], "contact regression")
+    if WEIGHT_KEY not in state or BIAS_KEY not in state:
+        raise CheckpointError(f"{regression_path}: not a contact-regression file (needs {WEIGHT_KEY} and {BIAS_KEY})")
+    weight, bias = tuple(state[WEIGHT_KEY].shape), tuple(state[BIAS_KEY].shape)
+    if weight != (1, layers * heads) or bias != (1,):
+        raise CheckpointError(
+            f"{regression_path}: contact regression of shape weight {weight}, bias {bias}, but {path} has "
+            f"{layers} layers x {heads} heads (needs weight {(1, layers * heads)}, bias (1,)): the regression of "
+            "another model?"
+        )
+
+
 def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, Path]] = None):
     """Build a fair-esm model with its contact regression, from a name or a file.
 
@@ -305,21 +441,32 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
     alphabet : esm.data.Alphabet
     name : str
         The model's name (file stem for local checkpoints).
+
+    Raises
+    ------
+    WeightsNotFoundError
+        A file is missing (a FileNotFoundError).
+    CheckpointError
+        A file is not a fair-esm checkpoint or regression of this model: its structure
+        (keys, types, tensor shapes against the architecture) is checked before the
+        model is built; one line naming the file (a ValueError).
     """
     import esm.pretrained  # deferred: importing fair-esm is slow
 
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"expected a model name or checkpoint path, got {type(name_or_path).__name__}")
+    if regression is not None and not isinstance(regression, (str, os.PathLike)):
+        raise TypeError(f"expected the path of a contact-regression file, got {type(regression).__name__}")
     text = str(name_or_path)
-    if text.endswith(".pt") or os.sep in text or Path(text).is_file():
-        model_path = Path(text).expanduser()
-        if not model_path.is_file():
-            raise WeightsNotFoundError(f"{model_path}: no such checkpoint file")
+    if text.endswith(".pt") or os.sep in text or file_kind(text) != "missing":
+        model_path = check_input_file(Path(text).expanduser(), "checkpoint file", missing=WeightsNotFoundError)
         name = model_path.stem
         default_regression = model_path.with_name(f"{name}-contact-regression.pt")
     else:
         name = text
         model_path, default_regression = fetch_weights(name)
     regression_path = Path(regression).expanduser() if regression is not None else default_regression
-    if not regression_path.is_file():
+    if file_kind(regression_path) == "missing":
         raise WeightsNotFoundError(
             f"{regression_path}: contact-regression weights not found for {model_path}; "
             "without them the contact head would be random. Put the file there or pass "
@@ -327,18 +474,21 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
         )
     model_data = safe_load(model_path)
     regression_data = safe_load(regression_path)
+    layers, heads = _architecture(model_path, model_data)
+    _check_regression(model_path, regression_path, regression_data, layers, heads)
     # fair-esm picks the ESM-2 builder by the model name's prefix.
     core_name = name if not _is_esm2(model_data) or name.startswith("esm2") else f"esm2_{name}"
     try:
         model, alphabet = esm.pretrained.load_model_and_alphabet_core(core_name, model_data, regression_data)
-    except (RuntimeError, KeyError, AttributeError, ValueError) as error:
-        raise ValueError(f"{model_path}: not a usable fair-esm checkpoint ({error})") from None
+    except Exception as error:  # what the checks above let through: still one line, never a traceback
+        raise CheckpointError(f"{model_path}: not a usable fair-esm checkpoint ({type(error).__name__}: "
+                              f"{_one_line(str(error))})") from None
     from esm.model.esm2 import ESM2
 
     if not isinstance(model, (esm.ProteinBertModel, ESM2)):
         # e.g. the MSA Transformer: its attention is over alignments, not one sequence.
-        raise ValueError(f"{model_path}: a {type(model).__name__}; contacts from single sequences need an "
-                         "ESM-1, ESM-1b or ESM-2 model")
+        raise CheckpointError(f"{model_path}: a {type(model).__name__}; contacts from single sequences need an "
+                              "ESM-1, ESM-1b or ESM-2 model")
     return model.eval(), alphabet, name
 
 

@@ -15,6 +15,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .files import check_input_file
+
 __all__ = [
     "read_msa",
     "fasta_records",
@@ -67,9 +69,7 @@ def read_msa(path: Union[str, Path]) -> Alignment:
         whose length differs from the query's after removing insertions (the message
         names the record and its line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such alignment file")
+    path = check_input_file(path, "alignment file")
     text = path.read_text(errors="replace")
     if not text.strip():
         raise ValueError(f"{path}: empty alignment file")

@@ -25,6 +25,7 @@ averaged. Pairs farther apart than any window spans get probability 0; a warning
 their count and :meth:`ContactPredictor.coverage` returns the mask.
 """
 
+import os
 import sys
 import warnings
 from typing import Iterable, List, Optional, Sequence, Union
@@ -63,13 +64,15 @@ def clean_sequence(sequence: str, name: Optional[str] = None) -> str:
 
     Raises
     ------
+    TypeError
+        `sequence` is not a str.
     ValueError
         Empty sequence, or a character outside the model alphabet (the message gives
         its 1-based position in the input and the character).
     """
     where = f" of {name}" if name else ""
     if not isinstance(sequence, str):
-        raise ValueError(f"sequence{where} must be a string, not {type(sequence).__name__}")
+        raise TypeError(f"{name or 'the sequence'} must be a str of one-letter codes, not {type(sequence).__name__}")
     text = sequence.rstrip()
     if text.endswith("*"):
         text = text[:-1]
@@ -106,7 +109,8 @@ class ContactPredictor:
         ``float16`` or ``bfloat16`` for the transformer on a GPU; APC and the
         regression always run in float32.
     max_length : int, optional
-        Residues per forward pass; the model's context by default (1022 for ESM-1b).
+        Residues per forward pass, 1 to the model's context (1022 for ESM-1b, the
+        default); ValueError outside, TypeError for a non-integer.
     max_tokens : int, optional
         Batch budget: ``batch_size * (tokens per sequence)^2`` stays below it
         (one full-context sequence by default), which bounds attention memory.
@@ -138,8 +142,11 @@ class ContactPredictor:
         self.weight = regression.weight.detach().float().reshape(self.num_layers, self.num_heads).clone()
         self.bias = float(regression.bias.detach().float().item()) if regression.bias is not None else 0.0
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
-        self.max_length = int(max_length) if max_length else _model_context(model)
-        self.max_tokens = int(max_tokens) if max_tokens else (self.max_length + 2) ** 2
+        context = _model_context(model)
+        # Longer windows would index past ESM-1b's learned positions: at most the context.
+        self.max_length = context if max_length is None else _whole_number(max_length, "max_length", 1, context,
+                                                                            note=f" (the model's context is {context})")
+        self.max_tokens = (self.max_length + 2) ** 2 if max_tokens is None else _whole_number(max_tokens, "max_tokens")
         # B * T bounds the activations (embeddings, Q/K/V, feed-forward) as B * T^2 bounds
         # the attention: a batch never holds more tokens than one full-length sequence.
         self.max_batch_tokens = max(self.max_length + 2, int(np.sqrt(self.max_tokens)))
@@ -208,7 +215,8 @@ class ContactPredictor:
         Parameters
         ----------
         sequences : sequence of str
-            One-letter sequences.
+            One-letter sequences; a bare string is refused (TypeError), not read as
+            one sequence per letter: use :meth:`predict` for one sequence.
         progress : bool
             Show a progress bar over sequences.
 
@@ -217,7 +225,22 @@ class ContactPredictor:
         maps : list of numpy.ndarray
             One float32 (L_i, L_i) map per sequence, in input order, each equal to
             ``predict`` of that sequence.
+
+        Raises
+        ------
+        TypeError
+            A string instead of a list, or an item that is not a str.
+        ValueError
+            An empty sequence or a letter outside the alphabet (:func:`clean_sequence`).
         """
+        if isinstance(sequences, (str, bytes)):
+            # A bare string would be iterated letter by letter into 1-residue predictions.
+            raise TypeError("predict_batch takes a list of sequences, not one string: use predict(sequence), "
+                            "or predict_batch([sequence])")
+        try:
+            sequences = list(sequences)
+        except TypeError:
+            raise TypeError(f"predict_batch takes a list of sequences, not {type(sequences).__name__}") from None
         cleaned = [clean_sequence(seq, name=f"sequence {index + 1}") for index, seq in enumerate(sequences)]
         results: List[Optional[np.ndarray]] = [None] * len(cleaned)
         short = [i for i, seq in enumerate(cleaned) if len(seq) <= self.max_length]
@@ -349,18 +372,21 @@ class ContactPredictor:
         maps : dict of int to numpy.ndarray
             ``{s: float32 (L, L)}`` in the order of ``sizes``.
         """
-        sizes = [int(s) for s in sizes]
-        if not sizes or min(sizes) < 1:
-            raise ValueError(f"MSA sizes must be at least 1, got {sizes}")
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+            raise TypeError(f"sizes must be a list of whole numbers, not {type(sizes).__name__}")
+        sizes = [_whole_number(s, "MSA size") for s in sizes]
+        if not sizes:
+            raise ValueError("give at least one MSA size")
         _, snapshots = self._msa_ensemble(msa, max(sizes), strategy, progress, checkpoints=sizes)
         return {s: snapshots[s] for s in sizes}
 
     def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None):
-        from pathlib import Path
-
         from .msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
 
-        alignment = read_msa(msa) if isinstance(msa, (str, Path)) else check_msa(msa)
+        num_seqs = _whole_number(num_seqs, "num_seqs")
+        if not isinstance(msa, (str, os.PathLike, list, tuple)):
+            raise TypeError(f"msa must be an alignment file or a list of (name, row) pairs, not {type(msa).__name__}")
+        alignment = read_msa(msa) if isinstance(msa, (str, os.PathLike)) else check_msa(msa)
         chosen = select_sequences(alignment, num_seqs, strategy)
         length = len(chosen[0][1])
         # As many sequences per call as one batch of predict_batch holds at the query's length.
@@ -414,6 +440,8 @@ class ContactPredictor:
 
         from .regression import ContactRegression, load_regression
 
+        if not isinstance(regression, (ContactRegression, str, os.PathLike)):
+            raise TypeError(f"regression must be a ContactRegression or a file path, not {type(regression).__name__}")
         if not isinstance(regression, ContactRegression):
             regression = load_regression(regression, num_layers=self.num_layers, num_heads=self.num_heads)
         weight = torch.as_tensor(np.asarray(regression.weight, dtype=np.float32))
@@ -499,6 +527,24 @@ def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if device.type == "cpu":
         raise ValueError(f"dtype {dtype!r} needs a GPU; on the CPU the model runs in float32")
     return resolved
+
+
+def _whole_number(value, name: str, minimum: int = 1, maximum: Optional[int] = None, note: str = "") -> int:
+    """`value` as an int once it is a whole number (not a bool) in [minimum, maximum].
+
+    Raises
+    ------
+    TypeError
+        Not an integer (a float, a string...).
+    ValueError
+        Out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ValueError(f"{name} must be {bound}, got {value}{note}")
+    return int(value)
 
 
 #: Seconds a progress bar waits before it appears: quick predictions print nothing.

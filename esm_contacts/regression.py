@@ -189,27 +189,57 @@ def load_regression(
     Returns
     -------
     regression : ContactRegression
+
+    Raises
+    ------
+    esm_contacts.models.CheckpointError
+        Not a regression file: 'model' not a dictionary of tensors, keys missing,
+        metadata that is not JSON or whose layer and head counts are not positive
+        whole numbers matching the weights (one line naming the file; a ValueError).
     """
-    from .models import KNOWN_MODELS, safe_load
+    from .models import KNOWN_MODELS, CheckpointError, _check_state, safe_load
 
     path = Path(path)
     data = safe_load(path)
-    state = data["model"]
+    state = _check_state(path, data["model"], "contact regression")
     if WEIGHT_KEY not in state or BIAS_KEY not in state:
-        raise ValueError(f"{path}: not a contact-regression file (needs {WEIGHT_KEY} and {BIAS_KEY})")
+        raise CheckpointError(f"{path}: not a contact-regression file (needs {WEIGHT_KEY} and {BIAS_KEY})")
+    if state[BIAS_KEY].numel() != 1 or not state[WEIGHT_KEY].numel():
+        raise CheckpointError(f"{path}: {BIAS_KEY} has shape {tuple(state[BIAS_KEY].shape)} and {WEIGHT_KEY} "
+                              f"{tuple(state[WEIGHT_KEY].shape)}; expected one bias and at least one weight")
     weight = state[WEIGHT_KEY].detach().float().numpy().ravel()
     bias = float(state[BIAS_KEY].detach().float().ravel()[0])
-    metadata = json.loads(data[METADATA_KEY]) if isinstance(data.get(METADATA_KEY), str) else {}
+    metadata = _regression_metadata(path, data.get(METADATA_KEY))
     name = metadata.pop("model", None) or path.name.replace("-contact-regression.pt", "").replace(".pt", "")
+    if not isinstance(name, str):
+        raise CheckpointError(f"{path}: metadata 'model' is a {type(name).__name__}; expected a model name")
     layers = num_layers or metadata.pop("layers", None) or getattr(KNOWN_MODELS.get(name), "layers", None)
     heads = num_heads or metadata.pop("heads", None) or getattr(KNOWN_MODELS.get(name), "heads", None)
     metadata.pop("layers", None)
     metadata.pop("heads", None)
     if not layers or not heads:
-        raise ValueError(f"{path}: {weight.size} weights of unknown shape; give num_layers and num_heads")
+        raise CheckpointError(f"{path}: {weight.size} weights of unknown shape; give num_layers and num_heads")
+    for label, count in (("layers", layers), ("heads", heads)):
+        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
+            raise CheckpointError(f"{path}: {label} is {count!r}; expected a positive whole number")
     if layers * heads != weight.size:
-        raise ValueError(f"{path}: {weight.size} weights, not {layers} layers x {heads} heads")
-    return ContactRegression(weight.reshape(layers, heads), bias, model=name, metadata=metadata)
+        raise CheckpointError(f"{path}: {weight.size} weights, not {layers} layers x {heads} heads")
+    return ContactRegression(weight.reshape(int(layers), int(heads)), bias, model=name, metadata=metadata)
+
+
+def _regression_metadata(path: Path, text) -> dict:
+    """The JSON metadata a file saved here carries ({} for fair-esm's own files)."""
+    from .models import CheckpointError
+
+    if not isinstance(text, str):
+        return {}
+    try:
+        metadata = json.loads(text)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: metadata {METADATA_KEY!r} is not JSON ({error})") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{path}: metadata {METADATA_KEY!r} is a JSON {type(metadata).__name__}, not an object")
+    return metadata
 
 
 # -- features --------------------------------------------------------------------------

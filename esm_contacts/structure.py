@@ -24,7 +24,6 @@ distance matrix.
 """
 
 import functools
-import gzip
 import os
 import re
 import warnings
@@ -37,8 +36,11 @@ import biotite.structure.io.pdb as pdb
 import biotite.structure.io.pdbx as pdbx
 from scipy.spatial import cKDTree
 
+from .files import byte_limit, check_input_file, file_kind, read_bytes_limited
+
 __all__ = [
     "DEFAULT_CACHE",
+    "MAX_STRUCTURE_BYTES",
     "load_structure",
     "load_assembly",
     "load_chain",
@@ -60,6 +62,12 @@ __all__ = [
 DEFAULT_CACHE = Path("~/.cache/esm-contacts/pdb")
 #: Setting this environment variable to 1 forbids any download attempt.
 OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
+#: Largest structure file read, in bytes after decompression (2 GiB; a PDB entry of
+#: a million atoms is about 80 MB): larger files, and gzip files that unpack beyond it,
+#: are refused before they are read whole. Overridden by the environment variable
+#: ``ESM_CONTACTS_MAX_STRUCTURE_BYTES`` or the `max_bytes` argument of the loaders.
+MAX_STRUCTURE_BYTES = 2 << 30
+MAX_STRUCTURE_BYTES_ENV = "ESM_CONTACTS_MAX_STRUCTURE_BYTES"
 #: Identity over aligned positions below which ``map_sequence`` warns.
 MIN_MAPPING_IDENTITY = 0.90
 #: Identity over aligned positions from which another chain counts as a homodimer partner.
@@ -83,14 +91,13 @@ _BLANK_ALTLOC = ("", " ", ".", "?")
 
 def _resolve_path(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> Path:
     """The local file for a path or a 4-character PDB ID (fetched into the cache)."""
+    if not isinstance(path_or_pdb_id, (str, os.PathLike)):
+        raise TypeError(f"expected a structure file path or PDB ID (str or path-like), "
+                        f"got {type(path_or_pdb_id).__name__}")
     path = Path(path_or_pdb_id).expanduser()
-    if path.exists():
-        if path.is_dir():
-            raise ValueError(f"{path}: is a folder, not a structure file")
-        return path
     text = str(path_or_pdb_id)
-    if not _PDB_ID.match(text):
-        raise FileNotFoundError(f"{path}: no such file")
+    if file_kind(path) != "missing" or not _PDB_ID.match(text):
+        return check_input_file(path if text else "", "file")
     pdb_id = text.lower()
     cache = Path(cache_dir if cache_dir is not None else DEFAULT_CACHE).expanduser()
     for name in (f"{pdb_id}.cif", f"{pdb_id}.cif.gz", f"{pdb_id}.bcif", f"{pdb_id}.pdb"):
@@ -123,14 +130,14 @@ def _resolve_path(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None
     return target
 
 
-def _file_bytes(path: Path) -> bytes:
-    """The file's content, decompressed if gzipped (by magic number, not by name)."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise ValueError(f"{path}: cannot decompress gzip data ({error})") from None
+def _file_bytes(path: Path, max_bytes: Optional[int] = None) -> bytes:
+    """The file's content, decompressed if gzipped (by magic number, not by name).
+
+    At most :data:`MAX_STRUCTURE_BYTES` (or `max_bytes`, or the environment's cap),
+    checked while decompressing: ValueError beyond it.
+    """
+    limit = byte_limit(max_bytes, MAX_STRUCTURE_BYTES, MAX_STRUCTURE_BYTES_ENV)
+    raw = read_bytes_limited(path, limit, "structure file", env=MAX_STRUCTURE_BYTES_ENV)
     if not raw.strip():
         raise ValueError(f"{path}: file is empty")
     return raw
@@ -172,7 +179,7 @@ def _unreadable(path: Path, label: str, error: Exception) -> _Unreadable:
     return _Unreadable(f"{path}: not a readable {label} file ({type(error).__name__}: {error})")
 
 
-def _parse(path: Path):
+def _parse(path: Path, max_bytes: Optional[int] = None):
     """``(label, file)``: the format's name and the Biotite file object of a structure file.
 
     Raises
@@ -184,7 +191,7 @@ def _parse(path: Path):
     """
     import io
 
-    raw = _file_bytes(path)
+    raw = _file_bytes(path, max_bytes)
     fmt = _file_format(path, raw)
     label = _LABELS[fmt]
     with warnings.catch_warnings():
@@ -198,7 +205,8 @@ def _parse(path: Path):
             raise _unreadable(path, label, error) from None
 
 
-def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None):
+def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None,
+               max_bytes: Optional[int] = None):
     """Raw atoms (all altlocs, first model) with occupancy, and per-file extras.
 
     With `assembly`, the atoms of assembly `assembly_id`; without an ID, the first
@@ -215,7 +223,7 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
     chosen : str or None
         The assembly read (None without `assembly`).
     """
-    label, file = _parse(path)
+    label, file = _parse(path, max_bytes)
     with warnings.catch_warnings():
         # Biotite warns about missing optional columns; their defaults are fine here.
         warnings.simplefilter("ignore")
@@ -275,14 +283,16 @@ def _available_assemblies(file) -> List[str]:
     return list(dict.fromkeys(block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist()))
 
 
-def list_assemblies(path: PathLike, cache_dir: Optional[PathLike] = None) -> List[str]:
+def list_assemblies(
+    path: PathLike, cache_dir: Optional[PathLike] = None, *, max_bytes: Optional[int] = None
+) -> List[str]:
     """The biological assembly IDs a structure file defines, in file order.
 
     Parameters
     ----------
     path : str or path-like
         Structure file or PDB ID, as for :func:`load_structure`.
-    cache_dir : str or path-like, optional
+    cache_dir, max_bytes : optional
         As in :func:`load_structure`.
 
     Returns
@@ -291,7 +301,7 @@ def list_assemblies(path: PathLike, cache_dir: Optional[PathLike] = None) -> Lis
         Empty when the file defines none (or cannot be read as a structure file).
     """
     try:
-        _, file = _parse(_resolve_path(path, cache_dir))
+        _, file = _parse(_resolve_path(path, cache_dir), max_bytes)
     except _Unreadable:  # load_structure / load_assembly say why
         return []
     with warnings.catch_warnings():
@@ -499,7 +509,9 @@ def _finish(atoms: struc.AtomArray, path: Path, peptide_entities, entity_sequenc
     return atoms
 
 
-def load_structure(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> struc.AtomArray:
+def load_structure(
+    path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None, *, max_bytes: Optional[int] = None
+) -> struc.AtomArray:
     """Read the protein of a structure file (or a PDB entry) as ground truth.
 
     Parameters
@@ -511,6 +523,10 @@ def load_structure(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = Non
         there (not when ``ESM_CONTACTS_OFFLINE=1``).
     cache_dir : str or path-like, optional
         Where fetched entries are kept; default ``~/.cache/esm-contacts/pdb``.
+    max_bytes : int, optional
+        Largest content read, in bytes after decompression; default
+        :data:`MAX_STRUCTURE_BYTES` (2 GiB) or the environment variable
+        ``ESM_CONTACTS_MAX_STRUCTURE_BYTES``.
 
     Returns
     -------
@@ -522,18 +538,22 @@ def load_structure(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = Non
 
     Raises
     ------
+    TypeError
+        `path_or_pdb_id` is not a str or path-like.
     FileNotFoundError
         No such file (and no PDB entry to fetch).
     ValueError
-        Empty, unreadable or non-structure file, or no protein in it.
+        Empty, unreadable or non-structure file, no protein in it, larger than
+        `max_bytes`, or not a regular file (a folder, FIFO, device: never opened).
     """
     path = _resolve_path(path_or_pdb_id, cache_dir)
-    atoms, peptide_entities, entity_sequences, _ = _read_file(path)
+    atoms, peptide_entities, entity_sequences, _ = _read_file(path, max_bytes=max_bytes)
     return _finish(atoms, path, peptide_entities, entity_sequences)
 
 
 def load_chain(
-    path_or_pdb_id: PathLike, chain: str, sequence: Optional[str] = None, cache_dir: Optional[PathLike] = None
+    path_or_pdb_id: PathLike, chain: str, sequence: Optional[str] = None, cache_dir: Optional[PathLike] = None,
+    *, max_bytes: Optional[int] = None,
 ) -> Tuple[struc.AtomArray, str, np.ndarray]:
     """A structure, the sequence to predict for one of its chains, and its true contacts.
 
@@ -546,7 +566,7 @@ def load_chain(
     sequence : str, optional
         The sequence to index the contacts by; default
         :func:`prediction_sequence` (the entity sequence where the file gives it).
-    cache_dir : str or path-like, optional
+    cache_dir, max_bytes : optional
         As :func:`load_structure`.
 
     Returns
@@ -561,7 +581,7 @@ def load_chain(
     ValueError
         The structure has no protein chain `chain` (the message lists its chains).
     """
-    structure = load_structure(path_or_pdb_id, cache_dir)
+    structure = load_structure(path_or_pdb_id, cache_dir, max_bytes=max_bytes)
     if not (structure.chain_id == chain).any():
         raise ValueError(f"{path_or_pdb_id} has no protein chain {chain!r}; its chains: {', '.join(chain_ids(structure))}")
     if sequence is None:
@@ -574,6 +594,8 @@ def load_assembly(
     assembly_id: Optional[str] = None,
     cache_dir: Optional[PathLike] = None,
     chain: Optional[str] = None,
+    *,
+    max_bytes: Optional[int] = None,
 ) -> Optional[struc.AtomArray]:
     """The biological assembly a file defines, read like :func:`load_structure`.
 
@@ -583,7 +605,7 @@ def load_assembly(
         Structure file or PDB ID (mmCIF ``pdbx_struct_assembly_gen``, PDB REMARK 350).
     assembly_id : str, optional
         Which assembly; default the first one listed (that holds `chain`, if given).
-    cache_dir : str or path-like, optional
+    cache_dir, max_bytes : optional
         As in :func:`load_structure`.
     chain : str, optional
         Without `assembly_id`, pick the first assembly that contains this chain.
@@ -596,7 +618,7 @@ def load_assembly(
         no assembly.
     """
     resolved = _resolve_path(path, cache_dir)
-    atoms, peptide_entities, entity_sequences, chosen = _read_file(resolved, True, assembly_id, chain)
+    atoms, peptide_entities, entity_sequences, chosen = _read_file(resolved, True, assembly_id, chain, max_bytes)
     if atoms is None:
         return None
     atoms = _finish(atoms, resolved, peptide_entities, entity_sequences)
