@@ -36,7 +36,7 @@ _EXPORTS = {
     "ContactRegression": "regression",
     "load_regression": "regression",
     "train_regression": "regression",
-    "validate": "validate",
+    "validate": "validation",
     "plot_contact_map": "plot",
     "plot_residue_support": "plot",
     "plot_head_weights": "plot",

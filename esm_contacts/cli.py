@@ -649,7 +649,7 @@ def _run_validate(args) -> int:
 
     from .metrics import parse_top
     from .structure import chain_sequence, load_structure
-    from .validate import format_ranking, format_validation, validate
+    from .validation import format_ranking, format_validation, validate
 
     paths = args.inputs if args.model else args.inputs[1:]
     if not paths:

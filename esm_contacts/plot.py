@@ -158,7 +158,7 @@ def plot_residue_support(results: Sequence[Any], path: Union[str, Path]) -> Path
 
     Parameters
     ----------
-    results : sequence of esm_contacts.validate.Validation
+    results : sequence of esm_contacts.validation.Validation
         Objects with ``name``, ``support`` ((L,) float, NaN where a residue has no
         predicted contacts: drawn as a gap) and ``hints`` (``start``, ``end`` 1-based
         inclusive, ``shift``).

@@ -1,6 +1,6 @@
 """``esm_contacts_check``: does a model agree with its predicted contacts? Residue by residue.
 
-The scoring is the core's :func:`esm_contacts.validate.validate`; this module reads the
+The scoring is the core's :func:`esm_contacts.validation.validate`; this module reads the
 selected objects, colours each residue by its support (red: its predicted contacts are
 not satisfied, blue: they are; grey: no predicted contact, no evidence), writes the
 support into the b-factor column, makes a selection of the residues in register-shift
@@ -142,7 +142,7 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
 
     Every model is scored before the session is touched, so an error leaves it as it was.
     """
-    from esm_contacts.validate import format_ranking, format_validation, validate
+    from esm_contacts.validation import format_ranking, format_validation, validate
 
     results, indices = [], []
     for target in targets:
