@@ -28,6 +28,29 @@ def _declare_model_options(parser, model_help: str, required: bool = False, regr
     parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 ...")
 
 
+def _declare_min_identity(parser) -> None:
+    """``--min-identity``: the one override of the sequence-matching rule (DESIGN "Sequence matching")."""
+    parser.add_argument("--min-identity", type=_fraction, default=None, metavar="F",
+                        help="identity over aligned positions from which a sequence (prediction, MSA query, model) "
+                        "counts as the chain's protein (default 0.9); lower it only on purpose")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
+    return value
+
+
+def _min_identity(args) -> float:
+    from .structure import MIN_IDENTITY
+
+    return MIN_IDENTITY if args.min_identity is None else args.min_identity
+
+
 def _progress(args) -> bool:
     """Progress bars unless --quiet, and only on a terminal."""
     return not args.quiet and sys.stderr.isatty()
@@ -39,8 +62,6 @@ def _error_text(error: Exception) -> str:
 
 
 # --- predict ------------------------------------------------------------------
-
-STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".bcif", ".pdbx")
 
 
 def _add_models(subparsers) -> None:
@@ -79,6 +100,7 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--num-seqs", type=int, default=64, help="sequences of the MSA to use (default 64)")
     parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
+    _declare_min_identity(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_predict)
 
@@ -87,19 +109,15 @@ def _looks_like_pdb_id(text: str) -> bool:
     return len(text) == 4 and text[0].isdigit() and text.isalnum()
 
 
-def _is_structure_file(path: Path) -> bool:
-    name = path.name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return name.endswith(STRUCTURE_SUFFIXES) or (name.startswith("pdb") and name.endswith(".ent"))
-
-
 def _prediction_inputs(args):
     """(name, sequence, structure or None) for every input record."""
     text = args.input
     path = Path(text)
     if path.is_dir():
         raise CommandError(f"{path}: is a folder, not a sequence, FASTA file or structure")
-    if path.is_file() and not _is_structure_file(path):
+    from .structure import STRUCTURE_SUFFIXES, is_structure_file
+
+    if path.is_file() and not is_structure_file(path):
         content = path.read_text(errors="replace")
         if content.lstrip().startswith(">"):
             from .msa import fasta_records
@@ -117,7 +135,7 @@ def _prediction_inputs(args):
             print(f"{text} chain {chain}: predicting the full construct ({len(sequence)} residues, {observed} observed; "
                   "--sequence-from observed for the observed residues only)", file=sys.stderr)
         return [(f"{path.stem if path.is_file() else text}_{chain}", sequence, (structure, chain))]
-    if any(sep in text for sep in ("/", "\\")) or Path(text).suffix.lower() in (".fa", ".fasta", ".faa") + STRUCTURE_SUFFIXES:
+    if any(sep in text for sep in ("/", "\\")) or Path(text).suffix.lower() in (".fa", ".fasta", ".faa") or is_structure_file(text):
         raise FileNotFoundError(f"{text}: no such file")
     return [("query", text, None)]
 
@@ -179,7 +197,7 @@ def _run_predict(args) -> int:
     records = [(name, clean_sequence(seq, name=name), structure) for name, seq, structure in records]
     msa_rows = None
     if args.msa:
-        record, msa_rows = _msa_record(records, args.msa)
+        record, msa_rows = _msa_record(records, args.msa, _min_identity(args))
         records = [record]
     if args.evaluate and any(structure is None for _, _, structure in records):
         raise CommandError("--evaluate needs a structure file or PDB ID as INPUT")
@@ -202,15 +220,16 @@ def _run_predict(args) -> int:
         else:
             _print_pairs(name, sequence, P, (i, j))
         if args.evaluate:
-            _print_evaluation(P, sequence, *structure)
+            _print_evaluation(P, sequence, *structure, min_identity=_min_identity(args))
     return 0
 
 
-def _msa_record(records, msa_path: str):
+def _msa_record(records, msa_path: str, min_identity: float):
     """The one record an MSA run predicts, in the coordinates of the MSA's query, and the rows.
 
     The ensembled map is indexed like the query (first row); a sequence input must be
-    that query, and a structure input is evaluated through the query aligned to it.
+    that query, and a structure input's chain must be the query's protein
+    (:func:`~esm_contacts.structure.map_sequence`), checked before the model loads.
     """
     from .msa import read_msa
 
@@ -224,14 +243,18 @@ def _msa_record(records, msa_path: str):
             f"{name}: the sequence ({len(sequence)} residues) differs from the query of {msa_path} "
             f"({len(query)} residues); give the query itself or a structure"
         )
+    if structure is not None:
+        from .structure import map_sequence
+
+        map_sequence(query, *structure, min_identity=min_identity, where=f"{msa_path} (query) vs {name}")
     return (name, query, structure), rows
 
 
-def _print_evaluation(P, sequence: str, structure, chain: str) -> None:
+def _print_evaluation(P, sequence: str, structure, chain: str, min_identity: float) -> None:
     from .metrics import evaluate, format_table
     from .structure import true_contacts
 
-    print(format_table(evaluate(P, true_contacts(structure, chain, sequence=sequence))))
+    print(format_table(evaluate(P, true_contacts(structure, chain, sequence=sequence, min_identity=min_identity))))
 
 
 # --- evaluate / evaluate-set (Biotite layer) -----------------------------------
@@ -254,68 +277,39 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--min-sep", type=int, default=6,
                         help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate)
 
 
-#: PRED's sequence must match the chain at this identity over the aligned positions ...
-MIN_PRED_IDENTITY = 0.5
-#: ... which must cover this fraction of the shorter of PRED's sequence and the chain.
-MIN_PRED_COVERAGE = 0.5
+def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str, min_identity: float,
+                        hint: Optional[str] = "--sequence-from structure ignores the file's sequence"):
+    """The sequence P is indexed by (None: the chain's observed residues) and the truth.
 
-
-def _check_pred_sequence(sequence: str, structure, chain: str, where: str, hint: str) -> None:
-    """Refuse a PRED sequence that is not the chain's protein (junk, another chain).
-
-    Coverage is measured against the shorter sequence so that a prediction of one
-    domain, or of a construct longer than the observed chain, is still accepted.
+    A file sequence of another protein raises :class:`~esm_contacts.structure.SequenceMismatchError`.
     """
-    import warnings
-
-    import numpy as np
-
-    from .structure import chain_sequence, map_sequence
-
-    observed = chain_sequence(structure, chain)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # true_contacts repeats it when the match is kept
-        mapping = map_sequence(sequence, structure, chain)
-    aligned = np.flatnonzero(mapping >= 0)
-    given = np.array(list(sequence.upper()))[aligned] if len(aligned) else np.zeros(0, "<U1")
-    seen = np.array(list(observed))[mapping[aligned]] if len(aligned) else np.zeros(0, "<U1")
-    informative = (given != "X") & (seen != "X")  # X (unknown letter) neither matches nor mismatches
-    identity = float((given == seen)[informative].mean()) if informative.any() else 1.0
-    shorter = min(len(sequence), len(observed))
-    if len(aligned) < MIN_PRED_COVERAGE * shorter:
-        raise CommandError(
-            f"{where}: only {len(aligned)} of the file's {len(sequence)} sequence letters align to the "
-            f"{len(observed)} observed residues of chain {chain} (at least half of the shorter needed); {hint}"
-        )
-    if identity < MIN_PRED_IDENTITY:
-        raise CommandError(
-            f"{where}: the file's sequence ({len(sequence)} residues) matches chain {chain} at only "
-            f"{identity:.0%} of {len(aligned)} aligned positions (at least {MIN_PRED_IDENTITY:.0%} needed); {hint}"
-        )
-
-
-def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str,
-                        hint: str = "use --sequence-from structure to ignore the file's sequence"):
-    """The sequence P is indexed by (None: the chain's observed residues) and the truth."""
-    from .structure import chain_sequence, true_contacts
+    from .structure import chain_sequence, map_sequence, true_contacts
 
     if sequence_from == "PRED" and pred_sequence is None:
         raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
     sequence = pred_sequence if sequence_from != "structure" else None
-    if sequence is not None:
-        _check_pred_sequence(sequence, structure, chain, where, hint)
-    else:
+    if sequence is None:
         observed = len(chain_sequence(structure, chain))
         if observed != P.shape[0]:
             raise CommandError(
                 f"{where}: the prediction covers {P.shape[0]} residues but chain {chain} has {observed} observed; "
                 "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
             )
+    else:
+        from .structure import SequenceMismatchError
+
+        try:
+            map_sequence(sequence, structure, chain, min_identity=min_identity, where=where)  # names the file
+        except SequenceMismatchError as error:
+            if sequence_from is not None or not hint:
+                raise
+            raise CommandError(f"{error}; {hint}") from None
     # P is (len(sequence),)^2 by read_contacts, or checked above: T has its shape.
-    return sequence, true_contacts(structure, chain, sequence=sequence)
+    return sequence, true_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
 
 
 @contextlib.contextmanager
@@ -332,7 +326,7 @@ def _warnings_as_lines(command: str):
             print(f"esm-contacts {command}: warning: {message}", file=sys.stderr)
 
 
-def _homodimer_map(structure, path: str, chain: str, sequence):
+def _homodimer_map(structure, path: str, chain: str, sequence, min_identity: float):
     """Homodimer partners of `chain` and its inter-chain contact map (:func:`homodimer_contacts`).
 
     Symmetry copies of the biological assembly that holds `chain` count as partners too
@@ -347,12 +341,13 @@ def _homodimer_map(structure, path: str, chain: str, sequence):
     try:
         assembly = load_assembly(path, chain=chain)
         partners = [str(p) for p in homodimer_partners(structure, chain, assembly=assembly)]
-        return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly)
+        return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly,
+                                            min_identity=min_identity)
     except ValueError as error:
         warnings.warn(f"{path}: biological assembly not used for homodimer partners ({error}); "
                       "searching the file's own chains", UserWarning)
     partners = [str(p) for p in homodimer_partners(structure, chain)]
-    return partners, homodimer_contacts(structure, chain, sequence=sequence)
+    return partners, homodimer_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
 
 
 def _run_evaluate(args) -> int:
@@ -368,8 +363,9 @@ def _run_evaluate(args) -> int:
     P, pred_sequence = read_contacts(args.prediction)
     structure = load_structure(args.structure)
     with _warnings_as_lines("evaluate"):
-        sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction)
-        partners, X = _homodimer_map(structure, args.structure, args.chain, sequence)
+        sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction,
+                                          _min_identity(args))
+        partners, X = _homodimer_map(structure, args.structure, args.chain, sequence, _min_identity(args))
     table = evaluate(P, T, min_sep=args.min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
     observed = int((T.diagonal() == 1).sum())
@@ -413,6 +409,7 @@ def _add_evaluate_set(subparsers) -> None:
     parser.add_argument("--min-sep", type=int, default=6, help="smallest separation evaluated (default 6)")
     parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
                         help="percentages (default) or fractions")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate_set)
 
 
@@ -456,7 +453,7 @@ def _run_evaluate_set(args) -> int:
                 structures[structure_ref] = load_structure(structure_ref)
             with _warnings_as_lines(f"evaluate-set: {where}"):
                 _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
-                                           hint="is it the right chain and file?")
+                                           _min_identity(args), hint=None)
         except (CommandError, ValueError, OSError, KeyError) as error:
             raise CommandError(f"{where}: {_error_text(error)}") from None
         name = f"{Path(prediction).stem}"
@@ -523,11 +520,12 @@ def _add_train_regression(subparsers) -> None:
                         help="memory a fit may use, in GB (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and solver")
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
+    _declare_min_identity(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_train_regression)
 
 
-def _training_chains(specs: List[str]):
+def _training_chains(specs: List[str], min_identity: float):
     """(label, sequence, true contacts) of every FILE:CHAIN.
 
     The sequence is the full construct where the file gives it; unobserved residues are
@@ -541,7 +539,7 @@ def _training_chains(specs: List[str]):
         if not sep or not path or not chain:
             raise CommandError(f"--structures {spec!r}: give FILE:CHAIN, e.g. 1hvr.pdb:A")
         try:
-            _, sequence, T = load_chain(path, chain)
+            _, sequence, T = load_chain(path, chain, min_identity=min_identity)
         except ValueError as error:
             raise CommandError(f"--structures {spec}: {error}") from None
         chains.append((f"{Path(path).name}:{chain}", sequence, T))
@@ -586,7 +584,7 @@ def _run_train_regression(args) -> int:
         from .plot import check_figure_path
 
         check_figure_path(args.plot)
-    chains = _training_chains(args.structures)
+    chains = _training_chains(args.structures, _min_identity(args))
     if len(chains) < 2 and args.validation > 0:
         print(f"one training chain: no validation (--validation {args.validation} ignored)")
     train, held = _split(len(chains), args.validation, args.seed)
@@ -641,15 +639,35 @@ def _add_validate(subparsers) -> None:
     parser.add_argument("--threshold", type=float, help="only predicted contacts with probability >= this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", help="per-residue support plot (PNG or SVG); several models: one line each")
+    parser.add_argument("--per-residue", action="store_true",
+                        help="also print each model's per-range agreement and per-residue support table")
+    parser.add_argument("--model-number", type=int, metavar="N",
+                        help="check only model N of each file (NMR ensembles; default: every model)")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_validate)
+
+
+def _validation_models(paths: List[str], model_number: Optional[int]):
+    """(name, structure) of every model to check: each model of an ensemble, named by its number."""
+    from .structure import load_models, load_structure, model_count
+
+    models = []
+    for path in paths:
+        name = Path(path).name
+        if model_number is None and model_count(path) == 1:
+            models.append((name, load_structure(path)))
+            continue
+        chosen = None if model_number is None else [model_number]
+        models.extend((f"{name} model {m.model_number}", m) for m in load_models(path, model_numbers=chosen))
+    return models
 
 
 def _run_validate(args) -> int:
     import json
 
     from .metrics import parse_top
-    from .structure import chain_sequence, load_structure
-    from .validation import format_ranking, format_validation, validate
+    from .structure import chain_sequence
+    from .validation import format_ranking, format_summary, format_validation, validate
 
     paths = args.inputs if args.model else args.inputs[1:]
     if not paths:
@@ -659,7 +677,9 @@ def _run_validate(args) -> int:
         from .plot import check_figure_path
 
         check_figure_path(args.plot)
-    structures = [(Path(path).name, load_structure(path)) for path in paths]
+    if args.model_number is not None and args.model_number < 1:
+        raise CommandError("--model-number must be at least 1")
+    structures = _validation_models(paths, args.model_number)
     if args.model:
         from .predictor import ContactPredictor
 
@@ -670,11 +690,15 @@ def _run_validate(args) -> int:
         from .io import read_contacts
 
         P, sequence = read_contacts(args.inputs[0])
-    results = [
-        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
-                 threshold=args.threshold, sequence=sequence, name=name)
-        for name, structure in structures
-    ]
+    where = args.inputs[0] if not args.model else args.model
+    results = []
+    for name, structure in structures:
+        try:
+            results.append(validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
+                                    threshold=args.threshold, sequence=sequence, name=name,
+                                    min_identity=_min_identity(args)))
+        except ValueError as error:  # another protein, a missing chain: name the model
+            raise CommandError(f"{where} vs {name}: {_error_text(error)}") from None
     if args.plot:
         from .plot import plot_residue_support
 
@@ -683,9 +707,11 @@ def _run_validate(args) -> int:
         print(json.dumps([result.to_dict() for result in results], indent=1))
     else:
         for result in results:
-            print(format_validation(result))
+            print(format_validation(result) if args.per_residue else format_summary(result))
+            if args.per_residue:
+                print()
+        if len(results) > 1 or not args.per_residue:
             print()
-        if len(results) > 1:
             print(format_ranking(results))
     return 0
 

@@ -405,7 +405,7 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
 def assembly_candidates(obj: str, _self) -> List[str]:
     """Local files of the PDB entry an object is named after (``fetch 1a8o`` writes
     ``1a8o.cif`` to PyMOL's ``fetch_path``); the esm-contacts cache. Never the network."""
-    from esm_contacts.structure import DEFAULT_CACHE
+    from esm_contacts.structure import DEFAULT_CACHE, STRUCTURE_SUFFIXES
 
     if not re.match(r"^[0-9][A-Za-z0-9]{3}$", obj):
         return []
@@ -417,11 +417,14 @@ def assembly_candidates(obj: str, _self) -> List[str]:
     folders.append(os.path.expanduser(str(DEFAULT_CACHE)))
     found = []
     for folder in folders:
-        for stem in (obj.lower(), obj.upper()):
-            for suffix in (".cif", ".cif.gz", ".bcif", ".pdb", ".pdb.gz", ".ent"):
-                path = os.path.join(folder, stem + suffix)
-                if os.path.isfile(path) and path not in found:
-                    found.append(path)
+        # mmCIF first: it names its entities. Then the core's other suffixes, and pdbXXXX.ent.
+        suffixes = sorted(STRUCTURE_SUFFIXES, key=lambda suffix: suffix != ".cif")
+        names = [stem + suffix + gz for stem in (obj.lower(), obj.upper()) for suffix in suffixes for gz in ("", ".gz")]
+        names += [f"pdb{obj.lower()}.ent", f"pdb{obj.lower()}.ent.gz"]
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and path not in found:
+                found.append(path)
     return found
 
 
