@@ -24,6 +24,7 @@ __all__ = [
     "ungap",
     "ensemble_maps",
     "GAP",
+    "add_aligned",
 ]
 
 GAP = "-"
