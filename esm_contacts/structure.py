@@ -779,7 +779,7 @@ def residue_label(chain: str, res_id: int, ins_code: str = "", res_name: Optiona
 
     A blank chain ID gives the number alone (``"744"``).
     """
-    number = f"{int(res_id)}{str(ins_code).strip()}"
+    number = f"{res_id}{str(ins_code).strip()}"
     label = f"{chain}:{number}" if str(chain).strip() else number
     return f"{label} {res_name}" if res_name else label
 
@@ -987,7 +987,7 @@ def _mapping(sequence: str, atoms: struc.AtomArray, chain: str, entity: Optional
     return mapping
 
 
-def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_identity: float = MIN_IDENTITY,
+def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_identity: Optional[float] = MIN_IDENTITY,
                  where: Optional[str] = None) -> np.ndarray:
     """Map each position of `sequence` to an observed residue of `chain`, if it is the chain's protein.
 
@@ -1006,8 +1006,10 @@ def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_iden
         From :func:`load_structure`.
     chain : str
         Author chain ID.
-    min_identity : float
-        Identity threshold; default :data:`MIN_IDENTITY` (0.9).
+    min_identity : float or None
+        Identity threshold; default :data:`MIN_IDENTITY` (0.9). None: no check, for
+        callers that have already decided the two are one protein (homodimer partners
+        found by :func:`homodimer_partners`).
     where : str, optional
         Prefix of the error message (a file name).
 

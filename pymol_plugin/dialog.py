@@ -287,6 +287,12 @@ class ContactsDialog(QtWidgets.QDialog):
             return
         model = self.model.currentText().strip() or commands.DEFAULT_MODEL
         msa = self.msa.text().strip() or None
+        if msa:
+            try:
+                commands.check_msa_query(msa, target, options)
+            except Exception as error:  # noqa: BLE001 - every failure goes to the user
+                self.fail(error)
+                return
         self.status.setText(f"Starting {model} on {target.label}")
         start_job(self, commands.predict, lambda outcome: self.finish(outcome, target, options, msa),
                   target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())
