@@ -356,7 +356,7 @@ def _run_evaluate(args) -> int:
     from .io import read_contacts
     from .metrics import TOPS, evaluate, format_table, homodimer_explained
     from .plot import check_figure_path
-    from .structure import load_structure
+    from .structure import load_structure, residue_labels
 
     if args.plot:
         check_figure_path(args.plot)  # a bad --plot fails before any work
@@ -369,6 +369,8 @@ def _run_evaluate(args) -> int:
     table = evaluate(P, T, min_sep=args.min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
     observed = int((T.diagonal() == 1).sum())
+    labels = residue_labels(structure, args.chain, sequence=sequence, min_identity=_min_identity(args))
+    inter = [(labels[i] or f"#{i + 1}", labels[j] or f"#{j + 1}") for i, j in dimer["pairs"]]
     if args.plot:
         from .plot import plot_contact_map
 
@@ -380,7 +382,8 @@ def _run_evaluate(args) -> int:
             "length": int(P.shape[0]), "residues_observed": observed,
             "sequence": sequence, "min_sep": args.min_sep, "precision": _json_table(table),
             "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
-                          "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
+                          "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]],
+                          "residue_pairs": [list(pair) for pair in inter]},
         }, indent=1))
         return 0
     print(f"# {args.prediction} vs {args.structure} chain {args.chain}: L = {P.shape[0]}, "
@@ -388,7 +391,9 @@ def _run_evaluate(args) -> int:
     print(format_table(table, columns=TOPS + ("auc",), label=Path(args.prediction).name))
     if partners:
         print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "
-              "top-L false positives are inter-chain contacts")
+              "top-L false positives are inter-chain contacts" + (": " if inter else ""))
+        if inter:
+            print("#   " + ", ".join(f"{a}-{b}" for a, b in inter))
     return 0
 
 

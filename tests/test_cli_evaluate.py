@@ -86,6 +86,8 @@ def test_evaluate_json_maps_a_longer_sequence(tmp_path, capsys, hvr):
     inter = [[a + 1, b + 1] for a, b in zip(i, j) if T_construct[a, b] == 0 and X[a, b] == 1]
     assert result["homodimer"]["partners"] == ["B"] and result["homodimer"]["pairs"] == inter
     assert result["homodimer"]["inter_chain"] == len(inter)
+    # The same pairs named by the structure's residues (1hvr numbers chain A 1-99; the construct adds 4).
+    assert result["homodimer"]["residue_pairs"] == [[f"A:{a - 4}", f"A:{b - 4}"] for a, b in inter]
 
 
 def test_evaluate_npy_in_structure_indices(tmp_path, capsys, hvr):

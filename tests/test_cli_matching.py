@@ -195,3 +195,30 @@ def test_evaluate_set_and_train_regression_apply_the_rule(capsys, tmp_path, shar
     assert main(args + ["--min-identity", "0.7"]) == 2
     captured = capsys.readouterr()
     assert "missing.pt" in captured.err and "same protein" not in captured.err
+
+
+def test_evaluate_names_homodimer_pairs_by_residue(capsys, tmp_path, shared_data):
+    # 1hvr chain A renumbered from 501: inter-chain false positives are listed as A:5xx.
+    lines = []
+    for line in (shared_data / "1hvr.pdb").read_text().splitlines():
+        if line.startswith(("ATOM", "HETATM")) and line[21] in "AB":
+            line = f"{line[:22]}{int(line[22:26]) + 500:4d}{line[26:]}"
+        lines.append(line)
+    path = tmp_path / "renumbered.pdb"
+    path.write_text("\n".join(lines) + "\n")
+    structure = load_structure(path)
+    from esm_contacts.structure import homodimer_contacts
+
+    T, X = true_contacts(structure, "A"), homodimer_contacts(structure, "A")
+    i, j = np.triu_indices(T.shape[0], k=6)
+    P = np.full(T.shape, 0.01, dtype=np.float32)
+    inter = (T[i, j] == 0) & (X[i, j] == 1)
+    P[i[inter][:5], j[inter][:5]] = 0.9
+    P = np.maximum(P, P.T)
+    write_contacts(tmp_path / "p.rr", P, sequence=chain_sequence(structure, "A"), min_sep=1)
+    assert main(["evaluate", str(tmp_path / "p.rr"), "--structure", str(path), "--chain", "A", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    expected = [[f"A:{a + 501}", f"A:{b + 501}"] for a, b in zip(i[inter][:5], j[inter][:5])]
+    assert result["homodimer"]["residue_pairs"] == expected
+    assert main(["evaluate", str(tmp_path / "p.rr"), "--structure", str(path), "--chain", "A"]) == 0
+    assert ", ".join(f"{a}-{b}" for a, b in expected) in capsys.readouterr().out
