@@ -222,3 +222,23 @@ def test_evaluate_names_homodimer_pairs_by_residue(capsys, tmp_path, shared_data
     assert result["homodimer"]["residue_pairs"] == expected
     assert main(["evaluate", str(tmp_path / "p.rr"), "--structure", str(path), "--chain", "A"]) == 0
     assert ", ".join(f"{a}-{b}" for a, b in expected) in capsys.readouterr().out
+
+
+def test_support_plot_axis_shows_residue_labels(shared_data, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from esm_contacts.plot import _residue_axis, plot_residue_support
+    from esm_contacts.validation import validate
+
+    structure = load_structure(shared_data / "1igy.cif")
+    result = validate(_prediction(structure, "B"), structure, "B", sequence=chain_sequence(structure, "B"), name="igy")
+    figure, axes = plt.subplots()
+    _residue_axis(axes, result)
+    formatter = axes.xaxis.get_major_formatter()
+    # Position 84 (1-based) is the 84th observed residue of chain B: 82B; the chain starts at residue 2.
+    assert formatter(84, 0) == "B:82B" and formatter(1, 0) == "B:2" and formatter(84.5, 0) == ""
+    plt.close(figure)
+    assert plot_residue_support([result], tmp_path / "s.png").is_file()
