@@ -19,6 +19,7 @@ from esm_contacts.structure import (
     map_sequence,
     match_sequences,
     model_count,
+    residue_identities,
     residue_labels,
     same_protein,
     true_contacts,
@@ -255,3 +256,49 @@ def test_every_model_of_an_nmr_entry(shared_data):
     assert [m.model_number for m in load_models(path, model_numbers=[5])] == [5]
     with pytest.raises(ValueError, match="no model 39; the file has 38 models"):
         load_models(path, model_numbers=[39])
+
+
+def _seqres(names, chains) -> list:
+    """PDB SEQRES records (13 residues a line) of one residue-name list for each chain."""
+    lines = []
+    for chain in chains:
+        for k in range(0, len(names), 13):
+            lines.append(f"SEQRES {k // 13 + 1:3d} {chain} {len(names):4d}  " + " ".join(f"{n:>3}" for n in names[k:k + 13]))
+    return lines
+
+
+def test_several_chains_of_one_entity_with_fragments_are_all_partners(shared_data, tmp_path):
+    # 1a3a: 4 chains of one protein (its header, SEQRES included, is stripped). Given SEQRES
+    # records of that protein for all four, and observed fragments that overlap little or
+    # not at all (as in 5kc1's 12 chains), every other chain of the entity is a partner.
+    text = (shared_data / "1a3a.pdb").read_text().splitlines()
+    names = {}
+    for line in text:
+        if line.startswith("ATOM"):
+            names[int(line[22:26])] = line[17:20]
+    numbers = sorted(names)
+    assert numbers == list(range(numbers[0], numbers[-1] + 1))  # no gap: SEQRES from the union
+    keep = {"A": (1, 52), "B": (45, 97), "C": (90, 140), "D": (120, 150)}
+    atoms = [line for line in text if not line.startswith(("ATOM", "HETATM"))
+             or (line[21] in keep and keep[line[21]][0] <= int(line[22:26]) <= keep[line[21]][1])]
+    path = tmp_path / "fragments.pdb"
+    path.write_text("\n".join(_seqres([names[n] for n in numbers], "ABCD") + atoms) + "\n")
+    s = load_structure(path)
+    assert len(set(s.entity_sequences.values())) == 1
+    assert not same_protein(chain_sequence(s, "A"), chain_sequence(s, "C"))  # no overlap at all
+    assert homodimer_partners(s, "A") == ["B", "C", "D"]
+    assert homodimer_partners(s, "C") == ["A", "B", "D"]
+    # Contacts of A with its partners are indexed through the SEQRES (entity) positions.
+    entity = entity_sequence(s, "A")
+    X = homodimer_contacts(s, "A", sequence=entity)
+    full = load_structure(shared_data / "1a3a.pdb")
+    assert X.shape == (len(entity), len(entity)) and (X >= 0).any()
+    # A judged pair (A residue i, partner residue j) agrees with the full structure's chains.
+    for partner in "BCD":
+        direct = interchain_contacts(full, "A", partner)
+        ra = {r[1]: k for k, r in enumerate(residue_identities(full, "A"))}
+        rp = {r[1]: k for k, r in enumerate(residue_identities(full, partner))}
+        for i_num in range(1, 53):
+            for j_num in range(keep[partner][0], keep[partner][1] + 1):
+                if i_num in ra and j_num in rp and direct[ra[i_num], rp[j_num]] == 1:
+                    assert X[i_num - numbers[0], j_num - numbers[0]] == 1
