@@ -653,13 +653,20 @@ def _add_validate(subparsers) -> None:
 
 
 def _validation_models(paths: List[str], model_number: Optional[int]):
-    """(name, structure) of every model to check: each model of an ensemble, named by its number."""
+    """(name, structure) of every model to check: each model of an ensemble, named by its number.
+
+    A PDB assembly file (``.pdb1``, ``.pdb2`` ...) stores symmetry copies as models: its
+    first model is the structure, as :func:`~esm_contacts.structure.load_structure` reads it.
+    """
+    import re
+
     from .structure import load_models, load_structure, model_count
 
     models = []
     for path in paths:
         name = Path(path).name
-        if model_number is None and model_count(path) == 1:
+        assembly_file = re.search(r"\.pdb\d+(\.gz)?$", name.lower()) is not None
+        if model_number is None and (assembly_file or model_count(path) == 1):
             models.append((name, load_structure(path)))
             continue
         chosen = None if model_number is None else [model_number]

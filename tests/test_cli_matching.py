@@ -242,3 +242,14 @@ def test_support_plot_axis_shows_residue_labels(shared_data, tmp_path):
     assert formatter(84, 0) == "B:82B" and formatter(1, 0) == "B:2" and formatter(84.5, 0) == ""
     plt.close(figure)
     assert plot_residue_support([result], tmp_path / "s.png").is_file()
+
+
+def test_validate_reads_an_assembly_file_as_one_structure(capsys, tmp_path, shared_data, hiv_rr):
+    # A .pdb1 holds symmetry copies as MODELs: it is one structure (its first model), not an ensemble.
+    text = (shared_data / "1hvr.pdb").read_text().splitlines()
+    atoms = [line for line in text if line.startswith(("ATOM", "HETATM", "TER"))]
+    path = tmp_path / "1hvr.pdb1"
+    path.write_text("\n".join(["MODEL        1", *atoms, "ENDMDL", "MODEL        2", *atoms, "ENDMDL", "END"]) + "\n")
+    assert main(["validate", str(hiv_rr), str(path), "--chain", "A"]) == 0
+    out = capsys.readouterr().out
+    assert "1hvr.pdb1: 99 predicted contacts" in out and "model 2" not in out
