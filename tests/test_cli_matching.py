@@ -162,13 +162,20 @@ def test_predict_msa_of_another_protein_against_a_structure(capsys, tmp_path, sh
     assert "1a3a_1_A.a3m (query)" in captured.err and "not the same protein" in captured.err and not captured.out
 
 
-def test_predict_reads_assembly_file_suffixes(capsys, tmp_path, shared_data, tiny_esm2):
+def test_every_subcommand_reads_assembly_file_suffixes(capsys, tmp_path, shared_data, tiny_esm2, hiv_rr):
     for name in ("1hvr.pdb1", "pdb1hvr.ent"):
         shutil.copy(shared_data / "1hvr.pdb", tmp_path / name)
         assert main(["predict", str(tmp_path / name), "--chain", "A", "--model", str(tiny_esm2), "--device", "cpu",
                      "--top", "5"]) == 0, capsys.readouterr().err
         out = capsys.readouterr().out
         assert out.startswith(f"# {name.split('.')[0]}_A: 99 residues"), out
+        assert main(["evaluate", str(hiv_rr), "--structure", str(tmp_path / name), "--chain", "A"]) == 0
+        assert "L = 99" in capsys.readouterr().out
+        assert main(["validate", str(hiv_rr), str(tmp_path / name), "--chain", "A"]) == 0
+        assert f"{name}: 99 predicted contacts" in capsys.readouterr().out
+        (tmp_path / "list.tsv").write_text(f"{hiv_rr}\t{tmp_path / name}\tA\n")
+        assert main(["evaluate-set", str(tmp_path / "list.tsv")]) == 0
+        capsys.readouterr()
 
 
 def test_evaluate_set_and_train_regression_apply_the_rule(capsys, tmp_path, shared_data, hiv_rr):
