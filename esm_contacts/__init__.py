@@ -2,47 +2,58 @@
 
 The public names are imported lazily so that ``import esm_contacts`` (and the PyMOL
 plugin that imports it at start-up) does not pay for importing torch or fair-esm.
+The export table is built from the modules' own ``__all__`` lists (read from their
+source, without importing them), so the package and its modules cannot disagree.
+No module is named like one of its exports: importing ``esm_contacts.validation``
+sets the package attribute ``validation``, never ``validate``.
 """
 
+import ast
 import importlib
-from typing import Any
+import re
+from pathlib import Path
+from typing import Any, Dict
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "ContactPredictor": "predictor",
-    "load_structure": "structure",
-    "chain_ids": "structure",
-    "entity_sequence": "structure",
-    "prediction_sequence": "structure",
-    "chain_sequence": "structure",
-    "residue_identities": "structure",
-    "map_sequence": "structure",
-    "true_contacts": "structure",
-    "interchain_contacts": "structure",
-    "homodimer_partners": "structure",
-    "homodimer_contacts": "structure",
-    "load_assembly": "structure",
-    "list_assemblies": "structure",
-    "cb_coordinates": "structure",
-    "evaluate": "metrics",
-    "evaluate_set": "metrics",
-    "format_table": "metrics",
-    "calibration": "metrics",
-    "false_positive_distances": "metrics",
-    "homodimer_explained": "metrics",
-    "read_msa": "msa",
-    "select_sequences": "msa",
-    "ContactRegression": "regression",
-    "load_regression": "regression",
-    "train_regression": "regression",
-    "validate": "validate",
-    "plot_contact_map": "plot",
-    "plot_residue_support": "plot",
-    "plot_head_weights": "plot",
-    "read_contacts": "io",
-    "write_contacts": "io",
-}
+#: The modules whose ``__all__`` the package exports.
+_MODULES = (
+    "attention",
+    "io",
+    "metrics",
+    "models",
+    "msa",
+    "plot",
+    "predictor",
+    "regression",
+    "structure",
+    "validation",
+)
+
+
+def _module_all(module: str) -> list:
+    """A module's ``__all__`` list literal, read from its source (a regular expression finds
+    it: parsing whole modules would slow every ``import esm_contacts``)."""
+    text = Path(__file__).with_name(f"{module}.py").read_text(encoding="utf-8")
+    found = re.search(r"^__all__\s*=\s*(\[.*?\])", text, re.MULTILINE | re.DOTALL)
+    if found is None:
+        raise ImportError(f"esm_contacts.{module} has no literal __all__")
+    return list(ast.literal_eval(found.group(1)))
+
+
+def _export_table() -> Dict[str, str]:
+    table: Dict[str, str] = {}
+    for module in _MODULES:
+        for name in _module_all(module):
+            if name in table:
+                raise ImportError(f"{name!r} is exported by both esm_contacts.{table[name]} and esm_contacts.{module}")
+            if name in _MODULES:
+                raise ImportError(f"esm_contacts.{module} exports {name!r}, the name of a module")
+            table[name] = module
+    return table
+
+
+_EXPORTS = _export_table()
 
 __all__ = sorted(_EXPORTS)
 
@@ -51,7 +62,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'esm_contacts' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later accesses find it directly
+    return value
 
 
 def __dir__():

@@ -12,7 +12,7 @@ from typing import Iterator, List, Sequence, Tuple
 
 import torch
 
-__all__ = ["symmetrize", "apc", "layer_attentions", "crop_to_residues", "apc_features"]
+__all__ = ["symmetrize", "apc", "layer_attentions", "crop_to_residues", "apc_features", "nonzero_heads"]
 
 
 def symmetrize(x: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,29 @@ def _declare_model_options(parser, model_help: str, required: bool = False, regr
     parser.add_argument("--quiet", action="store_true", help="no progress (model loading, prediction) on the terminal")
 
 
+def _declare_min_identity(parser) -> None:
+    """``--min-identity``: the one override of the sequence-matching rule (DESIGN "Sequence matching")."""
+    parser.add_argument("--min-identity", type=_fraction, default=None, metavar="F",
+                        help="identity over aligned positions from which a sequence (prediction, MSA query, model) "
+                        "counts as the chain's protein (default 0.9); lower it only on purpose")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
+    return value
+
+
+def _min_identity(args) -> float:
+    from .structure import MIN_IDENTITY
+
+    return MIN_IDENTITY if args.min_identity is None else args.min_identity
+
+
 def _progress(args) -> bool:
     """Progress (stage text, bars) unless --quiet, and only on a terminal."""
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
@@ -73,8 +96,6 @@ def _error_text(error: Exception) -> str:
 
 
 # --- predict ------------------------------------------------------------------
-
-STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".bcif", ".pdbx")
 
 
 def _add_models(subparsers) -> None:
@@ -117,17 +138,12 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--num-seqs", type=int, default=64, help="sequences of the MSA to use (default 64)")
     parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_predict)
 
 
 def _looks_like_pdb_id(text: str) -> bool:
     return len(text) == 4 and text[0].isdigit() and text.isalnum()
-
-
-def _is_structure_file(path: Path) -> bool:
-    name = path.name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return name.endswith(STRUCTURE_SUFFIXES) or (name.startswith("pdb") and name.endswith(".ent"))
 
 
 def _prediction_inputs(args):
@@ -147,7 +163,9 @@ def _prediction_inputs(args):
         raise CommandError(f"{path}: is a folder, not a sequence, FASTA file or structure")
     if kind != "missing":
         check_input_file(path)  # a FIFO, device or socket: refused with what it is
-    if kind == "file" and not _is_structure_file(path):
+    from .structure import STRUCTURE_SUFFIXES, is_structure_file
+
+    if kind == "file" and not is_structure_file(path):
         content = path.read_text(errors="replace")
         if content.lstrip().startswith(">"):
             from .msa import fasta_records
@@ -165,7 +183,7 @@ def _prediction_inputs(args):
             print(f"{text} chain {chain}: predicting the full construct ({len(sequence)} residues, {observed} observed; "
                   "--sequence-from observed for the observed residues only)", file=sys.stderr)
         return [(f"{path.stem if kind == 'file' else text}_{chain}", sequence, (structure, chain))]
-    if any(sep in text for sep in ("/", "\\")) or Path(text).suffix.lower() in (".fa", ".fasta", ".faa") + STRUCTURE_SUFFIXES:
+    if any(sep in text for sep in ("/", "\\")) or Path(text).suffix.lower() in (".fa", ".fasta", ".faa") or is_structure_file(text):
         raise FileNotFoundError(f"{text}: no such file")
     return [("query", text, None)]
 
@@ -227,7 +245,7 @@ def _run_predict(args) -> int:
     records = [(name, clean_sequence(seq, name=name), structure) for name, seq, structure in records]
     msa_rows = None
     if args.msa:
-        record, msa_rows = _msa_record(records, args.msa)
+        record, msa_rows = _msa_record(records, args.msa, _min_identity(args))
         records = [record]
     if args.evaluate and any(structure is None for _, _, structure in records):
         raise CommandError("--evaluate needs a structure file or PDB ID as INPUT")
@@ -249,15 +267,17 @@ def _run_predict(args) -> int:
         else:
             _print_pairs(name, sequence, P, (i, j))
         if args.evaluate:
-            _print_evaluation(P, sequence, *structure, source=args.input, label=name, min_sep=args.min_sep)
+            _print_evaluation(P, sequence, *structure, source=args.input, label=name, min_sep=args.min_sep,
+                              min_identity=_min_identity(args))
     return 0
 
 
-def _msa_record(records, msa_path: str):
+def _msa_record(records, msa_path: str, min_identity: float):
     """The one record an MSA run predicts, in the coordinates of the MSA's query, and the rows.
 
     The ensembled map is indexed like the query (first row); a sequence input must be
-    that query, and a structure input is evaluated through the query aligned to it.
+    that query, and a structure input's chain must be the query's protein
+    (:func:`~esm_contacts.structure.map_sequence`), checked before the model loads.
     """
     from .msa import read_msa
 
@@ -271,28 +291,43 @@ def _msa_record(records, msa_path: str):
             f"{name}: the sequence ({len(sequence)} residues) differs from the query of {msa_path} "
             f"({len(query)} residues); give the query itself or a structure"
         )
+    if structure is not None:
+        from .structure import map_sequence
+
+        map_sequence(query, *structure, min_identity=min_identity, where=f"{msa_path} (query) vs {name}")
     return (name, query, structure), rows
 
 
-def _print_evaluation(P, sequence: str, structure, chain: str, source: str, label: str, min_sep: int) -> None:
+def _print_evaluation(P, sequence: str, structure, chain: str, source: str, label: str, min_sep: int,
+                      min_identity: float) -> None:
     """``predict --evaluate``: the table of ``evaluate`` for the map just predicted."""
     from .metrics import evaluate, homodimer_explained
     from .structure import true_contacts
 
-    T = true_contacts(structure, chain, sequence=sequence)
-    partners, X = _homodimer_map(structure, source, chain, sequence)
+    T = true_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
+    partners, X = _homodimer_map(structure, source, chain, sequence, min_identity)
     table = evaluate(P, T, min_sep=min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=min_sep)
-    _print_precision_table(table, f"{label} vs {source} chain {chain}", label, P, T, min_sep, partners, dimer)
+    inter = _pair_labels(dimer["pairs"], structure, chain, sequence, min_identity)
+    _print_precision_table(table, f"{label} vs {source} chain {chain}", label, P, T, min_sep, partners, dimer, inter)
 
 
-def _print_precision_table(table, title: str, label: str, P, T, min_sep: int, partners, dimer) -> None:
+def _pair_labels(pairs, structure, chain: str, sequence, min_identity: float) -> List[Tuple[str, str]]:
+    """Residue pairs as the structure names them (``A:744``); ``#k`` (position) where unobserved."""
+    from .structure import residue_labels
+
+    labels = residue_labels(structure, chain, sequence=sequence, min_identity=min_identity)
+    return [(labels[i] or f"#{i + 1}", labels[j] or f"#{j + 1}") for i, j in pairs]
+
+
+def _print_precision_table(table, title: str, label: str, P, T, min_sep: int, partners, dimer,
+                           inter) -> None:
     """The precision table as ``evaluate`` and ``predict --evaluate`` print it (one layout for both).
 
     A header line (what against what, L, observed residues, units), a line saying how
     many pairs the map lists when that is fewer than L (a sparse contact file), the
     ranges x (L, L/2, L/5, AUC) table with `label` as its row, and the homodimer line
-    when the chain has partners.
+    when the chain has partners, with the inter-chain pairs (`inter`, residue labels).
     """
     from .metrics import TOPS, format_table, listed_pairs
 
@@ -307,7 +342,9 @@ def _print_precision_table(table, title: str, label: str, P, T, min_sep: int, pa
     print(format_table(table, columns=TOPS + ("auc",), label=label))
     if partners:
         print(f"# homodimer partners {', '.join(partners)}: {dimer['count']} of {dimer['false_positives']} "
-              "top-L false positives are inter-chain contacts")
+              "top-L false positives are inter-chain contacts" + (": " if inter else ""))
+        if inter:
+            print("#   " + ", ".join(f"{a}-{b}" for a, b in inter))
 
 
 # --- evaluate / evaluate-set (Biotite layer) -----------------------------------
@@ -331,70 +368,35 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--min-sep", type=int, default=6,
                         help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate)
 
 
-#: PRED's sequence must match the chain at this identity over the aligned positions ...
-MIN_PRED_IDENTITY = 0.5
-#: ... which must cover this fraction of the shorter of PRED's sequence and the chain.
-MIN_PRED_COVERAGE = 0.5
-
-
-def _check_pred_sequence(sequence: str, structure, chain: str, where: str, hint: str) -> None:
-    """Refuse a PRED sequence that is not the chain's protein (junk, another chain).
-
-    Coverage is measured against the shorter sequence so that a prediction of one
-    domain, or of a construct longer than the observed chain, is still accepted.
-    """
-    import warnings
-
-    import numpy as np
-
-    from .structure import chain_sequence, map_sequence
-
-    observed = chain_sequence(structure, chain)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # true_contacts repeats it when the match is kept
-        mapping = map_sequence(sequence, structure, chain)
-    aligned = np.flatnonzero(mapping >= 0)
-    given = np.array(list(sequence.upper()))[aligned] if len(aligned) else np.zeros(0, "<U1")
-    seen = np.array(list(observed))[mapping[aligned]] if len(aligned) else np.zeros(0, "<U1")
-    informative = (given != "X") & (seen != "X")  # X (unknown letter) neither matches nor mismatches
-    identity = float((given == seen)[informative].mean()) if informative.any() else 1.0
-    shorter = min(len(sequence), len(observed))
-    if len(aligned) < MIN_PRED_COVERAGE * shorter:
-        raise CommandError(
-            f"{where}: only {len(aligned)} of the file's {len(sequence)} sequence letters align to the "
-            f"{len(observed)} observed residues of chain {chain} (at least half of the shorter needed); {hint}"
-        )
-    if identity < MIN_PRED_IDENTITY:
-        raise CommandError(
-            f"{where}: the file's sequence ({len(sequence)} residues) matches chain {chain} at only "
-            f"{identity:.0%} of {len(aligned)} aligned positions (at least {MIN_PRED_IDENTITY:.0%} needed); {hint}"
-        )
-
-
-def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str,
-                        hint: str = "use --sequence-from structure to ignore the file's sequence"):
+def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str, min_identity: float,
+                        hint: Optional[str] = "--sequence-from structure ignores the file's sequence"):
     """The sequence P is indexed by (None: the chain's observed residues) and the truth.
 
-    Without a sequence from the file, P's size decides (:func:`sequence_of_map`): the
-    chain's observed residues, or its full construct (a map ``predict`` wrote).
+    A file sequence of another protein raises :class:`~esm_contacts.structure.SequenceMismatchError`.
     """
-    from .structure import sequence_of_map, true_contacts
+    from .structure import SequenceMismatchError, map_sequence, sequence_of_map, true_contacts
 
     if sequence_from == "PRED" and pred_sequence is None:
         raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
     sequence = pred_sequence if sequence_from != "structure" else None
-    if sequence is not None:
-        _check_pred_sequence(sequence, structure, chain, where, hint)
-    else:
+    if sequence is None:
         try:
             sequence = sequence_of_map(P.shape[0], structure, chain)
         except ValueError as error:
             raise CommandError(f"{where}: {error}") from None
+    else:
+        try:
+            map_sequence(sequence, structure, chain, min_identity=min_identity, where=where)  # names the file
+        except SequenceMismatchError as error:
+            if sequence_from is not None or not hint:
+                raise
+            raise CommandError(f"{error}; {hint}") from None
     # P is (len(sequence),)^2 by read_contacts, or checked above: T has its shape.
-    return sequence, true_contacts(structure, chain, sequence=sequence)
+    return sequence, true_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
 
 
 #: Warnings about Python and library internals, which a command-line user cannot act on.
@@ -459,7 +461,7 @@ def _print_json(data) -> None:
     print(json.dumps(_json_safe(data), indent=1, allow_nan=False))
 
 
-def _homodimer_map(structure, path: str, chain: str, sequence):
+def _homodimer_map(structure, path: str, chain: str, sequence, min_identity: float):
     """Homodimer partners of `chain` and its inter-chain contact map (:func:`homodimer_contacts`).
 
     Symmetry copies of the biological assembly that holds `chain` count as partners too
@@ -474,12 +476,13 @@ def _homodimer_map(structure, path: str, chain: str, sequence):
     try:
         assembly = load_assembly(path, chain=chain)
         partners = [str(p) for p in homodimer_partners(structure, chain, assembly=assembly)]
-        return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly)
+        return partners, homodimer_contacts(structure, chain, sequence=sequence, assembly=assembly,
+                                            min_identity=min_identity)
     except ValueError as error:
         warnings.warn(f"{path}: biological assembly not used for homodimer partners ({error}); "
                       "searching the file's own chains", UserWarning)
     partners = [str(p) for p in homodimer_partners(structure, chain)]
-    return partners, homodimer_contacts(structure, chain, sequence=sequence)
+    return partners, homodimer_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
 
 
 def _run_evaluate(args) -> int:
@@ -493,12 +496,14 @@ def _run_evaluate(args) -> int:
     P, pred_sequence = read_contacts(args.prediction)
     structure = load_structure(args.structure)
     with _warnings_as_lines("evaluate"):
-        sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction)
-        partners, X = _homodimer_map(structure, args.structure, args.chain, sequence)
+        sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction,
+                                          _min_identity(args))
+        partners, X = _homodimer_map(structure, args.structure, args.chain, sequence, _min_identity(args))
     table = evaluate(P, T, min_sep=args.min_sep)
     listed = listed_pairs(P, min_sep=args.min_sep)
     dimer = homodimer_explained(P, T, X, top="L", min_sep=args.min_sep)
     observed = int((T.diagonal() == 1).sum())
+    inter = _pair_labels(dimer["pairs"], structure, args.chain, sequence, _min_identity(args))
     if args.plot:
         from .plot import plot_contact_map
 
@@ -510,11 +515,12 @@ def _run_evaluate(args) -> int:
             "length": int(P.shape[0]), "residues_observed": observed,
             "sequence": sequence, "min_sep": args.min_sep, "pairs_listed": listed, "precision": _json_table(table),
             "homodimer": {"partners": partners, "false_positives": dimer["false_positives"],
-                          "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]]},
+                          "inter_chain": dimer["count"], "pairs": [[i + 1, j + 1] for i, j in dimer["pairs"]],
+                          "residue_pairs": [list(pair) for pair in inter]},
         })
         return 0
     _print_precision_table(table, f"{args.prediction} vs {args.structure} chain {args.chain}",
-                           Path(args.prediction).name, P, T, args.min_sep, partners, dimer)
+                           Path(args.prediction).name, P, T, args.min_sep, partners, dimer, inter)
     return 0
 
 
@@ -535,6 +541,7 @@ def _add_evaluate_set(subparsers) -> None:
     parser.add_argument("--min-sep", type=int, default=6, help="smallest separation evaluated (default 6)")
     parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
                         help="percentages (default) or fractions")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate_set)
 
 
@@ -580,7 +587,7 @@ def _run_evaluate_set(args) -> int:
                 structures[structure_ref] = load_structure(structure_ref)
             with _warnings_as_lines(f"evaluate-set: {where}"):
                 _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
-                                           hint="is it the right chain and file?")
+                                           _min_identity(args), hint=None)
         except (CommandError, ValueError, OSError, KeyError) as error:
             raise CommandError(f"{where}: {_error_text(error)}") from None
         name = f"{Path(prediction).stem}"
@@ -649,6 +656,7 @@ def _add_train_regression(subparsers) -> None:
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="save the fit even when every head weight is zero (otherwise an error, exit code 2)")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_train_regression)
 
 
@@ -659,7 +667,7 @@ def _empty_fit_message(C: float, heads: int, out: str) -> str:
             f"e.g. --C {10 * C:g}, or pass --allow-empty to save it anyway")
 
 
-def _training_chains(specs: List[str]):
+def _training_chains(specs: List[str], min_identity: float):
     """(label, sequence, true contacts) of every FILE:CHAIN.
 
     The sequence is the full construct where the file gives it; unobserved residues are
@@ -673,7 +681,7 @@ def _training_chains(specs: List[str]):
         if not sep or not path or not chain:
             raise CommandError(f"--structures {spec!r}: give FILE:CHAIN, e.g. 1hvr.pdb:A")
         try:
-            _, sequence, T = load_chain(path, chain)
+            _, sequence, T = load_chain(path, chain, min_identity=min_identity)
         except ValueError as error:
             raise CommandError(f"--structures {spec}: {error}") from None
         chains.append((f"{Path(path).name}:{chain}", sequence, T))
@@ -717,7 +725,7 @@ def _run_train_regression(args) -> int:
         from .plot import check_figure_path
 
         check_figure_path(args.plot)
-    chains = _training_chains(args.structures)
+    chains = _training_chains(args.structures, _min_identity(args))
     if len(chains) < 2 and args.validation > 0:
         print(f"one training chain: no validation (--validation {args.validation} ignored)")
     train, held = _split(len(chains), args.validation, args.seed)
@@ -774,13 +782,40 @@ def _add_validate(subparsers) -> None:
     parser.add_argument("--threshold", type=float, help="only predicted contacts with probability >= this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", help="per-residue support plot (PNG or SVG); several models: one line each")
+    parser.add_argument("--per-residue", action="store_true",
+                        help="also print each model's per-range agreement and per-residue support table")
+    parser.add_argument("--model-number", type=int, metavar="N",
+                        help="check only model N of each file (NMR ensembles; default: every model)")
+    _declare_min_identity(parser)
     parser.set_defaults(func=_run_validate)
+
+
+def _validation_models(paths: List[str], model_number: Optional[int]):
+    """(name, structure) of every model to check: each model of an ensemble, named by its number.
+
+    A PDB assembly file (``.pdb1``, ``.pdb2`` ...) stores symmetry copies as models: its
+    first model is the structure, as :func:`~esm_contacts.structure.load_structure` reads it.
+    """
+    import re
+
+    from .structure import load_models, load_structure, model_count
+
+    models = []
+    for path in paths:
+        name = Path(path).name
+        assembly_file = re.search(r"\.pdb\d+(\.gz)?$", name.lower()) is not None
+        if model_number is None and (assembly_file or model_count(path) == 1):
+            models.append((name, load_structure(path)))
+            continue
+        chosen = None if model_number is None else [model_number]
+        models.extend((f"{name} model {m.model_number}", m) for m in load_models(path, model_numbers=chosen))
+    return models
 
 
 def _run_validate(args) -> int:
     from .metrics import parse_top
-    from .structure import chain_sequence, load_structure
-    from .validate import format_ranking, format_validation, validate
+    from .structure import chain_sequence
+    from .validation import format_ranking, format_summary, format_validation, validate
 
     paths = args.inputs if args.model else args.inputs[1:]
     if not paths:
@@ -790,7 +825,9 @@ def _run_validate(args) -> int:
         from .plot import check_figure_path
 
         check_figure_path(args.plot)
-    structures = [(Path(path).name, load_structure(path)) for path in paths]
+    if args.model_number is not None and args.model_number < 1:
+        raise CommandError("--model-number must be at least 1")
+    structures = _validation_models(paths, args.model_number)
     if args.model:
         sequence = chain_sequence(structures[0][1], args.chain)
         predictor = _load_predictor(args, args.model, regression=args.regression)
@@ -801,13 +838,17 @@ def _run_validate(args) -> int:
         P, sequence = read_contacts(args.inputs[0])
     from .structure import sequence_of_map
 
-    # A map without a sequence (.npy): its size says what it is indexed by, per model.
-    results = [
-        validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep, threshold=args.threshold,
-                 sequence=sequence if sequence is not None else sequence_of_map(len(P), structure, args.chain),
-                 name=name)
-        for name, structure in structures
-    ]
+    where = args.inputs[0] if not args.model else args.model
+    results = []
+    for name, structure in structures:
+        try:
+            # A map without a sequence (.npy): its size says what it is indexed by, per model.
+            indexed_by = sequence if sequence is not None else sequence_of_map(len(P), structure, args.chain)
+            results.append(validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
+                                    threshold=args.threshold, sequence=indexed_by, name=name,
+                                    min_identity=_min_identity(args)))
+        except ValueError as error:  # another protein, a missing chain: name the model
+            raise CommandError(f"{where} vs {name}: {_error_text(error)}") from None
     if args.plot:
         from .plot import plot_residue_support
 
@@ -816,9 +857,11 @@ def _run_validate(args) -> int:
         _print_json([result.to_dict() for result in results])
     else:
         for result in results:
-            print(format_validation(result))
+            print(format_validation(result) if args.per_residue else format_summary(result))
+            if args.per_residue:
+                print()
+        if len(results) > 1 or not args.per_residue:
             print()
-        if len(results) > 1:
             print(format_ranking(results))
     return 0
 

@@ -35,6 +35,8 @@ __all__ = [
     "safe_load",
     "load_model",
     "resolve_device",
+    "UnknownModelError",
+    "fetch_weights",
 ]
 
 DEFAULT_MODEL = "esm1b_t33_650M_UR50S"

@@ -26,6 +26,7 @@ __all__ = [
     "ungap",
     "ensemble_maps",
     "GAP",
+    "add_aligned",
 ]
 
 GAP = "-"

@@ -163,7 +163,7 @@ def plot_residue_support(results: Sequence[Any], path: Union[str, Path]) -> Path
 
     Parameters
     ----------
-    results : sequence of esm_contacts.validate.Validation
+    results : sequence of esm_contacts.validation.Validation
         Objects with ``name``, ``support`` ((L,) float, NaN where a residue has no
         predicted contacts: drawn as a gap) and ``hints`` (``start``, ``end`` 1-based
         inclusive, ``shift``).
@@ -193,11 +193,31 @@ def plot_residue_support(results: Sequence[Any], path: Union[str, Path]) -> Path
                       ha="center", va="bottom", fontsize=7, transform=axes.get_xaxis_transform())
     axes.set_xlim(0.5, length + 0.5)
     axes.set_ylim(-0.05, 1.05)
-    axes.set_xlabel("residue")
+    _residue_axis(axes, results[0])
     axes.set_ylabel("support of predicted contacts")
     axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     axes.set_title("Per-residue agreement with predicted contacts (shaded: register-shift hints)", fontsize=9, pad=24)
     return _save(figure, path)
+
+
+def _residue_axis(axes, result: Any) -> None:
+    """Tick the x axis (1-based sequence positions) with the structure's residue labels
+    (``"A:744"``, DESIGN "Residue labels") where the result carries them."""
+    label = getattr(result, "residue", None)
+    if not callable(label) or not getattr(result, "residue_numbers", None):
+        axes.set_xlabel("sequence position")
+        return
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    def tick(x, _position) -> str:
+        k = int(round(x)) - 1
+        if abs(x - round(x)) > 1e-6 or not 0 <= k < len(result.residue_numbers):
+            return ""
+        return label(k) or f"#{k + 1}"
+
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+    axes.xaxis.set_major_formatter(FuncFormatter(tick))
+    axes.set_xlabel("residue (chain:number in the structure; #n: sequence position without an observed residue)")
 
 
 def _weights(regression: Any) -> np.ndarray:

@@ -36,7 +36,7 @@ import torch
 from .attention import apc_features, crop_to_residues, layer_attentions, nonzero_heads
 from .models import DEFAULT_MODEL, load_model, resolve_device
 
-__all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS"]
+__all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS", "window_starts"]
 
 #: Heads symmetrized and APC-corrected together (bounds the temporaries' memory).
 HEAD_CHUNK = 4

@@ -41,13 +41,26 @@ from .files import byte_limit, check_input_file, file_kind, read_bytes_limited
 __all__ = [
     "DEFAULT_CACHE",
     "MAX_STRUCTURE_BYTES",
+    "STRUCTURE_SUFFIXES",
+    "MIN_IDENTITY",
+    "MIN_COVERAGE",
+    "SequenceMismatchError",
+    "is_structure_file",
     "load_structure",
+    "load_models",
+    "model_count",
+    "list_assemblies",
     "load_assembly",
     "load_chain",
     "chain_ids",
     "chain_sequence",
     "entity_sequence",
+    "prediction_sequence",
     "residue_identities",
+    "residue_label",
+    "residue_labels",
+    "same_protein",
+    "match_sequences",
     "map_sequence",
     "cb_coordinates",
     "contacts_from_coordinates",
@@ -68,12 +81,14 @@ OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
 #: ``ESM_CONTACTS_MAX_STRUCTURE_BYTES`` or the `max_bytes` argument of the loaders.
 MAX_STRUCTURE_BYTES = 2 << 30
 MAX_STRUCTURE_BYTES_ENV = "ESM_CONTACTS_MAX_STRUCTURE_BYTES"
-#: Identity over aligned positions below which ``map_sequence`` warns.
-MIN_MAPPING_IDENTITY = 0.90
-#: Identity over aligned positions from which another chain counts as a homodimer partner.
-MIN_PARTNER_IDENTITY = 0.95
-#: ... provided the aligned positions cover this fraction of the longer chain.
-MIN_PARTNER_COVERAGE = 0.5
+#: Sequence matching (DESIGN.md): two sequences are the same protein when at least this
+#: fraction of their aligned positions is identical ...
+MIN_IDENTITY = 0.90
+#: ... and the aligned positions cover at least this fraction of the shorter sequence.
+MIN_COVERAGE = 0.5
+#: File name endings :func:`load_structure` reads by name (each optionally ``.gz``);
+#: ``pdbXXXX.ent`` and ``.pdb1``, ``.pdb2`` ... (assembly files) are PDB too.
+STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".bcif", ".pdbx")
 #: Gap open and extension penalties of the global alignment.
 GAP_PENALTY = (-10, -1)
 #: Peptide bond C-N distance bound for hetero residues in PDB files.
@@ -165,6 +180,17 @@ def _file_format(path: Path, raw: bytes) -> str:
     return "pdb"
 
 
+def is_structure_file(path: PathLike) -> bool:
+    """Whether a file name is one :func:`load_structure` reads as a structure by its ending.
+
+    :data:`STRUCTURE_SUFFIXES`, each optionally gzipped, and the PDB's other names:
+    ``pdbXXXX.ent``, assembly files ``.pdb1``, ``.pdb2`` ...
+    """
+    name = Path(path).name.lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    return name.endswith(STRUCTURE_SUFFIXES) or re.search(r"\.pdb\d+$", name) is not None
+
+
 _LABELS = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}
 
 
@@ -206,8 +232,8 @@ def _parse(path: Path, max_bytes: Optional[int] = None):
 
 
 def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None,
-               max_bytes: Optional[int] = None):
-    """Raw atoms (all altlocs, first model) with occupancy, and per-file extras.
+               max_bytes: Optional[int] = None, model: int = 1):
+    """Raw atoms (all altlocs, model `model`, the first by default) with occupancy, and per-file extras.
 
     With `assembly`, the atoms of assembly `assembly_id`; without an ID, the first
     assembly listed, or the first that holds `chain` where one is given.
@@ -218,8 +244,9 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
         None when an assembly was asked for and the file defines none.
     peptide_entities : set of str or None
         Entity IDs of polypeptide entities (mmCIF with ``entity_poly``), else None.
-    entity_sequences : dict
-        Author chain ID -> full construct sequence (mmCIF entity, PDB SEQRES).
+    entities : tuple of dict
+        Author chain ID -> full construct sequence (mmCIF entity, PDB SEQRES), and
+        author chain ID -> entity (mmCIF ``entity_id``; for PDB SEQRES, the sequence).
     chosen : str or None
         The assembly read (None without `assembly`).
     """
@@ -231,11 +258,12 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
             if isinstance(file, pdb.PDBFile):
                 if not any(line.startswith(("ATOM", "HETATM")) for line in file.lines):
                     raise ValueError(f"{path}: no ATOM or HETATM records (not a {label} file?)")
-                peptide_entities, entity_sequences = None, _seqres_sequences(file.lines)
+                seqres = _seqres_sequences(file.lines)
+                peptide_entities, entity_sequences = None, (seqres, dict(seqres))
 
                 def build(assembly_id=None):
                     if assembly_id is None:
-                        return file.get_structure(model=1, altloc="all", extra_fields=["occupancy"])
+                        return file.get_structure(model=model, altloc="all", extra_fields=["occupancy"])
                     return file.get_assembly(assembly_id, model=1, altloc="all", extra_fields=["occupancy"])
 
             else:
@@ -247,14 +275,14 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
 
                 def build(assembly_id=None):
                     if assembly_id is None:
-                        return pdbx.get_structure(file, model=1, altloc="all", extra_fields=fields)
+                        return pdbx.get_structure(file, model=model, altloc="all", extra_fields=fields)
                     return pdbx.get_assembly(file, assembly_id, model=1, altloc="all", extra_fields=fields)
 
             if not assembly:
                 return build(), peptide_entities, entity_sequences, None
             available = _available_assemblies(file)
             if not available:
-                return None, None, {}, None
+                return None, None, ({}, {}), None
             if assembly_id is not None:
                 chosen = _check_assembly_id(path, assembly_id, available)
                 atoms = build(chosen)
@@ -319,18 +347,22 @@ def _check_assembly_id(path: Path, assembly_id: str, available: Sequence[str]) -
     return str(assembly_id)
 
 
-def _entity_info(block) -> Tuple[Optional[set], Dict[str, str]]:
-    """Polypeptide entity IDs and each author chain's entity sequence, where the file has them."""
+def _entity_info(block) -> Tuple[Optional[set], Tuple[Dict[str, str], Dict[str, str]]]:
+    """Polypeptide entity IDs, and each author chain's entity sequence and entity ID, where the file has them."""
     if "entity_poly" not in block:
-        return None, {}
+        return None, ({}, {})
     poly = block["entity_poly"]
     try:
         types = poly["type"].as_array(str)
         ids = poly["entity_id"].as_array(str)
     except KeyError:
-        return None, {}
+        return None, ({}, {})
     peptide = {e for e, t in zip(ids, types) if t.lower().startswith("polypeptide")}
-    sequences = {}
+    sequences, groups = {}, {}
+    if "pdbx_strand_id" in poly:
+        for entity, strand in zip(ids, poly["pdbx_strand_id"].as_array(str)):
+            if entity in peptide:
+                groups.update((chain.strip(), str(entity)) for chain in strand.split(","))
     if "pdbx_seq_one_letter_code_can" in poly and "pdbx_strand_id" in poly:
         codes = poly["pdbx_seq_one_letter_code_can"].as_array(str)
         strands = poly["pdbx_strand_id"].as_array(str)
@@ -339,7 +371,7 @@ def _entity_info(block) -> Tuple[Optional[set], Dict[str, str]]:
                 sequence = re.sub(r"\s+", "", code).upper()
                 for chain in strand.split(","):
                     sequences[chain.strip()] = sequence
-    return peptide, sequences
+    return peptide, (sequences, groups)
 
 
 def _seqres_sequences(lines: Sequence[str]) -> Dict[str, str]:
@@ -358,7 +390,7 @@ def _seqres_sequences(lines: Sequence[str]) -> Dict[str, str]:
     sequences = {}
     for chain, residues in names.items():
         sequence = "".join(_letter(name) for name in residues if name in amino)
-        if chain and sequence:
+        if sequence:  # a blank chain ID ('') keeps its SEQRES too
             sequences[chain] = sequence
     return sequences
 
@@ -505,7 +537,10 @@ def _finish(atoms: struc.AtomArray, path: Path, peptide_entities, entity_sequenc
         atoms.del_annotation("label_seq_id")  # set_annotation would keep the str dtype
     atoms.set_annotation("label_seq_id", label_seq)
     # A plain attribute: slicing drops it, but the label_seq_id annotation still maps.
-    atoms.entity_sequences = {c: s for c, s in entity_sequences.items() if c in set(atoms.chain_id.tolist())}
+    present = set(atoms.chain_id.tolist())
+    sequences, groups = entity_sequences
+    atoms.entity_sequences = {c: s for c, s in sequences.items() if c in present}
+    atoms.entity_groups = {c: g for c, g in groups.items() if c in present}
     return atoms
 
 
@@ -534,7 +569,9 @@ def load_structure(
         First model, author chain IDs, amino-acid polymer residues only, altlocs
         resolved, with the annotations ``occupancy`` and ``label_seq_id`` (int, -1 where
         the file has none). The attribute ``entity_sequences`` maps chain IDs to their
-        full sequences: mmCIF entity sequences, PDB SEQRES records.
+        full sequences: mmCIF entity sequences, PDB SEQRES records; ``entity_groups``
+        maps them to their entity (mmCIF ``entity_id``; PDB: chains with identical SEQRES
+        share one).
 
     Raises
     ------
@@ -551,9 +588,61 @@ def load_structure(
     return _finish(atoms, path, peptide_entities, entity_sequences)
 
 
+def model_count(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> int:
+    """How many models (NMR ensemble members) a structure file holds."""
+    path = _resolve_path(path_or_pdb_id, cache_dir)
+    label, file = _parse(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return int(file.get_model_count() if isinstance(file, pdb.PDBFile) else pdbx.get_model_count(file))
+        except Exception as error:
+            raise _unreadable(path, label, error) from None
+
+
+def load_models(
+    path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None, model_numbers: Optional[Sequence[int]] = None
+) -> List[struc.AtomArray]:
+    """Every model of a structure file (an NMR ensemble), each read like :func:`load_structure`.
+
+    Parameters
+    ----------
+    path_or_pdb_id : str or path-like
+        As :func:`load_structure`.
+    cache_dir : str or path-like, optional
+        As :func:`load_structure`.
+    model_numbers : sequence of int, optional
+        Only these models (1-based, as the file numbers them in order).
+
+    Returns
+    -------
+    models : list of biotite.structure.AtomArray
+        One per model, in order, each with the attribute ``model_number`` (1-based).
+
+    Raises
+    ------
+    ValueError
+        A model number the file does not have (the message gives the count), or as
+        :func:`load_structure`.
+    """
+    path = _resolve_path(path_or_pdb_id, cache_dir)
+    count = model_count(path)
+    numbers = list(range(1, count + 1)) if model_numbers is None else [int(n) for n in model_numbers]
+    for number in numbers:
+        if not 1 <= number <= count:
+            raise ValueError(f"{path}: no model {number}; the file has {count} model{'s' if count != 1 else ''}")
+    models = []
+    for number in numbers:
+        atoms, peptide_entities, entities, _ = _read_file(path, model=number)
+        atoms = _finish(atoms, path, peptide_entities, entities)
+        atoms.model_number = number
+        models.append(atoms)
+    return models
+
+
 def load_chain(
     path_or_pdb_id: PathLike, chain: str, sequence: Optional[str] = None, cache_dir: Optional[PathLike] = None,
-    *, max_bytes: Optional[int] = None,
+    min_identity: float = MIN_IDENTITY, *, max_bytes: Optional[int] = None,
 ) -> Tuple[struc.AtomArray, str, np.ndarray]:
     """A structure, the sequence to predict for one of its chains, and its true contacts.
 
@@ -568,6 +657,8 @@ def load_chain(
         :func:`prediction_sequence` (the entity sequence where the file gives it).
     cache_dir, max_bytes : optional
         As :func:`load_structure`.
+    min_identity : float
+        As in :func:`map_sequence`, for a given `sequence`.
 
     Returns
     -------
@@ -586,7 +677,7 @@ def load_chain(
         raise ValueError(f"{path_or_pdb_id} has no protein chain {chain!r}; its chains: {', '.join(chain_ids(structure))}")
     if sequence is None:
         sequence = prediction_sequence(structure, chain)
-    return structure, sequence, true_contacts(structure, chain, sequence=sequence)
+    return structure, sequence, true_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
 
 
 def load_assembly(
@@ -744,6 +835,47 @@ def residue_identities(structure: struc.AtomArray, chain: str) -> List[Tuple[str
     ]
 
 
+def residue_label(chain: str, res_id: int, ins_code: str = "", res_name: Optional[str] = None) -> str:
+    """A residue's name for people (DESIGN "Residue labels"): ``"A:744"``, ``"A:56A"``, ``"A:744 LEU"``.
+
+    A blank chain ID gives the number alone (``"744"``).
+    """
+    number = f"{res_id}{str(ins_code).strip()}"
+    label = f"{chain}:{number}" if str(chain).strip() else number
+    return f"{label} {res_name}" if res_name else label
+
+
+def residue_labels(structure: struc.AtomArray, chain: str, with_name: bool = False,
+                   sequence: Optional[str] = None, min_identity: float = MIN_IDENTITY) -> List[Optional[str]]:
+    """The structure's own name of each residue of `chain`: author number and insertion code.
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+    with_name : bool
+        Append the residue name (``"A:744 LEU"``).
+    sequence : str, optional
+        Label the positions of this sequence (:func:`map_sequence`) instead of the
+        observed residues; unobserved positions get None.
+    min_identity : float
+        As in :func:`map_sequence`.
+
+    Returns
+    -------
+    labels : list of str (or None)
+        ``"A:744"``, ``"A:56A"`` (``"744"`` for a blank chain ID), one per observed
+        residue in order, or per position of `sequence`.
+    """
+    labels = [residue_label(c, r, i, n if with_name else None) for c, r, i, n in residue_identities(structure, chain)]
+    if sequence is None:
+        return labels
+    mapping = map_sequence(sequence, structure, chain, min_identity=min_identity)
+    return [labels[k] if k >= 0 else None for k in mapping.tolist()]
+
+
 # ---------------------------------------------------------------------------- mapping
 
 
@@ -772,7 +904,7 @@ def _blosum62():
 
 
 @functools.lru_cache(maxsize=64)
-def _align(a: str, b: str) -> Tuple[np.ndarray, float]:
+def _align(a: str, b: str) -> Tuple[np.ndarray, float, float]:
     """Global alignment (BLOSUM62, affine gaps, free end gaps) of two sequences.
 
     Cached: the same pair (map_sequence, partner search, homodimer contacts) aligns once.
@@ -783,7 +915,11 @@ def _align(a: str, b: str) -> Tuple[np.ndarray, float]:
         (n, 2) int64 indices of aligned positions (both residues present); read-only,
         as the cache shares it.
     identity : float
-        Fraction of identical letters over the aligned positions (0 if none).
+        Fraction of identical letters over the aligned positions; X (an unknown letter)
+        neither matches nor mismatches (1 when no aligned position is informative, 0
+        when nothing aligns).
+    coverage : float
+        Aligned positions over the length of the shorter sequence.
     """
     from biotite.sequence import ProteinSequence
     from biotite.sequence.align import align_optimal
@@ -796,9 +932,79 @@ def _align(a: str, b: str) -> Tuple[np.ndarray, float]:
     pairs = trace[(trace >= 0).all(axis=1)].astype(np.int64)
     pairs.flags.writeable = False
     if len(pairs) == 0:
-        return pairs, 0.0
-    same = np.frombuffer(a.encode(), np.uint8)[pairs[:, 0]] == np.frombuffer(b.encode(), np.uint8)[pairs[:, 1]]
-    return pairs, float(same.mean())
+        return pairs, 0.0, 0.0
+    left = np.frombuffer(a.encode(), np.uint8)[pairs[:, 0]]
+    right = np.frombuffer(b.encode(), np.uint8)[pairs[:, 1]]
+    informative = (left != ord("X")) & (right != ord("X"))
+    identity = float((left == right)[informative].mean()) if informative.any() else 1.0
+    return pairs, identity, len(pairs) / min(len(a), len(b))
+
+
+class SequenceMismatchError(ValueError):
+    """Two sequences (a prediction, an MSA query, a model and a chain) are not the same protein.
+
+    Attributes ``identity`` and ``coverage`` hold the measured fractions.
+    """
+
+    def __init__(self, message: str, identity: float, coverage: float):
+        super().__init__(message)
+        self.identity = identity
+        self.coverage = coverage
+
+
+def _check_match(identity: float, coverage: float, min_identity: float, what: str, where: Optional[str]) -> None:
+    """Raise :class:`SequenceMismatchError` unless DESIGN's rule holds (`what` names the two sequences)."""
+    if identity >= min_identity and coverage >= MIN_COVERAGE:
+        return
+    message = (
+        f"{what} are not the same protein: {identity:.0%} identity over the aligned positions "
+        f"(at least {min_identity:.0%} needed), which cover {coverage:.0%} of the shorter sequence "
+        f"(at least {MIN_COVERAGE:.0%} needed)"
+    )
+    if identity < min_identity and coverage >= MIN_COVERAGE:
+        message += "; lower the identity threshold (--min-identity, min_identity=) if this is intended"
+    raise SequenceMismatchError(f"{where}: {message}" if where else message, identity, coverage)
+
+
+def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: Optional[str] = None) -> np.ndarray:
+    """Align two sequences of the same protein; raise if they are not (DESIGN "Sequence matching").
+
+    Global alignment (BLOSUM62, gap penalties -10/-1, free end gaps); the same protein
+    when the identity over aligned positions is >= `min_identity` and the aligned
+    positions cover >= :data:`MIN_COVERAGE` of the shorter sequence.
+
+    Parameters
+    ----------
+    a, b : str
+        Protein sequences (one-letter codes).
+    min_identity : float
+        Identity threshold; default :data:`MIN_IDENTITY` (0.9). Lower it only on purpose.
+    where : str, optional
+        Prefix of the error message (a file name, a line).
+
+    Returns
+    -------
+    pairs : numpy.ndarray
+        (n, 2) int64 aligned positions (index in `a`, index in `b`).
+
+    Raises
+    ------
+    SequenceMismatchError
+        Naming the identity and the coverage.
+    """
+    a, b = _clean_sequence(a), _clean_sequence(b)
+    pairs, identity, coverage = _align(a, b)
+    _check_match(identity, coverage, min_identity, f"the sequences ({len(a)} and {len(b)} residues)", where)
+    return pairs
+
+
+def same_protein(a: str, b: str, min_identity: float = MIN_IDENTITY) -> bool:
+    """Whether two sequences are the same protein by :func:`match_sequences`' rule."""
+    try:
+        match_sequences(a, b, min_identity)
+    except SequenceMismatchError:
+        return False
+    return True
 
 
 def _label_mapping(sequence: str, atoms: struc.AtomArray, observed: str, entity: Optional[str]) -> Optional[np.ndarray]:
@@ -823,12 +1029,35 @@ def _label_mapping(sequence: str, atoms: struc.AtomArray, observed: str, entity:
     return mapping
 
 
-def map_sequence(sequence: str, structure: struc.AtomArray, chain: str) -> np.ndarray:
-    """Map each position of `sequence` to an observed residue of `chain`.
+def _mapping(sequence: str, atoms: struc.AtomArray, chain: str, entity: Optional[str],
+             min_identity: Optional[float], where: Optional[str]) -> np.ndarray:
+    """:func:`map_sequence` on one chain's atoms; `min_identity` None: no check (partners)."""
+    observed = _observed_sequence(atoms)
+    if sequence == observed:
+        return np.arange(len(sequence), dtype=np.int64)
+    mapping = _label_mapping(sequence, atoms, observed, entity)
+    if mapping is not None:
+        return mapping
+    pairs, identity, coverage = _align(sequence, observed)
+    if min_identity is not None:
+        _check_match(identity, coverage, min_identity,
+                     f"the sequence ({len(sequence)} residues) and the {len(observed)} observed residues of chain "
+                     f"{chain or '(blank)'}", where)
+    mapping = np.full(len(sequence), -1, dtype=np.int64)
+    mapping[pairs[:, 0]] = pairs[:, 1]
+    return mapping
 
-    mmCIF ``label_seq_id`` (the residue's place in the entity sequence) is used where it
-    fits `sequence` (see the module notes); otherwise a global alignment (BLOSUM62, gap
-    penalties -10/-1, free end gaps) to :func:`chain_sequence`.
+
+def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_identity: Optional[float] = MIN_IDENTITY,
+                 where: Optional[str] = None) -> np.ndarray:
+    """Map each position of `sequence` to an observed residue of `chain`, if it is the chain's protein.
+
+    The one decision "is this sequence the chain's protein?" (DESIGN "Sequence
+    matching"). mmCIF ``label_seq_id`` (the residue's place in the entity sequence)
+    gives the positions where it fits `sequence` (the entity sequence itself, or a
+    sequence with every observed residue's letter at its ``label_seq_id``): no
+    alignment. Otherwise a global alignment to :func:`chain_sequence` decides, by
+    :func:`match_sequences`' rule.
 
     Parameters
     ----------
@@ -838,37 +1067,28 @@ def map_sequence(sequence: str, structure: struc.AtomArray, chain: str) -> np.nd
         From :func:`load_structure`.
     chain : str
         Author chain ID.
+    min_identity : float or None
+        Identity threshold; default :data:`MIN_IDENTITY` (0.9). None: no check, for
+        callers that have already decided the two are one protein (homodimer partners
+        found by :func:`homodimer_partners`).
+    where : str, optional
+        Prefix of the error message (a file name).
 
     Returns
     -------
     mapping : numpy.ndarray
         int64 (len(sequence),): index into the chain's observed residues, or -1.
 
-    Warns
-    -----
-    UserWarning
-        When fewer than 90% of the aligned positions are identical.
+    Raises
+    ------
+    SequenceMismatchError
+        Not the same protein: identity below `min_identity` or coverage below
+        :data:`MIN_COVERAGE` (the message names both).
     """
     sequence = _clean_sequence(sequence)
     atoms = _chain(structure, chain)
-    observed = _observed_sequence(atoms)
-    if sequence == observed:
-        return np.arange(len(sequence), dtype=np.int64)
     entity = getattr(structure, "entity_sequences", {}).get(chain)
-    mapping = _label_mapping(sequence, atoms, observed, entity)
-    if mapping is not None:
-        return mapping
-    pairs, identity = _align(sequence, observed)
-    if identity < MIN_MAPPING_IDENTITY:
-        warnings.warn(
-            f"chain {chain}: the sequence ({len(sequence)} residues) matches the structure's "
-            f"{len(observed)} observed residues at only {identity:.0%} of {len(pairs)} aligned positions",
-            UserWarning,
-            stacklevel=2,
-        )
-    mapping = np.full(len(sequence), -1, dtype=np.int64)
-    mapping[pairs[:, 0]] = pairs[:, 1]
-    return mapping
+    return _mapping(sequence, atoms, chain, entity, min_identity, where)
 
 
 # ---------------------------------------------------------------------------- contacts
@@ -882,7 +1102,8 @@ def _virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def cb_coordinates(
-    structure: struc.AtomArray, chain: str, sequence: Optional[str] = None, cb: str = "virtual"
+    structure: struc.AtomArray, chain: str, sequence: Optional[str] = None, cb: str = "virtual",
+    min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Cb coordinates of each residue of `chain`.
 
@@ -893,6 +1114,8 @@ def cb_coordinates(
         is missing). ``"real"``: the CB atom, CA where CB is absent (Gly), NaN when both are.
     sequence : str, optional
         Return the rows in this sequence's indices (:func:`map_sequence`), NaN where unobserved.
+    min_identity : float
+        As in :func:`map_sequence` (a `sequence` of another protein raises).
 
     Returns
     -------
@@ -911,7 +1134,7 @@ def cb_coordinates(
         raise ValueError(f"cb must be 'virtual' or 'real', not {cb!r}")
     if sequence is None:
         return coord
-    mapping = map_sequence(sequence, structure, chain)
+    mapping = map_sequence(sequence, structure, chain, min_identity=min_identity)
     mapped = np.full((len(mapping), 3), np.nan)
     mapped[mapping >= 0] = coord[mapping[mapping >= 0]]
     return mapped
@@ -968,7 +1191,8 @@ def contacts_from_coordinates(coordinates: np.ndarray, cutoff: float = 8.0) -> n
 
 
 def true_contacts(
-    structure: struc.AtomArray, chain: str, cutoff: float = 8.0, cb: str = "virtual", sequence: Optional[str] = None
+    structure: struc.AtomArray, chain: str, cutoff: float = 8.0, cb: str = "virtual", sequence: Optional[str] = None,
+    min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Intra-chain contact map: Cb-Cb distance below `cutoff`.
 
@@ -984,6 +1208,9 @@ def true_contacts(
         Which Cb (:func:`cb_coordinates`).
     sequence : str, optional
         Index the matrix by this sequence (:func:`map_sequence`) instead of the observed residues.
+    min_identity : float
+        As in :func:`map_sequence`: a `sequence` of another protein raises
+        :class:`SequenceMismatchError`.
 
     Returns
     -------
@@ -991,7 +1218,7 @@ def true_contacts(
         int8 (L, L), symmetric: 1 contact, 0 not, -1 unknown residue; the diagonal is 1
         where the residue is known.
     """
-    return contacts_from_coordinates(cb_coordinates(structure, chain, sequence, cb), cutoff)
+    return contacts_from_coordinates(cb_coordinates(structure, chain, sequence, cb, min_identity), cutoff)
 
 
 def interchain_contacts(
@@ -1001,6 +1228,7 @@ def interchain_contacts(
     cutoff: float = 8.0,
     cb: str = "virtual",
     sequence: Optional[str] = None,
+    min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Contacts between the residues of two chains.
 
@@ -1010,17 +1238,20 @@ def interchain_contacts(
         int8 (L_a, L_b) over observed residues, or (L, L) when both chains are mapped to
         `sequence`: 1 contact, 0 not, -1 where either residue is unknown.
     """
-    a = cb_coordinates(structure, chain_a, sequence, cb)
-    b = cb_coordinates(structure, chain_b, sequence, cb)
+    a = cb_coordinates(structure, chain_a, sequence, cb, min_identity)
+    b = cb_coordinates(structure, chain_b, sequence, cb, min_identity)
     return _contacts(a, b, cutoff)
 
 
 # ---------------------------------------------------------------------------- homodimers
 
 
-def _same_protein(a: str, b: str) -> bool:
-    pairs, identity = _align(a, b)
-    return identity >= MIN_PARTNER_IDENTITY and len(pairs) >= MIN_PARTNER_COVERAGE * max(len(a), len(b))
+def _same_entity(groups: Dict[str, str], chain: str, other: str, own: struc.AtomArray, atoms: struc.AtomArray) -> bool:
+    """DESIGN "Homodimer partners": the file's entity grouping where it covers both chains,
+    else the observed sequences by :func:`same_protein`."""
+    if chain in groups and other in groups:
+        return groups[chain] == groups[other]
+    return same_protein(_observed_sequence(own), _observed_sequence(atoms))
 
 
 def _copies(assembly: struc.AtomArray) -> List[Tuple[str, str, struc.AtomArray]]:
@@ -1053,12 +1284,34 @@ def _partner_copies(structure, chain, assembly):
             raise ValueError(f"chain {chain!r} is not in the assembly; its chains: {available}")
         own = own_copies[0][2]
         copies = [copy for copy in copies if copy[2] is not own]
-    reference = _observed_sequence(own)
-    same = {chain: True}  # copies of one chain share their sequence: align once per chain ID
+    groups = getattr(assembly if assembly is not None else structure, "entity_groups", {})
+    same = {chain: True}  # copies of one chain share their sequence: decide once per chain ID
     for _, c, atoms in copies:
         if c not in same:
-            same[c] = _same_protein(reference, _observed_sequence(atoms))
+            same[c] = _same_entity(groups, chain, c, own, atoms)
     return own, [copy for copy in copies if same[copy[1]]]
+
+
+def _partner_mapping(reference: str, chain: str, atoms: struc.AtomArray, partner: str,
+                     entities: Dict[str, str]) -> np.ndarray:
+    """Partner residue per position of `reference` (a sequence of `chain`'s protein).
+
+    Chains of one entity correspond through the entity sequence (mmCIF ``label_seq_id``
+    or the SEQRES alignment), so observed fragments that barely overlap still pair up;
+    without one, `reference` is aligned to the partner's observed residues. Partners are
+    already the same protein: no identity check here.
+    """
+    entity = entities.get(partner)
+    if entity is not None and entities.get(chain) == entity:
+        if reference == entity:
+            to_entity = np.arange(len(entity), dtype=np.int64)
+        else:
+            pairs = _align(reference, entity)[0]
+            to_entity = np.full(len(reference), -1, dtype=np.int64)
+            to_entity[pairs[:, 0]] = pairs[:, 1]
+        to_partner = _mapping(entity, atoms, partner, entity, None, None)
+        return np.where(to_entity >= 0, to_partner[np.maximum(to_entity, 0)], -1)
+    return _mapping(reference, atoms, partner, None, None, None)
 
 
 def _homodimer(
@@ -1069,6 +1322,7 @@ def _homodimer(
     cutoff: float = 8.0,
     cb: str = "virtual",
     contacts: bool = True,
+    min_identity: float = MIN_IDENTITY,
 ) -> Tuple[List[str], Optional[np.ndarray]]:
     """``(partner labels, contacts)`` of :func:`homodimer_partners` and :func:`homodimer_contacts`.
 
@@ -1080,20 +1334,18 @@ def _homodimer(
     labels = [label for label, _, _ in partners]
     if not contacts:
         return labels, None
-    length = len(_clean_sequence(reference))
+    reference = _clean_sequence(reference)
+    length = len(reference)
     if not partners:
         return labels, np.zeros((length, length), dtype=np.int8)
-    a = cb_coordinates(own, chain, reference, cb)
+    entities = getattr(assembly if assembly is not None else structure, "entity_sequences", {})
+    a = cb_coordinates(own, chain, reference, cb, min_identity)
     contact = np.zeros((length, length), dtype=bool)
     judged = np.zeros((length, length), dtype=bool)
     mappings = {}  # per partner chain ID: copies share residues, so one mapping each
     for _, partner_chain, atoms in partners:
         if partner_chain not in mappings:
-            # Without `sequence` the reference is the chain's observed sequence, which
-            # _same_protein already aligned to the partner's: _align's cache answers.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # partners are >= 95% identical
-                mappings[partner_chain] = map_sequence(reference, atoms, partner_chain)
+            mappings[partner_chain] = _partner_mapping(reference, chain, atoms, partner_chain, entities)
         mapping = mappings[partner_chain]
         b = np.full((length, 3), np.nan)
         b[mapping >= 0] = cb_coordinates(atoms, partner_chain, cb=cb)[mapping[mapping >= 0]]
@@ -1104,8 +1356,11 @@ def _homodimer(
 
 
 def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optional[struc.AtomArray] = None) -> List[str]:
-    """Other chains of the same protein: >= 95% identity over the aligned positions,
-    which cover at least half of the longer chain.
+    """Other chains of the same protein (DESIGN "Homodimer partners").
+
+    The chains of the same entity where the file groups them (mmCIF ``entity_id``; PDB
+    chains with identical SEQRES); only where it does not, chains whose observed
+    sequences are the same protein by :func:`same_protein`.
 
     Parameters
     ----------
@@ -1128,6 +1383,7 @@ def homodimer_contacts(
     assembly: Optional[struc.AtomArray] = None,
     cutoff: float = 8.0,
     cb: str = "virtual",
+    min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Inter-chain contacts with partner chains of the same protein, in `chain`'s indices.
 
@@ -1142,7 +1398,7 @@ def homodimer_contacts(
         Index by this sequence; default the chain's observed residues.
     assembly : biotite.structure.AtomArray, optional
         From :func:`load_assembly`; partners are then its chain copies (symmetry mates).
-    cutoff, cb
+    cutoff, cb, min_identity
         As in :func:`true_contacts`.
 
     Returns
@@ -1152,4 +1408,4 @@ def homodimer_contacts(
         (neither i with j' nor j with i' has both residues known); all zeros when the
         chain has no partner.
     """
-    return _homodimer(structure, chain, assembly, sequence, cutoff, cb)[1]
+    return _homodimer(structure, chain, assembly, sequence, cutoff, cb, min_identity=min_identity)[1]

@@ -1,6 +1,6 @@
 """``esm_contacts_check``: does a model agree with its predicted contacts? Residue by residue.
 
-The scoring is the core's :func:`esm_contacts.validate.validate`; this module reads the
+The scoring is the core's :func:`esm_contacts.validation.validate`; this module reads the
 selected objects, colours each residue by its support (red: its predicted contacts are
 not satisfied, blue: they are; grey: no predicted contact, no evidence), writes the
 support into the b-factor column, makes a selection of the residues in register-shift
@@ -55,13 +55,15 @@ def _predicted(model: str, targets: List[Target], device: str,
     return P, msa_query or targets[0].sequence, name
 
 
-def _structure_index(result_length: int, sequence: Optional[str], target: Target) -> np.ndarray:
+def _structure_index(result_length: int, sequence: Optional[str], target: Target,
+                     min_identity: Optional[float] = None) -> np.ndarray:
     """Residue index of the target chain for every position of the map (-1: none)."""
     if sequence is None:
         return np.arange(result_length)
-    from esm_contacts.structure import map_sequence
+    from esm_contacts.structure import MIN_IDENTITY, map_sequence
 
-    return map_sequence(sequence, target.structure, target.chain)
+    return map_sequence(sequence, target.structure, target.chain,
+                        min_identity=MIN_IDENTITY if min_identity is None else min_identity)
 
 
 def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
@@ -92,7 +94,7 @@ def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
 
 
 def esm_contacts_check(selection, pred=commands.DEFAULT_MODEL, top="L", name="esm_check", min_sep=6,
-                       threshold="", device="auto", *, _self=cmd):
+                       threshold="", device="auto", min_identity="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -108,7 +110,8 @@ DESCRIPTION
 
 USAGE
 
-    esm_contacts_check selection [, pred [, top [, name [, min_sep [, threshold [, device ]]]]]]
+    esm_contacts_check selection [, pred [, top [, name [, min_sep [, threshold [, device
+        [, min_identity ]]]]]]]
 
 ARGUMENTS
 
@@ -119,6 +122,10 @@ ARGUMENTS
     name = str: prefix of the hint selection {default: esm_check}
     min_sep = int: minimum sequence separation {default: 6}
     threshold = float: only pairs with probability >= threshold {default: none}
+    device = auto, cpu, cuda, cuda:1 ... {default: auto}
+    min_identity = float: identity over aligned positions from which the prediction's
+           sequence counts as each model's protein {default: 0.9}; another protein is
+           an error, never a score
 
 EXAMPLES
 
@@ -129,7 +136,7 @@ SEE ALSO
 
     esm_contacts, esm_contacts_load
     """
-    options = drawing.parse_options(top, min_sep, "all", threshold, name, None, _self=_self)
+    options = drawing.parse_options(top, min_sep, "all", threshold, name, None, _self=_self, min_identity=min_identity)
     targets = _targets(selection, _self)
     source = str(pred).strip() or commands.DEFAULT_MODEL
     P, sequence, label = _prediction(source, targets, str(device).strip() or "auto")
@@ -143,7 +150,7 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
     Every model is scored before the session is touched, so an error leaves it as it was.
     """
     from esm_contacts.structure import sequence_of_map
-    from esm_contacts.validate import format_ranking, format_validation, validate
+    from esm_contacts.validation import format_ranking, format_validation, validate
 
     results, indices = [], []
     for target in targets:
@@ -151,8 +158,9 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
             # A map without a sequence (.npy): its size says what it is indexed by (as the CLI).
             indexed_by = sequence if sequence is not None else sequence_of_map(len(P), target.structure, target.chain)
             result = validate(P, target.structure, target.chain, top=options.top, min_sep=options.min_sep,
-                              threshold=options.threshold, sequence=indexed_by, name=target.object)
-            index = _structure_index(len(P), indexed_by, target)
+                              threshold=options.threshold, sequence=indexed_by, name=target.object,
+                              min_identity=options.min_identity)
+            index = _structure_index(len(P), indexed_by, target, options.min_identity)
         except ValueError as error:
             raise CmdException(f"{target.label}: {error}") from None
         results.append(result)

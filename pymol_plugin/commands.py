@@ -101,7 +101,7 @@ def prepare_target(selection, assembly="", _self=cmd) -> Target:
 
 
 def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=None, range="all", threshold="", msa="",
-                 num_seqs=64, name="esm", device="auto", plot="", assembly="", *, _self=cmd):
+                 num_seqs=64, name="esm", device="auto", plot="", assembly="", min_identity="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -119,7 +119,7 @@ DESCRIPTION
 USAGE
 
     esm_contacts selection [, model [, top [, min_sep [, range [, threshold
-        [, msa [, num_seqs [, name [, device [, plot [, assembly ]]]]]]]]]]]
+        [, msa [, num_seqs [, name [, device [, plot [, assembly [, min_identity ]]]]]]]]]]]]
 
 ARGUMENTS
 
@@ -143,6 +143,9 @@ ARGUMENTS
               whose biological assembly supplies the homodimer partner copies
               ("file:2" picks assembly 2); drawn as the object name_partner.
               {default: the object's own entry where PyMOL fetched it; none: off}
+    min_identity = float: identity over aligned positions from which the MSA
+              query (or a file's sequence) counts as the selection's protein
+              {default: 0.9}; lower it only on purpose
 
 EXAMPLES
 
@@ -156,14 +159,27 @@ SEE ALSO
 
     esm_contacts_load, esm_contacts_clear
     """
-    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self)
+    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity)
     count = parse_num_seqs(num_seqs)
     msa = str(msa).strip() or None
     target = prepare_target(selection, assembly, _self)
+    if msa:
+        check_msa_query(msa, target, options)
     P, sequence, model_name = predict(target.sequence, str(model).strip() or DEFAULT_MODEL,
                                       str(device).strip() or "auto", msa, count)
     return draw_prediction(P, sequence, target, options, model_name if not msa else f"{model_name}, MSA {msa}",
                            source=f"the MSA {msa}" if msa else "the prediction", _self=_self)
+
+
+def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
+    """Refuse an MSA whose query is another protein than the target, before any prediction."""
+    from esm_contacts.msa import read_msa
+
+    try:
+        query = read_msa(msa)[0][1]
+    except (OSError, ValueError) as error:
+        raise CmdException(str(error)) from None
+    drawing._map_file_sequence(query, target, f"the MSA {msa}", options.min_identity)
 
 
 def draw_prediction(P, sequence, target: Target, options: drawing.Options, model: str,
@@ -177,7 +193,7 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
 
 
 def esm_contacts_load(file, selection, top="L", min_sep=None, range="all", threshold="", name="esm", plot="",
-                      assembly="", *, _self=cmd):
+                      assembly="", min_identity="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -194,13 +210,13 @@ DESCRIPTION
 USAGE
 
     esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
-        [, name [, plot [, assembly ]]]]]]]
+        [, name [, plot [, assembly [, min_identity ]]]]]]]]
 
 ARGUMENTS
 
     file = str: .rr/.casp, .csv or .npy contact file
     selection = str: one protein chain of one object
-    top, min_sep, range, threshold, name, plot, assembly: as for esm_contacts
+    top, min_sep, range, threshold, name, plot, assembly, min_identity: as for esm_contacts
 
 EXAMPLE
 
@@ -212,7 +228,7 @@ SEE ALSO
     """
     from esm_contacts.io import contact_format, read_contacts
 
-    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self)
+    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity)
     path = str(file).strip()
     if not path:
         raise CmdException("no contact file given")

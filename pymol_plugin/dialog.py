@@ -47,6 +47,14 @@ def chain_choices(_self=cmd):
 CHECKPOINT_FILES = "ESM checkpoints (*.pt);;All files (*)"
 
 
+def structure_filter() -> str:
+    """File-dialog filter of the structure files the core reads (its one suffix list)."""
+    from esm_contacts.structure import STRUCTURE_SUFFIXES
+
+    patterns = [f"*{suffix}{gz}" for suffix in STRUCTURE_SUFFIXES + (".pdb[0-9]",) for gz in ("", ".gz")]
+    return f"Structures ({' '.join(patterns)});;All files (*)"
+
+
 def form_row(*widgets) -> QtWidgets.QWidget:
     """Widgets side by side in one form row, the first one stretching."""
     row = QtWidgets.QWidget()
@@ -219,7 +227,7 @@ class ContactsDialog(QtWidgets.QDialog):
                                  "partner copies (drawn as name_partner). Empty: the object's own entry where PyMOL "
                                  "fetched it; 'none': off.")
         form.addRow("Assembly", file_row(self, self.assembly, "Structure with a biological assembly",
-                                         "Structures (*.cif *.cif.gz *.bcif *.pdb *.pdb.gz *.ent);;All files (*)"))
+                                         structure_filter()))
 
         self.name = QtWidgets.QLineEdit("esm")
         form.addRow("Group name", self.name)
@@ -279,6 +287,12 @@ class ContactsDialog(QtWidgets.QDialog):
             return
         model = self.model.currentText().strip() or commands.DEFAULT_MODEL
         msa = self.msa.text().strip() or None
+        if msa:
+            try:
+                commands.check_msa_query(msa, target, options)
+            except Exception as error:  # noqa: BLE001 - every failure goes to the user
+                self.fail(error)
+                return
         self.status.setText(f"Starting {model} on {target.label}")
         start_job(self, commands.predict, lambda outcome: self.finish(outcome, target, options, msa),
                   target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())

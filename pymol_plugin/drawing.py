@@ -21,7 +21,6 @@ session as it was.
 import itertools
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -55,6 +54,8 @@ class Options:
     threshold: Optional[float] = None
     name: str = "esm"
     plot: Optional[str] = None
+    #: Sequence matching threshold (:func:`esm_contacts.structure.map_sequence`); None: its default.
+    min_identity: Optional[float] = None
 
     @property
     def separations(self) -> Tuple[int, Optional[int]]:
@@ -74,7 +75,8 @@ MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the
                 "(local 3, short 6, medium 12, long 24); a given min_sep narrows the range from below}")
 
 
-def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm", plot=None, _self=None) -> Options:
+def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm", plot=None, _self=None,
+                  min_identity=None) -> Options:
     """Check command arguments; every error is a :class:`pymol.CmdException`.
 
     ``min_sep`` None or empty means not given: 6 with range ``all``, else the range's
@@ -123,7 +125,23 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     plot = str(plot).strip() if plot is not None else ""
     if plot and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise CmdException(f"plot file {plot!r} must end in {', '.join(PLOT_SUFFIXES)}")
-    return Options(top, min_sep, range_name, value, name, plot or None)
+    return Options(top, min_sep, range_name, value, name, plot or None, parse_min_identity(min_identity))
+
+
+def parse_min_identity(min_identity) -> float:
+    """``min_identity`` of the commands: empty for DESIGN's default, else a fraction in [0, 1]."""
+    from esm_contacts.structure import MIN_IDENTITY
+
+    text = "" if min_identity is None else str(min_identity).strip()
+    if text.lower() in ("", "none"):
+        return MIN_IDENTITY
+    try:
+        value = float(text)
+    except ValueError:
+        raise CmdException(f"min_identity must be a number in [0, 1], got {min_identity!r}") from None
+    if not 0 <= value <= 1:
+        raise CmdException(f"min_identity must be a number in [0, 1], got {value}")
+    return value
 
 
 @dataclass
@@ -177,19 +195,15 @@ def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, 
     return (hits / count if count else float("nan")), hits, count
 
 
-def _map_file_sequence(sequence: str, target: Target, source: str) -> np.ndarray:
-    """Structure index per position of ``sequence``; a mismatch is an error."""
-    from esm_contacts.structure import map_sequence
+def _map_file_sequence(sequence: str, target: Target, source: str, min_identity: Optional[float] = None) -> np.ndarray:
+    """Structure index per position of ``sequence``; another protein is an error (the core's one rule)."""
+    from esm_contacts.structure import MIN_IDENTITY, map_sequence
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            index = map_sequence(sequence, target.structure, target.chain)
-        except ValueError as error:
-            raise CmdException(f"the sequence of {source} does not match {target.label}: {error}") from None
-    mismatch = [w for w in caught if issubclass(w.category, UserWarning)]
-    if mismatch:
-        raise CmdException(f"the sequence of {source} does not match {target.label}: {mismatch[0].message}")
+    try:
+        index = map_sequence(sequence, target.structure, target.chain,
+                             min_identity=MIN_IDENTITY if min_identity is None else min_identity)
+    except ValueError as error:
+        raise CmdException(f"the sequence of {source} does not match {target.label}: {error}") from None
     if not np.any(np.asarray(index) >= 0):
         raise CmdException(f"the sequence of {source} shares no residue with {target.label}")
     return np.asarray(index, dtype=np.int64)
@@ -229,7 +243,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
     if sequence is not None:
         if len(sequence) != P.shape[0]:
             raise CmdException(f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
-        index = _map_file_sequence(sequence, target, source)
+        index = _map_file_sequence(sequence, target, source, options.min_identity)
     elif P.shape[0] != length and not pad:
         # A dense map carries no sequence: its size says what it is indexed by (as the CLI).
         from esm_contacts.structure import sequence_of_map
@@ -239,7 +253,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
         except ValueError as error:
             raise CmdException(f"{source}: {error} ({target.label}: {length} observed residues selected; "
                                "indices refer to them in order)") from None
-        index = _map_file_sequence(sequence, target, source)
+        index = _map_file_sequence(sequence, target, source, options.min_identity)
     else:
         if P.shape[0] > length:
             raise CmdException(
@@ -252,11 +266,12 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
             P = padded
         index = np.arange(length, dtype=np.int64)
     sequence_arg = sequence
-    T = true_contacts(target.structure, target.chain, sequence=sequence_arg)
+    identity = {} if options.min_identity is None else {"min_identity": options.min_identity}
+    T = true_contacts(target.structure, target.chain, sequence=sequence_arg, **identity)
     # A chain alone in its object: partner copies from its biological assembly, in the
     # assembly's own frame (contacts do not depend on where PyMOL placed the object).
     assembly = target.assembly.atoms if target.assembly is not None else None
-    X = homodimer_contacts(target.structure, target.chain, sequence=sequence_arg, assembly=assembly)
+    X = homodimer_contacts(target.structure, target.chain, sequence=sequence_arg, assembly=assembly, **identity)
     min_sep, max_sep = options.separations
     i, j, p = top_pairs(P, top=options.top, min_sep=min_sep, threshold=options.threshold, max_sep=max_sep)
     kinds = classify_pairs(i, j, T, X)
@@ -432,9 +447,8 @@ def _partners(target: Target, sequence: str, anchors: _Anchors):
     for label in labels:
         atoms, chain = anchors.atoms_of(label)
         if chain not in indices:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                indices[chain] = np.asarray(map_sequence(sequence, atoms, chain), dtype=np.int64)
+            # Partners are the same protein already (homodimer_partners): map without a check.
+            indices[chain] = np.asarray(map_sequence(sequence, atoms, chain, min_identity=None), dtype=np.int64)
         partners.append((label, indices[chain], anchors.virtual_cb(label)))
     return partners
 

@@ -14,7 +14,6 @@ automatically) then supplies the partner copies, placed in the object's frame.
 import os
 import re
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -367,7 +366,8 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         No such file, no assembly, the chain missing from it or not matching, or no
         partner copy in it.
     """
-    from esm_contacts.structure import chain_sequence, homodimer_partners, load_assembly, map_sequence
+    from esm_contacts.structure import (SequenceMismatchError, chain_sequence, homodimer_partners, load_assembly,
+                                        map_sequence)
 
     if homodimer_partners(target.structure, target.chain):
         return None
@@ -384,13 +384,11 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
             raise ValueError(f"{path}: no assembly holds chain {target.chain}")
         where = f"assembly {atoms.assembly_id} of {path}"
         own = copy_atoms(atoms, target.chain)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)  # below 90% identity: another protein
-            try:
-                mapping = np.asarray(map_sequence(target.sequence, own, target.chain), dtype=np.int64)
-            except UserWarning as warning:
-                raise ValueError(f"its chain {target.chain} ({len(chain_sequence(own, target.chain))} residues) "
-                                 f"does not match {target.label}: {warning}") from None
+        try:  # the core's one rule: another protein is an error
+            mapping = np.asarray(map_sequence(target.sequence, own, target.chain), dtype=np.int64)
+        except SequenceMismatchError as error:
+            raise ValueError(f"its chain {target.chain} ({len(chain_sequence(own, target.chain))} residues) "
+                             f"does not match {target.label}: {error}") from None
         partners = homodimer_partners(atoms, target.chain, assembly=atoms)
         if not partners:
             raise ValueError(f"no copy of chain {target.chain} or chain of the same sequence besides chain "
@@ -405,7 +403,7 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
 def assembly_candidates(obj: str, _self) -> List[str]:
     """Local files of the PDB entry an object is named after (``fetch 1a8o`` writes
     ``1a8o.cif`` to PyMOL's ``fetch_path``); the esm-contacts cache. Never the network."""
-    from esm_contacts.structure import DEFAULT_CACHE
+    from esm_contacts.structure import DEFAULT_CACHE, STRUCTURE_SUFFIXES
 
     if not re.match(r"^[0-9][A-Za-z0-9]{3}$", obj):
         return []
@@ -417,11 +415,14 @@ def assembly_candidates(obj: str, _self) -> List[str]:
     folders.append(os.path.expanduser(str(DEFAULT_CACHE)))
     found = []
     for folder in folders:
-        for stem in (obj.lower(), obj.upper()):
-            for suffix in (".cif", ".cif.gz", ".bcif", ".pdb", ".pdb.gz", ".ent"):
-                path = os.path.join(folder, stem + suffix)
-                if os.path.isfile(path) and path not in found:
-                    found.append(path)
+        # mmCIF first: it names its entities. Then the core's other suffixes, and pdbXXXX.ent.
+        suffixes = sorted(STRUCTURE_SUFFIXES, key=lambda suffix: suffix != ".cif")
+        names = [stem + suffix + gz for stem in (obj.lower(), obj.upper()) for suffix in suffixes for gz in ("", ".gz")]
+        names += [f"pdb{obj.lower()}.ent", f"pdb{obj.lower()}.ent.gz"]
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and path not in found:
+                found.append(path)
     return found
 
 

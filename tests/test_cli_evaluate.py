@@ -86,6 +86,8 @@ def test_evaluate_json_maps_a_longer_sequence(tmp_path, capsys, hvr):
     inter = [[a + 1, b + 1] for a, b in zip(i, j) if T_construct[a, b] == 0 and X[a, b] == 1]
     assert result["homodimer"]["partners"] == ["B"] and result["homodimer"]["pairs"] == inter
     assert result["homodimer"]["inter_chain"] == len(inter)
+    # The same pairs named by the structure's residues (1hvr numbers chain A 1-99; the construct adds 4).
+    assert result["homodimer"]["residue_pairs"] == [[f"A:{a - 4}", f"A:{b - 4}"] for a, b in inter]
 
 
 def test_evaluate_npy_in_structure_indices(tmp_path, capsys, hvr):
@@ -230,24 +232,28 @@ def mutated(sequence, fraction, seed):
     return "".join(letters)
 
 
-def test_poor_sequence_match_warns_on_one_line(tmp_path, capsys, hvr):
-    """70% identity: evaluated, with one warning line (not a traceback)."""
+def test_poor_sequence_match_is_refused_unless_lowered(tmp_path, capsys, hvr):
+    """70% identity: not the same protein by DESIGN's rule (exit 2, one line); --min-identity 0.7 accepts it."""
     path, structure = hvr
     T = true_contacts(structure, "A")
     write_contacts(tmp_path / "pred.rr", noisy_copy(T, 4), sequence=mutated(chain_sequence(structure, "A"), 0.3, 0))
-    assert main(["evaluate", str(tmp_path / "pred.rr"), "--structure", str(path), "--chain", "A"]) == 0
+    args = ["evaluate", str(tmp_path / "pred.rr"), "--structure", str(path), "--chain", "A"]
+    assert main(args) == 2
     captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1 and captured.err.startswith("esm-contacts evaluate: warning: chain A:")
-    assert f"{(99 - 29) / 99:.0%} of 99 aligned positions" in captured.err and "L = 99" in captured.out
+    assert captured.err.count("\n") == 1 and captured.err.startswith("esm-contacts evaluate: error:")
+    assert f"{(99 - 29) / 99:.0%} identity" in captured.err and "cover 100%" in captured.err and not captured.out
+    assert main(args + ["--min-identity", "0.7"]) == 0
+    captured = capsys.readouterr()
+    assert "L = 99" in captured.out and not captured.err
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("junk\n", "the file's sequence (4 residues) matches chain A at only 25% of 4 aligned positions"),
-        ("PFRMAT RR\nMODEL 1\nJUNK\nEND\n", "matches chain A at only 25%"),
-        (None, "matches chain A at only"),  # 40% identity over the whole chain
-        ("1a3a", "only 10 of the file's 99 sequence letters align to the 145 observed residues of chain A"),
+        ("junk\n", "the sequence (4 residues) and the 99 observed residues of chain A are not the same protein"),
+        ("PFRMAT RR\nMODEL 1\nJUNK\nEND\n", "are not the same protein"),
+        (None, "identity over the aligned positions (at least 90% needed)"),  # 40% identity over the whole chain
+        ("1a3a", "the sequence (99 residues) and the 145 observed residues of chain A are not the same protein"),
     ],
 )
 def test_a_sequence_that_is_not_the_chain_is_refused(tmp_path, capsys, shared_data, hvr, content, message):
@@ -290,7 +296,8 @@ def test_evaluate_set_refuses_a_wrong_sequence(tmp_path, capsys, hvr):
     (tmp_path / "list.tsv").write_text(f"junk.rr\t{path}\tA\n")
     assert main(["evaluate-set", str(tmp_path / "list.tsv")]) == 2
     error = capsys.readouterr().err
-    assert f"{tmp_path / 'list.tsv'}, line 1" in error and "matches chain A at only 25%" in error
+    assert f"{tmp_path / 'list.tsv'}, line 1" in error and "junk.rr: the sequence (4 residues)" in error
+    assert "are not the same protein" in error and error.count("\n") == 1
     assert error.count("\n") == 1
 
 

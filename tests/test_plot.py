@@ -7,7 +7,7 @@ from matplotlib.image import imread
 
 from esm_contacts.metrics import classify_pairs, top_pairs
 from esm_contacts.plot import MARKER_COLORS, check_figure_path, plot_contact_map, plot_head_weights, plot_residue_support
-from esm_contacts.validate import RegisterHint, Validation
+from esm_contacts.validation import RegisterHint, Validation
 
 
 def color_pixels(png, color, tolerance=1.5 / 255):

@@ -11,7 +11,7 @@ from pymol import CmdException  # noqa: E402
 from esm_contacts.io import read_contacts, write_contacts  # noqa: E402
 from esm_contacts.structure import (chain_sequence, load_structure, map_sequence,  # noqa: E402
                                     residue_identities)
-from esm_contacts.validate import validate  # noqa: E402
+from esm_contacts.validation import validate  # noqa: E402
 from pymol_plugin import check, commands  # noqa: E402
 from test_validate import SEGMENT, SHIFT  # noqa: E402,F401  (fixtures below come from there too)
 from test_validate import model_1a3a, prediction_1a3a, register_error_model  # noqa: E402,F401

@@ -29,6 +29,7 @@ from esm_contacts.structure import (
     map_sequence,
     residue_identities,
     true_contacts,
+    SequenceMismatchError,
 )
 
 THREE = {
@@ -422,11 +423,17 @@ def test_1a3a_msa_query_is_the_observed_chain(shared_data):
     np.testing.assert_array_equal(map_sequence(query, s, "A"), np.arange(len(chain_sequence(s, "A"))))
 
 
-def test_mapping_a_foreign_sequence_warns(shared_data):
+def test_mapping_a_foreign_sequence_raises(shared_data):
     s = load_structure(shared_data / "1l2y.pdb")
-    with pytest.warns(UserWarning, match="aligned positions"):
-        mapping = map_sequence("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", s, "A")
-    assert mapping.shape == (33,) and mapping.dtype == np.int64
+    with pytest.raises(SequenceMismatchError, match=r"identity .* cover"):
+        map_sequence("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", s, "A")
+    # 1l2y's own sequence NLYIQWLKDGGPSSGRPPPS with 5 of 20 letters changed: 75% identity
+    variant = "NAYIEWLKDAGPSSGRPAPT"
+    with pytest.raises(SequenceMismatchError, match="75% identity .* cover 100%") as caught:
+        map_sequence(variant, s, "A")
+    assert caught.value.identity == pytest.approx(0.75) and caught.value.coverage == 1.0
+    mapping = map_sequence(variant, s, "A", min_identity=0.7)
+    np.testing.assert_array_equal(mapping, np.arange(20))
     with pytest.raises(ValueError, match="position 3"):
         map_sequence("NL-YIQ", s, "A")
 

@@ -17,7 +17,7 @@ import biotite.structure.io.pdb as pdb
 from esm_contacts.cli import main
 from esm_contacts.io import write_contacts
 from esm_contacts.structure import chain_sequence, load_structure, true_contacts
-from esm_contacts.validate import (
+from esm_contacts.validation import (
     RegisterHint,
     format_ranking,
     rank_models,

@@ -35,7 +35,17 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["RegisterHint", "Validation", "validate", "residue_support", "register_shift_hints", "rank_models"]
+__all__ = [
+    "RegisterHint",
+    "Validation",
+    "validate",
+    "residue_support",
+    "register_shift_hints",
+    "rank_models",
+    "format_ranking",
+    "format_validation",
+    "format_summary",
+]
 
 CUTOFF = 8.0
 SHIFTS = (1, -1, 2, -2, 3, -3, 4, -4)
@@ -75,21 +85,51 @@ class Validation:
     satisfied_per_residue: np.ndarray  # (L,) int
     hints: List[RegisterHint] = field(default_factory=list)
     unknown: int = 0
+    chain: str = ""
+    #: Per sequence position, the structure's residue number and insertion code ("744",
+    #: "56A"), None where the position has no observed residue.
+    residue_numbers: List[Optional[str]] = field(default_factory=list)
+
+    def residue(self, position: int) -> Optional[str]:
+        """The structure's label of the residue at 0-based sequence `position` (``"A:744"``), or None."""
+        from .structure import residue_label
+
+        number = self.residue_numbers[position] if position < len(self.residue_numbers) else None
+        return None if number is None else residue_label(self.chain, number)
+
+    def hint_residues(self, hint: RegisterHint) -> Tuple[Optional[str], Optional[str]]:
+        """Numbers (``"744"``) of the first and last observed residues of a hint's window."""
+        numbers = [n for n in self.residue_numbers[hint.start - 1 : hint.end] if n is not None]
+        return (numbers[0], numbers[-1]) if numbers else (None, None)
 
     def to_dict(self) -> dict:
-        """JSON-ready summary (support as a list with None for NaN)."""
+        """JSON-ready summary (support as a list with None for NaN).
+
+        Residues carry their sequence ``position`` (1-based) and their ``residue``
+        number in the structure (author number and insertion code, e.g. ``"56A"``);
+        register hints their ``start``/``end`` positions and ``first_residue``/``last_residue``.
+        """
+
+        def number(position: int) -> Optional[str]:
+            return self.residue_numbers[position] if position < len(self.residue_numbers) else None
+
         return {
             "name": self.name,
+            "chain": self.chain,
             "predicted_contacts": self.num_predicted,
             "unknown_pairs": self.unknown,
             "agreement": self.agreement,
             "agreement_by_range": self.agreement_by_range,
             "model_contacts_supported": self.model_supported,
             "residues": [
-                {"index": k + 1, "predicted": int(n), "satisfied": int(s), "support": None if np.isnan(v) else float(v)}
+                {"index": k + 1, "position": k + 1, "residue": number(k), "predicted": int(n), "satisfied": int(s),
+                 "support": None if np.isnan(v) else float(v)}
                 for k, (n, s, v) in enumerate(zip(self.predicted_per_residue, self.satisfied_per_residue, self.support))
             ],
-            "register_hints": [dict(vars(h), gain=h.gain) for h in self.hints],
+            "register_hints": [
+                dict(vars(h), gain=h.gain, first_residue=self.hint_residues(h)[0], last_residue=self.hint_residues(h)[1])
+                for h in self.hints
+            ],
         }
 
 
@@ -222,6 +262,7 @@ def validate(
     sequence: Optional[str] = None,
     name: str = "model",
     window: int = 12,
+    min_identity: Optional[float] = None,
 ) -> Validation:
     """Check a structure (one chain) against a predicted contact map.
 
@@ -241,22 +282,31 @@ def validate(
         Only pairs with probability >= threshold.
     sequence : str, optional
         The predicted sequence; the chain's observed sequence by default. When given,
-        it is aligned to the chain (:func:`esm_contacts.map_sequence`).
+        it is mapped to the chain (:func:`esm_contacts.map_sequence`): a sequence of
+        another protein raises :class:`esm_contacts.structure.SequenceMismatchError`.
     name : str
         Model name for reports.
     window : int
         Window length of the register-shift test.
+    min_identity : float, optional
+        As in :func:`esm_contacts.map_sequence`; default its :data:`~esm_contacts.structure.MIN_IDENTITY`.
 
     Returns
     -------
     validation : Validation
     """
     from .metrics import RANGES, _band, range_mask, top_pairs
-    from .structure import cb_coordinates, contacts_from_coordinates
+    from .structure import MIN_IDENTITY, cb_coordinates, contacts_from_coordinates, residue_identities, map_sequence
 
     L = P.shape[0]
-    # One mapping of the sequence: the contacts come from the same coordinates.
-    coordinates = cb_coordinates(structure, chain, sequence=sequence)
+    min_identity = MIN_IDENTITY if min_identity is None else min_identity
+    # One mapping of the sequence: the contacts and the residue labels come from it.
+    observed = cb_coordinates(structure, chain)
+    identities = residue_identities(structure, chain)
+    mapping = np.arange(len(identities)) if sequence is None else map_sequence(sequence, structure, chain, min_identity)
+    coordinates = np.full((len(mapping), 3), np.nan)
+    coordinates[mapping >= 0] = observed[mapping[mapping >= 0]]
+    numbers = [f"{identities[k][1]}{identities[k][2].strip()}" if k >= 0 else None for k in mapping.tolist()]
     T = contacts_from_coordinates(coordinates, CUTOFF)
     if T.shape != P.shape:
         raise ValueError(
@@ -293,6 +343,8 @@ def validate(
         satisfied_per_residue=satisfied_count,
         hints=register_shift_hints(coordinates, i, j, window=window),
         unknown=unknown,
+        chain=chain,
+        residue_numbers=numbers,
     )
 
 
@@ -332,18 +384,43 @@ def format_validation(result: Validation, residues: bool = True) -> str:
     ]
     if result.hints:
         lines.append("register-shift hints (coordinates of residue k fit residue k + shift):")
-        lines.extend(
-            f"  residues {h.start}-{h.end}: shift {h.shift:+d} satisfies {h.shifted} of {h.contacts} "
-            f"crossing contacts instead of {h.built} (gain {h.gain})"
-            for h in result.hints
-        )
+        lines.extend(f"  {_hint_text(result, h)}" for h in result.hints)
     else:
         lines.append("register-shift hints: none")
     if residues:
-        lines.append(f"{'residue':>7} {'predicted':>9} {'satisfied':>9} {'support':>7}")
+        lines.append(f"{'residue':>10} {'position':>8} {'predicted':>9} {'satisfied':>9} {'support':>7}")
         lines.extend(
-            f"{k + 1:7d} {n:9d} {s:9d} {v:7.3f}"
+            f"{result.residue(k) or '-':>10} {k + 1:8d} {n:9d} {s:9d} {v:7.3f}"
             for k, (n, s, v) in enumerate(zip(result.predicted_per_residue, result.satisfied_per_residue, result.support))
             if n
         )
     return "\n".join(lines)
+
+
+def _hint_span(result: Validation, hint: RegisterHint) -> str:
+    """``"A:744-A:755 (positions 65-76)"``: the structure's residues first, then the positions."""
+    first, last = hint.start - 1, hint.end - 1
+    observed = [k for k in range(first, last + 1) if result.residue(k) is not None]
+    positions = f"positions {hint.start}-{hint.end}"
+    if not observed:
+        return f"{positions} (no observed residue)"
+    return f"{result.residue(observed[0])}-{result.residue(observed[-1])} ({positions})"
+
+
+def _hint_text(result: Validation, hint: RegisterHint) -> str:
+    return (f"residues {_hint_span(result, hint)}: shift {hint.shift:+d} satisfies {hint.shifted} of {hint.contacts} "
+            f"crossing contacts instead of {hint.built} (gain {hint.gain})")
+
+
+def format_summary(result: Validation) -> str:
+    """A model in one line (and one line per register-shift hint), as ``esm-contacts validate`` prints it."""
+    long_range = result.agreement_by_range.get("long", float("nan"))
+    line = (f"{result.name}: {result.num_predicted} predicted contacts, {_percent(result.agreement)} satisfied "
+            f"(long range {_percent(long_range)}), register-shift hints: {len(result.hints) or 'none'}")
+    if result.unknown:
+        line += f"; {result.unknown} of the plain top involve unobserved residues"
+    return "\n".join([line] + [f"  {_hint_text(result, h)}" for h in result.hints])
+
+
+def _percent(value: float) -> str:
+    return "n/a" if value != value else f"{value:.0%}"

@@ -1,0 +1,65 @@
+"""The package's public names (issue 9 section 4): one object per name, on every access."""
+
+import importlib
+import inspect
+import pkgutil
+import types
+
+import esm_contacts
+
+
+def _import_every_module():
+    for info in pkgutil.iter_modules(esm_contacts.__path__):
+        if info.name != "__main__":
+            importlib.import_module(f"esm_contacts.{info.name}")
+
+
+def test_validate_is_the_function_on_every_access():
+    first = esm_contacts.validate
+    importlib.import_module("esm_contacts.validation")  # sets the package attribute "validation", not "validate"
+
+    _import_every_module()
+    for _ in range(3):
+        assert esm_contacts.validate is first
+        assert callable(esm_contacts.validate) and not isinstance(esm_contacts.validate, types.ModuleType)
+    assert inspect.signature(esm_contacts.validate).parameters["P"]
+
+
+def test_every_export_is_one_object_on_repeated_access():
+    _import_every_module()
+    for name in esm_contacts.__all__:
+        first = getattr(esm_contacts, name)
+        assert not isinstance(first, types.ModuleType), name
+        assert getattr(esm_contacts, name) is first, name
+        module = importlib.import_module(f"esm_contacts.{esm_contacts._EXPORTS[name]}")
+        assert getattr(module, name) is first, name
+
+
+def test_exports_agree_with_the_modules_all():
+    exported = set(esm_contacts.__all__)
+    listed = set()
+    for module in esm_contacts._MODULES:
+        names = importlib.import_module(f"esm_contacts.{module}").__all__
+        listed.update(names)
+        for name in names:
+            assert hasattr(importlib.import_module(f"esm_contacts.{module}"), name), (module, name)
+    assert exported == listed
+    # Every library module (all but the command line) is in the table.
+    modules = {info.name for info in pkgutil.iter_modules(esm_contacts.__path__)} - {"cli", "__main__"}
+    assert modules == set(esm_contacts._MODULES)
+    for name in ("list_assemblies", "prediction_sequence", "format_ranking", "window_starts", "nonzero_heads",
+                 "fetch_weights", "UnknownModelError", "map_sequence", "same_protein", "residue_labels",
+                 "SequenceMismatchError", "load_models"):
+        assert name in exported, name
+
+
+def test_public_functions_of_each_module_are_listed():
+    """A public function or class defined in a library module is in its __all__."""
+    for module_name in esm_contacts._MODULES:
+        module = importlib.import_module(f"esm_contacts.{module_name}")
+        public = {
+            name for name, value in vars(module).items()
+            if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
+            and value.__module__ == module.__name__
+        }
+        assert public <= set(module.__all__), (module_name, sorted(public - set(module.__all__)))
