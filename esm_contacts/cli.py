@@ -28,6 +28,13 @@ def _declare_model_options(parser, model_help: str, required: bool = False, regr
     parser.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:1 ...")
 
 
+def _option(kind: str, name: str):
+    """argparse ``type=`` of a numeric option: the range check of :mod:`esm_contacts.options`."""
+    from .options import argument_type
+
+    return argument_type(kind, name)
+
+
 def _progress(args) -> bool:
     """Progress bars unless --quiet, and only on a terminal."""
     return not args.quiet and sys.stderr.isatty()
@@ -73,10 +80,10 @@ def _add_predict(subparsers) -> None:
     _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"], help="transformer precision (half precision on GPUs only)")
     parser.add_argument("--out", help="output file: .rr/.casp, .csv or .npy; '{name}' is replaced by the record name")
-    parser.add_argument("--min-sep", type=int, default=6, help="minimum sequence separation of listed pairs (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum sequence separation of listed pairs (default 6)")
     parser.add_argument("--top", default=None, help="pairs to list: L, L/2, L/5, a number or all (default: L on the terminal, all in files)")
     parser.add_argument("--msa", help="alignment (a3m, aligned FASTA, Stockholm) to ensemble over; its first row is the query")
-    parser.add_argument("--num-seqs", type=int, default=64, help="sequences of the MSA to use (default 64)")
+    parser.add_argument("--num-seqs", type=_option("count", "--num-seqs"), default=64, help="sequences of the MSA to use (default 64)")
     parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -252,7 +259,7 @@ def _add_evaluate(subparsers) -> None:
                         "aligned to the chain (default: PRED's when it carries one)")
     parser.add_argument("--plot", help="contact-map figure (.png, .svg or .pdf)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--min-sep", type=int, default=6,
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6,
                         help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
     parser.set_defaults(func=_run_evaluate)
 
@@ -410,7 +417,7 @@ def _add_evaluate_set(subparsers) -> None:
     )
     parser.add_argument("list", metavar="LIST")
     parser.add_argument("--out", help="per-protein rows as CSV")
-    parser.add_argument("--min-sep", type=int, default=6, help="smallest separation evaluated (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="smallest separation evaluated (default 6)")
     parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
                         help="percentages (default) or fractions")
     parser.set_defaults(func=_run_evaluate_set)
@@ -506,22 +513,22 @@ def _add_train_regression(subparsers) -> None:
     parser.add_argument("--structures", nargs="+", required=True, metavar="FILE:CHAIN",
                         help="training chains, e.g. a.cif:A b.pdb:B")
     parser.add_argument("--out", required=True, help="output *-contact-regression.pt")
-    parser.add_argument("--C", type=float, default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
-    parser.add_argument("--min-sep", type=int, default=6, help="minimum separation of training pairs (default 6)")
-    parser.add_argument("--validation", type=float, default=0.2,
+    parser.add_argument("--C", type=_option("positive", "--C"), default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum separation of training pairs (default 6)")
+    parser.add_argument("--validation", type=_option("fraction", "--validation"), default=0.2,
                         help="fraction of the chains held out for the precision table (default 0.2; 0: none; "
                         "skipped with a notice for a single chain)")
-    parser.add_argument("--top-heads", type=int,
+    parser.add_argument("--top-heads", type=_option("count", "--top-heads"),
                         help="save the k largest-positive-weight heads averaged (no regression) instead; its "
                         "values, sigmoid(mean APC), sit near 0.5: they rank pairs but are not calibrated "
                         "probabilities (k may not exceed the heads with a positive weight)")
-    parser.add_argument("--max-pairs", type=int, help="train on a random sample of this many pairs (memory)")
+    parser.add_argument("--max-pairs", type=_option("count", "--max-pairs"), help="train on a random sample of this many pairs (memory)")
     parser.add_argument("--solver", choices=("auto", "liblinear", "saga"), default="auto",
                         help="auto (default): liblinear, the authors' solver, when it fits in --memory-limit, "
                         "else saga (same L1 objective, unpenalized intercept, no copy of the features)")
-    parser.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
+    parser.add_argument("--memory-limit", type=_option("positive", "--memory-limit"), default=8.0, metavar="GB",
                         help="memory a fit may use, in GB (default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and solver")
+    parser.add_argument("--seed", type=_option("seed", "--seed"), default=0, help="seed of the split, pair sample and solver")
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_train_regression)
@@ -572,14 +579,7 @@ def _run_train_regression(args) -> int:
     from .predictor import ContactPredictor
     from .regression import train_regression
 
-    if args.C <= 0:
-        raise CommandError("--C must be positive")
-    if args.memory_limit <= 0:
-        raise CommandError("--memory-limit must be positive (GB)")
-    if args.top_heads is not None and args.top_heads < 1:
-        raise CommandError("--top-heads must be at least 1")
-    if not 0 <= args.validation < 1:
-        raise CommandError("--validation must be in [0, 1)")
+    # --C, --memory-limit, --top-heads, --validation, --seed: range-checked by their argparse types.
     # Output paths are checked before anything is loaded or fitted.
     check_output_path(args.out)
     if args.plot:
@@ -637,8 +637,8 @@ def _add_validate(subparsers) -> None:
     parser.add_argument("--chain", required=True, help="chain of the models (author chain ID)")
     _declare_model_options(parser, "predict with this ESM model (name or .pt) instead of reading PRED")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
-    parser.add_argument("--min-sep", type=int, default=6)
-    parser.add_argument("--threshold", type=float, help="only predicted contacts with probability >= this")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
+    parser.add_argument("--threshold", type=_option("probability", "--threshold"), help="only predicted contacts with probability >= this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", help="per-residue support plot (PNG or SVG); several models: one line each")
     parser.set_defaults(func=_run_validate)
@@ -856,8 +856,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "min_sep", 1) < 1:
-            raise CommandError("--min-sep must be at least 1")
+        from .options import first_invalid
+
+        invalid = first_invalid(args)  # a numeric option out of range: one line, before any work
+        if invalid:
+            raise CommandError(invalid)
         return args.func(args) or 0
     except (CommandError, ValueError, OSError, KeyError) as error:  # OSError: unwritable output, full disk
         print(f"esm-contacts {args.command}: error: {_error_text(error)}", file=sys.stderr)

@@ -15,13 +15,14 @@ so a failure never leaves a half-written file.
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-__all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "ranked_pairs", "write_contacts", "read_contacts"]
+__all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "remove_stale_parts", "ranked_pairs", "write_contacts", "read_contacts"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50
@@ -65,11 +66,81 @@ def parse_probability(token: str) -> float:
     return value
 
 
+#: Temporary files of :func:`atomic_write`: ``.{target name}.esm-contacts-{pid}.{random}.part``.
+PART_PATTERN = re.compile(r"^\..+\.esm-contacts-(\d+)\.[^.]+\.part$")
+
+
+def part_prefix(path: Path) -> str:
+    """The name start of this process's temporary files for ``path`` (see :data:`PART_PATTERN`)."""
+    return f".{path.name}.esm-contacts-{os.getpid()}."
+
+
+def _process_start(pid: int) -> Optional[float]:
+    """When process ``pid`` started (epoch seconds), from Linux ``/proc``; None if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        # Field 22 (starttime, clock ticks after boot); the name in field 2 may hold spaces and ')'.
+        ticks = float(stat.rsplit(")", 1)[1].split()[19])
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _is_stale(pid: int, modified: float) -> bool:
+    """A part file of process ``pid`` last written at ``modified`` can no longer be renamed by its writer.
+
+    Its writer is gone (no such process), or the process now holding that pid started after
+    the file was last written (the pid was reused). A live writer's file is never stale,
+    however old: another esm-contacts may be writing a large file into the same folder.
+    """
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False  # alive under another user (or an unusable pid): leave it
+    started = _process_start(pid)
+    return started is not None and started > modified + 1.0  # 1 s: the clock-tick rounding of starttime
+
+
+def remove_stale_parts(folder: Union[str, Path]) -> List[Path]:
+    """Delete the temporary files that killed esm-contacts writers left in ``folder``.
+
+    Only names of :data:`PART_PATTERN` (ours: no other program's files) whose writer is gone
+    (:func:`_is_stale`) are removed; errors (a file already gone, no permission) are ignored.
+
+    Returns
+    -------
+    removed : list of Path
+    """
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            match = PART_PATTERN.match(entry.name)
+            if not match:
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and _is_stale(int(match.group(1)), entry.stat().st_mtime):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
-    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
+    """Open a temporary file beside ``path``; rename it to ``path`` only on success.
+
+    The temporary file is ``.{name}.esm-contacts-{pid}.{random}.part``: a writer killed
+    (``kill -9``, power loss) before the rename leaves it, and the next write into the same
+    folder removes it (:func:`remove_stale_parts`), never a live writer's.
+    """
     path = check_output_path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_parts(path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=part_prefix(path), suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, mode) as stream:
             yield stream
