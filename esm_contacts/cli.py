@@ -86,6 +86,9 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--num-seqs", type=_option("count", "--num-seqs"), default=64, help="sequences of the MSA to use (default 64)")
     parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
+    parser.add_argument("--max-memory", type=_option("positive", "--max-memory"), metavar="GB",
+                        help="memory the prediction may use beyond the model, in GB (default: what the system has "
+                        "available); a request estimated above it is refused before any work")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_predict)
 
@@ -164,18 +167,18 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _print_pairs(name: str, sequence: str, P, pairs) -> None:
+def _print_pairs(name: str, sequence: str, pairs) -> None:
     from .metrics import range_of
 
     print(f"# {name}: {len(sequence)} residues")
     print(f"{'i':>5} {'j':>5} {'res_i':>5} {'res_j':>5} {'prob':>8} {'sep':>5}  range")
-    for i, j in zip(*pairs):
-        print(f"{i + 1:5d} {j + 1:5d} {sequence[i]:>5} {sequence[j]:>5} {P[i, j]:8.4f} {j - i:5d}  {range_of(j - i)}")
+    for i, j, p in zip(*pairs):
+        print(f"{i + 1:5d} {j + 1:5d} {sequence[i]:>5} {sequence[j]:>5} {p:8.4f} {j - i:5d}  {range_of(j - i)}")
 
 
 def _run_predict(args) -> int:
-    from .io import contact_format, write_contacts
-    from .metrics import parse_top, top_pairs
+    from .io import contact_format
+    from .metrics import parse_top
     from .models import DEFAULT_MODEL
     from .predictor import ContactPredictor, clean_sequence
 
@@ -193,24 +196,145 @@ def _run_predict(args) -> int:
     top = args.top or ("all" if args.out else "L")
     parse_top(top, 1)  # a bad --top fails before the model loads
     outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
-    predictor = ContactPredictor.from_pretrained(args.model or DEFAULT_MODEL, device=args.device,
-                                                 dtype=args.dtype, regression=args.regression)
+    model = args.model or DEFAULT_MODEL
+    context, heads, model_bytes = _model_size(model)
+    lengths = [len(sequence) for _, sequence, _ in records]
+    # Memory and disk before the model loads (its size guessed from the name or file) ...
+    _check_resources(args, lengths, top, outputs, context, heads, model_bytes=model_bytes)
+    predictor = ContactPredictor.from_pretrained(model, device=args.device, dtype=args.dtype,
+                                                 regression=args.regression)
+    # ... and again with the model's own context, heads and width.
+    sparse = _check_resources(args, lengths, top, outputs, predictor.max_length, predictor.num_heads,
+                              predictor=predictor)
+    max_memory = args.max_memory * 1e9 if args.max_memory else None
     if args.msa:
         maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy,
-                                      progress=_progress(args))]
+                                      progress=_progress(args), max_memory=max_memory)]
     else:
-        maps = predictor.predict_batch([seq for _, seq, _ in records], progress=_progress(args))
+        dense = [index for index, flag in enumerate(sparse) if not flag]
+        predicted = predictor.predict_batch([records[k][1] for k in dense], progress=_progress(args),
+                                            max_memory=max_memory)
+        maps = [None] * len(records)
+        for index, P in zip(dense, predicted):
+            maps[index] = P
+    written = []
     for index, ((name, sequence, structure), P) in enumerate(zip(records, maps)):
-        i, j, _ = top_pairs(P, top=top, min_sep=args.min_sep)
-        if args.out:
-            out = outputs[index]
-            write_contacts(out, P, sequence=sequence, pairs=(i, j), target=name, method=f"{predictor.name} attention contacts")
-            print(f"{name}: {len(sequence)} residues, {len(i)} pairs written to {out}", file=sys.stderr)
+        if P is None:  # longer than the context, a bounded --top, no .npy: the pairs without the map
+            i, j, p = predictor.predict_top(sequence, top=top, min_sep=args.min_sep, max_memory=max_memory)
         else:
-            _print_pairs(name, sequence, P, (i, j))
+            i, j, p = _listed_pairs(P, top, args.min_sep, outputs)
+        if args.out:
+            _write_record(outputs, index, records, written, P, sequence, (i, j, p), name, predictor.name)
+            what = "the contact map" if outputs[index].suffix.lower() == ".npy" else f"{len(i)} pairs"
+            print(f"{name}: {len(sequence)} residues, {what} written to {outputs[index]}", file=sys.stderr)
+        else:
+            _print_pairs(name, sequence, (i, j, p))
         if args.evaluate:
             _print_evaluation(P, sequence, *structure)
     return 0
+
+
+def _listed_pairs(P, top, min_sep: int, outputs):
+    """The pairs a dense map lists; a .npy output lists none (it holds the map), so none are ranked."""
+    import numpy as np
+
+    from .io import contact_format
+    from .metrics import top_pairs
+
+    if outputs and contact_format(outputs[0]) == "npy":
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    return top_pairs(P, top=top, min_sep=min_sep)
+
+
+def _write_record(outputs, index: int, records, written: List[str], P, sequence: str, pairs, name: str,
+                  model: str) -> None:
+    """Write one record's output; a failure (a full disk) says which records are written and which not."""
+    from .io import write_contacts, write_pairs
+
+    out = outputs[index]
+    method = f"{model} attention contacts"
+    try:
+        if P is not None:
+            write_contacts(out, P, sequence=sequence, pairs=pairs[:2], target=name, method=method)
+        else:
+            write_pairs(out, sequence, *pairs, target=name, method=method)
+    except OSError as error:
+        missing = [str(outputs[k]) for k in range(index, len(records))]
+        done = ", ".join(written) if written else "none"
+        reason = error.strerror or _error_text(error)  # strerror: the reason without the path again
+        raise CommandError(f"{out}: {reason}; written: {done}; not written: {', '.join(missing)}") from None
+    written.append(str(out))
+
+
+def _model_size(model: str) -> Tuple[int, int, int]:
+    """(context, heads, bytes of weights) of a model before it is loaded.
+
+    Known names: from :data:`esm_contacts.models.KNOWN_MODELS` (4 bytes a parameter); a
+    checkpoint file: ESM-1b's context and heads, and the file's size.
+    """
+    from .models import KNOWN_MODELS
+
+    info = KNOWN_MODELS.get(model)
+    if info is not None:
+        scale = {"M": 1e6, "B": 1e9}[info.parameters[-1]]
+        return info.context, info.heads, int(4 * float(info.parameters[:-1]) * scale)
+    try:
+        size = Path(model).stat().st_size
+    except OSError:
+        size = 0  # the loader reports a missing file
+    return 1022, 20, size
+
+
+def _check_resources(args, lengths: List[int], top, outputs, context: int, heads: int, predictor=None,
+                     model_bytes: int = 0) -> List[bool]:
+    """Refuse a request that will not fit in memory or on disk; which records go the sparse way.
+
+    A record is predicted without its (L, L) map (:meth:`ContactPredictor.predict_top`) when it
+    is longer than the context, its ``--top`` is bounded, its output is not ``.npy`` and it is
+    neither an MSA query nor evaluated. Before the model loads (``predictor`` None) the memory
+    limit also covers the model's weights, unless ``--max-memory`` bounds the request alone.
+    """
+    from .io import contact_format
+    from .metrics import parse_top
+    from .resources import check_disk_space, check_memory, estimate_memory
+
+    fmt = contact_format(outputs[0]) if outputs else None
+    counts = [parse_top(top, n) for n in lengths]
+    allowed = not args.msa and not args.evaluate and fmt != "npy"
+    sparse = [allowed and n > context and count is not None for n, count in zip(lengths, counts)]
+    listed = [0 if fmt == "npy" else count for count in counts]
+    if predictor is not None:
+        predictor.check_memory(lengths, args.max_memory * 1e9 if args.max_memory else None, msa=bool(args.msa),
+                               listed=listed, sparse=sparse)
+    else:
+        estimate = estimate_memory(lengths, context=context, heads=heads, msa=bool(args.msa), listed=listed,
+                                   sparse=sparse)
+        what = f"predicting {len(lengths)} sequence(s) of up to {max(lengths)} residues"
+        if args.max_memory:
+            check_memory(estimate, args.max_memory * 1e9, what=what, hint=_memory_hint(lengths, sparse, context))
+        else:
+            check_memory(estimate + model_bytes, None, what=f"{what} with {args.model or 'the default model'}",
+                         hint=_memory_hint(lengths, sparse, context))
+    if outputs:
+        check_disk_space({path: _output_bytes(fmt, n, count, args.min_sep) for path, n, count in zip(outputs, lengths, counts)})
+    return sparse
+
+
+def _memory_hint(lengths: List[int], sparse: List[bool], context: int) -> str:
+    if any(n > context and not flag for n, flag in zip(lengths, sparse)):
+        return "for sequences this long list the top pairs window by window: --top K (not all) with --out FILE.rr or .csv"
+    return ""
+
+
+def _output_bytes(fmt: str, length: int, count, min_sep: int) -> int:
+    """Estimated size of one output file: the map (.npy) or one line per listed pair and the header."""
+    if fmt == "npy":
+        return 128 + 4 * length * length
+    span = max(length - min_sep, 0)
+    pairs = span * (span + 1) // 2 if count is None else min(count, span * (span + 1) // 2)
+    line = 2 * len(str(length)) + (16 if fmt == "rr" else 18)
+    return 512 + 2 * length + pairs * line
 
 
 def _msa_record(records, msa_path: str):

@@ -22,7 +22,7 @@ from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-__all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "remove_stale_parts", "ranked_pairs", "write_contacts", "read_contacts"]
+__all__ = ["FORMATS", "contact_format", "check_output_path", "parse_probability", "atomic_write", "remove_stale_parts", "ranked_pairs", "write_contacts", "write_pairs", "read_contacts"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50
@@ -215,8 +215,42 @@ def write_contacts(
         return
     i, j = ranked_pairs(P, min_sep) if pairs is None else (np.asarray(pairs[0]), np.asarray(pairs[1]))
     lo, hi = np.minimum(i, j), np.maximum(i, j)
-    probabilities = P[lo, hi]
-    letters = sequence or "X" * P.shape[0]
+    write_pairs(path, sequence or "X" * P.shape[0], lo, hi, P[lo, hi], target=target, method=method,
+                known_sequence=sequence is not None)
+
+
+def write_pairs(
+    path: Union[str, Path],
+    sequence: str,
+    i: np.ndarray,
+    j: np.ndarray,
+    p: np.ndarray,
+    target: str = "query",
+    method: str = "ESM attention contacts (esm-contacts)",
+    known_sequence: bool = True,
+) -> None:
+    """Write listed pairs as an RR or CSV file, without a map (long sequences: :meth:`ContactPredictor.predict_top`).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.rr``/``.casp`` or ``.csv`` (``.npy`` needs the map: :func:`write_contacts`).
+    sequence : str
+        The sequence; its length is L.
+    i, j : numpy.ndarray
+        0-based pairs ``i < j`` in the order to write.
+    p : numpy.ndarray
+        Their probabilities.
+    target, method : str
+        RR header fields.
+    known_sequence : bool
+        False: ``sequence`` is a placeholder of X (no CSV ``# sequence:`` line).
+    """
+    fmt = contact_format(path)
+    if fmt == "npy":
+        raise ValueError(f"{path}: a .npy file holds the whole map; write listed pairs as .rr or .csv")
+    lo, hi, probabilities = np.asarray(i), np.asarray(j), np.asarray(p)
+    letters = sequence
     with atomic_write(path) as stream:
         if fmt == "rr":
             stream.write(f"PFRMAT RR\nTARGET {target}\nAUTHOR esm-contacts\nMETHOD {method}\nMODEL 1\n")
@@ -227,7 +261,7 @@ def write_contacts(
         else:
             # The whole sequence in a leading comment: the pair rows alone lose residues
             # that are in no listed pair, and every pair when the sequence is short.
-            if sequence is not None:
+            if known_sequence:
                 stream.write(f"# sequence: {sequence}\n")
             stream.write("i,j,res_i,res_j,probability\n")
             stream.writelines(

@@ -195,7 +195,7 @@ class ContactPredictor:
     # -- prediction ------------------------------------------------------------------
 
     def estimate_memory(self, lengths: Sequence[int], msa: bool = False,
-                        listed: Optional[Sequence[Optional[int]]] = None, sparse: bool = False) -> int:
+                        listed: Optional[Sequence[Optional[int]]] = None, sparse=False) -> int:
         """Bytes a request on sequences of these lengths needs beyond the loaded model.
 
         The one estimate every request is checked against (:func:`esm_contacts.resources.estimate_memory`
@@ -209,8 +209,8 @@ class ContactPredictor:
             An MSA ensemble (:meth:`predict_msa`).
         listed : sequence of (int or None), optional
             Pairs listed afterwards per sequence (None: all), as the command line does.
-        sparse : bool
-            :meth:`predict_top` (no (L, L) map).
+        sparse : bool or sequence of bool
+            :meth:`predict_top` (no (L, L) map), for all or per sequence.
 
         Returns
         -------
@@ -224,7 +224,7 @@ class ContactPredictor:
                                msa=msa, listed=listed, sparse=sparse)
 
     def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
-                     listed: Optional[Sequence[Optional[int]]] = None, sparse: bool = False) -> int:
+                     listed: Optional[Sequence[Optional[int]]] = None, sparse=False) -> int:
         """Refuse a request whose :meth:`estimate_memory` exceeds ``max_memory`` (or the predictor's default).
 
         Returns
@@ -245,7 +245,7 @@ class ContactPredictor:
         what = (f"predicting {len(lengths)} sequence(s) of up to {longest} residues" if not msa
                 else f"an MSA ensemble of a {longest}-residue query")
         hint = ("for sequences this long list the top pairs window by window (predict_top; "
-                "esm-contacts predict --top K --out FILE.rr or .csv)" if longest > self.max_length and not sparse else "")
+                "esm-contacts predict --top K --out FILE.rr or .csv)" if longest > self.max_length and sparse is not True else "")
         check_memory(estimate, self.max_memory if max_memory is None else max_memory, what=what, hint=hint)
         return estimate
 

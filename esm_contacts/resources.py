@@ -25,7 +25,7 @@ Each term is rounded up by :data:`SAFETY` for the allocator and Python's own obj
 import os
 import shutil
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence, Union
 
 __all__ = [
     "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
@@ -86,10 +86,15 @@ def available_memory() -> Optional[int]:
         return None
 
 
-def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int) -> int:
-    """One forward pass of a full batch of sequences of ``window`` residues (one layer at a time)."""
+def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int, context: int, sequences: int) -> int:
+    """One forward pass of a full batch of sequences of ``window`` residues (one layer at a time).
+
+    The batch is bounded as the predictor bounds it: ``B * T^2 <= max_tokens`` and
+    ``B * T <= max(context + 2, sqrt(max_tokens))``.
+    """
     tokens = window + 2
-    batch = max(1, max_tokens // (tokens * tokens))
+    batch_tokens = max(context + 2, int(max_tokens ** 0.5))
+    batch = max(1, min(max_tokens // (tokens * tokens), batch_tokens // tokens, sequences))
     attention = 3 * 4 * heads * batch * tokens * tokens
     apc = APC_BYTES * window * window + 4 * 4 * batch * window * window  # chunk temporaries; logits, sigmoid, copies
     activations = 16 * 4 * embed_dim * batch * tokens
@@ -104,7 +109,7 @@ def estimate_memory(
     max_tokens: Optional[int] = None,
     msa: bool = False,
     listed: Optional[Sequence[Optional[int]]] = None,
-    sparse: bool = False,
+    sparse: Union[bool, Sequence[bool]] = False,
 ) -> int:
     """Peak bytes a prediction request allocates beyond the loaded model (see the module text).
 
@@ -125,8 +130,10 @@ def estimate_memory(
     listed : sequence of (int or None), optional
         Pairs listed per sequence after the prediction (the command line), None for all;
         not given: the maps are only returned.
-    sparse : bool
-        :meth:`~esm_contacts.ContactPredictor.predict_top`: no (L, L) map, ``listed`` pairs kept.
+    sparse : bool or sequence of bool
+        :meth:`~esm_contacts.ContactPredictor.predict_top`: no (L, L) map, ``listed`` pairs
+        kept; one flag per sequence where a request mixes both (the command line predicts
+        the dense ones together, then the sparse ones one by one while the dense maps live).
 
     Returns
     -------
@@ -135,22 +142,30 @@ def estimate_memory(
     lengths = [int(n) for n in lengths]
     if not lengths:
         return 0
+    listed = list(listed) if listed is not None else None
+    flags = [bool(sparse)] * len(lengths) if isinstance(sparse, bool) else [bool(f) for f in sparse]
+    counts = listed if listed is not None else [None] * len(lengths)
     max_tokens = max_tokens or (context + 2) ** 2
-    work = _window_work(min(max(lengths), context), heads, embed_dim, max_tokens)
-    if sparse:
-        kept = max(PAIR_BYTES * (n * min(n, context) if count is None else count)
-                   for n, count in zip(lengths, listed or [None] * len(lengths)))
-        return int(SAFETY * (work + SPARSE_BYTES * context * context + 2 * kept))
-    maps = sum(MAP_BYTES * n * n for n in lengths)
-    longest = max(lengths)
-    transient = (WINDOW_BYTES * longest * longest if longest > context else 0)
-    if msa:
-        transient += MSA_BYTES * longest * longest
-    ranking = 0
-    if listed is not None:
-        ranking = max((RANK_BYTES * n * n if count is not None else PAIR_BYTES * n * (n - 1) // 2)
-                      for n, count in zip(lengths, listed))
-    return int(SAFETY * (maps + max(transient + work, ranking)))
+    windows = sum(max(1, -(-2 * n // context) - 1) for n in lengths)  # an upper bound on the forward passes' sequences
+    work = _window_work(min(max(lengths), context), heads, embed_dim, max_tokens, context, windows)
+    dense = [(n, count) for n, count, flag in zip(lengths, counts, flags) if not flag]
+    total = 0
+    if dense:
+        maps = sum(MAP_BYTES * n * n for n, _ in dense)
+        longest = max(n for n, _ in dense)
+        transient = (WINDOW_BYTES * longest * longest if longest > context else 0)
+        if msa:
+            transient += MSA_BYTES * longest * longest
+        ranking = 0
+        if listed is not None:
+            ranking = max((RANK_BYTES * n * n if count is not None else PAIR_BYTES * n * (n - 1) // 2)
+                          for n, count in dense)
+        total += maps + max(transient + work, ranking)
+    kept = [PAIR_BYTES * (n * min(n, context) if count is None else count)
+            for n, count, flag in zip(lengths, counts, flags) if flag]
+    if kept:
+        total += work + SPARSE_BYTES * context * context + 2 * max(kept)
+    return int(SAFETY * total)
 
 
 def check_memory(estimate: int, max_memory: Optional[float] = None, what: str = "this request",
