@@ -621,12 +621,23 @@ def _block_pairs(total: np.ndarray, counts: np.ndarray, rows: int, min_sep: int,
 
 
 def _merge_top(best, new, count: Optional[int]):
-    """The best ``count`` of two ranked pair lists (ties: lower i, then j), as :func:`metrics.top_pairs` ranks."""
-    i, j, p = (np.concatenate([a, b]) for a, b in zip(best, new))
-    order = np.lexsort((j, i, -p))
-    if count is not None:
-        order = order[:count]
-    return i[order], j[order], p[order]
+    """The best ``count`` of two ranked pair lists, as :func:`esm_contacts.metrics.top_pairs` ranks.
+
+    Both lists are ordered by probability (descending), then i, then j, and every ``new``
+    pair has a larger i than every ``best`` pair (rows are final in increasing order), so
+    a new pair goes after the best ones of equal probability: a merge by insertion, O(count)
+    per window instead of a sort.
+    """
+    best_i, best_j, best_p = best
+    new_i, new_j, new_p = new
+    if count is not None and len(best_p) and len(best_p) >= count:
+        better = new_p > best_p[-1]  # ties lose to the lower i already kept
+        new_i, new_j, new_p = new_i[better], new_j[better], new_p[better]
+    if not len(new_p):
+        return best
+    at = np.searchsorted(-best_p, -new_p, side="right")
+    merged = np.insert(best_i, at, new_i), np.insert(best_j, at, new_j), np.insert(best_p, at, new_p)
+    return tuple(values[:count] for values in merged) if count is not None else merged
 
 
 def _slide(block: np.ndarray, shift: int) -> None:

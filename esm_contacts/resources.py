@@ -158,7 +158,8 @@ def estimate_memory(
             transient += MSA_BYTES * longest * longest
         ranking = 0
         if listed is not None:
-            ranking = max((RANK_BYTES * n * n if count is not None else PAIR_BYTES * n * (n - 1) // 2)
+            # count 0: nothing listed (a .npy output holds the map itself).
+            ranking = max((PAIR_BYTES * n * (n - 1) // 2 if count is None else RANK_BYTES * n * n if count else 0)
                           for n, count in dense)
         total += maps + max(transient + work, ranking)
     kept = [PAIR_BYTES * (n * min(n, context) if count is None else count)
