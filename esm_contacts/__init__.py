@@ -42,6 +42,9 @@ _EXPORTS = {
     "plot_head_weights": "plot",
     "read_contacts": "io",
     "write_contacts": "io",
+    "write_pairs": "io",
+    "MemoryLimitError": "resources",
+    "estimate_memory": "resources",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -127,6 +127,22 @@ def test_api_refuses_a_huge_sequence_before_any_work(windowed, monkeypatch):
     assert forward == [] and time.perf_counter() - started < 5
 
 
+def test_pymol_refuses_over_the_limit_with_the_estimate(pymol_cmd, windowed, tiny_esm1b, monkeypatch):
+    from pymol import CmdException
+
+    from pymol_plugin import commands
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 10**5)
+    sequence = random_sequence(300)
+    with pytest.raises(CmdException) as caught:
+        commands.predict(sequence, model=str(tiny_esm1b), device="cpu")
+    assert caught.value.message == (
+        f"predicting 1 sequence(s) of up to 300 residues needs about "
+        f"{resources.format_bytes(windowed.estimate_memory([300]))} of memory, more than the memory available "
+        "now (100.0 kB); for sequences this long list the top pairs window by window (predict_top; "
+        "esm-contacts predict --top K --out FILE.rr or .csv)")
+
+
 def test_sparse_top_pairs_equal_the_dense_map_ranked(windowed):
     # 300 residues over a 64-residue context: 9 windows, overlaps averaged.
     sequence = random_sequence(300, seed=3)
