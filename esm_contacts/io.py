@@ -95,8 +95,8 @@ def _is_stale(pid: int, modified: float) -> bool:
     the file was last written (the pid was reused). A live writer's file is never stale,
     however old: another esm-contacts may be writing a large file into the same folder.
     """
-    if pid == os.getpid():
-        return False
+    if pid == os.getpid() or os.name != "posix":
+        return False  # on Windows os.kill(pid, 0) would terminate the process, not probe it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -178,7 +178,7 @@ def check_memory(estimate: int, max_memory: Optional[float] = None, what: str = 
     estimate : int
         Bytes (:func:`estimate_memory`).
     max_memory : float, optional
-        The caller's limit in bytes; it replaces the available-memory check.
+        The caller's limit in bytes, positive and finite; it replaces the available-memory check.
     what : str
         What is estimated, for the message (``"predicting 1 sequence of 100000 residues"``).
     hint : str
@@ -188,9 +188,13 @@ def check_memory(estimate: int, max_memory: Optional[float] = None, what: str = 
     ------
     MemoryLimitError
         With the estimate and the limit.
+    esm_contacts.options.OptionError
+        ``max_memory`` is not a positive finite number.
     """
     if max_memory is not None:
-        limit, source = float(max_memory), "the memory limit"
+        from .options import check_option
+
+        limit, source = check_option("positive", "max_memory", max_memory), "the memory limit"
     else:
         available = available_memory()
         if available is None:

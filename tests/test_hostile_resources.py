@@ -114,6 +114,12 @@ def test_api_refuses_over_max_memory_with_the_estimate(windowed, tiny_esm1b, cal
         assert resources.format_bytes(estimate) in message
 
 
+@pytest.mark.parametrize("limit", [0, -1, float("nan"), float("inf"), "lots"])
+def test_api_max_memory_must_be_a_positive_number(windowed, limit):
+    with pytest.raises(ValueError, match=r"^max_memory must be a positive finite number, got "):
+        windowed.predict("MKTAYIAKQR", max_memory=limit)
+
+
 def test_api_refuses_a_huge_sequence_before_any_work(windowed, monkeypatch):
     # Today: a 37 GiB allocation and a MemoryError traceback. The limit is the memory
     # available (pinned here at 16 GB so the test does not depend on this machine).
