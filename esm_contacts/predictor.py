@@ -383,19 +383,28 @@ class ContactPredictor:
         total = np.zeros((window, window), dtype=np.float32)  # rows/columns starts[k] .. starts[k] + window
         counts = np.zeros((window, window), dtype=np.uint8)
         best = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+        blocks = []  # every pair (top "all"): kept per block and sorted once at the end
         for batch in self._length_batches([window] * len(windows)):
             for k, contact_map in zip(batch, self._forward([windows[k] for k in batch])):
                 total += contact_map
                 counts += 1
                 # Rows before the next start are final: no later window holds them.
                 final = (starts[k + 1] if k + 1 < len(starts) else length) - starts[k]
-                best = _merge_top(best, _block_pairs(total, counts, final, min_sep, count, starts[k]), count)
+                pairs = _block_pairs(total, counts, final, min_sep, count, starts[k])
+                if count is None:
+                    blocks.append(pairs)
+                else:
+                    best = _merge_top(best, pairs, count)
                 _slide(total, final)
                 _slide(counts, final)
         far = np.zeros(length, dtype=np.int64)  # per row, the farthest column a window covers
         for start in starts:
             far[start : start + window] = start + window - 1
         _warn_uncovered(length, window, starts, int((length - 1 - far).sum()))
+        if count is None and blocks:
+            i, j, p = (np.concatenate(values) for values in zip(*blocks))
+            order = np.lexsort((j, i, -p))
+            best = i[order], j[order], p[order]
         return best
 
     def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:

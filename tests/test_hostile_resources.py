@@ -155,9 +155,13 @@ def test_sparse_top_pairs_equal_the_dense_map_ranked(windowed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         P = windowed.predict(sequence)
-        for count, min_sep in ((300, 6), (1, 24), (2000, 12)):
+        for count, min_sep in ((300, 6), (1, 24), (2000, 12), (None, 6)):
             i, j, p = windowed.predict_top(sequence, top=count, min_sep=min_sep)
             ei, ej, ep = ranked_by_lexsort(P, min_sep, count)
+            if count is None:  # every pair: those no window covers (0 in the map) are not listed
+                covered = windowed.coverage(len(sequence))[ei, ej]
+                assert not np.any(ep[~covered])
+                ei, ej, ep = ei[covered], ej[covered], ep[covered]
             np.testing.assert_array_equal(i, ei)
             np.testing.assert_array_equal(j, ej)
             np.testing.assert_array_equal(p, ep)
