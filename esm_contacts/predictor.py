@@ -355,7 +355,7 @@ class ContactPredictor:
             One-letter sequence.
         top : str or int or None
             Pairs to keep (:func:`esm_contacts.metrics.parse_top` of the sequence length);
-            None or ``"all"`` keeps every covered pair (48 bytes each).
+            None or ``"all"`` keeps every covered pair (64 bytes each).
         min_sep : int
             Smallest separation ``j - i``.
         max_memory : float, optional

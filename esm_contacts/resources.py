@@ -13,13 +13,13 @@ available now (:func:`available_memory`). The estimate counts, per sequence:
 - the forward pass of one batch of windows: three copies of one layer's attention
   (``3 * 4 * heads * batch * T^2``), the APC temporaries of a head chunk, the
   activations (``16 * 4 * embed_dim * tokens``);
-- listing pairs (the command line): 6 L^2 to rank the top k, or 48 bytes per pair for
+- listing pairs (the command line): 6 L^2 to rank the top k, or 64 bytes per pair for
   ``--top all`` (indices, probabilities, the sort order and their copies).
 
 Sparse requests (:meth:`esm_contacts.ContactPredictor.predict_top`) never hold L x L:
 the (w, w) block that slides with the windows (16 bytes a cell: sums, counts,
-probabilities, masks), the window work, and 48 bytes per kept pair, twice while merging.
-Each term is rounded up by :data:`SAFETY` for the allocator and Python's own objects.
+probabilities, masks), the window work, and 64 bytes per kept pair, twice while merging.
+The sum is multiplied by :data:`SAFETY` (1.25) for the allocator and Python's own objects.
 """
 
 import os
@@ -45,7 +45,7 @@ RANK_BYTES = 6
 #: Bytes per cell of the sliding (w, w) block of a sparse request: sums, counts, probabilities, masks.
 SPARSE_BYTES = 16
 #: Bytes per listed pair (i, j, probability, sort order and their copies).
-PAIR_BYTES = 48
+PAIR_BYTES = 64
 #: Head chunk of the APC (as :data:`esm_contacts.predictor.HEAD_CHUNK`) and its temporaries per cell.
 APC_BYTES = 4 * 4 * 5
 #: Embedding width assumed when the model is not loaded yet (ESM-2 3B's; ESM-1b has 1280).

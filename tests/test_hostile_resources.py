@@ -76,10 +76,10 @@ def test_estimate_counts_the_full_map():
     one = resources.estimate_memory([5000], context=1022, heads=20)
     two = resources.estimate_memory([5000, 5000], context=1022, heads=20)
     assert two - one >= 4 * 5000**2
-    # The sparse path never counts L x L: doubling L adds only the kept pairs (48 bytes each, twice while merging).
+    # The sparse path never counts L x L: doubling L adds only the kept pairs (64 bytes each, twice while merging).
     sparse = resources.estimate_memory([100_000], context=1022, heads=20, listed=[100_000], sparse=True)
     half = resources.estimate_memory([50_000], context=1022, heads=20, listed=[50_000], sparse=True)
-    assert sparse < 4 * 100_000**2 / 40 and sparse - half <= 1.25 * 2 * 48 * 50_000 + 1
+    assert sparse < 4 * 100_000**2 / 40 and sparse - half <= 1.25 * 2 * 64 * 50_000 + 1
 
 
 def test_available_memory_reads_meminfo():
