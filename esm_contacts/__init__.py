@@ -24,9 +24,11 @@ _MODULES = (
     "metrics",
     "models",
     "msa",
+    "options",
     "plot",
     "predictor",
     "regression",
+    "resources",
     "structure",
     "validation",
 )

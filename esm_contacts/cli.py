@@ -42,25 +42,22 @@ def _declare_model_options(parser, model_help: str, required: bool = False, regr
 
 def _declare_min_identity(parser) -> None:
     """``--min-identity``: the one override of the sequence-matching rule (DESIGN "Sequence matching")."""
-    parser.add_argument("--min-identity", type=_fraction, default=None, metavar="F",
+    parser.add_argument("--min-identity", type=_option("probability", "--min-identity"), default=None, metavar="F",
                         help="identity over aligned positions from which a sequence (prediction, MSA query, model) "
                         "counts as the chain's protein (default 0.9); lower it only on purpose")
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
-    return value
 
 
 def _min_identity(args) -> float:
     from .structure import MIN_IDENTITY
 
     return MIN_IDENTITY if args.min_identity is None else args.min_identity
+
+
+def _option(kind: str, name: str):
+    """argparse ``type=`` of a numeric option: the range check of :mod:`esm_contacts.options`."""
+    from .options import argument_type
+
+    return argument_type(kind, name)
 
 
 def _progress(args) -> bool:
@@ -132,13 +129,16 @@ def _add_predict(subparsers) -> None:
     _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"], help="transformer precision (half precision on GPUs only)")
     parser.add_argument("--out", help="output file: .rr/.casp, .csv or .npy; '{name}' is replaced by the record name")
-    parser.add_argument("--min-sep", type=int, default=6, help="minimum sequence separation of listed pairs (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum sequence separation of listed pairs (default 6)")
     parser.add_argument("--top", default=None, help="pairs to list: L, L/2, L/5, a number or all (default: L on the terminal, all in files)")
     parser.add_argument("--msa", help="alignment (a3m, aligned FASTA, Stockholm) to ensemble over; its first row is the query")
-    parser.add_argument("--num-seqs", type=int, default=64, help="sequences of the MSA to use (default 64)")
+    parser.add_argument("--num-seqs", type=_option("count", "--num-seqs"), default=64, help="sequences of the MSA to use (default 64)")
     parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
     _declare_min_identity(parser)
+    parser.add_argument("--max-memory", type=_option("positive", "--max-memory"), metavar="GB",
+                        help="memory the prediction may use beyond the model, in GB (default: what the system has "
+                        "available); a request estimated above it is refused before any work")
     parser.set_defaults(func=_run_predict)
 
 
@@ -223,18 +223,18 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _print_pairs(name: str, sequence: str, P, pairs) -> None:
+def _print_pairs(name: str, sequence: str, pairs) -> None:
     from .metrics import range_of
 
     print(f"# {name}: {len(sequence)} residues")
     print(f"{'i':>5} {'j':>5} {'res_i':>5} {'res_j':>5} {'prob':>8} {'sep':>5}  range")
-    for i, j in zip(*pairs):
-        print(f"{i + 1:5d} {j + 1:5d} {sequence[i]:>5} {sequence[j]:>5} {P[i, j]:8.4f} {j - i:5d}  {range_of(j - i)}")
+    for i, j, p in zip(*pairs):
+        print(f"{i + 1:5d} {j + 1:5d} {sequence[i]:>5} {sequence[j]:>5} {p:8.4f} {j - i:5d}  {range_of(j - i)}")
 
 
 def _run_predict(args) -> int:
-    from .io import contact_format, write_contacts
-    from .metrics import parse_top, top_pairs
+    from .io import contact_format
+    from .metrics import parse_top
     from .models import DEFAULT_MODEL
     from .predictor import clean_sequence
 
@@ -252,24 +252,145 @@ def _run_predict(args) -> int:
     top = args.top or ("all" if args.out else "L")
     parse_top(top, 1)  # a bad --top fails before the model loads
     outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
-    predictor = _load_predictor(args, args.model or DEFAULT_MODEL, dtype=args.dtype, regression=args.regression)
+    model = args.model or DEFAULT_MODEL
+    context, heads, model_bytes = _model_size(model)
+    lengths = [len(sequence) for _, sequence, _ in records]
+    # Memory and disk before the model loads (its size guessed from the name or file) ...
+    _check_resources(args, lengths, top, outputs, context, heads, model_bytes=model_bytes)
+    predictor = _load_predictor(args, model, dtype=args.dtype, regression=args.regression)
+    # ... and again with the model's own context, heads and width.
+    sparse = _check_resources(args, lengths, top, outputs, predictor.max_length, predictor.num_heads,
+                              predictor=predictor)
+    max_memory = args.max_memory * 1e9 if args.max_memory else None
     if args.msa:
         maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy,
-                                      progress=_progress(args))]
+                                      progress=_progress(args), max_memory=max_memory)]
     else:
-        maps = predictor.predict_batch([seq for _, seq, _ in records], progress=_progress(args))
+        dense = [index for index, flag in enumerate(sparse) if not flag]
+        predicted = predictor.predict_batch([records[k][1] for k in dense], progress=_progress(args),
+                                            max_memory=max_memory)
+        maps = [None] * len(records)
+        for index, P in zip(dense, predicted):
+            maps[index] = P
+    written = []
     for index, ((name, sequence, structure), P) in enumerate(zip(records, maps)):
-        i, j, _ = top_pairs(P, top=top, min_sep=args.min_sep)
-        if args.out:
-            out = outputs[index]
-            write_contacts(out, P, sequence=sequence, pairs=(i, j), target=name, method=f"{predictor.name} attention contacts")
-            print(f"{name}: {len(sequence)} residues, {len(i)} pairs written to {out}", file=sys.stderr)
+        if P is None:  # longer than the context, a bounded --top, no .npy: the pairs without the map
+            i, j, p = predictor.predict_top(sequence, top=top, min_sep=args.min_sep, max_memory=max_memory)
         else:
-            _print_pairs(name, sequence, P, (i, j))
+            i, j, p = _listed_pairs(P, top, args.min_sep, outputs)
+        if args.out:
+            _write_record(outputs, index, records, written, P, sequence, (i, j, p), name, predictor.name)
+            what = "the contact map" if outputs[index].suffix.lower() == ".npy" else f"{len(i)} pairs"
+            print(f"{name}: {len(sequence)} residues, {what} written to {outputs[index]}", file=sys.stderr)
+        else:
+            _print_pairs(name, sequence, (i, j, p))
         if args.evaluate:
             _print_evaluation(P, sequence, *structure, source=args.input, label=name, min_sep=args.min_sep,
                               min_identity=_min_identity(args))
     return 0
+
+
+def _listed_pairs(P, top, min_sep: int, outputs):
+    """The pairs a dense map lists; a .npy output lists none (it holds the map), so none are ranked."""
+    import numpy as np
+
+    from .io import contact_format
+    from .metrics import top_pairs
+
+    if outputs and contact_format(outputs[0]) == "npy":
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    return top_pairs(P, top=top, min_sep=min_sep)
+
+
+def _write_record(outputs, index: int, records, written: List[str], P, sequence: str, pairs, name: str,
+                  model: str) -> None:
+    """Write one record's output; a failure (a full disk) says which records are written and which not."""
+    from .io import write_contacts, write_pairs
+
+    out = outputs[index]
+    method = f"{model} attention contacts"
+    try:
+        if P is not None:
+            write_contacts(out, P, sequence=sequence, pairs=pairs[:2], target=name, method=method)
+        else:
+            write_pairs(out, sequence, *pairs, target=name, method=method)
+    except OSError as error:
+        missing = [str(outputs[k]) for k in range(index, len(records))]
+        done = ", ".join(written) if written else "none"
+        reason = error.strerror or _error_text(error)  # strerror: the reason without the path again
+        raise CommandError(f"{out}: {reason}; written: {done}; not written: {', '.join(missing)}") from None
+    written.append(str(out))
+
+
+def _model_size(model: str) -> Tuple[int, int, int]:
+    """(context, heads, bytes of weights) of a model before it is loaded.
+
+    Known names: from :data:`esm_contacts.models.KNOWN_MODELS` (4 bytes a parameter); a
+    checkpoint file: ESM-1b's context and heads, and the file's size.
+    """
+    from .models import KNOWN_MODELS
+
+    info = KNOWN_MODELS.get(model)
+    if info is not None:
+        scale = {"M": 1e6, "B": 1e9}[info.parameters[-1]]
+        return info.context, info.heads, int(4 * float(info.parameters[:-1]) * scale)
+    try:
+        size = Path(model).stat().st_size
+    except OSError:
+        size = 0  # the loader reports a missing file
+    return 1022, 20, size
+
+
+def _check_resources(args, lengths: List[int], top, outputs, context: int, heads: int, predictor=None,
+                     model_bytes: int = 0) -> List[bool]:
+    """Refuse a request that will not fit in memory or on disk; which records go the sparse way.
+
+    A record is predicted without its (L, L) map (:meth:`ContactPredictor.predict_top`) when it
+    is longer than the context, its ``--top`` is bounded, its output is not ``.npy`` and it is
+    neither an MSA query nor evaluated. Before the model loads (``predictor`` None) the memory
+    limit also covers the model's weights, unless ``--max-memory`` bounds the request alone.
+    """
+    from .io import contact_format
+    from .metrics import parse_top
+    from .resources import check_disk_space, check_memory, estimate_memory
+
+    fmt = contact_format(outputs[0]) if outputs else None
+    counts = [parse_top(top, n) for n in lengths]
+    allowed = not args.msa and not args.evaluate and fmt != "npy"
+    sparse = [allowed and n > context and count is not None for n, count in zip(lengths, counts)]
+    listed = [0 if fmt == "npy" else count for count in counts]
+    if predictor is not None:
+        predictor.check_memory(lengths, args.max_memory * 1e9 if args.max_memory else None, msa=bool(args.msa),
+                               listed=listed, sparse=sparse)
+    else:
+        estimate = estimate_memory(lengths, context=context, heads=heads, msa=bool(args.msa), listed=listed,
+                                   sparse=sparse)
+        what = f"predicting {len(lengths)} sequence(s) of up to {max(lengths)} residues"
+        if args.max_memory:
+            check_memory(estimate, args.max_memory * 1e9, what=what, hint=_memory_hint(lengths, sparse, context))
+        else:
+            check_memory(estimate + model_bytes, None, what=f"{what} with {args.model or 'the default model'}",
+                         hint=_memory_hint(lengths, sparse, context))
+    if outputs:
+        check_disk_space({path: _output_bytes(fmt, n, count, args.min_sep) for path, n, count in zip(outputs, lengths, counts)})
+    return sparse
+
+
+def _memory_hint(lengths: List[int], sparse: List[bool], context: int) -> str:
+    if any(n > context and not flag for n, flag in zip(lengths, sparse)):
+        return "for sequences this long list the top pairs window by window: --top K (not all) with --out FILE.rr or .csv"
+    return ""
+
+
+def _output_bytes(fmt: str, length: int, count, min_sep: int) -> int:
+    """Estimated size of one output file: the map (.npy) or one line per listed pair and the header."""
+    if fmt == "npy":
+        return 128 + 4 * length * length
+    span = max(length - min_sep, 0)
+    pairs = span * (span + 1) // 2 if count is None else min(count, span * (span + 1) // 2)
+    line = 2 * len(str(length)) + (16 if fmt == "rr" else 18)
+    return 512 + 2 * length + pairs * line
 
 
 def _msa_record(records, msa_path: str, min_identity: float):
@@ -366,7 +487,7 @@ def _add_evaluate(subparsers) -> None:
                         "aligned to the chain (default: PRED's when it carries one)")
     parser.add_argument("--plot", help="contact-map figure (.png, .svg or .pdf)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--min-sep", type=int, default=6,
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6,
                         help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
     _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate)
@@ -538,7 +659,7 @@ def _add_evaluate_set(subparsers) -> None:
     )
     parser.add_argument("list", metavar="LIST")
     parser.add_argument("--out", help="per-protein rows as CSV")
-    parser.add_argument("--min-sep", type=int, default=6, help="smallest separation evaluated (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="smallest separation evaluated (default 6)")
     parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
                         help="percentages (default) or fractions")
     _declare_min_identity(parser)
@@ -637,22 +758,22 @@ def _add_train_regression(subparsers) -> None:
     parser.add_argument("--structures", nargs="+", required=True, metavar="FILE:CHAIN",
                         help="training chains, e.g. a.cif:A b.pdb:B")
     parser.add_argument("--out", required=True, help="output *-contact-regression.pt")
-    parser.add_argument("--C", type=float, default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
-    parser.add_argument("--min-sep", type=int, default=6, help="minimum separation of training pairs (default 6)")
-    parser.add_argument("--validation", type=float, default=0.2,
+    parser.add_argument("--C", type=_option("positive", "--C"), default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum separation of training pairs (default 6)")
+    parser.add_argument("--validation", type=_option("fraction", "--validation"), default=0.2,
                         help="fraction of the chains held out for the precision table (default 0.2; 0: none; "
                         "skipped with a notice for a single chain)")
-    parser.add_argument("--top-heads", type=int,
+    parser.add_argument("--top-heads", type=_option("count", "--top-heads"),
                         help="save the k largest-positive-weight heads averaged (no regression) instead; its "
                         "values, sigmoid(mean APC), sit near 0.5: they rank pairs but are not calibrated "
                         "probabilities (k may not exceed the heads with a positive weight)")
-    parser.add_argument("--max-pairs", type=int, help="train on a random sample of this many pairs (memory)")
+    parser.add_argument("--max-pairs", type=_option("count", "--max-pairs"), help="train on a random sample of this many pairs (memory)")
     parser.add_argument("--solver", choices=("auto", "liblinear", "saga"), default="auto",
                         help="auto (default): liblinear, the authors' solver, when it fits in --memory-limit, "
                         "else saga (same L1 objective, unpenalized intercept, no copy of the features)")
-    parser.add_argument("--memory-limit", type=float, default=8.0, metavar="GB",
+    parser.add_argument("--memory-limit", type=_option("positive", "--memory-limit"), default=8.0, metavar="GB",
                         help="memory a fit may use, in GB (default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, pair sample and solver")
+    parser.add_argument("--seed", type=_option("seed", "--seed"), default=0, help="seed of the split, pair sample and solver")
     parser.add_argument("--plot", help="also draw the layer x head weights (PNG or SVG)")
     parser.add_argument("--allow-empty", action="store_true",
                         help="save the fit even when every head weight is zero (otherwise an error, exit code 2)")
@@ -711,14 +832,7 @@ def _run_train_regression(args) -> int:
     from .metrics import evaluate_set, format_table
     from .regression import train_regression
 
-    if args.C <= 0:
-        raise CommandError("--C must be positive")
-    if args.memory_limit <= 0:
-        raise CommandError("--memory-limit must be positive (GB)")
-    if args.top_heads is not None and args.top_heads < 1:
-        raise CommandError("--top-heads must be at least 1")
-    if not 0 <= args.validation < 1:
-        raise CommandError("--validation must be in [0, 1)")
+    # --C, --memory-limit, --top-heads, --validation, --seed: range-checked by their argparse types.
     # Output paths are checked before anything is loaded or fitted.
     check_output_path(args.out)
     if args.plot:
@@ -778,8 +892,8 @@ def _add_validate(subparsers) -> None:
     parser.add_argument("--chain", required=True, help="chain of the models (author chain ID)")
     _declare_model_options(parser, "predict with this ESM model (name or .pt) instead of reading PRED")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
-    parser.add_argument("--min-sep", type=int, default=6)
-    parser.add_argument("--threshold", type=float, help="only predicted contacts with probability >= this")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
+    parser.add_argument("--threshold", type=_option("probability", "--threshold"), help="only predicted contacts with probability >= this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", help="per-residue support plot (PNG or SVG); several models: one line each")
     parser.add_argument("--per-residue", action="store_true",
@@ -1046,9 +1160,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from .options import first_invalid
+
+        invalid = first_invalid(args)  # a numeric option out of range: one line, before any work
+        if invalid:
+            raise CommandError(invalid)
         with _warnings_as_lines(args.command):
-            if getattr(args, "min_sep", 1) < 1:
-                raise CommandError("--min-sep must be at least 1")
             status = args.func(args) or 0
             sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
             return status

@@ -26,16 +26,17 @@ so a failure never leaves a half-written file.
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .files import check_input_file
 
 __all__ = ["FORMATS", "MAX_MAP_RESIDUES", "contact_format", "check_output_path", "parse_probability", "atomic_write",
-           "ranked_pairs", "write_contacts", "read_contacts", "quote_input"]
+           "remove_stale_parts", "ranked_pairs", "write_contacts", "write_pairs", "read_contacts", "quote_input"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50
@@ -144,11 +145,81 @@ def parse_probability(token: str) -> float:
     return value
 
 
+#: Temporary files of :func:`atomic_write`: ``.{target name}.esm-contacts-{pid}.{random}.part``.
+PART_PATTERN = re.compile(r"^\..+\.esm-contacts-(\d+)\.[^.]+\.part$")
+
+
+def part_prefix(path: Path) -> str:
+    """The name start of this process's temporary files for ``path`` (see :data:`PART_PATTERN`)."""
+    return f".{path.name}.esm-contacts-{os.getpid()}."
+
+
+def _process_start(pid: int) -> Optional[float]:
+    """When process ``pid`` started (epoch seconds), from Linux ``/proc``; None if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        # Field 22 (starttime, clock ticks after boot); the name in field 2 may hold spaces and ')'.
+        ticks = float(stat.rsplit(")", 1)[1].split()[19])
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _is_stale(pid: int, modified: float) -> bool:
+    """A part file of process ``pid`` last written at ``modified`` can no longer be renamed by its writer.
+
+    Its writer is gone (no such process), or the process now holding that pid started after
+    the file was last written (the pid was reused). A live writer's file is never stale,
+    however old: another esm-contacts may be writing a large file into the same folder.
+    """
+    if pid == os.getpid() or os.name != "posix":
+        return False  # on Windows os.kill(pid, 0) would terminate the process, not probe it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False  # alive under another user (or an unusable pid): leave it
+    started = _process_start(pid)
+    return started is not None and started > modified + 1.0  # 1 s: the clock-tick rounding of starttime
+
+
+def remove_stale_parts(folder: Union[str, Path]) -> List[Path]:
+    """Delete the temporary files that killed esm-contacts writers left in ``folder``.
+
+    Only names of :data:`PART_PATTERN` (ours: no other program's files) whose writer is gone
+    (:func:`_is_stale`) are removed; errors (a file already gone, no permission) are ignored.
+
+    Returns
+    -------
+    removed : list of Path
+    """
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            match = PART_PATTERN.match(entry.name)
+            if not match:
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and _is_stale(int(match.group(1)), entry.stat().st_mtime):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
-    """Open a temporary file beside ``path``; rename it to ``path`` only on success."""
+    """Open a temporary file beside ``path``; rename it to ``path`` only on success.
+
+    The temporary file is ``.{name}.esm-contacts-{pid}.{random}.part``: a writer killed
+    (``kill -9``, power loss) before the rename leaves it, and the next write into the same
+    folder removes it (:func:`remove_stale_parts`), never a live writer's.
+    """
     path = check_output_path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_parts(path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=part_prefix(path), suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, mode) as stream:
             yield stream
@@ -204,8 +275,9 @@ def _check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
     return P.astype(np.float32, copy=False)
 
 
-def _pairs_to_write(P: np.ndarray, pairs, what: str) -> Tuple[np.ndarray, np.ndarray]:
-    """The 0-based ``pairs`` as ``(lo, hi)``, each inside the map; unlisted (NaN) pairs dropped."""
+def _pairs_to_write(P: np.ndarray, pairs, what: str, drop_unlisted: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """The 0-based ``pairs`` as ``(lo, hi)``, each inside the map's ``P.shape[0]`` residues;
+    unlisted (NaN) pairs dropped unless `drop_unlisted` is False."""
     i, j = np.asarray(pairs[0]), np.asarray(pairs[1])
     if i.shape != j.shape or i.ndim != 1:
         raise ValueError(f"{what}: pairs must be two 1-D index arrays of one length, "
@@ -221,6 +293,8 @@ def _pairs_to_write(P: np.ndarray, pairs, what: str) -> Tuple[np.ndarray, np.nda
         k = int(np.argmax(i == j))
         raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) pairs a residue with itself")
     lo, hi = np.minimum(i, j).astype(np.int64), np.maximum(i, j).astype(np.int64)
+    if not drop_unlisted:
+        return lo, hi
     listed = ~np.isnan(P[lo, hi])
     return lo[listed], hi[listed]
 
@@ -273,8 +347,48 @@ def write_contacts(
             np.save(stream, P)
         return
     lo, hi = _pairs_to_write(P, ranked_pairs(P, min_sep) if pairs is None else pairs, str(path))
-    probabilities = P[lo, hi]
-    letters = sequence or "X" * P.shape[0]
+    write_pairs(path, sequence or "X" * P.shape[0], lo, hi, P[lo, hi], target=target, method=method,
+                known_sequence=sequence is not None)
+
+
+def write_pairs(
+    path: Union[str, Path],
+    sequence: str,
+    i: np.ndarray,
+    j: np.ndarray,
+    p: np.ndarray,
+    target: str = "query",
+    method: str = "ESM attention contacts (esm-contacts)",
+    known_sequence: bool = True,
+) -> None:
+    """Write listed pairs as an RR or CSV file, without a map (long sequences: :meth:`ContactPredictor.predict_top`).
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.rr``/``.casp`` or ``.csv`` (``.npy`` needs the map: :func:`write_contacts`).
+    sequence : str
+        The sequence; its length is L.
+    i, j : numpy.ndarray
+        0-based pairs ``i < j`` in the order to write.
+    p : numpy.ndarray
+        Their probabilities.
+    target, method : str
+        RR header fields.
+    known_sequence : bool
+        False: ``sequence`` is a placeholder of X (no CSV ``# sequence:`` line).
+    """
+    fmt = contact_format(path)
+    if fmt == "npy":
+        raise ValueError(f"{path}: a .npy file holds the whole map; write listed pairs as .rr or .csv")
+    lo, hi = _pairs_to_write(np.zeros((len(sequence), 0)), (i, j), str(path), drop_unlisted=False)
+    probabilities = np.asarray(p, dtype=np.float64)
+    if probabilities.shape != lo.shape:
+        raise ValueError(f"{path}: {lo.size} pairs but {probabilities.size} probabilities")
+    if probabilities.size and not (np.isfinite(probabilities).all() and 0 <= probabilities.min()
+                                   and probabilities.max() <= 1):
+        raise ValueError(f"{path}: contact probabilities must be finite and in [0, 1]")
+    letters = sequence
     with atomic_write(path) as stream:
         if fmt == "rr":
             stream.write(f"PFRMAT RR\nTARGET {target}\nAUTHOR esm-contacts\nMETHOD {method}\nMODEL 1\n")
@@ -285,7 +399,7 @@ def write_contacts(
         else:
             # The whole sequence in a leading comment: the pair rows alone lose residues
             # that are in no listed pair, and every pair when the sequence is short.
-            if sequence is not None:
+            if known_sequence:
                 stream.write(f"# sequence: {sequence}\n")
             stream.write("i,j,res_i,res_j,probability\n")
             stream.writelines(

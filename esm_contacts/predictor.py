@@ -114,6 +114,12 @@ class ContactPredictor:
     max_tokens : int, optional
         Batch budget: ``batch_size * (tokens per sequence)^2`` stays below it
         (one full-context sequence by default), which bounds attention memory.
+    max_memory : float, optional
+        Bytes a request may use beyond the loaded model; by default the memory the
+        system has available when the request starts. Every request is estimated first
+        (:meth:`estimate_memory`) and refused with :class:`esm_contacts.resources.MemoryLimitError`
+        when the estimate exceeds it. A map is 4 L^2 bytes (40 GB at L = 100,000): for
+        very long sequences list the top pairs with :meth:`predict_top` instead.
 
     Examples
     --------
@@ -130,8 +136,10 @@ class ContactPredictor:
         dtype: Union[str, torch.dtype, None] = None,
         max_length: Optional[int] = None,
         max_tokens: Optional[int] = None,
+        max_memory: Optional[float] = None,
     ):
         self.name = name
+        self.max_memory = max_memory
         self.alphabet = alphabet
         self.device = resolve_device(device)
         self.dtype = _resolve_dtype(dtype, self.device)
@@ -174,7 +182,7 @@ class ContactPredictor:
         regression : str, optional
             A ``*-contact-regression.pt`` file that replaces the checkpoint's own.
         **kwargs
-            ``max_length``, ``max_tokens``.
+            ``max_length``, ``max_tokens``, ``max_memory``.
 
         Returns
         -------
@@ -194,22 +202,80 @@ class ContactPredictor:
 
     # -- prediction ------------------------------------------------------------------
 
-    def predict(self, sequence: str) -> np.ndarray:
+    def estimate_memory(self, lengths: Sequence[int], msa: bool = False,
+                        listed: Optional[Sequence[Optional[int]]] = None, sparse=False) -> int:
+        """Bytes a request on sequences of these lengths needs beyond the loaded model.
+
+        The one estimate every request is checked against (:func:`esm_contacts.resources.estimate_memory`
+        with this model's context, heads, width and batch budget).
+
+        Parameters
+        ----------
+        lengths : sequence of int
+            Residues per sequence (an MSA: the query's).
+        msa : bool
+            An MSA ensemble (:meth:`predict_msa`).
+        listed : sequence of (int or None), optional
+            Pairs listed afterwards per sequence (None: all), as the command line does.
+        sparse : bool or sequence of bool
+            :meth:`predict_top` (no (L, L) map), for all or per sequence.
+
+        Returns
+        -------
+        bytes : int
+        """
+        from .resources import estimate_memory
+
+        embed_dim = getattr(self.model, "embed_dim", None) or getattr(getattr(self.model, "args", None), "embed_dim", None)
+        return estimate_memory(lengths, context=self.max_length, heads=self.num_heads,
+                               embed_dim=int(embed_dim) if embed_dim else 2560, max_tokens=self.max_tokens,
+                               msa=msa, listed=listed, sparse=sparse)
+
+    def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
+                     listed: Optional[Sequence[Optional[int]]] = None, sparse=False) -> int:
+        """Refuse a request whose :meth:`estimate_memory` exceeds ``max_memory`` (or the predictor's default).
+
+        Returns
+        -------
+        bytes : int
+            The estimate, when accepted.
+
+        Raises
+        ------
+        esm_contacts.resources.MemoryLimitError
+            A ValueError giving the estimate and the limit.
+        """
+        from .resources import check_memory
+
+        lengths = [int(n) for n in lengths]
+        estimate = self.estimate_memory(lengths, msa=msa, listed=listed, sparse=sparse)
+        longest = max(lengths, default=0)
+        what = (f"predicting {len(lengths)} sequence(s) of up to {longest} residues" if not msa
+                else f"an MSA ensemble of a {longest}-residue query")
+        hint = ("for sequences this long list the top pairs window by window (predict_top; "
+                "esm-contacts predict --top K --out FILE.rr or .csv)" if longest > self.max_length and sparse is not True else "")
+        check_memory(estimate, self.max_memory if max_memory is None else max_memory, what=what, hint=hint)
+        return estimate
+
+    def predict(self, sequence: str, max_memory: Optional[float] = None) -> np.ndarray:
         """Contact probabilities of one sequence.
 
         Parameters
         ----------
         sequence : str
             One-letter sequence (see :func:`clean_sequence` for what is accepted).
+        max_memory : float, optional
+            Bytes the request may use (see :class:`ContactPredictor`); checked before any work.
 
         Returns
         -------
         P : numpy.ndarray
             float32 (L, L), symmetric, values in [0, 1].
         """
-        return self.predict_batch([sequence])[0]
+        return self.predict_batch([sequence], max_memory=max_memory)[0]
 
-    def predict_batch(self, sequences: Sequence[str], progress: bool = False) -> List[np.ndarray]:
+    def predict_batch(self, sequences: Sequence[str], progress: bool = False,
+                      max_memory: Optional[float] = None) -> List[np.ndarray]:
         """Contact probabilities of several sequences, batched by length.
 
         Parameters
@@ -219,6 +285,9 @@ class ContactPredictor:
             one sequence per letter: use :meth:`predict` for one sequence.
         progress : bool
             Show a progress bar over sequences.
+        max_memory : float, optional
+            Bytes the request may use (see :class:`ContactPredictor`): every map is
+            returned, so their 4 L^2 bytes add up; checked before any work.
 
         Returns
         -------
@@ -232,6 +301,8 @@ class ContactPredictor:
             A string instead of a list, or an item that is not a str.
         ValueError
             An empty sequence or a letter outside the alphabet (:func:`clean_sequence`).
+        esm_contacts.resources.MemoryLimitError
+            The estimate (:meth:`estimate_memory`) exceeds ``max_memory``.
         """
         if isinstance(sequences, (str, bytes)):
             # A bare string would be iterated letter by letter into 1-residue predictions.
@@ -242,6 +313,7 @@ class ContactPredictor:
         except TypeError:
             raise TypeError(f"predict_batch takes a list of sequences, not {type(sequences).__name__}") from None
         cleaned = [clean_sequence(seq, name=f"sequence {index + 1}") for index, seq in enumerate(sequences)]
+        self.check_memory([len(seq) for seq in cleaned], max_memory)
         results: List[Optional[np.ndarray]] = [None] * len(cleaned)
         short = [i for i, seq in enumerate(cleaned) if len(seq) <= self.max_length]
         long = [i for i, seq in enumerate(cleaned) if len(seq) > self.max_length]
@@ -288,17 +360,80 @@ class ContactPredictor:
                 block = slice(starts[k], starts[k] + window)
                 total[block, block] += contact_map
                 counts[block, block] += 1
-        uncovered = int(np.count_nonzero(counts == 0))
-        if uncovered:
-            warnings.warn(
-                f"sequence of {length} residues is longer than the model context "
-                f"({window}); {uncovered // 2} residue pairs (separation >= "
-                f"{window - (starts[1] - starts[0]) + 1 if len(starts) > 1 else window}) lie in no "
-                "window and get probability 0 (see ContactPredictor.coverage)",
-                stacklevel=3,
-            )
+        _warn_uncovered(length, window, starts, int(np.count_nonzero(counts == 0)) // 2)
         # In place: uncovered cells were never added to and stay 0.
         return np.divide(total, counts, out=total, where=counts > 0)
+
+    def predict_top(self, sequence: str, top: Union[str, int, None] = "L", min_sep: int = 6,
+                    max_memory: Optional[float] = None):
+        """The top pairs of one sequence without its (L, L) map: for sequences of any length.
+
+        Beyond the context the windows of :meth:`predict` are run in the same order and
+        batches, and their sums are kept only for a (w, w) block that slides with them
+        (w = ``max_length``): once a window is added, the rows before the next window's
+        start are final (no later window holds them); their pairs are ranked and merged into
+        the best ``top`` so far. Memory is O(w^2 + top), not O(L^2); the pairs and
+        probabilities equal ``top_pairs(predict(sequence), top, min_sep)``, bit for bit,
+        except that pairs which no window covers (no prediction, 0 in the dense map) are
+        never listed.
+
+        Parameters
+        ----------
+        sequence : str
+            One-letter sequence.
+        top : str or int or None
+            Pairs to keep (:func:`esm_contacts.metrics.parse_top` of the sequence length);
+            None or ``"all"`` keeps every covered pair (64 bytes each).
+        min_sep : int
+            Smallest separation ``j - i``.
+        max_memory : float, optional
+            Bytes the request may use (see :class:`ContactPredictor`).
+
+        Returns
+        -------
+        i, j : numpy.ndarray
+            int64, 0-based, ``i < j``, highest probability first (ties: lower i, then j).
+        p : numpy.ndarray
+            float64, their probabilities.
+        """
+        from .metrics import parse_top, top_pairs
+        from .options import check_option
+
+        sequence = clean_sequence(sequence)
+        min_sep = check_option("count", "min_sep", min_sep)
+        length, window = len(sequence), self.max_length
+        count = parse_top(top, length)
+        self.check_memory([length], max_memory, listed=[count], sparse=True)
+        if length <= window:
+            return top_pairs(self.predict_batch([sequence], max_memory=max_memory)[0], top=top, min_sep=min_sep)
+        starts = window_starts(length, window)
+        windows = [sequence[start : start + window] for start in starts]
+        total = np.zeros((window, window), dtype=np.float32)  # rows/columns starts[k] .. starts[k] + window
+        counts = np.zeros((window, window), dtype=np.uint8)
+        best = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+        blocks = []  # every pair (top "all"): kept per block and sorted once at the end
+        for batch in self._length_batches([window] * len(windows)):
+            for k, contact_map in zip(batch, self._forward([windows[k] for k in batch])):
+                total += contact_map
+                counts += 1
+                # Rows before the next start are final: no later window holds them.
+                final = (starts[k + 1] if k + 1 < len(starts) else length) - starts[k]
+                pairs = _block_pairs(total, counts, final, min_sep, count, starts[k])
+                if count is None:
+                    blocks.append(pairs)
+                else:
+                    best = _merge_top(best, pairs, count)
+                _slide(total, final)
+                _slide(counts, final)
+        far = np.zeros(length, dtype=np.int64)  # per row, the farthest column a window covers
+        for start in starts:
+            far[start : start + window] = start + window - 1
+        _warn_uncovered(length, window, starts, int((length - 1 - far).sum()))
+        if count is None and blocks:
+            i, j, p = (np.concatenate(values) for values in zip(*blocks))
+            order = np.lexsort((j, i, -p))
+            best = i[order], j[order], p[order]
+        return best
 
     def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:
         """Indices into ``lengths`` grouped so that B * T^2 <= max_tokens and B * T <= max_batch_tokens."""
@@ -316,7 +451,8 @@ class ContactPredictor:
 
     # -- MSA ensembling and alternative heads (esm_contacts.msa, esm_contacts.regression) --
 
-    def predict_msa(self, msa, num_seqs: int = 64, strategy: str = "first", progress: bool = False) -> np.ndarray:
+    def predict_msa(self, msa, num_seqs: int = 64, strategy: str = "first", progress: bool = False,
+                    max_memory: Optional[float] = None) -> np.ndarray:
         """Contact probabilities of an alignment's query, averaged over its sequences.
 
         Each chosen row is ungapped and predicted (:meth:`predict_batch`, a chunk at a
@@ -338,6 +474,9 @@ class ContactPredictor:
             See :func:`esm_contacts.msa.select_sequences`.
         progress : bool
             Show a progress bar over sequences.
+        max_memory : float, optional
+            Bytes the request may use (see :class:`ContactPredictor`); checked once the
+            alignment is read, before any prediction.
 
         Returns
         -------
@@ -345,7 +484,7 @@ class ContactPredictor:
             float32 (L, L) in the query's coordinates (L = query residues); with one
             sequence it equals ``predict(query)``.
         """
-        return self._msa_ensemble(msa, num_seqs, strategy, progress)
+        return self._msa_ensemble(msa, num_seqs, strategy, progress, max_memory=max_memory)
 
     def predict_msa_sizes(
         self, msa, sizes: Sequence[int] = (16, 32, 64), strategy: str = "first", progress: bool = False
@@ -380,7 +519,8 @@ class ContactPredictor:
         _, snapshots = self._msa_ensemble(msa, max(sizes), strategy, progress, checkpoints=sizes)
         return {s: snapshots[s] for s in sizes}
 
-    def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None):
+    def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None,
+                      max_memory: Optional[float] = None):
         from .msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
 
         num_seqs = _whole_number(num_seqs, "num_seqs")
@@ -389,6 +529,7 @@ class ContactPredictor:
         alignment = read_msa(msa) if isinstance(msa, (str, os.PathLike)) else check_msa(msa)
         chosen = select_sequences(alignment, num_seqs, strategy)
         length = len(chosen[0][1])
+        self.check_memory([length], max_memory, msa=True)
         # As many sequences per call as one batch of predict_batch holds at the query's length.
         chunk = len(next(iter(self._length_batches([min(length, self.max_length)] * 64))))
         long = sum(len(ungap(row)[0]) > self.max_length for _, row in chosen)
@@ -397,7 +538,7 @@ class ContactPredictor:
             # Pairs that no window covers have no prediction: NaN keeps them out of the average.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                maps = self.predict_batch(sequences)
+                maps = self.predict_batch(sequences, max_memory=max_memory)
             for sequence, contact_map in zip(sequences, maps):
                 if len(sequence) > self.max_length:
                     contact_map[~self.coverage(len(sequence))] = np.nan
@@ -496,6 +637,59 @@ class ContactPredictor:
             probability = (probability + probability.T) / 2
             maps.append(probability.cpu().numpy().astype(np.float32, copy=False))
         return maps
+
+
+def _warn_uncovered(length: int, window: int, starts: List[int], uncovered: int) -> None:
+    if uncovered:
+        warnings.warn(
+            f"sequence of {length} residues is longer than the model context "
+            f"({window}); {uncovered} residue pairs (separation >= "
+            f"{window - (starts[1] - starts[0]) + 1 if len(starts) > 1 else window}) lie in no "
+            "window and get probability 0 (see ContactPredictor.coverage)",
+            stacklevel=4,
+        )
+
+
+def _block_pairs(total: np.ndarray, counts: np.ndarray, rows: int, min_sep: int, count: Optional[int], offset: int):
+    """The best ``count`` covered pairs in the first ``rows`` rows of a window block, as global (i, j, p)."""
+    from .metrics import _ranked
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # float32 / uint8 as the dense path divides, so the probabilities are the same bits.
+        P = np.divide(total[:rows], counts[:rows], out=np.zeros((rows, total.shape[1]), np.float32),
+                      where=counts[:rows] > 0)
+    separation = np.arange(total.shape[1], dtype=np.int32)[None, :] - np.arange(rows, dtype=np.int32)[:, None]
+    band = (separation >= min_sep) & (counts[:rows] > 0)
+    i, j = _ranked(P, band, count)
+    return i + offset, j + offset, P[i, j].astype(np.float64)
+
+
+def _merge_top(best, new, count: Optional[int]):
+    """The best ``count`` of two ranked pair lists, as :func:`esm_contacts.metrics.top_pairs` ranks.
+
+    Both lists are ordered by probability (descending), then i, then j, and every ``new``
+    pair has a larger i than every ``best`` pair (rows are final in increasing order), so
+    a new pair goes after the best ones of equal probability: a merge by insertion, O(count)
+    per window instead of a sort.
+    """
+    best_i, best_j, best_p = best
+    new_i, new_j, new_p = new
+    if count is not None and len(best_p) and len(best_p) >= count:
+        better = new_p > best_p[-1]  # ties lose to the lower i already kept
+        new_i, new_j, new_p = new_i[better], new_j[better], new_p[better]
+    if not len(new_p):
+        return best
+    at = np.searchsorted(-best_p, -new_p, side="right")
+    merged = np.insert(best_i, at, new_i), np.insert(best_j, at, new_j), np.insert(best_p, at, new_p)
+    return tuple(values[:count] for values in merged) if count is not None else merged
+
+
+def _slide(block: np.ndarray, shift: int) -> None:
+    """Move a square block ``shift`` rows and columns towards its start, in place; zero what is freed."""
+    size = block.shape[0]
+    block[: size - shift, : size - shift] = block[shift:, shift:]  # numpy copies overlapping views safely
+    block[size - shift :, :] = 0
+    block[:, size - shift :] = 0
 
 
 def window_starts(length: int, window: int) -> List[int]:

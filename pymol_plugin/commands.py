@@ -38,13 +38,8 @@ def get_predictor(model: str, device: str = "auto"):
 
 
 def parse_num_seqs(num_seqs) -> int:
-    try:
-        value = int(str(num_seqs).strip())
-    except ValueError:
-        raise CmdException(f"num_seqs must be a positive integer, got {num_seqs!r}") from None
-    if value < 1:
-        raise CmdException(f"num_seqs must be a positive integer, got {value}")
-    return value
+    """``num_seqs`` as an integer >= 1 (the check of ``esm-contacts predict --num-seqs``)."""
+    return drawing.checked_option("count", "num_seqs", num_seqs)
 
 
 def predict(sequence: str, model: str = DEFAULT_MODEL, device: str = "auto", msa: Optional[str] = None,

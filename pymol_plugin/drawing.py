@@ -75,6 +75,16 @@ MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the
                 "(local 3, short 6, medium 12, long 24); a given min_sep narrows the range from below}")
 
 
+def checked_option(kind: str, name: str, value):
+    """:func:`esm_contacts.options.check_option` with its error as a :class:`pymol.CmdException` (same text)."""
+    from esm_contacts.options import OptionError, check_option
+
+    try:
+        return check_option(kind, name, value)
+    except OptionError as error:
+        raise CmdException(str(error)) from None
+
+
 def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm", plot=None, _self=None,
                   min_identity=None) -> Options:
     """Check command arguments; every error is a :class:`pymol.CmdException`.
@@ -83,7 +93,6 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     lower bound. Given, it narrows the range from below (``max(low, min_sep)``), and one
     at or above the range's upper bound is an error, not an empty drawing.
     """
-    from esm_contacts.io import parse_probability
     from esm_contacts.metrics import RANGES, parse_top
 
     top = str(top).strip() or "L"
@@ -99,12 +108,7 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     if given.lower() in ("", "none"):
         min_sep = low
     else:
-        try:
-            min_sep = int(given)
-        except ValueError:
-            raise CmdException(f"min_sep must be an integer, got {min_sep!r}") from None
-        if min_sep < 1:
-            raise CmdException(f"min_sep must be at least 1, got {min_sep}")
+        min_sep = checked_option("count", "min_sep", given)
         if high is not None and min_sep >= high:
             raise CmdException(f"min_sep {min_sep} leaves no pair in range {range_name} "
                                f"(separations {low} to {high - 1}); use a smaller min_sep or another range")
@@ -113,10 +117,7 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     text = "" if threshold is None else str(threshold).strip()
     value = None
     if text and text.lower() != "none":
-        try:
-            value = parse_probability(text)
-        except ValueError as error:
-            raise CmdException(f"threshold: {error}") from None
+        value = checked_option("probability", "threshold", text)
     name = str(name).strip() or "esm"
     if _self is not None and _self.get_legal_name(name) != name:
         raise CmdException(f"name {name!r} is not a valid PyMOL object name (try {_self.get_legal_name(name)!r})")
@@ -135,13 +136,7 @@ def parse_min_identity(min_identity) -> float:
     text = "" if min_identity is None else str(min_identity).strip()
     if text.lower() in ("", "none"):
         return MIN_IDENTITY
-    try:
-        value = float(text)
-    except ValueError:
-        raise CmdException(f"min_identity must be a number in [0, 1], got {min_identity!r}") from None
-    if not 0 <= value <= 1:
-        raise CmdException(f"min_identity must be a number in [0, 1], got {value}")
-    return value
+    return checked_option("probability", "min_identity", text)
 
 
 @dataclass

@@ -1,0 +1,128 @@
+"""Range checks of numeric options, shared by the command line and the PyMOL commands.
+
+One table, :data:`KINDS`, says what each kind of number may be; :func:`check_option`
+applies it and is the only place an option value is range-checked, so the command line
+(``type=`` of its arguments, :func:`argument_type`) and PyMOL (``threshold``,
+``min_sep``, ``num_seqs``) refuse a value with the same words::
+
+    --threshold must be a probability in [0, 1], got 'nan'      (esm-contacts validate)
+    threshold must be a probability in [0, 1], got 'nan'        (PyMOL esm_contacts_check)
+"""
+
+import math
+from typing import Callable, Dict, NamedTuple, Union
+
+__all__ = ["KINDS", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid"]
+
+#: The largest seed numpy's and scikit-learn's generators accept.
+MAX_SEED = 2**32 - 1
+#: Quoted values are cut to this many characters (a pasted file must not fill the terminal).
+QUOTE_LIMIT = 80
+
+
+class OptionError(ValueError):
+    """An option value outside its range; the message names the option and the value."""
+
+
+class Kind(NamedTuple):
+    """What a kind of option value may be: parsed by ``parse``, accepted when ``accept`` is true."""
+
+    parse: Callable[[str], Union[int, float]]
+    accept: Callable[[Union[int, float]], bool]
+    description: str
+
+
+def _integer(text: str) -> int:
+    # int("1.0") fails, as it should: a count of 1.5 is no count.
+    return int(text)
+
+
+KINDS: Dict[str, Kind] = {
+    "probability": Kind(float, lambda v: math.isfinite(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"),
+    "positive": Kind(float, lambda v: math.isfinite(v) and v > 0.0, "a positive finite number"),
+    "fraction": Kind(float, lambda v: math.isfinite(v) and 0.0 <= v < 1.0, "in [0, 1)"),
+    "count": Kind(_integer, lambda v: v >= 1, "at least 1 (a whole number)"),
+    "seed": Kind(_integer, lambda v: 0 <= v <= MAX_SEED, f"a whole number in 0..{MAX_SEED}"),
+}
+
+
+def _quoted(value) -> str:
+    text = str(value).strip()
+    return repr(text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT] + "...")
+
+
+def check_option(kind: str, name: str, value) -> Union[int, float]:
+    """The value of option ``name`` once it is of ``kind``; :class:`OptionError` otherwise.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`KINDS`: ``probability`` (finite, in [0, 1]), ``positive``
+        (finite, > 0), ``fraction`` (finite, in [0, 1)), ``count`` (integer >= 1) or
+        ``seed`` (integer in 0..2^32 - 1).
+    name : str
+        The option as the user typed it (``--threshold`` on the command line,
+        ``threshold`` in PyMOL); it starts the message.
+    value : str or int or float
+        The value given (text from the command line or PyMOL, or a number).
+
+    Returns
+    -------
+    value : int or float
+        Parsed: int for ``count`` and ``seed``, float otherwise.
+
+    Raises
+    ------
+    OptionError
+        ``"{name} must be {description}, got {value!r}"``, the value cut to 80 characters.
+    """
+    rule = KINDS[kind]
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        parsed = rule.parse(str(value).strip())
+        accepted = rule.accept(parsed)
+    except (ValueError, OverflowError):
+        accepted = False
+    if not accepted:
+        raise OptionError(f"{name} must be {rule.description}, got {_quoted(value)}")
+    return parsed
+
+
+class InvalidOption:
+    """An option value that failed its check, kept until the command can report it on one line.
+
+    argparse would print its usage text and the message; the CLI instead finds these in
+    the parsed arguments and reports ``esm-contacts CMD: error: MESSAGE`` (exit 2).
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"InvalidOption({self.message!r})"
+
+
+def argument_type(kind: str, name: str) -> Callable[[str], object]:
+    """An argparse ``type=`` for option ``name`` of ``kind``.
+
+    It returns the parsed value, or an :class:`InvalidOption` holding the message of
+    :func:`check_option` (see :func:`first_invalid`).
+    """
+
+    def parse(text: str):
+        try:
+            return check_option(kind, name, text)
+        except OptionError as error:
+            return InvalidOption(str(error))
+
+    parse.__name__ = kind
+    return parse
+
+
+def first_invalid(namespace) -> Union[str, None]:
+    """The message of the first option of a parsed namespace that failed its check, or None."""
+    for value in vars(namespace).values():
+        if isinstance(value, InvalidOption):
+            return value.message
+    return None

@@ -1,0 +1,241 @@
+"""Memory and disk a request needs, estimated before any work, and the limits it is held to.
+
+A contact map is a dense (L, L) float32 array: 4 L^2 bytes, 40 GB at L = 100,000. Every
+prediction request is estimated first by :func:`estimate_memory`, the one place that
+knows what the pipeline allocates, and refused (:class:`MemoryLimitError`, a
+ValueError) when the estimate exceeds the limit: ``max_memory`` where the caller gives
+one (``--max-memory GB``, ``max_memory=`` in bytes), else the memory the system has
+available now (:func:`available_memory`). The estimate counts, per sequence:
+
+- the returned map, 4 L^2 bytes (every map of a batch is returned, so these add up);
+- beyond the context, the window accumulators: uint8 counts and two bool masks, 3 L^2;
+- an MSA ensemble: float64 sum, int32 count, the float64 and float32 averages, 25 L^2;
+- the forward pass of one batch of windows: three copies of one layer's attention
+  (``3 * 4 * heads * batch * T^2``), the APC temporaries of a head chunk, the
+  activations (``16 * 4 * embed_dim * tokens``);
+- listing pairs (the command line): 6 L^2 to rank the top k, or 64 bytes per pair for
+  ``--top all`` (indices, probabilities, the sort order and their copies).
+
+Sparse requests (:meth:`esm_contacts.ContactPredictor.predict_top`) never hold L x L:
+the (w, w) block that slides with the windows (16 bytes a cell: sums, counts,
+probabilities, masks), the window work, and 64 bytes per kept pair, twice while merging.
+The sum is multiplied by :data:`SAFETY` (1.25) for the allocator and Python's own objects.
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Sequence, Union
+
+__all__ = [
+    "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
+    "format_bytes", "check_disk_space",
+]
+
+#: Factor on every estimate: allocator slack, temporaries the sum does not name.
+SAFETY = 1.25
+#: Bytes per cell of an (L, L) map: the float32 map ...
+MAP_BYTES = 4
+#: ... the window accumulators (uint8 counts, bool masks) ...
+WINDOW_BYTES = 3
+#: ... an MSA ensemble's running sum, count and averages ...
+MSA_BYTES = 25
+#: ... ranking the top k pairs of a dense map (int32 separations, masks, a partition copy).
+RANK_BYTES = 6
+#: Bytes per cell of the sliding (w, w) block of a sparse request: sums, counts, probabilities, masks.
+SPARSE_BYTES = 16
+#: Bytes per listed pair (i, j, probability, sort order and their copies).
+PAIR_BYTES = 64
+#: Head chunk of the APC (as :data:`esm_contacts.predictor.HEAD_CHUNK`) and its temporaries per cell.
+APC_BYTES = 4 * 4 * 5
+#: Embedding width assumed when the model is not loaded yet (ESM-2 3B's; ESM-1b has 1280).
+DEFAULT_EMBED_DIM = 2560
+
+
+class MemoryLimitError(ValueError):
+    """A request whose estimated memory exceeds the limit; the message gives both."""
+
+
+class DiskSpaceError(OSError):
+    """Outputs whose estimated size exceeds the free space of their file system."""
+
+
+def format_bytes(count: float) -> str:
+    """``12.3 GB`` (powers of 1000, as ``--max-memory GB`` reads)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{int(count)} bytes"
+
+
+def available_memory() -> Optional[int]:
+    """Bytes the system can give this process now without swapping, or None if unknown.
+
+    Linux ``MemAvailable`` (``/proc/meminfo``); elsewhere the free physical pages
+    (``os.sysconf``), which undercounts the reclaimable page cache.
+    """
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int, context: int, sequences: int) -> int:
+    """One forward pass of a full batch of sequences of ``window`` residues (one layer at a time).
+
+    The batch is bounded as the predictor bounds it: ``B * T^2 <= max_tokens`` and
+    ``B * T <= max(context + 2, sqrt(max_tokens))``.
+    """
+    tokens = window + 2
+    batch_tokens = max(context + 2, int(max_tokens ** 0.5))
+    batch = max(1, min(max_tokens // (tokens * tokens), batch_tokens // tokens, sequences))
+    attention = 3 * 4 * heads * batch * tokens * tokens
+    apc = APC_BYTES * window * window + 4 * 4 * batch * window * window  # chunk temporaries; logits, sigmoid, copies
+    activations = 16 * 4 * embed_dim * batch * tokens
+    return attention + apc + activations
+
+
+def estimate_memory(
+    lengths: Iterable[int],
+    context: int,
+    heads: int,
+    embed_dim: int = DEFAULT_EMBED_DIM,
+    max_tokens: Optional[int] = None,
+    msa: bool = False,
+    listed: Optional[Sequence[Optional[int]]] = None,
+    sparse: Union[bool, Sequence[bool]] = False,
+) -> int:
+    """Peak bytes a prediction request allocates beyond the loaded model (see the module text).
+
+    Parameters
+    ----------
+    lengths : iterable of int
+        Residues of every sequence of the request (an MSA: the query's, once).
+    context : int
+        Residues per forward pass (the predictor's ``max_length``).
+    heads : int
+        Attention heads per layer.
+    embed_dim : int
+        Embedding width of the model.
+    max_tokens : int, optional
+        The predictor's batch budget ``batch * T^2``; one full window by default.
+    msa : bool
+        An MSA ensemble (running sums of the query's map).
+    listed : sequence of (int or None), optional
+        Pairs listed per sequence after the prediction (the command line), None for all;
+        not given: the maps are only returned.
+    sparse : bool or sequence of bool
+        :meth:`~esm_contacts.ContactPredictor.predict_top`: no (L, L) map, ``listed`` pairs
+        kept; one flag per sequence where a request mixes both (the command line predicts
+        the dense ones together, then the sparse ones one by one while the dense maps live).
+
+    Returns
+    -------
+    bytes : int
+    """
+    lengths = [int(n) for n in lengths]
+    if not lengths:
+        return 0
+    listed = list(listed) if listed is not None else None
+    flags = [bool(sparse)] * len(lengths) if isinstance(sparse, bool) else [bool(f) for f in sparse]
+    counts = listed if listed is not None else [None] * len(lengths)
+    max_tokens = max_tokens or (context + 2) ** 2
+    windows = sum(max(1, -(-2 * n // context) - 1) for n in lengths)  # an upper bound on the forward passes' sequences
+    work = _window_work(min(max(lengths), context), heads, embed_dim, max_tokens, context, windows)
+    dense = [(n, count) for n, count, flag in zip(lengths, counts, flags) if not flag]
+    total = 0
+    if dense:
+        maps = sum(MAP_BYTES * n * n for n, _ in dense)
+        longest = max(n for n, _ in dense)
+        transient = (WINDOW_BYTES * longest * longest if longest > context else 0)
+        if msa:
+            transient += MSA_BYTES * longest * longest
+        ranking = 0
+        if listed is not None:
+            # count 0: nothing listed (a .npy output holds the map itself).
+            ranking = max((PAIR_BYTES * n * (n - 1) // 2 if count is None else RANK_BYTES * n * n if count else 0)
+                          for n, count in dense)
+        total += maps + max(transient + work, ranking)
+    kept = [PAIR_BYTES * (n * min(n, context) if count is None else count)
+            for n, count, flag in zip(lengths, counts, flags) if flag]
+    if kept:
+        total += work + SPARSE_BYTES * context * context + 2 * max(kept)
+    return int(SAFETY * total)
+
+
+def check_memory(estimate: int, max_memory: Optional[float] = None, what: str = "this request",
+                 hint: str = "") -> None:
+    """Refuse a request whose estimate exceeds ``max_memory`` bytes, or else the available memory.
+
+    Parameters
+    ----------
+    estimate : int
+        Bytes (:func:`estimate_memory`).
+    max_memory : float, optional
+        The caller's limit in bytes, positive and finite; it replaces the available-memory check.
+    what : str
+        What is estimated, for the message (``"predicting 1 sequence of 100000 residues"``).
+    hint : str
+        What to do instead, appended to the message.
+
+    Raises
+    ------
+    MemoryLimitError
+        With the estimate and the limit.
+    esm_contacts.options.OptionError
+        ``max_memory`` is not a positive finite number.
+    """
+    if max_memory is not None:
+        from .options import check_option
+
+        limit, source = check_option("positive", "max_memory", max_memory), "the memory limit"
+    else:
+        available = available_memory()
+        if available is None:
+            return
+        limit, source = float(available), "the memory available now"
+    if estimate > limit:
+        raise MemoryLimitError(
+            f"{what} needs about {format_bytes(estimate)} of memory, more than {source} "
+            f"({format_bytes(limit)}){'; ' + hint if hint else ''}"
+        )
+
+
+def check_disk_space(sizes: Dict[Path, int]) -> None:
+    """Refuse outputs whose estimated total exceeds the free space where they go.
+
+    Parameters
+    ----------
+    sizes : dict of Path to int
+        Estimated bytes of each output file; files on one file system are summed.
+
+    Raises
+    ------
+    DiskSpaceError
+        Naming the folder, the estimate and the free space.
+    """
+    totals: Dict[int, list] = {}
+    for path, size in sizes.items():
+        folder = Path(path).parent
+        try:
+            device = os.stat(folder).st_dev
+        except OSError:
+            continue  # a missing folder is reported by the output-path check
+        entry = totals.setdefault(device, [folder, 0])
+        entry[1] += int(size)
+    for folder, total in totals.values():
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            continue
+        if total > free:
+            raise DiskSpaceError(
+                f"{folder}: the output files need about {format_bytes(total)} but the disk has only "
+                f"{format_bytes(free)} free"
+            )
