@@ -275,7 +275,8 @@ def _run_predict(args) -> int:
     written = []
     for index, ((name, sequence, structure), P) in enumerate(zip(records, maps)):
         if P is None:  # longer than the context, a bounded --top, no .npy: the pairs without the map
-            i, j, p = predictor.predict_top(sequence, top=top, min_sep=args.min_sep, max_memory=max_memory)
+            i, j, p = predictor.predict_top(sequence, top=top, min_sep=args.min_sep, max_memory=max_memory,
+                                            progress=_progress(args))
         else:
             i, j, p = _listed_pairs(P, top, args.min_sep, outputs)
         if args.out:

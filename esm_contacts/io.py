@@ -36,7 +36,7 @@ import numpy as np
 from .files import check_input_file
 
 __all__ = ["FORMATS", "MAX_MAP_RESIDUES", "contact_format", "check_output_path", "parse_probability", "atomic_write",
-           "remove_stale_parts", "ranked_pairs", "write_contacts", "write_pairs", "read_contacts", "quote_input"]
+           "part_prefix", "remove_stale_parts", "ranked_pairs", "write_contacts", "write_pairs", "read_contacts", "quote_input"]
 
 FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50

@@ -12,7 +12,7 @@ applies it and is the only place an option value is range-checked, so the comman
 import math
 from typing import Callable, Dict, NamedTuple, Union
 
-__all__ = ["KINDS", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid"]
+__all__ = ["KINDS", "Kind", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid"]
 
 #: The largest seed numpy's and scikit-learn's generators accept.
 MAX_SEED = 2**32 - 1

@@ -365,7 +365,7 @@ class ContactPredictor:
         return np.divide(total, counts, out=total, where=counts > 0)
 
     def predict_top(self, sequence: str, top: Union[str, int, None] = "L", min_sep: int = 6,
-                    max_memory: Optional[float] = None):
+                    max_memory: Optional[float] = None, progress: bool = False):
         """The top pairs of one sequence without its (L, L) map: for sequences of any length.
 
         Beyond the context the windows of :meth:`predict` are run in the same order and
@@ -388,6 +388,8 @@ class ContactPredictor:
             Smallest separation ``j - i``.
         max_memory : float, optional
             Bytes the request may use (see :class:`ContactPredictor`).
+        progress : bool
+            Show a progress bar of transformer layers run, as :meth:`predict_batch`.
 
         Returns
         -------
@@ -405,26 +407,33 @@ class ContactPredictor:
         count = parse_top(top, length)
         self.check_memory([length], max_memory, listed=[count], sparse=True)
         if length <= window:
-            return top_pairs(self.predict_batch([sequence], max_memory=max_memory)[0], top=top, min_sep=min_sep)
+            return top_pairs(self.predict_batch([sequence], progress=progress, max_memory=max_memory)[0],
+                             top=top, min_sep=min_sep)
         starts = window_starts(length, window)
         windows = [sequence[start : start + window] for start in starts]
         total = np.zeros((window, window), dtype=np.float32)  # rows/columns starts[k] .. starts[k] + window
         counts = np.zeros((window, window), dtype=np.uint8)
         best = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
         blocks = []  # every pair (top "all"): kept per block and sorted once at the end
-        for batch in self._length_batches([window] * len(windows)):
-            for k, contact_map in zip(batch, self._forward([windows[k] for k in batch])):
-                total += contact_map
-                counts += 1
-                # Rows before the next start are final: no later window holds them.
-                final = (starts[k + 1] if k + 1 < len(starts) else length) - starts[k]
-                pairs = _block_pairs(total, counts, final, min_sep, count, starts[k])
-                if count is None:
-                    blocks.append(pairs)
-                else:
-                    best = _merge_top(best, pairs, count)
-                _slide(total, final)
-                _slide(counts, final)
+        batches = list(self._length_batches([window] * len(windows)))
+        bar = _progress(len(batches) * self.num_layers, progress,
+                        f"{self.name}: 1 sequence(s), {len(windows)} windows", unit="layer")
+        try:
+            for batch in batches:
+                for k, contact_map in zip(batch, self._forward([windows[k] for k in batch], bar)):
+                    total += contact_map
+                    counts += 1
+                    # Rows before the next start are final: no later window holds them.
+                    final = (starts[k + 1] if k + 1 < len(starts) else length) - starts[k]
+                    pairs = _block_pairs(total, counts, final, min_sep, count, starts[k])
+                    if count is None:
+                        blocks.append(pairs)
+                    else:
+                        best = _merge_top(best, pairs, count)
+                    _slide(total, final)
+                    _slide(counts, final)
+        finally:
+            bar.close()
         far = np.zeros(length, dtype=np.int64)  # per row, the farthest column a window covers
         for start in starts:
             far[start : start + window] = start + window - 1

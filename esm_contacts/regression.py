@@ -15,14 +15,14 @@ and only the training pairs are kept, in float32, so the feature matrix is
 pairs x 660 = 2.3 GB). A liblinear fit copies the data three times more: scikit-learn
 converts X to float64 (8 bytes per value), and liblinear builds a row-wise
 ``feature_node`` list and, for L1, a column-wise transpose (16 bytes per value each), so
-:func:`estimate_memory` counts 4 + 8 + 16 + 16 = 44 bytes per value. That is an upper
+:func:`estimate_fit_memory` counts 4 + 8 + 16 + 16 = 44 bytes per value. That is an upper
 bound, since not all copies peak together: measured peaks were 35 bytes per value in all
 (20 000 pairs x 660 APC-sized features, scikit-learn 1.9: 31.3 above the float32 features)
 and 37 in a review, which the earlier 4 + 16 + 16 = 36 undercounted. These copies, not
 the features, bound a liblinear fit: the 20 x 300 example needs about 24 GB.
 scikit-learn's SAGA solver minimizes the same L1 objective on the float32 matrix itself (C-contiguous float32 is passed to
 its ``sag32`` routine without a copy) plus a few numbers per pair, so
-``solver="auto"`` (the default) uses liblinear when :func:`estimate_memory` says it fits
+``solver="auto"`` (the default) uses liblinear when :func:`estimate_fit_memory` says it fits
 in ``memory_limit`` and SAGA otherwise (on a float64 copy when that fits too, since
 float32 SAGA stops a few % short of the optimum; measured on 867 000 x 660 synthetic
 APC-like float32 features: 2.4 GiB peak for the whole process, 130 s, 18 epochs).
@@ -45,7 +45,7 @@ __all__ = [
     "pair_features",
     "training_pairs",
     "fit_l1_logistic",
-    "estimate_memory",
+    "estimate_fit_memory",
     "choose_solver",
 ]
 
@@ -310,7 +310,7 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
     return out
 
 
-def estimate_memory(pairs: int, features: int, solver: str = "liblinear") -> int:
+def estimate_fit_memory(pairs: int, features: int, solver: str = "liblinear") -> int:
     """Bytes a fit needs, the training features included.
 
     liblinear: 44 bytes per value, over ``features + 2`` values per pair (the intercept
@@ -335,7 +335,7 @@ def estimate_memory(pairs: int, features: int, solver: str = "liblinear") -> int
         return pairs * (features + 2) * (4 + 8 + 16 + 16)
     if solver == "saga":
         return pairs * (features * 4 + 32)
-    raise ValueError(f"unknown solver {solver!r}; estimate_memory knows liblinear and saga")
+    raise ValueError(f"unknown solver {solver!r}; estimate_fit_memory knows liblinear and saga")
 
 
 def choose_solver(
@@ -347,7 +347,7 @@ def choose_solver(
     ----------
     pairs, features : int
     solver : {"auto", "liblinear", "saga"}
-        "auto": liblinear (the authors' fit) when its :func:`estimate_memory` is within
+        "auto": liblinear (the authors' fit) when its :func:`estimate_fit_memory` is within
         ``memory_limit``, else SAGA.
     memory_limit : float, optional
         Bytes; None: no limit.
@@ -361,7 +361,7 @@ def choose_solver(
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    need = estimate_memory(pairs, features, "liblinear")
+    need = estimate_fit_memory(pairs, features, "liblinear")
     sizes = f"{pairs} pairs x {features} features"
     if solver != "auto":
         return solver, f"solver {solver} as asked ({sizes})"
@@ -370,7 +370,7 @@ def choose_solver(
         return "liblinear", f"solver liblinear (the authors' fit): {sizes} need about {_gb(need)}, {limit}"
     return "saga", (
         f"solver saga: liblinear would need about {_gb(need)} for {sizes}, over the {_gb(memory_limit)} "
-        f"memory limit; saga needs about {_gb(estimate_memory(pairs, features, 'saga'))}"
+        f"memory limit; saga needs about {_gb(estimate_fit_memory(pairs, features, 'saga'))}"
     )
 
 
@@ -526,13 +526,13 @@ def train_regression(
         regression (:meth:`ContactRegression.top_heads`).
     max_pairs : int, optional
         Use a random sample of this many pairs (all by default); see
-        :func:`estimate_memory`.
+        :func:`estimate_fit_memory`.
     seed : int
         Seed of the pair sample and of the solver.
     progress : bool
         Progress bar over proteins.
     solver : {"auto", "liblinear", "saga"}
-        "auto": liblinear when :func:`estimate_memory` is within ``memory_limit``, else
+        "auto": liblinear when :func:`estimate_fit_memory` is within ``memory_limit``, else
         SAGA (:func:`choose_solver`; the choice and why are logged at INFO level).
     memory_limit : float, optional
         Bytes a fit may use (default 8 GB; None: unlimited). Beyond it "auto" switches
@@ -591,7 +591,7 @@ def train_regression(
         raise ValueError(f"no training pairs with separation >= {lowest} and known truth")
     chosen, reason = choose_solver(total, features, solver, memory_limit)
     logger.info(reason)
-    need = estimate_memory(total, features, chosen)
+    need = estimate_fit_memory(total, features, chosen)
     if memory_limit is not None and need > memory_limit:
         warnings.warn(
             f"{total} pairs x {features} features: the {chosen} fit needs about {_gb(need)}, over the "

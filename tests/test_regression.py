@@ -12,7 +12,7 @@ from esm_contacts.predictor import ContactPredictor
 from esm_contacts.regression import (
     ContactRegression,
     choose_solver,
-    estimate_memory,
+    estimate_fit_memory,
     fit_l1_logistic,
     load_regression,
     pair_features,
@@ -109,12 +109,12 @@ def test_saga_all_zero_weights_gets_the_log_odds_intercept():
 
 
 def test_choose_solver_by_memory():
-    need = estimate_memory(867_000, 660)
+    need = estimate_fit_memory(867_000, 660)
     # 4 (float32 features) + 8 (scikit-learn's float64 copy) + 16 + 16 (liblinear's row and
     # column copies) bytes per value, over 660 features + intercept + end marker per pair.
     assert need == 867_000 * 662 * 44
     assert need / 1024**3 == pytest.approx(23.5, abs=0.1)
-    assert estimate_memory(867_000, 660, "saga") < 2.2 * 1024**3
+    assert estimate_fit_memory(867_000, 660, "saga") < 2.2 * 1024**3
     assert choose_solver(867_000, 660)[0] == "saga"  # the 20 x 300 ESM-1b case, 8 GB
     assert choose_solver(867_000, 660, memory_limit=None)[0] == "liblinear"
     assert choose_solver(1000, 12)[0] == "liblinear"
