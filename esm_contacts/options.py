@@ -10,9 +10,11 @@ applies it and is the only place an option value is range-checked, so the comman
 """
 
 import math
-from typing import Callable, Dict, NamedTuple, Union
+from typing import Callable, Dict, NamedTuple, Optional, Union
 
-__all__ = ["KINDS", "Kind", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid"]
+import numpy as np
+
+__all__ = ["KINDS", "Kind", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid", "whole_number"]
 
 #: The largest seed numpy's and scikit-learn's generators accept.
 MAX_SEED = 2**32 - 1
@@ -126,3 +128,25 @@ def first_invalid(namespace) -> Union[str, None]:
         if isinstance(value, InvalidOption):
             return value.message
     return None
+
+
+def whole_number(value, name: str, minimum: int = 1, maximum: Optional[int] = None, note: str = "") -> int:
+    """`value` as an int once it is a whole number (not a bool) in [minimum, maximum].
+
+    The check of integer arguments of the Python API (``max_length``, ``num_seqs``...),
+    which, unlike :func:`check_option` (text from the command line or PyMOL), refuses a
+    value of the wrong type with a TypeError.
+
+    Raises
+    ------
+    TypeError
+        Not an integer (a float, a string...).
+    ValueError
+        Out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ValueError(f"{name} must be {bound}, got {value}{note}")
+    return int(value)

@@ -35,6 +35,7 @@ import torch
 
 from .attention import apc_features, crop_to_residues, layer_attentions, nonzero_heads
 from .models import DEFAULT_MODEL, load_model, resolve_device
+from .options import whole_number
 
 __all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS", "window_starts"]
 
@@ -152,9 +153,9 @@ class ContactPredictor:
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
         context = _model_context(model)
         # Longer windows would index past ESM-1b's learned positions: at most the context.
-        self.max_length = context if max_length is None else _whole_number(max_length, "max_length", 1, context,
+        self.max_length = context if max_length is None else whole_number(max_length, "max_length", 1, context,
                                                                             note=f" (the model's context is {context})")
-        self.max_tokens = (self.max_length + 2) ** 2 if max_tokens is None else _whole_number(max_tokens, "max_tokens")
+        self.max_tokens = (self.max_length + 2) ** 2 if max_tokens is None else whole_number(max_tokens, "max_tokens")
         # B * T bounds the activations (embeddings, Q/K/V, feed-forward) as B * T^2 bounds
         # the attention: a batch never holds more tokens than one full-length sequence.
         self.max_batch_tokens = max(self.max_length + 2, int(np.sqrt(self.max_tokens)))
@@ -522,7 +523,7 @@ class ContactPredictor:
         """
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
             raise TypeError(f"sizes must be a list of whole numbers, not {type(sizes).__name__}")
-        sizes = [_whole_number(s, "MSA size") for s in sizes]
+        sizes = [whole_number(s, "MSA size") for s in sizes]
         if not sizes:
             raise ValueError("give at least one MSA size")
         _, snapshots = self._msa_ensemble(msa, max(sizes), strategy, progress, checkpoints=sizes)
@@ -532,7 +533,7 @@ class ContactPredictor:
                       max_memory: Optional[float] = None):
         from .msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
 
-        num_seqs = _whole_number(num_seqs, "num_seqs")
+        num_seqs = whole_number(num_seqs, "num_seqs")
         if not isinstance(msa, (str, os.PathLike, list, tuple)):
             raise TypeError(f"msa must be an alignment file or a list of (name, row) pairs, not {type(msa).__name__}")
         alignment = read_msa(msa) if isinstance(msa, (str, os.PathLike)) else check_msa(msa)
@@ -730,24 +731,6 @@ def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if device.type == "cpu":
         raise ValueError(f"dtype {dtype!r} needs a GPU; on the CPU the model runs in float32")
     return resolved
-
-
-def _whole_number(value, name: str, minimum: int = 1, maximum: Optional[int] = None, note: str = "") -> int:
-    """`value` as an int once it is a whole number (not a bool) in [minimum, maximum].
-
-    Raises
-    ------
-    TypeError
-        Not an integer (a float, a string...).
-    ValueError
-        Out of range.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ValueError(f"{name} must be {bound}, got {value}{note}")
-    return int(value)
 
 
 #: Seconds a progress bar waits before it appears: quick predictions print nothing.
