@@ -49,3 +49,16 @@ def tiny_esm2(checkpoint_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_esm1(checkpoint_dir) -> Path:
     return checkpoint_dir / "tiny_esm1.pt"
+
+
+@pytest.fixture(scope="module")
+def pymol_cmd():
+    """A headless PyMOL instance of one test module, with the plugin's commands registered."""
+    pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
+    from pymol_plugin import commands
+
+    pymol = pymol2.PyMOL()
+    pymol.start()
+    commands.register(pymol.cmd)
+    yield pymol.cmd
+    pymol.stop()

@@ -244,18 +244,6 @@ def test_write_contacts_refuses_pairs_outside_the_map(tmp_path, pairs, words, su
 # -- PyMOL -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pymol_cmd():
-    pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
-    from pymol_plugin import commands
-
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
-
-
 @pytest.mark.parametrize("name", ["npy_1e6_header_128_bytes", "npy_3d_huge", "npy_complex", "npy_datetime",
                                   "rr_huge_index", "csv_huge_index", "rr_300k_sequence", "csv_2mb_line"])
 def test_pymol_load_refuses_with_session_unchanged(name, hostile, pymol_cmd, shared_data):

@@ -264,18 +264,6 @@ def test_dev_zero_as_a_structure(small, argv):
 # -- PyMOL --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pymol_cmd():
-    pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
-    from pymol_plugin import commands
-
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
-
-
 @pytest.fixture
 def helix(pymol_cmd):
     """A one-chain object: its homodimer partners would come from an assembly file."""

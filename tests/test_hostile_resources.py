@@ -280,18 +280,6 @@ def test_edge_values_pass_the_check(tmp_path, monkeypatch, capsys, command, opti
     assert f"{option} must be" not in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def pymol_cmd():
-    pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
-    from pymol_plugin import commands
-
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
-
-
 PYMOL_CASES = [
     ("esm_contacts", "threshold", "probability", "nan"),
     ("esm_contacts", "threshold", "probability", "1.5"),
