@@ -29,10 +29,12 @@ import numpy as np
 
 from pymol import CmdException
 
+from esm_contacts.metrics import CATEGORY_COLORS
+
 from .target import Target
 
 #: Category -> PyMOL colour name.
-COLORS = {"tp": "green", "fp": "red", "inter": "magenta"}
+COLORS = CATEGORY_COLORS
 #: Lower edges of the probability bins; one distance object per non-empty bin.
 BIN_EDGES = (0.0, 0.25, 0.5, 0.75)
 #: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin.
