@@ -514,10 +514,10 @@ CONTACT_FORMATS: Tuple[ContactFormat, ...] = (
                   _sparse_reader(_parse_evfold, "score"), _write_evfold, aliases=("evcouplings",)),
     ContactFormat("freecontact", "FreeContact", (".freecontact",), "sparse", "letters per pair", "1-based", "score",
                   _sparse_reader(_parse_freecontact, "score"), _write_freecontact),
-    ContactFormat("chimerax", "ChimeraX pseudobonds (write only)", (".pb",), "sparse",
+    ContactFormat("chimerax", "ChimeraX pseudobonds", (".pb",), "sparse",
                   "structure residue names", "structure's own numbering", "colour by category",
                   None, write_pseudobonds, aliases=("pb",), needs_structure=True, default_top="L"),
-    ContactFormat("trrosetta", "trRosetta distogram (read only)", (".npz",), "dense", "none",
+    ContactFormat("trrosetta", "trRosetta distogram", (".npz",), "dense", "none",
                   "0-based (array)", "probability", _read_trrosetta, None, aliases=("npz",)),
 )
 

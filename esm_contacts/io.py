@@ -362,6 +362,11 @@ def write_contacts(
     from .formats import find_format
 
     spec = find_format(path, format, "write")
+    P = np.asarray(P)
+    if spec.dense and P.dtype.kind == "f" and np.isnan(P).any():
+        raise ValueError(f"{path}: contact probabilities must be finite and in [0, 1] ({int(np.isnan(P).sum())} NaN "
+                         f"values: unlisted pairs, but a {spec.title} file lists every pair; write a format that "
+                         "lists pairs: .rr, .csv, ...)")
     P = _check_map(P, str(path), dense=spec.dense)
     if sequence is not None and len(sequence) != P.shape[0]:
         raise ValueError(f"{path}: sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
