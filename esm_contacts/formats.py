@@ -304,11 +304,17 @@ def _write_freecontact(stream, pairs: PairList) -> None:
 def _read_matrix(path: Path):
     """A whitespace-separated L x L matrix; L from the first row, checked before the map exists."""
     P, row = None, 0
+    size = path.stat().st_size
     for number, line in _data_lines(read_text_lines(path)):
         fields = line.split()
         if P is None:
-            check_map_length(len(fields), f"{path}, line {number}", f"a row of {number_text(len(fields))} numbers")
-            P = np.empty((len(fields), len(fields)), dtype=np.float64)
+            length = len(fields)
+            check_map_length(length, f"{path}, line {number}", f"a row of {number_text(length)} numbers")
+            if 2 * length * length - 1 > size:  # a number and a separator each, at the least
+                raise ValueError(f"{path}, line {number}: a row of {length} numbers makes a {length} x {length} "
+                                 f"matrix of at least {size_text(2 * length * length)}, but the file has "
+                                 f"{size_text(size)}")
+            P = np.empty((length, length), dtype=np.float32)
         if row == P.shape[0]:
             raise ValueError(f"{path}, line {number}: more than {P.shape[0]} rows in a {P.shape[0]} x {P.shape[0]} "
                              f"matrix: {quote_input(line)}")
@@ -316,12 +322,13 @@ def _read_matrix(path: Path):
             raise ValueError(f"{path}, line {number}: expected {P.shape[0]} numbers (the first row's count), "
                              f"got {len(fields)}: {quote_input(line)}")
         try:
-            P[row] = np.array(fields, dtype=np.float64)
+            values = np.array(fields, dtype=np.float64)
         except ValueError:
             bad = next(field for field in fields if not _is_number(field))
             raise ValueError(f"{path}, line {number}: {quote_input(bad)} is not a number") from None
-        if not np.isfinite(P[row]).all():
+        if not np.isfinite(values).all():
             raise ValueError(f"{path}, line {number}: the matrix holds a value that is not finite")
+        P[row] = values
         row += 1
     if P is None:
         raise ValueError(f"{path}: empty contact file")
@@ -360,12 +367,12 @@ def _read_trrosetta(path: Path):
             raise ValueError(f"{path}: no 'dist' distogram in this .npz (it holds {shown or 'nothing'})")
         try:
             with archive.open("dist.npy") as stream:
-                return _read_distogram(path, stream), None
+                return _read_distogram(path, stream, archive.getinfo("dist.npy").file_size), None
         except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as error:  # RuntimeError: encrypted member
             raise ValueError(f"{path}: cannot read its 'dist' array ({error})") from None
 
 
-def _read_distogram(path: Path, stream) -> np.ndarray:
+def _read_distogram(path: Path, stream, member_size: Optional[int] = None) -> np.ndarray:
     try:
         shape, fortran_order, dtype = read_npy_header(stream)
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
@@ -377,7 +384,11 @@ def _read_distogram(path: Path, stream) -> np.ndarray:
                          f"got shape {tuple(shape)}")
     length = int(shape[0])
     check_map_length(length, str(path), f"its 'dist' header ({length} x {length} x {TRROSETTA_BINS})")
-    P = np.zeros((length, length), dtype=np.float64)
+    needed = length * length * TRROSETTA_BINS * dtype.itemsize
+    if member_size is not None and needed > member_size:
+        raise ValueError(f"{path}: 'dist' declares {size_text(needed)} of data but the archive holds "
+                         f"{size_text(member_size)} for it")
+    P = np.zeros((length, length), dtype=np.float32)
     # C order: row blocks (L, 37) at a time; Fortran order: one (L, L) slab per bin, bins 1..12 kept.
     if fortran_order:
         for k in range(TRROSETTA_BINS):
@@ -392,7 +403,7 @@ def _read_distogram(path: Path, stream) -> np.ndarray:
             P[start:start + count] = block.reshape(count, length, TRROSETTA_BINS)[:, :, TRROSETTA_CONTACT_BINS].sum(-1)
     if not np.isfinite(P).all() or P.min(initial=0) < -1e-3 or P.max(initial=0) > 1 + 1e-3:
         raise ValueError(f"{path}: 'dist' bins must be probabilities (each pair's bins sum to at most 1)")
-    P = np.clip(P, 0, 1).astype(np.float32)  # summing float32 bins may pass 1 by a rounding step
+    P = np.clip(P, 0, 1)  # summing float32 bins may pass 1 by a rounding step
     return np.maximum(P, P.T)
 
 
