@@ -397,7 +397,8 @@ def _check_resources(args, lengths: List[int], top, outputs, context: int, heads
             check_memory(estimate + model_bytes, None, what=f"{what} with {args.model or 'the default model'}",
                          hint=_memory_hint(lengths, sparse, context))
     if outputs:
-        check_disk_space({path: _output_bytes(spec, n, count, args.min_sep) for path, n, count in zip(outputs, lengths, counts)})
+        check_disk_space({path: _output_bytes(spec, n, count, args.min_sep)
+                          for path, n, count in zip(outputs, lengths, counts)})
     return sparse
 
 

@@ -42,8 +42,9 @@ import numpy as np
 from .files import check_input_file
 
 __all__ = ["MAX_MAP_RESIDUES", "contact_format", "check_map_length", "number_text", "size_text", "read_npy_header",
-           "read_text_lines", "map_from_pairs", "read_builtin", "write_builtin", "check_output_path", "parse_probability", "atomic_write",
-           "part_prefix", "remove_stale_parts", "ranked_pairs", "write_contacts", "write_pairs", "read_contacts", "quote_input"]
+           "read_text_lines", "map_from_pairs", "read_builtin", "write_builtin", "check_output_path",
+           "parse_probability", "atomic_write", "part_prefix", "remove_stale_parts", "ranked_pairs", "write_contacts",
+           "write_pairs", "read_contacts", "quote_input"]
 
 RR_LINE_WIDTH = 50
 DECIMALS = 6
@@ -519,7 +520,8 @@ def read_text_lines(path: Path) -> List[str]:
     return text
 
 
-def map_from_pairs(path: Path, sequence: Optional[str], entries, rescale: bool = False) -> Tuple[np.ndarray, Optional[str]]:
+def map_from_pairs(path: Path, sequence: Optional[str], entries,
+                   rescale: bool = False) -> Tuple[np.ndarray, Optional[str]]:
     """The (L, L) map of listed pairs, NaN elsewhere, once the size and every index are checked.
 
     Parameters

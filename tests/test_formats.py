@@ -455,7 +455,8 @@ def test_pseudobonds_name_residues_and_colour_by_category(tmp_path, hvr):
         match = re.fullmatch(r"/A:(\d+)@(CB|CA) /A:(\d+)@(CB|CA) (green|red|magenta)", line)
         assert match, line
         a, b = int(match.group(1)), int(match.group(3))
-        assert match.group(2) == ("CA" if a in glycines else "CB") and match.group(4) == ("CA" if b in glycines else "CB")
+        assert match.group(2) == ("CA" if a in glycines else "CB")
+        assert match.group(4) == ("CA" if b in glycines else "CB")
         i, j = res_ids.index(a), res_ids.index(b)
         colour = "green" if T[i, j] == 1 else ("magenta" if X[i, j] == 1 else "red")
         assert match.group(5) == colour
@@ -509,3 +510,20 @@ def test_pymol_load_reads_every_format(tmp_path, shared_data, hvr):
         assert (cmd.get_names("all"), cmd.count_atoms("all")) == before
     finally:
         pymol.stop()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "validate", "evaluate-set"])
+def test_commands_refuse_hostile_new_formats_on_one_line(tmp_path, capsys, shared_data, command):
+    pdb = shared_data / "1hvr.pdb"
+    bad = tmp_path / "bad.psicov"
+    bad.write_text("1 5 0 8 0.5\n2 987654321987 0 8 0.5\n")
+    (tmp_path / "list.tsv").write_text(f"bad.psicov\t{pdb}\tA\n")
+    argv = {"evaluate": ["evaluate", str(bad), "--structure", str(pdb), "--chain", "A"],
+            "validate": ["validate", str(bad), str(pdb), "--chain", "A"],
+            "evaluate-set": ["evaluate-set", str(tmp_path / "list.tsv")]}[command]
+    capsys.readouterr()
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"esm-contacts {command}: error: ") and "line 2" in captured.err
+    assert f"at most {MAX_MAP_RESIDUES}" in captured.err
