@@ -523,6 +523,28 @@ def _add_evaluate(subparsers) -> None:
     parser.set_defaults(func=_run_evaluate)
 
 
+def _read_prediction(path, format: Optional[str]):
+    """(P, sequence or None, sparse?) of a contact file in any readable format (``--format`` or its extension)."""
+    from .io import read_contacts
+
+    spec = _contact_spec(path, format, "read")
+    P, sequence = read_contacts(path, format=spec.name)
+    return P, sequence, not spec.dense
+
+
+def _short_sparse_map(P, sequence: Optional[str], sparse: bool, structure, chain: str):
+    """A sparse map without a sequence that ends before the chain's last observed residue (its size is its
+    largest listed index) indexes the observed residues in order: grown with unlisted pairs to their
+    number, as PyMOL's ``esm_contacts_load`` draws it. Any other map is returned as it is."""
+    if sequence is not None or not sparse:
+        return P
+    from .io import pad_unlisted
+    from .structure import chain_sequence
+
+    observed = len(chain_sequence(structure, chain))
+    return pad_unlisted(P, observed) if P.shape[0] < observed else P
+
+
 def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str, min_identity: float,
                         hint: Optional[str] = "--sequence-from structure ignores the file's sequence"):
     """The sequence P is indexed by (None: the chain's observed residues) and the truth.
@@ -637,15 +659,15 @@ def _homodimer_map(structure, path: str, chain: str, sequence, min_identity: flo
 
 
 def _run_evaluate(args) -> int:
-    from .io import read_contacts
     from .metrics import evaluate, homodimer_explained, listed_pairs
     from .plot import check_figure_path
     from .structure import load_structure
 
     if args.plot:
         check_figure_path(args.plot)  # a bad --plot fails before any work
-    P, pred_sequence = read_contacts(args.prediction, format=args.format)
+    P, pred_sequence, sparse = _read_prediction(args.prediction, args.format)
     structure = load_structure(args.structure)
+    P = _short_sparse_map(P, pred_sequence, sparse, structure, args.chain)
     with _warnings_as_lines("evaluate"):
         sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction,
                                           _min_identity(args))
@@ -723,7 +745,7 @@ def _read_evaluation_list(path: Path):
 
 
 def _run_evaluate_set(args) -> int:
-    from .io import atomic_write, check_output_path, read_contacts
+    from .io import atomic_write, check_output_path
     from .metrics import evaluate_set, format_table, table_columns
     from .structure import load_structure
 
@@ -736,9 +758,10 @@ def _run_evaluate_set(args) -> int:
     for number, prediction, structure_ref, chain, variant in _read_evaluation_list(list_path):
         where = f"{list_path}, line {number}"
         try:
-            P, pred_sequence = read_contacts(prediction, format=args.format)
+            P, pred_sequence, sparse = _read_prediction(prediction, args.format)
             if structure_ref not in structures:
                 structures[structure_ref] = load_structure(structure_ref)
+            P = _short_sparse_map(P, pred_sequence, sparse, structures[structure_ref], chain)
             with _warnings_as_lines(f"evaluate-set: {where}"):
                 _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
                                            _min_identity(args), hint=None)
@@ -1038,9 +1061,7 @@ def _run_validate(args) -> int:
         predictor = _load_predictor(args, args.model, regression=args.regression)
         P = predictor.predict_batch([sequence], progress=_progress(args))[0]
     else:
-        from .io import read_contacts
-
-        P, sequence = read_contacts(args.inputs[0], format=args.format)
+        P, sequence, sparse = _read_prediction(args.inputs[0], args.format)
     from .structure import sequence_of_map
 
     where = args.inputs[0] if not args.model else args.model
@@ -1048,8 +1069,9 @@ def _run_validate(args) -> int:
     for name, structure in structures:
         try:
             # A map without a sequence (.npy): its size says what it is indexed by, per model.
-            indexed_by = sequence if sequence is not None else sequence_of_map(len(P), structure, args.chain)
-            results.append(validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
+            P_model = P if args.model else _short_sparse_map(P, sequence, sparse, structure, args.chain)
+            indexed_by = sequence if sequence is not None else sequence_of_map(len(P_model), structure, args.chain)
+            results.append(validate(P_model, structure, args.chain, top=args.top, min_sep=args.min_sep,
                                     threshold=args.threshold, sequence=indexed_by, name=name,
                                     min_identity=_min_identity(args)))
         except ValueError as error:  # another protein, a missing chain: name the model

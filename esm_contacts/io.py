@@ -44,7 +44,7 @@ from .files import check_input_file
 __all__ = ["MAX_MAP_RESIDUES", "contact_format", "check_map_length", "number_text", "size_text", "read_npy_header",
            "read_text_lines", "map_from_pairs", "read_builtin", "write_builtin", "check_output_path",
            "parse_probability", "atomic_write", "part_prefix", "remove_stale_parts", "ranked_pairs", "write_contacts",
-           "write_pairs", "read_contacts", "quote_input"]
+           "write_pairs", "read_contacts", "quote_input", "pad_unlisted"]
 
 RR_LINE_WIDTH = 50
 DECIMALS = 6
@@ -500,6 +500,35 @@ def read_contacts(path: Union[str, Path], format: Optional[str] = None) -> Tuple
 
     path = check_input_file(path)
     return find_format(path, format, "read").reader(path)
+
+
+def pad_unlisted(P: np.ndarray, length: int) -> np.ndarray:
+    """``P`` grown to ``length`` x ``length`` with unlisted (NaN) pairs for the residues beyond it.
+
+    A sparse file without a sequence ends at its largest listed index; where its indices
+    refer to a chain's observed residues in order, the residues after that index are
+    there but have no listed pair.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (n, n) map, n <= ``length``.
+    length : int
+        Residues of what the map indexes.
+
+    Returns
+    -------
+    padded : numpy.ndarray
+        float32 (length, length); ``P`` itself when n == ``length``.
+    """
+    P = np.asarray(P, dtype=np.float32)
+    if P.shape[0] > length:
+        raise ValueError(f"the map has {P.shape[0]} residues, more than the {length} it should index")
+    if P.shape[0] == length:
+        return P
+    padded = np.full((length, length), np.nan, dtype=np.float32)
+    padded[: P.shape[0], : P.shape[0]] = P
+    return padded
 
 
 def read_builtin(path: Path, name: str) -> Tuple[np.ndarray, Optional[str]]:

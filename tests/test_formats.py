@@ -527,3 +527,24 @@ def test_commands_refuse_hostile_new_formats_on_one_line(tmp_path, capsys, share
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith(f"esm-contacts {command}: error: ") and "line 2" in captured.err
     assert f"at most {MAX_MAP_RESIDUES}" in captured.err
+
+
+@pytest.mark.parametrize("suffix", [".rr", ".psicov", ".plmdca"])
+def test_sparse_file_without_sequence_that_stops_short_is_evaluated(tmp_path, capsys, hvr, suffix):
+    """Indices of a sequence-less sparse file are the observed residues in order; a file whose
+    largest index is below the chain's length (top pairs only) is evaluated as PyMOL draws it,
+    with the same precision as the same pairs in a file that carries the sequence."""
+    path, structure, sequence, P = hvr
+    L = len(sequence)
+    short = np.full_like(P, np.nan)
+    i, j = np.triu_indices(L - 10, 6)  # no pair reaches the last 10 residues
+    short[i, j] = short[j, i] = P[i, j]
+    write_contacts(tmp_path / "ref.csv", short, sequence=sequence)
+    reference = evaluate_json(capsys, tmp_path / "ref.csv", path)
+    write_contacts(tmp_path / f"short{suffix}", short)  # no sequence: the file ends at index L - 10
+    assert read_contacts(tmp_path / f"short{suffix}")[0].shape == (L - 10, L - 10)
+    assert evaluate_json(capsys, tmp_path / f"short{suffix}", path) == reference
+    assert main(["validate", str(tmp_path / f"short{suffix}"), str(path), "--chain", "A", "--json"]) == 0
+    ours = json.loads(capsys.readouterr().out)
+    assert main(["validate", str(tmp_path / "ref.csv"), str(path), "--chain", "A", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["agreement"] == ours[0]["agreement"]
