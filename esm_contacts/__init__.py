@@ -21,6 +21,7 @@ _MODULES = (
     "attention",
     "files",
     "io",
+    "formats",
     "metrics",
     "models",
     "msa",

@@ -60,6 +60,22 @@ def _option(kind: str, name: str):
     return argument_type(kind, name)
 
 
+def _declare_format(parser, what: str) -> None:
+    """``--format``: the contact file's format when its extension does not say (``.txt``) or says another."""
+    from .formats import CONTACT_FORMATS
+
+    parser.add_argument("--format", metavar="FORMAT",
+                        help=f"format of {what} instead of its extension's: "
+                        f"{', '.join(spec.name for spec in CONTACT_FORMATS)} (README: contact formats)")
+
+
+def _contact_spec(path, format: Optional[str], mode: str):
+    """The format table row of a contact file (``--format`` or the extension), checked before any work."""
+    from .formats import find_format
+
+    return find_format(path, format, mode)
+
+
 def _progress(args) -> bool:
     """Progress (stage text, bars) unless --quiet, and only on a terminal."""
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
@@ -128,7 +144,9 @@ def _add_predict(subparsers) -> None:
                         "has it) or the observed residues only")
     _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"], help="transformer precision (half precision on GPUs only)")
-    parser.add_argument("--out", help="output file: .rr/.casp, .csv or .npy; '{name}' is replaced by the record name")
+    parser.add_argument("--out", help="output file: .rr/.casp, .csv, .npy or another contact format (README); "
+                        "'{name}' is replaced by the record name; .pb (ChimeraX pseudobonds) from a structure INPUT")
+    _declare_format(parser, "--out")
     parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum sequence separation of listed pairs (default 6)")
     parser.add_argument("--top", default=None, help="pairs to list: L, L/2, L/5, a number or all (default: L on the terminal, all in files)")
     parser.add_argument("--msa", help="alignment (a3m, aligned FASTA, Stockholm) to ensemble over; its first row is the query")
@@ -233,14 +251,17 @@ def _print_pairs(name: str, sequence: str, pairs) -> None:
 
 
 def _run_predict(args) -> int:
-    from .io import contact_format
     from .metrics import parse_top
     from .models import DEFAULT_MODEL
     from .predictor import clean_sequence
 
-    if args.out:
-        contact_format(args.out)  # unknown extension: fail before loading anything
+    if args.format and not args.out:
+        raise CommandError("--format names the format of --out: give --out FILE")
+    spec = _contact_spec(args.out, args.format, "write") if args.out else None  # before loading anything
     records = _prediction_inputs(args)
+    if spec is not None and spec.needs_structure and any(structure is None for _, _, structure in records):
+        raise CommandError(f"{args.out}: a {spec.title} file names residues of a structure: give a structure "
+                           "file or PDB ID as INPUT (or write a contact file and use convert-contacts --structure)")
     # Validate every input before the (slow) model load, so input errors come first.
     records = [(name, clean_sequence(seq, name=name), structure) for name, seq, structure in records]
     msa_rows = None
@@ -249,18 +270,18 @@ def _run_predict(args) -> int:
         records = [record]
     if args.evaluate and any(structure is None for _, _, structure in records):
         raise CommandError("--evaluate needs a structure file or PDB ID as INPUT")
-    top = args.top or ("all" if args.out else "L")
+    top = args.top or (spec.default_top if spec else "L")
     parse_top(top, 1)  # a bad --top fails before the model loads
     outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
     model = args.model or DEFAULT_MODEL
     context, heads, model_bytes = _model_size(model)
     lengths = [len(sequence) for _, sequence, _ in records]
     # Memory and disk before the model loads (its size guessed from the name or file) ...
-    _check_resources(args, lengths, top, outputs, context, heads, model_bytes=model_bytes)
+    _check_resources(args, lengths, top, outputs, context, heads, model_bytes=model_bytes, spec=spec)
     predictor = _load_predictor(args, model, dtype=args.dtype, regression=args.regression)
     # ... and again with the model's own context, heads and width.
     sparse = _check_resources(args, lengths, top, outputs, predictor.max_length, predictor.num_heads,
-                              predictor=predictor)
+                              predictor=predictor, spec=spec)
     max_memory = args.max_memory * 1e9 if args.max_memory else None
     if args.msa:
         maps = [predictor.predict_msa(msa_rows, num_seqs=args.num_seqs, strategy=args.msa_strategy,
@@ -278,10 +299,11 @@ def _run_predict(args) -> int:
             i, j, p = predictor.predict_top(sequence, top=top, min_sep=args.min_sep, max_memory=max_memory,
                                             progress=_progress(args))
         else:
-            i, j, p = _listed_pairs(P, top, args.min_sep, outputs)
+            i, j, p = _listed_pairs(P, top, args.min_sep, spec)
         if args.out:
-            _write_record(outputs, index, records, written, P, sequence, (i, j, p), name, predictor.name)
-            what = "the contact map" if outputs[index].suffix.lower() == ".npy" else f"{len(i)} pairs"
+            _write_record(outputs, index, records, written, P, sequence, (i, j, p), name, predictor.name, spec,
+                          structure, _min_identity(args))
+            what = "the contact map" if spec.dense else f"{len(i)} pairs"
             print(f"{name}: {len(sequence)} residues, {what} written to {outputs[index]}", file=sys.stderr)
         else:
             _print_pairs(name, sequence, (i, j, p))
@@ -291,31 +313,33 @@ def _run_predict(args) -> int:
     return 0
 
 
-def _listed_pairs(P, top, min_sep: int, outputs):
-    """The pairs a dense map lists; a .npy output lists none (it holds the map), so none are ranked."""
+def _listed_pairs(P, top, min_sep: int, spec):
+    """The pairs a dense map lists; a dense output (.npy) lists none (it holds the map), so none are ranked."""
     import numpy as np
 
-    from .io import contact_format
     from .metrics import top_pairs
 
-    if outputs and contact_format(outputs[0]) == "npy":
+    if spec is not None and spec.dense:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
     return top_pairs(P, top=top, min_sep=min_sep)
 
 
 def _write_record(outputs, index: int, records, written: List[str], P, sequence: str, pairs, name: str,
-                  model: str) -> None:
+                  model: str, spec, structure=None, min_identity: Optional[float] = None) -> None:
     """Write one record's output; a failure (a full disk) says which records are written and which not."""
     from .io import write_contacts, write_pairs
 
     out = outputs[index]
     method = f"{model} attention contacts"
+    # A structure input: the .pb format names its residues (other formats ignore it).
+    where = dict(zip(("structure", "chain"), structure or (None, None)), min_identity=min_identity)
     try:
         if P is not None:
-            write_contacts(out, P, sequence=sequence, pairs=pairs[:2], target=name, method=method)
+            write_contacts(out, P, sequence=sequence, pairs=pairs[:2], target=name, method=method, format=spec.name,
+                           **where)
         else:
-            write_pairs(out, sequence, *pairs, target=name, method=method)
+            write_pairs(out, sequence, *pairs, target=name, method=method, format=spec.name, **where)
     except OSError as error:
         missing = [str(outputs[k]) for k in range(index, len(records))]
         done = ", ".join(written) if written else "none"
@@ -344,23 +368,22 @@ def _model_size(model: str) -> Tuple[int, int, int]:
 
 
 def _check_resources(args, lengths: List[int], top, outputs, context: int, heads: int, predictor=None,
-                     model_bytes: int = 0) -> List[bool]:
+                     model_bytes: int = 0, spec=None) -> List[bool]:
     """Refuse a request that will not fit in memory or on disk; which records go the sparse way.
 
     A record is predicted without its (L, L) map (:meth:`ContactPredictor.predict_top`) when it
-    is longer than the context, its ``--top`` is bounded, its output is not ``.npy`` and it is
+    is longer than the context, its ``--top`` is bounded, its output is not dense (``.npy``) and it is
     neither an MSA query nor evaluated. Before the model loads (``predictor`` None) the memory
     limit also covers the model's weights, unless ``--max-memory`` bounds the request alone.
     """
-    from .io import contact_format
     from .metrics import parse_top
     from .resources import check_disk_space, check_memory, estimate_memory
 
-    fmt = contact_format(outputs[0]) if outputs else None
+    dense = spec is not None and spec.dense
     counts = [parse_top(top, n) for n in lengths]
-    allowed = not args.msa and not args.evaluate and fmt != "npy"
+    allowed = not args.msa and not args.evaluate and not dense
     sparse = [allowed and n > context and count is not None for n, count in zip(lengths, counts)]
-    listed = [0 if fmt == "npy" else count for count in counts]
+    listed = [0 if dense else count for count in counts]
     if predictor is not None:
         predictor.check_memory(lengths, args.max_memory * 1e9 if args.max_memory else None, msa=bool(args.msa),
                                listed=listed, sparse=sparse)
@@ -374,7 +397,8 @@ def _check_resources(args, lengths: List[int], top, outputs, context: int, heads
             check_memory(estimate + model_bytes, None, what=f"{what} with {args.model or 'the default model'}",
                          hint=_memory_hint(lengths, sparse, context))
     if outputs:
-        check_disk_space({path: _output_bytes(fmt, n, count, args.min_sep) for path, n, count in zip(outputs, lengths, counts)})
+        check_disk_space({path: _output_bytes(spec, n, count, args.min_sep)
+                          for path, n, count in zip(outputs, lengths, counts)})
     return sparse
 
 
@@ -384,13 +408,16 @@ def _memory_hint(lengths: List[int], sparse: List[bool], context: int) -> str:
     return ""
 
 
-def _output_bytes(fmt: str, length: int, count, min_sep: int) -> int:
-    """Estimated size of one output file: the map (.npy) or one line per listed pair and the header."""
-    if fmt == "npy":
-        return 128 + 4 * length * length
+def _output_bytes(spec, length: int, count, min_sep: int) -> int:
+    """Estimated size of one output file: the map (.npy: 4 bytes a pair; a text matrix: a printed
+    number a pair) or one line per listed pair and the header."""
+    from .io import DECIMALS
+
+    if spec.dense:
+        return 128 + (4 if spec.binary else DECIMALS + 3) * length * length
     span = max(length - min_sep, 0)
     pairs = span * (span + 1) // 2 if count is None else min(count, span * (span + 1) // 2)
-    line = 2 * len(str(length)) + (16 if fmt == "rr" else 18)
+    line = 2 * len(str(length)) + (16 if spec.name == "rr" else 30)
     return 512 + 2 * length + pairs * line
 
 
@@ -476,10 +503,12 @@ def _add_evaluate(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="precision of a contact file against a structure (ranges x L, L/2, L/5)",
-        description="PRED is a contact file (CASP RR, CSV or .npy). The truth is the chain's "
+        description="PRED is a contact file (CASP RR, CSV, .npy or another readable contact format; README). "
+        "The truth is the chain's "
         "Cb-Cb contacts (< 8 A, virtual Cb); with a sequence in PRED it is aligned to the chain.",
     )
     parser.add_argument("prediction", metavar="PRED")
+    _declare_format(parser, "PRED")
     parser.add_argument("--structure", required=True, help="PDB/mmCIF/BinaryCIF file (gzipped too) or PDB ID")
     parser.add_argument("--chain", required=True, help="author chain ID")
     parser.add_argument("--sequence-from", choices=["structure", "PRED"], default=None,
@@ -492,6 +521,28 @@ def _add_evaluate(subparsers) -> None:
                         help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
     _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate)
+
+
+def _read_prediction(path, format: Optional[str]):
+    """(P, sequence or None, sparse?) of a contact file in any readable format (``--format`` or its extension)."""
+    from .io import read_contacts
+
+    spec = _contact_spec(path, format, "read")
+    P, sequence = read_contacts(path, format=spec.name)
+    return P, sequence, not spec.dense
+
+
+def _short_sparse_map(P, sequence: Optional[str], sparse: bool, structure, chain: str):
+    """A sparse map without a sequence that ends before the chain's last observed residue (its size is its
+    largest listed index) indexes the observed residues in order: grown with unlisted pairs to their
+    number, as PyMOL's ``esm_contacts_load`` draws it. Any other map is returned as it is."""
+    if sequence is not None or not sparse:
+        return P
+    from .io import pad_unlisted
+    from .structure import chain_sequence
+
+    observed = len(chain_sequence(structure, chain))
+    return pad_unlisted(P, observed) if P.shape[0] < observed else P
 
 
 def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, where: str, min_identity: float,
@@ -608,15 +659,15 @@ def _homodimer_map(structure, path: str, chain: str, sequence, min_identity: flo
 
 
 def _run_evaluate(args) -> int:
-    from .io import read_contacts
     from .metrics import evaluate, homodimer_explained, listed_pairs
     from .plot import check_figure_path
     from .structure import load_structure
 
     if args.plot:
         check_figure_path(args.plot)  # a bad --plot fails before any work
-    P, pred_sequence = read_contacts(args.prediction)
+    P, pred_sequence, sparse = _read_prediction(args.prediction, args.format)
     structure = load_structure(args.structure)
+    P = _short_sparse_map(P, pred_sequence, sparse, structure, args.chain)
     with _warnings_as_lines("evaluate"):
         sequence, T = _prediction_against(P, pred_sequence, structure, args.chain, args.sequence_from, args.prediction,
                                           _min_identity(args))
@@ -659,6 +710,7 @@ def _add_evaluate_set(subparsers) -> None:
         "a variant (model) name per line; '#' starts a comment; paths are relative to LIST's folder.",
     )
     parser.add_argument("list", metavar="LIST")
+    _declare_format(parser, "every prediction of LIST")
     parser.add_argument("--out", help="per-protein rows as CSV")
     parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="smallest separation evaluated (default 6)")
     parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
@@ -693,20 +745,23 @@ def _read_evaluation_list(path: Path):
 
 
 def _run_evaluate_set(args) -> int:
-    from .io import atomic_write, check_output_path, read_contacts
+    from .io import atomic_write, check_output_path
     from .metrics import evaluate_set, format_table, table_columns
     from .structure import load_structure
 
     if args.out:
         check_output_path(args.out)  # before any structure is read
+    if args.format:
+        _contact_spec("", args.format, "read")  # an unknown --format fails before any file is read
     list_path = Path(args.list)
     structures, rows, sources = {}, [], []
     for number, prediction, structure_ref, chain, variant in _read_evaluation_list(list_path):
         where = f"{list_path}, line {number}"
         try:
-            P, pred_sequence = read_contacts(prediction)
+            P, pred_sequence, sparse = _read_prediction(prediction, args.format)
             if structure_ref not in structures:
                 structures[structure_ref] = load_structure(structure_ref)
+            P = _short_sparse_map(P, pred_sequence, sparse, structures[structure_ref], chain)
             with _warnings_as_lines(f"evaluate-set: {where}"):
                 _, T = _prediction_against(P, pred_sequence, structures[structure_ref], chain, None, str(prediction),
                                            _min_identity(args), hint=None)
@@ -879,6 +934,60 @@ def _run_train_regression(args) -> int:
     return 0
 
 
+# --- convert-contacts ---------------------------------------------------------------
+
+
+def _add_convert_contacts(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "convert-contacts",
+        help="convert a contact file to another contact format, or to ChimeraX pseudobonds (.pb)",
+        description="IN is a contact file in any readable format; OUT's format follows its extension "
+        "(or --out-format). A .pb file (ChimeraX pseudobonds, coloured by category) names residues of a "
+        "structure: it needs --structure and --chain. Formats: README, 'Contact file formats'.",
+    )
+    parser.add_argument("input", metavar="IN")
+    parser.add_argument("--out", required=True, metavar="OUT", help="output file")
+    parser.add_argument("--in-format", metavar="FORMAT", help="format of IN instead of its extension's")
+    parser.add_argument("--out-format", metavar="FORMAT", help="format of OUT instead of its extension's")
+    parser.add_argument("--structure", help="structure (PDB/mmCIF/BinaryCIF or PDB ID) a .pb output names residues of")
+    parser.add_argument("--chain", help="author chain ID of --structure")
+    parser.add_argument("--top", default=None, help="pairs to write: L, L/2, L/5, a number or all "
+                        "(default: all listed pairs; L for .pb)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=1,
+                        help="minimum sequence separation of written pairs (default 1: every listed pair)")
+    _declare_min_identity(parser)
+    parser.set_defaults(func=_run_convert_contacts)
+
+
+def _run_convert_contacts(args) -> int:
+    from .io import check_output_path, read_contacts, write_contacts
+    from .metrics import parse_top, top_pairs
+
+    out_spec = _contact_spec(args.out, args.out_format, "write")
+    in_spec = _contact_spec(args.input, args.in_format, "read")
+    check_output_path(args.out)
+    top = args.top or out_spec.default_top
+    parse_top(top, 1)  # a bad --top fails before anything is read
+    if out_spec.needs_structure and not (args.structure and args.chain):
+        raise CommandError(f"{args.out}: a {out_spec.title} file names residues of a structure: "
+                           "give --structure and --chain")
+    if not out_spec.needs_structure and (args.structure or args.chain):
+        raise CommandError(f"--structure and --chain are for .pb outputs; {args.out} is {out_spec.title}")
+    P, sequence = read_contacts(args.input, format=in_spec.name)
+    structure = None
+    if args.structure:
+        from .structure import load_structure
+
+        structure = load_structure(args.structure)
+    pairs = None if out_spec.dense else top_pairs(P, top=top, min_sep=args.min_sep)[:2]
+    write_contacts(args.out, P, sequence=sequence, pairs=pairs, target=Path(args.input).stem,
+                   method=f"converted from {Path(args.input).name}", format=out_spec.name, structure=structure,
+                   chain=args.chain, min_identity=_min_identity(args))
+    written = "the contact map" if out_spec.dense else f"{len(pairs[0])} pairs"
+    print(f"{args.input} ({in_spec.title}): {written} written to {args.out} ({out_spec.title})", file=sys.stderr)
+    return 0
+
+
 # --- validate (model checking) -------------------------------------------------
 
 
@@ -886,11 +995,13 @@ def _add_validate(subparsers) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="check structure models against predicted contacts (agreement, per residue, register shifts)",
-        description="validate PRED MODEL [MODEL ...]: PRED is a contact file (RR, CSV, .npy); "
+        description="validate PRED MODEL [MODEL ...]: PRED is a contact file (RR, CSV, .npy or another readable "
+        "contact format; README); "
         "with --model NAME the contacts are predicted first and every positional argument is a model.",
     )
     parser.add_argument("inputs", nargs="+", metavar="PRED_OR_MODEL")
     parser.add_argument("--chain", required=True, help="chain of the models (author chain ID)")
+    _declare_format(parser, "PRED")
     _declare_model_options(parser, "predict with this ESM model (name or .pt) instead of reading PRED")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
     parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
@@ -933,6 +1044,8 @@ def _run_validate(args) -> int:
     from .validation import format_ranking, format_summary, format_validation, validate
 
     paths = args.inputs if args.model else args.inputs[1:]
+    if args.model and args.format:
+        raise CommandError("--format names the format of PRED; with --model there is no PRED file")
     if not paths:
         raise CommandError("give a prediction file and at least one model (or --model NAME and models)")
     parse_top(args.top, 1)  # a bad --top fails before anything is read
@@ -948,9 +1061,7 @@ def _run_validate(args) -> int:
         predictor = _load_predictor(args, args.model, regression=args.regression)
         P = predictor.predict_batch([sequence], progress=_progress(args))[0]
     else:
-        from .io import read_contacts
-
-        P, sequence = read_contacts(args.inputs[0])
+        P, sequence, sparse = _read_prediction(args.inputs[0], args.format)
     from .structure import sequence_of_map
 
     where = args.inputs[0] if not args.model else args.model
@@ -958,8 +1069,9 @@ def _run_validate(args) -> int:
     for name, structure in structures:
         try:
             # A map without a sequence (.npy): its size says what it is indexed by, per model.
-            indexed_by = sequence if sequence is not None else sequence_of_map(len(P), structure, args.chain)
-            results.append(validate(P, structure, args.chain, top=args.top, min_sep=args.min_sep,
+            P_model = P if args.model else _short_sparse_map(P, sequence, sparse, structure, args.chain)
+            indexed_by = sequence if sequence is not None else sequence_of_map(len(P_model), structure, args.chain)
+            results.append(validate(P_model, structure, args.chain, top=args.top, min_sep=args.min_sep,
                                     threshold=args.threshold, sequence=indexed_by, name=name,
                                     min_identity=_min_identity(args)))
         except ValueError as error:  # another protein, a missing chain: name the model

@@ -1,4 +1,10 @@
-"""Contact files: CASP RR, CSV and NumPy ``.npy``.
+"""Contact files: reading and writing through the format table, and atomic writes.
+
+The formats (CASP RR, CSV, ``.npy``, PSICOV, CCMpred/GREMLIN, plmDCA, EVfold, FreeContact,
+ChimeraX pseudobonds, trRosetta ``.npz``) are the rows of
+:data:`esm_contacts.formats.CONTACT_FORMATS`; :func:`read_contacts` and
+:func:`write_contacts` dispatch through it. This module holds RR, CSV and ``.npy``
+themselves and what every reader shares (:func:`map_from_pairs`, the size checks).
 
 Indices in RR and CSV files are 1-based sequence positions, pairs ``i < j``, one line
 each, highest probability first. Probabilities are printed with six decimals; reading
@@ -35,10 +41,11 @@ import numpy as np
 
 from .files import check_input_file
 
-__all__ = ["FORMATS", "MAX_MAP_RESIDUES", "contact_format", "check_output_path", "parse_probability", "atomic_write",
-           "part_prefix", "remove_stale_parts", "ranked_pairs", "write_contacts", "write_pairs", "read_contacts", "quote_input"]
+__all__ = ["MAX_MAP_RESIDUES", "contact_format", "check_map_length", "number_text", "size_text", "read_npy_header",
+           "read_text_lines", "map_from_pairs", "read_builtin", "write_builtin", "check_output_path",
+           "parse_probability", "atomic_write", "part_prefix", "remove_stale_parts", "ranked_pairs", "write_contacts",
+           "write_pairs", "read_contacts", "quote_input", "pad_unlisted"]
 
-FORMATS = {".rr": "rr", ".casp": "rr", ".csv": "csv", ".npy": "npy"}
 RR_LINE_WIDTH = 50
 DECIMALS = 6
 #: Longest sequence a contact file may describe: its map is L x L float32, 40,000
@@ -75,7 +82,7 @@ def quote_input(text: str, limit: int = QUOTE_LIMIT) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def _size_text(size: int) -> str:
+def size_text(size: int) -> str:
     """A number of bytes in words (``6.4 GB``; ``about 10^30 bytes`` beyond exabytes)."""
     if size >= 10**21:  # str() of a huge int may exceed Python's digit limit: the exponent from its bits
         return f"about 10^{int((int(size).bit_length() - 1) * 0.30103)} bytes"
@@ -87,7 +94,7 @@ def _size_text(size: int) -> str:
     return f"{size:.1f} EB"
 
 
-def _number(value: int) -> str:
+def number_text(value: int) -> str:
     """An integer from a file for a message: whole up to 20 digits, else its first digits and length."""
     text = str(value)
     return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)"
@@ -95,25 +102,28 @@ def _number(value: int) -> str:
 
 def _map_bytes(length: int) -> str:
     """The memory an L x L float32 map needs, in words."""
-    return _size_text(4 * int(length) * int(length))
+    return size_text(4 * int(length) * int(length))
 
 
-def _check_length(length: int, where: str, what: str) -> None:
+def check_map_length(length: int, where: str, what: str) -> None:
     """Refuse a map of more than :data:`MAX_MAP_RESIDUES` residues before it is allocated."""
     if length > MAX_MAP_RESIDUES:
         raise ValueError(
-            f"{where}: {what} makes a {_number(length)} x {_number(length)} contact map "
+            f"{where}: {what} makes a {number_text(length)} x {number_text(length)} contact map "
             f"({_map_bytes(length)} as float32); "
             f"contact files of at most {MAX_MAP_RESIDUES} residues are read"
         )
 
 
-def contact_format(path: Union[str, Path]) -> str:
-    """``"rr"``, ``"csv"`` or ``"npy"`` from the file extension; ValueError otherwise."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"{path}: unknown contact file extension {suffix!r}; use one of {', '.join(FORMATS)}")
-    return FORMATS[suffix]
+def contact_format(path: Union[str, Path], format: Optional[str] = None, mode: Optional[str] = None) -> str:
+    """The format name of a contact file (:data:`esm_contacts.formats.CONTACT_FORMATS`): ``format``
+    when given (a name or alias), else from the extension; ValueError otherwise.
+
+    ``mode`` ``"read"`` or ``"write"`` also checks that the format can be read / written.
+    """
+    from .formats import find_format
+
+    return find_format(path, format, mode).name
 
 
 def check_output_path(path: Union[str, Path]) -> Path:
@@ -307,48 +317,68 @@ def write_contacts(
     min_sep: int = 6,
     target: str = "query",
     method: str = "ESM attention contacts (esm-contacts)",
+    format: Optional[str] = None,
+    structure=None,
+    chain: Optional[str] = None,
+    min_identity: Optional[float] = None,
 ) -> None:
-    """Write a contact map; the format follows the extension.
+    """Write a contact map; the format follows the extension, or ``format``.
 
     Parameters
     ----------
     path : str or Path
-        ``.rr``/``.casp``, ``.csv`` or ``.npy``.
+        A writable format of :data:`esm_contacts.formats.CONTACT_FORMATS` (``.rr``,
+        ``.csv``, ``.npy``, ``.psicov``, ``.mat``, ``.plmdca``, ``.evfold``,
+        ``.freecontact``, ``.pb``).
     P : numpy.ndarray
         (L, L) probabilities in [0, 1]; NaN marks a pair that is not a prediction (as
-        :func:`read_contacts` gives for pairs an RR/CSV file does not list). RR and CSV
-        list only the other pairs, so reading the file back gives the same NaN pairs.
-        A ``.npy`` lists every pair: a map with NaN is refused for it (ValueError), as
-        :func:`read_contacts` refuses NaN in a ``.npy``.
+        :func:`read_contacts` gives for pairs a sparse file does not list). Sparse
+        formats list only the other pairs, so reading the file back gives the same NaN
+        pairs. A dense format (``.npy``, CCMpred matrix) lists every pair: a map with NaN
+        is refused for it (ValueError), as :func:`read_contacts` refuses NaN in a ``.npy``.
     sequence : str, optional
         The sequence (RR sequence lines; CSV ``# sequence:`` first line and residue
-        letters; ``X`` where absent).
+        letters; EVfold/FreeContact letters; ``X`` where absent).
     pairs : tuple of numpy.ndarray, optional
-        0-based ``(i, j)`` pairs to list, in order (RR and CSV); pairs with NaN
+        0-based ``(i, j)`` pairs to list, in order (sparse formats); pairs with NaN
         probability are left out. By default every listed pair with ``j - i >=
         min_sep``, highest probability first (:func:`ranked_pairs`).
     min_sep : int
         Minimum separation when ``pairs`` is not given.
     target, method : str
-        RR header fields.
+        Header fields (RR, pseudobond comment).
+    format : str, optional
+        A format name (``--format``) instead of the extension.
+    structure, chain, min_identity
+        The structure (:func:`esm_contacts.structure.load_structure`) and author chain
+        that a ChimeraX ``.pb`` file names residues of and colours pairs against.
 
     Raises
     ------
     ValueError
         A map that is not square or holds values outside [0, 1] or infinities, NaN for a
-        ``.npy``, a sequence of another length, or a pair outside the map (named).
+        dense format, a sequence of another length, a pair outside the map (named), or
+        a format that is not written.
     """
-    fmt = contact_format(path)
-    P = _check_map(P, str(path), dense=fmt == "npy")
+    from .formats import find_format
+
+    spec = find_format(path, format, "write")
+    P = np.asarray(P)
+    if spec.dense and P.dtype.kind == "f" and np.isnan(P).any():
+        raise ValueError(f"{path}: contact probabilities must be finite and in [0, 1] ({int(np.isnan(P).sum())} NaN "
+                         f"values: unlisted pairs, but a {spec.title} file lists every pair; write a format that "
+                         "lists pairs: .rr, .csv, ...)")
+    P = _check_map(P, str(path), dense=spec.dense)
     if sequence is not None and len(sequence) != P.shape[0]:
         raise ValueError(f"{path}: sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
-    if fmt == "npy":
-        with atomic_write(path, "wb") as stream:
-            np.save(stream, P)
+    if spec.dense:
+        with atomic_write(path, "wb" if spec.binary else "w") as stream:
+            spec.writer(stream, P)
         return
     lo, hi = _pairs_to_write(P, ranked_pairs(P, min_sep) if pairs is None else pairs, str(path))
     write_pairs(path, sequence or "X" * P.shape[0], lo, hi, P[lo, hi], target=target, method=method,
-                known_sequence=sequence is not None)
+                known_sequence=sequence is not None, format=format, structure=structure, chain=chain,
+                min_identity=min_identity)
 
 
 def write_pairs(
@@ -360,13 +390,18 @@ def write_pairs(
     target: str = "query",
     method: str = "ESM attention contacts (esm-contacts)",
     known_sequence: bool = True,
+    format: Optional[str] = None,
+    structure=None,
+    chain: Optional[str] = None,
+    min_identity: Optional[float] = None,
 ) -> None:
-    """Write listed pairs as an RR or CSV file, without a map (long sequences: :meth:`ContactPredictor.predict_top`).
+    """Write listed pairs in a sparse format, without a map (long sequences: :meth:`ContactPredictor.predict_top`).
 
     Parameters
     ----------
     path : str or Path
-        ``.rr``/``.casp`` or ``.csv`` (``.npy`` needs the map: :func:`write_contacts`).
+        A sparse writable format (``.rr``/``.casp``, ``.csv``, ``.psicov``, ``.plmdca``,
+        ``.evfold``, ``.freecontact``, ``.pb``); a dense one needs the map (:func:`write_contacts`).
     sequence : str
         The sequence; its length is L.
     i, j : numpy.ndarray
@@ -374,13 +409,20 @@ def write_pairs(
     p : numpy.ndarray
         Their probabilities.
     target, method : str
-        RR header fields.
+        Header fields.
     known_sequence : bool
         False: ``sequence`` is a placeholder of X (no CSV ``# sequence:`` line).
+    format, structure, chain, min_identity
+        As in :func:`write_contacts`.
     """
-    fmt = contact_format(path)
-    if fmt == "npy":
-        raise ValueError(f"{path}: a .npy file holds the whole map; write listed pairs as .rr or .csv")
+    from .formats import PairList, find_format
+
+    spec = find_format(path, format, "write")
+    if spec.dense:
+        raise ValueError(f"{path}: a {spec.title} file holds the whole map; write listed pairs in a sparse format "
+                         "(.rr, .csv, ...)")
+    if spec.needs_structure and (structure is None or not chain):
+        raise ValueError(f"{path}: a {spec.title} file names residues of a structure: give the structure and chain")
     lo, hi = _pairs_to_write(np.zeros((len(sequence), 0)), (i, j), str(path), drop_unlisted=False)
     probabilities = np.asarray(p, dtype=np.float64)
     if probabilities.shape != lo.shape:
@@ -388,43 +430,61 @@ def write_pairs(
     if probabilities.size and not (np.isfinite(probabilities).all() and 0 <= probabilities.min()
                                    and probabilities.max() <= 1):
         raise ValueError(f"{path}: contact probabilities must be finite and in [0, 1]")
-    letters = sequence
+    pairs = PairList(len(sequence), lo, hi, probabilities, sequence if known_sequence else None, target, method,
+                     structure, chain, min_identity)
     with atomic_write(path) as stream:
-        if fmt == "rr":
-            stream.write(f"PFRMAT RR\nTARGET {target}\nAUTHOR esm-contacts\nMETHOD {method}\nMODEL 1\n")
-            for start in range(0, len(letters), RR_LINE_WIDTH):
-                stream.write(letters[start : start + RR_LINE_WIDTH] + "\n")
-            stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(lo, hi, probabilities))
-            stream.write("END\n")
-        else:
-            # The whole sequence in a leading comment: the pair rows alone lose residues
-            # that are in no listed pair, and every pair when the sequence is short.
-            if known_sequence:
-                stream.write(f"# sequence: {sequence}\n")
-            stream.write("i,j,res_i,res_j,probability\n")
-            stream.writelines(
-                f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n" for a, b, p in zip(lo, hi, probabilities)
-            )
+        spec.writer(stream, pairs)
 
 
-def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
-    """Read a contact file written here or elsewhere (CASP RR, CSV, ``.npy``).
+def write_builtin(stream, name: str, data) -> None:
+    """The writers of this module's formats (``"rr"``, ``"csv"``: a :class:`~esm_contacts.formats.PairList`;
+    ``"npy"``: the map), for the format table."""
+    if name == "npy":
+        np.save(stream, data)
+        return
+    letters = data.sequence or "X" * data.length
+    if name == "rr":
+        stream.write(f"PFRMAT RR\nTARGET {data.target}\nAUTHOR esm-contacts\nMETHOD {data.method}\nMODEL 1\n")
+        for start in range(0, len(letters), RR_LINE_WIDTH):
+            stream.write(letters[start : start + RR_LINE_WIDTH] + "\n")
+        stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(data.i, data.j, data.p))
+        stream.write("END\n")
+        return
+    # The whole sequence in a leading comment: the pair rows alone lose residues
+    # that are in no listed pair, and every pair when the sequence is short.
+    if data.sequence:
+        stream.write(f"# sequence: {data.sequence}\n")
+    stream.write("i,j,res_i,res_j,probability\n")
+    stream.writelines(f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n"
+                      for a, b, p in zip(data.i, data.j, data.p))
+
+
+def read_contacts(path: Union[str, Path], format: Optional[str] = None) -> Tuple[np.ndarray, Optional[str]]:
+    """Read a contact file written here or elsewhere, in any readable format of
+    :data:`esm_contacts.formats.CONTACT_FORMATS`.
 
     Parameters
     ----------
     path : str or Path
         The file; the format follows the extension.
+    format : str, optional
+        A format name (``--format``: ``rr``, ``csv``, ``npy``, ``psicov``, ``ccmpred``,
+        ``plmdca``, ``evfold``, ``freecontact``, ``trrosetta``) instead of the extension.
 
     Returns
     -------
     P : numpy.ndarray
-        float32 (L, L), symmetric. From RR or CSV: NaN for every pair the file does not
-        list, the diagonal included (those pairs are not predictions and take no place
-        in any ranking). From ``.npy``: every pair, as stored (symmetrized by the
-        larger of ``P[i, j]`` and ``P[j, i]``).
+        float32 (L, L), symmetric. From a sparse format (RR, CSV, PSICOV, plmDCA, EVfold,
+        FreeContact): NaN for every pair the file does not list, the diagonal included
+        (those pairs are not predictions and take no place in any ranking). From a dense
+        format (``.npy``, CCMpred matrix, trRosetta ``.npz``): every pair (symmetrized by
+        the larger of ``P[i, j]`` and ``P[j, i]``). Raw scores outside [0, 1] are
+        rescaled onto [0, 1], keeping their order
+        (:func:`esm_contacts.formats.scores_to_probabilities`).
     sequence : str or None
-        The sequence when the file carries it (RR header; CSV letters when every
-        position appears), else None. L is the sequence's length, or the largest index.
+        The sequence when the file carries it (RR header; CSV, EVfold and FreeContact
+        letters when every position appears), else None. L is the sequence's length, or
+        the largest index.
 
     Raises
     ------
@@ -436,25 +496,88 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
         whose header declares more data than the file holds, that is not a square 2-D
         array, whose dtype is not real numeric (named), or that holds NaN or infinity.
     """
+    from .formats import find_format
+
     path = check_input_file(path)
-    fmt = contact_format(path)
-    if fmt == "npy":
+    return find_format(path, format, "read").reader(path)
+
+
+def pad_unlisted(P: np.ndarray, length: int) -> np.ndarray:
+    """``P`` grown to ``length`` x ``length`` with unlisted (NaN) pairs for the residues beyond it.
+
+    A sparse file without a sequence ends at its largest listed index; where its indices
+    refer to a chain's observed residues in order, the residues after that index are
+    there but have no listed pair.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (n, n) map, n <= ``length``.
+    length : int
+        Residues of what the map indexes.
+
+    Returns
+    -------
+    padded : numpy.ndarray
+        float32 (length, length); ``P`` itself when n == ``length``.
+    """
+    P = np.asarray(P, dtype=np.float32)
+    if P.shape[0] > length:
+        raise ValueError(f"the map has {P.shape[0]} residues, more than the {length} it should index")
+    if P.shape[0] == length:
+        return P
+    padded = np.full((length, length), np.nan, dtype=np.float32)
+    padded[: P.shape[0], : P.shape[0]] = P
+    return padded
+
+
+def read_builtin(path: Path, name: str) -> Tuple[np.ndarray, Optional[str]]:
+    """The readers of this module's formats (``"rr"``, ``"csv"``, ``"npy"``), for the format table."""
+    if name == "npy":
         P = _check_map(_read_npy(path), str(path))
         return np.maximum(P, P.T), None
+    parse = _parse_rr if name == "rr" else _parse_csv
+    sequence, entries = parse(path, read_text_lines(path))
+    return map_from_pairs(path, sequence, entries)
+
+
+def read_text_lines(path: Path) -> List[str]:
+    """A contact file's lines (undecodable bytes replaced); ValueError for a file without text."""
     text = path.read_text(errors="replace").splitlines()
     if not any(line.strip() for line in text):
         raise ValueError(f"{path}: empty contact file")
-    parse = _parse_rr if fmt == "rr" else _parse_csv
-    sequence, entries = parse(path, text)
+    return text
+
+
+def map_from_pairs(path: Path, sequence: Optional[str], entries,
+                   rescale: bool = False) -> Tuple[np.ndarray, Optional[str]]:
+    """The (L, L) map of listed pairs, NaN elsewhere, once the size and every index are checked.
+
+    Parameters
+    ----------
+    path : Path
+        For the messages.
+    sequence : str or None
+        The file's sequence; None: L is the largest index.
+    entries : list of tuple
+        ``(i, j, value, line number)`` per listed pair, 1-based.
+    rescale : bool
+        The values are raw scores (:func:`esm_contacts.formats.scores_to_probabilities`).
+
+    Returns
+    -------
+    P, sequence
+        As :func:`read_contacts`.
+    """
     # Columns: i, j (1-based), probability, line number; all checked before the map exists.
     a, b, p, lines = (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
     if sequence:
-        _check_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
+        check_map_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
         length = len(sequence)
     elif entries:  # L is the largest index: one huge index must not make a huge map
         top = np.maximum(a, b)
         length = int(top.max())
-        _check_length(length, f"{path}, line {lines[int(np.argmax(top))]}", f"residue index {_number(length)}")
+        check_map_length(length, f"{path}, line {lines[int(np.argmax(top))]}", f"residue index {number_text(length)}")
     else:
         length = 0
     if length == 0:
@@ -463,13 +586,17 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
     if outside.any():
         k = int(np.argmax(outside))
         bad = int(a[k]) if not 1 <= a[k] <= length else int(b[k])
-        where = f"{path}, line {lines[k]}: residue index {_number(bad)} out of range"
+        where = f"{path}, line {lines[k]}: residue index {number_text(bad)} out of range"
         if sequence:
             raise ValueError(f"{where} 1..{length} (the sequence has {length} residues)")
         raise ValueError(f"{where} (indices start at 1)")
     if (a == b).any():
         k = int(np.argmax(a == b))
         raise ValueError(f"{path}, line {lines[k]}: a residue paired with itself ({a[k]})")
+    if rescale:
+        from .formats import scores_to_probabilities
+
+        p = scores_to_probabilities(p)
     P = np.full((length, length), np.nan, dtype=np.float32)
     # The same (lo, hi) order both ways: a pair listed twice (in either order) keeps its
     # last line's probability, symmetric.
@@ -479,7 +606,7 @@ def read_contacts(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[str]]:
     return P, sequence
 
 
-def _read_npy_header(stream, path: Path):
+def read_npy_header(stream, path: Optional[Path] = None):
     """(shape, fortran_order, dtype) of a ``.npy`` header; ValueError for anything else."""
     from numpy.lib import format as npy_format
 
@@ -501,7 +628,7 @@ def _read_npy(path: Path) -> np.ndarray:
     size = path.stat().st_size
     with open(path, "rb") as stream:
         try:
-            shape, fortran_order, dtype = _read_npy_header(stream, path)
+            shape, fortran_order, dtype = read_npy_header(stream, path)
         except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
             raise ValueError(f"{path}: not a NumPy .npy file ({error or 'empty file'})") from None
         offset = stream.tell()
@@ -514,8 +641,8 @@ def _read_npy(path: Path) -> np.ndarray:
         needed = int(shape[0]) * int(shape[1]) * dtype.itemsize
         if needed > size - offset:
             raise ValueError(f"{path}: the .npy header declares a {shape[0]} x {shape[1]} {dtype} array "
-                             f"({_size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data")
-        _check_length(int(shape[0]), str(path), f"its .npy header ({shape[0]} x {shape[1]})")
+                             f"({size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data")
+        check_map_length(int(shape[0]), str(path), f"its .npy header ({shape[0]} x {shape[1]})")
         try:
             P = np.fromfile(stream, dtype=dtype, count=needed // dtype.itemsize if dtype.itemsize else 0)
         except (ValueError, OSError) as error:

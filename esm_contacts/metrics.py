@@ -52,6 +52,7 @@ __all__ = [
     "calibration",
     "false_positive_distances",
     "classify_pairs",
+    "CATEGORY_COLORS",
     "homodimer_explained",
 ]
 
@@ -600,6 +601,10 @@ def false_positive_distances(
     # The transform measures each element's distance to the nearest zero: contacts are zeros.
     distance = distance_transform_cdt(~contacts, metric="taxicab")
     return distance[i, j].astype(np.float64)
+
+
+#: Colour of each drawn category of :func:`classify_pairs` (PyMOL dashes, ChimeraX pseudobonds).
+CATEGORY_COLORS = {"tp": "green", "fp": "red", "inter": "magenta"}
 
 
 def classify_pairs(i: np.ndarray, j: np.ndarray, T: np.ndarray, X: Optional[np.ndarray] = None) -> np.ndarray:

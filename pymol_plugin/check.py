@@ -19,7 +19,6 @@ from .target import Target, load_target
 
 #: b-factor written for residues without predicted contacts (no evidence either way).
 NO_EVIDENCE = -1.0
-CONTACT_SUFFIXES = (".rr", ".casp", ".csv", ".npy")
 
 
 def _targets(selection: str, _self) -> List[Target]:
@@ -31,7 +30,10 @@ def _targets(selection: str, _self) -> List[Target]:
 
 
 def _is_contact_file(text: str) -> bool:
-    return Path(text).suffix.lower() in CONTACT_SUFFIXES
+    """A readable contact format's extension (the core's format table decides)."""
+    from esm_contacts.formats import is_contact_file
+
+    return is_contact_file(text)
 
 
 def _prediction(source: str, targets: List[Target], device: str) -> Tuple[np.ndarray, Optional[str], str]:
@@ -116,7 +118,8 @@ USAGE
 ARGUMENTS
 
     selection = str: one protein chain in each object to check
-    pred = str: a contact file (.rr, .csv, .npy) or an ESM model name or .pt to predict
+    pred = str: a contact file (.rr, .csv, .npy, .psicov, .mat, ...: any readable
+           contact format) or an ESM model name or .pt to predict
            with {default: esm1b_t33_650M_UR50S}
     top = str: predicted contacts to use: L, L/2, L/5, a number or all {default: L}
     name = str: prefix of the hint selection {default: esm_check}
@@ -189,8 +192,8 @@ def _make_dialog_class():
     """The dialog class; built on first use so that headless PyMOL never imports Qt."""
     from pymol.Qt import QtWidgets
 
-    from .dialog import (CHECKPOINT_FILES, device_combo, end_job, file_row, model_combo, show_error, start_job,
-                         top_combo)
+    from .dialog import (CHECKPOINT_FILES, contact_file_filter, device_combo, end_job, file_row, model_combo,
+                         show_error, start_job, top_combo)
 
     class CheckDialog(QtWidgets.QDialog):
         """Models to check, a contact file or a model to predict with, Run and Close."""
@@ -205,7 +208,7 @@ def _make_dialog_class():
             self.selection = QtWidgets.QLineEdit()
             self.selection.setToolTip("PyMOL selection: one protein chain in each object to check")
             self.prediction = QtWidgets.QLineEdit()
-            self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy); empty: predict with the model")
+            self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy, ...); empty: predict with the model")
             self.model = model_combo()
             self.device = device_combo()
             self.top = top_combo()
@@ -215,7 +218,7 @@ def _make_dialog_class():
             self.status.setWordWrap(True)
             form.addRow("Models", self.selection)
             form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
-                                                       "Contact files (*.rr *.casp *.csv *.npy);;All files (*)"))
+                                                       contact_file_filter()))
             form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
             form.addRow("Device", self.device)
             form.addRow("Top", self.top)

@@ -188,30 +188,35 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
 
 
 def esm_contacts_load(file, selection, top="L", min_sep=None, range="all", threshold="", name="esm", plot="",
-                      assembly="", min_identity="", *, _self=cmd):
+                      assembly="", min_identity="", format="", *, _self=cmd):
     """
 DESCRIPTION
 
     "esm_contacts_load" draws contacts from a file made elsewhere (for instance by
-    "esm-contacts predict" on a GPU server): CASP RR, CSV (i,j,res_i,res_j,probability)
-    or a NumPy .npy map. Residue indices refer to the observed residues of the
-    selection, in order; when the file carries a sequence (RR header, complete CSV
-    letters) it is aligned to the selection's sequence first. A .npy map must be
-    L x L for the selection's L observed residues; an RR/CSV file without a sequence
-    may stop short (its length is its largest index). An RR/CSV file lists
-    predictions: pairs it does not list are never drawn nor ranked (top=all draws
-    every listed pair), and the precision counts them as misses.
+    "esm-contacts predict" on a GPU server): CASP RR, CSV (i,j,res_i,res_j,probability),
+    a NumPy .npy map, or any other readable contact format (PSICOV, CCMpred/GREMLIN
+    matrix, plmDCA, EVfold, FreeContact, trRosetta .npz; the README's format table).
+    Residue indices refer to the observed residues of the selection, in order; when
+    the file carries a sequence (RR header, complete CSV/EVfold/FreeContact letters)
+    it is aligned to the selection's sequence first. A dense map (.npy, CCMpred, .npz)
+    must be L x L for the selection's L observed residues (or its full construct); a
+    sparse file without a sequence may stop short (its length is its largest index).
+    A sparse file lists predictions: pairs it does not list are never drawn nor
+    ranked (top=all draws every listed pair), and the precision counts them as misses.
 
 USAGE
 
     esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
-        [, name [, plot [, assembly [, min_identity ]]]]]]]]
+        [, name [, plot [, assembly [, min_identity [, format ]]]]]]]]]
 
 ARGUMENTS
 
-    file = str: .rr/.casp, .csv or .npy contact file
+    file = str: contact file (.rr/.casp, .csv, .npy, .psicov, .mat, .plmdca, .evfold,
+           .freecontact, .npz)
     selection = str: one protein chain of one object
     top, min_sep, range, threshold, name, plot, assembly, min_identity: as for esm_contacts
+    format = str: the file's format when its extension does not say (rr, csv, npy,
+           psicov, ccmpred, plmdca, evfold, freecontact, trrosetta) {default: from the extension}
 
 EXAMPLE
 
@@ -221,15 +226,17 @@ SEE ALSO
 
     esm_contacts, esm_contacts_clear
     """
-    from esm_contacts.io import contact_format, read_contacts
+    from esm_contacts.formats import find_format
+    from esm_contacts.io import read_contacts
 
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity)
     path = str(file).strip()
     if not path:
         raise CmdException("no contact file given")
     try:
-        P, sequence = read_contacts(path)
-        dense = contact_format(path) == "npy"
+        spec = find_format(path, str(format).strip() or None, "read")
+        P, sequence = read_contacts(path, format=spec.name)
+        dense = spec.dense
     except (FileNotFoundError, ValueError) as error:
         raise CmdException(str(error)) from None
     target = prepare_target(selection, assembly, _self)

@@ -55,6 +55,13 @@ def structure_filter() -> str:
     return f"Structures ({' '.join(patterns)});;All files (*)"
 
 
+def contact_file_filter() -> str:
+    """File-dialog filter of the contact files the core reads (its format table)."""
+    from esm_contacts.formats import file_dialog_filter
+
+    return file_dialog_filter("read")
+
+
 def form_row(*widgets) -> QtWidgets.QWidget:
     """Widgets side by side in one form row, the first one stretching."""
     row = QtWidgets.QWidget()

@@ -29,10 +29,12 @@ import numpy as np
 
 from pymol import CmdException
 
+from esm_contacts.metrics import CATEGORY_COLORS
+
 from .target import Target
 
 #: Category -> PyMOL colour name.
-COLORS = {"tp": "green", "fp": "red", "inter": "magenta"}
+COLORS = CATEGORY_COLORS
 #: Lower edges of the probability bins; one distance object per non-empty bin.
 BIN_EDGES = (0.0, 0.25, 0.5, 0.75)
 #: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin.
@@ -255,10 +257,10 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
                 f"{source} has {P.shape[0]} residues but {target.label} has {length} observed residues "
                 "selected (indices refer to them in order)"
             )
-        if P.shape[0] < length:  # RR/CSV without a sequence: L is the largest index listed
-            padded = np.full((length, length), np.nan, dtype=np.float32)
-            padded[: P.shape[0], : P.shape[0]] = P
-            P = padded
+        if P.shape[0] < length:  # a sparse file without a sequence: L is the largest index listed
+            from esm_contacts.io import pad_unlisted
+
+            P = pad_unlisted(P, length)
         index = np.arange(length, dtype=np.int64)
     sequence_arg = sequence
     identity = {} if options.min_identity is None else {"min_identity": options.min_identity}

@@ -1,0 +1,603 @@
+"""The contact file formats: one table (:data:`CONTACT_FORMATS`) of what each format is and does.
+
+Each row names a format (the ``--format`` value), its file extensions, its reader and
+writer, whether it is sparse (lists some pairs: a map read from it holds NaN for every
+pair it does not list) or dense (lists every pair), what sequence it carries, how its
+residue indices count, and whether its numbers are probabilities or raw scores.
+Everything that asks "is this a contact file?", "which format is this?" or "which
+extensions are there?" (the CLI, the PyMOL commands and file dialogs, the README's
+table) reads this table; :func:`esm_contacts.io.read_contacts` and
+:func:`esm_contacts.io.write_contacts` dispatch through it.
+
+The formats follow ConKit's descriptions (rigdenlab/conkit, ``conkit/io/``):
+
+- PSICOV: ``i j 0 8 score`` per line, 1-based, no header, no sequence.
+- CCMpred / GREMLIN matrix: L lines of L whitespace-separated numbers (dense), no sequence.
+- plmDCA: ``i,j,score`` per line, 1-based (whitespace-separated and a header line read too).
+- EVfold: ``i A_i j A_j 0 score`` per line, 1-based, residue letters per pair; the
+  EVcouplings CSV (header ``i,A_i,j,A_j,fn,cn,...``) is read too (its ``probability``
+  column if present, else ``cn``, else ``fn``).
+- FreeContact: ``i A_i j A_j score 0`` per line, 1-based, residue letters per pair.
+- ChimeraX pseudobonds (``.pb``, written only): ``/A:744@CB /A:812@CB color`` per pair,
+  residues named as the structure names them, coloured by category as the PyMOL drawing.
+- trRosetta ``.npz`` (read only): the ``dist`` distogram, (L, L, 37) with bin 0 "no
+  contact" (> 20 A) and bins 1-36 covering 2-20 A in 0.5 A steps; P(Cb-Cb < 8 A) is the
+  sum of bins 1-12. Read with ``allow_pickle`` off, a block of rows at a time.
+
+Raw scores (PSICOV, CCMpred, plmDCA, EVfold, FreeContact) are not always in [0, 1]:
+a file whose scores all lie in [0, 1] is read as it is; otherwise its scores are
+rescaled linearly onto [0, 1] (lowest listed score 0, highest 1), which keeps their
+ranking and ties (:func:`scores_to_probabilities`). RR, CSV, ``.npy`` and ``.npz`` hold
+probabilities, and a value outside [0, 1] in them is an error.
+"""
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .io import (
+    DECIMALS,
+    check_map_length,
+    map_from_pairs,
+    number_text,
+    quote_input,
+    read_npy_header,
+    read_text_lines,
+    size_text,
+)
+
+__all__ = ["ContactFormat", "PairList", "CONTACT_FORMATS", "FORMATS", "find_format", "contact_suffixes",
+           "is_contact_file", "file_dialog_filter", "format_table_markdown", "scores_to_probabilities",
+           "write_pseudobonds", "TRROSETTA_CONTACT_BINS"]
+
+#: trRosetta ``dist`` bins (bin 0: > 20 A; bin k >= 1: [2 + (k - 1) / 2, 2 + k / 2) A) whose upper edge
+#: is at most 8 A: bins 1..12, the probability of a Cb-Cb contact.
+TRROSETTA_BINS = 37
+TRROSETTA_CONTACT_BINS = slice(1, 13)
+#: Rows of a trRosetta distogram decoded at a time (bounds the memory beside the L x L map).
+NPZ_BLOCK_BYTES = 64 << 20
+
+
+@dataclass
+class PairList:
+    """Pairs to write: 0-based ``i < j``, their probabilities, and what a format may add.
+
+    ``sequence`` is None when the map's sequence is unknown (letters then ``X``);
+    ``structure`` and ``chain`` are needed by formats that name residues of a structure.
+    """
+
+    length: int
+    i: np.ndarray
+    j: np.ndarray
+    p: np.ndarray
+    sequence: Optional[str] = None
+    target: str = "query"
+    method: str = "ESM attention contacts (esm-contacts)"
+    structure: object = None
+    chain: Optional[str] = None
+    min_identity: Optional[float] = None
+
+    def letter(self, k: int) -> str:
+        return self.sequence[k] if self.sequence else "X"
+
+
+@dataclass(frozen=True)
+class ContactFormat:
+    """One row of the format table.
+
+    ``reader(path)`` returns ``(P, sequence or None)``; ``writer(stream, pairs)`` writes a
+    :class:`PairList` (sparse formats) or ``writer(stream, P)`` the map (dense formats);
+    either is None when the format is not read or not written.
+    """
+
+    name: str
+    title: str
+    extensions: Tuple[str, ...]
+    layout: str  # "sparse" | "dense"
+    sequence: str  # what the file carries of the sequence, in words
+    index_base: str  # how residues are counted, in words
+    scores: str  # "probability" | "score"
+    reader: Optional[Callable] = None
+    writer: Optional[Callable] = None
+    binary: bool = False
+    aliases: Tuple[str, ...] = ()
+    needs_structure: bool = False
+    #: Pairs listed by default when a command writes this format (a drawing: the top L).
+    default_top: str = "all"
+
+    @property
+    def dense(self) -> bool:
+        return self.layout == "dense"
+
+    @property
+    def carries_sequence(self) -> bool:
+        return self.sequence != "none"
+
+
+# -- shared pieces ------------------------------------------------------------------
+
+
+def scores_to_probabilities(values: np.ndarray) -> np.ndarray:
+    """Scores as values in [0, 1] with the same order: as they are when all lie in [0, 1],
+    else ``(s - min) / (max - min)`` (all 1 when every score is the same).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Finite scores, any shape.
+
+    Returns
+    -------
+    probabilities : numpy.ndarray
+        float64, same shape.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or (values.min() >= 0 and values.max() <= 1):
+        return values
+    low, high = float(values.min()), float(values.max())
+    if high == low:
+        return np.ones_like(values)
+    return (values - low) / (high - low)
+
+
+def _score(token: str, path: Path, line_number: int) -> float:
+    """A raw score: any finite number."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise ValueError(f"{path}, line {line_number}: score {quote_input(token)} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{path}, line {line_number}: score {quote_input(token)} is not finite")
+    return value
+
+
+def _index(token: str, path: Path, line_number: int) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise ValueError(f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer") from None
+
+
+def _data_lines(lines: Sequence[str], comment: str = "#"):
+    """(line number, stripped line) of every line that is neither blank nor a comment."""
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if text and not text.startswith(comment):
+            yield number, text
+
+
+def _bad_line(path: Path, number: int, expected: str, line: str) -> ValueError:
+    return ValueError(f"{path}, line {number}: expected {expected}, got {quote_input(line)}")
+
+
+def _sequence_from_letters(path: Path, letters: Dict[int, Tuple[str, int]]) -> Optional[str]:
+    """The sequence spelled by per-pair residue letters, when every position 1..max appears
+    (as the CSV reader's rule); letters ``X`` (unknown) give none."""
+    length = max(letters, default=0)
+    if not length or len(letters) != length or any(k < 1 for k in letters):
+        return None
+    text = "".join(letters[k][0] for k in range(1, length + 1))
+    return text if text.isalpha() and "X" not in text else None
+
+
+def _note_letter(path: Path, letters: Dict[int, Tuple[str, int]], index: int, letter: str, number: int) -> None:
+    """Record residue ``index``'s letter; one residue with two letters is an error naming both lines."""
+    letter = letter.upper()
+    if len(letter) != 1 or not letter.isalpha():
+        raise ValueError(f"{path}, line {number}: residue letter {quote_input(letter)} is not one letter")
+    seen = letters.setdefault(index, (letter, number))
+    if seen[0] != letter:
+        raise ValueError(f"{path}, line {number}: residue {index} is {letter} here but {seen[0]} on line {seen[1]}")
+
+
+def _sparse_reader(parse: Callable, scores: str) -> Callable:
+    """A reader from a line parser ``parse(path, lines) -> (sequence, entries)``."""
+
+    def read(path: Path):
+        sequence, entries = parse(path, read_text_lines(path))
+        return map_from_pairs(path, sequence, entries, rescale=scores == "score")
+
+    return read
+
+
+# -- PSICOV -------------------------------------------------------------------------
+
+
+def _parse_psicov(path: Path, lines):
+    entries = []
+    for number, line in _data_lines(lines):
+        fields = line.split()
+        if len(fields) != 5:
+            raise _bad_line(path, number, "'i j 0 8 score'", line)
+        a, b = _index(fields[0], path, number), _index(fields[1], path, number)
+        entries.append((a, b, _score(fields[4], path, number), number))
+    return None, entries
+
+
+def _write_psicov(stream, pairs: PairList) -> None:
+    stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+
+
+# -- plmDCA -------------------------------------------------------------------------
+
+
+def _parse_plmdca(path: Path, lines):
+    entries = []
+    for position, (number, line) in enumerate(_data_lines(lines)):
+        fields = [field.strip() for field in (line.split(",") if "," in line else line.split())]
+        if position == 0 and fields and fields[0][:1].isalpha():
+            continue  # a header line ("i,j,score")
+        if len(fields) != 3:
+            raise _bad_line(path, number, "'i,j,score'", line)
+        a, b = _index(fields[0], path, number), _index(fields[1], path, number)
+        entries.append((a, b, _score(fields[2], path, number), number))
+    return None, entries
+
+
+def _write_plmdca(stream, pairs: PairList) -> None:
+    stream.writelines(f"{a + 1},{b + 1},{p:.{DECIMALS}f}\n" for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+
+
+# -- EVfold / EVcouplings and FreeContact --------------------------------------------
+
+
+def _parse_lettered(path: Path, lines, score_field: int, expected: str):
+    """``i A_i j A_j ...`` lines (EVfold, FreeContact): 6 fields, the score in ``score_field``."""
+    entries, letters = [], {}
+    for number, line in _data_lines(lines):
+        fields = line.split()
+        if len(fields) != 6:
+            raise _bad_line(path, number, expected, line)
+        a, b = _index(fields[0], path, number), _index(fields[2], path, number)
+        _note_letter(path, letters, a, fields[1], number)
+        _note_letter(path, letters, b, fields[3], number)
+        entries.append((a, b, _score(fields[score_field], path, number), number))
+    return _sequence_from_letters(path, letters), entries
+
+
+def _parse_evcouplings_csv(path: Path, lines, first: int):
+    """EVcouplings' CSV: header ``i,A_i,j,A_j,...`` at line ``first``; the score column by preference."""
+    header = [field.strip().lower() for field in lines[first - 1].split(",")]
+    column = next((header.index(name) for name in ("probability", "cn", "fn") if name in header), None)
+    if column is None:
+        raise ValueError(f"{path}, line {first}: the EVcouplings header has no 'probability', 'cn' or 'fn' column")
+    entries, letters = [], {}
+    for number, line in _data_lines(lines[first:]):
+        number += first
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != len(header):
+            raise _bad_line(path, number, f"{len(header)} comma-separated fields", line)
+        a, b = _index(fields[0], path, number), _index(fields[2], path, number)
+        _note_letter(path, letters, a, fields[1], number)
+        _note_letter(path, letters, b, fields[3], number)
+        entries.append((a, b, _score(fields[column], path, number), number))
+    return _sequence_from_letters(path, letters), entries
+
+
+def _parse_evfold(path: Path, lines):
+    first = next(iter(_data_lines(lines)), None)
+    if first is not None and first[1].replace(" ", "").lower().startswith("i,a_i,j,a_j"):
+        return _parse_evcouplings_csv(path, lines, first[0])
+    return _parse_lettered(path, lines, 5, "'i A_i j A_j 0 score'")
+
+
+def _parse_freecontact(path: Path, lines):
+    return _parse_lettered(path, lines, 4, "'i A_i j A_j score 0'")
+
+
+def _write_evfold(stream, pairs: PairList) -> None:
+    stream.writelines(f"{a + 1} {pairs.letter(a)} {b + 1} {pairs.letter(b)} 0 {p:.{DECIMALS}f}\n"
+                      for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+
+
+def _write_freecontact(stream, pairs: PairList) -> None:
+    stream.writelines(f"{a + 1} {pairs.letter(a)} {b + 1} {pairs.letter(b)} {p:.{DECIMALS}f} 0\n"
+                      for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+
+
+# -- CCMpred / GREMLIN matrix --------------------------------------------------------
+
+
+def _read_matrix(path: Path):
+    """A whitespace-separated L x L matrix; L from the first row, checked before the map exists."""
+    P, row = None, 0
+    size = path.stat().st_size
+    for number, line in _data_lines(read_text_lines(path)):
+        fields = line.split()
+        if P is None:
+            length = len(fields)
+            check_map_length(length, f"{path}, line {number}", f"a row of {number_text(length)} numbers")
+            if 2 * length * length - 1 > size:  # a number and a separator each, at the least
+                raise ValueError(f"{path}, line {number}: a row of {length} numbers makes a {length} x {length} "
+                                 f"matrix of at least {size_text(2 * length * length)}, but the file has "
+                                 f"{size_text(size)}")
+            P = np.empty((length, length), dtype=np.float32)
+        if row == P.shape[0]:
+            raise ValueError(f"{path}, line {number}: more than {P.shape[0]} rows in a {P.shape[0]} x {P.shape[0]} "
+                             f"matrix: {quote_input(line)}")
+        if len(fields) != P.shape[0]:
+            raise ValueError(f"{path}, line {number}: expected {P.shape[0]} numbers (the first row's count), "
+                             f"got {len(fields)}: {quote_input(line)}")
+        try:
+            values = np.array(fields, dtype=np.float64)
+        except ValueError:
+            bad = next(field for field in fields if not _is_number(field))
+            raise ValueError(f"{path}, line {number}: {quote_input(bad)} is not a number") from None
+        if not np.isfinite(values).all():
+            raise ValueError(f"{path}, line {number}: the matrix holds a value that is not finite")
+        P[row] = values
+        row += 1
+    if P is None:
+        raise ValueError(f"{path}: empty contact file")
+    if row != P.shape[0]:
+        raise ValueError(f"{path}: {row} rows but {P.shape[0]} columns; a CCMpred/GREMLIN matrix is L x L")
+    P = scores_to_probabilities(P).astype(np.float32)
+    return np.maximum(P, P.T), None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_matrix(stream, P: np.ndarray) -> None:
+    for row in P:
+        stream.write("\t".join(f"{value:.{DECIMALS}f}" for value in row) + "\n")
+
+
+# -- trRosetta .npz -----------------------------------------------------------------
+
+
+def _read_trrosetta(path: Path):
+    """P(Cb-Cb < 8 A) from a trRosetta ``.npz``'s ``dist`` (L, L, 37), a block of rows at a time."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{path}: not a NumPy .npz file ({error})") from None
+    with archive:
+        names = archive.namelist()
+        if "dist.npy" not in names:
+            shown = ", ".join(quote_input(name[:-4] if name.endswith(".npy") else name, 20) for name in names[:8])
+            raise ValueError(f"{path}: no 'dist' distogram in this .npz (it holds {shown or 'nothing'})")
+        try:
+            with archive.open("dist.npy") as stream:
+                return _read_distogram(path, stream, archive.getinfo("dist.npy").file_size), None
+        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as error:  # RuntimeError: encrypted member
+            raise ValueError(f"{path}: cannot read its 'dist' array ({error})") from None
+
+
+def _read_distogram(path: Path, stream, member_size: Optional[int] = None) -> np.ndarray:
+    try:
+        shape, fortran_order, dtype = read_npy_header(stream)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
+        raise ValueError(f"{path}: 'dist' is not a NumPy array ({error or 'empty'})") from None
+    if dtype.kind != "f":
+        raise ValueError(f"{path}: 'dist' must hold floating-point probabilities, not dtype {quote_input(str(dtype))}")
+    if len(shape) != 3 or shape[0] != shape[1] or shape[2] != TRROSETTA_BINS:
+        raise ValueError(f"{path}: 'dist' must be (L, L, {TRROSETTA_BINS}) (trRosetta's distance bins), "
+                         f"got shape {tuple(shape)}")
+    length = int(shape[0])
+    check_map_length(length, str(path), f"its 'dist' header ({length} x {length} x {TRROSETTA_BINS})")
+    needed = length * length * TRROSETTA_BINS * dtype.itemsize
+    if member_size is not None and needed > member_size:
+        raise ValueError(f"{path}: 'dist' declares {size_text(needed)} of data but the archive holds "
+                         f"{size_text(member_size)} for it")
+    P = np.zeros((length, length), dtype=np.float32)
+    # C order: row blocks (L, 37) at a time; Fortran order: one (L, L) slab per bin, bins 1..12 kept.
+    if fortran_order:
+        for k in range(TRROSETTA_BINS):
+            slab = _read_exactly(path, stream, dtype, length * length)
+            if TRROSETTA_CONTACT_BINS.start <= k < TRROSETTA_CONTACT_BINS.stop:
+                P += slab.reshape((length, length), order="F")
+    else:
+        rows = max(1, NPZ_BLOCK_BYTES // max(1, length * TRROSETTA_BINS * dtype.itemsize))
+        for start in range(0, length, rows):
+            count = min(rows, length - start)
+            block = _read_exactly(path, stream, dtype, count * length * TRROSETTA_BINS)
+            P[start:start + count] = block.reshape(count, length, TRROSETTA_BINS)[:, :, TRROSETTA_CONTACT_BINS].sum(-1)
+    if not np.isfinite(P).all() or P.min(initial=0) < -1e-3 or P.max(initial=0) > 1 + 1e-3:
+        raise ValueError(f"{path}: 'dist' bins must be probabilities (each pair's bins sum to at most 1)")
+    P = np.clip(P, 0, 1)  # summing float32 bins may pass 1 by a rounding step
+    return np.maximum(P, P.T)
+
+
+def _read_exactly(path: Path, stream, dtype: np.dtype, count: int) -> np.ndarray:
+    data = stream.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise ValueError(f"{path}: 'dist' holds less data than its header declares "
+                         f"({size_text(count * dtype.itemsize)} expected in a block, {len(data)} bytes found)")
+    return np.frombuffer(data, dtype=dtype).astype(np.float64)
+
+
+# -- ChimeraX pseudobonds ------------------------------------------------------------
+
+def _atom_specs(structure, chain: str) -> List[str]:
+    """ChimeraX atom spec of each observed residue of ``chain``: its CB, or CA where it has no CB (Gly)."""
+    from .structure import residue_identities, residue_label
+
+    atoms = structure[structure.chain_id == chain]
+    with_cb = {(int(r), str(i)) for r, i, n in zip(atoms.res_id, atoms.ins_code, atoms.atom_name) if n == "CB"}
+    specs = []
+    for c, r, i, _ in residue_identities(structure, chain):
+        label = residue_label(c, r, i)
+        residue = f"/{label}" if str(c).strip() else f":{label}"
+        specs.append(f"{residue}@{'CB' if (r, i) in with_cb else 'CA'}")
+    return specs
+
+
+def _pair_positions(pairs: PairList) -> Tuple[Optional[str], np.ndarray]:
+    """The sequence the pairs are indexed by (None: the chain's observed residues) and the
+    structure residue of each position (-1: not observed)."""
+    from .structure import MIN_IDENTITY, chain_sequence, map_sequence, sequence_of_map
+
+    structure, chain = pairs.structure, pairs.chain
+    identity = MIN_IDENTITY if pairs.min_identity is None else pairs.min_identity
+    sequence = pairs.sequence
+    observed = len(chain_sequence(structure, chain))
+    if sequence is None:
+        if pairs.length > observed:
+            sequence = sequence_of_map(pairs.length, structure, chain)  # the full construct, or an error
+        else:  # indices refer to the observed residues in order (a sparse file may stop short)
+            return None, np.arange(pairs.length)
+    return sequence, map_sequence(sequence, structure, chain, min_identity=identity)
+
+
+def write_pseudobonds(stream, pairs: PairList) -> None:
+    """Write pairs as ChimeraX pseudobonds, coloured by category against ``pairs.structure``.
+
+    Each line is ``/A:744@CB /A:812@CB color`` (CA for residues without CB), the residues
+    named as the structure names them (:func:`esm_contacts.structure.residue_label`);
+    the colour says whether the structure's chain satisfies the pair (green), does not
+    (red) or has it only between chains of a homodimer (magenta), as the PyMOL drawing
+    (:func:`esm_contacts.metrics.classify_pairs`). Pairs a residue of which is not
+    observed, or whose truth is unknown, are left out (the drawing leaves them out too).
+
+    Parameters
+    ----------
+    stream : text file
+        Open for writing.
+    pairs : PairList
+        With ``structure`` and ``chain``.
+    """
+    from .metrics import CATEGORY_COLORS, classify_pairs
+    from .structure import MIN_IDENTITY, homodimer_contacts, true_contacts
+
+    if pairs.structure is None or not pairs.chain:
+        raise ValueError("a ChimeraX pseudobond file (.pb) names residues of a structure: give the structure and chain")
+    identity = MIN_IDENTITY if pairs.min_identity is None else pairs.min_identity
+    sequence, index = _pair_positions(pairs)
+    T = true_contacts(pairs.structure, pairs.chain, sequence=sequence, min_identity=identity)
+    X = homodimer_contacts(pairs.structure, pairs.chain, sequence=sequence, min_identity=identity)
+    if sequence is None:  # pad the observed-residue truth to the pairs' length (never shorter here)
+        T, X = T[: pairs.length, : pairs.length], X[: pairs.length, : pairs.length]
+    kinds = classify_pairs(pairs.i, pairs.j, T, X)
+    specs = _atom_specs(pairs.structure, pairs.chain)
+    stream.write(f"; ChimeraX pseudobonds: {pairs.method}, {pairs.target} on chain {pairs.chain}\n"
+                 "; green: contact in the structure, red: not, magenta: contact between homodimer chains only\n"
+                 "; halfbond = false\n")
+    for a, b, kind in zip(pairs.i, pairs.j, kinds):
+        if kind in CATEGORY_COLORS and index[a] >= 0 and index[b] >= 0:
+            stream.write(f"{specs[index[a]]} {specs[index[b]]} {CATEGORY_COLORS[kind]}\n")
+
+
+# -- the table ----------------------------------------------------------------------
+
+
+def _io_reader(name: str) -> Callable:
+    def read(path: Path):
+        from . import io
+
+        return io.read_builtin(path, name)
+
+    return read
+
+
+def _io_writer(name: str) -> Callable:
+    def write(stream, data):
+        from . import io
+
+        return io.write_builtin(stream, name, data)
+
+    return write
+
+
+CONTACT_FORMATS: Tuple[ContactFormat, ...] = (
+    ContactFormat("rr", "CASP RR", (".rr", ".casp"), "sparse", "sequence lines", "1-based", "probability",
+                  _io_reader("rr"), _io_writer("rr"), aliases=("casp", "casprr")),
+    ContactFormat("csv", "CSV (i,j,res_i,res_j,probability)", (".csv",), "sparse",
+                  "'# sequence:' line or complete letters", "1-based", "probability",
+                  _io_reader("csv"), _io_writer("csv")),
+    ContactFormat("npy", "NumPy map", (".npy",), "dense", "none", "0-based (array)", "probability",
+                  _io_reader("npy"), _io_writer("npy"), binary=True),
+    ContactFormat("psicov", "PSICOV / MetaPSICOV", (".psicov",), "sparse", "none", "1-based", "score",
+                  _sparse_reader(_parse_psicov, "score"), _write_psicov),
+    ContactFormat("ccmpred", "CCMpred / GREMLIN matrix", (".mat", ".ccmpred", ".gremlin"), "dense", "none",
+                  "0-based (matrix row/column)", "score", _read_matrix, _write_matrix, aliases=("gremlin",)),
+    ContactFormat("plmdca", "plmDCA", (".plmdca",), "sparse", "none", "1-based", "score",
+                  _sparse_reader(_parse_plmdca, "score"), _write_plmdca),
+    ContactFormat("evfold", "EVfold / EVcouplings", (".evfold",), "sparse", "letters per pair", "1-based", "score",
+                  _sparse_reader(_parse_evfold, "score"), _write_evfold, aliases=("evcouplings",)),
+    ContactFormat("freecontact", "FreeContact", (".freecontact",), "sparse", "letters per pair", "1-based", "score",
+                  _sparse_reader(_parse_freecontact, "score"), _write_freecontact),
+    ContactFormat("chimerax", "ChimeraX pseudobonds", (".pb",), "sparse",
+                  "structure residue names", "structure's own numbering", "colour by category",
+                  None, write_pseudobonds, aliases=("pb",), needs_structure=True, default_top="L"),
+    ContactFormat("trrosetta", "trRosetta distogram", (".npz",), "dense", "none",
+                  "0-based (array)", "probability", _read_trrosetta, None, aliases=("npz",)),
+)
+
+#: Extension -> format name, from the table.
+FORMATS: Dict[str, str] = {suffix: spec.name for spec in CONTACT_FORMATS for suffix in spec.extensions}
+_BY_NAME: Dict[str, ContactFormat] = {key: spec for spec in CONTACT_FORMATS for key in (spec.name,) + spec.aliases}
+
+
+def find_format(path: Union[str, Path], format: Optional[str] = None, mode: Optional[str] = None) -> ContactFormat:
+    """The table row of a contact file: ``format`` (a name or alias) when given, else from the extension.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (its extension decides when ``format`` is None).
+    format : str, optional
+        A format name of :data:`CONTACT_FORMATS` (``--format``), or an alias.
+    mode : {"read", "write"}, optional
+        Also check that the format can be read / written.
+
+    Raises
+    ------
+    ValueError
+        An unknown format name or extension (naming the known ones), or a format that
+        is not read (or not written).
+    """
+    if format:
+        spec = _BY_NAME.get(str(format).strip().lower())
+        if spec is None:
+            raise ValueError(f"unknown contact format {quote_input(format, 30)}; use one of "
+                             f"{', '.join(spec.name for spec in CONTACT_FORMATS)}")
+    else:
+        suffix = Path(path).suffix.lower()
+        if suffix not in FORMATS:
+            raise ValueError(f"{path}: unknown contact file extension {quote_input(suffix, 20)}; use one of "
+                             f"{', '.join(FORMATS)}, or name the format (--format)")
+        spec = _BY_NAME[FORMATS[suffix]]
+    if mode == "read" and spec.reader is None:
+        raise ValueError(f"{path}: {spec.title} files are written, not read")
+    if mode == "write" and spec.writer is None:
+        raise ValueError(f"{path}: {spec.title} files are read, not written")
+    return spec
+
+
+def contact_suffixes(mode: str = "read") -> Tuple[str, ...]:
+    """The extensions of the formats that can be read (``mode="read"``) or written (``"write"``)."""
+    return tuple(suffix for spec in CONTACT_FORMATS if (spec.reader if mode == "read" else spec.writer)
+                 for suffix in spec.extensions)
+
+
+def is_contact_file(text: Union[str, Path]) -> bool:
+    """Whether a name has the extension of a readable contact format."""
+    return Path(str(text)).suffix.lower() in contact_suffixes("read")
+
+
+def file_dialog_filter(mode: str = "read") -> str:
+    """A Qt file-dialog filter of the contact formats, then all files."""
+    patterns = " ".join(f"*{suffix}" for suffix in contact_suffixes(mode))
+    return f"Contact files ({patterns});;All files (*)"
+
+
+def format_table_markdown() -> str:
+    """The format table as a Markdown table (the README shows it)."""
+    rows = ["| format (`--format`) | extensions | read | write | pairs | sequence | indices | values |",
+            "|---|---|---|---|---|---|---|---|"]
+    for spec in CONTACT_FORMATS:
+        names = ", ".join(f"`{name}`" for name in (spec.name,) + spec.aliases)
+        rows.append(f"| {spec.title}: {names} | {' '.join(f'`{s}`' for s in spec.extensions)} | "
+                    f"{'yes' if spec.reader else 'no'} | {'yes' if spec.writer else 'no'} | "
+                    f"{'all (dense)' if spec.dense else 'listed (sparse)'} | {spec.sequence} | {spec.index_base} | "
+                    f"{spec.scores} |")
+    return "\n".join(rows)
