@@ -137,7 +137,7 @@ def resolve_hf_model(name_or_path: Union[str, os.PathLike]) -> Path:
     if cached is not None:
         return cached
     cache = hf_cache_dir()
-    advice = (f"download it where the network is reachable (huggingface-cli download {repo_id} config.json "
+    advice = (f"download it where the network is reachable (hf download {repo_id} config.json "
               f"model.safetensors vocab.txt) into {cache} (or set HF_HUB_CACHE / HF_HOME), or pass a local "
               "directory with config.json and model.safetensors")
     reason = _offline_reason()
@@ -289,15 +289,20 @@ class HFContactModel(torch.nn.Module):
             # The additive key mask of transformers' eager attention (what create_bidirectional_mask builds).
             mask = torch.zeros(present.shape, dtype=x.dtype, device=x.device)
             mask = mask.masked_fill(~present, torch.finfo(x.dtype).min)[:, None, None, :]
-        position_embeddings = None
-        if esm.rotary_embeddings is not None:
+        if getattr(esm, "rotary_embeddings", None) is not None:  # transformers >= 5: one rotary table, passed in
             positions = torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
-            position_embeddings = esm.rotary_embeddings(x, positions)
+            options = {"position_embeddings": esm.rotary_embeddings(x, positions)}
+        elif hasattr(esm, "rotary_embeddings"):
+            options = {"position_embeddings": None}
+        else:  # transformers 4: rotary inside the attention; probabilities returned on request
+            options = {"output_attentions": True}
         captured: List[torch.Tensor] = []
         for index, layer in enumerate(esm.encoder.layer):
+            # The attention module returns (output, probabilities); the hook keeps the probabilities
+            # of this layer only, and the layer loop stays transformers' own.
             hook = layer.attention.self.register_forward_hook(lambda _module, _inputs, output: captured.append(output[1]))
             try:
-                x = layer(x, attention_mask=mask, position_embeddings=position_embeddings)
+                x = layer(x, attention_mask=mask, **options)
             finally:
                 hook.remove()
             x = x[0] if isinstance(x, tuple) else x
@@ -486,7 +491,7 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
     Parameters
     ----------
     checkpoint : str or Path
-        A fair-esm ``.pt`` file.
+        A fair-esm ``.pt`` file or model name (torch hub cache).
     out : str or Path
         The directory to create (``config.json``, ``model.safetensors``, ``vocab.txt``); it must
         not exist. Written into a temporary directory beside it, renamed on success.
@@ -502,6 +507,11 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
 
     from .models import _is_esm2
 
+    from .models import KNOWN_MODELS, fetch_weights
+
+    if str(checkpoint) in KNOWN_MODELS:  # a fair-esm name: its files in the torch hub cache
+        checkpoint, default_regression = fetch_weights(str(checkpoint))
+        regression = regression or default_regression
     checkpoint = Path(checkpoint).expanduser()
     data, state, head, layers, heads = _read_fair(checkpoint, Path(regression).expanduser() if regression else None)
     state = {**state, WEIGHT: head[WEIGHT], BIAS: head[BIAS]}

@@ -49,3 +49,19 @@ def tiny_esm2(checkpoint_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_esm1(checkpoint_dir) -> Path:
     return checkpoint_dir / "tiny_esm1.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_esm1b(tmp_path_factory) -> Path:
+    """A random Hugging Face ESM-1b-like EsmForMaskedLM directory (context 64)."""
+    from tiny_models import write_tiny_hf
+
+    return write_tiny_hf(tmp_path_factory.mktemp("hf") / "tiny_hf_esm1b", "esm1b")
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_esm2(tmp_path_factory) -> Path:
+    """A random Hugging Face ESM-2-like EsmForMaskedLM directory (rotary positions)."""
+    from tiny_models import write_tiny_hf
+
+    return write_tiny_hf(tmp_path_factory.mktemp("hf") / "tiny_hf_esm2", "esm2")
