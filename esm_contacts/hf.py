@@ -63,11 +63,14 @@ def is_hf_source(name_or_path: Union[str, os.PathLike]) -> bool:
     A directory with ``config.json``, safetensors or pickled Hugging Face weights; or text of
     the form ``owner/name`` that is no existing path and does not end in ``.pt``.
     """
+    from .files import file_kind
+
     text = str(name_or_path)
     path = Path(text).expanduser()
-    if path.is_dir():
-        return any((path / name).exists() for name in ("config.json", "model.safetensors") + PICKLE_FILES)
-    return not path.exists() and not text.endswith(".pt") and bool(_HUB_ID.match(text))
+    kind = file_kind(path)  # never raises (a name too long for a path is "missing")
+    if kind == "folder":
+        return any(file_kind(path / name) != "missing" for name in ("config.json", "model.safetensors") + PICKLE_FILES)
+    return kind == "missing" and not text.endswith(".pt") and bool(_HUB_ID.match(text))
 
 
 def hf_cache_dir() -> Path:
@@ -129,8 +132,10 @@ def resolve_hf_model(name_or_path: Union[str, os.PathLike]) -> Path:
     WeightsNotFoundError
         One line naming the ID, the cache folder and the reason.
     """
+    from .files import file_kind
+
     path = Path(str(name_or_path)).expanduser()
-    if path.is_dir():
+    if file_kind(path) == "folder":
         return path
     repo_id = str(name_or_path)
     cached = _cached_snapshot(repo_id)
@@ -371,7 +376,7 @@ def load_hf_model(name_or_path: Union[str, os.PathLike], regression: Optional[Un
 
     folder = resolve_hf_model(name_or_path)
     path = Path(str(name_or_path)).expanduser()
-    name = path.name if path.is_dir() else str(name_or_path)
+    name = path.name if folder == path else str(name_or_path)
     _read_config(folder)
     alphabet = esm.Alphabet.from_architecture("ESM-1b")
     _check_vocab(folder, alphabet)
