@@ -4,6 +4,7 @@ with the fair-esm backend, conversion both ways, and the refusals (pickles, miss
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -347,3 +348,45 @@ def test_importing_the_package_does_not_import_transformers():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_training_features_are_the_same_through_both_backends(tiny_esm2, tmp_path):
+    """train-regression's features (pair_features) stream through the HF layer loop too."""
+    from esm_contacts.regression import pair_features
+
+    convert(tiny_esm2, tmp_path / "hf")
+    sequence = random_sequence(30, seed=4)
+    i, j = np.triu_indices(30, k=6)
+    fair = pair_features(ContactPredictor.from_pretrained(str(tiny_esm2), device="cpu"), sequence, i, j)
+    hf = pair_features(ContactPredictor.from_pretrained(str(tmp_path / "hf"), device="cpu"), sequence, i, j)
+    assert fair.shape == (len(i), 12)
+    np.testing.assert_allclose(fair, hf, atol=TOLERANCE, rtol=0)
+
+
+def test_predict_cli_regression_replaces_an_hf_head(tiny_hf_esm2, tmp_path):
+    """--regression on the command line: the HF model with that file's weights, as with_regression gives."""
+    from esm_contacts.regression import ContactRegression
+
+    path = ContactRegression(np.full((3, 4), 0.5, dtype=np.float32), -2.0, model="x").save(tmp_path / "r.pt")
+    out = tmp_path / "map.npy"
+    sequence = "MKTAYIAKQRQISFVK"
+    assert main(["predict", sequence, "--model", str(tiny_hf_esm2), "--regression", str(path), "--device", "cpu",
+                 "--out", str(out), "--quiet"]) == 0
+    expected = ContactPredictor.from_pretrained(str(tiny_hf_esm2), device="cpu").with_regression(path).predict(sequence)
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-7, rtol=0)
+    assert np.abs(np.load(out) - transformers_maps(tiny_hf_esm2, [sequence])[0]).max() > 1e-3
+
+
+def test_pymol_plugin_loads_hf_models_and_reports_a_missing_one(tiny_hf_esm2, tmp_path, monkeypatch):
+    """The PyMOL commands load models through the same from_pretrained: HF directories work, a missing
+    Hub ID is a CmdException with the one-line reason."""
+    pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
+    from pymol import CmdException
+
+    from pymol_plugin import commands
+
+    predictor = commands.get_predictor(str(tiny_hf_esm2), "cpu")
+    assert isinstance(predictor.model, HFContactModel)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(CmdException, match=f"facebook/esm2_t6_8M_UR50D.*cache {re.escape(str(tmp_path))}"):
+        commands.get_predictor("facebook/esm2_t6_8M_UR50D", "cpu")
