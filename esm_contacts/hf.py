@@ -174,7 +174,8 @@ def _read_config(folder: Path) -> dict:
         found = config.get("model_type") if isinstance(config, dict) else type(config).__name__
         raise CheckpointError(f"{path}: model_type {found!r}; contacts need an ESM model (model_type 'esm')")
     if config.get("is_folding_model"):
-        raise CheckpointError(f"{path}: an ESMFold model; contacts from attention need an ESM-1b or ESM-2 language model")
+        raise CheckpointError(f"{path}: an ESMFold model; contacts from attention need an ESM-1b or ESM-2 "
+                              "language model")
     kind = config.get("position_embedding_type", "absolute")
     if kind not in ("absolute", "rotary"):
         raise CheckpointError(f"{path}: position_embedding_type {kind!r}; ESM-1b has 'absolute', ESM-2 'rotary'")
@@ -305,7 +306,8 @@ class HFContactModel(torch.nn.Module):
         for index, layer in enumerate(esm.encoder.layer):
             # The attention module returns (output, probabilities); the hook keeps the probabilities
             # of this layer only, and the layer loop stays transformers' own.
-            hook = layer.attention.self.register_forward_hook(lambda _module, _inputs, output: captured.append(output[1]))
+            hook = layer.attention.self.register_forward_hook(
+                lambda _module, _inputs, output: captured.append(output[1]))
             try:
                 x = layer(x, attention_mask=mask, **options)
             finally:
@@ -535,7 +537,8 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
         if any(not torch.equal(rotary[0], other) for other in rotary[1:]):
             raise CheckpointError(f"{checkpoint}: the layers' rotary frequencies differ; Hugging Face shares one")
         tensors[HF_ROTARY] = rotary[0]
-    tied = torch.equal(tensors.get("lm_head.decoder.weight", torch.empty(0)), tensors["esm.embeddings.word_embeddings.weight"])
+    embeddings = tensors["esm.embeddings.word_embeddings.weight"]
+    tied = torch.equal(tensors.get("lm_head.decoder.weight", torch.empty(0)), embeddings)
     if tied:
         del tensors["lm_head.decoder.weight"]  # tied to the embeddings, as save_pretrained writes it
     embed_dim = tensors["esm.embeddings.word_embeddings.weight"].shape[1]

@@ -19,7 +19,6 @@ from esm_contacts.cli import main
 from esm_contacts.hf import HFContactModel, convert, hf_cache_state
 from esm_contacts.models import CheckpointError, WeightsNotFoundError, safe_load
 from esm_contacts.predictor import ContactPredictor
-from tiny_models import write_tiny_hf
 
 ROOT = Path(__file__).resolve().parent.parent
 LETTERS = "ACDEFGHIKLMNPQRSTVWY"
@@ -390,3 +389,23 @@ def test_pymol_plugin_loads_hf_models_and_reports_a_missing_one(tiny_hf_esm2, tm
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(CmdException, match=f"facebook/esm2_t6_8M_UR50D.*cache {re.escape(str(tmp_path))}"):
         commands.get_predictor("facebook/esm2_t6_8M_UR50D", "cpu")
+
+
+def test_sharded_safetensors_load_and_convert(tmp_path):
+    """model.safetensors.index.json with several shards (how the 3B and 15B models are stored)."""
+    from tiny_models import tiny_hf_model
+
+    model = tiny_hf_model("esm2")
+    model.save_pretrained(str(tmp_path / "single"))
+    model.save_pretrained(str(tmp_path / "sharded"), max_shard_size="20KB")
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").is_file()
+    assert len(list((tmp_path / "sharded").glob("model-*.safetensors"))) > 1
+    sequence = random_sequence(33, seed=8)
+    sharded = ContactPredictor.from_pretrained(str(tmp_path / "sharded"), device="cpu").predict(sequence)
+    (reference,) = transformers_maps(tmp_path / "single", [sequence])
+    np.testing.assert_allclose(sharded, reference, atol=TOLERANCE, rtol=0)
+    a = convert(tmp_path / "single", tmp_path / "a.pt")
+    b = convert(tmp_path / "sharded", tmp_path / "b.pt")
+    for x, y in zip(a, b):
+        left, right = safe_load(x)["model"], safe_load(y)["model"]
+        assert sorted(left) == sorted(right) and all(torch.equal(left[k], right[k]) for k in left)
