@@ -59,7 +59,7 @@ def layer_attentions(model, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.T
 
     Parameters
     ----------
-    model : esm.ProteinBertModel or esm.model.esm2.ESM2
+    model : esm.ProteinBertModel or esm.model.esm2.ESM2 or esm_contacts.hf.HFContactModel
         In eval mode.
     tokens : torch.Tensor
         (B, T) token indices as fair-esm's ``BatchConverter`` makes them.
@@ -72,6 +72,10 @@ def layer_attentions(model, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.T
         (B, H, T, T) attention probabilities, in the model's dtype, valid until the
         next item is requested (the caller must reduce it before that).
     """
+    if hasattr(model, "layer_attentions"):
+        # A model with its own layer loop (esm_contacts.hf.HFContactModel: transformers' ESM modules).
+        yield from model.layer_attentions(tokens)
+        return
     x, padding_mask = _embed(model, tokens)
     for layer_index, layer in enumerate(model.layers):
         x, attention = layer(x, self_attn_padding_mask=padding_mask, need_head_weights=True)

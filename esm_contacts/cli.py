@@ -112,21 +112,48 @@ def _error_text(error: Exception) -> str:
 
 
 def _add_models(subparsers) -> None:
-    parser = subparsers.add_parser("models", help="list the fair-esm models with a contact head")
+    parser = subparsers.add_parser("models", help="list the ESM models with a contact head (fair-esm names and "
+                                   "Hugging Face Hub IDs) and what the caches hold")
     parser.set_defaults(func=_run_models)
 
 
 def _run_models(args) -> int:
+    from .hf import hf_cache_state
     from .models import KNOWN_MODELS, cache_state, hub_paths
 
-    print(f"{'model':24} {'family':7} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
+    print(f"{'model':32} {'family':7} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
     for info in KNOWN_MODELS.values():
         state = cache_state(info.name)
         model_path, regression_path = hub_paths(info.name)
         where = {"cached": f"cached in {model_path.parent}",
                  "regression file missing": f"regression file missing ({regression_path})",
                  "model file missing": f"model file missing ({model_path})"}.get(state, state)
-        print(f"{info.name:24} {info.family:7} {info.parameters:>6} {info.layers:>6} {info.heads:>5} {info.context:>7}  {where}")
+        # The same weights from the Hub (Hugging Face cache) on the row below the fair-esm name.
+        rows = [(info.name, where)] + ([(info.hub_id, f"HF {hf_cache_state(info.hub_id)}")] if info.hub_id else [])
+        for name, weights in rows:
+            print(f"{name:32} {info.family:7} {info.parameters:>6} {info.layers:>6} {info.heads:>5} "
+                  f"{info.context:>7}  {weights}")
+    return 0
+
+
+def _add_convert(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "convert", help="convert an ESM model between fair-esm (.pt) and Hugging Face (safetensors directory)",
+        description="SOURCE.pt (with SOURCE-contact-regression.pt beside it) -> OUT, a new Hugging Face directory "
+        "(config.json, model.safetensors, vocab.txt); or a Hugging Face directory / cached Hub ID -> OUT.pt and "
+        "OUT-contact-regression.pt. ESM-1b and ESM-2 only; outputs are written under temporary names and renamed.")
+    parser.add_argument("source", metavar="SOURCE", help="fair-esm .pt checkpoint, Hugging Face directory or Hub ID")
+    parser.add_argument("out", metavar="OUT", help="directory to create (from .pt) or .pt file (from Hugging Face)")
+    parser.add_argument("--regression", help="*-contact-regression.pt to write as the contact head instead of "
+                        "the source's own (e.g. one trained with train-regression)")
+    parser.set_defaults(func=_run_convert)
+
+
+def _run_convert(args) -> int:
+    from .hf import convert
+
+    for path in convert(args.source, args.out, regression=args.regression):
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -142,7 +169,8 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--sequence-from", default="entity", choices=["entity", "observed"],
                         help="structure input: the full construct (mmCIF entity, PDB SEQRES; default, where the file "
                         "has it) or the observed residues only")
-    _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
+    _declare_model_options(parser, "fair-esm model name or .pt path, or Hugging Face Hub ID or directory "
+                           "(default esm1b_t33_650M_UR50S)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"], help="transformer precision (half precision on GPUs only)")
     parser.add_argument("--out", help="output file: .rr/.casp, .csv, .npy or another contact format (README); "
                         "'{name}' is replaced by the record name; .pb (ChimeraX pseudobonds) from a structure INPUT")
@@ -351,17 +379,19 @@ def _write_record(outputs, index: int, records, written: List[str], P, sequence:
 def _model_size(model: str) -> Tuple[int, int, int]:
     """(context, heads, bytes of weights) of a model before it is loaded.
 
-    Known names: from :data:`esm_contacts.models.KNOWN_MODELS` (4 bytes a parameter); a
-    checkpoint file: ESM-1b's context and heads, and the file's size.
+    Known names and Hub IDs: from :data:`esm_contacts.models.KNOWN_MODELS` (4 bytes a parameter);
+    a checkpoint file or Hugging Face directory: ESM-1b's context and heads, and the size of its weights.
     """
-    from .models import KNOWN_MODELS
+    from .models import model_info
 
-    info = KNOWN_MODELS.get(model)
+    info = model_info(model)
     if info is not None:
         scale = {"M": 1e6, "B": 1e9}[info.parameters[-1]]
         return info.context, info.heads, int(4 * float(info.parameters[:-1]) * scale)
     try:
-        size = Path(model).stat().st_size
+        path = Path(model)
+        files = list(path.glob("*.safetensors")) if path.is_dir() else [path]
+        size = sum(file.stat().st_size for file in files)
     except OSError:
         size = 0  # the loader reports a missing file
     return 1022, 20, size
@@ -810,7 +840,8 @@ def _add_train_regression(subparsers) -> None:
         "save it in fair-esm's *-contact-regression.pt layout (use it with --regression) and print "
         "the precision on a held-out part of the chains.",
     )
-    _declare_model_options(parser, "fair-esm model name or .pt path", required=True, regression=False)
+    _declare_model_options(parser, "fair-esm model name or .pt path, or Hugging Face Hub ID or directory",
+                           required=True, regression=False)
     parser.add_argument("--structures", nargs="+", required=True, metavar="FILE:CHAIN",
                         help="training chains, e.g. a.cif:A b.pdb:B")
     parser.add_argument("--out", required=True, help="output *-contact-regression.pt")
@@ -1002,7 +1033,8 @@ def _add_validate(subparsers) -> None:
     parser.add_argument("inputs", nargs="+", metavar="PRED_OR_MODEL")
     parser.add_argument("--chain", required=True, help="chain of the models (author chain ID)")
     _declare_format(parser, "PRED")
-    _declare_model_options(parser, "predict with this ESM model (name or .pt) instead of reading PRED")
+    _declare_model_options(parser, "predict with this ESM model (name, .pt, Hugging Face ID or directory) instead "
+                           "of reading PRED")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
     parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
     parser.add_argument("--threshold", type=_option("probability", "--threshold"), help="only predicted contacts with probability >= this")

@@ -24,6 +24,8 @@ from .files import check_input_file, file_kind
 
 __all__ = [
     "KNOWN_MODELS",
+    "HUB_IDS",
+    "model_info",
     "DEFAULT_MODEL",
     "ModelInfo",
     "WeightsNotFoundError",
@@ -99,31 +101,35 @@ class ModelInfo:
     heads: int
     parameters: str
     context: int  # residues per forward pass (BOS/EOS excluded)
+    hub_id: Optional[str] = None  # the same weights on the Hugging Face Hub (safetensors), if published
 
 
-def _info(name: str, family: str, layers: int, heads: int, parameters: str) -> ModelInfo:
-    return ModelInfo(name, family, layers, heads, parameters, 1022)
+def _info(name: str, family: str, layers: int, heads: int, parameters: str, hub: bool = False) -> ModelInfo:
+    return ModelInfo(name, family, layers, heads, parameters, 1022, f"facebook/{name}" if hub else None)
 
 
 #: Every fair-esm model released with contact-regression weights
-#: (ESM-1v and ESM-IF have none; the MSA Transformer takes alignments, not sequences).
+#: (ESM-1v and ESM-IF have none; the MSA Transformer takes alignments, not sequences),
+#: with its Hugging Face Hub ID where the Hub has it (ESM-1b and ESM-2, contact head included).
 KNOWN_MODELS: Dict[str, ModelInfo] = {
     info.name: info
     for info in (
-        _info("esm1b_t33_650M_UR50S", "ESM-1b", 33, 20, "650M"),
+        _info("esm1b_t33_650M_UR50S", "ESM-1b", 33, 20, "650M", hub=True),
         _info("esm1_t34_670M_UR50S", "ESM-1", 34, 20, "670M"),
         _info("esm1_t34_670M_UR50D", "ESM-1", 34, 20, "670M"),
         _info("esm1_t34_670M_UR100", "ESM-1", 34, 20, "670M"),
         _info("esm1_t12_85M_UR50S", "ESM-1", 12, 12, "85M"),
         _info("esm1_t6_43M_UR50S", "ESM-1", 6, 16, "43M"),
-        _info("esm2_t6_8M_UR50D", "ESM-2", 6, 20, "8M"),
-        _info("esm2_t12_35M_UR50D", "ESM-2", 12, 20, "35M"),
-        _info("esm2_t30_150M_UR50D", "ESM-2", 30, 20, "150M"),
-        _info("esm2_t33_650M_UR50D", "ESM-2", 33, 20, "650M"),
-        _info("esm2_t36_3B_UR50D", "ESM-2", 36, 40, "3B"),
-        _info("esm2_t48_15B_UR50D", "ESM-2", 48, 40, "15B"),
+        _info("esm2_t6_8M_UR50D", "ESM-2", 6, 20, "8M", hub=True),
+        _info("esm2_t12_35M_UR50D", "ESM-2", 12, 20, "35M", hub=True),
+        _info("esm2_t30_150M_UR50D", "ESM-2", 30, 20, "150M", hub=True),
+        _info("esm2_t33_650M_UR50D", "ESM-2", 33, 20, "650M", hub=True),
+        _info("esm2_t36_3B_UR50D", "ESM-2", 36, 40, "3B", hub=True),
+        _info("esm2_t48_15B_UR50D", "ESM-2", 48, 40, "15B", hub=True),
     )
 }
+#: The Hub IDs of :data:`KNOWN_MODELS` (the same table, keyed by ``hub_id``).
+HUB_IDS: Dict[str, ModelInfo] = {info.hub_id: info for info in KNOWN_MODELS.values() if info.hub_id}
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -427,11 +433,15 @@ def _check_regression(path: Path, regression_path: Path, data: dict, layers: int
 def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, Path]] = None):
     """Build a fair-esm model with its contact regression, from a name or a file.
 
+    Hugging Face models (a Hub ID or a directory with ``config.json`` and
+    ``model.safetensors``) go to :func:`esm_contacts.hf.load_hf_model`.
+
     Parameters
     ----------
     name_or_path : str or Path
-        A fair-esm model name (see :data:`KNOWN_MODELS`) or the path of a ``.pt``
-        checkpoint in fair-esm's layout (ESM-1/ESM-1b ``args`` or ESM-2 ``cfg``).
+        A fair-esm model name (see :data:`KNOWN_MODELS`), the path of a ``.pt``
+        checkpoint in fair-esm's layout (ESM-1/ESM-1b ``args`` or ESM-2 ``cfg``), a
+        Hugging Face Hub ID (``facebook/esm2_t33_650M_UR50D``) or model directory.
     regression : str or Path, optional
         A ``*-contact-regression.pt`` file to use instead of the one that belongs to the
         checkpoint (``NAME-contact-regression.pt`` beside it or in the hub cache).
@@ -453,6 +463,10 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
         (keys, types, tensor shapes against the architecture) is checked before the
         model is built; one line naming the file (a ValueError).
     """
+    if isinstance(name_or_path, (str, os.PathLike)) and _is_hf_source(name_or_path):
+        from .hf import load_hf_model
+
+        return load_hf_model(name_or_path, regression=regression)
     import esm.pretrained  # deferred: importing fair-esm is slow
 
     if not isinstance(name_or_path, (str, os.PathLike)):
@@ -492,6 +506,18 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
         raise CheckpointError(f"{model_path}: a {type(model).__name__}; contacts from single sequences need an "
                               "ESM-1, ESM-1b or ESM-2 model")
     return model.eval(), alphabet, name
+
+
+def _is_hf_source(name_or_path) -> bool:
+    """A Hugging Face directory or Hub ID (:func:`esm_contacts.hf.is_hf_source`), or a Hub ID of the table."""
+    from .hf import is_hf_source
+
+    return str(name_or_path) in HUB_IDS or is_hf_source(name_or_path)
+
+
+def model_info(name: str) -> Optional[ModelInfo]:
+    """The :data:`KNOWN_MODELS` entry of a fair-esm name or a Hugging Face Hub ID; None for others."""
+    return KNOWN_MODELS.get(str(name)) or HUB_IDS.get(str(name))
 
 
 def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:

@@ -171,17 +171,20 @@ class ContactPredictor:
         regression: Optional[str] = None,
         **kwargs,
     ) -> "ContactPredictor":
-        """Load a fair-esm model by name (torch hub cache) or from a local ``.pt`` file.
+        """Load a fair-esm model by name (torch hub cache) or ``.pt`` file, or a Hugging Face ESM model.
 
         Parameters
         ----------
         name_or_path : str
             A fair-esm model name (``esm-contacts models`` lists them) or a checkpoint
-            path; a path loads ``NAME-contact-regression.pt`` from beside it.
+            path (which loads ``NAME-contact-regression.pt`` from beside it); or a Hugging
+            Face Hub ID in the local cache (``"facebook/esm2_t33_650M_UR50D"``) or a directory
+            with ``config.json`` and ``model.safetensors`` (contact head included; see
+            :mod:`esm_contacts.hf`).
         device, dtype
             See :class:`ContactPredictor`.
         regression : str, optional
-            A ``*-contact-regression.pt`` file that replaces the checkpoint's own.
+            A ``*-contact-regression.pt`` file that replaces the checkpoint's own (for both kinds).
         **kwargs
             ``max_length``, ``max_tokens``, ``max_memory``.
 
@@ -713,6 +716,8 @@ def window_starts(length: int, window: int) -> List[int]:
 
 
 def _model_context(model) -> int:
+    if isinstance(getattr(model, "context", None), int):  # esm_contacts.hf.HFContactModel knows its own
+        return model.context
     args = getattr(model, "args", None)
     if args is not None and getattr(args, "max_positions", None) and getattr(model, "model_version", "") == "ESM-1b":
         # Learned positions include padding_idx + 1 offsets; fair-esm's limit is 1022 residues + BOS + EOS.

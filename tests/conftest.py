@@ -62,3 +62,19 @@ def pymol_cmd():
     commands.register(pymol.cmd)
     yield pymol.cmd
     pymol.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_esm1b(tmp_path_factory) -> Path:
+    """A random Hugging Face ESM-1b-like EsmForMaskedLM directory (context 64)."""
+    from tiny_models import write_tiny_hf
+
+    return write_tiny_hf(tmp_path_factory.mktemp("hf") / "tiny_hf_esm1b", "esm1b")
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_esm2(tmp_path_factory) -> Path:
+    """A random Hugging Face ESM-2-like EsmForMaskedLM directory (rotary positions)."""
+    from tiny_models import write_tiny_hf
+
+    return write_tiny_hf(tmp_path_factory.mktemp("hf") / "tiny_hf_esm2", "esm2")

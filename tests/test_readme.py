@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 MODEL = "esm1b_t33_650M_UR50S"
+HUB_MODEL = f"facebook/{MODEL}"  # replaced by a tiny Hugging Face directory
 
 
 def python_blocks(text):
@@ -34,10 +35,10 @@ def test_readme_block_has_no_placeholders(index):
 
 @pytest.mark.filterwarnings("ignore:.*longer than the model context")  # the tiny model's context is 64
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_block_runs(index, shared_data, tiny_esm1b, monkeypatch, capsys):
+def test_readme_block_runs(index, shared_data, tiny_esm1b, tiny_hf_esm1b, monkeypatch, capsys):
     """Each block on its own, in a fresh namespace, from the project root (so its ../shared/data paths resolve)."""
     monkeypatch.chdir(ROOT)
-    code = BLOCKS[index].replace(f'"{MODEL}"', repr(str(tiny_esm1b)))
+    code = BLOCKS[index].replace(f'"{HUB_MODEL}"', repr(str(tiny_hf_esm1b))).replace(f'"{MODEL}"', repr(str(tiny_esm1b)))
     assert code != BLOCKS[index]
     before = sorted(path.name for path in ROOT.iterdir())
     exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "__readme__"})

@@ -83,3 +83,41 @@ def write_tiny_esm1(folder, name="tiny_esm1", layers=2, heads=4, embed_dim=32, s
                      decoder_ffn_embed_dim=2 * embed_dim, decoder_attention_heads=heads, final_bias=True)
     state = {"decoder." + key: value for key, value in model.state_dict().items() if not key.startswith("contact_head")}
     return _save(Path(folder), name, {"args": args, "model": state}, _regression(layers * heads, seed))
+
+
+def tiny_hf_model(kind: str = "esm2", layers: int = 3, heads: int = 4, hidden: int = 32, seed: int = 3,
+                  context: int = 64):
+    """A random ``transformers`` ``EsmForMaskedLM``: ``"esm1b"`` (learned positions, layer norm before the
+    layers, token dropout; `context` residues) or ``"esm2"`` (rotary positions, token dropout).
+
+    Every parameter is drawn at random (not transformers' near-uniform initialisation), so the
+    attention maps and the contact head are far from trivial.
+    """
+    from transformers import EsmConfig, EsmForMaskedLM
+
+    torch.manual_seed(seed)
+    shape = {"position_embedding_type": "absolute", "emb_layer_norm_before": True,
+             "max_position_embeddings": context + 4} if kind == "esm1b" else \
+        {"position_embedding_type": "rotary", "emb_layer_norm_before": False, "max_position_embeddings": 1026}
+    config = EsmConfig(vocab_size=33, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                       intermediate_size=4 * hidden, pad_token_id=1, mask_token_id=32, token_dropout=True,
+                       layer_norm_eps=1e-5, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                       architectures=["EsmForMaskedLM"], **shape)
+    model = EsmForMaskedLM(config)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" in name or "layer_norm" in name:
+                parameter.copy_(1.0 + 0.1 * torch.randn_like(parameter) if name.endswith("weight")
+                                else 0.1 * torch.randn_like(parameter))
+            else:
+                parameter.copy_(torch.randn_like(parameter) * (0.3 if parameter.dim() > 1 else 0.1))
+        weight = model.esm.contact_head.regression.weight
+        weight[torch.rand_like(weight) < 0.3] = 0.0  # zero heads, as an L1 fit leaves them
+    return model.eval()
+
+
+def write_tiny_hf(folder, kind: str = "esm2", **kwargs) -> Path:
+    """:func:`tiny_hf_model` saved with ``save_pretrained`` (safetensors) into `folder`."""
+    model = tiny_hf_model(kind, **kwargs)
+    model.save_pretrained(str(folder))
+    return Path(folder)
