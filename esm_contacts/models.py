@@ -37,6 +37,7 @@ __all__ = [
     "resolve_device",
     "UnknownModelError",
     "fetch_weights",
+    "takes_alignments",
 ]
 
 DEFAULT_MODEL = "esm1b_t33_650M_UR50S"
@@ -126,6 +127,17 @@ KNOWN_MODELS: Dict[str, ModelInfo] = {
         ModelInfo("esm_msa1b_t12_100M_UR50S", "MSA Transformer", 12, 12, "100M", 1023),
     )
 }
+
+
+def takes_alignments(name_or_path: Union[str, Path]) -> bool:
+    """Whether a model name (or a checkpoint file named after one) is an MSA Transformer, before loading.
+
+    Known names only (:data:`KNOWN_MODELS`); a loaded predictor knows for any checkpoint
+    (``ContactPredictor.is_msa_transformer``).
+    """
+    text = str(name_or_path).strip()
+    info = KNOWN_MODELS.get(text) or KNOWN_MODELS.get(Path(text).stem if text.endswith(".pt") else "")
+    return info is not None and info.family == "MSA Transformer"
 
 
 class WeightsNotFoundError(FileNotFoundError):

@@ -28,6 +28,8 @@ width, H heads, c = ``max_tokens_per_msa``)::
          + max(c, R) * (6*D + 3*H*R))  a column chunk: projections and its R x R attention
     + 20 * L^2                         the (L, L) sum and the returned map
 
+(a chunk never holds more than the alignment's R*T tokens).
+
 It grows linearly with the depth R (at fixed c), never with layers x R^2; fair-esm's
 ``predict_contacts`` grows as layers x H x T x R^2. This bound is the estimate every request is
 checked against (:func:`esm_contacts.resources.estimate_memory` with ``msa_rows``); measured

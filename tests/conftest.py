@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2
+from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2, write_tiny_msa_transformer
 
 # Tests never touch the network or the user's torch hub cache.
 os.environ["ESM_CONTACTS_OFFLINE"] = "1"
@@ -49,3 +49,9 @@ def tiny_esm2(checkpoint_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_esm1(checkpoint_dir) -> Path:
     return checkpoint_dir / "tiny_esm1.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_msa_transformer(tmp_path_factory) -> Path:
+    """A tiny MSA Transformer checkpoint (fair-esm's released layout; context 1023, 1024 rows)."""
+    return write_tiny_msa_transformer(tmp_path_factory.mktemp("msa_checkpoints"))
