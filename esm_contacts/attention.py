@@ -12,7 +12,8 @@ from typing import Iterator, List, Sequence, Tuple
 
 import torch
 
-__all__ = ["symmetrize", "apc", "layer_attentions", "crop_to_residues", "apc_features", "nonzero_heads"]
+__all__ = ["symmetrize", "apc", "layer_attentions", "crop_to_residues", "apc_features", "nonzero_heads",
+           "add_weighted_heads"]
 
 
 def symmetrize(x: torch.Tensor) -> torch.Tensor:
@@ -122,6 +123,27 @@ def apc_features(attention: torch.Tensor, heads: Sequence[int] = None) -> torch.
     if heads is not None:
         attention = attention[list(heads)] if not isinstance(heads, torch.Tensor) else attention[heads]
     return apc(symmetrize(attention.float()))
+
+
+def add_weighted_heads(logit: torch.Tensor, attention: torch.Tensor, heads: torch.Tensor, weights: torch.Tensor,
+                       chunk: int = 4) -> None:
+    """Add one layer's regression term ``sum_h w_h APC(sym(A_h))`` to a running (L, L) sum, in place.
+
+    Parameters
+    ----------
+    logit : torch.Tensor
+        float32 (L, L) running sum of the regression's weighted features.
+    attention : torch.Tensor
+        (H, L, L) attention of one sequence (or one alignment's tied row attention), cropped to its residues.
+    heads : torch.Tensor
+        Indices of the heads to add (those with a non-zero weight).
+    weights : torch.Tensor
+        Their regression weights, in the same order.
+    chunk : int
+        Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's maps.
+    """
+    for head_chunk, weight_chunk in zip(heads.split(chunk), weights.split(chunk)):
+        logit += torch.einsum("h,hij->ij", weight_chunk, apc_features(attention, head_chunk))
 
 
 def nonzero_heads(weight: torch.Tensor, num_layers: int, num_heads: int) -> List[torch.Tensor]:

@@ -121,7 +121,7 @@ def _run_models(args) -> int:
     from .hf import hf_cache_state
     from .models import KNOWN_MODELS, cache_state, hub_paths
 
-    print(f"{'model':32} {'family':7} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
+    print(f"{'model':32} {'family':15} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
     for info in KNOWN_MODELS.values():
         state = cache_state(info.name)
         model_path, regression_path = hub_paths(info.name)
@@ -131,7 +131,7 @@ def _run_models(args) -> int:
         # The same weights from the Hub (Hugging Face cache) on the row below the fair-esm name.
         rows = [(info.name, where)] + ([(info.hub_id, f"HF {hf_cache_state(info.hub_id)}")] if info.hub_id else [])
         for name, weights in rows:
-            print(f"{name:32} {info.family:7} {info.parameters:>6} {info.layers:>6} {info.heads:>5} "
+            print(f"{name:32} {info.family:15} {info.parameters:>6} {info.layers:>6} {info.heads:>5} "
                   f"{info.context:>7}  {weights}")
     return 0
 
@@ -179,7 +179,9 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--top", default=None, help="pairs to list: L, L/2, L/5, a number or all (default: L on the terminal, all in files)")
     parser.add_argument("--msa", help="alignment (a3m, aligned FASTA, Stockholm) to ensemble over; its first row is the query")
     parser.add_argument("--num-seqs", type=_option("count", "--num-seqs"), default=64, help="sequences of the MSA to use (default 64)")
-    parser.add_argument("--msa-strategy", default="first", choices=["first", "diverse"], help="how MSA sequences are chosen")
+    parser.add_argument("--msa-strategy", default=None, choices=["first", "diverse"],
+                        help="how MSA sequences are chosen (default: first; diverse, greedy maximum Hamming distance, "
+                        "for the MSA Transformer)")
     parser.add_argument("--evaluate", action="store_true", help="with a structure input: print the precision table against it")
     _declare_min_identity(parser)
     parser.add_argument("--max-memory", type=_option("positive", "--max-memory"), metavar="GB",

@@ -39,6 +39,7 @@ __all__ = [
     "resolve_device",
     "UnknownModelError",
     "fetch_weights",
+    "takes_alignments",
 ]
 
 DEFAULT_MODEL = "esm1b_t33_650M_UR50S"
@@ -108,9 +109,9 @@ def _info(name: str, family: str, layers: int, heads: int, parameters: str, hub:
     return ModelInfo(name, family, layers, heads, parameters, 1022, f"facebook/{name}" if hub else None)
 
 
-#: Every fair-esm model released with contact-regression weights
-#: (ESM-1v and ESM-IF have none; the MSA Transformer takes alignments, not sequences),
-#: with its Hugging Face Hub ID where the Hub has it (ESM-1b and ESM-2, contact head included).
+#: Every fair-esm model released with contact-regression weights (ESM-1v and ESM-IF have none),
+#: with its Hugging Face Hub ID where the Hub has it (ESM-1b and ESM-2, contact head included);
+#: the MSA Transformer takes alignments (``ContactPredictor.predict_msa``).
 KNOWN_MODELS: Dict[str, ModelInfo] = {
     info.name: info
     for info in (
@@ -126,10 +127,23 @@ KNOWN_MODELS: Dict[str, ModelInfo] = {
         _info("esm2_t33_650M_UR50D", "ESM-2", 33, 20, "650M", hub=True),
         _info("esm2_t36_3B_UR50D", "ESM-2", 36, 40, "3B", hub=True),
         _info("esm2_t48_15B_UR50D", "ESM-2", 48, 40, "15B", hub=True),
+        # Alignments in (esm_contacts.msa_transformer); one BOS and no EOS: 1023 residues a row.
+        ModelInfo("esm_msa1b_t12_100M_UR50S", "MSA Transformer", 12, 12, "100M", 1023),
     )
 }
 #: The Hub IDs of :data:`KNOWN_MODELS` (the same table, keyed by ``hub_id``).
 HUB_IDS: Dict[str, ModelInfo] = {info.hub_id: info for info in KNOWN_MODELS.values() if info.hub_id}
+
+
+def takes_alignments(name_or_path: Union[str, Path]) -> bool:
+    """Whether a model name (or a checkpoint file named after one) is an MSA Transformer, before loading.
+
+    Known names only (:data:`KNOWN_MODELS`); a loaded predictor knows for any checkpoint
+    (``ContactPredictor.is_msa_transformer``).
+    """
+    text = str(name_or_path).strip()
+    info = KNOWN_MODELS.get(text) or KNOWN_MODELS.get(Path(text).stem if text.endswith(".pt") else "")
+    return info is not None and info.family == "MSA Transformer"
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -381,10 +395,12 @@ def _architecture(path: Path, data: dict) -> Tuple[int, int]:
     else:
         holder = data.get("args")
         arch = getattr(holder, "arch", None) if isinstance(holder, argparse.Namespace) else None
+        if arch == "msa_transformer":
+            return _msa_architecture(path, holder, state)
         if arch not in _ARCHITECTURES:
-            raise CheckpointError(f"{path}: architecture {_one_line(repr(arch), 60)}: contacts from single sequences "
-                                  f"need an ESM-1 ({'protein_bert_base'}), ESM-1b (roberta_large) or ESM-2 (cfg) "
-                                  "checkpoint")
+            raise CheckpointError(f"{path}: architecture {_one_line(repr(arch), 60)}: contacts need an ESM-1 "
+                                  f"({'protein_bert_base'}), ESM-1b (roberta_large), ESM-2 (cfg) or MSA Transformer "
+                                  "(msa_transformer) checkpoint")
         prefix = _ARCHITECTURES[arch]
         ffn = _positive_int(path, holder, prefix + "ffn_embed_dim")
     layers = _positive_int(path, holder, prefix + "layers")
@@ -414,6 +430,46 @@ def _architecture(path: Path, data: dict) -> Tuple[int, int]:
     return layers, heads
 
 
+def _msa_architecture(path: Path, holder: argparse.Namespace, state: Dict[str, torch.Tensor]) -> Tuple[int, int]:
+    """(layers, heads) of an MSA Transformer checkpoint, its header checked against its tensors.
+
+    The hyper-parameters are read as fair-esm's loader reads them (an ``encoder_`` prefix
+    removed), so a header either way round is checked as it will be built.
+    """
+    import esm
+
+    args = argparse.Namespace(**{("".join(key.split("encoder_")[1:]) if "encoder" in key else key): value
+                                 for key, value in vars(holder).items()})
+    layers = _positive_int(path, args, "layers")
+    embed_dim = _positive_int(path, args, "embed_dim")
+    heads = _positive_int(path, args, "attention_heads")
+    ffn = _positive_int(path, args, "ffn_embed_dim")
+    max_positions = _positive_int(path, args, "max_positions")
+    if embed_dim % heads:
+        raise CheckpointError(f"{path}: embedding size {embed_dim} is not a multiple of the {heads} attention heads")
+    letters = len(esm.Alphabet.from_architecture("msa_transformer"))
+    expected = {"embed_tokens.weight": (letters, embed_dim),
+                "layers.0.feed_forward_layer.layer.fc1.weight": (ffn, embed_dim)}
+    for suffix, shape in expected.items():
+        found = _tensor_shape(path, state, suffix)
+        if found != shape:
+            raise CheckpointError(f"{path}: {suffix} has shape {found}; the header implies {shape}")
+    found = {int(match.group(1)) for key in state for match in [_LAYER_INDEX.search(key)] if match}
+    if found != set(range(layers)):
+        raise CheckpointError(f"{path}: the header says {layers} layers but 'model' has tensors of "
+                              f"{len(found)} (indices {min(found, default=0)}..{max(found, default=-1)})")
+    positions = _tensor_shape(path, state, "embed_positions.weight")
+    if positions[0] < max_positions:
+        raise CheckpointError(f"{path}: embed_positions.weight has {positions[0]} rows; the header says "
+                              f"max_positions {max_positions}")
+    if getattr(args, "embed_positions_msa", False):
+        rows = _tensor_shape(path, state, "msa_position_embedding")
+        if len(rows) != 4 or rows[:3] != (1, 1024, 1):
+            raise CheckpointError(f"{path}: msa_position_embedding has shape {rows}; fair-esm's MSA Transformer "
+                                  "has (1, 1024, 1, width)")
+    return layers, heads
+
+
 def _check_regression(path: Path, regression_path: Path, data: dict, layers: int, heads: int) -> None:
     """The regression file holds one weight per attention map of the model, and a bias."""
     from .regression import BIAS_KEY, WEIGHT_KEY
@@ -440,8 +496,8 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
     ----------
     name_or_path : str or Path
         A fair-esm model name (see :data:`KNOWN_MODELS`), the path of a ``.pt``
-        checkpoint in fair-esm's layout (ESM-1/ESM-1b ``args`` or ESM-2 ``cfg``), a
-        Hugging Face Hub ID (``facebook/esm2_t33_650M_UR50D``) or model directory.
+        checkpoint in fair-esm's layout (ESM-1/ESM-1b/MSA Transformer ``args`` or ESM-2
+        ``cfg``), a Hugging Face Hub ID (``facebook/esm2_t33_650M_UR50D``) or model directory.
     regression : str or Path, optional
         A ``*-contact-regression.pt`` file to use instead of the one that belongs to the
         checkpoint (``NAME-contact-regression.pt`` beside it or in the hub cache).
@@ -449,7 +505,9 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
     Returns
     -------
     model : torch.nn.Module
-        ``esm.ProteinBertModel`` or ``esm.model.esm2.ESM2`` in eval mode, on the CPU.
+        ``esm.ProteinBertModel``, ``esm.model.esm2.ESM2`` or ``esm.MSATransformer`` in eval mode, on
+        the CPU. An MSA Transformer's state dict is renamed as fair-esm's loader renames it
+        (its released checkpoints swap ``row`` and ``column`` in the attention names).
     alphabet : esm.data.Alphabet
     name : str
         The model's name (file stem for local checkpoints).
@@ -501,10 +559,9 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
                               f"{_one_line(str(error))})") from None
     from esm.model.esm2 import ESM2
 
-    if not isinstance(model, (esm.ProteinBertModel, ESM2)):
-        # e.g. the MSA Transformer: its attention is over alignments, not one sequence.
-        raise CheckpointError(f"{model_path}: a {type(model).__name__}; contacts from single sequences need an "
-                              "ESM-1, ESM-1b or ESM-2 model")
+    if not isinstance(model, (esm.ProteinBertModel, ESM2, esm.MSATransformer)):
+        raise CheckpointError(f"{model_path}: a {type(model).__name__}; contacts need an ESM-1, ESM-1b, ESM-2 or "
+                              "MSA Transformer model")
     return model.eval(), alphabet, name
 
 

@@ -33,7 +33,7 @@ from typing import Iterable, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .attention import apc_features, crop_to_residues, layer_attentions, nonzero_heads
+from .attention import add_weighted_heads, crop_to_residues, layer_attentions, nonzero_heads
 from .models import DEFAULT_MODEL, load_model, resolve_device
 from .options import whole_number
 
@@ -138,7 +138,10 @@ class ContactPredictor:
         max_length: Optional[int] = None,
         max_tokens: Optional[int] = None,
         max_memory: Optional[float] = None,
+        max_tokens_per_msa: Optional[int] = None,
     ):
+        from . import msa_transformer
+
         self.name = name
         self.max_memory = max_memory
         self.alphabet = alphabet
@@ -146,12 +149,17 @@ class ContactPredictor:
         self.dtype = _resolve_dtype(dtype, self.device)
         regression = model.contact_head.regression
         self.num_layers = len(model.layers)
-        self.num_heads = model.layers[0].self_attn.num_heads
+        self.is_msa_transformer = msa_transformer.is_msa_transformer(model)
+        first = model.layers[0]
+        self.num_heads = (first.row_self_attention.layer if self.is_msa_transformer else first.self_attn).num_heads
+        # MSA Transformer: tokens (rows x columns) per chunk of its layers (esm_contacts.msa_transformer).
+        self.max_tokens_per_msa = (msa_transformer.MAX_TOKENS_PER_MSA if max_tokens_per_msa is None
+                                   else whole_number(max_tokens_per_msa, "max_tokens_per_msa"))
         # Copies in float32, kept apart from the (possibly half-precision) model.
         self.weight = regression.weight.detach().float().reshape(self.num_layers, self.num_heads).clone()
         self.bias = float(regression.bias.detach().float().item()) if regression.bias is not None else 0.0
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
-        context = _model_context(model)
+        context = msa_transformer.model_context(model) if self.is_msa_transformer else _model_context(model)
         # Longer windows would index past ESM-1b's learned positions: at most the context.
         self.max_length = context if max_length is None else whole_number(max_length, "max_length", 1, context,
                                                                             note=f" (the model's context is {context})")
@@ -186,7 +194,7 @@ class ContactPredictor:
         regression : str, optional
             A ``*-contact-regression.pt`` file that replaces the checkpoint's own (for both kinds).
         **kwargs
-            ``max_length``, ``max_tokens``, ``max_memory``.
+            ``max_length``, ``max_tokens``, ``max_memory``, ``max_tokens_per_msa``.
 
         Returns
         -------
@@ -207,7 +215,8 @@ class ContactPredictor:
     # -- prediction ------------------------------------------------------------------
 
     def estimate_memory(self, lengths: Sequence[int], msa: bool = False,
-                        listed: Optional[Sequence[Optional[int]]] = None, sparse=False) -> int:
+                        listed: Optional[Sequence[Optional[int]]] = None, sparse=False,
+                        rows: Optional[int] = None) -> int:
         """Bytes a request on sequences of these lengths needs beyond the loaded model.
 
         The one estimate every request is checked against (:func:`esm_contacts.resources.estimate_memory`
@@ -223,6 +232,8 @@ class ContactPredictor:
             Pairs listed afterwards per sequence (None: all), as the command line does.
         sparse : bool or sequence of bool
             :meth:`predict_top` (no (L, L) map), for all or per sequence.
+        rows : int, optional
+            MSA Transformer only: rows of the alignment (1 for a single sequence, the default).
 
         Returns
         -------
@@ -233,10 +244,12 @@ class ContactPredictor:
         embed_dim = getattr(self.model, "embed_dim", None) or getattr(getattr(self.model, "args", None), "embed_dim", None)
         return estimate_memory(lengths, context=self.max_length, heads=self.num_heads,
                                embed_dim=int(embed_dim) if embed_dim else 2560, max_tokens=self.max_tokens,
-                               msa=msa, listed=listed, sparse=sparse)
+                               msa=msa, listed=listed, sparse=sparse,
+                               msa_rows=(rows or 1) if self.is_msa_transformer else None,
+                               max_tokens_per_msa=self.max_tokens_per_msa)
 
     def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
-                     listed: Optional[Sequence[Optional[int]]] = None, sparse=False) -> int:
+                     listed: Optional[Sequence[Optional[int]]] = None, sparse=False, rows: Optional[int] = None) -> int:
         """Refuse a request whose :meth:`estimate_memory` exceeds ``max_memory`` (or the predictor's default).
 
         Returns
@@ -252,7 +265,7 @@ class ContactPredictor:
         from .resources import check_memory
 
         lengths = [int(n) for n in lengths]
-        estimate = self.estimate_memory(lengths, msa=msa, listed=listed, sparse=sparse)
+        estimate = self.estimate_memory(lengths, msa=msa, listed=listed, sparse=sparse, rows=rows)
         longest = max(lengths, default=0)
         what = (f"predicting {len(lengths)} sequence(s) of up to {longest} residues" if not msa
                 else f"an MSA ensemble of a {longest}-residue query")
@@ -317,6 +330,11 @@ class ContactPredictor:
         except TypeError:
             raise TypeError(f"predict_batch takes a list of sequences, not {type(sequences).__name__}") from None
         cleaned = [clean_sequence(seq, name=f"sequence {index + 1}") for index, seq in enumerate(sequences)]
+        if self.is_msa_transformer:
+            from .msa_transformer import warn_single_sequence
+
+            warn_single_sequence(stacklevel=3 if len(cleaned) != 1 else 4)
+            return [self._msa_transformer([("query", seq)], 1, "first", progress, max_memory) for seq in cleaned]
         self.check_memory([len(seq) for seq in cleaned], max_memory)
         results: List[Optional[np.ndarray]] = [None] * len(cleaned)
         short = [i for i, seq in enumerate(cleaned) if len(seq) <= self.max_length]
@@ -410,7 +428,7 @@ class ContactPredictor:
         length, window = len(sequence), self.max_length
         count = parse_top(top, length)
         self.check_memory([length], max_memory, listed=[count], sparse=True)
-        if length <= window:
+        if length <= window or self.is_msa_transformer:  # the MSA Transformer refuses what exceeds its context
             return top_pairs(self.predict_batch([sequence], progress=progress, max_memory=max_memory)[0],
                              top=top, min_sep=min_sep)
         starts = window_starts(length, window)
@@ -464,11 +482,15 @@ class ContactPredictor:
 
     # -- MSA ensembling and alternative heads (esm_contacts.msa, esm_contacts.regression) --
 
-    def predict_msa(self, msa, num_seqs: int = 64, strategy: str = "first", progress: bool = False,
+    def predict_msa(self, msa, num_seqs: int = 64, strategy: Optional[str] = None, progress: bool = False,
                     max_memory: Optional[float] = None) -> np.ndarray:
         """Contact probabilities of an alignment's query, averaged over its sequences.
 
-        Each chosen row is ungapped and predicted (:meth:`predict_batch`, a chunk at a
+        On an MSA Transformer the chosen rows, in the alignment's order, are one input
+        and the result is its contact map (:mod:`esm_contacts.msa_transformer`: equal to
+        fair-esm's ``predict_contacts`` on those rows, with memory bounded as stated there;
+        at most 1024 rows and a query within the context, else ValueError). On other
+        models each chosen row is ungapped and predicted (:meth:`predict_batch`, a chunk at a
         time), its map is written back into the aligned columns, and each pair is
         averaged over the sequences with residues at both columns (``DESIGN.md``). Only a
         running sum and count of (L, L) are kept, never all maps. Letters outside the
@@ -483,10 +505,12 @@ class ContactPredictor:
             a gap are dropped.
         num_seqs : int
             Sequences to use, the query included (the paper's s).
-        strategy : {"first", "diverse"}
-            See :func:`esm_contacts.msa.select_sequences`.
+        strategy : {"first", "diverse"}, optional
+            See :func:`esm_contacts.msa.select_sequences`. None (the default): ``"first"``
+            for ensembles, ``"diverse"`` for the MSA Transformer (greedy maximum Hamming
+            distance to the rows already chosen: the MSA Transformer paper's choice).
         progress : bool
-            Show a progress bar over sequences.
+            Show a progress bar over sequences (MSA Transformer: over layers).
         max_memory : float, optional
             Bytes the request may use (see :class:`ContactPredictor`); checked once the
             alignment is read, before any prediction.
@@ -497,10 +521,12 @@ class ContactPredictor:
             float32 (L, L) in the query's coordinates (L = query residues); with one
             sequence it equals ``predict(query)``.
         """
-        return self._msa_ensemble(msa, num_seqs, strategy, progress, max_memory=max_memory)
+        if self.is_msa_transformer:
+            return self._msa_transformer(msa, num_seqs, strategy, progress, max_memory)
+        return self._msa_ensemble(msa, num_seqs, strategy or "first", progress, max_memory=max_memory)
 
     def predict_msa_sizes(
-        self, msa, sizes: Sequence[int] = (16, 32, 64), strategy: str = "first", progress: bool = False
+        self, msa, sizes: Sequence[int] = (16, 32, 64), strategy: Optional[str] = None, progress: bool = False
     ) -> dict:
         """MSA ensembles of several sizes in one pass (the paper's s = 16, 32, 64).
 
@@ -508,7 +534,8 @@ class ContactPredictor:
         after the first s rows for every s. Each map equals
         ``predict_msa(msa, num_seqs=s, strategy=strategy)`` (both strategies choose rows
         greedily, so the first s of a larger choice are the choice of s), at the cost of
-        the largest alone.
+        the largest alone. On an MSA Transformer every size is its own run of
+        :meth:`predict_msa`.
 
         Parameters
         ----------
@@ -529,17 +556,46 @@ class ContactPredictor:
         sizes = [whole_number(s, "MSA size") for s in sizes]
         if not sizes:
             raise ValueError("give at least one MSA size")
-        _, snapshots = self._msa_ensemble(msa, max(sizes), strategy, progress, checkpoints=sizes)
+        if self.is_msa_transformer:
+            return {s: self._msa_transformer(msa, s, strategy, progress) for s in sizes}
+        _, snapshots = self._msa_ensemble(msa, max(sizes), strategy or "first", progress, checkpoints=sizes)
         return {s: snapshots[s] for s in sizes}
+
+    def _read_alignment(self, msa):
+        from .msa import check_msa, read_msa
+
+        if not isinstance(msa, (str, os.PathLike, list, tuple)):
+            raise TypeError(f"msa must be an alignment file or a list of (name, row) pairs, not {type(msa).__name__}")
+        return read_msa(msa) if isinstance(msa, (str, os.PathLike)) else check_msa(msa)
+
+    @torch.no_grad()
+    def _msa_transformer(self, msa, num_seqs: int, strategy: Optional[str], progress: bool,
+                         max_memory: Optional[float] = None) -> np.ndarray:
+        """The MSA Transformer's contact map of an alignment's query (see :mod:`esm_contacts.msa_transformer`)."""
+        from . import msa_transformer
+
+        num_seqs = whole_number(num_seqs, "num_seqs")
+        alignment = self._read_alignment(msa)
+        msa_transformer.check_alignment_shape(num_seqs, len(alignment[0][1]), self.max_length,
+                                              msa_transformer.max_rows(self.model))
+        chosen = msa_transformer.select_rows(alignment, num_seqs, strategy)
+        length = len(chosen[0][1])
+        self.check_memory([length], max_memory, rows=len(chosen))
+        tokens = msa_transformer.msa_tokens(self.alphabet, [row for _, row in chosen], ALPHABET_LETTERS)
+        bar = _progress(self.num_layers, progress, f"{self.name}: MSA of {len(chosen)} rows", unit="layer")
+        try:
+            logit = msa_transformer.contact_logits(self.model, tokens.to(self.device), self._heads, self._head_weights,
+                                                   HEAD_CHUNK, self.max_tokens_per_msa, bar)
+        finally:
+            bar.close()
+        return self._probabilities(logit)
 
     def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None,
                       max_memory: Optional[float] = None):
-        from .msa import check_msa, ensemble_maps, read_msa, select_sequences, ungap
+        from .msa import ensemble_maps, select_sequences, ungap
 
         num_seqs = whole_number(num_seqs, "num_seqs")
-        if not isinstance(msa, (str, os.PathLike, list, tuple)):
-            raise TypeError(f"msa must be an alignment file or a list of (name, row) pairs, not {type(msa).__name__}")
-        alignment = read_msa(msa) if isinstance(msa, (str, os.PathLike)) else check_msa(msa)
+        alignment = self._read_alignment(msa)
         chosen = select_sequences(alignment, num_seqs, strategy)
         length = len(chosen[0][1])
         self.check_memory([length], max_memory, msa=True)
@@ -640,16 +696,15 @@ class ContactPredictor:
             weights = self._head_weights[layer]
             for b, n in enumerate(lengths):
                 residues = crop_to_residues(attention[b], n, self.alphabet.prepend_bos)
-                # A few heads at a time: APC temporaries stay a fraction of one layer's maps.
-                for head_chunk, weight_chunk in zip(heads.split(HEAD_CHUNK), weights.split(HEAD_CHUNK)):
-                    logits[b] += torch.einsum("h,hij->ij", weight_chunk, apc_features(residues, head_chunk))
-        maps = []
-        for logit in logits:
-            probability = torch.sigmoid(logit + self.bias)
-            # APC of a symmetric map is symmetric up to summation order; make it exact.
-            probability = (probability + probability.T) / 2
-            maps.append(probability.cpu().numpy().astype(np.float32, copy=False))
-        return maps
+                add_weighted_heads(logits[b], residues, heads, weights, HEAD_CHUNK)
+        return [self._probabilities(logit) for logit in logits]
+
+    def _probabilities(self, logit: torch.Tensor) -> np.ndarray:
+        """The regression's sigmoid of a summed (L, L) logit, as a float32 numpy map."""
+        probability = torch.sigmoid(logit + self.bias)
+        # APC of a symmetric map is symmetric up to summation order; make it exact.
+        probability = (probability + probability.T) / 2
+        return probability.cpu().numpy().astype(np.float32, copy=False)
 
 
 def _warn_uncovered(length: int, window: int, starts: List[int], uncovered: int) -> None:

@@ -19,6 +19,8 @@ available now (:func:`available_memory`). The estimate counts, per sequence:
 Sparse requests (:meth:`esm_contacts.ContactPredictor.predict_top`) never hold L x L:
 the (w, w) block that slides with the windows (16 bytes a cell: sums, counts,
 probabilities, masks), the window work, and 64 bytes per kept pair, twice while merging.
+An MSA Transformer run (``msa_rows``) holds no ensemble sums and no window batches: its
+work is :func:`msa_transformer_work`, the bound stated in :mod:`esm_contacts.msa_transformer`.
 The sum is multiplied by :data:`SAFETY` (1.25) for the allocator and Python's own objects.
 """
 
@@ -29,7 +31,7 @@ from typing import Dict, Iterable, Optional, Sequence, Union
 
 __all__ = [
     "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
-    "format_bytes", "check_disk_space",
+    "format_bytes", "check_disk_space", "msa_transformer_work",
 ]
 
 #: Factor on every estimate: allocator slack, temporaries the sum does not name.
@@ -101,6 +103,23 @@ def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int, conte
     return attention + apc + activations
 
 
+def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn_dim: Optional[int] = None,
+                         max_tokens_per_msa: int = 2 ** 12) -> int:
+    """Bytes of one MSA Transformer forward pass run as :mod:`esm_contacts.msa_transformer` runs it.
+
+    ``4 * (R*T*D + 4*H*T^2 + max(c, T)*(3*D + 2*F) + max(c, R)*(6*D + 3*H*R)) + 20 * L^2`` with
+    T = L + 1 tokens a row, R rows, c = ``max_tokens_per_msa`` (a chunk at most R*T tokens): the
+    activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm, projections,
+    feed-forward), a column chunk with its R x R attention, the (L, L) sum and map.
+    """
+    width, ffn_dim, tokens = length + 1, ffn_dim or 4 * embed_dim, rows * (length + 1)
+    # A chunk holds whole rows (columns) and never more than the alignment.
+    row_chunk, column_chunk = min(max(max_tokens_per_msa, width), tokens), min(max(max_tokens_per_msa, rows), tokens)
+    work = (tokens * embed_dim + 4 * heads * width * width + row_chunk * (3 * embed_dim + 2 * ffn_dim)
+            + column_chunk * (6 * embed_dim + 3 * heads * rows))
+    return int(4 * work + 20 * length * length)
+
+
 def estimate_memory(
     lengths: Iterable[int],
     context: int,
@@ -110,6 +129,8 @@ def estimate_memory(
     msa: bool = False,
     listed: Optional[Sequence[Optional[int]]] = None,
     sparse: Union[bool, Sequence[bool]] = False,
+    msa_rows: Optional[int] = None,
+    max_tokens_per_msa: int = 2 ** 12,
 ) -> int:
     """Peak bytes a prediction request allocates beyond the loaded model (see the module text).
 
@@ -134,6 +155,11 @@ def estimate_memory(
         :meth:`~esm_contacts.ContactPredictor.predict_top`: no (L, L) map, ``listed`` pairs
         kept; one flag per sequence where a request mixes both (the command line predicts
         the dense ones together, then the sparse ones one by one while the dense maps live).
+    msa_rows : int, optional
+        An MSA Transformer run over this many rows of each length (:func:`msa_transformer_work`
+        with ``max_tokens_per_msa``); ``msa`` and ``sparse`` do not apply.
+    max_tokens_per_msa : int
+        Its chunk size in tokens.
 
     Returns
     -------
@@ -142,6 +168,14 @@ def estimate_memory(
     lengths = [int(n) for n in lengths]
     if not lengths:
         return 0
+    if msa_rows is not None:
+        work = max(msa_transformer_work(n, int(msa_rows), embed_dim, heads, None, max_tokens_per_msa) for n in lengths)
+        maps = sum(MAP_BYTES * n * n for n in lengths)
+        ranking = 0
+        if listed is not None:
+            ranking = max((PAIR_BYTES * n * (n - 1) // 2 if count is None else RANK_BYTES * n * n if count else 0)
+                          for n, count in zip(lengths, listed))
+        return int(SAFETY * (maps + max(work, ranking)))
     listed = list(listed) if listed is not None else None
     flags = [bool(sparse)] * len(lengths) if isinstance(sparse, bool) else [bool(f) for f in sparse]
     counts = listed if listed is not None else [None] * len(lengths)

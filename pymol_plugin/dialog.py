@@ -227,6 +227,8 @@ class ContactsDialog(QtWidgets.QDialog):
         self.num_seqs.setRange(1, 100000)
         self.num_seqs.setValue(64)
         form.addRow("MSA sequences", self.num_seqs)
+        self.model.currentTextChanged.connect(self.model_changed)
+        self.model_changed(self.model.currentText())
 
         self.assembly = QtWidgets.QLineEdit()
         self.assembly.setPlaceholderText("optional: file or PDB ID (file:ID) whose assembly gives the partner copies")
@@ -275,6 +277,15 @@ class ContactsDialog(QtWidgets.QDialog):
 
         self.min_sep.setValue(RANGES[name][0] if name in RANGES else 6)
 
+    def model_changed(self, name: str) -> None:
+        """An MSA Transformer takes an alignment: the MSA field becomes required (see :meth:`run`)."""
+        from esm_contacts.models import takes_alignments
+
+        required = takes_alignments(name)
+        self.msa.setEnabled(True)
+        self.msa.setPlaceholderText(("required for the MSA Transformer" if required else "optional")
+                                    + ": a3m, aligned FASTA or Stockholm")
+
     # -- running ---------------------------------------------------------------------
 
     def options(self) -> drawing.Options:
@@ -294,6 +305,11 @@ class ContactsDialog(QtWidgets.QDialog):
             return
         model = self.model.currentText().strip() or commands.DEFAULT_MODEL
         msa = self.msa.text().strip() or None
+        from esm_contacts.models import takes_alignments
+
+        if not msa and takes_alignments(model):
+            self.fail(CmdException(f"{model} is an MSA Transformer: choose an alignment in the MSA field"))
+            return
         if msa:
             try:
                 commands.check_msa_query(msa, target, options)

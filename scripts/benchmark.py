@@ -10,9 +10,15 @@ high-water mark (``/proc/self/clear_refs``), run, and read ``VmHWM`` minus the `
 just before. Both methods run on the same model object and the same sequence; fair-esm
 only where it fits (L <= 1022).
 
+``--msa-transformer``: the full-size MSA Transformer architecture (12 layers, 768-dim,
+12 heads, random weights, saved the same way) on random alignments of ``--msa-length``
+columns and ``--rows`` rows: ``predict_msa`` (layers one at a time, tied row attention
+only) against fair-esm's ``predict_contacts`` on the same rows.
+
 Examples
 --------
 python scripts/benchmark.py                          # L = 256, 512, 1022, 2000, 5000
+python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
 """
@@ -104,6 +110,84 @@ def random_esm1b(path: Path) -> Path:
     return path
 
 
+def random_msa_transformer(path: Path) -> Path:
+    """Write a full-size MSA Transformer architecture with random weights in fair-esm's layout.
+
+    As the released checkpoint: ``encoder_`` args, prefixed keys with ``row`` and ``column``
+    swapped (fair-esm's loader swaps them back), fair-esm's default ``max_tokens_per_msa``.
+    """
+    import esm
+
+    if path.is_file() and path.with_name(path.stem + "-contact-regression.pt").is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    layers, heads = 12, 12
+    shape = dict(layers=layers, embed_dim=768, ffn_embed_dim=3072, attention_heads=heads, max_positions=1024,
+                 max_tokens_per_msa=2 ** 14, max_tokens=2 ** 14, dropout=0.1, attention_dropout=0.1,
+                 activation_dropout=0.1, embed_positions_msa=True)
+    model = esm.MSATransformer(Namespace(**shape), esm.Alphabet.from_architecture("msa_transformer"))
+    swap = lambda key: key.replace("row", "column") if "row" in key else key.replace("column", "row")  # noqa: E731
+    state = {swap(("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k): v
+             for k, v in model.state_dict().items() if not k.startswith("contact_head")}
+    saved = {("encoder_" + k if k in ("layers", "embed_dim", "ffn_embed_dim", "attention_heads") else k): v
+             for k, v in shape.items()}
+    torch.save({"args": Namespace(arch="msa_transformer", **saved), "model": state}, path)
+    weight = torch.randn(1, layers * heads) * 0.1  # every head non-zero: the worst case
+    torch.save({"model": {"contact_head.regression.weight": weight,
+                          "contact_head.regression.bias": torch.tensor([-3.0])}},
+               path.with_name(path.stem + "-contact-regression.pt"))
+    return path
+
+
+def random_alignment(rng, length: int, rows: int):
+    """A query and ``rows - 1`` rows of random residues with about 10% gaps."""
+    query = "".join(rng.choice(list(AMINO_ACIDS), size=length))
+    others = ["".join(np.where(rng.random(length) < 0.1, "-", rng.choice(list(AMINO_ACIDS), size=length)))
+              for _ in range(rows - 1)]
+    return [("query", query)] + [(f"row{k}", row) for k, row in enumerate(others, 1)]
+
+
+def fair_esm_msa(predictor: ContactPredictor, alignment) -> np.ndarray:
+    _, _, tokens = predictor.alphabet.get_batch_converter()(alignment)
+    with torch.no_grad():
+        return predictor.model.predict_contacts(tokens.to(predictor.device))[0].cpu().numpy()
+
+
+def msa_transformer_benchmark(args) -> int:
+    source = args.model or str(random_msa_transformer(Path(args.cache) / "esm_msa_random_t12.pt"))
+    predictor = ContactPredictor.from_pretrained(source, device=args.device)
+    rng = np.random.default_rng(0)
+    warm = random_alignment(rng, 30, 4)
+    predictor.predict_msa(warm, num_seqs=4, strategy="first")
+    fair_esm_msa(predictor, warm)
+    print(f"model: {predictor.name} ({'random weights' if args.model is None else args.model}), "
+          f"{predictor.num_layers} layers x {predictor.num_heads} heads; device {predictor.device}; "
+          f"torch threads {torch.get_num_threads()}; L = {args.msa_length}; max_tokens_per_msa: ours "
+          f"{predictor.max_tokens_per_msa}, fair-esm's "
+          f"{predictor.model.layers[0].row_self_attention.layer.max_tokens_per_msa}")
+    print("| R | ours time (s) | ours peak (GB) | estimate (GB) | fair-esm time (s) | fair-esm peak (GB) "
+          "| time ratio | memory ratio | max abs diff |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for rows in args.rows:
+        alignment = random_alignment(rng, args.msa_length, rows)
+        maps = {}
+        ours_time, ours_peak = measure(lambda: maps.update(ours=predictor.predict_msa(alignment, rows, "first")),
+                                       device=predictor.device)
+        estimate = predictor.estimate_memory([args.msa_length], rows=rows)
+        row = f"| {rows} | {ours_time:.1f} | {ours_peak / 1e9:.3f} | {estimate / 1e9:.3f} |"
+        if not args.no_fair_esm:
+            theirs_time, theirs_peak = measure(lambda: maps.update(theirs=fair_esm_msa(predictor, alignment)),
+                                               device=predictor.device)
+            difference = np.abs(maps["ours"] - maps["theirs"]).max()
+            row += (f" {theirs_time:.1f} | {theirs_peak / 1e9:.3f} | {ours_time / theirs_time:.2f} |"
+                    f" {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
+        else:
+            row += " n/a | n/a | | | |"
+        print(row, flush=True)
+    return 0
+
+
 def fair_esm_predict(predictor: ContactPredictor, sequence: str) -> np.ndarray:
     _, _, tokens = predictor._batch_converter([("query", sequence)])
     with torch.no_grad():
@@ -119,7 +203,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per length (median); 1 above 1022")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-fair-esm", action="store_true", help="skip fair-esm's predict_contacts")
+    parser.add_argument("--msa-transformer", action="store_true",
+                        help="benchmark the MSA Transformer (random full-size weights unless --model) on alignments")
+    parser.add_argument("--rows", type=int, nargs="+", default=[32, 64, 128], help="alignment depths R")
+    parser.add_argument("--msa-length", type=int, default=300, help="alignment columns L")
     args = parser.parse_args()
+    if args.msa_transformer:
+        return msa_transformer_benchmark(args)
 
     label = "random weights" if args.model is None else args.model
     source = args.model or str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt"))

@@ -16,6 +16,11 @@ tests' tiny random checkpoints) measures plumbing only, not accuracy; the output
 Top-k head maps are sigmoid(mean APC) values near 0.5: only their ranking (precision)
 means anything.
 
+With ``--msa-transformer MODEL`` (an MSA Transformer, e.g. ``esm_msa1b_t12_100M_UR50S``)
+every entry with an MSA also gets an "MSA Transformer" row: that model's contact map of
+``--msa-transformer-seqs`` rows (default 128) of the whole alignment, chosen by its default
+selection (greedy maximum Hamming distance, ``ContactPredictor.predict_msa``).
+
 All entries (structures, chains, MSAs, truth) and the CSV folder are checked before the
 model is loaded; a bad one is one stderr line and exit code 2. The CSV is written
 atomically.
@@ -41,10 +46,13 @@ from esm_contacts.io import atomic_write, check_output_path  # noqa: E402
 from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
 from esm_contacts.models import KNOWN_MODELS  # noqa: E402
 from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
+from esm_contacts.msa_transformer import MAX_ROWS  # noqa: E402
 from esm_contacts.predictor import ContactPredictor, clean_sequence  # noqa: E402
 from esm_contacts.structure import load_chain  # noqa: E402
 
 TOP_HEADS = (1, 5, 10)
+#: The variant name of ``--msa-transformer`` rows.
+MSA_TRANSFORMER = "MSA Transformer"
 MSA_SIZES = (16, 32, 64)
 
 
@@ -73,11 +81,12 @@ def load_entry(text: str) -> dict:
     """
     path, chain, msa_path = parse_entry(text)
     label = f"{Path(path).name}:{chain}"
-    msa = select_sequences(read_msa(msa_path), max(MSA_SIZES)) if msa_path else None
+    alignment = read_msa(msa_path) if msa_path else None
+    msa = select_sequences(alignment, max(MSA_SIZES)) if msa_path else None
     # The MSA's query, else the full construct where the file gives it (unobserved: -1).
     _, sequence, T = load_chain(path, chain, sequence=msa[0][1] if msa else None)
     clean_sequence(sequence, name=label)  # a letter the model rejects fails now, not mid-run
-    return {"label": label, "sequence": sequence, "msa": msa, "T": T}
+    return {"label": label, "sequence": sequence, "msa": msa, "alignment": alignment, "T": T}
 
 
 def single_variants(predictor: ContactPredictor):
@@ -104,6 +113,11 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True, help="fair-esm model name or .pt path")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--csv", default="evaluate_dataset.csv", help="CSV output (default evaluate_dataset.csv)")
+    parser.add_argument("--msa-transformer", metavar="MODEL",
+                        help="also an 'MSA Transformer' row from this MSA Transformer (name or .pt) on entries "
+                        "with an MSA")
+    parser.add_argument("--msa-transformer-seqs", type=int, default=128, metavar="N",
+                        help="alignment rows the MSA Transformer sees, the query included (default 128, at most 1024)")
     args = parser.parse_args(argv)
     try:
         return run(args)
@@ -116,13 +130,23 @@ def run(args) -> int:
     # Every input is read and checked before the model is loaded: a bad last entry or a
     # missing CSV folder fails in seconds, not after the predictions.
     csv_path = check_output_path(args.csv)
+    if args.msa_transformer and not 1 <= args.msa_transformer_seqs <= MAX_ROWS:
+        raise ValueError(f"--msa-transformer-seqs {args.msa_transformer_seqs}: the MSA Transformer takes 1 to "
+                         f"{MAX_ROWS} rows")
     entries = [load_entry(text) for text in args.entries]
     predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
+    msa_transformer = None
+    if args.msa_transformer:
+        msa_transformer = ContactPredictor.from_pretrained(args.msa_transformer, device=args.device)
+        if not msa_transformer.is_msa_transformer:
+            raise ValueError(f"--msa-transformer {args.msa_transformer}: not an MSA Transformer")
     plumbing = predictor.name not in KNOWN_MODELS
     variants = single_variants(predictor)
     msa_names = [f"MSA s={s}" for s in MSA_SIZES] if any(entry["msa"] for entry in entries) else []
     rows, seconds = [], {name: 0.0 for name, _ in variants}
     msa_seconds = 0.0
+    if msa_transformer is not None and msa_names:
+        seconds[MSA_TRANSFORMER] = 0.0
     for entry in entries:
         label, sequence, msa, T = entry["label"], entry["sequence"], entry["msa"], entry["T"]
         with warnings.catch_warnings():
@@ -137,12 +161,20 @@ def run(args) -> int:
                 maps = predictor.predict_msa_sizes(msa, MSA_SIZES)
                 msa_seconds += time.perf_counter() - start
                 rows.extend((label, f"MSA s={s}", maps[s], T) for s in MSA_SIZES)
+                if msa_transformer is not None:
+                    start = time.perf_counter()
+                    P = msa_transformer.predict_msa(entry["alignment"], num_seqs=args.msa_transformer_seqs)
+                    seconds[MSA_TRANSFORMER] += time.perf_counter() - start
+                    rows.append((label, MSA_TRANSFORMER, P, T))
         print(f"{label}: {len(sequence)} residues{', MSA of ' + str(len(msa)) + ' rows used' if msa else ''}",
               file=sys.stderr)
     per_protein, mean = evaluate_set(rows)
     counts = {name: sum(1 for row in per_protein if row["variant"] == name) for name in [*seconds, *msa_names]}
 
     title = f"Table 2 layout: mean precision (%) over chains, model {predictor.name}"
+    if MSA_TRANSFORMER in seconds:
+        title += f"; {MSA_TRANSFORMER} row: {msa_transformer.name}, {args.msa_transformer_seqs} rows"
+        plumbing = plumbing or msa_transformer.name not in KNOWN_MODELS
     if plumbing:
         title += "\nPLUMBING ONLY: not a released fair-esm model (random weights?); numbers do not measure accuracy"
     print(title)
@@ -158,16 +190,19 @@ def run(args) -> int:
         timing.append(f"{', '.join(msa_names)} {counts[msa_names[0]]} (one pass: {msa_seconds:.1f} s)")
     print("chains per variant: " + ", ".join(timing))
 
+    def model_name(variant: str) -> str:
+        return msa_transformer.name if variant == MSA_TRANSFORMER else predictor.name
+
     with atomic_write(csv_path, "w") as stream:
         writer = csv.writer(stream)
         writer.writerow(["model", "chain", "variant", "length", "range", "L", "L/2", "L/5", "plumbing_only"])
         for row in per_protein:
             for range_name, values in row["table"].items():
-                writer.writerow([predictor.name, row["name"], row["variant"], row["length"], range_name,
+                writer.writerow([model_name(row["variant"]), row["name"], row["variant"], row["length"], range_name,
                                  *(_number(values[top]) for top in ("L", "L/2", "L/5")), plumbing])
         for variant, table in mean.items():
             for range_name, values in table.items():
-                writer.writerow([predictor.name, "MEAN", variant, "", range_name,
+                writer.writerow([model_name(variant), "MEAN", variant, "", range_name,
                                  *(_number(values[top]) for top in ("L", "L/2", "L/5")), plumbing])
     print(f"CSV: {csv_path}", file=sys.stderr)
     return 0

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2
+from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2, write_tiny_msa_transformer
 
 # Tests never touch the network or the user's torch hub cache.
 os.environ["ESM_CONTACTS_OFFLINE"] = "1"
@@ -78,3 +78,9 @@ def tiny_hf_esm2(tmp_path_factory) -> Path:
     from tiny_models import write_tiny_hf
 
     return write_tiny_hf(tmp_path_factory.mktemp("hf") / "tiny_hf_esm2", "esm2")
+
+
+@pytest.fixture(scope="session")
+def tiny_msa_transformer(tmp_path_factory) -> Path:
+    """A tiny MSA Transformer checkpoint (fair-esm's released layout; context 1023, 1024 rows)."""
+    return write_tiny_msa_transformer(tmp_path_factory.mktemp("msa_checkpoints"))

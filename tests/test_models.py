@@ -48,7 +48,8 @@ def test_known_models_have_contact_heads():
     assert "esm1b_t33_650M_UR50S" in KNOWN_MODELS
     assert "esm1_t34_670M_UR50S" in KNOWN_MODELS
     assert {name for name in KNOWN_MODELS if name.startswith("esm2")} >= {"esm2_t6_8M_UR50D", "esm2_t33_650M_UR50D"}
-    assert not any(name.startswith(("esm1v", "esm_if", "esm_msa")) for name in KNOWN_MODELS)
+    assert "esm_msa1b_t12_100M_UR50S" in KNOWN_MODELS  # takes alignments (issue 15)
+    assert not any(name.startswith(("esm1v", "esm_if")) for name in KNOWN_MODELS)
 
 
 def test_name_loads_from_the_hub_cache(torch_home, tiny_esm2):

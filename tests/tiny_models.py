@@ -121,3 +121,45 @@ def write_tiny_hf(folder, kind: str = "esm2", **kwargs) -> Path:
     model = tiny_hf_model(kind, **kwargs)
     model.save_pretrained(str(folder))
     return Path(folder)
+
+
+def _swap_row_column(key: str) -> str:
+    """fair-esm's released MSA Transformer checkpoints name row attention ``column`` and vice versa.
+
+    Its loader swaps the two words back (``esm.pretrained``, ``prs3``); the swap is its own
+    inverse, so the writer applies the same one.
+    """
+    return key.replace("row", "column") if "row" in key else key.replace("column", "row")
+
+
+def tiny_msa_transformer(layers=2, heads=4, embed_dim=32, max_positions=1024, max_tokens_per_msa=2 ** 14, seed=3):
+    """A random fair-esm ``MSATransformer`` (row-position table of 1024 rows, dropout 0), in eval mode."""
+    from esm.model.msa_transformer import MSATransformer
+
+    torch.manual_seed(seed)
+    args = Namespace(layers=layers, embed_dim=embed_dim, ffn_embed_dim=2 * embed_dim, attention_heads=heads,
+                     max_positions=max_positions, max_tokens_per_msa=max_tokens_per_msa,
+                     max_tokens=max_tokens_per_msa, dropout=0.0,
+                     attention_dropout=0.0, activation_dropout=0.0, embed_positions_msa=True)
+    model = MSATransformer(args, esm.Alphabet.from_architecture("msa_transformer"))
+    with torch.no_grad():  # the default init is 0.01 * randn: make row positions matter
+        model.msa_position_embedding.normal_()
+    return model.eval()
+
+
+def write_tiny_msa_transformer(folder, name="tiny_msa", layers=2, heads=4, embed_dim=32, max_positions=1024,
+                               max_tokens_per_msa=2 ** 14, seed=3) -> Path:
+    """An MSA Transformer (``msa_transformer``) checkpoint as fair-esm's released ones are laid out.
+
+    ``encoder_``-prefixed args, ``encoder.sentence_encoder.``-prefixed state-dict keys with
+    ``row`` and ``column`` swapped (before fair-esm's key upgrade), a separate regression.
+    """
+    model = tiny_msa_transformer(layers, heads, embed_dim, max_positions, max_tokens_per_msa, seed)
+    args = Namespace(arch="msa_transformer", encoder_layers=layers, encoder_embed_dim=embed_dim,
+                     encoder_ffn_embed_dim=2 * embed_dim, encoder_attention_heads=heads,
+                     max_positions=max_positions, max_tokens_per_msa=max_tokens_per_msa,
+                     max_tokens=max_tokens_per_msa, dropout=0.0,
+                     attention_dropout=0.0, activation_dropout=0.0, embed_positions_msa=True)
+    state = {_swap_row_column(key): value for key, value in _body(model.state_dict(), "encoder.",
+                                                                   "encoder.sentence_encoder.").items()}
+    return _save(Path(folder), name, {"args": args, "model": state}, _regression(layers * heads, seed))
