@@ -26,6 +26,7 @@ _MODULES = (
     "metrics",
     "models",
     "msa",
+    "msa_transformer",
     "options",
     "plot",
     "predictor",
