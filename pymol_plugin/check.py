@@ -2,7 +2,8 @@
 
 The scoring is the core's :func:`esm_contacts.validation.validate`; this module reads the
 selected objects, colours each residue by its support (red: its predicted contacts are
-not satisfied, blue: they are; grey: no predicted contact, no evidence), writes the
+not satisfied, blue: they are; dark grey: no predicted contact, no evidence; the legend
+object ``<name>_key`` says so in the viewer and in images), writes the
 support into the b-factor column, makes a selection of the residues in register-shift
 hint windows and prints the report; with several objects, the ranked table.
 """
@@ -15,11 +16,12 @@ import numpy as np
 from pymol import CmdException, cmd
 
 from . import commands, drawing
+from .legend import CHECK_MEANING, CHECK_NO_EVIDENCE_COLOR, CHECK_SPECTRUM, check_legend
 from .target import Target, load_target
 
 #: b-factor written for residues without predicted contacts (no evidence either way).
 NO_EVIDENCE = -1.0
-CONTACT_SUFFIXES = (".rr", ".casp", ".csv", ".npy")
+CONTACT_SUFFIXES = commands.CONTACT_SUFFIXES
 
 
 def _targets(selection: str, _self) -> List[Target]:
@@ -31,7 +33,7 @@ def _targets(selection: str, _self) -> List[Target]:
 
 
 def _is_contact_file(text: str) -> bool:
-    return Path(text).suffix.lower() in CONTACT_SUFFIXES
+    return commands.is_contact_file(text)
 
 
 def _prediction(source: str, targets: List[Target], device: str) -> Tuple[np.ndarray, Optional[str], str]:
@@ -85,8 +87,8 @@ def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
     chain = f" and chain {target.chain}" if target.chain else ""
     scope = f"%{target.object}{chain} and polymer.protein"
     _self.alter(scope, "b = values.get((chain, resi), no_evidence)", space={"values": values, "no_evidence": NO_EVIDENCE})
-    _self.color("grey70", f"({scope}) and b < 0")
-    _self.spectrum("b", "red_white_blue", f"({scope}) and b > -0.5", minimum=0.0, maximum=1.0)
+    _self.color(CHECK_NO_EVIDENCE_COLOR, f"({scope}) and b < 0")
+    _self.spectrum("b", CHECK_SPECTRUM, f"({scope}) and b > -0.5", minimum=0.0, maximum=1.0)
     if hinted:
         residues = " or ".join(f"(chain {c} and resi \\{r})" if c else f"resi \\{r}" for c, r in sorted(hinted))
         _self.select(f"{name}_hints", f"%{target.object} and ({residues})", enable=0, merge=1)
@@ -103,10 +105,12 @@ DESCRIPTION
     residue a support score (probability-weighted fraction of the residue's
     predicted contacts that the model satisfies), and register-shift hints (windows
     that fit the prediction clearly better renumbered by +-1..+-4). Residues are
-    coloured red (unsupported) to blue (supported), grey without predicted contacts;
-    the support is also written to the b-factor column (-1: no evidence), and hinted
+    coloured red (unsupported) to blue (supported), dark grey without predicted
+    contacts, and a legend object (name_key, beside the first model) says so; the
+    support is also written to the b-factor column (-1: no evidence), and hinted
     residues go into the selection name_hints. With several objects selected (one
-    chain each, same protein) the models are ranked.
+    chain each, same protein) the models are ranked. esm_contacts_clear name
+    removes the legend.
 
 USAGE
 
@@ -119,7 +123,7 @@ ARGUMENTS
     pred = str: a contact file (.rr, .csv, .npy) or an ESM model name or .pt to predict
            with {default: esm1b_t33_650M_UR50S}
     top = str: predicted contacts to use: L, L/2, L/5, a number or all {default: L}
-    name = str: prefix of the hint selection {default: esm_check}
+    name = str: prefix of the hint selection and the legend {default: esm_check}
     min_sep = int: minimum sequence separation {default: 6}
     threshold = float: only pairs with probability >= threshold {default: none}
     device = auto, cpu, cuda, cuda:1 ... {default: auto}
@@ -171,6 +175,8 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
         _apply(result, index, target, options.name, _self)
         print(f" esm_contacts_check: {target.label} against {label}")
         print(format_validation(result, residues=False))
+    check_legend(options.name, targets[0], _self)
+    print(f" esm_contacts_check colours: {CHECK_MEANING}; legend {options.name}_key")
     if len(results) > 1:
         print(format_ranking(results))
     return results

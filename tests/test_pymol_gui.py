@@ -279,7 +279,7 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     assert report["progress"] == [1, 1]
     assert {"esm", "esm_tp", "esm_fp", "esm_inter"} <= set(report["objects"])
     assert report["cleared"]
-    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp_p75", "file_inter_p50", "file_fp_p25"} <= set(report["file_objects"])
+    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp4", "file_key"} <= set(report["file_objects"])
     assert "esm_contacts: 1hvr chain A, 99 residues, model slow_esm1b, MSA" in run.stdout
     assert "1hvr_A.a3m" in run.stdout
 
