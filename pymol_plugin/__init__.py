@@ -1,6 +1,6 @@
 # Plugin-Name: ESM contacts
 # Version: 0.1.0
-# Description: Predict residue-residue contacts with ESM protein language models and draw them on the structure (blue: in the structure, vermillion: not, reddish purple: with another chain of the same sequence; a legend in the scene says so).
+# Description: Predict residue-residue contacts with ESM protein language models and draw them on the structure (sky blue: in the structure, vermillion: not, reddish purple: with another chain of the same sequence; a legend in the scene says so).
 # Author: esm-contacts
 # Citation-Required: No
 # License: MIT

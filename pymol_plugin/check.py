@@ -189,14 +189,16 @@ def register(_self=cmd) -> None:
 
 
 TITLE = "Check model with ESM contacts"
+#: The Chain combo's entry for atoms without a chain ID.
+CHAIN_NONE = "(no chain ID)"
 
 
 def _make_dialog_class():
     """The dialog class; built on first use so that headless PyMOL never imports Qt."""
     from pymol.Qt import QtWidgets
 
-    from .dialog import (CHECKPOINT_FILES, device_combo, end_job, file_row, model_combo, show_error, start_job,
-                         top_combo)
+    from .dialog import (CHECKPOINT_FILES, device_combo, end_job, file_row, model_combo, set_status, show_error,
+                         start_job, status_label, top_combo)
 
     class CheckDialog(QtWidgets.QDialog):
         """Models to check, a contact file or a model to predict with, Run and Close."""
@@ -209,7 +211,11 @@ def _make_dialog_class():
             self.setWindowTitle(TITLE)
             form = QtWidgets.QFormLayout(self)
             self.selection = QtWidgets.QLineEdit()
-            self.selection.setToolTip("PyMOL selection: one protein chain in each object to check")
+            self.selection.setToolTip("PyMOL selection: the objects to check (one protein chain of each, "
+                                      "picked with Chain)")
+            self.chain = QtWidgets.QComboBox()
+            self.chain.setToolTip("The chain to check in each object (filled from the objects of Models)")
+            self.selection.editingFinished.connect(self.fill_chains)
             self.prediction = QtWidgets.QLineEdit()
             self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy); empty: predict with the model")
             self.model = model_combo()
@@ -217,14 +223,22 @@ def _make_dialog_class():
             self.top = top_combo()
             self.progress = QtWidgets.QProgressBar()
             self.progress.setRange(0, 1)
-            self.status = QtWidgets.QLabel("")
-            self.status.setWordWrap(True)
+            self.status = status_label("")
+            self.meaning = QtWidgets.QLabel(
+                'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted contacts not '
+                'satisfied (support 0), white half, <span style="color: rgb(0,0,230); font-weight: bold">blue</span> '
+                'satisfied (support 1), <span style="color: rgb(102,102,102); font-weight: bold">dark grey</span> '
+                "no predicted contact; the legend object esm_check_key in the scene says the same.")
+            self.meaning.setWordWrap(True)
+            self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
             form.addRow("Models", self.selection)
+            form.addRow("Chain", self.chain)
             form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
                                                        "Contact files (*.rr *.casp *.csv *.npy);;All files (*)"))
             form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
             form.addRow("Device", self.device)
             form.addRow("Top", self.top)
+            form.addRow(self.meaning)
             form.addRow(self.progress)
             form.addRow(self.status)
             buttons = QtWidgets.QDialogButtonBox()
@@ -239,12 +253,37 @@ def _make_dialog_class():
             objects = self._self.get_object_list("polymer.protein") or []
             if not self.selection.text().strip():
                 self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
+            self.fill_chains()
+
+        def fill_chains(self) -> None:
+            """The protein chains of the objects in Models, the current one kept where it still exists."""
+            current = self.chain.currentText()
+            text = self.selection.text().strip()
+            try:
+                chains = self._self.get_chains(f"({text}) and polymer.protein") if text else []
+            except Exception:  # noqa: BLE001 - a selection being typed: no chains yet
+                chains = []
+            self.chain.clear()
+            self.chain.addItems([c if c else CHAIN_NONE for c in chains or []])
+            if current in chains:
+                self.chain.setCurrentText(current)
+
+        def checked_selection(self) -> str:
+            """Models restricted to the chosen chain."""
+            selection = self.selection.text().strip()
+            chain = self.chain.currentText()
+            if not selection or not chain:
+                return selection
+            if chain == CHAIN_NONE:
+                return f"({selection}) and chain ''"
+            return f"({selection}) and chain {chain}"
 
         def run(self) -> None:
             """A contact file is checked at once; a model predicts in a worker thread first."""
             if self._job is not None:
                 return
-            selection = self.selection.text().strip()
+            self.fill_chains()
+            selection = self.checked_selection()
             prediction = self.prediction.text().strip()
             try:
                 if prediction:
@@ -277,8 +316,8 @@ def _make_dialog_class():
             self.progress.setValue(1)
             best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
             hints = sum(len(r.hints) for r in results)
-            self.status.setText(f"Checked {len(results)} model(s); best {best.name} (agreement {best.agreement:.2f}); "
-                                f"{hints} register-shift hint(s); table in the log")
+            set_status(self.status, f"Checked {len(results)} model(s); best {best.name} (agreement "
+                                    f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log")
 
         def fail(self, error: BaseException) -> None:
             self.progress.setValue(0)

@@ -3,7 +3,7 @@
 A drawing named ``esm`` is the group (two levels at most, no empty group)::
 
     esm
-      esm_tp      predicted, Cb-Cb < 8 A within the chain         blue
+      esm_tp      predicted, Cb-Cb < 8 A within the chain         sky blue
         esm_tp1 .. esm_tp4   one distance object per thickness bin
       esm_fp      predicted, no contact within nor between chains  vermillion
       esm_inter   no contact within the chain, but with a chain of
@@ -39,10 +39,11 @@ from .target import Target
 #: Category colours, the one table (dashes, legend, dialogs, contact-map panel):
 #: palette -> category -> (PyMOL colour name, RGB 0-255). Names that PyMOL lacks are
 #: defined with ``cmd.set_color`` when a drawing uses them (:func:`define_colors`).
-#: Okabe & Ito (2008): blue, vermillion, reddish purple stay apart from each other, from
-#: PyMOL's default green/cyan carbons and from white/grey, also for deuteranopes.
+#: Okabe & Ito (2008): sky blue, vermillion, reddish purple stay apart from each other,
+#: from PyMOL's default green carbons and from the black background, also for
+#: deuteranopes (CIE76 differences in tests/test_pymol_legend.py).
 PALETTES: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int]]]] = {
-    "okabe-ito": {"tp": ("esm_blue", (0, 114, 178)), "fp": ("esm_vermillion", (213, 94, 0)),
+    "okabe-ito": {"tp": ("esm_skyblue", (86, 180, 233)), "fp": ("esm_vermillion", (213, 94, 0)),
                   "inter": ("esm_purple", (204, 121, 167))},
     "classic": {"tp": ("green", (0, 255, 0)), "fp": ("red", (255, 0, 0)), "inter": ("magenta", (255, 0, 255))},
 }
@@ -56,7 +57,7 @@ MEANINGS = {"tp": "in the structure (Cb-Cb < 8 A)", "fp": "not in the structure"
 BIN_QUANTILES = (0.25, 0.5, 0.75)
 #: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin, thinnest first.
 DASH_WIDTHS = (1.5, 2.5, 3.5, 5.0)
-DASH_RADII = (0.04, 0.07, 0.10, 0.14)
+DASH_RADII = (0.05, 0.09, 0.14, 0.20)
 RANGE_NAMES = ("all", "local", "short", "medium", "long")
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
