@@ -83,9 +83,12 @@ def palette_combo() -> QtWidgets.QComboBox:
 
 def legend_html(palette: str = drawing.DEFAULT_PALETTE) -> str:
     """The colours' meaning as rich text, each category in its colour."""
+    from html import escape
+
     rows = []
     for kind, (_, rgb) in drawing.PALETTES[palette].items():
-        rows.append(f'<span style="color: rgb{tuple(rgb)}; font-weight: bold">&#9632;</span> {drawing.MEANINGS[kind]}')
+        rows.append(f'<span style="color: #{bytes(rgb).hex()}; font-weight: bold">&#9632;</span> '
+                    f"{escape(drawing.MEANINGS[kind])}")
     return ("; ".join(rows) + ". Thicker: higher probability (quartiles of the drawn pairs); "
             "the legend object name_key in the scene says the same.")
 
@@ -306,7 +309,7 @@ class ContactsDialog(QtWidgets.QDialog):
         font.setFamily("monospace")
         font.setStyleHint(font.Monospace)
         self.summary.setFont(font)
-        self.summary.setMinimumHeight(120)
+        self.summary.setMinimumHeight(90)
 
         self.run_button = QtWidgets.QPushButton("Run")
         self.run_button.setDefault(True)

@@ -638,12 +638,14 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
 
             key = temporary("key")
             created.append(key)
-            drawing_legend(key, name, target, colors, {kind: sum(n for s, n in objects.items()
+            frame = drawing_legend(key, name, target, colors, {kind: sum(n for s, n in objects.items()
                                                                if split_suffix(s)[0] == kind) for kind in COLORS},
                            bins, _self)
         result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies), key=key)
         if key is not None:  # the structure and its legend in view, orientation kept
-            _self.zoom(f"{target.object} {name}_key", animate=0)
+            from .legend import structure_of, zoom_with
+
+            zoom_with(structure_of(target), frame, _self)
     except BaseException:
         existing_now = set(_self.get_names("all"))
         for obj in created:

@@ -35,6 +35,8 @@ class Frame:
     up: np.ndarray
     toward: np.ndarray
     size: float
+    #: Corners of the drawn panel (model space), set when the legend is drawn.
+    corners: Optional[List[np.ndarray]] = None
 
     def point(self, x: float, y: float) -> np.ndarray:
         """Model coordinates of (x, y) text heights right of and below the corner."""
@@ -50,9 +52,38 @@ def frame_beside(selection: str, _self) -> Frame:
     toward = np.array([view[2], view[5], view[8]], dtype=float)
     xyz = np.asarray(_self.get_coords(selection, 1), dtype=float).reshape(-1, 3)
     x, y, z = xyz @ right, xyz @ up, xyz @ toward
-    size = float(np.clip((y.max() - y.min()) / 15, 1.0, 5.0))
+    size = float(np.clip((y.max() - y.min()) / 20, 0.8, 4.0))
     origin = right * (x.max() + 2 * size) + up * y.max() + toward * z.mean()
     return Frame(origin, right, up, toward, size)
+
+
+def structure_of(target) -> str:
+    """What a legend is placed beside: the target object's polymer (waters and ions far
+    out would push it away)."""
+    return f"%{target.object} and polymer"
+
+
+def zoom_with(selection: str, frame: Frame, _self) -> None:
+    """Zoom on ``selection`` and the legend drawn in ``frame`` together, orientation kept.
+
+    A CGO object cannot be part of an atom selection (and its axis-aligned extent is far
+    larger than a tilted panel): pseudoatoms at the panel's corners stand in for it."""
+    temporary = _self.get_unused_name("esm_contacts_corners")  # "_" objects: left out of zoom
+    try:
+        for corner in frame.corners or []:
+            _self.pseudoatom(temporary, pos=[float(c) for c in corner])
+        _self.zoom(f"({selection}) or %{temporary}", animate=0)
+    finally:
+        _self.delete(temporary)
+    # zoom sizes the view for all the points but centres it on their centroid (the
+    # structure's atoms outweigh 4 corners): centre it on their box as the camera sees it.
+    points = np.vstack([np.asarray(_self.get_coords(selection, 1), dtype=float).reshape(-1, 3)] + list(frame.corners or []))
+    axes = np.array([frame.right, frame.up, frame.toward])
+    seen = points @ axes.T
+    middle = (seen.min(axis=0) + seen.max(axis=0)) / 2
+    view = list(_self.get_view())
+    view[12:15] = [float(c) for c in middle @ axes]
+    _self.set_view(view)
 
 
 def text_color(_self) -> List[float]:
@@ -113,6 +144,7 @@ def _panel(frame: Frame, width: float, height: float, _self) -> list:
 
     back = -0.3 * frame.size * frame.toward
     corners = [frame.point(-0.6, -0.5), frame.point(-0.6, height), frame.point(width, -0.5), frame.point(width, height)]
+    frame.corners = corners
     panel = [BEGIN, TRIANGLE_STRIP, COLOR, *_self.get_color_tuple(_self.get_setting_tuple("bg_rgb")[1][0]),
              NORMAL, *frame.toward]
     for corner in corners:
@@ -138,7 +170,9 @@ def drawing_rows(colors: Dict[str, Tuple[str, Tuple[int, int, int]]], counts: Di
     rows: List[Tuple[str, object, str]] = [("title", None, "ESM contacts")]
     shown = [kind for kind in MEANINGS if counts.get(kind)] or list(MEANINGS)
     for kind in shown:
-        rows.append(("color", colors[kind][1], f"{MEANINGS[kind]}  {counts.get(kind, 0)}"))
+        # The stroke font's parentheses read as C: commas instead.
+        meaning = MEANINGS[kind].replace(" (", ", ").replace(")", "")
+        rows.append(("color", colors[kind][1], f"{meaning}  {counts.get(kind, 0)}"))
     if bins:
         rows.append(("title", None, "thickness, probability"))
         for k, low, high, count in bins:
@@ -173,7 +207,7 @@ def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
     """
     from .drawing import DASH_RADII
 
-    frame = frame or frame_beside(f"%{target.object}", _self)
+    frame = frame or frame_beside(structure_of(target), _self)
     ink = text_color(_self)
     cgo: list = []
     thick = max(max(DASH_RADII), 0.12 * frame.size)  # category samples; bins in the dashes' proportions
@@ -214,7 +248,7 @@ def recolor_legend(name: str, kind: str, rgb: Sequence[float], _self) -> bool:
 def check_legend(name: str, target, _self) -> str:
     """Draw the check's legend ``<name>_key`` beside the target's object; returns its name."""
     key = f"{name}_key"
-    frame = frame_beside(f"%{target.object}", _self)
+    frame = frame_beside(structure_of(target), _self)
     ink = text_color(_self)
     spectrum = [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
     cgo: list = _panel(frame, 6.6, 1.0 + 4 * ROW + 0.6, _self)

@@ -416,3 +416,16 @@ def test_check_dialog_asks_for_the_chain(cmd, hvr, qt_app):
     dialog.run_button.click()
     assert status_text(dialog.status).startswith("Checked 1 model(s); best 1hvr"), status_text(dialog.status)
     assert cmd.get_type("esm_check_key") == "object:cgo"
+
+
+def test_dialog_states_the_colours(qt_app):
+    from pymol_plugin.dialog import legend_html
+    from pymol.Qt import QtGui
+
+    document = QtGui.QTextDocument()
+    document.setHtml(legend_html())
+    text = document.toPlainText()
+    for kind, meaning in drawing.MEANINGS.items():
+        assert meaning in text, meaning  # "<" of "Cb-Cb < 8 A" shown, not taken for a tag
+    for _, rgb in drawing.PALETTES["okabe-ito"].values():
+        assert f"#{bytes(rgb).hex()}" in legend_html()
