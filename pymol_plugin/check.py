@@ -175,7 +175,7 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
         _apply(result, index, target, options.name, _self)
         print(f" esm_contacts_check: {target.label} against {label}")
         print(format_validation(result, residues=False))
-    check_legend(options.name, targets[0], _self)  # beside the first model; the view is left alone
+    check_legend(options.name, targets[0], _self)  # beside the first model
     print(f" esm_contacts_check colours: {CHECK_MEANING}; legend {options.name}_key")
     if len(results) > 1:
         print(format_ranking(results))

@@ -246,20 +246,25 @@ def recolor_legend(name: str, kind: str, rgb: Sequence[float], _self) -> bool:
 
 
 def check_legend(name: str, target, _self) -> str:
-    """Draw the check's legend ``<name>_key`` beside the target's object; returns its name."""
+    """Draw the check's legend ``<name>_key`` beside the target's object and zoom to show
+    both (orientation kept); returns its name."""
     key = f"{name}_key"
     frame = frame_beside(structure_of(target), _self)
     ink = text_color(_self)
     spectrum = [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
-    cgo: list = _panel(frame, 6.6, 1.0 + 4 * ROW + 0.6, _self)
+    lines = ["red not satisfied, blue satisfied", "no predicted contact"]
+    width = max(6.0, text_width("ESM check, support"), text_width(lines[0], 0.6), 3.2 + text_width(lines[1], 0.6))
+    cgo: list = _panel(frame, width + 0.6, 1.0 + 4 * ROW + 0.6, _self)
     _text(cgo, frame, 0.0, 1.0, "ESM check, support", ink)
     _bar(cgo, frame, 0.0, 6.0, 1.0 + ROW - 0.4, 0.25 * frame.size, spectrum)
-    _text(cgo, frame, 0.0, 1.0 + 2 * ROW, "0 not satisfied", ink, 0.7)
-    _text(cgo, frame, 0.0, 1.0 + 2.8 * ROW, "1 satisfied", ink, 0.7)
-    _dashes(cgo, frame, 0.0, 2.6, 1.0 + 4 * ROW - 0.4, 0.25 * frame.size, rgb_of(CHECK_NO_EVIDENCE_COLOR, _self))
-    _text(cgo, frame, 3.2, 1.0 + 4 * ROW, "no prediction", ink, 0.7)
+    for x, label in ((0.0, "0"), (3.0 - text_width("0.5", 0.6) / 2, "0.5"), (6.0 - text_width("1", 0.6), "1")):
+        _text(cgo, frame, x, 1.0 + 2 * ROW - 0.3, label, ink, 0.6)
+    _text(cgo, frame, 0.0, 1.0 + 3 * ROW - 0.4, lines[0], ink, 0.6)
+    _dashes(cgo, frame, 0.0, 2.6, 1.0 + 4 * ROW - 0.6, 0.25 * frame.size, rgb_of(CHECK_NO_EVIDENCE_COLOR, _self))
+    _text(cgo, frame, 3.2, 1.0 + 4 * ROW - 0.4, lines[1], ink, 0.6)
     _load(cgo, key, _self)
     _CHECK_LEGENDS[name] = key
+    zoom_with(structure_of(target), frame, _self)
     return key
 
 

@@ -347,7 +347,6 @@ def test_check_legend_and_colours(cmd, hvr, tmp_path):
     assert cmd.get_type("esm_check_key") == "object:cgo"
     cmd.hide("everything")
     cmd.show("cartoon")
-    cmd.zoom("1hvr esm_check_key")  # as the check does not zoom
     image = render(cmd, str(tmp_path / "check.png"))
     # The spectrum's ends and the no-evidence grey are in the image (legend bar and sample).
     for rgb in ((255, 0, 0), (0, 0, 255)):
