@@ -51,10 +51,24 @@ MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt *.rr *.casp *.
 PLOT_FILES = "Images (*.png *.svg *.pdf)"
 
 
+class StatusLabel(QtWidgets.QLabel):
+    """A status line that wraps (also inside long paths, after each ``/``) and grows in
+    height instead of being clipped; ``text()`` gives the text as it was set."""
+
+    @QtCore.Slot(str)
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        # A slot of this QObject: the worker thread's progress signal is queued to the GUI thread.
+        self._raw = str(text)
+        super().setText(self._raw.replace("/", "/\u200b"))
+
+    def text(self) -> str:
+        return getattr(self, "_raw", super().text())
+
+
 def status_label(text: str = "") -> QtWidgets.QLabel:
-    """A status line that wraps (also inside long paths) and grows in height instead of
-    being clipped; its text can be selected and copied."""
-    label = QtWidgets.QLabel(text)
+    """A :class:`StatusLabel`; its text can be selected and copied."""
+    label = StatusLabel()
+    label.setText(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
     # Ignored width: a long line never widens the dialog past the screen; it wraps instead.
@@ -64,14 +78,13 @@ def status_label(text: str = "") -> QtWidgets.QLabel:
 
 
 def set_status(label: QtWidgets.QLabel, text: str) -> None:
-    """Show ``text`` in a :func:`status_label`: break opportunities after path separators,
-    so that a long path wraps rather than runs out of the dialog."""
-    label.setText(str(text).replace("/", "/\u200b"))
+    """Show ``text`` in a status line."""
+    label.setText(text)
 
 
 def status_text(label: QtWidgets.QLabel) -> str:
-    """The text of a :func:`status_label` as it was set (without the break opportunities)."""
-    return label.text().replace("\u200b", "")
+    """The text of a status line as it was set."""
+    return label.text()
 
 
 def palette_combo() -> QtWidgets.QComboBox:
@@ -158,7 +171,7 @@ def start_job(window, function: Callable, on_finish: Callable, *args) -> None:
     ``on_finish((result, error))`` runs back in the GUI thread.
     """
     job = ProgressFunc(function)
-    job.progressed.connect(lambda text: set_status(window.status, text))
+    job.progressed.connect(window.status.setText)
     job.finished.connect(on_finish)
     window._job = job
     window.run_button.setEnabled(False)

@@ -561,8 +561,10 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         ``name``, ``objects`` (distance object -> dash count), ``counts`` per category
         (``tp``, ``fp``, ``inter``, ``unknown``, ``undrawn``), ``precision`` (DESIGN.md's,
         :func:`precision_at_top`; with ``precision_hits`` / ``precision_count``),
-        ``drawn_fraction`` (contacts among the drawn pairs of known truth) and the
-        ``summary`` text.
+        ``drawn_fraction`` (contacts among the drawn pairs of known truth), ``bins``
+        (:func:`bin_ranges`) and ``edges`` (:func:`probability_bins`) of the thickness,
+        ``palette`` and ``colors`` (category -> PyMOL colour name), ``legend`` (the
+        legend object or None) and the ``summary`` text.
 
     Raises
     ------
@@ -638,9 +640,8 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
 
             key = temporary("key")
             created.append(key)
-            frame = drawing_legend(key, name, target, colors, {kind: sum(n for s, n in objects.items()
-                                                               if split_suffix(s)[0] == kind) for kind in COLORS},
-                           bins, _self)
+            drawn = {kind: sum(n for s, n in objects.items() if split_suffix(s)[0] == kind) for kind in COLORS}
+            frame = drawing_legend(key, name, target, colors, drawn, bins, _self)
         result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies), key=key)
         if key is not None:  # the structure and its legend in view, orientation kept
             from .legend import structure_of, zoom_with
@@ -656,7 +657,8 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     counts["undrawn"] = undrawn
     precision, hits, cut = precision_at_top(analysis, options)
     result.update(counts=counts, bins=bins, edges=[float(e) for e in edges], palette=options.palette,
-                  colors={kind: color for kind, (color, _) in colors.items()}, precision=precision, precision_hits=hits, precision_count=cut,
+                  colors={kind: color for kind, (color, _) in colors.items()}, precision=precision,
+                  precision_hits=hits, precision_count=cut,
                   drawn_fraction=analysis.drawn_fraction, model=model, plot=plot,
                   partners=partner_source(target, [label for label, _, _ in partners], copies))
     result["summary"] = summary(result, analysis, target, options)

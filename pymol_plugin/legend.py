@@ -50,7 +50,10 @@ def frame_beside(selection: str, _self) -> Frame:
     right = np.array([view[0], view[3], view[6]], dtype=float)
     up = np.array([view[1], view[4], view[7]], dtype=float)
     toward = np.array([view[2], view[5], view[8]], dtype=float)
-    xyz = np.asarray(_self.get_coords(selection, 1), dtype=float).reshape(-1, 3)
+    coords = _self.get_coords(selection, 1)
+    if coords is None:  # no polymer atom in state 1 (e.g. a lone pseudoatom object): the view's origin
+        coords = [view[12:15]]
+    xyz = np.asarray(coords, dtype=float).reshape(-1, 3)
     x, y, z = xyz @ right, xyz @ up, xyz @ toward
     size = float(np.clip((y.max() - y.min()) / 20, 0.8, 4.0))
     origin = right * (x.max() + 2 * size) + up * y.max() + toward * z.mean()
@@ -77,7 +80,9 @@ def zoom_with(selection: str, frame: Frame, _self) -> None:
         _self.delete(temporary)
     # zoom sizes the view for all the points but centres it on their centroid (the
     # structure's atoms outweigh 4 corners): centre it on their box as the camera sees it.
-    points = np.vstack([np.asarray(_self.get_coords(selection, 1), dtype=float).reshape(-1, 3)] + list(frame.corners or []))
+    coords = _self.get_coords(selection, 1)
+    points = np.vstack(([np.asarray(coords, dtype=float).reshape(-1, 3)] if coords is not None else [])
+                       + [np.asarray(c, dtype=float).reshape(1, 3) for c in frame.corners or []])
     axes = np.array([frame.right, frame.up, frame.toward])
     seen = points @ axes.T
     middle = (seen.min(axis=0) + seen.max(axis=0)) / 2

@@ -315,7 +315,8 @@ def test_classic_green_vanishes_on_the_default_cartoon():
 
 def test_legend_in_png_and_removed_by_clear(cmd, hvr, tmp_path):
     drawn = load_hvr(cmd, hvr)
-    assert drawn["legend"] == "esm_key" and cmd.get_type("esm_key") == "object:cgo" and group_of(cmd, "esm_key") == "esm"
+    assert drawn["legend"] == "esm_key" and cmd.get_type("esm_key") == "object:cgo"
+    assert group_of(cmd, "esm_key") == "esm"
     with_legend = render(cmd, str(tmp_path / "with.png"))
     cmd.disable("esm_key")
     without = render(cmd, str(tmp_path / "without.png"))
