@@ -53,6 +53,8 @@ __all__ = [
     "false_positive_distances",
     "classify_pairs",
     "CATEGORY_COLORS",
+    "CATEGORY_PALETTES",
+    "DEFAULT_PALETTE",
     "homodimer_explained",
 ]
 
@@ -603,8 +605,19 @@ def false_positive_distances(
     return distance[i, j].astype(np.float64)
 
 
-#: Colour of each drawn category of :func:`classify_pairs` (PyMOL dashes, ChimeraX pseudobonds).
-CATEGORY_COLORS = {"tp": "green", "fp": "red", "inter": "magenta"}
+#: Colours of the categories of :func:`classify_pairs`, the one table (PyMOL dashes, legend and
+#: contact-map panel; ChimeraX pseudobonds): palette -> category -> (PyMOL colour name, RGB 0-255).
+#: Okabe & Ito (2008): sky blue, vermillion, reddish purple stay apart from each other, from
+#: PyMOL's default green carbons and from the black background, also for deuteranopes
+#: (CIE76 differences in tests/test_pymol_legend.py). "classic" is the earlier green/red/magenta.
+CATEGORY_PALETTES: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int]]]] = {
+    "okabe-ito": {"tp": ("esm_skyblue", (86, 180, 233)), "fp": ("esm_vermillion", (213, 94, 0)),
+                  "inter": ("esm_purple", (204, 121, 167))},
+    "classic": {"tp": ("green", (0, 255, 0)), "fp": ("red", (255, 0, 0)), "inter": ("magenta", (255, 0, 255))},
+}
+DEFAULT_PALETTE = "okabe-ito"
+#: Category -> ``#rrggbb`` of the default palette (ChimeraX pseudobond files).
+CATEGORY_COLORS = {kind: "#%02x%02x%02x" % rgb for kind, (_, rgb) in CATEGORY_PALETTES[DEFAULT_PALETTE].items()}
 
 
 def classify_pairs(i: np.ndarray, j: np.ndarray, T: np.ndarray, X: Optional[np.ndarray] = None) -> np.ndarray:

@@ -1,6 +1,6 @@
 # Plugin-Name: ESM contacts
 # Version: 0.1.0
-# Description: Predict residue-residue contacts with ESM protein language models and draw them on the structure (green: in the structure, red: not, magenta: with another chain of the same sequence).
+# Description: Predict residue-residue contacts with ESM protein language models and draw them on the structure (sky blue: in the structure, vermillion: not, reddish purple: with another chain of the same sequence; a legend in the scene says so).
 # Author: esm-contacts
 # Citation-Required: No
 # License: MIT
@@ -8,7 +8,7 @@
 """ESM contacts for PyMOL.
 
 *Plugin > Predict ESM contacts* opens a dialog; the commands ``esm_contacts``,
-``esm_contacts_load`` and ``esm_contacts_clear`` do the same from the command line
+``esm_contacts_load``, ``esm_contacts_clear`` and ``esm_contacts_color`` do the same from the command line
 (``help esm_contacts``). Prediction, structure reading and scoring come from the
 ``esm_contacts`` package; this package only talks to PyMOL.
 

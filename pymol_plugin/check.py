@@ -2,7 +2,8 @@
 
 The scoring is the core's :func:`esm_contacts.validation.validate`; this module reads the
 selected objects, colours each residue by its support (red: its predicted contacts are
-not satisfied, blue: they are; grey: no predicted contact, no evidence), writes the
+not satisfied, blue: they are; dark grey: no predicted contact, no evidence; the legend
+object ``<name>_key`` says so in the viewer and in images), writes the
 support into the b-factor column, makes a selection of the residues in register-shift
 hint windows and prints the report; with several objects, the ranked table.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from pymol import CmdException, cmd
 
 from . import commands, drawing
+from .legend import CHECK_MEANING, CHECK_NO_EVIDENCE_COLOR, CHECK_SPECTRUM, check_legend
 from .target import Target, load_target
 
 #: b-factor written for residues without predicted contacts (no evidence either way).
@@ -87,8 +89,8 @@ def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
     chain = f" and chain {target.chain}" if target.chain else ""
     scope = f"%{target.object}{chain} and polymer.protein"
     _self.alter(scope, "b = values.get((chain, resi), no_evidence)", space={"values": values, "no_evidence": NO_EVIDENCE})
-    _self.color("grey70", f"({scope}) and b < 0")
-    _self.spectrum("b", "red_white_blue", f"({scope}) and b > -0.5", minimum=0.0, maximum=1.0)
+    _self.color(CHECK_NO_EVIDENCE_COLOR, f"({scope}) and b < 0")
+    _self.spectrum("b", CHECK_SPECTRUM, f"({scope}) and b > -0.5", minimum=0.0, maximum=1.0)
     if hinted:
         residues = " or ".join(f"(chain {c} and resi \\{r})" if c else f"resi \\{r}" for c, r in sorted(hinted))
         _self.select(f"{name}_hints", f"%{target.object} and ({residues})", enable=0, merge=1)
@@ -105,10 +107,12 @@ DESCRIPTION
     residue a support score (probability-weighted fraction of the residue's
     predicted contacts that the model satisfies), and register-shift hints (windows
     that fit the prediction clearly better renumbered by +-1..+-4). Residues are
-    coloured red (unsupported) to blue (supported), grey without predicted contacts;
-    the support is also written to the b-factor column (-1: no evidence), and hinted
+    coloured red (unsupported) to blue (supported), dark grey without predicted
+    contacts, and a legend object (name_key, beside the first model) says so; the
+    support is also written to the b-factor column (-1: no evidence), and hinted
     residues go into the selection name_hints. With several objects selected (one
-    chain each, same protein) the models are ranked.
+    chain each, same protein) the models are ranked. esm_contacts_clear name
+    removes the legend.
 
 USAGE
 
@@ -122,7 +126,7 @@ ARGUMENTS
            contact format) or an ESM model name or .pt to predict
            with {default: esm1b_t33_650M_UR50S}
     top = str: predicted contacts to use: L, L/2, L/5, a number or all {default: L}
-    name = str: prefix of the hint selection {default: esm_check}
+    name = str: prefix of the hint selection and the legend {default: esm_check}
     min_sep = int: minimum sequence separation {default: 6}
     threshold = float: only pairs with probability >= threshold {default: none}
     device = auto, cpu, cuda, cuda:1 ... {default: auto}
@@ -174,6 +178,8 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
         _apply(result, index, target, options.name, _self)
         print(f" esm_contacts_check: {target.label} against {label}")
         print(format_validation(result, residues=False))
+    check_legend(options.name, targets[0], _self)  # beside the first model
+    print(f" esm_contacts_check colours: {CHECK_MEANING}; legend {options.name}_key")
     if len(results) > 1:
         print(format_ranking(results))
     return results
@@ -186,6 +192,8 @@ def register(_self=cmd) -> None:
 
 
 TITLE = "Check model with ESM contacts"
+#: The Chain combo's entry for atoms without a chain ID.
+CHAIN_NONE = "(no chain ID)"
 
 
 def _make_dialog_class():
@@ -193,7 +201,7 @@ def _make_dialog_class():
     from pymol.Qt import QtWidgets
 
     from .dialog import (CHECKPOINT_FILES, contact_file_filter, device_combo, end_job, file_row, model_combo,
-                         show_error, start_job, top_combo)
+                         set_status, show_error, start_job, status_label, top_combo)
 
     class CheckDialog(QtWidgets.QDialog):
         """Models to check, a contact file or a model to predict with, Run and Close."""
@@ -206,7 +214,11 @@ def _make_dialog_class():
             self.setWindowTitle(TITLE)
             form = QtWidgets.QFormLayout(self)
             self.selection = QtWidgets.QLineEdit()
-            self.selection.setToolTip("PyMOL selection: one protein chain in each object to check")
+            self.selection.setToolTip("PyMOL selection: the objects to check (one protein chain of each, "
+                                      "picked with Chain)")
+            self.chain = QtWidgets.QComboBox()
+            self.chain.setToolTip("The chain to check in each object (filled from the objects of Models)")
+            self.selection.editingFinished.connect(self.fill_chains)
             self.prediction = QtWidgets.QLineEdit()
             self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy, ...); empty: predict with the model")
             self.model = model_combo()
@@ -214,14 +226,22 @@ def _make_dialog_class():
             self.top = top_combo()
             self.progress = QtWidgets.QProgressBar()
             self.progress.setRange(0, 1)
-            self.status = QtWidgets.QLabel("")
-            self.status.setWordWrap(True)
+            self.status = status_label("")
+            self.meaning = QtWidgets.QLabel(
+                'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted contacts not '
+                'satisfied (support 0), white half, <span style="color: rgb(0,0,230); font-weight: bold">blue</span> '
+                'satisfied (support 1), <span style="color: rgb(102,102,102); font-weight: bold">dark grey</span> '
+                "no predicted contact; the legend object esm_check_key in the scene says the same.")
+            self.meaning.setWordWrap(True)
+            self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
             form.addRow("Models", self.selection)
+            form.addRow("Chain", self.chain)
             form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
                                                        contact_file_filter()))
             form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
             form.addRow("Device", self.device)
             form.addRow("Top", self.top)
+            form.addRow(self.meaning)
             form.addRow(self.progress)
             form.addRow(self.status)
             buttons = QtWidgets.QDialogButtonBox()
@@ -236,12 +256,37 @@ def _make_dialog_class():
             objects = self._self.get_object_list("polymer.protein") or []
             if not self.selection.text().strip():
                 self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
+            self.fill_chains()
+
+        def fill_chains(self) -> None:
+            """The protein chains of the objects in Models, the current one kept where it still exists."""
+            current = self.chain.currentText()
+            text = self.selection.text().strip()
+            try:
+                chains = self._self.get_chains(f"({text}) and polymer.protein") if text else []
+            except Exception:  # noqa: BLE001 - a selection being typed: no chains yet
+                chains = []
+            self.chain.clear()
+            self.chain.addItems([c if c else CHAIN_NONE for c in chains or []])
+            if current in chains:
+                self.chain.setCurrentText(current)
+
+        def checked_selection(self) -> str:
+            """Models restricted to the chosen chain."""
+            selection = self.selection.text().strip()
+            chain = self.chain.currentText()
+            if not selection or not chain:
+                return selection
+            if chain == CHAIN_NONE:
+                return f"({selection}) and chain ''"
+            return f"({selection}) and chain {chain}"
 
         def run(self) -> None:
             """A contact file is checked at once; a model predicts in a worker thread first."""
             if self._job is not None:
                 return
-            selection = self.selection.text().strip()
+            self.fill_chains()
+            selection = self.checked_selection()
             prediction = self.prediction.text().strip()
             try:
                 if prediction:
@@ -274,8 +319,8 @@ def _make_dialog_class():
             self.progress.setValue(1)
             best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
             hints = sum(len(r.hints) for r in results)
-            self.status.setText(f"Checked {len(results)} model(s); best {best.name} (agreement {best.agreement:.2f}); "
-                                f"{hints} register-shift hint(s); table in the log")
+            set_status(self.status, f"Checked {len(results)} model(s); best {best.name} (agreement "
+                                    f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log")
 
         def fail(self, error: BaseException) -> None:
             self.progress.setValue(0)

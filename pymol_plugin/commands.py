@@ -96,7 +96,8 @@ def prepare_target(selection, assembly="", _self=cmd) -> Target:
 
 
 def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=None, range="all", threshold="", msa="",
-                 num_seqs=64, name="esm", device="auto", plot="", assembly="", min_identity="", *, _self=cmd):
+                 num_seqs=64, name="esm", device="auto", plot="", assembly="", min_identity="", palette="", legend="",
+                 *, _self=cmd):
     """
 DESCRIPTION
 
@@ -114,7 +115,8 @@ DESCRIPTION
 USAGE
 
     esm_contacts selection [, model [, top [, min_sep [, range [, threshold
-        [, msa [, num_seqs [, name [, device [, plot [, assembly [, min_identity ]]]]]]]]]]]]
+        [, msa [, num_seqs [, name [, device [, plot [, assembly [, min_identity
+        [, palette [, legend ]]]]]]]]]]]]]]
 
 ARGUMENTS
 
@@ -141,6 +143,8 @@ ARGUMENTS
     min_identity = float: identity over aligned positions from which the MSA
               query (or a file's sequence) counts as the selection's protein
               {default: 0.9}; lower it only on purpose
+    palette = okabe-ito or classic {default: okabe-ito}
+    legend = 1 or 0: draw the legend object name_key and zoom to show it {default: 1}
 
 EXAMPLES
 
@@ -152,9 +156,10 @@ EXAMPLES
 
 SEE ALSO
 
-    esm_contacts_load, esm_contacts_clear
+    esm_contacts_load, esm_contacts_clear, esm_contacts_color
     """
-    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity)
+    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity,
+                                    palette=palette, legend=legend)
     count = parse_num_seqs(num_seqs)
     msa = str(msa).strip() or None
     target = prepare_target(selection, assembly, _self)
@@ -188,7 +193,7 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
 
 
 def esm_contacts_load(file, selection, top="L", min_sep=None, range="all", threshold="", name="esm", plot="",
-                      assembly="", min_identity="", format="", *, _self=cmd):
+                      assembly="", min_identity="", format="", palette="", legend="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -207,14 +212,14 @@ DESCRIPTION
 USAGE
 
     esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
-        [, name [, plot [, assembly [, min_identity [, format ]]]]]]]]]
+        [, name [, plot [, assembly [, min_identity [, format [, palette [, legend ]]]]]]]]]]]
 
 ARGUMENTS
 
     file = str: contact file (.rr/.casp, .csv, .npy, .psicov, .mat, .plmdca, .evfold,
            .freecontact, .npz)
     selection = str: one protein chain of one object
-    top, min_sep, range, threshold, name, plot, assembly, min_identity: as for esm_contacts
+    top, min_sep, range, threshold, name, plot, assembly, min_identity, palette, legend: as for esm_contacts
     format = str: the file's format when its extension does not say (rr, csv, npy,
            psicov, ccmpred, plmdca, evfold, freecontact, trrosetta) {default: from the extension}
 
@@ -226,10 +231,23 @@ SEE ALSO
 
     esm_contacts, esm_contacts_clear
     """
+    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity,
+                                    palette=palette, legend=legend)
+    return load_file(file, selection, options, assembly, format=format, _self=_self)
+
+
+def is_contact_file(text: str) -> bool:
+    """Whether a dialog's model field names a contact file rather than a model (the core's format table)."""
+    from esm_contacts.formats import is_contact_file as readable_contact_file
+
+    return readable_contact_file(str(text).strip())
+
+
+def load_file(file, selection, options: drawing.Options, assembly="", format="", *, _self=cmd) -> dict:
+    """Read a contact file and draw it on a selection (``esm_contacts_load`` and the dialog)."""
     from esm_contacts.formats import find_format
     from esm_contacts.io import read_contacts
 
-    options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity)
     path = str(file).strip()
     if not path:
         raise CmdException("no contact file given")
@@ -247,8 +265,9 @@ def esm_contacts_clear(name="", *, _self=cmd):
     """
 DESCRIPTION
 
-    "esm_contacts_clear" deletes a contact drawing (the group and everything in it),
-    or every contact drawing when no name is given.
+    "esm_contacts_clear" deletes a contact drawing (the group and everything in it,
+    its legend name_key included), or the legend of an esm_contacts_check of that
+    name, or every contact drawing and check legend when no name is given.
 
 USAGE
 
@@ -257,6 +276,54 @@ USAGE
     deleted = drawing.clear(name, _self=_self)
     print(f" esm_contacts_clear: deleted {', '.join(deleted) if deleted else 'nothing'}")
     return deleted
+
+
+def esm_contacts_color(category, color, name="", *, _self=cmd):
+    """
+DESCRIPTION
+
+    "esm_contacts_color" recolours one category of contact drawings (its dashes and
+    its sample in the legend): tp (in the structure), fp (not in the structure) or
+    inter (with another chain). PyMOL's own "color orange, esm_tp" recolours the
+    dashes too (they take their object's colour) but leaves the legend as it was.
+
+USAGE
+
+    esm_contacts_color category, color [, name ]
+
+ARGUMENTS
+
+    category = tp, fp or inter
+    color = str: a PyMOL colour name (or 0xRRGGBB)
+    name = str: the drawing {default: every contact drawing}
+
+EXAMPLE
+
+    esm_contacts_color tp, orange
+    """
+    from .legend import recolor_legend
+
+    kind = str(category).strip().lower()
+    if kind not in drawing.COLORS:
+        raise CmdException(f"category must be one of {', '.join(drawing.COLORS)}, got {category!r}")
+    color = str(color).strip()
+    index = _self.get_color_index(color) if color else -1
+    if index is None or index < 0:
+        raise CmdException(f"unknown colour {color!r} (a PyMOL colour name, e.g. orange, or 0xRRGGBB)")
+    name = str(name).strip()
+    names = [name] if name else [n for n in _self.get_names_of_type("object:group") if drawing.is_drawing(n, _self)]
+    if name and not drawing.is_drawing(name, _self):
+        raise CmdException(f"no contact drawing named {name!r}")
+    rgb = _self.get_color_tuple(index)
+    recoloured = []
+    for drawn in names:
+        group = f"{drawn}_{kind}"
+        if group in _self.get_names("all"):
+            _self.color(color, group)
+            recoloured.append(group)
+        recolor_legend(drawn, kind, rgb, _self)
+    print(f" esm_contacts_color: {kind} in {color}: {', '.join(recoloured) if recoloured else 'no dashes'}")
+    return recoloured
 
 
 #: The ``top`` values offered by completion and the dialogs.
@@ -301,3 +368,5 @@ def register(_self=cmd) -> None:
     add_command(_self, "esm_contacts", esm_contacts, (selection, models, tops, None, ranges))
     add_command(_self, "esm_contacts_load", esm_contacts_load, (None, selection, tops, None, ranges))
     add_command(_self, "esm_contacts_clear", esm_contacts_clear, (group,))
+    categories = [lambda: Shortcut(list(drawing.COLORS)), "category", ", "]
+    add_command(_self, "esm_contacts_color", esm_contacts_color, (categories, None, group))

@@ -45,6 +45,65 @@ def chain_choices(_self=cmd):
 
 
 CHECKPOINT_FILES = "ESM checkpoints (*.pt);;All files (*)"
+#: The Predict dialog's model field also takes a contact file (drawn as esm_contacts_load does).
+MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt *.rr *.casp *.csv *.npy);;"
+                          "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
+PLOT_FILES = "Images (*.png *.svg *.pdf)"
+
+
+class StatusLabel(QtWidgets.QLabel):
+    """A status line that wraps (also inside long paths, after each ``/``) and grows in
+    height instead of being clipped; ``text()`` gives the text as it was set."""
+
+    @QtCore.Slot(str)
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        # A slot of this QObject: the worker thread's progress signal is queued to the GUI thread.
+        self._raw = str(text)
+        super().setText(self._raw.replace("/", "/\u200b"))
+
+    def text(self) -> str:
+        return getattr(self, "_raw", super().text())
+
+
+def status_label(text: str = "") -> QtWidgets.QLabel:
+    """A :class:`StatusLabel`; its text can be selected and copied."""
+    label = StatusLabel()
+    label.setText(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+    # Ignored width: a long line never widens the dialog past the screen; it wraps instead.
+    label.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
+    label.setMinimumWidth(200)
+    return label
+
+
+def set_status(label: QtWidgets.QLabel, text: str) -> None:
+    """Show ``text`` in a status line."""
+    label.setText(text)
+
+
+def status_text(label: QtWidgets.QLabel) -> str:
+    """The text of a status line as it was set."""
+    return label.text()
+
+
+def palette_combo() -> QtWidgets.QComboBox:
+    """The palettes of :data:`.drawing.PALETTES`, the default first."""
+    combo = QtWidgets.QComboBox()
+    combo.addItems([drawing.DEFAULT_PALETTE] + [p for p in drawing.PALETTES if p != drawing.DEFAULT_PALETTE])
+    return combo
+
+
+def legend_html(palette: str = drawing.DEFAULT_PALETTE) -> str:
+    """The colours' meaning as rich text, each category in its colour."""
+    from html import escape
+
+    rows = []
+    for kind, (_, rgb) in drawing.PALETTES[palette].items():
+        rows.append(f'<span style="color: #{bytes(rgb).hex()}; font-weight: bold">&#9632;</span> '
+                    f"{escape(drawing.MEANINGS[kind])}")
+    return ("; ".join(rows) + ". Thicker: higher probability (quartiles of the drawn pairs); "
+            "the legend object name_key in the scene says the same.")
 
 
 def structure_filter() -> str:
@@ -73,12 +132,14 @@ def form_row(*widgets) -> QtWidgets.QWidget:
     return row
 
 
-def file_row(parent, field, title: str, filters: str) -> QtWidgets.QWidget:
-    """``field`` (QLineEdit or editable QComboBox) with a Browse button that fills it."""
+def file_row(parent, field, title: str, filters: str, save: bool = False) -> QtWidgets.QWidget:
+    """``field`` (QLineEdit or editable QComboBox) with a Browse button that fills it
+    (``save``: a file to write)."""
     fill = field.setText if isinstance(field, QtWidgets.QLineEdit) else field.setCurrentText
 
     def browse() -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, title, "", filters)
+        ask = QtWidgets.QFileDialog.getSaveFileName if save else QtWidgets.QFileDialog.getOpenFileName
+        path, _ = ask(parent, title, "", filters)
         if path:
             fill(path)
 
@@ -154,7 +215,7 @@ def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseExceptio
     if not isinstance(error, CmdException):
         traceback.print_exception(type(error), error, error.__traceback__)
     print(f" {title}: Error: {message}")
-    status.setText(f"Error: {message}")
+    set_status(status, f"Error: {message}")
     QtWidgets.QMessageBox.critical(parent, title, message)
 
 
@@ -192,7 +253,10 @@ class ContactsDialog(QtWidgets.QDialog):
         form.addRow("Chain", form_row(self.selection, refresh))
 
         self.model = model_combo()
-        form.addRow("Model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
+        self.model.setToolTip("An ESM model name or .pt checkpoint to predict with, or a contact file "
+                              "(.rr, .casp, .csv, .npy) to draw as it is")
+        form.addRow("Model or contact file", file_row(self, self.model, "ESM checkpoint or contact file",
+                                                      MODEL_OR_CONTACT_FILES))
 
         self.device = device_combo()
         form.addRow("Device", self.device)
@@ -241,11 +305,33 @@ class ContactsDialog(QtWidgets.QDialog):
         self.name = QtWidgets.QLineEdit("esm")
         form.addRow("Group name", self.name)
 
+        self.palette = palette_combo()
+        self.palette.setToolTip("Okabe-Ito: colour-blind safe, apart from PyMOL's default carbons; "
+                                "classic: green, red, magenta")
+        form.addRow("Colours", self.palette)
+
+        self.plot = QtWidgets.QLineEdit()
+        self.plot.setPlaceholderText("optional: also save the contact map (.png, .svg, .pdf)")
+        form.addRow("Plot", file_row(self, self.plot, "Save the contact map as", PLOT_FILES, save=True))
+
+        self.meaning = QtWidgets.QLabel(legend_html())
+        self.meaning.setWordWrap(True)
+        self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
+        self.palette.currentTextChanged.connect(lambda palette: self.meaning.setText(legend_html(palette)))
+
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status = QtWidgets.QLabel("Ready")
-        self.status.setWordWrap(True)
+        self.status = status_label("Ready")
+        self.summary = QtWidgets.QPlainTextEdit()
+        self.summary.setReadOnly(True)
+        self.summary.setLineWrapMode(QtWidgets.QPlainTextEdit.NoWrap)
+        self.summary.setPlaceholderText("The summary of the last drawing")
+        font = self.summary.font()
+        font.setFamily("monospace")
+        font.setStyleHint(font.Monospace)
+        self.summary.setFont(font)
+        self.summary.setMinimumHeight(90)
 
         self.run_button = QtWidgets.QPushButton("Run")
         self.run_button.setDefault(True)
@@ -259,8 +345,10 @@ class ContactsDialog(QtWidgets.QDialog):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.meaning)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.summary)
         layout.addLayout(buttons)
 
     def refresh(self) -> None:
@@ -291,11 +379,16 @@ class ContactsDialog(QtWidgets.QDialog):
     def options(self) -> drawing.Options:
         threshold = self.threshold.value()
         return drawing.parse_options(self.top.currentText(), self.min_sep.value(), self.range.currentText(),
-                                     threshold if threshold > 0 else None, self.name.text(), None, _self=self._self)
+                                     threshold if threshold > 0 else None, self.name.text(), self.plot.text(),
+                                     _self=self._self, palette=self.palette.currentText())
 
     def run(self) -> None:
-        """Check the input, then predict in a worker thread."""
+        """Check the input, then draw a contact file at once or predict in a worker thread."""
         if self._job is not None:
+            return
+        model = self.model.currentText().strip() or commands.DEFAULT_MODEL
+        if commands.is_contact_file(model):
+            self.load(model)
             return
         try:
             options = self.options()
@@ -303,7 +396,6 @@ class ContactsDialog(QtWidgets.QDialog):
         except Exception as error:  # noqa: BLE001 - every failure goes to the user
             self.fail(error)
             return
-        model = self.model.currentText().strip() or commands.DEFAULT_MODEL
         msa = self.msa.text().strip() or None
         from esm_contacts.models import takes_alignments
 
@@ -316,7 +408,7 @@ class ContactsDialog(QtWidgets.QDialog):
             except Exception as error:  # noqa: BLE001 - every failure goes to the user
                 self.fail(error)
                 return
-        self.status.setText(f"Starting {model} on {target.label}")
+        set_status(self.status, f"Starting {model} on {target.label}")
         start_job(self, commands.predict, lambda outcome: self.finish(outcome, target, options, msa),
                   target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())
 
@@ -330,16 +422,34 @@ class ContactsDialog(QtWidgets.QDialog):
                 label = f"{model}, MSA {msa}" if msa else model
                 drawn = commands.draw_prediction(P, sequence, target, options, label,
                                                  source=f"the MSA {msa}" if msa else "the prediction", _self=self._self)
-                self.progress.setValue(1)
-                counts = drawn["counts"]
-                self.status.setText(
-                    f"Drew {options.name}: {counts['tp']} true, {counts['fp']} false, {counts['inter']} homodimer "
-                    f"contacts; precision at top {options.top} {drawn['precision']:.2f}")
+                self.drawn(drawn, options)
                 return
         except Exception as draw_error:  # noqa: BLE001 - every failure goes to the user
             error = draw_error
         self.progress.setValue(0)
         self.fail(error)
+
+    def load(self, path: str) -> None:
+        """Draw a contact file on the chain (``esm_contacts_load``), in the GUI thread: no model runs."""
+        try:
+            options = self.options()
+            set_status(self.status, f"Drawing {path}")
+            drawn = commands.load_file(path, self.selection.currentText(), options, self.assembly.text(),
+                                       _self=self._self)
+        except Exception as error:  # noqa: BLE001 - every failure goes to the user
+            self.progress.setValue(0)
+            self.fail(error)
+            return
+        self.drawn(drawn, options)
+
+    def drawn(self, drawn: dict, options: drawing.Options) -> None:
+        """A drawing is done: status line and the summary the log got."""
+        self.progress.setValue(1)
+        counts = drawn["counts"]
+        set_status(self.status,
+                   f"Drew {options.name}: {counts['tp']} true, {counts['fp']} false, {counts['inter']} homodimer "
+                   f"contacts; precision at top {options.top} {drawn['precision']:.2f}")
+        self.summary.setPlainText(drawn["summary"].strip("\n"))
 
     def fail(self, error: BaseException) -> None:
         show_error(self, TITLE, self.status, error)

@@ -1,21 +1,26 @@
 """Predicted contacts drawn on a structure as coloured distance objects.
 
-A drawing named ``esm`` is the group::
+A drawing named ``esm`` is the group (two levels at most, no empty group)::
 
     esm
-      esm_tp      predicted, Cb-Cb < 8 A within the chain        green
-      esm_fp      predicted, no contact within nor between chains red
+      esm_tp      predicted, Cb-Cb < 8 A within the chain         sky blue
+        esm_tp1 .. esm_tp4   one distance object per thickness bin
+      esm_fp      predicted, no contact within nor between chains  vermillion
       esm_inter   no contact within the chain, but with a chain of
-                  the same sequence (drawn to that chain)         magenta
+                  the same sequence (drawn to that chain)          reddish purple
+      esm_key     the legend (CGO): colours, thickness bins
       esm_vcb     virtual Cb pseudoatoms (only for residues without CB)
       esm_partner partner copies from the biological assembly (only when the
                   chain has no partner chain in its own object)
 
-Each category group holds one distance object per probability bin
-(``esm_tp_p00`` for [0, 0.25), ``esm_tp_p25``, ``esm_tp_p50``, ``esm_tp_p75`` for
-[0.75, 1]); dash width and radius grow with the bin. Everything is built under hidden
-temporary names and renamed and grouped only when complete, so an error leaves the
-session as it was.
+Colours come from one table, :data:`PALETTES` (Okabe-Ito by default, colour-blind
+safe and apart from PyMOL's default green, cyan, ... carbons); the dashes take their
+object's colour, so ``color orange, esm_tp`` (or ``esm_contacts_color``) recolours a
+category. Thickness bins are the quartiles of the drawn pairs' probabilities
+(:func:`probability_bins`): bin 1 the lowest quarter, bin 4 the highest. A category
+group exists only when it holds dashes. Everything is built under hidden temporary
+names and renamed and grouped only when complete, so an error leaves the session as it
+was.
 """
 
 import itertools
@@ -29,17 +34,24 @@ import numpy as np
 
 from pymol import CmdException
 
-from esm_contacts.metrics import CATEGORY_COLORS
+from esm_contacts.metrics import CATEGORY_PALETTES, DEFAULT_PALETTE
 
 from .target import Target
 
-#: Category -> PyMOL colour name.
-COLORS = CATEGORY_COLORS
-#: Lower edges of the probability bins; one distance object per non-empty bin.
-BIN_EDGES = (0.0, 0.25, 0.5, 0.75)
-#: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin.
+#: Category colours, the one table of the core (dashes, legend, dialogs, contact-map panel,
+#: ChimeraX pseudobonds): palette -> category -> (PyMOL colour name, RGB 0-255). Names that
+#: PyMOL lacks are defined with ``cmd.set_color`` when a drawing uses them (:func:`define_colors`).
+PALETTES = CATEGORY_PALETTES
+#: Category -> PyMOL colour name of the default palette.
+COLORS = {kind: color for kind, (color, _) in PALETTES[DEFAULT_PALETTE].items()}
+#: What each category means (log, legend, dialogs).
+MEANINGS = {"tp": "in the structure (Cb-Cb < 8 A)", "fp": "not in the structure",
+            "inter": "with another chain (homodimer)"}
+#: Quantiles of the drawn probabilities that separate the thickness bins (quartiles).
+BIN_QUANTILES = (0.25, 0.5, 0.75)
+#: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin, thinnest first.
 DASH_WIDTHS = (1.5, 2.5, 3.5, 5.0)
-DASH_RADII = (0.04, 0.07, 0.10, 0.14)
+DASH_RADII = (0.05, 0.09, 0.14, 0.20)
 RANGE_NAMES = ("all", "local", "short", "medium", "long")
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -58,6 +70,10 @@ class Options:
     plot: Optional[str] = None
     #: Sequence matching threshold (:func:`esm_contacts.structure.map_sequence`); None: its default.
     min_identity: Optional[float] = None
+    #: Key of :data:`PALETTES`.
+    palette: str = DEFAULT_PALETTE
+    #: Draw the legend object ``<name>_key``.
+    legend: bool = True
 
     @property
     def separations(self) -> Tuple[int, Optional[int]]:
@@ -88,7 +104,7 @@ def checked_option(kind: str, name: str, value):
 
 
 def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm", plot=None, _self=None,
-                  min_identity=None) -> Options:
+                  min_identity=None, palette="", legend="") -> Options:
     """Check command arguments; every error is a :class:`pymol.CmdException`.
 
     ``min_sep`` None or empty means not given: 6 with range ``all``, else the range's
@@ -128,7 +144,30 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     plot = str(plot).strip() if plot is not None else ""
     if plot and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise CmdException(f"plot file {plot!r} must end in {', '.join(PLOT_SUFFIXES)}")
-    return Options(top, min_sep, range_name, value, name, plot or None, parse_min_identity(min_identity))
+    return Options(top, min_sep, range_name, value, name, plot or None, parse_min_identity(min_identity),
+                   parse_palette(palette), parse_switch("legend", legend))
+
+
+def parse_palette(palette) -> str:
+    """``palette`` of the commands: empty for :data:`DEFAULT_PALETTE`, else a key of :data:`PALETTES`."""
+    text = "" if palette is None else str(palette).strip().lower()
+    if text in ("", "none"):
+        return DEFAULT_PALETTE
+    if text not in PALETTES:
+        raise CmdException(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
+    return text
+
+
+def parse_switch(option: str, value, default: bool = True) -> bool:
+    """An on/off option (PyMOL passes strings): 1/0, on/off, yes/no, true/false; empty: ``default``."""
+    text = "" if value is None else str(value).strip().lower()
+    if text == "":
+        return default
+    if text in ("1", "on", "yes", "true"):
+        return True
+    if text in ("0", "off", "no", "false"):
+        return False
+    raise CmdException(f"{option} must be 1 or 0 (on/off), got {value!r}")
 
 
 def parse_min_identity(min_identity) -> float:
@@ -466,12 +505,45 @@ def _inter_ends(analysis: Analysis, a: int, b: int, partners, own_cb: np.ndarray
     return best[1:] if best else None
 
 
-def _bin(probability: float) -> int:
-    return int(np.searchsorted(BIN_EDGES, probability, side="right") - 1)
+def probability_bins(probabilities) -> np.ndarray:
+    """Edges between the thickness bins: the :data:`BIN_QUANTILES` quantiles of the drawn
+    pairs' probabilities (numpy's linear quantiles); empty without pairs."""
+    p = np.asarray(probabilities, dtype=float)
+    if p.size == 0:
+        return np.zeros(0)
+    return np.quantile(p, BIN_QUANTILES)
 
 
-def _bin_suffix(k: int) -> str:
-    return f"p{int(round(BIN_EDGES[k] * 100)):02d}"
+def bin_of(probability: float, edges: np.ndarray) -> int:
+    """Thickness bin (0 thinnest) of a probability: the number of edges at or below it."""
+    return int(np.searchsorted(edges, probability, side="right")) if len(edges) else len(DASH_RADII) - 1
+
+
+def bin_ranges(probabilities, edges: np.ndarray) -> List[Tuple[int, float, float, int]]:
+    """(bin, lowest, highest probability, pairs) of each non-empty bin, thinnest first."""
+    p = np.asarray(probabilities, dtype=float)
+    bins = np.array([bin_of(x, edges) for x in p], dtype=int)
+    return [(k, float(p[bins == k].min()), float(p[bins == k].max()), int(np.sum(bins == k)))
+            for k in range(len(DASH_RADII)) if np.any(bins == k)]
+
+
+def object_suffix(kind: str, k: int) -> str:
+    """Suffix of a category's distance object of bin ``k`` (0-based): ``tp1`` .. ``tp4``."""
+    return f"{kind}{k + 1}"
+
+
+def split_suffix(suffix: str) -> Tuple[str, int]:
+    """(category, bin) of :func:`object_suffix`."""
+    return suffix[:-1], int(suffix[-1]) - 1
+
+
+def define_colors(palette: str, _self) -> Dict[str, Tuple[str, Tuple[int, int, int]]]:
+    """The palette's colours, each name made known to PyMOL (``set_color``) when it is not."""
+    colors = PALETTES[palette]
+    for color, rgb in colors.values():
+        if color.startswith("esm_"):  # ours: (re)defined, so a session file's palette comes back
+            _self.set_color(color, [c / 255 for c in rgb])
+    return colors
 
 
 def draw(analysis: Analysis, target: Target, options: Options, model: str, _self) -> dict:
@@ -483,8 +555,10 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         ``name``, ``objects`` (distance object -> dash count), ``counts`` per category
         (``tp``, ``fp``, ``inter``, ``unknown``, ``undrawn``), ``precision`` (DESIGN.md's,
         :func:`precision_at_top`; with ``precision_hits`` / ``precision_count``),
-        ``drawn_fraction`` (contacts among the drawn pairs of known truth) and the
-        ``summary`` text.
+        ``drawn_fraction`` (contacts among the drawn pairs of known truth), ``bins``
+        (:func:`bin_ranges`) and ``edges`` (:func:`probability_bins`) of the thickness,
+        ``palette`` and ``colors`` (category -> PyMOL colour name), ``legend`` (the
+        legend object or None) and the ``summary`` text.
 
     Raises
     ------
@@ -534,9 +608,12 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
             if first is None or second is None:
                 undrawn += 1
                 continue
-            dashes.append((first, second, f"{kind}_{_bin_suffix(_bin(p))}"))
+            dashes.append((first, second, kind, p))
         anchors.resolve()
-        for first, second, suffix in dashes:
+        # Thickness bins from the probabilities of the pairs actually drawn.
+        edges = probability_bins([p for _, _, _, p in dashes])
+        for first, second, kind, p in dashes:
+            suffix = object_suffix(kind, bin_of(p, edges))
             obj = temporary(suffix)
             if obj not in created:
                 created.append(obj)
@@ -546,10 +623,24 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         if anchors.used_pseudoatoms:
             _self.hide("everything", anchors.vcb_name)
             _self.show("nonbonded", anchors.vcb_name)
+        colors = define_colors(options.palette, _self)
         for suffix in objects:
-            _style(temporary(suffix), suffix, _self)
+            _style(temporary(suffix), suffix, colors, _self)
         plot = _plot(analysis, options, target, model) if options.plot else None
-        result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies))
+        bins = bin_ranges([p for _, _, _, p in dashes], edges)
+        key = None
+        if options.legend:
+            from .legend import drawing_legend
+
+            key = temporary("key")
+            created.append(key)
+            drawn = {kind: sum(n for s, n in objects.items() if split_suffix(s)[0] == kind) for kind in COLORS}
+            frame = drawing_legend(key, name, target, colors, drawn, bins, _self)
+        result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies), key=key)
+        if key is not None:  # the structure and its legend in view, orientation kept
+            from .legend import structure_of, zoom_with
+
+            zoom_with(structure_of(target), frame, _self)
     except BaseException:
         existing_now = set(_self.get_names("all"))
         for obj in created:
@@ -559,7 +650,9 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     counts = {kind: analysis.count(kind) for kind in ("tp", "fp", "inter", "unknown")}
     counts["undrawn"] = undrawn
     precision, hits, cut = precision_at_top(analysis, options)
-    result.update(counts=counts, precision=precision, precision_hits=hits, precision_count=cut,
+    result.update(counts=counts, bins=bins, edges=[float(e) for e in edges], palette=options.palette,
+                  colors={kind: color for kind, (color, _) in colors.items()}, precision=precision,
+                  precision_hits=hits, precision_count=cut,
                   drawn_fraction=analysis.drawn_fraction, model=model, plot=plot,
                   partners=partner_source(target, [label for label, _, _ in partners], copies))
     result["summary"] = summary(result, analysis, target, options)
@@ -567,11 +660,11 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     return result
 
 
-def _style(obj: str, suffix: str, _self) -> None:
-    kind, bin_name = suffix.rsplit("_", 1)
-    k = [_bin_suffix(n) for n in range(len(BIN_EDGES))].index(bin_name)
-    _self.color(COLORS[kind], obj)
-    _self.set("dash_color", COLORS[kind], obj)
+def _style(obj: str, suffix: str, colors: dict, _self) -> None:
+    """Colour and thickness of a distance object. The dashes take the object's colour
+    (``dash_color`` stays unset), so PyMOL's ``color`` on the object or its group recolours them."""
+    kind, k = split_suffix(suffix)
+    _self.color(colors[kind][0], obj)
     _self.set("dash_width", DASH_WIDTHS[k], obj)
     _self.set("dash_radius", DASH_RADII[k], obj)
     _self.set("dash_gap", 0.25, obj)
@@ -590,26 +683,29 @@ def _plot(analysis: Analysis, options: Options, target: Target, model: str) -> s
     return str(path)
 
 
-def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self, partner: bool = False) -> dict:
-    """Replace an earlier drawing of this name, rename the temporaries and group them."""
+def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self, partner: bool = False,
+            key: Optional[str] = None) -> dict:
+    """Replace an earlier drawing of this name, rename the temporaries and group them
+    (a category group only where it holds dashes: no empty group)."""
     if name in _self.get_names("all"):
         _self.delete(name)
     final: Dict[str, int] = {}
     for kind in COLORS:
         members = []
-        for suffix in sorted(s for s in objects if s.rsplit("_", 1)[0] == kind):
+        for suffix in sorted(s for s in objects if split_suffix(s)[0] == kind):
             _self.set_name(f"{prefix}_{suffix}", f"{name}_{suffix}")
             members.append(f"{name}_{suffix}")
             final[f"{name}_{suffix}"] = objects[suffix]
-        _self.group(f"{name}_{kind}", " ".join(members), action="add" if members else "auto")
-        _self.group(name, f"{name}_{kind}", action="add")
-    if pseudo:
-        _self.set_name(f"{prefix}_vcb", f"{name}_vcb")
-        _self.group(name, f"{name}_vcb", action="add")
-    if partner:
-        _self.set_name(f"{prefix}_partner", f"{name}_partner")
-        _self.group(name, f"{name}_partner", action="add")
-    return {"name": name, "objects": final, "partner": f"{name}_partner" if partner else None}
+        if members:
+            _self.group(f"{name}_{kind}", " ".join(members), action="add")
+            _self.group(name, f"{name}_{kind}", action="add")
+    extras = [(pseudo, "vcb"), (partner, "partner"), (key is not None, "key")]
+    for present, suffix in extras:
+        if present:
+            _self.set_name(f"{prefix}_{suffix}", f"{name}_{suffix}")
+            _self.group(name, f"{name}_{suffix}", action="add")
+    return {"name": name, "objects": final, "partner": f"{name}_partner" if partner else None,
+            "legend": f"{name}_key" if key is not None else None}
 
 
 def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str:
@@ -637,8 +733,12 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
     ]
     for kind, label in (("tp", "true contacts (Cb-Cb < 8 A)"), ("inter", "homodimer contacts (other chain)"),
                         ("fp", "false positives")):
-        lines.append(f"  {counts[kind]:5d} {label:<33} {COLORS[kind]:<8} {name}_{kind}")
+        color = result.get("colors", COLORS)[kind]
+        lines.append(f"  {counts[kind]:5d} {label:<33} {color:<14} {name}_{kind}")
     lines.append(f"  {counts['unknown'] + counts['undrawn']:5d} with unobserved residues (not drawn)")
+    if result.get("bins"):
+        lines.append("  thickness: quartiles of the drawn probabilities, thinnest first: " + "; ".join(
+            f"{k + 1}: p {low:.2f}-{high:.2f} ({n})" for k, low, high, n in result["bins"]))
     if result.get("partners"):
         drawn_to = f", drawn to {result['partner']}" if result.get("partner") else ""
         lines.append(f"  homodimer partner: {result['partners']}{drawn_to}")
@@ -662,27 +762,38 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
 
 def claimed_names(name: str) -> List[str]:
     """Every object name a drawing called ``name`` may hold."""
-    bins = [_bin_suffix(k) for k in range(len(BIN_EDGES))]
-    return ([name, f"{name}_vcb", f"{name}_partner"] + [f"{name}_{kind}" for kind in COLORS]
-            + [f"{name}_{kind}_{b}" for kind in COLORS for b in bins])
+    return ([name, f"{name}_vcb", f"{name}_partner", f"{name}_key"] + [f"{name}_{kind}" for kind in COLORS]
+            + [f"{name}_{object_suffix(kind, k)}" for kind in COLORS for k in range(len(DASH_RADII))])
 
 
 def is_drawing(name: str, _self) -> bool:
-    """Whether ``name`` is a group this plugin drew (it holds the group ``name_tp``)."""
+    """Whether ``name`` is a group this plugin drew: it holds a category group or the legend."""
     names = _self.get_names("all")
-    return (name in names and f"{name}_tp" in names and _self.get_type(name) == "object:group"
-            and _self.get_type(f"{name}_tp") == "object:group")
+    if name not in names or _self.get_type(name) != "object:group":
+        return False
+    marks = [f"{name}_{kind}" for kind in COLORS] + [f"{name}_key"]
+    return any(mark in names and _self.get_type(mark) in ("object:group", "object:cgo") for mark in marks)
 
 
 def clear(name: str = "", _self=None) -> List[str]:
-    """Delete drawings: the group ``name``, or every contact drawing when empty."""
+    """Delete drawings: the group ``name``, or every contact drawing when empty.
+
+    Legends of ``esm_contacts_check`` (:func:`.legend.check_legends`) go the same way:
+    by their check's name, and with everything when no name is given."""
+    from .legend import check_legends
+
     name = str(name).strip()
+    legends = check_legends(_self)
     if name:
+        if name in legends:
+            _self.delete(legends[name])
+            return [legends[name]]
         if not is_drawing(name, _self):
             raise CmdException(f"no contact drawing named {name!r}")
         names = [name]
     else:
         names = [n for n in _self.get_names_of_type("object:group") if is_drawing(n, _self)]
+        names += sorted(legends.values())
     for n in names:
         _self.delete(n)
     return names

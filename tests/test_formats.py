@@ -102,7 +102,9 @@ def test_pymol_side_uses_the_table():
         for suffix in spec.extensions:
             assert check._is_contact_file(f"pred{suffix}") == (spec.reader is not None)
     assert contact_file_filter() == formats.file_dialog_filter("read")
-    assert drawing.COLORS is CATEGORY_COLORS
+    # One colour table: the .pb colours are the drawing's default palette.
+    assert {kind: "#%02x%02x%02x" % rgb for kind, (_, rgb) in drawing.PALETTES[drawing.DEFAULT_PALETTE].items()} \
+        == CATEGORY_COLORS
 
 
 # -- readers against hand-made files ----------------------------------------------------

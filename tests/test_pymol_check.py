@@ -13,6 +13,7 @@ from esm_contacts.structure import (chain_sequence, load_structure, map_sequence
                                     residue_identities)
 from esm_contacts.validation import validate  # noqa: E402
 from pymol_plugin import check, commands  # noqa: E402
+from pymol_plugin.legend import CHECK_NO_EVIDENCE_COLOR  # noqa: E402
 from test_validate import SEGMENT, SHIFT  # noqa: E402,F401  (fixtures below come from there too)
 from test_validate import model_1a3a, prediction_1a3a, register_error_model  # noqa: E402,F401
 
@@ -62,7 +63,7 @@ def test_support_in_b_factors_and_colours(cmd, files, model_1a3a, prediction_1a3
     assert len(rows) == len(expected.support)
     residue_numbers = sorted({int(r) for r in model_1a3a.res_id})
     by_resv = {resv: (b, color) for resv, b, color in rows}
-    grey = cmd.get_color_index("grey70")
+    grey = cmd.get_color_index(CHECK_NO_EVIDENCE_COLOR)
     for position, support in enumerate(expected.support):
         b, color = by_resv[residue_numbers[position]]
         if np.isnan(support):
@@ -122,7 +123,7 @@ def test_partial_selection_leaves_ligands_and_waters_alone(instance, shared_data
     outside = []
     cmd.iterate("m and chain A and polymer.protein and resi 90-100 and name CA", "outside.append((b, color))",
                 space={"outside": outside})
-    grey = cmd.get_color_index("grey70")
+    grey = cmd.get_color_index(CHECK_NO_EVIDENCE_COLOR)
     assert outside and all(b == check.NO_EVIDENCE and color == grey for b, color in outside)
     # Residues 1-60: each holds the support of the prediction position aligned to it, by
     # position in the prediction's sequence; residues without one, "no evidence".

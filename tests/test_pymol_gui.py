@@ -25,7 +25,10 @@ pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
 
 import esm_contacts as ec  # noqa: E402
 from esm_contacts.structure import homodimer_contacts, load_structure, true_contacts  # noqa: E402
+from pymol_plugin.drawing import DEFAULT_PALETTE, PALETTES  # noqa: E402
 from tiny_models import write_tiny_esm1b  # noqa: E402
+
+PALETTE = PALETTES[DEFAULT_PALETTE]
 
 pytestmark = pytest.mark.gui
 
@@ -279,7 +282,7 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     assert report["progress"] == [1, 1]
     assert {"esm", "esm_tp", "esm_fp", "esm_inter"} <= set(report["objects"])
     assert report["cleared"]
-    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp_p75", "file_inter_p50", "file_fp_p25"} <= set(report["file_objects"])
+    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp4", "file_key"} <= set(report["file_objects"])
     assert "esm_contacts: 1hvr chain A, 99 residues, model slow_esm1b, MSA" in run.stdout
     assert "1hvr_A.a3m" in run.stdout
 
@@ -299,12 +302,12 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
 
     screen = matplotlib.image.imread(out / "gui_screen.png")
     assert screen.shape[:2] == (1000, 1600) and screen[..., :3].std() > 0.05
-    # The viewport shows the drawn dashes: red, as a random tiny model's picks are false.
-    assert _colour_pixels(screen, (1, 0, 0), 0.3) > 100
+    # The viewport shows the drawn dashes: vermillion, as a random tiny model's picks are false.
+    assert _colour_pixels(screen, np.array(PALETTE["fp"][1]) / 255, 0.3) > 100
     dialog = matplotlib.image.imread(out / "gui_dialog.png")
     assert dialog.shape[0] > 200 and dialog[..., :3].std() > 0.05
     contacts = matplotlib.image.imread(out / "contacts_1hvr.png")
     assert contacts.shape[:2] == (750, 1000)
-    # The dashes are there in their colours: green, red, magenta.
-    for rgb in ((0, 1, 0), (1, 0, 0), (1, 0, 1)):
-        assert _colour_pixels(contacts, rgb, 0.3) > 200, rgb
+    # The dashes are there in their colours: sky blue, vermillion, reddish purple.
+    for kind in ("tp", "fp", "inter"):
+        assert _colour_pixels(contacts, np.array(PALETTE[kind][1]) / 255, 0.3) > 200, kind

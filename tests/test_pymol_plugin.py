@@ -134,24 +134,26 @@ def test_load_file_on_homodimer(cmd, hvr_file, capsys):
     result = commands.esm_contacts_load(str(rr), "1hvr and chain A", top="24", _self=cmd)
 
     assert result["counts"] == {"tp": 10, "fp": 8, "inter": 6, "unknown": 0, "undrawn": 0}
-    assert measurement_objects(cmd, "esm") == {"esm_tp_p75": 10, "esm_inter_p50": 6, "esm_fp_p25": 8}
+    assert measurement_objects(cmd, "esm") == {"esm_tp4": 10, "esm_inter3": 6, "esm_fp2": 8}
     assert cmd.get_type("esm") == "object:group"
     for group in ("esm_tp", "esm_fp", "esm_inter"):
         assert cmd.get_type(group) == "object:group" and group_of(cmd, group) == "esm"
-    assert [group_of(cmd, obj) for obj in ("esm_tp_p75", "esm_inter_p50", "esm_fp_p25")] == ["esm_tp", "esm_inter", "esm_fp"]
-    for obj, color in (("esm_tp_p75", "green"), ("esm_inter_p50", "magenta"), ("esm_fp_p25", "red")):
-        assert cmd.get_setting_text("dash_color", obj) == color
-        assert cmd.get_object_color_index(obj) == cmd.get_color_index(color)
+    assert [group_of(cmd, obj) for obj in ("esm_tp4", "esm_inter3", "esm_fp2")] == ["esm_tp", "esm_inter", "esm_fp"]
+    # Okabe-Ito colours by default; the dashes take the object's colour (dash_color unset).
+    for obj, kind in (("esm_tp4", "tp"), ("esm_inter3", "inter"), ("esm_fp2", "fp")):
+        assert cmd.get_setting_text("dash_color", obj) == "default"
+        rgb = np.array(cmd.get_color_tuple(cmd.get_object_color_index(obj))) * 255
+        np.testing.assert_allclose(rgb, drawing.PALETTES["okabe-ito"][kind][1], atol=1)
         reps = visible_reps(cmd, obj)
         assert not reps & (1 << cmd.repres["labels"]) and reps & (1 << cmd.repres["dashes"])
     # Higher-probability bins get thicker dashes.
-    assert float(cmd.get_setting_text("dash_radius", "esm_tp_p75")) > float(cmd.get_setting_text("dash_radius", "esm_fp_p25"))
+    assert float(cmd.get_setting_text("dash_radius", "esm_tp4")) > float(cmd.get_setting_text("dash_radius", "esm_fp2"))
 
     # Every dash joins the planned residues' Cb atoms (1hvr has every CB except Gly: CA).
     atoms = atom_table(cmd, "1hvr and name CB or (1hvr and resn GLY and name CA)")
     residues = [r for r in ec.residue_identities(structure, "A")]
     position = {r[1]: k for k, r in enumerate(residues)}
-    for kind, obj in (("tp", "esm_tp_p75"), ("fp", "esm_fp_p25"), ("inter", "esm_inter_p50")):
+    for kind, obj in (("tp", "esm_tp4"), ("fp", "esm_fp2"), ("inter", "esm_inter3")):
         seen = set()
         for a, b in dash_segments(cmd, obj):
             (ca, ra, _), (cb, rb, _) = end_residue(atoms, a), end_residue(atoms, b)
@@ -212,15 +214,15 @@ def test_helix_npy_and_anchors(cmd, tmp_path):
     # Independent truth: the helix's own CB atoms (CB of residue 5 taken before removal
     # is not needed: its pairs are among the i+3/i+4 ones, all < 8 A in an ideal helix).
     assert result["counts"] == {"tp": 17 + 16, "fp": 8, "inter": 0, "unknown": 0, "undrawn": 0}
-    assert measurement_objects(cmd, "esm") == {"esm_tp_p75": 17, "esm_tp_p50": 16, "esm_fp_p25": 8}
+    assert measurement_objects(cmd, "esm") == {"esm_tp4": 17, "esm_tp3": 16, "esm_fp1": 8}
     assert cmd.count_atoms("esm_vcb") == 1
     assert group_of(cmd, "esm_vcb") == "esm"
     vcb = cmd.get_coords("esm_vcb")[0]
     ca = cmd.get_coords("hel and resi 5 and name CA")[0]
     assert 1.4 < np.linalg.norm(vcb - ca) < 1.65  # a Cb's distance from its CA
-    for a, b in dash_segments(cmd, "esm_tp_p75"):
+    for a, b in dash_segments(cmd, "esm_tp4"):
         assert np.linalg.norm(a - b) < 8.0
-    for a, b in dash_segments(cmd, "esm_fp_p25"):
+    for a, b in dash_segments(cmd, "esm_fp1"):
         assert np.linalg.norm(a - b) >= 8.0
 
 
@@ -235,9 +237,9 @@ def test_strand_with_glycines_uses_ca(cmd, tmp_path):
     result = commands.esm_contacts_load(str(path), "strand", top="2", _self=cmd)
     assert result["counts"]["fp"] == 2
     atoms = atom_table(cmd, "strand and name CA+CB")
-    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp_p75"))
+    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp4"))
     assert ends == [[(1, "CA"), (7, "CA")]]
-    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp_p50"))
+    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp1"))
     assert ends == [[(2, "CB"), (9, "CA")]]
     assert "esm_vcb" not in cmd.get_names("all")
 
@@ -318,8 +320,8 @@ def test_failures_leave_session_unchanged(cmd, tmp_path, tiny_esm1b):
     # A user's own group, or objects with the names a drawing would take, are never replaced.
     cmd.group("mine", "other")
     assert "'mine' is taken" in unchanged(cmd, load(str(good), "hel", name="mine"))
-    cmd.create("pred_fp_p50", "other")
-    assert "pred_fp_p50" in unchanged(cmd, load(str(good), "hel", name="pred"))
+    cmd.create("pred_fp3", "other")
+    assert "pred_fp3" in unchanged(cmd, load(str(good), "hel", name="pred"))
     assert "no contact drawing" in unchanged(cmd, lambda: commands.esm_contacts_clear("mine", _self=cmd))
     assert measurement_objects(cmd, "keep")  # the earlier drawing is intact
 
@@ -332,7 +334,7 @@ def test_replace_and_clear(cmd, tmp_path):
     np.save(path, P)
     first = commands.esm_contacts_load(str(path), "hel", top="1", _self=cmd)
     second = commands.esm_contacts_load(str(path), "hel", top="1", _self=cmd)
-    assert first["objects"] == second["objects"] == {"esm_fp_p75": 1}
+    assert first["objects"] == second["objects"] == {"esm_fp4": 1}
     commands.esm_contacts_load(str(path), "hel", top="1", name="other", _self=cmd)
     assert commands.esm_contacts_clear("esm", _self=cmd) == ["esm"]
     assert not [n for n in cmd.get_names("all") if n.startswith("esm")]
@@ -469,7 +471,7 @@ def test_partner_copy_from_assembly(cmd, monomer_file):
     drawn = commands.esm_contacts_load(str(rr), "mono and chain A", top=str(total), assembly=str(path), _self=cmd)
 
     assert drawn["counts"] == {"tp": planned["tp"], "fp": planned["fp"], "inter": planned["inter"], "unknown": 0, "undrawn": 0}
-    inter = {n: c for n, c in measurement_objects(cmd, "esm").items() if n.startswith("esm_inter_")}
+    inter = {n: c for n, c in measurement_objects(cmd, "esm").items() if n.startswith("esm_inter")}
     assert sum(inter.values()) == planned["inter"]
     assert cmd.get_type("esm_partner") == "object:molecule" and group_of(cmd, "esm_partner") == "esm"
     assert cmd.count_atoms("esm_partner") == load_structure(path).array_length()  # the whole copy of chain A
@@ -564,7 +566,7 @@ def test_partner_copy_virtual_cb_pseudoatoms(cmd, monomer_file, tmp_path):
     position = {r[1]: k for k, r in enumerate(residues)}
     names = {r[1]: r[3] for r in residues}
     seen, on_copy_pseudo = set(), 0
-    for obj in (n for n in measurement_objects(cmd, "esm") if n.startswith("esm_inter_")):
+    for obj in (n for n in measurement_objects(cmd, "esm") if n.startswith("esm_inter")):
         for a, b in dash_segments(cmd, obj):
             if lookup(own_ends, a) is None:
                 a, b = b, a
