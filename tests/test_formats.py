@@ -454,13 +454,14 @@ def test_pseudobonds_name_residues_and_colour_by_category(tmp_path, hvr):
     order = np.argsort(-P[np.triu_indices(len(sequence), 6)], kind="stable")
     seen = set()
     for line in lines:
-        match = re.fullmatch(r"/A:(\d+)@(CB|CA) /A:(\d+)@(CB|CA) (green|red|magenta)", line)
+        match = re.fullmatch(r"/A:(\d+)@(CB|CA) /A:(\d+)@(CB|CA) (#[0-9a-f]{6})", line)
         assert match, line
         a, b = int(match.group(1)), int(match.group(3))
         assert match.group(2) == ("CA" if a in glycines else "CB")
         assert match.group(4) == ("CA" if b in glycines else "CB")
         i, j = res_ids.index(a), res_ids.index(b)
-        colour = "green" if T[i, j] == 1 else ("magenta" if X[i, j] == 1 else "red")
+        # Okabe-Ito sky blue / reddish purple / vermillion, written out here (not read from the code).
+        colour = "#56b4e9" if T[i, j] == 1 else ("#cc79a7" if X[i, j] == 1 else "#d55e00")
         assert match.group(5) == colour
         seen.add((i, j))
     i, j = np.triu_indices(len(sequence), 6)
@@ -474,7 +475,7 @@ def test_predict_writes_pseudobonds_from_a_structure(tmp_path, capsys, shared_da
     lines = pb_lines(out)
     observed = 99  # 1hvr chain A; default top L for a drawing
     assert 0 < len(lines) <= observed
-    assert all(re.fullmatch(r"/A:\d+@C[AB] /A:\d+@C[AB] (green|red|magenta)", line) for line in lines)
+    assert all(re.fullmatch(r"/A:\d+@C[AB] /A:\d+@C[AB] (#56b4e9|#d55e00|#cc79a7)", line) for line in lines)
     capsys.readouterr()
     assert main(["predict", "MKTAYIAKQRQISFVKSHFSRQ", "--model", str(tiny_esm1b), "--out", str(tmp_path / "s.pb")]) == 2
     assert "give a structure file or PDB ID as INPUT" in capsys.readouterr().err
