@@ -320,12 +320,10 @@ class HFContactModel(torch.nn.Module):
 
 def _build_model(folder: Path):
     """``EsmModel.from_pretrained`` of a checked directory: safetensors only, eager attention, no network."""
-    import contextlib
-
     from transformers import EsmModel
     from transformers.utils import logging as hf_logging
 
-    verbosity = hf_logging.get_verbosity()
+    verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # its load report goes through our own checks instead
     hf_logging.disable_progress_bar()
     try:
@@ -337,7 +335,7 @@ def _build_model(folder: Path):
                               f"{_one_line(str(error), 300)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
-        with contextlib.suppress(Exception):
+        if bar:  # as the caller had it
             hf_logging.enable_progress_bar()
     missing = sorted(set(info.get("missing_keys", ())) - {"rotary_embeddings.inv_freq"})
     mismatched = list(info.get("mismatched_keys", ()))
