@@ -60,8 +60,17 @@ WEIGHT, BIAS = "contact_head.regression.weight", "contact_head.regression.bias"
 def is_hf_source(name_or_path: Union[str, os.PathLike]) -> bool:
     """Whether a ``--model`` value names a Hugging Face model (a directory or a Hub ID).
 
-    A directory with ``config.json``, safetensors or pickled Hugging Face weights; or text of
-    the form ``owner/name`` that is no existing path and does not end in ``.pt``.
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        What the user gave as the model.
+
+    Returns
+    -------
+    hf : bool
+        True for a directory with ``config.json``, safetensors or pickled Hugging Face weights
+        (the loader refuses the pickles with the reason), or text of the form ``owner/name``
+        that is no existing path and does not end in ``.pt``.
     """
     from .files import file_kind
 
@@ -74,7 +83,13 @@ def is_hf_source(name_or_path: Union[str, os.PathLike]) -> bool:
 
 
 def hf_cache_dir() -> Path:
-    """The Hugging Face Hub cache, from the environment at call time (``HF_HUB_CACHE``, ``HF_HOME``)."""
+    """The Hugging Face Hub cache, read from the environment at call time.
+
+    Returns
+    -------
+    folder : Path
+        ``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``.
+    """
     explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if explicit:
         return Path(explicit).expanduser()
@@ -103,6 +118,11 @@ def _cached_snapshot(repo_id: str) -> Optional[Path]:
 def hf_cache_state(repo_id: str) -> str:
     """What the Hugging Face cache holds of a Hub model, offline.
 
+    Parameters
+    ----------
+    repo_id : str
+        A Hub ID, e.g. ``"facebook/esm2_t33_650M_UR50D"``.
+
     Returns
     -------
     state : str
@@ -126,6 +146,15 @@ def resolve_hf_model(name_or_path: Union[str, os.PathLike]) -> Path:
     A Hub ID absent from the cache is downloaded (safetensors and JSON files only) unless
     ``ESM_CONTACTS_OFFLINE`` or ``HF_HUB_OFFLINE`` is set; the download has timeouts, so an
     unreachable network ends in an error, not a hang.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A directory or a Hub ID.
+
+    Returns
+    -------
+    folder : Path
 
     Raises
     ------
@@ -320,12 +349,10 @@ class HFContactModel(torch.nn.Module):
 
 def _build_model(folder: Path):
     """``EsmModel.from_pretrained`` of a checked directory: safetensors only, eager attention, no network."""
-    import contextlib
-
     from transformers import EsmModel
     from transformers.utils import logging as hf_logging
 
-    verbosity = hf_logging.get_verbosity()
+    verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # its load report goes through our own checks instead
     hf_logging.disable_progress_bar()
     try:
@@ -337,7 +364,7 @@ def _build_model(folder: Path):
                               f"{_one_line(str(error), 300)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
-        with contextlib.suppress(Exception):
+        if bar:  # as the caller had it
             hf_logging.enable_progress_bar()
     missing = sorted(set(info.get("missing_keys", ())) - {"rotary_embeddings.inv_freq"})
     mismatched = list(info.get("mismatched_keys", ()))
@@ -693,6 +720,15 @@ def convert(source: Union[str, os.PathLike], out: Union[str, os.PathLike],
 
     A ``.pt`` file becomes a Hugging Face directory (:func:`fair_to_hf`); a Hugging Face
     directory or Hub ID becomes a ``.pt`` checkpoint and its regression (:func:`hf_to_fair`).
+
+    Parameters
+    ----------
+    source : str or Path
+        A fair-esm ``.pt`` file or model name, a Hugging Face directory or Hub ID.
+    out : str or Path
+        The directory (from fair-esm) or ``.pt`` file (from Hugging Face) to write.
+    regression : str or Path, optional
+        A ``*-contact-regression.pt`` file to write as the contact head instead of the source's own.
 
     Returns
     -------

@@ -409,3 +409,13 @@ def test_sharded_safetensors_load_and_convert(tmp_path):
     for x, y in zip(a, b):
         left, right = safe_load(x)["model"], safe_load(y)["model"]
         assert sorted(left) == sorted(right) and all(torch.equal(left[k], right[k]) for k in left)
+
+
+def test_loading_leaves_transformers_logging_as_it_was(tiny_hf_esm2):
+    from transformers.utils import logging as hf_logging
+
+    for enabled in (False, True):
+        (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
+        verbosity = hf_logging.get_verbosity()
+        ContactPredictor.from_pretrained(str(tiny_hf_esm2), device="cpu")
+        assert hf_logging.is_progress_bar_enabled() == enabled and hf_logging.get_verbosity() == verbosity
