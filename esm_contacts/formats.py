@@ -99,7 +99,7 @@ class ContactFormat:
     layout: str  # "sparse" | "dense"
     sequence: str  # what the file carries of the sequence, in words
     index_base: str  # how residues are counted, in words
-    scores: str  # "probability" | "score"
+    scores: str  # what the numbers are: "probability", "score" (raw, rescaled when outside [0, 1]), in words
     reader: Optional[Callable] = None
     writer: Optional[Callable] = None
     binary: bool = False
@@ -173,7 +173,7 @@ def _bad_line(path: Path, number: int, expected: str, line: str) -> ValueError:
     return ValueError(f"{path}, line {number}: expected {expected}, got {quote_input(line)}")
 
 
-def _sequence_from_letters(path: Path, letters: Dict[int, Tuple[str, int]]) -> Optional[str]:
+def _sequence_from_letters(letters: Dict[int, Tuple[str, int]]) -> Optional[str]:
     """The sequence spelled by per-pair residue letters, when every position 1..max appears
     (as the CSV reader's rule); letters ``X`` (unknown) give none."""
     length = max(letters, default=0)
@@ -255,7 +255,7 @@ def _parse_lettered(path: Path, lines, score_field: int, expected: str):
         _note_letter(path, letters, a, fields[1], number)
         _note_letter(path, letters, b, fields[3], number)
         entries.append((a, b, _score(fields[score_field], path, number), number))
-    return _sequence_from_letters(path, letters), entries
+    return _sequence_from_letters(letters), entries
 
 
 def _parse_evcouplings_csv(path: Path, lines, first: int):
@@ -274,7 +274,7 @@ def _parse_evcouplings_csv(path: Path, lines, first: int):
         _note_letter(path, letters, a, fields[1], number)
         _note_letter(path, letters, b, fields[3], number)
         entries.append((a, b, _score(fields[column], path, number), number))
-    return _sequence_from_letters(path, letters), entries
+    return _sequence_from_letters(letters), entries
 
 
 def _parse_evfold(path: Path, lines):

@@ -551,3 +551,13 @@ def test_sparse_file_without_sequence_that_stops_short_is_evaluated(tmp_path, ca
     ours = json.loads(capsys.readouterr().out)
     assert main(["validate", str(tmp_path / "ref.csv"), str(path), "--chain", "A", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["agreement"] == ours[0]["agreement"]
+
+
+def test_scores_to_probabilities_keeps_order_and_probabilities():
+    from esm_contacts.formats import scores_to_probabilities
+
+    kept = np.array([0.0, 0.25, 1.0])
+    np.testing.assert_array_equal(scores_to_probabilities(kept), kept)
+    raw = np.array([3.0, -1.0, 3.0, 1.0])
+    np.testing.assert_allclose(scores_to_probabilities(raw), [1.0, 0.0, 1.0, 0.5])  # ties stay ties
+    np.testing.assert_array_equal(scores_to_probabilities(np.array([7.0, 7.0])), [1.0, 1.0])
