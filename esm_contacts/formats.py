@@ -453,8 +453,9 @@ def write_pseudobonds(stream, pairs: PairList) -> None:
 
     Each line is ``/A:744@CB /A:812@CB color`` (CA for residues without CB), the residues
     named as the structure names them (:func:`esm_contacts.structure.residue_label`);
-    the colour says whether the structure's chain satisfies the pair (green), does not
-    (red) or has it only between chains of a homodimer (magenta), as the PyMOL drawing
+    the colour (:data:`esm_contacts.metrics.CATEGORY_COLORS`, the PyMOL drawing's default
+    palette) says whether the structure's chain satisfies the pair (sky blue), does not
+    (vermillion) or has it only between chains of a homodimer (reddish purple), as the PyMOL drawing
     (:func:`esm_contacts.metrics.classify_pairs`). Pairs a residue of which is not
     observed, or whose truth is unknown, are left out (the drawing leaves them out too).
 
@@ -479,7 +480,8 @@ def write_pseudobonds(stream, pairs: PairList) -> None:
     kinds = classify_pairs(pairs.i, pairs.j, T, X)
     specs = _atom_specs(pairs.structure, pairs.chain)
     stream.write(f"; ChimeraX pseudobonds: {pairs.method}, {pairs.target} on chain {pairs.chain}\n"
-                 "; green: contact in the structure, red: not, magenta: contact between homodimer chains only\n"
+                 f"; {CATEGORY_COLORS['tp']}: contact in the structure, {CATEGORY_COLORS['fp']}: not, "
+                 f"{CATEGORY_COLORS['inter']}: contact between homodimer chains only\n"
                  "; halfbond = false\n")
     for a, b, kind in zip(pairs.i, pairs.j, kinds):
         if kind in CATEGORY_COLORS and index[a] >= 0 and index[b] >= 0:

@@ -102,10 +102,11 @@ def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=None, range="a
 DESCRIPTION
 
     "esm_contacts" predicts residue-residue contacts of one protein chain with an ESM
-    model and draws them on the structure: green dashes for contacts the structure
-    has (Cb-Cb < 8 A), red for those it lacks, magenta for those it has only with
-    another chain of the same sequence (homodimer). Thicker dashes mean higher
-    probability. A summary goes to the log, with the precision at the top pairs
+    model and draws them on the structure, in a colour-blind-safe palette: sky-blue
+    dashes for contacts the structure has (Cb-Cb < 8 A), vermillion for those it lacks,
+    reddish purple for those it has only with another chain of the same sequence
+    (homodimer). Thicker dashes mean higher probability (quartiles of the drawn
+    probabilities); a legend object name_key says so in the viewer. A summary goes to the log, with the precision at the top pairs
     (pairs of known truth ranked, divided by floor(L/k), as esm-contacts evaluate).
 
     From the command line the model loads and predicts on PyMOL's main thread: the
