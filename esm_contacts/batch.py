@@ -1,0 +1,699 @@
+"""Batch runs over many records: streaming, resumable outputs, on this process or a Ray cluster.
+
+:func:`predict_many` predicts every record of a FASTA file into a folder::
+
+    DIR/manifest.json            the model and options of the run (a changed set is refused)
+    DIR/complete.jsonl           one line per finished batch: its part file and its records' summaries
+    DIR/contacts/part-*.parquet  name, i, j, probability (1-based, i < j, j - i >= min_sep)
+    DIR/summary.parquet          name, length, status (ok|error|skipped), error, pairs, seconds, worker
+    DIR/maps/*.npz               with maps=True: ``map`` (float32 L x L) and ``sequence`` (no pickle)
+
+Resuming
+--------
+A batch's part file is written to a temporary name and renamed
+(:func:`esm_contacts.io.atomic_write`); only then is the batch appended to
+``complete.jsonl`` (flushed and synced). A run killed in between leaves a part file that no
+line names: the next run deletes it and redoes those records, so no row is ever written
+twice. A line cut short by the kill is dropped the same way. Records with status ``ok``
+are complete and skipped by the next run; error rows are tried again (a bad letter fails
+again at once; a record refused for memory may fit next time). The folder is locked
+while a run writes it.
+
+Engines
+-------
+``local``: this process, the predictor loaded once. ``ray``: one Ray actor per worker,
+each holding its own predictor; the driver sends length-sorted batches under the
+model's token budget (:func:`esm_contacts.predictor.length_batches`, the grouping
+:meth:`~esm_contacts.ContactPredictor.predict_batch` uses), at most two per actor in
+flight, and writes each result as it arrives. A batch whose actor dies is sent again
+(the actor restarts), up to :data:`MAX_ATTEMPTS` times; the driver writes only
+results it received, once each.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+import warnings
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = ["predict_many", "BatchResult", "BatchOptionsError", "start_ray", "MAX_ATTEMPTS", "read_summary",
+           "read_contacts_table"]
+
+MANIFEST = "manifest.json"
+JOURNAL = "complete.jsonl"
+SUMMARY = "summary.parquet"
+CONTACTS = "contacts"
+MAPS = "maps"
+#: Times a batch is sent to a worker before its records become error rows (the worker died each time).
+MAX_ATTEMPTS = 3
+#: Batches in flight per Ray actor: one computing, one waiting, so an actor never idles on the driver.
+IN_FLIGHT = 2
+#: Format of the manifest; a folder written by another format is refused.
+FORMAT = 1
+
+SUMMARY_COLUMNS = ("name", "length", "status", "error", "pairs", "seconds", "worker")
+
+
+class BatchOptionsError(ValueError):
+    """An output folder written with another model or other options than this run's."""
+
+
+@dataclass
+class BatchResult:
+    """What a batch run did.
+
+    Attributes
+    ----------
+    out : Path
+        The output folder.
+    records : int
+        Records in the input.
+    ok, errors, skipped : int
+        Records by status in ``summary.parquet`` (this run and the earlier ones).
+    resumed : int
+        Records complete from an earlier run, not predicted again.
+    """
+
+    out: Path
+    records: int
+    ok: int
+    errors: int
+    skipped: int
+    resumed: int
+
+
+# --- the output folder ---------------------------------------------------------------
+
+
+def _digest(sequence: str) -> str:
+    """Identity of a record's sequence (whitespace and case ignored), to detect a changed input."""
+    return hashlib.sha1("".join(sequence.split()).upper().encode()).hexdigest()
+
+
+def _file_identity(name_or_path: Optional[str]) -> Optional[dict]:
+    """A model or regression as the manifest records it: a name, or a file's resolved path and size."""
+    if name_or_path is None:
+        return None
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return {"path": str(path.resolve()), "bytes": path.stat().st_size}
+    return {"name": str(name_or_path)}
+
+
+def _describe_change(key: str, old, new) -> str:
+    return f"{key} was {json.dumps(old)}, now {json.dumps(new)}"
+
+
+class _Folder:
+    """An output folder: manifest check, lock, journal of complete batches, part files."""
+
+    def __init__(self, out: Union[str, Path], command: str, options: dict):
+        self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise NotADirectoryError(f"{self.out}: exists and is not a folder")
+        (self.out / CONTACTS).mkdir(parents=True, exist_ok=True)
+        self._lock = self._take_lock()
+        self._check_manifest(command, options)
+        self.done: Dict[str, dict] = {}  # name -> latest summary row of a complete batch
+        self._parts = set()
+        self._read_journal()
+        self._remove_orphans()
+        self._next_part = 1 + max((int(p[len("part-"):-len(".parquet")]) for p in self._parts), default=0)
+
+    def _take_lock(self):
+        import fcntl
+
+        handle = open(self.out / ".lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise BlockingIOError(f"{self.out}: another run is writing this folder") from None
+        return handle
+
+    def close(self) -> None:
+        self._lock.close()
+
+    def _check_manifest(self, command: str, options: dict) -> None:
+        from .io import atomic_write
+
+        wanted = {"format": FORMAT, "command": command, "options": options}
+        path = self.out / MANIFEST
+        if not path.exists():
+            with atomic_write(path) as stream:
+                json.dump(wanted, stream, indent=1, sort_keys=True)
+            return
+        try:
+            found = json.loads(path.read_text())
+        except (ValueError, OSError) as error:
+            raise BatchOptionsError(f"{path}: unreadable manifest ({error}); use a new output folder") from None
+        if found.get("format") != FORMAT or found.get("command") != command:
+            raise BatchOptionsError(f"{self.out} holds the output of {found.get('command')!r} (format "
+                                    f"{found.get('format')}), not of {command}: use a new output folder")
+        old = found.get("options", {})
+        changes = [_describe_change(key, old.get(key), options.get(key))
+                   for key in sorted(set(old) | set(options)) if old.get(key) != options.get(key)]
+        if changes:
+            raise BatchOptionsError(f"{self.out} was written with other options ({'; '.join(changes)}): "
+                                    "run with the same ones to resume, or use a new output folder")
+
+    def _read_journal(self) -> None:
+        from .io import atomic_write
+
+        path = self.out / JOURNAL
+        if not path.exists():
+            return
+        good = []
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+                part, rows = entry["part"], entry["records"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a killed run: its records are redone
+            if part is not None and not (self.out / CONTACTS / part).is_file():
+                continue
+            good.append(line)
+            if part is not None:
+                self._parts.add(part)
+            for row in rows:
+                self.done[row["name"]] = row
+        if len(good) != len(path.read_text().splitlines()):
+            with atomic_write(path) as stream:
+                stream.write("".join(line + "\n" for line in good))
+
+    def _remove_orphans(self) -> None:
+        """Part files that no journal line names: written by a run killed before it recorded them."""
+        for path in (self.out / CONTACTS).glob("part-*.parquet"):
+            if path.name not in self._parts:
+                path.unlink()
+
+    def complete(self) -> Dict[str, dict]:
+        """Summary rows of the records complete with status ok, by name."""
+        return {name: row for name, row in self.done.items() if row["status"] == "ok"}
+
+    def write(self, results: List[dict], maps: bool) -> None:
+        """Write one batch: maps, then its part file, then its journal line (the record of completion)."""
+        from .io import atomic_write
+
+        ok = [r for r in results if r["status"] == "ok"]
+        if maps:
+            (self.out / MAPS).mkdir(exist_ok=True)
+            for r in ok:
+                if r.get("map") is not None:
+                    with atomic_write(self.out / MAPS / map_file_name(r["name"]), "wb") as stream:
+                        np.savez(stream, map=r["map"], sequence=np.array(r["sequence"]))
+        part = None
+        if any(len(r["i"]) for r in ok):
+            part = f"part-{self._next_part:06d}.parquet"
+            self._next_part += 1
+            _write_parquet(self.out / CONTACTS / part, _contacts_table(ok))
+            self._parts.add(part)
+        rows = [{key: r[key] for key in SUMMARY_COLUMNS} | {"digest": r["digest"]} for r in results]
+        with open(self.out / JOURNAL, "a") as stream:
+            stream.write(json.dumps({"part": part, "records": rows}) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        for row in rows:
+            self.done[row["name"]] = row
+
+
+def map_file_name(name: str) -> str:
+    """The ``maps/`` file of a record: its name in safe characters, plus a hash where any was replaced."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "record"
+    if safe != name:
+        safe += "-" + hashlib.sha1(name.encode()).hexdigest()[:10]
+    return safe + ".npz"
+
+
+def _contacts_table(results: List[dict]):
+    import pyarrow as pa
+
+    names = [np.full(len(r["i"]), r["name"], dtype=object) for r in results]
+    return pa.table({
+        "name": pa.array(np.concatenate(names) if names else [], type=pa.string()),
+        "i": pa.array(np.concatenate([r["i"] for r in results]).astype(np.int32) + 1),
+        "j": pa.array(np.concatenate([r["j"] for r in results]).astype(np.int32) + 1),
+        "probability": pa.array(np.concatenate([r["p"] for r in results]).astype(np.float32)),
+    })
+
+
+def _write_parquet(path: Path, table) -> None:
+    import pyarrow.parquet as pq
+
+    from .io import atomic_write
+
+    with atomic_write(path, "wb") as stream:
+        pq.write_table(table, stream)
+
+
+def _summary_table(rows: List[dict]):
+    import pyarrow as pa
+
+    types = {"name": pa.string(), "length": pa.int64(), "status": pa.string(), "error": pa.string(),
+             "pairs": pa.int64(), "seconds": pa.float64(), "worker": pa.string()}
+    return pa.table({key: pa.array([row[key] for row in rows], type=types[key]) for key in SUMMARY_COLUMNS})
+
+
+def read_summary(out: Union[str, Path]):
+    """``summary.parquet`` of an output folder as a pyarrow Table."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(Path(out) / SUMMARY)
+
+
+def read_contacts_table(out: Union[str, Path]):
+    """Every ``contacts/part-*.parquet`` of an output folder as one pyarrow Table (name, i, j, probability)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted((Path(out) / CONTACTS).glob("part-*.parquet"))
+    if not parts:
+        return pa.table({"name": pa.array([], pa.string()), "i": pa.array([], pa.int32()),
+                         "j": pa.array([], pa.int32()), "probability": pa.array([], pa.float32())})
+    return pa.concat_tables([pq.read_table(p) for p in parts])
+
+
+# --- the work of one batch (the same in every engine) ------------------------------------
+
+
+@dataclass
+class _Settings:
+    """What every worker needs to load the model and treat a batch."""
+
+    model: str
+    regression: Optional[str]
+    device: str
+    dtype: Optional[str]
+    max_tokens: Optional[int]
+    max_memory: Optional[float]
+    top: str
+    min_sep: int
+    min_probability: Optional[float]
+    maps: bool
+
+
+def _load(settings: _Settings):
+    from .predictor import ContactPredictor
+
+    return ContactPredictor.from_pretrained(settings.model, device=settings.device, dtype=settings.dtype,
+                                            regression=settings.regression, max_tokens=settings.max_tokens)
+
+
+def _record(name: str, sequence: str, digest: str, worker: str, status: str = "ok", error: Optional[str] = None):
+    empty = np.zeros(0, dtype=np.int64)
+    return {"name": name, "sequence": sequence, "digest": digest, "length": len(sequence), "status": status,
+            "error": error, "pairs": 0, "seconds": 0.0, "worker": worker, "i": empty, "j": empty,
+            "p": np.zeros(0), "map": None}
+
+
+def _keep(result: dict, pairs, min_probability: Optional[float]) -> None:
+    i, j, p = pairs
+    if min_probability is not None:
+        keep = p >= min_probability
+        i, j, p = i[keep], j[keep], p[keep]
+    result.update(i=np.asarray(i), j=np.asarray(j), p=np.asarray(p), pairs=int(len(i)))
+
+
+def run_batch(predictor, records: Sequence[Tuple[str, str, str]], settings: _Settings, worker: str) -> List[dict]:
+    """Predict one batch of clean records ``(name, sequence, digest)``: one result dict per record.
+
+    Records within the context go through one :meth:`~esm_contacts.ContactPredictor.predict_batch`
+    (a batch of :func:`~esm_contacts.predictor.length_batches` is one forward pass); a longer one
+    through :meth:`~esm_contacts.ContactPredictor.predict_top` (no L x L map), or, with maps, its
+    windowed map with the pairs no window covers left unranked. A record refused (memory
+    estimate) or failing becomes an error row; the others go on.
+    """
+
+    with warnings.catch_warnings():
+        # Pairs no window covers are never listed (as predict_top); one warning per record would flood a proteome run.
+        warnings.filterwarnings("ignore", message=".*lie in no window.*")
+        return _run_batch(predictor, records, settings, worker)
+
+
+def _run_batch(predictor, records, settings: _Settings, worker: str) -> List[dict]:
+    from .metrics import parse_top, top_pairs
+
+    start = time.perf_counter()
+    results = [_record(name, seq, digest, worker) for name, seq, digest in records]
+    dense = []
+    for result in results:
+        length = result["length"]
+        sparse = length > predictor.max_length and not settings.maps
+        try:
+            predictor.check_memory([length], settings.max_memory, listed=[parse_top(settings.top, length)],
+                                   sparse=sparse)
+        except (ValueError, MemoryError) as error:
+            result.update(status="error", error=str(error))
+            continue
+        if length <= predictor.max_length or settings.maps:
+            dense.append(result)
+        else:
+            _guarded(result, lambda r: _keep(r, predictor.predict_top(r["sequence"], top=settings.top,
+                                                                      min_sep=settings.min_sep),
+                                             settings.min_probability))
+    maps = None
+    if len(dense) > 1:
+        with contextlib.suppress(Exception):  # the batch failing as a whole: retried one by one below
+            maps = predictor.predict_batch([r["sequence"] for r in dense], max_memory=settings.max_memory)
+    for index, result in enumerate(dense):
+        def finish(r, P=None if maps is None else maps[index]):
+            if P is None:
+                P = predictor.predict_batch([r["sequence"]], max_memory=settings.max_memory)[0]
+            ranked = P
+            if r["length"] > predictor.max_length:  # uncovered pairs are no prediction (as predict_top)
+                ranked = np.where(predictor.coverage(r["length"]), P, np.nan)
+            _keep(r, top_pairs(ranked, top=settings.top, min_sep=settings.min_sep), settings.min_probability)
+            if settings.maps:
+                r["map"] = P
+        _guarded(result, finish)
+    elapsed = time.perf_counter() - start
+    # The batch's time shared by residues: one forward pass serves all its records.
+    total = sum(r["length"] for r in results) or 1
+    for result in results:
+        result["seconds"] = elapsed * result["length"] / total
+    return results
+
+
+def _guarded(result: dict, work: Callable[[dict], None]) -> None:
+    try:
+        work(result)
+    except (ValueError, MemoryError, RuntimeError) as error:  # RuntimeError: torch out of memory
+        result.update(status="error", error=str(error), map=None)
+
+
+# --- engines -------------------------------------------------------------------------------
+
+
+def _plan(lengths: Sequence[int], max_length: int, max_tokens: int, max_batch_tokens: int) -> List[List[int]]:
+    """Batches of indices: within the context grouped under the token budget, longer ones alone."""
+    from .predictor import length_batches
+
+    short = [k for k, n in enumerate(lengths) if n <= max_length]
+    batches = [[short[k] for k in batch]
+               for batch in length_batches([lengths[k] for k in short], max_tokens, max_batch_tokens)]
+    return batches + [[k] for k, n in enumerate(lengths) if n > max_length]
+
+
+def _local_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict) -> None:
+    predictor = _load(settings)
+    lengths = [len(seq) for _, seq, _ in todo]
+    for batch in _plan(lengths, predictor.max_length, predictor.max_tokens, predictor.max_batch_tokens):
+        write(run_batch(predictor, [todo[k] for k in batch], settings, "local"))
+
+
+def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None, num_gpus: Optional[int] = None):
+    """Connect to a Ray cluster (``address``, ``"auto"`` for a running one) or start a local one.
+
+    A local cluster listens on loopback only: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes
+    Ray use 127.0.0.1 on Linux, and usage statistics are off (``RAY_USAGE_STATS_ENABLED=0``).
+    A Ray already initialised in this process is used as it is.
+
+    Returns
+    -------
+    ray : module
+    started : bool
+        Whether this call initialised Ray (the caller then shuts it down).
+    """
+    if address is None:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("the ray engine needs Ray: pip install 'esm-contacts[cluster]'") from None
+    if ray.is_initialized():
+        return ray, False
+    if address is None:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+    return ray, True
+
+
+class _Worker:
+    """A Ray actor: one predictor, loaded once, treating the batches it is sent."""
+
+    def __init__(self, settings: _Settings, name: str, threads: int):
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self.settings, self.name = settings, name
+        self.predictor = _load(settings)
+
+    def limits(self) -> Tuple[int, int, int]:
+        p = self.predictor
+        return p.max_length, p.max_tokens, p.max_batch_tokens
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, records) -> List[dict]:
+        return run_batch(self.predictor, records, self.settings, self.name)
+
+
+def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict) -> None:
+    workers, cpus, gpus = options["workers"], options["cpus_per_worker"], options["gpus_per_worker"]
+    ray, started = start_ray(options["address"], num_cpus=int(np.ceil(workers * cpus)),
+                             num_gpus=int(np.ceil(workers * gpus)) if gpus else None)
+    actors = []
+    try:
+        remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=MAX_ATTEMPTS, max_task_retries=0)(_Worker)
+        run_id = uuid.uuid4().hex[:8]
+        actors = [remote.options(name=f"esm-contacts-worker-{run_id}-{k}").remote(settings, f"ray-{k}",
+                                                                                 int(max(1, cpus)))
+                  for k in range(workers)]
+        limits = ray.get(actors[0].limits.remote())
+        queue = deque((batch, 0) for batch in _plan([len(seq) for _, seq, _ in todo], *limits))
+        in_flight: Dict = {}
+
+        def submit(k: int) -> None:
+            if queue:
+                batch, attempt = queue.popleft()
+                in_flight[actors[k].run.remote([todo[i] for i in batch])] = (k, batch, attempt)
+
+        for _ in range(IN_FLIGHT):
+            for k in range(workers):
+                submit(k)
+        while in_flight:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            k, batch, attempt = in_flight.pop(ready[0])
+            try:
+                results = ray.get(ready[0])
+            except ray.exceptions.RayActorError as error:
+                if attempt + 1 < MAX_ATTEMPTS:
+                    queue.appendleft((batch, attempt + 1))  # the actor restarts; the batch goes to the next free one
+                else:
+                    write([_record(todo[i][0], todo[i][1], todo[i][2], f"ray-{k}", "error",
+                                   f"the worker died {MAX_ATTEMPTS} times on this batch: {error}") for i in batch])
+            else:
+                write(results)
+            submit(k)
+    finally:
+        for actor in actors:
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
+        if started:
+            ray.shutdown()
+
+
+ENGINES = {"local": _local_engine, "ray": _ray_engine}
+
+
+# --- predict_many ----------------------------------------------------------------------------
+
+
+def _read_records(fasta: Union[str, Path]) -> List[Tuple[str, str]]:
+    from .files import check_input_file
+    from .msa import fasta_records
+
+    path = check_input_file(fasta, "FASTA file")
+    return fasta_records(path.read_text(errors="replace"), path)
+
+
+def _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker, cpus_per_worker):
+    from .metrics import parse_top
+    from .options import check_option, whole_number
+
+    parse_top(top, 1)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    whole_number(workers, "workers")
+    check_option("non-negative", "gpus_per_worker", gpus_per_worker)
+    check_option("positive", "cpus_per_worker", cpus_per_worker)
+    min_sep = check_option("count", "min_sep", min_sep)
+    if min_probability is not None:
+        min_probability = check_option("probability", "min_probability", min_probability)
+    return min_sep, min_probability
+
+
+def predict_many(
+    fasta: Union[str, Path],
+    out: Union[str, Path],
+    model: Optional[str] = None,
+    *,
+    regression: Optional[str] = None,
+    top: Union[str, int] = "2L",
+    min_sep: int = 6,
+    min_probability: Optional[float] = None,
+    maps: bool = False,
+    engine: str = "local",
+    address: Optional[str] = None,
+    workers: int = 1,
+    gpus_per_worker: float = 0.0,
+    cpus_per_worker: float = 1.0,
+    device: str = "auto",
+    dtype: Optional[str] = None,
+    max_tokens: Optional[int] = None,
+    max_memory: Optional[float] = None,
+    progress: bool = False,
+) -> BatchResult:
+    """Predict every record of a FASTA file into an output folder, resumably.
+
+    Parameters
+    ----------
+    fasta : str or Path
+        The records (:func:`esm_contacts.msa.fasta_records`); names must be unique (a repeated
+        name is ``skipped``).
+    out : str or Path
+        Output folder (see the module docstring); an existing one is resumed when its
+        manifest holds the same model and options, refused otherwise.
+    model : str, optional
+        Model name or checkpoint path (default ``esm1b_t33_650M_UR50S``).
+    regression : str, optional
+        A ``*-contact-regression.pt`` replacing the model's own.
+    top : str or int
+        Pairs per record (:func:`esm_contacts.metrics.parse_top`): ``"2L"`` by default.
+    min_sep : int
+        Smallest separation ``j - i`` listed.
+    min_probability : float, optional
+        Only pairs with at least this probability.
+    maps : bool
+        Also write each record's map and sequence to ``maps/NAME.npz``.
+    engine : {"local", "ray"}
+    address : str, optional
+        Ray cluster address (``"auto"``: the running one); a local cluster when None.
+    workers : int
+        Ray actors, each holding a model.
+    gpus_per_worker, cpus_per_worker : float
+        Ray resources of each actor.
+    device, dtype : str, optional
+        As :class:`esm_contacts.ContactPredictor` (in each worker).
+    max_tokens : int, optional
+        Batch budget (:class:`esm_contacts.ContactPredictor`).
+    max_memory : float, optional
+        Bytes one record may use; a record estimated above it is an error row.
+    progress : bool
+        A progress bar over residues, with records done and throughput.
+
+    Returns
+    -------
+    result : BatchResult
+
+    Raises
+    ------
+    BatchOptionsError
+        ``out`` was written with another model or options (the message says which).
+    ValueError, OSError
+        Bad options, an unreadable FASTA file, a folder another run holds.
+    """
+    from .models import DEFAULT_MODEL
+    from .predictor import clean_sequence
+
+    model = model or DEFAULT_MODEL
+    min_sep, min_probability = _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker,
+                                              cpus_per_worker)
+    records = _read_records(fasta)
+    # What changes the written results; the engine and its resources do not.
+    identity = {"model": _file_identity(model), "regression": _file_identity(regression), "dtype": dtype,
+                "top": str(top), "min_sep": min_sep, "min_probability": min_probability, "maps": bool(maps)}
+    settings = _Settings(model, regression, device, dtype, max_tokens, max_memory, str(top), min_sep,
+                         min_probability, bool(maps))
+    folder = _Folder(out, "predict-many", identity)
+    try:
+        return _predict_into(folder, records, settings, engine,
+                             {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker,
+                              "cpus_per_worker": cpus_per_worker}, progress, clean_sequence)
+    finally:
+        folder.close()
+
+
+def _predict_into(folder: _Folder, records, settings: _Settings, engine: str, options: dict, progress: bool,
+                  clean_sequence) -> BatchResult:
+    complete = folder.complete()
+    skipped: List[dict] = []
+    todo, failed, seen = [], [], set()
+    for name, raw in records:
+        digest = _digest(raw)
+        if name in seen:
+            skipped.append(_summary_only(_record(name, "".join(raw.split()), digest, "-", "skipped",
+                                                 "another record of the same name comes first")))
+            continue
+        seen.add(name)
+        if name in complete:
+            if complete[name]["digest"] != digest:
+                raise BatchOptionsError(f"{folder.out}: record {name!r} has another sequence than when it was "
+                                        "predicted into this folder; use a new output folder")
+            continue
+        try:
+            todo.append((name, clean_sequence(raw, name=name), digest))
+        except ValueError as error:
+            failed.append(_record(name, "".join(raw.split()), digest, "-", "error", str(error)))
+    bar = _bar(sum(len(seq) for _, seq, _ in todo), progress)
+    started, done = time.perf_counter(), [0]
+
+    def write(results: List[dict]) -> None:
+        folder.write(results, settings.maps)
+        for r in results:
+            if r["status"] == "error":
+                warnings.warn(f"{r['name']}: {r['error']}", stacklevel=2)
+        done[0] += len(results)
+        rate = done[0] / max(time.perf_counter() - started, 1e-9)
+        bar.set_postfix_str(f"{done[0]}/{len(todo)} records, {rate:.1f} records/s", refresh=False)
+        bar.update(sum(r["length"] for r in results))
+
+    try:
+        if failed:
+            write(failed)
+        if todo:
+            ENGINES[engine](todo, settings, write, options)
+    finally:
+        bar.close()
+    return _finish(folder, records, skipped, len(complete))
+
+
+def _bar(residues: int, enabled: bool):
+    """Progress over residues (the work), with records done and records/s beside it."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=residues, unit="res", unit_scale=True, disable=not enabled, desc="predict-many",
+                file=sys.stderr, smoothing=0.1)
+
+
+def _summary_only(result: dict) -> dict:
+    return {key: result[key] for key in SUMMARY_COLUMNS}
+
+
+def _finish(folder: _Folder, records, skipped_rows: List[dict], resumed: int) -> BatchResult:
+    """Write summary.parquet: one row per input record, in input order."""
+    rows, seen = [], set()
+    skipped = iter(skipped_rows)
+    for name, raw in records:
+        if name in seen:
+            rows.append(next(skipped))
+            continue
+        seen.add(name)
+        row = folder.done.get(name)
+        rows.append({key: row[key] for key in SUMMARY_COLUMNS} if row else
+                    _summary_only(_record(name, raw, "", "-", "error", "not predicted (the run stopped)")))
+    _write_parquet(folder.out / SUMMARY, _summary_table(rows))
+    count = {status: sum(row["status"] == status for row in rows) for status in ("ok", "error", "skipped")}
+    return BatchResult(folder.out, len(records), count["ok"], count["error"], count["skipped"], resumed)
