@@ -473,36 +473,72 @@ def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], 
                   for k in range(workers)]
         limits = ray.get(actors[0].limits.remote())
         queue = deque((batch, 0) for batch in _plan([len(seq) for _, seq, _ in todo], *limits))
-        in_flight: Dict = {}
-
-        def submit(k: int) -> None:
-            if queue:
-                batch, attempt = queue.popleft()
-                in_flight[actors[k].run.remote([todo[i] for i in batch])] = (k, batch, attempt)
-
-        for _ in range(IN_FLIGHT):
-            for k in range(workers):
-                submit(k)
-        while in_flight:
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            k, batch, attempt = in_flight.pop(ready[0])
-            try:
-                results = ray.get(ready[0])
-            except ray.exceptions.RayActorError as error:
-                if attempt + 1 < MAX_ATTEMPTS:
-                    queue.appendleft((batch, attempt + 1))  # the actor restarts; the batch goes to the next free one
-                else:
-                    write([_record(todo[i][0], todo[i][1], todo[i][2], f"ray-{k}", "error",
-                                   f"the worker died {MAX_ATTEMPTS} times on this batch: {error}") for i in batch])
-            else:
-                write(results)
-            submit(k)
+        _dispatch(ray, actors, queue, todo, write)
     finally:
         for actor in actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
         if started:
             ray.shutdown()
+
+
+def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], None]) -> None:
+    """Send the queued batches to the actors, write each result as it arrives, resend a dead actor's batches.
+
+    A batch whose actor dies goes back to the front of the queue (to the next actor with room);
+    the dead actor gets no work until it answers a ping again (Ray restarts it). A batch
+    tried :data:`MAX_ATTEMPTS` times, or left when every actor is gone for good, becomes error rows.
+    """
+    alive, pinging = set(range(len(actors))), set()
+    load = [0] * len(actors)
+    in_flight: Dict = {}  # ref -> ("run", actor, batch, attempt) or ("ping", actor)
+
+    def fill() -> None:
+        for k in sorted(alive, key=lambda a: load[a]):
+            while queue and load[k] < IN_FLIGHT:
+                batch, attempt = queue.popleft()
+                in_flight[actors[k].run.remote([todo[i] for i in batch])] = ("run", k, batch, attempt)
+                load[k] += 1
+
+    def fail(batch, k: int, reason: str) -> None:
+        write([_record(*todo[i], f"ray-{k}", "error", reason) for i in batch])
+
+    fill()
+    while in_flight:
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        kind, k, *rest = in_flight.pop(ready[0])
+        try:
+            value = ray.get(ready[0])
+        except ray.exceptions.RayActorError as error:
+            if kind == "run":
+                load[k] -= 1
+                batch, attempt = rest
+                if attempt + 1 < MAX_ATTEMPTS:
+                    queue.appendleft((batch, attempt + 1))
+                else:
+                    fail(batch, k, f"the worker died {MAX_ATTEMPTS} times on this batch: {error}")
+            restarting = isinstance(error, getattr(ray.exceptions, "ActorUnavailableError", ()))
+            alive.discard(k)
+            if kind == "ping" and not restarting:
+                pinging.discard(k)  # gone for good (no restarts left): its batches go to the others
+            elif kind == "ping":
+                time.sleep(0.2)  # still restarting: ask again shortly
+                in_flight[actors[k].limits.remote()] = ("ping", k)
+            elif k not in pinging:
+                pinging.add(k)
+                in_flight[actors[k].limits.remote()] = ("ping", k)
+        else:
+            if kind == "run":
+                load[k] -= 1
+                write(value)
+            else:
+                alive.add(k)
+                pinging.discard(k)
+        fill()
+        if not alive and not pinging:
+            while queue:  # every actor gone for good
+                batch, _ = queue.popleft()
+                fail(batch, -1, "no Ray worker left")
 
 
 ENGINES = {"local": _local_engine, "ray": _ray_engine}

@@ -198,3 +198,70 @@ def test_a_record_with_another_sequence_is_refused(tmp_path, tiny_esm1b):
     changed = [(name, seq[::-1]) for name, seq in records]
     with pytest.raises(ValueError, match="rec0.*another sequence"):
         predict_many(write_fasta(tmp_path / "b.fasta", changed), out, str(tiny_esm1b), device="cpu")
+
+
+# --- Ray engine (a local cluster of 2 CPUs, started once for these tests) -----------------------
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    # Loopback only, no usage statistics: set before Ray starts (see esm_contacts.batch.start_ray).
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray = pytest.importorskip("ray")
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+    already = ray.is_initialized()
+    if not already:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+    yield ray
+    if not already:
+        ray.shutdown()  # only the Ray this fixture started
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*lie in no window")
+def test_ray_engine_equals_predict_one_by_one(tmp_path, tiny_esm1b, predictor, ray_cluster):
+    records = make_records()
+    fasta = write_fasta(tmp_path / "in.fasta", records)
+    result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2,
+                          max_tokens=MAX_TOKENS)
+    assert (result.ok, result.errors) == (len(records), 0)
+    assert_same_as_predict(tmp_path / "out", records, predictor)
+    summary = read_summary(tmp_path / "out").to_pydict()
+    assert summary["name"] == [name for name, _ in records]
+    assert set(summary["worker"]) <= {"ray-0", "ray-1"}
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*lie in no window")
+def test_ray_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor, ray_cluster, monkeypatch):
+    import esm_contacts.batch as batch
+
+    ray = ray_cluster
+    records = make_records(20, seed=7)
+    fasta = write_fasta(tmp_path / "in.fasta", records)
+    original, killed = batch._Folder.write, []
+
+    def write_and_kill(self, results, maps):
+        original(self, results, maps)
+        if not killed:  # after the first batch is written: kill worker 0's process
+            name = next(n for n in ray.util.list_named_actors() if n.startswith("esm-contacts-worker-")
+                        and n.endswith("-0"))
+            pid = ray.get(ray.get_actor(name).pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    monkeypatch.setattr(batch._Folder, "write", write_and_kill)
+    result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2,
+                          max_tokens=1000)
+    assert killed and (result.ok, result.errors) == (len(records), 0)
+    table = read_contacts_table(tmp_path / "out").to_pydict()
+    pairs = list(zip(table["name"], table["i"], table["j"]))
+    assert len(pairs) == len(set(pairs))  # every record once
+    assert_same_as_predict(tmp_path / "out", records, predictor)
+    journal = [json.loads(line) for line in (tmp_path / "out" / "complete.jsonl").read_text().splitlines()]
+    names = [row["name"] for entry in journal for row in entry["records"]]
+    assert sorted(names) == sorted(name for name, _ in records)
