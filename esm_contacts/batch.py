@@ -45,7 +45,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["predict_many", "BatchResult", "BatchOptionsError", "start_ray", "MAX_ATTEMPTS", "read_summary",
+__all__ = ["predict_many", "validate_many", "structure_inputs", "BatchResult", "BatchOptionsError", "start_ray", "MAX_ATTEMPTS", "read_summary",
            "read_contacts_table"]
 
 MANIFEST = "manifest.json"
@@ -116,11 +116,13 @@ def _describe_change(key: str, old, new) -> str:
 class _Folder:
     """An output folder: manifest check, lock, journal of complete batches, part files."""
 
-    def __init__(self, out: Union[str, Path], command: str, options: dict):
+    def __init__(self, out: Union[str, Path], command: str, options: dict, parts: bool = True):
         self.out = Path(out)
         if self.out.exists() and not self.out.is_dir():
             raise NotADirectoryError(f"{self.out}: exists and is not a folder")
-        (self.out / CONTACTS).mkdir(parents=True, exist_ok=True)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if parts:
+            (self.out / CONTACTS).mkdir(exist_ok=True)
         self._lock = self._take_lock()
         self._check_manifest(command, options)
         self.done: Dict[str, dict] = {}  # name -> latest summary row of a complete batch
@@ -217,9 +219,12 @@ class _Folder:
             self._next_part += 1
             _write_parquet(self.out / CONTACTS / part, _contacts_table(ok))
             self._parts.add(part)
-        rows = [{key: r[key] for key in SUMMARY_COLUMNS} | {"digest": r["digest"]} for r in results]
+        self.record([{key: r[key] for key in SUMMARY_COLUMNS} | {"digest": r["digest"]} for r in results], part)
+
+    def record(self, rows: List[dict], part: Optional[str] = None) -> None:
+        """Append one journal line (flushed and synced): these rows, keyed by ``name``, are complete."""
         with open(self.out / JOURNAL, "a") as stream:
-            stream.write(json.dumps({"part": part, "records": rows}) + "\n")
+            stream.write(json.dumps({"part": part, "records": rows}, allow_nan=True) + "\n")
             stream.flush()
             os.fsync(stream.fileno())
         for row in rows:
@@ -404,7 +409,7 @@ def _plan(lengths: Sequence[int], max_length: int, max_tokens: int, max_batch_to
 
 
 def _local_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict) -> None:
-    predictor = _load(settings)
+    predictor = options.get("predictor") or _load(settings)
     lengths = [len(seq) for _, seq, _ in todo]
     for batch in _plan(lengths, predictor.max_length, predictor.max_tokens, predictor.max_batch_tokens):
         write(run_batch(predictor, [todo[k] for k in batch], settings, "local"))
@@ -733,3 +738,277 @@ def _finish(folder: _Folder, records, skipped_rows: List[dict], resumed: int) ->
     _write_parquet(folder.out / SUMMARY, _summary_table(rows))
     count = {status: sum(row["status"] == status for row in rows) for status in ("ok", "error", "skipped")}
     return BatchResult(folder.out, len(records), count["ok"], count["error"], count["skipped"], resumed)
+
+
+# --- validate_many ------------------------------------------------------------------------------
+
+VALIDATION = "validation.parquet"
+RANKING = "ranking.tsv"
+VALIDATION_COLUMNS = ("structure", "chain", "sequence_id", "status", "error", "residues", "rank", "agreement",
+                      "agreement_long", "agreement_medium", "agreement_short", "hints", "first_hint")
+
+
+def structure_inputs(items: Sequence[Union[str, Path]]) -> List[Tuple[str, Optional[str]]]:
+    """``(structure file, chain or None)`` for every structure the arguments name.
+
+    Parameters
+    ----------
+    items : sequence of str or Path
+        Structure files; folders (their structure files, sorted; not recursive); glob
+        patterns (``models/*.cif``); or a ``.tsv`` file of ``structure<TAB>chain`` lines
+        (a header line starting with ``structure``, blank lines and ``#`` comments ignored;
+        relative paths are taken from the TSV's folder; no chain: every protein chain).
+
+    Returns
+    -------
+    inputs : list of (str, str or None)
+        None: every protein chain of that file.
+
+    Raises
+    ------
+    FileNotFoundError
+        A file that does not exist, a pattern that matches nothing.
+    ValueError
+        A TSV line with more than two fields or no structure.
+    """
+    import glob
+
+    from .files import check_input_file
+    from .structure import is_structure_file
+
+    found: List[Tuple[str, Optional[str]]] = []
+    for item in map(str, items):
+        path = Path(item)
+        if path.is_dir():
+            found.extend((str(f), None) for f in sorted(path.iterdir()) if f.is_file() and is_structure_file(f))
+        elif path.suffix.lower() == ".tsv" and path.is_file():
+            found.extend(_tsv_inputs(check_input_file(path, "structure list")))
+        elif path.exists():
+            found.append((str(check_input_file(path, "structure file")), None))
+        elif glob.has_magic(item):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise FileNotFoundError(f"{item}: no file matches")
+            found.extend(structure_inputs(matches))
+        else:
+            raise FileNotFoundError(f"{item}: no such file")
+    return found
+
+
+def _tsv_inputs(path: Path) -> List[Tuple[str, Optional[str]]]:
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        fields = [field.strip() for field in line.split("\t")]
+        if not line.strip() or line.lstrip().startswith("#") or (not rows and fields[0].lower() == "structure"):
+            continue
+        if len(fields) > 2 or not fields[0]:
+            raise ValueError(f"{path}, line {number}: expected 'structure<TAB>chain', got {line.strip()[:80]!r}")
+        structure = Path(fields[0]).expanduser()
+        if not structure.is_absolute() and not structure.exists():
+            structure = path.parent / structure
+        rows.append((str(structure), fields[1] if len(fields) > 1 and fields[1] else None))
+    return rows
+
+
+def _model_key(structure: str, chain: str) -> str:
+    return f"{structure}\t{chain}"
+
+
+def _scan_models(inputs) -> Tuple[List[dict], Dict[str, str]]:
+    """One row per (structure, chain) with its observed sequence, or its error; and the sequences by id.
+
+    Models are the same protein when their observed sequences are identical (exact identity,
+    not :func:`esm_contacts.structure.same_protein`'s alignment): one hash a model, so a
+    proteome's worth of models is grouped in linear time, and one prediction is valid for
+    every model of its group without alignment. Structures are not kept in memory.
+    """
+    from .structure import chain_ids, chain_sequence, load_structure
+
+    rows, sequences = [], {}
+    for path, chain in inputs:
+        try:
+            structure = load_structure(path)
+            chains = [chain] if chain else chain_ids(structure)
+            if not chains:
+                raise ValueError(f"{path}: no protein chain")
+        except (ValueError, OSError, KeyError) as error:
+            rows.append(_model_row(path, chain or "", error=str(error)))
+            continue
+        for name in chains:
+            try:
+                sequence = chain_sequence(structure, name)
+                if not sequence:
+                    raise ValueError(f"{path}: chain {name} has no observed residue")
+            except (ValueError, KeyError) as error:
+                rows.append(_model_row(path, name, error=str(error.args[0] if error.args else error)))
+                continue
+            sequence_id = _digest(sequence)[:16]
+            sequences[sequence_id] = sequence
+            rows.append(_model_row(path, name, sequence_id=sequence_id))
+    return rows, sequences
+
+
+def _model_row(structure: str, chain: str, sequence_id: Optional[str] = None, error: Optional[str] = None) -> dict:
+    nan = float("nan")
+    return {"name": _model_key(structure, chain), "structure": structure, "chain": chain, "sequence_id": sequence_id,
+            "status": "error" if error else "ok", "error": error, "residues": 0, "rank": None, "agreement": nan,
+            "agreement_long": nan, "agreement_medium": nan, "agreement_short": nan, "hints": 0, "first_hint": None}
+
+
+def _validate_group(P: np.ndarray, sequence: str, members: List[dict], options: dict) -> List[dict]:
+    """Validate every model of one sequence against its map; rank them (:func:`esm_contacts.validation.rank_models`)."""
+    from .structure import load_structure
+    from .validation import _hint_text, rank_models, validate
+
+    rows, results = [], {}
+    for member in members:
+        row = dict(member)
+        try:
+            result = validate(P, load_structure(row["structure"]), row["chain"], top=options["top"],
+                              min_sep=options["min_sep"], threshold=options["threshold"], sequence=sequence,
+                              name=row["name"], min_identity=options["min_identity"])
+        except (ValueError, OSError, KeyError) as error:
+            row.update(status="error", error=str(error.args[0] if error.args else error))
+        else:
+            results[row["name"]] = result
+            by_range = result.agreement_by_range
+            row.update(residues=len(sequence), agreement=result.agreement, agreement_long=by_range["long"],
+                       agreement_medium=by_range["medium"], agreement_short=by_range["short"],
+                       hints=len(result.hints), first_hint=_hint_text(result, result.hints[0]) if result.hints else None)
+        rows.append(row)
+    ranks = {v.name: rank for rank, v in enumerate(rank_models(list(results.values())), start=1)}
+    for row in rows:
+        row["rank"] = ranks.get(row["name"])
+    return rows
+
+
+def validate_many(
+    structures: Sequence[Union[str, Path]],
+    out: Union[str, Path],
+    model: Optional[str] = None,
+    *,
+    regression: Optional[str] = None,
+    top: Union[str, int] = "L",
+    min_sep: int = 6,
+    threshold: Optional[float] = None,
+    min_identity: Optional[float] = None,
+    engine: str = "local",
+    address: Optional[str] = None,
+    workers: int = 1,
+    gpus_per_worker: float = 0.0,
+    cpus_per_worker: float = 1.0,
+    device: str = "auto",
+    dtype: Optional[str] = None,
+    max_tokens: Optional[int] = None,
+    max_memory: Optional[float] = None,
+    progress: bool = False,
+    predictor=None,
+) -> BatchResult:
+    """Check many structure models against contacts predicted once per distinct sequence, resumably.
+
+    Every (structure, chain) is a model; models whose observed sequences are identical share
+    one prediction (see :func:`_scan_models`). Each sequence is predicted (``engine`` as in
+    :func:`predict_many`), its models are validated right away
+    (:func:`esm_contacts.validation.validate`) and ranked (:func:`~esm_contacts.validation.rank_models`),
+    and the map is dropped. Writes ``validation.parquet`` (one row per model, input order:
+    structure, chain, sequence_id, status, error, residues, rank, agreement,
+    agreement_long/medium/short, hints, first_hint with residues as the structure names them)
+    and ``ranking.tsv`` (per sequence, best model first). A second run skips the sequences
+    whose models are all complete.
+
+    Parameters
+    ----------
+    structures : sequence of str or Path
+        What :func:`structure_inputs` reads: files, folders, globs, a TSV of structure, chain.
+    out : str or Path
+        Output folder (manifest and journal as :func:`predict_many`).
+    model, regression, engine, address, workers, gpus_per_worker, cpus_per_worker, device, dtype, max_tokens,
+    max_memory, progress
+        As :func:`predict_many`.
+    top, min_sep, threshold, min_identity
+        As :func:`esm_contacts.validation.validate`.
+    predictor : ContactPredictor, optional
+        An already loaded predictor (local engine only); ``model`` then names it in the manifest.
+
+    Returns
+    -------
+    result : BatchResult
+        Counted in models; ``resumed``: models complete from an earlier run.
+    """
+    from .metrics import parse_top
+    from .models import DEFAULT_MODEL
+    from .options import check_option
+
+    model = model or DEFAULT_MODEL
+    if predictor is not None and engine != "local":
+        raise ValueError("a loaded predictor runs on the local engine only")
+    min_sep, _ = _check_options(top, min_sep, None, engine, workers, gpus_per_worker, cpus_per_worker)
+    if threshold is not None:
+        threshold = check_option("probability", "threshold", threshold)
+    if min_identity is not None:
+        min_identity = check_option("probability", "min_identity", min_identity)
+    inputs = structure_inputs(structures)
+    if not inputs:
+        raise ValueError("no structure to validate")
+    options = {"top": str(top), "min_sep": min_sep, "threshold": threshold, "min_identity": min_identity}
+    identity = {"model": _file_identity(model), "regression": _file_identity(regression), "dtype": dtype, **options}
+    folder = _Folder(out, "validate-many", identity, parts=False)
+    try:
+        rows, sequences = _scan_models(inputs)
+        complete = folder.complete()
+        groups: Dict[str, List[dict]] = {}
+        for row in rows:
+            if row["status"] == "ok":
+                groups.setdefault(row["sequence_id"], []).append(row)
+        todo = [(sid, sequences[sid], sid) for sid, members in groups.items()
+                if any(m["name"] not in complete for m in members)]
+        resumed = sum(len(members) for sid, members in groups.items()
+                      if all(m["name"] in complete for m in members))
+        failed = [row for row in rows if row["status"] == "error"]
+        if failed:
+            folder.record(failed)
+        # The map is only needed here: predicted densely (maps=True), listing one pair per residue is cheap.
+        settings = _Settings(model, regression, device, dtype, max_tokens, max_memory, "L", min_sep, None, True)
+        bar = _bar(sum(len(seq) for _, seq, _ in todo), progress)
+
+        def write(results: List[dict]) -> None:
+            for r in results:
+                members = groups[r["name"]]
+                if r["status"] != "ok":
+                    warnings.warn(f"sequence {r['name']} ({len(members)} model(s)): {r['error']}", stacklevel=2)
+                    folder.record([dict(m, status="error", error=r["error"]) for m in members])
+                else:
+                    folder.record(_validate_group(r["map"], r["sequence"], members, options))
+            bar.update(sum(r["length"] for r in results))
+
+        try:
+            if todo:
+                ENGINES[engine](todo, settings, write,
+                                {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker,
+                                 "cpus_per_worker": cpus_per_worker, "predictor": predictor})
+        finally:
+            bar.close()
+        return _finish_validation(folder, rows, resumed)
+    finally:
+        folder.close()
+
+
+def _finish_validation(folder: _Folder, rows: List[dict], resumed: int) -> BatchResult:
+    import pyarrow as pa
+
+    final = [folder.done.get(row["name"], row) for row in rows]
+    types = {"rank": pa.int64(), "residues": pa.int64(), "hints": pa.int64()}
+    table = pa.table({key: pa.array([row.get(key) for row in final],
+                                    type=types.get(key, pa.float64() if key.startswith("agreement") else pa.string()))
+                      for key in VALIDATION_COLUMNS})
+    _write_parquet(folder.out / VALIDATION, table)
+    from .io import atomic_write
+
+    ranked = sorted((row for row in final if row["status"] == "ok"), key=lambda r: (r["sequence_id"], r["rank"]))
+    with atomic_write(folder.out / RANKING) as stream:
+        stream.write("sequence_id\trank\tstructure\tchain\tagreement\tagreement_long\thints\n")
+        for row in ranked:
+            stream.write(f"{row['sequence_id']}\t{row['rank']}\t{row['structure']}\t{row['chain']}\t"
+                         f"{row['agreement']:.4f}\t{row['agreement_long']:.4f}\t{row['hints']}\n")
+    count = {status: sum(row["status"] == status for row in final) for status in ("ok", "error")}
+    return BatchResult(folder.out, len(final), count["ok"], count["error"], 0, resumed)

@@ -265,3 +265,108 @@ def test_ray_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor, ray_cluster, 
     journal = [json.loads(line) for line in (tmp_path / "out" / "complete.jsonl").read_text().splitlines()]
     names = [row["name"] for entry in journal for row in entry["records"]]
     assert sorted(names) == sorted(name for name, _ in records)
+
+
+# --- validate-many ---------------------------------------------------------------------------
+
+
+SEGMENT, SHIFT = (60, 76), 2
+
+
+class TruthPredictor:
+    """A good predictor for 1a3a (its true contacts with noise) in the tiny model's clothes; counts its calls."""
+
+    def __init__(self, real, maps):
+        self.real, self.maps, self.calls = real, maps, []
+        self.max_length = 10_000  # no windows: the map is the whole sequence's
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def check_memory(self, *args, **kwargs):
+        return 0
+
+    def predict_batch(self, sequences, **kwargs):
+        self.calls.append(list(sequences))
+        return [self.maps[seq] for seq in sequences]
+
+
+@pytest.fixture(scope="module")
+def models_1a3a(shared_data, tmp_path_factory):
+    """1a3a chain A as it is, and a copy whose segment is built two residues out of register (same sequence)."""
+    import biotite.structure as struc
+    import biotite.structure.io.pdb as pdb
+
+    from esm_contacts.structure import load_structure
+
+    structure = load_structure(shared_data / "1a3a.pdb")
+    correct = structure[structure.chain_id == "A"].copy()
+    shifted = correct.copy()
+    starts = struc.get_residue_starts(correct, add_exclusive_stop=True)
+    residues = [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
+    for k in range(*SEGMENT):
+        target, source = residues[k], residues[k + SHIFT]
+        for atom in range(target.start, target.stop):
+            match = np.nonzero(correct.atom_name[source] == correct.atom_name[atom])[0]
+            if len(match):
+                shifted.coord[atom] = correct.coord[source][match[0]]
+    folder = tmp_path_factory.mktemp("models")
+    for name, atoms in (("a_shifted.pdb", shifted), ("b_correct.pdb", correct)):
+        out = pdb.PDBFile()
+        out.set_structure(atoms)
+        out.write(str(folder / name))
+    return folder
+
+
+def truth_map(structure_path):
+    from esm_contacts.structure import chain_sequence, load_structure, true_contacts
+
+    structure = load_structure(structure_path)
+    T = true_contacts(structure, "A")
+    rng = np.random.default_rng(0)
+    P = np.clip(0.75 * (T == 1) + 0.1 + rng.normal(0.0, 0.15, T.shape), 0.0, 1.0)
+    return chain_sequence(structure, "A"), ((P + P.T) / 2).astype(np.float32)
+
+
+def test_validate_many_ranks_register_shift_below_and_shares_one_prediction(tmp_path, models_1a3a, tiny_esm1b,
+                                                                            predictor):
+    from esm_contacts.batch import validate_many
+    from esm_contacts.structure import load_structure, residue_labels
+
+    sequence, P = truth_map(models_1a3a / "b_correct.pdb")
+    truth = TruthPredictor(predictor, {sequence: P})
+    out = tmp_path / "out"
+    result = validate_many([models_1a3a], out, str(tiny_esm1b), predictor=truth, device="cpu")
+    assert (result.records, result.ok, result.errors) == (2, 2, 0)
+    assert truth.calls == [[sequence]]  # one prediction for both models
+    rows = pq.read_table(out / "validation.parquet").to_pylist()
+    by_name = {Path(row["structure"]).name: row for row in rows}
+    shifted, correct = by_name["a_shifted.pdb"], by_name["b_correct.pdb"]
+    assert shifted["sequence_id"] == correct["sequence_id"]
+    assert (correct["rank"], shifted["rank"]) == (1, 2)
+    assert shifted["agreement"] < correct["agreement"] and shifted["hints"] >= 1
+    labels = residue_labels(load_structure(models_1a3a / "a_shifted.pdb"), "A")
+    assert any(label in shifted["first_hint"] for label in labels[SEGMENT[0] - 3 : SEGMENT[1] + 3])
+    ranking = (out / "ranking.tsv").read_text().splitlines()
+    assert [line.split("\t")[1:3] for line in ranking[1:]] == [["1", correct["structure"]], ["2", shifted["structure"]]]
+    # Resumed: nothing predicted again, the same rows.
+    again = validate_many([models_1a3a], out, str(tiny_esm1b), predictor=truth, device="cpu")
+    assert again.resumed == 2 and truth.calls == [[sequence]]
+    assert pq.read_table(out / "validation.parquet").to_pylist() == rows
+
+
+def test_cli_validate_many_tsv_and_errors(tmp_path, models_1a3a, tiny_esm1b, capsys):
+    listing = tmp_path / "models.tsv"
+    listing.write_text(f"structure\tchain\n{models_1a3a / 'b_correct.pdb'}\tA\n{models_1a3a / 'b_correct.pdb'}\tZ\n")
+    out = tmp_path / "out"
+    assert main(["validate-many", str(listing), str(models_1a3a / "*.pdb"), "--out", str(out),
+                 "--model", str(tiny_esm1b), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "4 models: 3 ok, 1 errors" in err
+    rows = pq.read_table(out / "validation.parquet").to_pylist()
+    assert [(Path(r["structure"]).name, r["chain"], r["status"]) for r in rows] == [
+        ("b_correct.pdb", "A", "ok"), ("b_correct.pdb", "Z", "error"), ("a_shifted.pdb", "A", "ok"),
+        ("b_correct.pdb", "A", "ok")]
+    assert "Z" in rows[1]["error"] and len({r["sequence_id"] for r in rows if r["status"] == "ok"}) == 1
+    assert main(["validate-many", str(tmp_path / "missing*.pdb"), "--out", str(out), "--model", str(tiny_esm1b)]) == 2
+    assert "no file matches" in capsys.readouterr().err
