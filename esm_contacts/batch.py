@@ -560,7 +560,7 @@ def _read_records(fasta: Union[str, Path]) -> List[Tuple[str, str]]:
     return fasta_records(path.read_text(errors="replace"), path)
 
 
-def _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker, cpus_per_worker):
+def _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker, cpus_per_worker, address=None):
     from .metrics import parse_top
     from .options import check_option, whole_number
 
@@ -570,6 +570,10 @@ def _check_options(top, min_sep, min_probability, engine, workers, gpus_per_work
     whole_number(workers, "workers")
     check_option("non-negative", "gpus_per_worker", gpus_per_worker)
     check_option("positive", "cpus_per_worker", cpus_per_worker)
+    if engine != "ray" and (address is not None or workers != 1 or gpus_per_worker):
+        # Silently ignored, they would leave a user waiting for a cluster run that never starts.
+        raise ValueError("address, workers and gpus_per_worker (--address, --workers, --gpus-per-worker) need the "
+                         "ray engine (--engine ray)")
     min_sep = check_option("count", "min_sep", min_sep)
     if min_probability is not None:
         min_probability = check_option("probability", "min_probability", min_probability)
@@ -651,7 +655,7 @@ def predict_many(
 
     model = model or DEFAULT_MODEL
     min_sep, min_probability = _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker,
-                                              cpus_per_worker)
+                                              cpus_per_worker, address)
     records = _read_records(fasta)
     # What changes the written results; the engine and its resources do not.
     identity = {"model": _file_identity(model), "regression": _file_identity(regression), "dtype": dtype,
@@ -708,7 +712,7 @@ def _predict_into(folder: _Folder, records, settings: _Settings, engine: str, op
             ENGINES[engine](todo, settings, write, options)
     finally:
         bar.close()
-    return _finish(folder, records, skipped, len(complete))
+    return _finish(folder, records, skipped, len(seen & set(complete)))
 
 
 def _bar(residues: int, enabled: bool):
@@ -942,7 +946,7 @@ def validate_many(
     model = model or DEFAULT_MODEL
     if predictor is not None and engine != "local":
         raise ValueError("a loaded predictor runs on the local engine only")
-    min_sep, _ = _check_options(top, min_sep, None, engine, workers, gpus_per_worker, cpus_per_worker)
+    min_sep, _ = _check_options(top, min_sep, None, engine, workers, gpus_per_worker, cpus_per_worker, address)
     if threshold is not None:
         threshold = check_option("probability", "threshold", threshold)
     if min_identity is not None:

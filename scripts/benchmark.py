@@ -15,6 +15,7 @@ Examples
 python scripts/benchmark.py                          # L = 256, 512, 1022, 2000, 5000
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
+python scripts/benchmark.py --load                   # load peak against the model's size, and fair-esm's loader's
 """
 
 import argparse
@@ -104,6 +105,53 @@ def random_esm1b(path: Path) -> Path:
     return path
 
 
+def peak_since_reset():
+    """Start a measurement (MEASURING.md); the returned function gives the peak bytes since, above the start."""
+    gc.collect()
+    release_free_memory()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = memory_kib("VmRSS")
+    return lambda: (memory_kib("VmHWM") - before) * 1024
+
+
+def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
+    """Print the load peak of ``load_model`` (and through the first prediction) against the model's bytes."""
+    from esm_contacts.models import load_model
+
+    load_model(source)  # one-off costs (imports, lazy initialisation), then measure a clean load
+    gc.collect()
+    peak = peak_since_reset()
+    start = time.perf_counter()
+    model, alphabet, name = load_model(source)
+    seconds, loaded = time.perf_counter() - start, peak()
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    predictor = ContactPredictor(model, alphabet, name=name, device="cpu")
+    predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # every weight read once: the mapped pages are now resident
+    first = peak()
+    print(f"model: {name} ({label}), {size / 1e9:.2f} GB of float32 weights")
+    print("| loader | load time (s) | load peak (GB) | peak through first prediction (GB) | peak - model (GB) |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| esm_contacts.load_model (mmap, meta, assign) | {seconds:.1f} | {loaded / 1e9:.2f} | {first / 1e9:.2f} |"
+          f" {(first - size) / 1e9:+.2f} |", flush=True)
+    del predictor, model
+    if fair_esm:
+        import esm.pretrained
+
+        from esm_contacts.models import safe_load
+
+        peak = peak_since_reset()
+        start = time.perf_counter()
+        data = safe_load(source)
+        regression = safe_load(Path(source).with_name(Path(source).stem + "-contact-regression.pt"))
+        model, _ = esm.pretrained.load_model_and_alphabet_core(Path(source).stem, data, regression)
+        del data, regression
+        seconds, loaded = time.perf_counter() - start, peak()
+        print(f"| fair-esm load_model_and_alphabet_core (read, build, copy) | {seconds:.1f} | {loaded / 1e9:.2f} |"
+              f" | {(loaded - size) / 1e9:+.2f} |")
+    return 0
+
+
 def fair_esm_predict(predictor: ContactPredictor, sequence: str) -> np.ndarray:
     _, _, tokens = predictor._batch_converter([("query", sequence)])
     with torch.no_grad():
@@ -119,10 +167,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per length (median); 1 above 1022")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-fair-esm", action="store_true", help="skip fair-esm's predict_contacts")
+    parser.add_argument("--load", action="store_true",
+                        help="measure loading instead: peak of load_model and of the first prediction, model size")
     args = parser.parse_args()
 
     label = "random weights" if args.model is None else args.model
     source = args.model or str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt"))
+    if args.load:
+        return measure_load(source, label, fair_esm=not args.no_fair_esm)
     predictor = ContactPredictor.from_pretrained(source, device=args.device)
     rng = np.random.default_rng(0)
     predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # warm-up

@@ -141,6 +141,8 @@ def test_cli_exit_codes_and_changed_options(tmp_path, tiny_esm1b, capsys):
     assert manifest.read_text() == before
     assert main(args + ["--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+    assert main(args + ["--workers", "2"]) == 2
+    assert "need the ray engine (--engine ray)" in capsys.readouterr().err
     assert main(args) == 0
     assert "4 complete from an earlier run" in capsys.readouterr().err
 
