@@ -45,8 +45,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["predict_many", "validate_many", "structure_inputs", "BatchResult", "BatchOptionsError", "start_ray", "MAX_ATTEMPTS", "read_summary",
-           "read_contacts_table"]
+__all__ = ["predict_many", "validate_many", "structure_inputs", "BatchResult", "BatchOptionsError", "start_ray",
+           "read_summary", "read_contacts_table", "map_file_name"]
 
 MANIFEST = "manifest.json"
 JOURNAL = "complete.jsonl"
@@ -328,7 +328,7 @@ def _keep(result: dict, pairs, min_probability: Optional[float]) -> None:
     result.update(i=np.asarray(i), j=np.asarray(j), p=np.asarray(p), pairs=int(len(i)))
 
 
-def run_batch(predictor, records: Sequence[Tuple[str, str, str]], settings: _Settings, worker: str) -> List[dict]:
+def _predict_records(predictor, records: Sequence[Tuple[str, str, str]], settings: _Settings, worker: str) -> List[dict]:
     """Predict one batch of clean records ``(name, sequence, digest)``: one result dict per record.
 
     Records within the context go through one :meth:`~esm_contacts.ContactPredictor.predict_batch`
@@ -341,10 +341,10 @@ def run_batch(predictor, records: Sequence[Tuple[str, str, str]], settings: _Set
     with warnings.catch_warnings():
         # Pairs no window covers are never listed (as predict_top); one warning per record would flood a proteome run.
         warnings.filterwarnings("ignore", message=".*lie in no window.*")
-        return _run_batch(predictor, records, settings, worker)
+        return _predict_unguarded(predictor, records, settings, worker)
 
 
-def _run_batch(predictor, records, settings: _Settings, worker: str) -> List[dict]:
+def _predict_unguarded(predictor, records, settings: _Settings, worker: str) -> List[dict]:
     from .metrics import parse_top, top_pairs
 
     start = time.perf_counter()
@@ -412,7 +412,7 @@ def _local_engine(todo, settings: _Settings, write: Callable[[List[dict]], None]
     predictor = options.get("predictor") or _load(settings)
     lengths = [len(seq) for _, seq, _ in todo]
     for batch in _plan(lengths, predictor.max_length, predictor.max_tokens, predictor.max_batch_tokens):
-        write(run_batch(predictor, [todo[k] for k in batch], settings, "local"))
+        write(_predict_records(predictor, [todo[k] for k in batch], settings, "local"))
 
 
 def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None, num_gpus: Optional[int] = None):
@@ -462,7 +462,7 @@ class _Worker:
         return os.getpid()
 
     def run(self, records) -> List[dict]:
-        return run_batch(self.predictor, records, self.settings, self.name)
+        return _predict_records(self.predictor, records, self.settings, self.name)
 
 
 def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict) -> None:

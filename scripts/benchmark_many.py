@@ -16,7 +16,7 @@ model in each.
 
 Examples
 --------
-python scripts/benchmark_many.py --records 200                  # tiny model
+python scripts/benchmark_many.py --records 200                  # tiny model, one thread per worker
 python scripts/benchmark_many.py --records 200 --full-size      # full-size ESM-1b, random weights
 """
 
@@ -97,9 +97,16 @@ def main() -> int:
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark"))
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster")
     parser.add_argument("--engines", nargs="+", default=["local", "ray1", "ray2"])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per worker (local: this process; Ray: --cpus-per-worker); on a shared "
+                        "machine more threads than free cores make every forward pass many times slower")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     work = Path(tempfile.mkdtemp(prefix="esm-contacts-benchmark-many-"))
+    ray = None
     try:
         if args.full_size:
             from benchmark import random_esm1b  # scripts/benchmark.py, beside this file
@@ -112,7 +119,6 @@ def main() -> int:
         print(f"{args.records} records, {residues} residues ({args.min_length}-{args.max_length}); model: {label}")
         print("| engine | workers | seconds | records/s | residues/s | peak memory per worker (GB) |")
         print("|---|---:|---:|---:|---:|---:|")
-        ray = None
         for engine in args.engines:
             workers = int(engine[3:]) if engine.startswith("ray") else 1
             if engine.startswith("ray") and ray is None:
@@ -124,7 +130,7 @@ def main() -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 result = predict_many(fasta, work / engine, model, engine="ray" if memory else "local",
-                                      workers=workers, device="cpu", cpus_per_worker=max(1, args.cpus // workers))
+                                      workers=workers, device="cpu", cpus_per_worker=args.threads if memory else 1.0)
             seconds = time.perf_counter() - start
             if memory:
                 memory.stop.set()
@@ -136,9 +142,9 @@ def main() -> int:
             peak = ", ".join(f"{p / 1e9:.2f}" for p in peaks) or "n/a"
             print(f"| {engine[:3] if memory else 'local'} | {workers} | {seconds:.1f} | {args.records / seconds:.1f} | "
                   f"{residues / seconds:.0f} | {peak} |", flush=True)
-        if ray is not None:
-            ray.shutdown()
     finally:
+        if ray is not None:
+            ray.shutdown()  # only the cluster this script started
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
