@@ -761,7 +761,8 @@ def structure_inputs(items: Sequence[Union[str, Path]]) -> List[Tuple[str, Optio
         Structure files; folders (their structure files, sorted; not recursive); glob
         patterns (``models/*.cif``); or a ``.tsv`` file of ``structure<TAB>chain`` lines
         (a header line starting with ``structure``, blank lines and ``#`` comments ignored;
-        relative paths are taken from the TSV's folder; no chain: every protein chain).
+        a relative path is taken from the working directory, else from the TSV's folder;
+        no chain: every protein chain).
 
     Returns
     -------
