@@ -437,10 +437,14 @@ def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None, num
         raise ImportError("the ray engine needs Ray: pip install 'esm-contacts[cluster]'") from None
     if ray.is_initialized():
         return ray, False
+    import logging
+
+    # Ray's own start-up notes would come between the command's stderr lines: errors only.
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **quiet)
     else:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, **quiet)
     return ray, True
 
 
