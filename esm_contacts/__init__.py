@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 #: The modules whose ``__all__`` the package exports.
 _MODULES = (
     "attention",
+    "batch",
     "files",
     "hf",
     "io",

@@ -1021,6 +1021,107 @@ def _run_convert_contacts(args) -> int:
     return 0
 
 
+# --- predict-many (batch runs) ----------------------------------------------------
+
+
+def _declare_engine_options(parser) -> None:
+    """``--engine``, ``--address``, ``--workers``, ``--gpus-per-worker``, ``--cpus-per-worker``."""
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local: this process (default); ray: one Ray actor per worker")
+    parser.add_argument("--address", help="Ray cluster address ('auto': the running cluster; default: start a "
+                        "local one)")
+    parser.add_argument("--workers", type=_option("count", "--workers"), default=1, help="Ray actors (default 1)")
+    parser.add_argument("--gpus-per-worker", type=_option("non-negative", "--gpus-per-worker"), default=0.0,
+                        metavar="G", help="GPUs per Ray actor (default 0)")
+    parser.add_argument("--cpus-per-worker", type=_option("positive", "--cpus-per-worker"), default=1.0,
+                        metavar="C", help="CPUs per Ray actor (default 1)")
+
+
+def _add_predict_many(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict-many",
+        help="predict every record of a FASTA file into a folder (resumable; local or Ray)",
+        description="Writes DIR/contacts/part-*.parquet (name, i, j, probability), DIR/summary.parquet and, with "
+        "--maps, DIR/maps/NAME.npz. Running the same command again resumes: complete records are skipped.",
+    )
+    parser.add_argument("input", metavar="INPUT.fasta")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
+    parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
+                        help="transformer precision (half precision on GPUs only)")
+    parser.add_argument("--top", default="2L", help="pairs per record: 2L (default), L, L/2, a number or all")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6,
+                        help="minimum sequence separation of listed pairs (default 6)")
+    parser.add_argument("--min-probability", type=_option("probability", "--min-probability"), metavar="P",
+                        help="list only pairs with at least this probability")
+    parser.add_argument("--maps", action="store_true", help="also write each record's map and sequence (.npz)")
+    parser.add_argument("--max-tokens", type=_option("count", "--max-tokens"), metavar="N",
+                        help="batch budget: records per forward pass x tokens^2 (default one full-context sequence)")
+    parser.add_argument("--max-memory", type=_option("positive", "--max-memory"), metavar="GB",
+                        help="memory one record may use beyond the model, in GB; a record estimated above it "
+                        "is an error row (default: what the system has available)")
+    _declare_engine_options(parser)
+    parser.set_defaults(func=_run_predict_many)
+
+
+def _run_predict_many(args) -> int:
+    from .batch import predict_many
+
+    result = predict_many(
+        args.input, args.out, args.model, regression=args.regression, top=args.top, min_sep=args.min_sep,
+        min_probability=args.min_probability, maps=args.maps, engine=args.engine, address=args.address,
+        workers=args.workers, gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker,
+        device=args.device, dtype=args.dtype, max_tokens=args.max_tokens,
+        max_memory=args.max_memory * 1e9 if args.max_memory else None, progress=_progress(args))
+    return _batch_status(result, "records")
+
+
+def _add_validate_many(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "validate-many",
+        help="check many structure models against contacts predicted once per sequence (resumable; local or Ray)",
+        description="STRUCTURES are files, folders, globs or a .tsv of 'structure<TAB>chain' lines (no chain: every "
+        "protein chain). Models with identical observed sequences share one prediction. Writes "
+        "DIR/validation.parquet and DIR/ranking.tsv; running the same command again resumes.",
+    )
+    parser.add_argument("structures", nargs="+", metavar="STRUCTURES")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _declare_model_options(parser, "fair-esm model name or .pt path (default esm1b_t33_650M_UR50S)")
+    parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
+                        help="transformer precision (half precision on GPUs only)")
+    parser.add_argument("--top", default="L", help="predicted contacts to use: L (default), L/2, 2L, a number or all")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
+    parser.add_argument("--threshold", type=_option("probability", "--threshold"),
+                        help="only predicted contacts with probability >= this")
+    parser.add_argument("--max-tokens", type=_option("count", "--max-tokens"), metavar="N",
+                        help="batch budget: sequences per forward pass x tokens^2")
+    parser.add_argument("--max-memory", type=_option("positive", "--max-memory"), metavar="GB",
+                        help="memory one sequence may use beyond the model, in GB")
+    _declare_min_identity(parser)
+    _declare_engine_options(parser)
+    parser.set_defaults(func=_run_validate_many)
+
+
+def _run_validate_many(args) -> int:
+    from .batch import validate_many
+
+    result = validate_many(
+        args.structures, args.out, args.model, regression=args.regression, top=args.top, min_sep=args.min_sep,
+        threshold=args.threshold, min_identity=args.min_identity, engine=args.engine, address=args.address,
+        workers=args.workers, gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker,
+        device=args.device, dtype=args.dtype, max_tokens=args.max_tokens,
+        max_memory=args.max_memory * 1e9 if args.max_memory else None, progress=_progress(args))
+    return _batch_status(result, "models")
+
+
+def _batch_status(result, what: str) -> int:
+    """One line on stderr; exit 1 when nothing succeeded, 0 otherwise (errors are rows of the summary)."""
+    resumed = f", {result.resumed} complete from an earlier run" if result.resumed else ""
+    print(f"{result.records} {what}: {result.ok} ok, {result.errors} errors, {result.skipped} skipped{resumed}; "
+          f"written to {result.out}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
 # --- validate (model checking) -------------------------------------------------
 
 

@@ -110,7 +110,7 @@ def range_mask(separation: np.ndarray, low: int, high: Optional[int]) -> np.ndar
     return mask
 
 
-_TOP_PATTERN = re.compile(r"^\s*L\s*(?:/\s*(\d+))?\s*$", re.IGNORECASE)
+_TOP_PATTERN = re.compile(r"^\s*(\d+)?\s*L\s*(?:/\s*(\d+))?\s*$", re.IGNORECASE)
 
 
 def parse_top(top: Union[str, int, None], length: int) -> Optional[int]:
@@ -119,8 +119,9 @@ def parse_top(top: Union[str, int, None], length: int) -> Optional[int]:
     Parameters
     ----------
     top : str or int or None
-        ``"L"``, ``"L/k"`` (k a positive integer: ``floor(L/k)``), a positive integer or
-        digit string, ``"all"`` or None (no limit).
+        ``"L"``, ``"L/k"`` (k a positive integer: ``floor(L/k)``), ``"nL"`` (n a positive
+        integer: ``n * L``; ``"2L"``, and ``"nL/k"``: ``floor(n * L / k)``), a positive
+        integer or digit string, ``"all"`` or None (no limit).
     length : int
         Sequence length L.
 
@@ -137,7 +138,7 @@ def parse_top(top: Union[str, int, None], length: int) -> Optional[int]:
     if top is None:
         return None
     if isinstance(top, (bool, np.bool_)):
-        raise ValueError(f"top must be L, L/k, a positive number or 'all', got {top!r}")
+        raise ValueError(f"top must be L, nL, L/k, a positive number or 'all', got {top!r}")
     if isinstance(top, (int, np.integer)):
         if top < 1:
             raise ValueError(f"top must be a positive number of pairs, got {top}")
@@ -149,11 +150,14 @@ def parse_top(top: Union[str, int, None], length: int) -> Optional[int]:
         return parse_top(int(text), length)
     match = _TOP_PATTERN.match(text)
     if match is None:
-        raise ValueError(f"top must be L, L/k, a positive number or 'all', got {top!r}")
-    k = int(match.group(1)) if match.group(1) else 1
+        raise ValueError(f"top must be L, nL, L/k, a positive number or 'all', got {top!r}")
+    n = int(match.group(1)) if match.group(1) else 1
+    k = int(match.group(2)) if match.group(2) else 1
     if k < 1:
         raise ValueError(f"top {top!r}: k in L/k must be at least 1")
-    return int(length) // k
+    if n < 1:
+        raise ValueError(f"top {top!r}: n in nL must be at least 1")
+    return n * int(length) // k
 
 
 def _check_pair(P: np.ndarray, T: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ to fair-esm's own ``load_model_and_alphabet_core``, which builds the model.
 """
 
 import argparse
+import contextlib
 import os
 import pickle
 import pickletools
@@ -82,14 +83,29 @@ class _AllowListPickle:
     __name__ = "esm_contacts_allow_list_pickle"
 
 
-def _load_restricted(path: Path):
-    """``torch.load`` that can run no code, on any torch >= 2.1."""
+def _load_restricted(path: Path, mmap: bool = False):
+    """``torch.load`` that can run no code, on any torch >= 2.1.
+
+    With ``mmap``, tensors are views of the file's pages (read when first used, never
+    copied into the heap); a file in the legacy (pre-zip) format cannot be mapped and is
+    read whole.
+    """
+    try:
+        return _torch_load(path, mmap)
+    except RuntimeError as error:
+        if mmap and "mmap" in str(error):  # legacy serialization: no memory mapping
+            return _torch_load(path, False)
+        raise
+
+
+def _torch_load(path: Path, mmap: bool):
+    extra = {"mmap": True} if mmap else {}
     if hasattr(torch.serialization, "safe_globals"):  # torch >= 2.5
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, **extra)
     # Older torch cannot allow-list Namespace for weights_only loading: unpickle through
     # our own allow-list instead (weights_only=False only hands torch our pickle module).
-    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_AllowListPickle)
+    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_AllowListPickle, **extra)
 
 
 @dataclass(frozen=True)
@@ -211,13 +227,19 @@ def cache_state(name: str) -> str:
     return states[model_path.is_file(), regression_path.is_file()]
 
 
-def safe_load(path: Union[str, Path]) -> dict:
+def safe_load(path: Union[str, Path], mmap: bool = False) -> dict:
     """Read a fair-esm checkpoint without running code from it.
 
     Parameters
     ----------
     path : str or Path
         A ``.pt`` file.
+    mmap : bool
+        Map the file's tensors instead of reading them (``torch.load(mmap=True)``): the
+        checkpoint then costs no heap memory, and a model built with
+        ``load_state_dict(assign=True)`` uses the mapped tensors as its weights. Rewriting
+        the file in place while they are in use would change (or, truncated, break) them:
+        replace checkpoints by renaming a new file over them.
 
     Returns
     -------
@@ -235,7 +257,7 @@ def safe_load(path: Union[str, Path]) -> dict:
     """
     path = check_input_file(path, "checkpoint file", missing=WeightsNotFoundError)
     try:
-        data = _load_restricted(path)
+        data = _load_restricted(path, mmap=mmap)
     except pickle.UnpicklingError as error:
         refused = _refused_by_unpickler(str(error))
         if refused:
@@ -486,6 +508,65 @@ def _check_regression(path: Path, regression_path: Path, data: dict, layers: int
         )
 
 
+@contextlib.contextmanager
+def _parameters_on_meta():
+    """Modules built inside get their parameters on the meta device (no memory); buffers stay real.
+
+    Each parameter is created (and initialised) as usual and moved to meta as it is
+    registered, so at most one parameter is ever allocated; buffers (positional tables,
+    rotary frequencies) may be absent from a checkpoint and are kept as built.
+    """
+    original = torch.nn.Module.register_parameter
+
+    def register(module, name, param):
+        if param is not None and param.device.type != "meta":
+            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original(module, name, param)
+
+    torch.nn.Module.register_parameter = register
+    try:
+        yield
+    finally:
+        torch.nn.Module.register_parameter = original
+
+
+def _build_model(name: str, model_data: dict, regression_data: dict):
+    """fair-esm's ``load_model_and_alphabet_core`` at one model's memory.
+
+    The model is built with its parameters on the meta device and the checkpoint's tensors
+    (memory-mapped) are assigned to it (``load_state_dict(assign=True)``), instead of
+    allocating random weights and copying the checkpoint into them: the load peak is one
+    model, not two. Every key must match (strict), as fair-esm requires with a regression.
+    """
+    import esm.pretrained
+
+    model_data["model"].update(regression_data["model"])
+    # fair-esm picks the ESM-2 builder by the model name's prefix.
+    with _parameters_on_meta():
+        if _is_esm2(model_data):
+            model, alphabet, state = esm.pretrained._load_model_and_alphabet_core_v2(model_data)
+        else:
+            model, alphabet, state = esm.pretrained._load_model_and_alphabet_core_v1(model_data)
+    model.load_state_dict(state, strict=True, assign=True)
+    left = [key for key, tensor in list(model.named_parameters()) + list(model.named_buffers()) if tensor.is_meta]
+    if left:
+        raise RuntimeError(f"no weights for {', '.join(left[:5])}")
+    _retie(model)
+    return model, alphabet
+
+
+def _retie(model) -> None:
+    """Tie the ESM-1b language-model head to the token embedding again, as fair-esm builds it.
+
+    ``assign=True`` replaces parameters one by one, which unties weights shared in the module
+    (``lm_head.weight is embed_tokens.weight``); the checkpoint holds the same values in both.
+    """
+    head, embed = getattr(model, "lm_head", None), getattr(model, "embed_tokens", None)
+    if head is not None and embed is not None and getattr(head, "weight", None) is not None:
+        if head.weight.shape == embed.weight.shape and torch.equal(head.weight, embed.weight):
+            head.weight = embed.weight
+
+
 def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, Path]] = None):
     """Build a fair-esm model with its contact regression, from a name or a file.
 
@@ -546,14 +627,12 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
             "without them the contact head would be random. Put the file there or pass "
             "regression=PATH (--regression PATH)."
         )
-    model_data = safe_load(model_path)
-    regression_data = safe_load(regression_path)
+    model_data = safe_load(model_path, mmap=True)  # the weights stay in the file's pages: one model's memory
+    regression_data = safe_load(regression_path)  # small; read whole, so rewriting it never touches a loaded model
     layers, heads = _architecture(model_path, model_data)
     _check_regression(model_path, regression_path, regression_data, layers, heads)
-    # fair-esm picks the ESM-2 builder by the model name's prefix.
-    core_name = name if not _is_esm2(model_data) or name.startswith("esm2") else f"esm2_{name}"
     try:
-        model, alphabet = esm.pretrained.load_model_and_alphabet_core(core_name, model_data, regression_data)
+        model, alphabet = _build_model(name, model_data, regression_data)
     except Exception as error:  # what the checks above let through: still one line, never a traceback
         raise CheckpointError(f"{model_path}: not a usable fair-esm checkpoint ({type(error).__name__}: "
                               f"{_one_line(str(error))})") from None

@@ -42,6 +42,7 @@ def _integer(text: str) -> int:
 KINDS: Dict[str, Kind] = {
     "probability": Kind(float, lambda v: math.isfinite(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"),
     "positive": Kind(float, lambda v: math.isfinite(v) and v > 0.0, "a positive finite number"),
+    "non-negative": Kind(float, lambda v: math.isfinite(v) and v >= 0.0, "a finite number >= 0"),
     "fraction": Kind(float, lambda v: math.isfinite(v) and 0.0 <= v < 1.0, "in [0, 1)"),
     "count": Kind(_integer, lambda v: v >= 1, "at least 1 (a whole number)"),
     "seed": Kind(_integer, lambda v: 0 <= v <= MAX_SEED, f"a whole number in 0..{MAX_SEED}"),
@@ -60,7 +61,7 @@ def check_option(kind: str, name: str, value) -> Union[int, float]:
     ----------
     kind : str
         A key of :data:`KINDS`: ``probability`` (finite, in [0, 1]), ``positive``
-        (finite, > 0), ``fraction`` (finite, in [0, 1)), ``count`` (integer >= 1) or
+        (finite, > 0), ``non-negative`` (finite, >= 0), ``fraction`` (finite, in [0, 1)), ``count`` (integer >= 1) or
         ``seed`` (integer in 0..2^32 - 1).
     name : str
         The option as the user typed it (``--threshold`` on the command line,

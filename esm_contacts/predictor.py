@@ -37,7 +37,7 @@ from .attention import add_weighted_heads, crop_to_residues, layer_attentions, n
 from .models import DEFAULT_MODEL, load_model, resolve_device
 from .options import whole_number
 
-__all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS", "window_starts"]
+__all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS", "window_starts", "length_batches"]
 
 #: Heads symmetrized and APC-corrected together (bounds the temporaries' memory).
 HEAD_CHUNK = 4
@@ -468,17 +468,7 @@ class ContactPredictor:
 
     def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:
         """Indices into ``lengths`` grouped so that B * T^2 <= max_tokens and B * T <= max_batch_tokens."""
-        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-        batch: List[int] = []
-        for index in order:
-            tokens = lengths[index] + 2
-            size = len(batch) + 1
-            if batch and (size * tokens * tokens > self.max_tokens or size * tokens > self.max_batch_tokens):
-                yield batch
-                batch = []
-            batch.append(index)
-        if batch:
-            yield batch
+        return length_batches(lengths, self.max_tokens, self.max_batch_tokens)
 
     # -- MSA ensembling and alternative heads (esm_contacts.msa, esm_contacts.regression) --
 
@@ -705,6 +695,38 @@ class ContactPredictor:
         # APC of a symmetric map is symmetric up to summation order; make it exact.
         probability = (probability + probability.T) / 2
         return probability.cpu().numpy().astype(np.float32, copy=False)
+
+
+def length_batches(lengths: Sequence[int], max_tokens: int, max_batch_tokens: int) -> Iterable[List[int]]:
+    """Indices into ``lengths``, shortest first, grouped under the batch budget.
+
+    The one grouping of sequences into forward passes (:meth:`ContactPredictor.predict_batch`,
+    and the batches :mod:`esm_contacts.batch` sends to its workers): a batch of B sequences
+    whose longest has T tokens (residues + 2) keeps ``B * T^2 <= max_tokens`` and
+    ``B * T <= max_batch_tokens``; a sequence alone in its batch may exceed both.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        Residues per sequence.
+    max_tokens, max_batch_tokens : int
+        The budgets (:class:`ContactPredictor` ``max_tokens`` and ``max_batch_tokens``).
+
+    Returns
+    -------
+    batches : iterable of list of int
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batch: List[int] = []
+    for index in order:
+        tokens = lengths[index] + 2
+        size = len(batch) + 1
+        if batch and (size * tokens * tokens > max_tokens or size * tokens > max_batch_tokens):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
 
 
 def _warn_uncovered(length: int, window: int, starts: List[int], uncovered: int) -> None:

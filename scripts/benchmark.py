@@ -21,6 +21,7 @@ python scripts/benchmark.py                          # L = 256, 512, 1022, 2000,
 python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
+python scripts/benchmark.py --load                   # load peak against the model's size, and fair-esm's loader's
 """
 
 import argparse
@@ -188,6 +189,53 @@ def msa_transformer_benchmark(args) -> int:
     return 0
 
 
+def peak_since_reset():
+    """Start a measurement (MEASURING.md); the returned function gives the peak bytes since, above the start."""
+    gc.collect()
+    release_free_memory()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = memory_kib("VmRSS")
+    return lambda: (memory_kib("VmHWM") - before) * 1024
+
+
+def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
+    """Print the load peak of ``load_model`` (and through the first prediction) against the model's bytes."""
+    from esm_contacts.models import load_model
+
+    load_model(source)  # one-off costs (imports, lazy initialisation), then measure a clean load
+    gc.collect()
+    peak = peak_since_reset()
+    start = time.perf_counter()
+    model, alphabet, name = load_model(source)
+    seconds, loaded = time.perf_counter() - start, peak()
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    predictor = ContactPredictor(model, alphabet, name=name, device="cpu")
+    predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # every weight read once: the mapped pages are now resident
+    first = peak()
+    print(f"model: {name} ({label}), {size / 1e9:.2f} GB of float32 weights")
+    print("| loader | load time (s) | load peak (GB) | peak through first prediction (GB) | peak - model (GB) |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| esm_contacts.load_model (mmap, meta, assign) | {seconds:.1f} | {loaded / 1e9:.2f} | {first / 1e9:.2f} |"
+          f" {(first - size) / 1e9:+.2f} |", flush=True)
+    del predictor, model
+    if fair_esm:
+        import esm.pretrained
+
+        from esm_contacts.models import safe_load
+
+        peak = peak_since_reset()
+        start = time.perf_counter()
+        data = safe_load(source)
+        regression = safe_load(Path(source).with_name(Path(source).stem + "-contact-regression.pt"))
+        model, _ = esm.pretrained.load_model_and_alphabet_core(Path(source).stem, data, regression)
+        del data, regression
+        seconds, loaded = time.perf_counter() - start, peak()
+        print(f"| fair-esm load_model_and_alphabet_core (read, build, copy) | {seconds:.1f} | {loaded / 1e9:.2f} |"
+              f" | {(loaded - size) / 1e9:+.2f} |")
+    return 0
+
+
 def fair_esm_predict(predictor: ContactPredictor, sequence: str) -> np.ndarray:
     _, _, tokens = predictor._batch_converter([("query", sequence)])
     with torch.no_grad():
@@ -207,12 +255,16 @@ def main() -> int:
                         help="benchmark the MSA Transformer (random full-size weights unless --model) on alignments")
     parser.add_argument("--rows", type=int, nargs="+", default=[32, 64, 128], help="alignment depths R")
     parser.add_argument("--msa-length", type=int, default=300, help="alignment columns L")
+    parser.add_argument("--load", action="store_true",
+                        help="measure loading instead: peak of load_model and of the first prediction, model size")
     args = parser.parse_args()
     if args.msa_transformer:
         return msa_transformer_benchmark(args)
 
     label = "random weights" if args.model is None else args.model
     source = args.model or str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt"))
+    if args.load:
+        return measure_load(source, label, fair_esm=not args.no_fair_esm)
     predictor = ContactPredictor.from_pretrained(source, device=args.device)
     rng = np.random.default_rng(0)
     predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # warm-up

@@ -106,13 +106,14 @@ def test_range_mask_agrees_with_range_of():
 
 @pytest.mark.parametrize(
     "top, expected",
-    [("L", 99), ("L/2", 49), ("L/5", 19), ("l/10", 9), (" L / 3 ", 33), (7, 7), ("12", 12), ("all", None), (None, None)],
+    [("L", 99), ("L/2", 49), ("L/5", 19), ("l/10", 9), (" L / 3 ", 33), (7, 7), ("12", 12), ("all", None), (None, None),
+     ("2L", 198), (" 3 l ", 297), ("2L/5", 39)],
 )
 def test_parse_top(top, expected):
     assert parse_top(top, 99) == expected
 
 
-@pytest.mark.parametrize("top", ["L/0", "0", 0, -3, "-3", "L/2.5", "half", "2L", "", True])
+@pytest.mark.parametrize("top", ["L/0", "0", 0, -3, "-3", "L/2.5", "half", "0L", "2.5L", "L2", "", True])
 def test_parse_top_rejects(top):
     with pytest.raises(ValueError, match="top"):
         parse_top(top, 99)
