@@ -24,6 +24,7 @@ _MODULES = (
     "metrics",
     "models",
     "msa",
+    "msa_transformer",
     "options",
     "plot",
     "predictor",
