@@ -104,18 +104,19 @@ def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int, conte
 
 
 def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn_dim: Optional[int] = None,
-                         max_tokens_per_msa: int = 2 ** 12) -> int:
+                         max_tokens_per_msa: int = 2 ** 10) -> int:
     """Bytes of one MSA Transformer forward pass run as :mod:`esm_contacts.msa_transformer` runs it.
 
-    ``4 * (R*T*D + 4*H*T^2 + max(c, T)*(3*D + 2*F) + max(c, R)*(6*D + 3*H*R)) + 20 * L^2`` with
+    ``4 * (R*T*D + 4*H*T^2 + max(c, T)*(8*D + 6*F) + max(c, R)*(6*D + 3*H*R)) + 20 * L^2`` with
     T = L + 1 tokens a row, R rows, c = ``max_tokens_per_msa`` (a chunk at most R*T tokens): the
-    activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm, projections,
-    feed-forward), a column chunk with its R x R attention, the (L, L) sum and map.
+    activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm,
+    projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with its R x R
+    attention, the (L, L) sum and map.
     """
     width, ffn_dim, tokens = length + 1, ffn_dim or 4 * embed_dim, rows * (length + 1)
     # A chunk holds whole rows (columns) and never more than the alignment.
     row_chunk, column_chunk = min(max(max_tokens_per_msa, width), tokens), min(max(max_tokens_per_msa, rows), tokens)
-    work = (tokens * embed_dim + 4 * heads * width * width + row_chunk * (3 * embed_dim + 2 * ffn_dim)
+    work = (tokens * embed_dim + 4 * heads * width * width + row_chunk * (8 * embed_dim + 6 * ffn_dim)
             + column_chunk * (6 * embed_dim + 3 * heads * rows))
     return int(4 * work + 20 * length * length)
 
@@ -130,7 +131,7 @@ def estimate_memory(
     listed: Optional[Sequence[Optional[int]]] = None,
     sparse: Union[bool, Sequence[bool]] = False,
     msa_rows: Optional[int] = None,
-    max_tokens_per_msa: int = 2 ** 12,
+    max_tokens_per_msa: int = 2 ** 10,
 ) -> int:
     """Peak bytes a prediction request allocates beyond the loaded model (see the module text).
 
