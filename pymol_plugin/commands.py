@@ -312,18 +312,17 @@ USAGE
     deleted = drawing.clear(name, _self=_self)
     for gone in deleted:
         registry.remove(gone, _self)
-        close_map(gone)
+        close_map(gone, _self)
     print(f" esm_contacts_clear: deleted {', '.join(deleted) if deleted else 'nothing'}")
     return deleted
 
 
-def close_map(name: str) -> None:
+def close_map(name: str, _self=cmd) -> None:
     """Close the contact-map panel of a deleted drawing, where one is open."""
-    import sys
+    if qt_running():  # without Qt no panel was ever opened
+        from . import contact_map
 
-    panels = sys.modules.get(f"{__package__}.contact_map")
-    if panels is not None:
-        panels.close_map(name)
+        contact_map.close_map(name, _self)
 
 
 def esm_contacts_pairs(name="", quiet=0, *, _self=cmd):
@@ -350,7 +349,10 @@ ARGUMENTS
 
 EXAMPLE
 
-    pairs = cmd.esm_contacts_pairs("esm")
+    esm_contacts_pairs esm
+    # in a Python script:
+    from pymol_plugin.commands import esm_contacts_pairs
+    pairs = esm_contacts_pairs("esm", quiet=1)
 
 SEE ALSO
 

@@ -29,8 +29,13 @@ SELECTION_COLOR = "#f5b800"
 #: The selection whose residues Refresh highlights.
 SELECTION = "sele"
 
-#: Open panels by (PyMOL instance, drawing name): (the dock or window, the panel).
-_PANELS: Dict[Tuple[int, str], Tuple[QtWidgets.QWidget, "ContactMapPanel"]] = {}
+#: Attribute of a PyMOL instance's ``cmd`` holding its open panels by drawing name:
+#: (the dock or window, the panel) (:func:`pymol_plugin.registry.instance_table`).
+PANELS = "_esm_contacts_panels"
+
+
+def _panels(_self) -> Dict[str, Tuple[QtWidgets.QWidget, "ContactMapPanel"]]:
+    return registry.instance_table(_self, PANELS)
 
 
 def color_rgb(color: str, _self=cmd) -> Tuple[float, float, float]:
@@ -70,9 +75,15 @@ class ContactMapPanel(QtWidgets.QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumSize(280, 280)
         self.canvas.setMouseTracking(True)
-        self.toolbar = NavigationToolbar2QT(self.canvas, self)
+        # No coordinates label: its changing text would widen the dock under the mouse.
+        self.toolbar = NavigationToolbar2QT(self.canvas, self, coordinates=False)
         self.status = QtWidgets.QLabel("Hover a cell to name its residues; click to pick them in PyMOL")
         self.status.setWordWrap(True)
+        # A fixed size hint: a longer hover text must not resize the dock and move the map
+        # under the mouse.
+        self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 3 + 4)
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Fixed)
+        self.status.setAlignment(QtCore.Qt.AlignLeft | QtCore.Qt.AlignTop)
         self.status.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         refresh = QtWidgets.QPushButton("Refresh")
         refresh.setToolTip(f"Reload the drawing and highlight the residues selected in '{SELECTION}'")
@@ -89,7 +100,10 @@ class ContactMapPanel(QtWidgets.QWidget):
         self.canvas.mpl_connect("button_press_event", self.on_click)
         self.entry: Optional[registry.Drawing] = None
         self.highlighted: List[int] = []
+        #: The last picked cell (row < column), outlined in both halves.
+        self.picked: Optional[Tuple[int, int]] = None
         self._marks: list = []
+        self._pick_marks: list = []
         self.refresh()
 
     # -- drawing ------------------------------------------------------------------------
@@ -134,6 +148,21 @@ class ContactMapPanel(QtWidgets.QWidget):
         ax.set_xlim(-0.5, entry.length - 0.5)
         ax.set_ylim(entry.length - 0.5, -0.5)
         self._marks = []
+        self._pick_marks = []
+        if self.picked is not None and max(self.picked) >= entry.length:  # redrawn with another map
+            self.picked = None
+        self.mark_pick()
+
+    def mark_pick(self) -> None:
+        """Outline the picked cell above and below the diagonal."""
+        for mark in self._pick_marks:
+            mark.remove()
+        self._pick_marks = []
+        if self.picked is not None:
+            a, b = self.picked
+            for x, y in ((b, a), (a, b)):
+                self._pick_marks.append(self.axes.scatter([x], [y], s=90, marker="s", facecolors="none",
+                                                          edgecolors="black", linewidths=1.5))
         self.canvas.draw_idle()
 
     def short_label(self, position: int) -> str:
@@ -213,13 +242,8 @@ class ContactMapPanel(QtWidgets.QWidget):
             self.status.setText(f"Error: {error.message}")
             return None
         self.status.setText(f"Picked {registry.pick_name(self.name)}: {self.describe(a, b)}")
-        for mark in self._marks[len(self.highlighted) * 2:]:
-            mark.remove()
-        del self._marks[len(self.highlighted) * 2:]
-        for x, y in ((b, a), (a, b)):
-            self._marks.append(self.axes.scatter([x], [y], s=90, marker="s", facecolors="none",
-                                                 edgecolors="black", linewidths=1.5))
-        self.canvas.draw_idle()
+        self.picked = (a, b)
+        self.mark_pick()
         return picked
 
 
@@ -228,9 +252,9 @@ def show_map(name: str, _self=cmd) -> ContactMapPanel:
     right of PyMOL's main window, or a window of its own without one."""
     from .dialog import main_window
 
-    key = (id(_self), name)
-    if key in _PANELS:
-        holder, panel = _PANELS[key]
+    panels = _panels(_self)
+    if name in panels:
+        holder, panel = panels[name]
         panel.refresh()
         holder.show()
         holder.raise_()
@@ -246,20 +270,20 @@ def show_map(name: str, _self=cmd) -> ContactMapPanel:
         panel = holder = ContactMapPanel(name, None, _self=_self)
         panel.setWindowTitle(f"Contact map: {name}")
         panel.resize(480, 560)
-    _PANELS[key] = (holder, panel)
+    panels[name] = (holder, panel)
     holder.show()
     return panel
 
 
 def panel_of(name: str, _self=cmd) -> Optional[ContactMapPanel]:
     """The open panel of a drawing, or None."""
-    found = _PANELS.get((id(_self), name))
+    found = _panels(_self).get(name)
     return found[1] if found else None
 
 
-def close_map(name: str) -> None:
-    """Close and forget the panels of drawing ``name`` (every PyMOL instance)."""
-    for key in [k for k in _PANELS if k[1] == name]:
-        holder, panel = _PANELS.pop(key)
-        holder.close()
-        holder.deleteLater()
+def close_map(name: str, _self=cmd) -> None:
+    """Close and forget the panel of drawing ``name``, where one is open."""
+    found = _panels(_self).pop(name, None)
+    if found is not None:
+        found[0].close()
+        found[0].deleteLater()

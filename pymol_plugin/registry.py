@@ -92,12 +92,22 @@ class Drawing:
         return str(self.kinds[hit[0]]) if len(hit) else None
 
 
-#: The drawings of each PyMOL instance, by name (keyed by the instance's ``cmd``).
-_DRAWINGS: Dict[int, Dict[str, Drawing]] = {}
+#: Attribute of a PyMOL instance's ``cmd`` that holds its drawings, by name.
+TABLE = "_esm_contacts_drawings"
+
+
+def instance_table(_self, attribute: str) -> dict:
+    """A dict kept on a PyMOL instance's ``cmd`` (the module or a ``pymol2`` instance's).
+
+    On the instance, not in this module: PyMOL may import the plugin twice (its startup
+    copy and the pip-installed package), and both must see the same drawings. ``vars``,
+    not ``getattr``: a ``pymol2`` instance forwards unknown attributes to the global ``cmd``.
+    """
+    return vars(_self).setdefault(attribute, {})
 
 
 def _table(_self) -> Dict[str, Drawing]:
-    return _DRAWINGS.setdefault(id(_self), {})
+    return instance_table(_self, TABLE)
 
 
 def record(name: str, analysis, target, options, result: dict, _self) -> Drawing:

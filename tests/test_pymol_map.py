@@ -271,6 +271,10 @@ def test_panel_click_picks_the_pair(cmd, igy):
             for r, k in ((first, a), (second, b))]
     assert cmd.get_distance(*ends) == pytest.approx(float(np.linalg.norm(cmd.get_coords(ends[0]) - cmd.get_coords(ends[1]))))
     assert panel.status.text().startswith("Picked esm_pick:")
+    # The picked cell stays outlined in both halves, also after a refresh.
+    panel.refresh()
+    assert panel.picked == (a, b)
+    assert sorted(tuple(m.get_offsets()[0]) for m in panel._pick_marks) == sorted([(b, a), (a, b)])
     # A click on the diagonal or outside the map picks nothing new.
     cmd.delete("esm_pick")
     mouse(panel, "button_press_event", a, a, button=1)
