@@ -4,8 +4,8 @@ PyMOL starts with the plugin (``esm-contacts pymol-install`` into a temporary HO
 driver script: it draws contacts of 1hvr chain A from a file with ``esm_contacts_load``
 (the panel must open by itself, docked on the right of the main window), moves and
 clicks the real mouse (``QTest``) on the canvas pixel of a known pair, refreshes with a
-selection, closes the dock and reopens it with ``esm_contacts_map``, and saves a
-screenshot of the X screen. Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the image.
+selection, closes the dock and reopens it with ``esm_contacts_map``, saves a
+screenshot of the X screen, and checks that the Predict dialog's drawing opens a panel too. Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the image.
 """
 
 import json
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parent.parent
 
 DRIVER = r'''
-import json, os, traceback
+import json, os, time, traceback
 import pymol
 from pymol import cmd
 from pymol.Qt import QtCore, QtWidgets
@@ -96,8 +96,13 @@ def check_dock():
     a, b = row["position_1"] - 1, row["position_2"] - 1
     report["pair"] = row
     point = pixel(panel, a, b)
+    before = panel.status.text()
     QTest.mouseMove(panel.canvas, point)
-    QtWidgets.QApplication.processEvents()
+    # The pointer moves through the X server: wait for its event to come back.
+    deadline = time.time() + 10
+    while panel.status.text() == before and time.time() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.02)
     report["hover"] = panel.status.text()
     QTest.mouseClick(panel.canvas, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, point)
     QtWidgets.QApplication.processEvents()
@@ -135,6 +140,23 @@ def reopened():
 @guarded
 def cleared():
     report["gone_after_clear"] = dock() is None or not dock().isVisible()
+    # The Predict dialog's drawing step (what runs in the GUI thread when its worker
+    # reports), with the file's map as the worker's result: the panel opens for it too.
+    from esm_contacts.io import read_contacts
+    from pymol_plugin import commands, dialog
+    window = dialog.show_dialog()
+    window.name.setText("dlg")
+    P, sequence = read_contacts(os.environ["ESM_GUI_RR"])
+    target = commands.prepare_target("1hvr and chain A", "none")
+    window.finish(((P, sequence, "file model"), None), target, window.options(), None)
+    QtCore.QTimer.singleShot(500, from_dialog)
+
+
+@guarded
+def from_dialog():
+    found = [w for w in QtWidgets.QApplication.allWidgets()
+             if isinstance(w, QtWidgets.QDockWidget) and w.objectName() == "esm_contacts_map_dock_dlg"]
+    report["dialog_dock"] = bool(found) and found[0].isVisible()
     finish(True)
 
 
@@ -199,6 +221,7 @@ def test_panel_docks_after_drawing(shared_data, tmp_path):
     assert report["status_after_click"].startswith("Picked file_pick:")
     assert report["highlighted"] == [24, 25, 26]
     assert report["closed"] and report["reopened"] and report["gone_after_clear"]
+    assert report["dialog_dock"]
 
     import matplotlib.image
 
