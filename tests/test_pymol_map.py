@@ -323,3 +323,20 @@ def test_map_image_shows_homodimer_contacts(cmd, shared_data, tmp_path):
     assert np.allclose(image[lower & (T == 1)], contact_map.CONTACT_RGB)
     upper = np.triu(np.ones(T.shape, dtype=bool), 1)
     assert np.allclose(image[upper], 1 - 0.85 * 0.2)
+
+
+def test_prediction_command_records_its_pairs(cmd, shared_data, tiny_esm1b):
+    """esm_contacts (a prediction, not a file) fills the same registry: the pair list is the drawing."""
+    cmd.load(str(shared_data / "1hvr.pdb"), "1hvr")
+    result = commands.esm_contacts("1hvr and chain A", model=str(tiny_esm1b), top=20, device="cpu", name="pred",
+                                   map="off", _self=cmd)
+    rows = commands.esm_contacts_pairs("pred", quiet=1, _self=cmd)
+    counts = result["counts"]
+    assert len(rows) == counts["tp"] + counts["fp"] + counts["inter"] == sum(result["objects"].values())
+    for kind in ("tp", "fp", "inter"):
+        assert sum(r["category"] == kind for r in rows) == counts[kind]
+    labels = ec.residue_labels(ec.load_structure(shared_data / "1hvr.pdb"), "A", with_name=True)
+    assert all(r["residue_1"] == labels[r["position_1"] - 1] and r["residue_2"] == labels[r["position_2"] - 1]
+               for r in rows)
+    probabilities = [r["probability"] for r in rows]
+    assert probabilities == sorted(probabilities, reverse=True)
