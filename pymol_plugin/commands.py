@@ -216,7 +216,8 @@ def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
 
 
 def draw_prediction(P, sequence, target: Target, options: drawing.Options, model: str,
-                    source: str = "the prediction", pad: bool = False, map: Optional[bool] = None, *, _self=cmd) -> dict:
+                    source: str = "the prediction", pad: bool = False, map: Optional[bool] = None, *,
+                    _self=cmd) -> dict:
     """Classify and draw a map on a target (main thread; used by the commands and the dialog).
 
     ``pad``: the map may be shorter than the selection (RR/CSV without a sequence).

@@ -10,7 +10,7 @@ PyMOL for picks and selections (no Qt here).
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 

@@ -5,7 +5,8 @@ driver script: it draws contacts of 1hvr chain A from a file with ``esm_contacts
 (the panel must open by itself, docked on the right of the main window), moves and
 clicks the real mouse (``QTest``) on the canvas pixel of a known pair, refreshes with a
 selection, closes the dock and reopens it with ``esm_contacts_map``, saves a
-screenshot of the X screen, and checks that the Predict dialog's drawing opens a panel too. Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the image.
+screenshot of the X screen, and checks that the Predict dialog's drawing opens a panel
+too. Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the image.
 """
 
 import json
