@@ -229,6 +229,12 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
     registry.record(result["name"], analysis, target, options, result, _self)
     if gui_running() if map is None else map:
         open_map(result["name"], _self)
+    elif qt_running():  # a panel of this name already open shows the new drawing
+        from . import contact_map
+
+        panel = contact_map.panel_of(result["name"], _self)
+        if panel is not None:
+            panel.refresh()
     return result
 
 

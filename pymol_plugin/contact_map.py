@@ -266,12 +266,17 @@ def show_map(name: str, _self=cmd) -> ContactMapPanel:
         panel = ContactMapPanel(name, holder, _self=_self)
         holder.setWidget(panel)
         window.addDockWidget(QtCore.Qt.RightDockWidgetArea, holder)
+        docked = [h for h, _ in panels.values() if isinstance(h, QtWidgets.QDockWidget) and h.isVisible()
+                  and not h.isFloating() and window.dockWidgetArea(h) == QtCore.Qt.RightDockWidgetArea]
+        if docked:  # several drawings: tabs in one dock area, not ever thinner strips
+            window.tabifyDockWidget(docked[-1], holder)
     else:
         panel = holder = ContactMapPanel(name, None, _self=_self)
         panel.setWindowTitle(f"Contact map: {name}")
         panel.resize(480, 560)
     panels[name] = (holder, panel)
     holder.show()
+    holder.raise_()
     return panel
 
 

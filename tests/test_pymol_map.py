@@ -351,3 +351,15 @@ def test_prediction_command_records_its_pairs(cmd, shared_data, tiny_esm1b):
                for r in rows)
     probabilities = [r["probability"] for r in rows]
     assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_open_panel_follows_a_redrawing(cmd, igy):
+    """Redrawn under the same name (map=0), an open panel shows the new drawing's pairs."""
+    from pymol_plugin import contact_map
+
+    load_igy_chain_b(cmd, igy)
+    panel = contact_map.show_map("esm", cmd)
+    assert len(panel.entry.i) == TOP
+    commands.esm_contacts_load(str(igy["npy"]), "igy and chain B", top=5, assembly="none", map=0, _self=cmd)
+    assert contact_map.panel_of("esm", cmd) is panel and len(panel.entry.i) == 5
+    assert [(int(a), int(b)) for a, b in zip(panel.entry.i, panel.entry.j)] == expected_top(igy["P"], 5)

@@ -158,6 +158,11 @@ def from_dialog():
     found = [w for w in QtWidgets.QApplication.allWidgets()
              if isinstance(w, QtWidgets.QDockWidget) and w.objectName() == "esm_contacts_map_dock_dlg"]
     report["dialog_dock"] = bool(found) and found[0].isVisible()
+    # A second drawing's panel shares the dock area as a tab.
+    cmd.do(f"esm_contacts_load {os.environ['ESM_GUI_RR']}, 1hvr and chain A, top=10, name=second")
+    QtWidgets.QApplication.processEvents()
+    window = pymol.gui.get_qtwindow()
+    report["tabs"] = sorted(w.objectName() for w in window.tabifiedDockWidgets(found[0]))
     finish(True)
 
 
@@ -223,6 +228,7 @@ def test_panel_docks_after_drawing(shared_data, tmp_path):
     assert report["highlighted"] == [24, 25, 26]
     assert report["closed"] and report["reopened"] and report["gone_after_clear"]
     assert report["dialog_dock"]
+    assert report["tabs"] == ["esm_contacts_map_dock_second"]
 
     import matplotlib.image
 
