@@ -241,7 +241,8 @@ class ContactMapPanel(QtWidgets.QWidget):
         except CmdException as error:
             self.status.setText(f"Error: {error.message}")
             return None
-        self.status.setText(f"Picked {registry.pick_name(self.name)}: {self.describe(a, b)}")
+        dash = f" | dash {picked['dash']}" if picked.get("dash") else ""
+        self.status.setText(f"Picked {registry.pick_name(self.name)}: {self.describe(a, b)}{dash}")
         self.picked = (a, b)
         self.mark_pick()
         return picked

@@ -10,7 +10,7 @@ PyMOL for picks and selections (no Qt here).
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -45,6 +45,9 @@ class Drawing:
         The drawn pairs (0-based positions, probability, ``tp`` / ``fp`` / ``inter``), in drawing order.
     colors : dict
         PyMOL colour name per category, as drawn.
+    inter_ends : dict
+        Per drawn homodimer pair ``(i, j)``: where its dash runs, ``(own position, PyMOL
+        selection of the partner residue, its label)`` (the drawing's closest realisation).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Drawing:
     p: np.ndarray
     kinds: np.ndarray
     colors: Dict[str, str] = field(default_factory=dict)
+    inter_ends: Dict[Tuple[int, int], tuple] = field(default_factory=dict)
 
     @property
     def length(self) -> int:
@@ -150,8 +154,40 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
         p=np.asarray(analysis.p, dtype=np.float64)[drawn], kinds=np.asarray(analysis.kinds)[drawn],
         colors=dict(result.get("colors") or drawing.COLORS),
     )
+    entry.inter_ends = _inter_ends(entry, analysis, target, result, _self)
     _table(_self)[name] = entry
     return entry
+
+
+def _inter_ends(entry: Drawing, analysis, target, result: dict, _self) -> Dict[Tuple[int, int], tuple]:
+    """Where each homodimer dash runs, by the drawing's own rule (:func:`pymol_plugin.drawing._inter_ends`)."""
+    from esm_contacts.structure import residue_label
+
+    from . import drawing
+
+    pairs = [(int(a), int(b)) for a, b, kind in zip(entry.i, entry.j, entry.kinds) if kind == "inter"]
+    if not pairs:
+        return {}
+    anchors = drawing._Anchors(target, "", _self, {})  # only its structure look-ups: no PyMOL atoms
+    partners = drawing._partners(target, analysis.sequence, anchors)
+    own_cb = anchors.virtual_cb(target.chain)
+    where = {tuple(r[:3]): k for k, r in enumerate(entry.residues) if r is not None}
+    ends = {}
+    for a, b in pairs:
+        end = drawing._inter_ends(analysis, a, b, partners, own_cb)
+        if end is None:
+            continue
+        own, label, residue = end
+        c, res_id, ins_code, res_name = anchors.identities(label)[residue]
+        own_position = where[tuple(anchors.identities(target.chain)[own][:3])]
+        if anchors.is_copy(label):  # an assembly copy, in the drawing's partner object
+            selection = (f"(%{result.get('partner')} and segi '{drawing.copy_segi(label)}' and chain '{c}' "
+                         f"and resi \\{res_id}{ins_code})")
+        else:
+            selection = f"(%{target.object} and chain '{c}' and resi \\{res_id}{ins_code})"
+        copy = f" (assembly copy {label})" if anchors.is_copy(label) else ""
+        ends[(a, b)] = (own_position, selection, residue_label(c, res_id, ins_code, res_name) + copy)
+    return ends
 
 
 def get(name: str = "", _self=None) -> Drawing:
@@ -259,13 +295,20 @@ def pick(name: str, a: int, b: int, _self) -> dict:
     """Select the residues of map positions ``a`` and ``b`` as ``<name>_pick``, zoom on them
     and measure their Cb-Cb distance as ``<name>_pick_dist`` (a labelled distance object).
 
+    A drawn homodimer pair is picked where its dash runs: the own chain's residue and the
+    partner chain's (``dash`` in the result names them).
+
     Returns
     -------
     row : dict
-        The pair as :func:`pair_rows` gives it (``category`` from :meth:`Drawing.kind_at`).
+        The pair as :func:`pair_rows` gives it (``category`` from :meth:`Drawing.kind_at`),
+        and ``dash``: the two residues picked for a homodimer pair, else None.
     """
     entry = get(name, _self)
     first, second = residue_selection(entry, a), residue_selection(entry, b)
+    end = entry.inter_ends.get((min(a, b), max(a, b)))
+    if end is not None and entry.drawn_kind(a, b) == "inter":  # the dash runs to the partner chain: pick its ends
+        first, second = residue_selection(entry, end[0]), end[1]
     selection, distance = pick_name(entry.name), pick_distance_name(entry.name)
     _self.select(selection, f"{first} or {second}", enable=1)
     if distance in _self.get_names("all"):
@@ -279,7 +322,8 @@ def pick(name: str, a: int, b: int, _self) -> dict:
     return {"residue_1": entry.labels[a], "residue_2": entry.labels[b], "position_1": a + 1, "position_2": b + 1,
             "probability": _number(entry.P[a, b]), "distance": _number(entry.distances[a, b]),
             "inter_distance": _number(entry.inter_distances[a, b]), "category": kind,
-            "category_label": CATEGORY_LABELS.get(kind, kind)}
+            "category_label": CATEGORY_LABELS.get(kind, kind),
+            "dash": (f"{entry.labels[end[0]]} to {end[2]}" if end is not None and kind == "inter" else None)}
 
 
 def selected_positions(entry: Drawing, selection: str = "sele", _self=None) -> List[int]:

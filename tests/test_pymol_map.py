@@ -159,6 +159,16 @@ def test_pairs_report_homodimer_distances(cmd, shared_data, tmp_path):
         assert row["inter_distance"] == pytest.approx(float(shortest), abs=1e-3) and shortest < 8
         assert row["distance"] == pytest.approx(float(np.linalg.norm(cb_a[a] - cb_a[b])), abs=1e-3)
         assert row["distance"] >= 8
+    # A homodimer pair is picked where its dash runs: one residue in A, its partner in B.
+    for row, k in zip(rows, inter):
+        a, b = int(i[k]), int(j[k])
+        ends = min(((a, b), (b, a)), key=lambda e: np.linalg.norm(cb_a[e[0]] - cb_b[e[1]]))
+        picked = registry.pick("esm", a, b, cmd)
+        residues = set()
+        cmd.iterate("esm_pick", "residues.add((chain, resv))", space={"residues": residues})
+        assert residues == {("A", ends[0] + 1), ("B", ends[1] + 1)}  # 1hvr numbers both chains 1..99
+        assert picked["dash"].startswith(f"A:{ends[0] + 1} ") and f" to B:{ends[1] + 1} " in picked["dash"]
+        assert cmd.get_type("esm_pick_dist") == "object:measurement"
 
 
 def test_core_distances_agree_with_contacts(shared_data):
@@ -363,3 +373,25 @@ def test_open_panel_follows_a_redrawing(cmd, igy):
     commands.esm_contacts_load(str(igy["npy"]), "igy and chain B", top=5, assembly="none", map=0, _self=cmd)
     assert contact_map.panel_of("esm", cmd) is panel and len(panel.entry.i) == 5
     assert [(int(a), int(b)) for a, b in zip(panel.entry.i, panel.entry.j)] == expected_top(igy["P"], 5)
+
+
+def test_pick_of_an_assembly_homodimer_pair(cmd, shared_data, tmp_path):
+    """1A8O: one chain, its partner a copy from the assembly; a click picks the dash's two ends."""
+    path = shared_data / "1A8O.cif.gz"
+    structure, assembly = ec.load_structure(path), ec.load_assembly(path)
+    T, X = ec.true_contacts(structure, "A"), ec.homodimer_contacts(structure, "A", assembly=assembly)
+    i, j = np.triu_indices(T.shape[0], k=6)
+    inter = np.flatnonzero((T[i, j] == 0) & (X[i, j] == 1))[:2]
+    P = np.zeros(T.shape, dtype=np.float32)
+    P[i[inter], j[inter]] = P[j[inter], i[inter]] = [0.9, 0.8]
+    np.save(tmp_path / "mono.npy", P)
+    cmd.load(str(path), "mono")
+    commands.esm_contacts_load(str(tmp_path / "mono.npy"), "mono and chain A", top=2, assembly=str(path), map=0,
+                               _self=cmd)
+    for k in inter:
+        picked = registry.pick("esm", int(i[k]), int(j[k]), cmd)
+        assert "(assembly copy A:1)" in picked["dash"]
+        assert cmd.count_atoms("esm_pick and mono") > 0 and cmd.count_atoms("esm_pick and esm_partner") > 0
+        ends = [cmd.get_coords(f"esm_pick and {obj} and name CB")[0] for obj in ("mono", "esm_partner")]
+        assert np.linalg.norm(ends[0] - ends[1]) < 9  # the contact the dash shows (virtual Cb < 8 A)
+        assert cmd.get_type("esm_pick_dist") == "object:measurement"

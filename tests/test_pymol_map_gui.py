@@ -221,8 +221,12 @@ def test_panel_docks_after_drawing(shared_data, tmp_path):
     a, b = pair["position_1"] - 1, pair["position_2"] - 1
     assert report["hover"].startswith(f"{labels[a]} \u2013 {labels[b]} | p = {pair['probability']:.3f}")
     assert "homodimer contact, drawn" in report["hover"]
-    numbers = [labels[k].split()[0].split(":")[1] for k in (a, b)]
-    assert report["pick_residues"] == sorted([["A", n] for n in numbers])
+    # The click picks where the magenta dash runs: one residue in A, the other in B (1hvr
+    # numbers both chains 1..99), the shorter of the two realisations.
+    cb_a, cb_b = ec.cb_coordinates(structure, "A"), ec.cb_coordinates(structure, "B")
+    own, other = min(((a, b), (b, a)), key=lambda e: np.linalg.norm(cb_a[e[0]] - cb_b[e[1]]))
+    assert report["pick_residues"] == [["A", str(own + 1)], ["B", str(other + 1)]]
+    assert f"dash A:{own + 1} " in report["status_after_click"]
     assert report["pick_atoms"] > 8 and report["pick_dist_type"] == "object:measurement"
     assert report["status_after_click"].startswith("Picked file_pick:")
     assert report["highlighted"] == [24, 25, 26]
