@@ -68,6 +68,8 @@ __all__ = [
     "interchain_contacts",
     "homodimer_partners",
     "homodimer_contacts",
+    "cb_distances",
+    "homodimer_distances",
     "sequence_of_map",
 ]
 
@@ -1338,21 +1340,83 @@ def _homodimer(
     length = len(reference)
     if not partners:
         return labels, np.zeros((length, length), dtype=np.int8)
-    entities = getattr(assembly if assembly is not None else structure, "entity_sequences", {})
-    a = cb_coordinates(own, chain, reference, cb, min_identity)
     contact = np.zeros((length, length), dtype=bool)
     judged = np.zeros((length, length), dtype=bool)
+    for a, b in _partner_cb(structure if assembly is None else assembly, own, chain, partners, reference, cb,
+                            min_identity):
+        x = _contacts(a, b, cutoff)
+        contact |= (x == 1) | (x.T == 1)
+        judged |= (x >= 0) | (x.T >= 0)
+    return labels, np.where(contact, 1, np.where(judged, 0, -1)).astype(np.int8)
+
+
+def _partner_cb(source: struc.AtomArray, own: struc.AtomArray, chain: str, partners: list, reference: str, cb: str,
+                min_identity: float):
+    """``(a, b)`` per partner copy: Cb of the own chain and of the partner's aligned residues,
+    both (L, 3) in `reference`'s indices (NaN where unobserved)."""
+    entities = getattr(source, "entity_sequences", {})
+    a = cb_coordinates(own, chain, reference, cb, min_identity)
     mappings = {}  # per partner chain ID: copies share residues, so one mapping each
     for _, partner_chain, atoms in partners:
         if partner_chain not in mappings:
             mappings[partner_chain] = _partner_mapping(reference, chain, atoms, partner_chain, entities)
         mapping = mappings[partner_chain]
-        b = np.full((length, 3), np.nan)
+        b = np.full((len(reference), 3), np.nan)
         b[mapping >= 0] = cb_coordinates(atoms, partner_chain, cb=cb)[mapping[mapping >= 0]]
-        x = _contacts(a, b, cutoff)
-        contact |= (x == 1) | (x.T == 1)
-        judged |= (x >= 0) | (x.T >= 0)
-    return labels, np.where(contact, 1, np.where(judged, 0, -1)).astype(np.int8)
+        yield a, b
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float32 distances between two coordinate sets (NaN where either row is unknown)."""
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1).astype(np.float32)
+
+
+def cb_distances(structure: struc.AtomArray, chain: str, sequence: Optional[str] = None, cb: str = "virtual",
+                 min_identity: float = MIN_IDENTITY) -> np.ndarray:
+    """Intra-chain Cb-Cb distances, the numbers behind :func:`true_contacts` (contact: < 8 A).
+
+    Parameters
+    ----------
+    structure, chain, sequence, cb, min_identity
+        As in :func:`true_contacts`.
+
+    Returns
+    -------
+    distances : numpy.ndarray
+        float32 (L, L) in Angstrom, symmetric; NaN in the rows and columns of unknown residues.
+    """
+    coord = cb_coordinates(structure, chain, sequence, cb, min_identity)
+    return _distances(coord, coord)
+
+
+def homodimer_distances(structure: struc.AtomArray, chain: str, sequence: Optional[str] = None,
+                        assembly: Optional[struc.AtomArray] = None, cb: str = "virtual",
+                        min_identity: float = MIN_IDENTITY) -> np.ndarray:
+    """The shortest inter-chain Cb-Cb distance of each pair, the numbers behind :func:`homodimer_contacts`.
+
+    ``D[i, j]`` is the smallest distance between residue i of `chain` and the residue j'
+    of a partner aligned to j, or between j and i' (either direction, any partner).
+
+    Parameters
+    ----------
+    structure, chain, sequence, assembly, cb, min_identity
+        As in :func:`homodimer_contacts`.
+
+    Returns
+    -------
+    distances : numpy.ndarray
+        float32 (L, L) in Angstrom, symmetric; NaN where no partner lets the pair be
+        measured (also everywhere when the chain has no partner).
+    """
+    _chain(structure, chain)
+    own, partners = _partner_copies(structure, chain, assembly)
+    reference = _clean_sequence(sequence if sequence is not None else chain_sequence(structure, chain))
+    best = np.full((len(reference), len(reference)), np.nan, dtype=np.float32)
+    for a, b in _partner_cb(structure if assembly is None else assembly, own, chain, partners, reference, cb,
+                            min_identity):
+        d = _distances(a, b)
+        best = np.fmin(best, np.fmin(d, d.T))
+    return best
 
 
 def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optional[struc.AtomArray] = None) -> List[str]:

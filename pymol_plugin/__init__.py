@@ -9,7 +9,9 @@
 
 *Plugin > Predict ESM contacts* opens a dialog; the commands ``esm_contacts``,
 ``esm_contacts_load``, ``esm_contacts_clear`` and ``esm_contacts_color`` do the same from the command line
-(``help esm_contacts``). Prediction, structure reading and scoring come from the
+(``help esm_contacts``). ``esm_contacts_pairs`` lists a drawing's pairs and
+``esm_contacts_map`` opens its linked contact map (which opens by itself after each
+drawing in PyMOL's window). Prediction, structure reading and scoring come from the
 ``esm_contacts`` package; this package only talks to PyMOL.
 
 Installing: ``esm-contacts pymol-install`` (registers this folder with PyMOL's plugin

@@ -1,4 +1,5 @@
-"""PyMOL commands: ``esm_contacts``, ``esm_contacts_load`` and ``esm_contacts_clear``.
+"""PyMOL commands: ``esm_contacts``, ``esm_contacts_load``, ``esm_contacts_clear``,
+``esm_contacts_pairs`` and ``esm_contacts_map``.
 
 Every command argument arrives as a string; all of them are checked before anything is
 loaded or drawn. Errors are raised as :class:`pymol.CmdException` with a message that
@@ -12,7 +13,7 @@ import numpy as np
 
 from pymol import CmdException, cmd
 
-from . import drawing
+from . import drawing, registry
 from .target import Target, attach_assembly, find_assembly, load_target
 
 DEFAULT_MODEL = "esm1b_t33_650M_UR50S"  # esm_contacts.models.DEFAULT_MODEL, without importing torch here
@@ -97,7 +98,7 @@ def prepare_target(selection, assembly="", _self=cmd) -> Target:
 
 def esm_contacts(selection, model=DEFAULT_MODEL, top="L", min_sep=None, range="all", threshold="", msa="",
                  num_seqs=64, name="esm", device="auto", plot="", assembly="", min_identity="", palette="", legend="",
-                 *, _self=cmd):
+                 map="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -117,7 +118,7 @@ USAGE
 
     esm_contacts selection [, model [, top [, min_sep [, range [, threshold
         [, msa [, num_seqs [, name [, device [, plot [, assembly [, min_identity
-        [, palette [, legend ]]]]]]]]]]]]]]
+        [, palette [, legend [, map ]]]]]]]]]]]]]]]
 
 ARGUMENTS
 
@@ -146,6 +147,8 @@ ARGUMENTS
               {default: 0.9}; lower it only on purpose
     palette = okabe-ito or classic {default: okabe-ito}
     legend = 1 or 0: draw the legend object name_key and zoom to show it {default: 1}
+    map = 0/1: open the linked contact-map panel after drawing (esm_contacts_map)
+              {default: 1 in PyMOL's window, 0 without a GUI}
 
 EXAMPLES
 
@@ -157,10 +160,11 @@ EXAMPLES
 
 SEE ALSO
 
-    esm_contacts_load, esm_contacts_clear, esm_contacts_color
+    esm_contacts_load, esm_contacts_clear, esm_contacts_color, esm_contacts_map, esm_contacts_pairs
     """
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity,
                                     palette=palette, legend=legend)
+    show_map = parse_map(map)
     count = parse_num_seqs(num_seqs)
     msa = str(msa).strip() or None
     target = prepare_target(selection, assembly, _self)
@@ -169,7 +173,40 @@ SEE ALSO
     P, sequence, model_name = predict(target.sequence, str(model).strip() or DEFAULT_MODEL,
                                       str(device).strip() or "auto", msa, count)
     return draw_prediction(P, sequence, target, options, model_name if not msa else f"{model_name}, MSA {msa}",
-                           source=f"the MSA {msa}" if msa else "the prediction", _self=_self)
+                           source=f"the MSA {msa}" if msa else "the prediction", map=show_map, _self=_self)
+
+
+def parse_map(value, option: str = "map") -> Optional[bool]:
+    """A switch option: PyMOL's booleans (1/0, on/off, yes/no, true/false); empty: None (automatic)."""
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "auto"):
+        return None
+    if text not in cmd.boolean_dict:
+        raise CmdException(f"{option} must be 1 or 0 (on/off, yes/no), got {value!r}")
+    return bool(cmd.boolean_dict[text])
+
+
+def qt_running() -> bool:
+    """Whether a Qt application runs in this process (PyMOL's window, or one a script made)."""
+    import sys
+
+    if not any(binding in sys.modules for binding in ("PyQt5", "PySide2", "PyQt6", "PySide6")):
+        return False  # no Qt imported: importing it now would not make a window
+    try:
+        from pymol.Qt import QtWidgets
+    except ImportError:
+        return False
+    return QtWidgets.QApplication.instance() is not None
+
+
+def gui_running() -> bool:
+    """Whether PyMOL's own Qt window runs (not ``pymol -c``, not a ``pymol2`` instance): the
+    panel then opens after each drawing by default."""
+    if not qt_running():
+        return False
+    from .dialog import main_window
+
+    return main_window() is not None
 
 
 def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
@@ -184,17 +221,46 @@ def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
 
 
 def draw_prediction(P, sequence, target: Target, options: drawing.Options, model: str,
-                    source: str = "the prediction", pad: bool = False, *, _self=cmd) -> dict:
+                    source: str = "the prediction", pad: bool = False, map: Optional[bool] = None, *,
+                    _self=cmd) -> dict:
     """Classify and draw a map on a target (main thread; used by the commands and the dialog).
 
     ``pad``: the map may be shorter than the selection (RR/CSV without a sequence).
+    The drawing's data go to :mod:`.registry`; ``map`` opens the contact-map panel
+    (None: when a Qt GUI runs).
     """
     analysis = drawing.analyse(P, sequence, target, options, source=source, pad=pad)
-    return drawing.draw(analysis, target, options, model, _self)
+    result = drawing.draw(analysis, target, options, model, _self)
+    registry.record(result["name"], analysis, target, options, result, _self)
+    if gui_running() if map is None else map:
+        open_map(result["name"], _self)
+    elif qt_running():  # a panel of this name already open shows the new drawing
+        from . import contact_map
+
+        panel = contact_map.panel_of(result["name"], _self)
+        if panel is not None:
+            panel.refresh()
+    return result
+
+
+def open_map(name: str, _self=cmd):
+    """Open (or refresh) the contact-map panel of a drawing; None, with a note, where Qt cannot show it."""
+    if not qt_running():
+        raise CmdException("the contact-map panel needs PyMOL's Qt window (this PyMOL runs without a GUI); "
+                           "esm_contacts_pairs lists the drawn pairs")
+    from pymol.Qt import QtCore, QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if QtCore.QThread.currentThread() is not app.thread():
+        print(f" esm_contacts: not in the GUI thread; open the contact map with 'esm_contacts_map {name}'")
+        return None
+    from . import contact_map
+
+    return contact_map.show_map(name, _self)
 
 
 def esm_contacts_load(file, selection, top="L", min_sep=None, range="all", threshold="", name="esm", plot="",
-                      assembly="", min_identity="", format="", palette="", legend="", *, _self=cmd):
+                      assembly="", min_identity="", format="", palette="", legend="", map="", *, _self=cmd):
     """
 DESCRIPTION
 
@@ -213,14 +279,14 @@ DESCRIPTION
 USAGE
 
     esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
-        [, name [, plot [, assembly [, min_identity [, format [, palette [, legend ]]]]]]]]]]]
+        [, name [, plot [, assembly [, min_identity [, format [, palette [, legend [, map ]]]]]]]]]]]]
 
 ARGUMENTS
 
     file = str: contact file (.rr/.casp, .csv, .npy, .psicov, .mat, .plmdca, .evfold,
            .freecontact, .npz)
     selection = str: one protein chain of one object
-    top, min_sep, range, threshold, name, plot, assembly, min_identity, palette, legend: as for esm_contacts
+    top, min_sep, range, threshold, name, plot, assembly, min_identity, palette, legend, map: as for esm_contacts
     format = str: the file's format when its extension does not say (rr, csv, npy,
            psicov, ccmpred, plmdca, evfold, freecontact, trrosetta) {default: from the extension}
 
@@ -230,11 +296,11 @@ EXAMPLE
 
 SEE ALSO
 
-    esm_contacts, esm_contacts_clear
+    esm_contacts, esm_contacts_clear, esm_contacts_map, esm_contacts_pairs
     """
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity,
                                     palette=palette, legend=legend)
-    return load_file(file, selection, options, assembly, format=format, _self=_self)
+    return load_file(file, selection, options, assembly, format=format, map=parse_map(map), _self=_self)
 
 
 def is_contact_file(text: str) -> bool:
@@ -244,8 +310,11 @@ def is_contact_file(text: str) -> bool:
     return readable_contact_file(str(text).strip())
 
 
-def load_file(file, selection, options: drawing.Options, assembly="", format="", *, _self=cmd) -> dict:
-    """Read a contact file and draw it on a selection (``esm_contacts_load`` and the dialog)."""
+def load_file(file, selection, options: drawing.Options, assembly="", format="", map: Optional[bool] = None, *,
+              _self=cmd) -> dict:
+    """Read a contact file and draw it on a selection (``esm_contacts_load`` and the dialog).
+
+    `map`: open the contact-map panel (None: when PyMOL's Qt window runs)."""
     from esm_contacts.formats import find_format
     from esm_contacts.io import read_contacts
 
@@ -259,7 +328,8 @@ def load_file(file, selection, options: drawing.Options, assembly="", format="",
     except (FileNotFoundError, ValueError) as error:
         raise CmdException(str(error)) from None
     target = prepare_target(selection, assembly, _self)
-    return draw_prediction(P, sequence, target, options, f"file {path}", source=path, pad=not dense, _self=_self)
+    return draw_prediction(P, sequence, target, options, f"file {path}", source=path, pad=not dense, map=map,
+                           _self=_self)
 
 
 def esm_contacts_clear(name="", *, _self=cmd):
@@ -275,6 +345,9 @@ USAGE
     esm_contacts_clear [ name ]
     """
     deleted = drawing.clear(name, _self=_self)
+    for gone in deleted:
+        registry.remove(gone, _self)
+        close_map(gone, _self)
     print(f" esm_contacts_clear: deleted {', '.join(deleted) if deleted else 'nothing'}")
     return deleted
 
@@ -327,6 +400,85 @@ EXAMPLE
     return recoloured
 
 
+def close_map(name: str, _self=cmd) -> None:
+    """Close the contact-map panel of a deleted drawing, where one is open."""
+    if qt_running():  # without Qt no panel was ever opened
+        from . import contact_map
+
+        contact_map.close_map(name, _self)
+
+
+def esm_contacts_pairs(name="", quiet=0, *, _self=cmd):
+    """
+DESCRIPTION
+
+    "esm_contacts_pairs" lists the drawn pairs of a contact drawing: both residues
+    as the structure names them (chain:number+insertion code and name, "A:744 LEU"),
+    the predicted probability, the Cb-Cb distance within the chain (virtual Cb,
+    contact: < 8 A), the shortest Cb-Cb distance to a partner chain of the same
+    sequence where there is one, and the category (true contact, homodimer contact,
+    false positive). Highest probability first. From Python it returns the list of
+    dicts (residue_1, residue_2, position_1, position_2, probability, distance,
+    inter_distance, category, category_label).
+
+USAGE
+
+    esm_contacts_pairs [ name [, quiet ]]
+
+ARGUMENTS
+
+    name = str: the drawing {default: the latest one}
+    quiet = 0/1: 1 returns the list without printing it {default: 0}
+
+EXAMPLE
+
+    esm_contacts_pairs esm
+    # in a Python script:
+    from pymol_plugin.commands import esm_contacts_pairs
+    pairs = esm_contacts_pairs("esm", quiet=1)
+
+SEE ALSO
+
+    esm_contacts, esm_contacts_map
+    """
+    entry = registry.get(name, _self)
+    rows = registry.pair_rows(entry)
+    if not parse_map(quiet, "quiet"):
+        print(registry.format_rows(entry, rows))
+    return rows
+
+
+def esm_contacts_map(name="", *, _self=cmd):
+    """
+DESCRIPTION
+
+    "esm_contacts_map" opens the contact map of a drawing, docked in PyMOL's window:
+    predicted probabilities above the diagonal, the structure's contacts below
+    (within the chain dark, with a chain of the same sequence in the homodimer
+    colour), the drawn pairs marked in their dash colours. Hovering a cell names
+    both residues, the probability, the Cb-Cb distance and the category; clicking
+    it selects the two residues as <name>_pick, zooms on them and measures their
+    distance (<name>_pick_dist). Refresh highlights the rows and columns of the
+    residues in the selection "sele". The panel opens after each drawing in
+    PyMOL's window unless map=0 is given.
+
+USAGE
+
+    esm_contacts_map [ name ]
+
+ARGUMENTS
+
+    name = str: the drawing {default: the latest one}
+
+SEE ALSO
+
+    esm_contacts, esm_contacts_pairs
+    """
+    entry = registry.get(name, _self)
+    open_map(entry.name, _self)
+    return entry.name
+
+
 #: The ``top`` values offered by completion and the dialogs.
 TOP_CHOICES = ["L", "L/2", "L/5", "all"]
 
@@ -371,3 +523,6 @@ def register(_self=cmd) -> None:
     add_command(_self, "esm_contacts_clear", esm_contacts_clear, (group,))
     categories = [lambda: Shortcut(list(drawing.COLORS)), "category", ", "]
     add_command(_self, "esm_contacts_color", esm_contacts_color, (categories, None, group))
+    drawings = [lambda: Shortcut(registry.names(_self)), "drawing", ""]
+    add_command(_self, "esm_contacts_pairs", esm_contacts_pairs, (drawings,))
+    add_command(_self, "esm_contacts_map", esm_contacts_map, (drawings,))

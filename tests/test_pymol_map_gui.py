@@ -1,0 +1,240 @@
+"""The contact-map panel in PyMOL's real Qt window, under a virtual X server (Xvfb).
+
+PyMOL starts with the plugin (``esm-contacts pymol-install`` into a temporary HOME) and a
+driver script: it draws contacts of 1hvr chain A from a file with ``esm_contacts_load``
+(the panel must open by itself, docked on the right of the main window), moves and
+clicks the real mouse (``QTest``) on the canvas pixel of a known pair, refreshes with a
+selection, closes the dock and reopens it with ``esm_contacts_map``, saves a
+screenshot of the X screen, and checks that the Predict dialog's drawing opens a panel
+too. Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the image.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymol", reason="pymol-open-source is not installed")
+pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
+
+import esm_contacts as ec  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DRIVER = r'''
+import json, os, time, traceback
+import pymol
+from pymol import cmd
+from pymol.Qt import QtCore, QtWidgets
+from PyQt5.QtTest import QTest
+
+OUT = os.environ["ESM_GUI_OUT"]
+report = {}
+
+
+def finish(ok):
+    report["ok"] = ok
+    with open(os.path.join(OUT, "report.json"), "w") as stream:
+        json.dump(report, stream, indent=1)
+    cmd.quit()
+
+
+def guarded(function):
+    def step():
+        try:
+            function()
+        except Exception:
+            report["error"] = traceback.format_exc()
+            finish(False)
+    return step
+
+
+def dock():
+    found = [w for w in QtWidgets.QApplication.allWidgets()
+             if isinstance(w, QtWidgets.QDockWidget) and w.objectName() == "esm_contacts_map_dock_file"]
+    return found[0] if found else None
+
+
+@guarded
+def draw():
+    cmd.load(os.environ["ESM_GUI_PDB"], "1hvr")
+    cmd.hide("everything")
+    cmd.show("cartoon")
+    cmd.do(f"esm_contacts_load {os.environ['ESM_GUI_RR']}, 1hvr and chain A, top=50, name=file")
+    QtCore.QTimer.singleShot(1000, check_dock)
+
+
+def pixel(panel, row, column):
+    """The canvas widget point (logical pixels) at the centre of a cell."""
+    panel.canvas.draw()
+    x, y = panel.axes.transData.transform((column, row))
+    ratio = panel.canvas.devicePixelRatioF()
+    return QtCore.QPoint(int(round(x / ratio)), int(round(panel.canvas.height() - y / ratio)))
+
+
+@guarded
+def check_dock():
+    window = pymol.gui.get_qtwindow()
+    holder = dock()
+    report["dock"] = holder is not None
+    report["visible"] = holder.isVisible()
+    report["floating"] = holder.isFloating()
+    report["area"] = int(window.dockWidgetArea(holder))
+    report["right_area"] = int(QtCore.Qt.RightDockWidgetArea)
+    report["title"] = holder.windowTitle()
+    panel = holder.widget()
+    report["canvas_size"] = [panel.canvas.width(), panel.canvas.height()]
+    from pymol_plugin import commands
+    rows = commands.esm_contacts_pairs("file", quiet=1)
+    row = next(r for r in rows if r["category"] == "inter")
+    a, b = row["position_1"] - 1, row["position_2"] - 1
+    report["pair"] = row
+    point = pixel(panel, a, b)
+    before = panel.status.text()
+    QTest.mouseMove(panel.canvas, point)
+    # The pointer moves through the X server: wait for its event to come back.
+    deadline = time.time() + 10
+    while panel.status.text() == before and time.time() < deadline:
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.02)
+    report["hover"] = panel.status.text()
+    QTest.mouseClick(panel.canvas, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, point)
+    QtWidgets.QApplication.processEvents()
+    report["pick_atoms"] = cmd.count_atoms("file_pick")
+    report["pick_residues"] = sorted({(atom.chain, atom.resi) for atom in cmd.get_model("file_pick").atom})
+    report["pick_dist_type"] = cmd.get_type("file_pick_dist") if "file_pick_dist" in cmd.get_names("all") else None
+    report["status_after_click"] = panel.status.text()
+    cmd.select("sele", "1hvr and chain A and resi 25-27")
+    refresh = [b for b in panel.findChildren(QtWidgets.QPushButton) if b.text() == "Refresh"][0]
+    QTest.mouseClick(refresh, QtCore.Qt.LeftButton)
+    report["highlighted"] = panel.highlighted
+    cmd.hide("everything", "1hvr and chain B")
+    cmd.show("cartoon", "1hvr and chain B")
+    cmd.orient("1hvr", animate=0)
+    QtCore.QTimer.singleShot(800, grab)
+
+
+@guarded
+def grab():
+    QtWidgets.QApplication.primaryScreen().grabWindow(0).save(os.path.join(OUT, "gui_map_screen.png"))
+    dock().close()
+    QtWidgets.QApplication.processEvents()
+    report["closed"] = not dock().isVisible()
+    cmd.do("esm_contacts_map file")
+    QtCore.QTimer.singleShot(300, reopened)
+
+
+@guarded
+def reopened():
+    report["reopened"] = dock().isVisible()
+    cmd.do("esm_contacts_clear file")
+    QtCore.QTimer.singleShot(300, cleared)
+
+
+@guarded
+def cleared():
+    report["gone_after_clear"] = dock() is None or not dock().isVisible()
+    # The Predict dialog's drawing step (what runs in the GUI thread when its worker
+    # reports), with the file's map as the worker's result: the panel opens for it too.
+    from esm_contacts.io import read_contacts
+    from pymol_plugin import commands, dialog
+    window = dialog.show_dialog()
+    window.name.setText("dlg")
+    P, sequence = read_contacts(os.environ["ESM_GUI_RR"])
+    target = commands.prepare_target("1hvr and chain A", "none")
+    window.finish(((P, sequence, "file model"), None), target, window.options(), None)
+    QtCore.QTimer.singleShot(500, from_dialog)
+
+
+@guarded
+def from_dialog():
+    found = [w for w in QtWidgets.QApplication.allWidgets()
+             if isinstance(w, QtWidgets.QDockWidget) and w.objectName() == "esm_contacts_map_dock_dlg"]
+    report["dialog_dock"] = bool(found) and found[0].isVisible()
+    # A second drawing's panel shares the dock area as a tab.
+    cmd.do(f"esm_contacts_load {os.environ['ESM_GUI_RR']}, 1hvr and chain A, top=10, name=second")
+    QtWidgets.QApplication.processEvents()
+    window = pymol.gui.get_qtwindow()
+    report["tabs"] = sorted(w.objectName() for w in window.tabifiedDockWidgets(found[0]))
+    finish(True)
+
+
+QtCore.QTimer.singleShot(300, draw)
+'''
+
+
+def test_panel_docks_after_drawing(shared_data, tmp_path):
+    for tool in ("xvfb-run", "Xvfb"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X server")
+    home, out = tmp_path / "home", tmp_path / "out"
+    home.mkdir()
+    out.mkdir()
+    structure = ec.load_structure(shared_data / "1hvr.pdb")
+    T, X = ec.true_contacts(structure, "A"), ec.homodimer_contacts(structure, "A")
+    i, j = np.triu_indices(T.shape[0], k=6)
+    rng = np.random.default_rng(5)
+    P = np.triu(rng.random(T.shape) * 0.2, 1)
+    for mask, count, low, high in (((T[i, j] == 1), 30, 0.55, 1.0), ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
+                                   ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7)):
+        chosen = rng.permutation(np.flatnonzero(mask))[:count]
+        P[i[chosen], j[chosen]] = np.linspace(low, high, count)
+    rr = tmp_path / "1hvr_A.rr"
+    ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
+    env = dict(os.environ, HOME=str(home), ESM_GUI_OUT=str(out), ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
+               ESM_GUI_RR=str(rr), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.pop("APPDATA", None)
+    env.pop("QT_QPA_PLATFORM", None)
+    install = subprocess.run([sys.executable, "-m", "esm_contacts.cli", "pymol-install"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert install.returncode == 0, install.stderr
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    run = subprocess.run([shutil.which("xvfb-run"), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "pymol",
+                          "-q", "-W", "1300", "-H", "800", str(driver)],
+                         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    report_file = out / "report.json"
+    assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    report = json.loads(report_file.read_text())
+    keep = os.environ.get("ESM_CONTACTS_GUI_IMAGES")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for image in out.glob("*.png"):
+            shutil.copy(image, Path(keep) / image.name)
+    assert report["ok"], report.get("error")
+
+    # Opened by the drawing itself, docked on the right of PyMOL's window.
+    assert report["dock"] and report["visible"] and not report["floating"]
+    assert report["area"] == report["right_area"] and report["title"] == "Contact map: file"
+    assert min(report["canvas_size"]) > 200
+    # The real mouse over the cell of a homodimer pair names it; a click picks the two residues.
+    pair = report["pair"]
+    labels = ec.residue_labels(structure, "A", with_name=True)
+    a, b = pair["position_1"] - 1, pair["position_2"] - 1
+    assert report["hover"].startswith(f"{labels[a]} \u2013 {labels[b]} | p = {pair['probability']:.3f}")
+    assert "homodimer contact, drawn" in report["hover"]
+    # The click picks where the magenta dash runs: one residue in A, the other in B (1hvr
+    # numbers both chains 1..99), the shorter of the two realisations.
+    cb_a, cb_b = ec.cb_coordinates(structure, "A"), ec.cb_coordinates(structure, "B")
+    own, other = min(((a, b), (b, a)), key=lambda e: np.linalg.norm(cb_a[e[0]] - cb_b[e[1]]))
+    assert report["pick_residues"] == [["A", str(own + 1)], ["B", str(other + 1)]]
+    assert f"dash A:{own + 1} " in report["status_after_click"]
+    assert report["pick_atoms"] > 8 and report["pick_dist_type"] == "object:measurement"
+    assert report["status_after_click"].startswith("Picked file_pick:")
+    assert report["highlighted"] == [24, 25, 26]
+    assert report["closed"] and report["reopened"] and report["gone_after_clear"]
+    assert report["dialog_dock"]
+    assert report["tabs"] == ["esm_contacts_map_dock_second"]
+
+    import matplotlib.image
+
+    screen = matplotlib.image.imread(out / "gui_map_screen.png")
+    assert screen.shape[:2] == (1000, 1600) and screen[..., :3].std() > 0.05
