@@ -305,12 +305,12 @@ def test_evaluate_dataset_gains_an_msa_transformer_row(shared_data, tiny_esm2, t
     assert float(long_row[5] or "nan") == pytest.approx(table["long"]["L"], nan_ok=True, abs=1e-4)
 
 
-def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch):
-    pytest.importorskip("pymol")
+def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch, pymol_cmd):
     pytest.importorskip("PyQt5")
     monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    from pymol import cmd
     from pymol.Qt import QtWidgets
+
+    cmd = pymol_cmd  # an instance of this module's own: the global cmd may have none after other tests
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # noqa: F841
     from pymol_plugin import commands, dialog
