@@ -170,11 +170,21 @@ def screenshots(dialog):
     QtCore.QTimer.singleShot(800, guarded(lambda: grab(dialog)))
 
 
+def save_screen(path, attempts=10):
+    # A grab of the X screen can come back empty while the server is busy: try again.
+    for _ in range(attempts):
+        if QtWidgets.QApplication.primaryScreen().grabWindow(0).save(path):
+            return True
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.3)
+    return False
+
+
 def grab(dialog):
     # QWidget.grab of the dialog; the whole X screen for the window, whose OpenGL
     # viewport QWidget.grab does not capture under Xvfb (it comes back as noise).
     dialog.grab().save(os.path.join(OUT, "gui_dialog.png"))
-    QtWidgets.QApplication.primaryScreen().grabWindow(0).save(os.path.join(OUT, "gui_screen.png"))
+    report["screen_saved"] = save_screen(os.path.join(OUT, "gui_screen.png"))
 
     # Contacts from a file, ray-traced on the homodimer.
     cmd.do("esm_contacts_clear esm")
@@ -300,6 +310,7 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
 
     import matplotlib.image
 
+    assert report["screen_saved"], "the X screen could not be grabbed"
     screen = matplotlib.image.imread(out / "gui_screen.png")
     assert screen.shape[:2] == (1000, 1600) and screen[..., :3].std() > 0.05
     # The viewport shows the drawn dashes: vermillion, as a random tiny model's picks are false.

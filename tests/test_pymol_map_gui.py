@@ -123,7 +123,12 @@ def check_dock():
 
 @guarded
 def grab():
-    QtWidgets.QApplication.primaryScreen().grabWindow(0).save(os.path.join(OUT, "gui_map_screen.png"))
+    # A grab of the X screen can come back empty while the server is busy: try again.
+    for _ in range(10):
+        if QtWidgets.QApplication.primaryScreen().grabWindow(0).save(os.path.join(OUT, "gui_map_screen.png")):
+            break
+        QtWidgets.QApplication.processEvents()
+        time.sleep(0.3)
     dock().close()
     QtWidgets.QApplication.processEvents()
     report["closed"] = not dock().isVisible()
