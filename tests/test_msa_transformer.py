@@ -305,29 +305,32 @@ def test_evaluate_dataset_gains_an_msa_transformer_row(shared_data, tiny_esm2, t
     assert float(long_row[5] or "nan") == pytest.approx(table["long"]["L"], nan_ok=True, abs=1e-4)
 
 
-def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch, pymol_cmd):
+def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch):
+    pymol2 = pytest.importorskip("pymol2")
     pytest.importorskip("PyQt5")
     monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     from pymol.Qt import QtWidgets
 
-    cmd = pymol_cmd  # an instance of this module's own: the global cmd may have none after other tests
-
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # noqa: F841
     from pymol_plugin import commands, dialog
 
-    cmd.reinitialize()
-    cmd.fab("MKTAYIAKQRQISFVKSHFSRQ", "hel", ss=1)
-    window = dialog.ContactsDialog(_self=cmd)
-    assert window.msa.placeholderText().startswith("optional")
-    window.model.setCurrentText("esm_msa1b_t12_100M_UR50S")
-    assert window.msa.isEnabled() and window.msa.placeholderText().startswith("required")
-    errors, started = [], []
-    window.fail = errors.append
-    monkeypatch.setattr(dialog, "start_job", lambda *args, **kwargs: started.append(args))
-    window.selection.setCurrentText("hel")
-    window.run()
-    assert len(errors) == 1 and "choose an alignment in the MSA field" in str(errors[0]) and not started
-    window.model.setCurrentText(commands.DEFAULT_MODEL)
-    assert window.msa.placeholderText().startswith("optional")
-    window.deleteLater()
-    cmd.delete("all")
+    pymol = pymol2.PyMOL()
+    pymol.start()
+    cmd = pymol.cmd
+    try:
+        cmd.fab("MKTAYIAKQRQISFVKSHFSRQ", "hel", ss=1, chain="A")
+        window = dialog.ContactsDialog(_self=cmd)
+        assert window.msa.placeholderText().startswith("optional")
+        window.model.setCurrentText("esm_msa1b_t12_100M_UR50S")
+        assert window.msa.isEnabled() and window.msa.placeholderText().startswith("required")
+        errors, started = [], []
+        window.fail = errors.append
+        monkeypatch.setattr(dialog, "start_job", lambda *args, **kwargs: started.append(args))
+        window.selection.setCurrentText("hel")
+        window.run()
+        assert len(errors) == 1 and "choose an alignment in the MSA field" in str(errors[0]) and not started
+        window.model.setCurrentText(commands.DEFAULT_MODEL)
+        assert window.msa.placeholderText().startswith("optional")
+        window.deleteLater()
+    finally:
+        pymol.stop()
