@@ -61,8 +61,8 @@ __all__ = [
 #: Rows the MSA Transformer's row-position table holds (fair-esm's ``msa_position_embedding``).
 MAX_ROWS = 1024
 #: Tokens (rows x columns) per chunk by default. Measured with the full-size model (L = 300, R = 64,
-#: 2 cores): peak 0.12 / 0.21 / 0.31 / 0.51 GB at 256 / 1024 / 2048 / 4096 tokens, 1024 no slower
-#: than larger chunks (fair-esm's own default is 2^14).
+#: 2 layers, CPU): peak 0.12 / 0.21 / 0.31 / 0.51 GB at 256 / 1024 / 2048 / 4096 tokens; 4096 runs as
+#: fast as fair-esm, 1024 about half as fast (fair-esm's own default is 2^14). See the README.
 MAX_TOKENS_PER_MSA = 2 ** 10
 #: Row selection of the MSA Transformer paper: greedy maximum mean Hamming distance (``"diverse"``).
 DEFAULT_STRATEGY = "diverse"
