@@ -152,7 +152,7 @@ def run_for_real(dialog):
 
 
 def wait(dialog, timer):
-    if dialog._job is not None and time.time() - report["started"] < 40:
+    if dialog._job is not None and time.time() - report["started"] < 150:
         QtCore.QTimer.singleShot(50, lambda: wait(dialog, timer))
         return
     timer.stop()
@@ -270,7 +270,7 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     driver.write_text(DRIVER)
     run = subprocess.run([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "pymol", "-q",
                           "-W", "850", "-H", "700", str(driver)],
-                         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                         env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     report_file = out / "report.json"
     assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
     report = json.loads(report_file.read_text())
