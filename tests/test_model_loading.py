@@ -29,6 +29,11 @@ def test_same_model_as_fair_esm_builds(fixture, request):
     assert set(ours) == set(theirs)
     for key, tensor in theirs.items():
         assert not ours[key].is_meta, key
+        if key.endswith("_float_tensor"):
+            # fair-esm's sinusoidal positions keep torch.FloatTensor(1) only for its dtype and
+            # device: uninitialised memory in both models, never read as a value.
+            assert ours[key].shape == tensor.shape and ours[key].dtype == tensor.dtype, key
+            continue
         torch.testing.assert_close(ours[key], tensor, rtol=0, atol=0, msg=key)
     if hasattr(model, "lm_head"):  # tied as fair-esm ties them
         assert model.lm_head.weight is model.embed_tokens.weight

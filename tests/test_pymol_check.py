@@ -254,6 +254,7 @@ def test_check_dialog_in_pymol_window(files, tiny_esm1b, tmp_path):
                ESM_SHIFTED=str(files / "shifted.pdb"), ESM_PRED=str(files / "pred.rr"), ESM_MODEL=str(tiny_esm1b),
                HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path), LIBGL_ALWAYS_SOFTWARE="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    env.pop("QT_QPA_PLATFORM", None)  # the real window on Xvfb, not Qt's offscreen platform
     run = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "pymol", "-q", str(driver)], env=env,
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     report_file = tmp_path / "report.json"

@@ -247,6 +247,8 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
                ESM_GUI_NUM_SEQS=str(NUM_SEQS), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("APPDATA", None)
+    # The real window on Xvfb: another test module may have chosen Qt's offscreen platform.
+    env.pop("QT_QPA_PLATFORM", None)
 
     # A noisy-truth file: true, homodimer and false contacts over the probability bins.
     structure = load_structure(shared_data / "1hvr.pdb")
