@@ -55,11 +55,12 @@ def tiny_esm1(checkpoint_dir) -> Path:
 def pymol_cmd():
     """A headless PyMOL instance of one test module, with the plugin's commands registered."""
     pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
-    from pymol_plugin import commands
+    from pymol_plugin import check, commands
 
     pymol = pymol2.PyMOL()
     pymol.start()
     commands.register(pymol.cmd)
+    check.register(pymol.cmd)
     yield pymol.cmd
     pymol.stop()
 

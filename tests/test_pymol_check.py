@@ -12,20 +12,16 @@ from esm_contacts.io import read_contacts, write_contacts  # noqa: E402
 from esm_contacts.structure import (chain_sequence, load_structure, map_sequence,  # noqa: E402
                                     residue_identities)
 from esm_contacts.validation import validate  # noqa: E402
-from pymol_plugin import check, commands  # noqa: E402
+from pymol_plugin import check  # noqa: E402
 from pymol_plugin.legend import CHECK_NO_EVIDENCE_COLOR  # noqa: E402
 from test_validate import SEGMENT, SHIFT  # noqa: E402,F401  (fixtures below come from there too)
 from test_validate import model_1a3a, prediction_1a3a, register_error_model  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
-def instance():
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    check.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
+def instance(pymol_cmd):
+    """This module's headless PyMOL (conftest's ``pymol_cmd``)."""
+    return pymol_cmd
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,9 @@ SHIFTED = (76, 92)  # 0-based positions of 1igy chain B moved by two residues: 7
 
 
 @pytest.fixture(scope="module")
-def instance():
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    check.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
+def instance(pymol_cmd):
+    """This module's headless PyMOL (conftest's ``pymol_cmd``)."""
+    return pymol_cmd
 
 
 @pytest.fixture(scope="module")

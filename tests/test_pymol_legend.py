@@ -28,13 +28,9 @@ DISTINCT = 20.0
 
 
 @pytest.fixture(scope="module")
-def instance():
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    check.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
+def instance(pymol_cmd):
+    """This module's headless PyMOL (conftest's ``pymol_cmd``)."""
+    return pymol_cmd
 
 
 @pytest.fixture

@@ -28,12 +28,9 @@ HELIX = "A" * 20
 
 
 @pytest.fixture(scope="module")
-def instance():
-    pymol = pymol2.PyMOL()
-    pymol.start()
-    commands.register(pymol.cmd)
-    yield pymol.cmd
-    pymol.stop()
+def instance(pymol_cmd):
+    """This module's headless PyMOL (conftest's ``pymol_cmd``)."""
+    return pymol_cmd
 
 
 @pytest.fixture
