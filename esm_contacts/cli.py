@@ -1067,12 +1067,8 @@ def _add_predict_many(subparsers) -> None:
 def _run_predict_many(args) -> int:
     from .batch import predict_many
 
-    result = predict_many(
-        args.input, args.out, args.model, regression=args.regression, top=args.top, min_sep=args.min_sep,
-        min_probability=args.min_probability, maps=args.maps, engine=args.engine, address=args.address,
-        workers=args.workers, gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker,
-        device=args.device, dtype=args.dtype, max_tokens=args.max_tokens,
-        max_memory=args.max_memory * 1e9 if args.max_memory else None, progress=_progress(args))
+    result = predict_many(args.input, args.out, args.model, min_probability=args.min_probability, maps=args.maps,
+                          **_batch_options(args))
     return _batch_status(result, "records")
 
 
@@ -1105,13 +1101,18 @@ def _add_validate_many(subparsers) -> None:
 def _run_validate_many(args) -> int:
     from .batch import validate_many
 
-    result = validate_many(
-        args.structures, args.out, args.model, regression=args.regression, top=args.top, min_sep=args.min_sep,
-        threshold=args.threshold, min_identity=args.min_identity, engine=args.engine, address=args.address,
-        workers=args.workers, gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker,
-        device=args.device, dtype=args.dtype, max_tokens=args.max_tokens,
-        max_memory=args.max_memory * 1e9 if args.max_memory else None, progress=_progress(args))
+    result = validate_many(args.structures, args.out, args.model, threshold=args.threshold,
+                           min_identity=args.min_identity, **_batch_options(args))
     return _batch_status(result, "models")
+
+
+def _batch_options(args) -> dict:
+    """The options ``predict-many`` and ``validate-many`` share, as keywords of :mod:`esm_contacts.batch`."""
+    return dict(regression=args.regression, top=args.top, min_sep=args.min_sep, engine=args.engine,
+                address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                cpus_per_worker=args.cpus_per_worker, device=args.device, dtype=args.dtype,
+                max_tokens=args.max_tokens, max_memory=args.max_memory * 1e9 if args.max_memory else None,
+                progress=_progress(args))
 
 
 def _batch_status(result, what: str) -> int:

@@ -234,11 +234,12 @@ def _parse(path: Path, max_bytes: Optional[int] = None):
 
 
 def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None,
-               max_bytes: Optional[int] = None, model: int = 1):
+               max_bytes: Optional[int] = None, model: int = 1, parsed=None):
     """Raw atoms (all altlocs, model `model`, the first by default) with occupancy, and per-file extras.
 
     With `assembly`, the atoms of assembly `assembly_id`; without an ID, the first
-    assembly listed, or the first that holds `chain` where one is given.
+    assembly listed, or the first that holds `chain` where one is given. `parsed`, the
+    ``(label, file)`` of :func:`_parse`, saves parsing the file again (one model after another).
 
     Returns
     -------
@@ -252,7 +253,7 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
     chosen : str or None
         The assembly read (None without `assembly`).
     """
-    label, file = _parse(path, max_bytes)
+    label, file = parsed or _parse(path, max_bytes)
     with warnings.catch_warnings():
         # Biotite warns about missing optional columns; their defaults are fine here.
         warnings.simplefilter("ignore")
@@ -593,7 +594,10 @@ def load_structure(
 def model_count(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> int:
     """How many models (NMR ensemble members) a structure file holds."""
     path = _resolve_path(path_or_pdb_id, cache_dir)
-    label, file = _parse(path)
+    return _model_count(path, *_parse(path))
+
+
+def _model_count(path: Path, label: str, file) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -628,14 +632,15 @@ def load_models(
         :func:`load_structure`.
     """
     path = _resolve_path(path_or_pdb_id, cache_dir)
-    count = model_count(path)
+    parsed = _parse(path)  # once for every model
+    count = _model_count(path, *parsed)
     numbers = list(range(1, count + 1)) if model_numbers is None else [int(n) for n in model_numbers]
     for number in numbers:
         if not 1 <= number <= count:
             raise ValueError(f"{path}: no model {number}; the file has {count} model{'s' if count != 1 else ''}")
     models = []
     for number in numbers:
-        atoms, peptide_entities, entities, _ = _read_file(path, model=number)
+        atoms, peptide_entities, entities, _ = _read_file(path, model=number, parsed=parsed)
         atoms = _finish(atoms, path, peptide_entities, entities)
         atoms.model_number = number
         models.append(atoms)
