@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _MODULES = (
     "attention",
     "batch",
+    "catalog",
     "files",
     "hf",
     "io",

@@ -654,7 +654,7 @@ def predict_many(
     ValueError, OSError
         Bad options, an unreadable FASTA file, a folder another run holds.
     """
-    from .models import DEFAULT_MODEL
+    from .catalog import DEFAULT_MODEL
     from .predictor import clean_sequence
 
     model = model or DEFAULT_MODEL
@@ -944,7 +944,7 @@ def validate_many(
     result : BatchResult
         Counted in models; ``resumed``: models complete from an earlier run.
     """
-    from .models import DEFAULT_MODEL
+    from .catalog import DEFAULT_MODEL
     from .options import check_option
 
     model = model or DEFAULT_MODEL

@@ -119,7 +119,8 @@ def _add_models(subparsers) -> None:
 
 def _run_models(args) -> int:
     from .hf import hf_cache_state
-    from .models import KNOWN_MODELS, cache_state, hub_paths
+    from .catalog import KNOWN_MODELS
+    from .models import cache_state, hub_paths
 
     print(f"{'model':32} {'family':15} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
     for info in KNOWN_MODELS.values():
@@ -282,7 +283,7 @@ def _print_pairs(name: str, sequence: str, pairs) -> None:
 
 def _run_predict(args) -> int:
     from .metrics import parse_top
-    from .models import DEFAULT_MODEL
+    from .catalog import DEFAULT_MODEL
     from .predictor import clean_sequence
 
     if args.format and not args.out:
@@ -384,7 +385,7 @@ def _model_size(model: str) -> Tuple[int, int, int]:
     Known names and Hub IDs: from :data:`esm_contacts.models.KNOWN_MODELS` (4 bytes a parameter);
     a checkpoint file or Hugging Face directory: ESM-1b's context and heads, and the size of its weights.
     """
-    from .models import model_info
+    from .catalog import model_info
 
     info = model_info(model)
     if info is not None:

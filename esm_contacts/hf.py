@@ -32,7 +32,8 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 
-from .models import OFFLINE_ENV, CheckpointError, WeightsNotFoundError, _one_line
+from .catalog import OFFLINE_ENV, env_flag
+from .models import CheckpointError, WeightsNotFoundError, _one_line
 
 __all__ = [
     "HFContactModel",
@@ -99,7 +100,7 @@ def hf_cache_dir() -> Path:
 
 def _offline_reason() -> Optional[str]:
     for variable in (OFFLINE_ENV, "HF_HUB_OFFLINE"):
-        if os.environ.get(variable, "").strip().lower() not in ("", "0", "false", "no", "off"):
+        if env_flag(variable):
             return f"{variable} forbids downloads"
     return None
 
@@ -541,7 +542,8 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
 
     from .models import _is_esm2
 
-    from .models import KNOWN_MODELS, fetch_weights
+    from .catalog import KNOWN_MODELS
+    from .models import fetch_weights
 
     if str(checkpoint) in KNOWN_MODELS:  # a fair-esm name: its files in the torch hub cache
         checkpoint, default_regression = fetch_weights(str(checkpoint))

@@ -15,20 +15,15 @@ import pickletools
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import torch
 
+from .catalog import HUB_IDS, KNOWN_MODELS, MODEL_URL, OFFLINE_ENV, REGRESSION_URL, offline
 from .files import check_input_file, file_kind
 
 __all__ = [
-    "KNOWN_MODELS",
-    "HUB_IDS",
-    "model_info",
-    "DEFAULT_MODEL",
-    "ModelInfo",
     "WeightsNotFoundError",
     "CheckpointError",
     "UnsafeCheckpointError",
@@ -40,14 +35,8 @@ __all__ = [
     "resolve_device",
     "UnknownModelError",
     "fetch_weights",
-    "takes_alignments",
 ]
 
-DEFAULT_MODEL = "esm1b_t33_650M_UR50S"
-MODEL_URL = "https://dl.fbaipublicfiles.com/fair-esm/models/{name}.pt"
-REGRESSION_URL = "https://dl.fbaipublicfiles.com/fair-esm/regression/{name}-contact-regression.pt"
-#: Setting this environment variable to 1 forbids any download attempt.
-OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
 #: The only global a fair-esm checkpoint needs besides tensors and containers.
 SAFE_GLOBALS = (argparse.Namespace,)
 
@@ -106,60 +95,6 @@ def _torch_load(path: Path, mmap: bool):
     # Older torch cannot allow-list Namespace for weights_only loading: unpickle through
     # our own allow-list instead (weights_only=False only hands torch our pickle module).
     return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_AllowListPickle, **extra)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a fair-esm model with a contact head is."""
-
-    name: str
-    family: str
-    layers: int
-    heads: int
-    parameters: str
-    context: int  # residues per forward pass (BOS/EOS excluded)
-    hub_id: Optional[str] = None  # the same weights on the Hugging Face Hub (safetensors), if published
-
-
-def _info(name: str, family: str, layers: int, heads: int, parameters: str, hub: bool = False) -> ModelInfo:
-    return ModelInfo(name, family, layers, heads, parameters, 1022, f"facebook/{name}" if hub else None)
-
-
-#: Every fair-esm model released with contact-regression weights (ESM-1v and ESM-IF have none),
-#: with its Hugging Face Hub ID where the Hub has it (ESM-1b and ESM-2, contact head included);
-#: the MSA Transformer takes alignments (``ContactPredictor.predict_msa``).
-KNOWN_MODELS: Dict[str, ModelInfo] = {
-    info.name: info
-    for info in (
-        _info("esm1b_t33_650M_UR50S", "ESM-1b", 33, 20, "650M", hub=True),
-        _info("esm1_t34_670M_UR50S", "ESM-1", 34, 20, "670M"),
-        _info("esm1_t34_670M_UR50D", "ESM-1", 34, 20, "670M"),
-        _info("esm1_t34_670M_UR100", "ESM-1", 34, 20, "670M"),
-        _info("esm1_t12_85M_UR50S", "ESM-1", 12, 12, "85M"),
-        _info("esm1_t6_43M_UR50S", "ESM-1", 6, 16, "43M"),
-        _info("esm2_t6_8M_UR50D", "ESM-2", 6, 20, "8M", hub=True),
-        _info("esm2_t12_35M_UR50D", "ESM-2", 12, 20, "35M", hub=True),
-        _info("esm2_t30_150M_UR50D", "ESM-2", 30, 20, "150M", hub=True),
-        _info("esm2_t33_650M_UR50D", "ESM-2", 33, 20, "650M", hub=True),
-        _info("esm2_t36_3B_UR50D", "ESM-2", 36, 40, "3B", hub=True),
-        _info("esm2_t48_15B_UR50D", "ESM-2", 48, 40, "15B", hub=True),
-        # Alignments in (esm_contacts.msa_transformer); one BOS and no EOS: 1023 residues a row.
-        ModelInfo("esm_msa1b_t12_100M_UR50S", "MSA Transformer", 12, 12, "100M", 1023),
-    )
-}
-#: The Hub IDs of :data:`KNOWN_MODELS` (the same table, keyed by ``hub_id``).
-HUB_IDS: Dict[str, ModelInfo] = {info.hub_id: info for info in KNOWN_MODELS.values() if info.hub_id}
-
-
-def takes_alignments(name_or_path: Union[str, Path]) -> bool:
-    """Whether a model name (or a checkpoint file named after one) is an MSA Transformer, before loading.
-
-    Known names only (:data:`KNOWN_MODELS`); a loaded predictor knows for any checkpoint
-    (``ContactPredictor.is_msa_transformer``).
-    """
-    text = str(name_or_path).strip()
-    info = KNOWN_MODELS.get(text) or KNOWN_MODELS.get(Path(text).stem if text.endswith(".pt") else "")
-    return info is not None and info.family == "MSA Transformer"
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -350,7 +285,7 @@ def fetch_weights(name: str) -> Tuple[Path, Path]:
     for url, path in ((MODEL_URL, model_path), (REGRESSION_URL, regression_path)):
         if path.is_file():
             continue
-        if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        if offline():
             reason = f"{path.name} is not in the cache and {OFFLINE_ENV} forbids downloads"
             raise WeightsNotFoundError(_missing_weights_message(name, model_path, regression_path, reason))
         try:
@@ -649,11 +584,6 @@ def _is_hf_source(name_or_path) -> bool:
     from .hf import is_hf_source
 
     return str(name_or_path) in HUB_IDS or is_hf_source(name_or_path)
-
-
-def model_info(name: str) -> Optional[ModelInfo]:
-    """The :data:`KNOWN_MODELS` entry of a fair-esm name or a Hugging Face Hub ID; None for others."""
-    return KNOWN_MODELS.get(str(name)) or HUB_IDS.get(str(name))
 
 
 def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from .attention import add_weighted_heads, crop_to_residues, layer_attentions, nonzero_heads
-from .models import DEFAULT_MODEL, load_model, resolve_device
+from .catalog import DEFAULT_MODEL
+from .models import load_model, resolve_device
 from .options import whole_number
 
 __all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS", "window_starts", "length_batches"]

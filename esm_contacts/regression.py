@@ -197,7 +197,8 @@ def load_regression(
         metadata that is not JSON or whose layer and head counts are not positive
         whole numbers matching the weights (one line naming the file; a ValueError).
     """
-    from .models import KNOWN_MODELS, CheckpointError, _check_state, safe_load
+    from .catalog import KNOWN_MODELS
+    from .models import CheckpointError, _check_state, safe_load
 
     path = Path(path)
     data = safe_load(path)

@@ -36,6 +36,7 @@ import biotite.structure.io.pdb as pdb
 import biotite.structure.io.pdbx as pdbx
 from scipy.spatial import cKDTree
 
+from .catalog import OFFLINE_ENV, offline
 from .files import byte_limit, check_input_file, file_kind, read_bytes_limited
 
 __all__ = [
@@ -75,8 +76,6 @@ __all__ = [
 
 #: Where fetched PDB entries are kept.
 DEFAULT_CACHE = Path("~/.cache/esm-contacts/pdb")
-#: Setting this environment variable to 1 forbids any download attempt.
-OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
 #: Largest structure file read, in bytes after decompression (2 GiB; a PDB entry of
 #: a million atoms is about 80 MB): larger files, and gzip files that unpack beyond it,
 #: are refused before they are read whole. Overridden by the environment variable
@@ -120,7 +119,7 @@ def _resolve_path(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None
     for name in (f"{pdb_id}.cif", f"{pdb_id}.cif.gz", f"{pdb_id}.bcif", f"{pdb_id}.pdb"):
         if (cache / name).is_file() and (cache / name).stat().st_size > 0:
             return cache / name
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+    if offline():
         raise FileNotFoundError(
             f"{text}: no such file, and PDB entry {pdb_id.upper()} is not in the cache {cache}; "
             f"{OFFLINE_ENV} forbids fetching it from RCSB"

@@ -13,10 +13,11 @@ import numpy as np
 
 from pymol import CmdException, cmd
 
+from esm_contacts.catalog import DEFAULT_MODEL, KNOWN_MODELS
+
 from . import drawing, registry
 from .target import Target, attach_assembly, find_assembly, load_target
 
-DEFAULT_MODEL = "esm1b_t33_650M_UR50S"  # esm_contacts.models.DEFAULT_MODEL, without importing torch here
 
 #: Loaded predictors by (model, device); a model loads once per PyMOL session.
 _PREDICTORS: Dict[Tuple[str, str], object] = {}
@@ -485,12 +486,7 @@ TOP_CHOICES = ["L", "L/2", "L/5", "all"]
 
 def model_names() -> list:
     """The model names offered by completion and the dialogs (the known fair-esm models)."""
-    try:
-        from esm_contacts.models import KNOWN_MODELS
-
-        return list(KNOWN_MODELS)
-    except ImportError:  # torch missing: completion still offers the default
-        return [DEFAULT_MODEL]
+    return list(KNOWN_MODELS)
 
 
 def selection_completion(_self=cmd) -> list:

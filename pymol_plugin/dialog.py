@@ -367,7 +367,7 @@ class ContactsDialog(QtWidgets.QDialog):
 
     def model_changed(self, name: str) -> None:
         """An MSA Transformer takes an alignment: the MSA field becomes required (see :meth:`run`)."""
-        from esm_contacts.models import takes_alignments
+        from esm_contacts.catalog import takes_alignments
 
         required = takes_alignments(name)
         self.msa.setEnabled(True)
@@ -397,7 +397,7 @@ class ContactsDialog(QtWidgets.QDialog):
             self.fail(error)
             return
         msa = self.msa.text().strip() or None
-        from esm_contacts.models import takes_alignments
+        from esm_contacts.catalog import takes_alignments
 
         if not msa and takes_alignments(model):
             self.fail(CmdException(f"{model} is an MSA Transformer: choose an alignment in the MSA field"))

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from esm_contacts.io import atomic_write, check_output_path  # noqa: E402
 from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
-from esm_contacts.models import KNOWN_MODELS  # noqa: E402
+from esm_contacts.catalog import KNOWN_MODELS  # noqa: E402
 from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
 from esm_contacts.msa_transformer import MAX_ROWS  # noqa: E402
 from esm_contacts.predictor import ContactPredictor, clean_sequence  # noqa: E402

@@ -3,7 +3,11 @@
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 import types
+
+import pytest
 
 import esm_contacts
 
@@ -63,3 +67,31 @@ def test_public_functions_of_each_module_are_listed():
             and value.__module__ == module.__name__
         }
         assert public <= set(module.__all__), (module_name, sorted(public - set(module.__all__)))
+
+
+def test_catalog_and_plugin_commands_import_without_torch():
+    """The plugin reads the default model and the model list at PyMOL's start-up: no torch then."""
+    code = (
+        "import sys\n"
+        "import esm_contacts.catalog as catalog\n"
+        "import pymol_plugin.commands as commands\n"
+        "assert commands.DEFAULT_MODEL is catalog.DEFAULT_MODEL\n"
+        "assert commands.model_names() == list(catalog.KNOWN_MODELS)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'esm', 'biotite')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_one_offline_rule_for_weights_and_structures(monkeypatch, tmp_path):
+    """ESM_CONTACTS_OFFLINE means the same for the weights, the Hub and RCSB (catalog.env_flag)."""
+    from esm_contacts.catalog import OFFLINE_ENV, offline
+    from esm_contacts.structure import load_structure
+
+    for value, on in (("", False), ("0", False), ("off", False), ("false", False), ("1", True), ("yes", True)):
+        monkeypatch.setenv(OFFLINE_ENV, value)
+        assert offline() is on, value
+    monkeypatch.setenv(OFFLINE_ENV, "yes")
+    with pytest.raises(FileNotFoundError, match=f"{OFFLINE_ENV} forbids fetching"):
+        load_structure("9zzz", cache_dir=tmp_path)

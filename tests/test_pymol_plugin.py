@@ -358,7 +358,7 @@ def test_command_completion_and_help(cmd):
 
 def test_default_model_is_the_core_default():
     """commands.DEFAULT_MODEL is a copy (the plugin does not import torch to read it)."""
-    from esm_contacts.models import DEFAULT_MODEL
+    from esm_contacts.catalog import DEFAULT_MODEL
 
     assert commands.DEFAULT_MODEL == DEFAULT_MODEL
     assert commands.model_names()[0] == DEFAULT_MODEL
