@@ -30,10 +30,12 @@ _MODULES = (
     "msa",
     "msa_transformer",
     "options",
+    "progress",
     "plot",
     "predictor",
     "regression",
     "resources",
+    "sequence",
     "structure",
     "validation",
 )

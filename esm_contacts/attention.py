@@ -12,8 +12,11 @@ from typing import Iterator, List, Sequence, Tuple
 
 import torch
 
-__all__ = ["symmetrize", "apc", "layer_attentions", "crop_to_residues", "apc_features", "nonzero_heads",
-           "add_weighted_heads"]
+__all__ = ["HEAD_CHUNK", "symmetrize", "apc", "layer_attentions", "residue_attentions", "crop_to_residues",
+           "apc_features", "apc_feature_chunks", "nonzero_heads", "add_weighted_heads"]
+
+#: Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's maps.
+HEAD_CHUNK = 4
 
 
 def symmetrize(x: torch.Tensor) -> torch.Tensor:
@@ -86,6 +89,35 @@ def layer_attentions(model, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.T
         del attention
 
 
+def residue_attentions(model, tokens: torch.Tensor, lengths: Sequence[int],
+                       prepend_bos: bool = True) -> Iterator[Tuple[int, List[torch.Tensor]]]:
+    """Run the transformer layer by layer and yield each sequence's attention on its own residues.
+
+    The one loop behind prediction (:meth:`esm_contacts.ContactPredictor.predict_batch`) and
+    training (:func:`esm_contacts.regression.pair_features`).
+
+    Parameters
+    ----------
+    model : esm.ProteinBertModel or esm.model.esm2.ESM2 or esm_contacts.hf.HFContactModel
+        In eval mode.
+    tokens : torch.Tensor
+        (B, T) token indices as fair-esm's ``BatchConverter`` makes them.
+    lengths : sequence of int
+        Residues of each of the B sequences.
+    prepend_bos : bool
+        Whether position 0 is a BOS token.
+
+    Yields
+    ------
+    layer : int
+        0-based layer index.
+    attentions : list of torch.Tensor
+        One (H, L_b, L_b) view per sequence, valid until the next item is requested.
+    """
+    for layer, attention in layer_attentions(model, tokens):
+        yield layer, [crop_to_residues(attention[b], n, prepend_bos) for b, n in enumerate(lengths)]
+
+
 def crop_to_residues(attention: torch.Tensor, length: int, prepend_bos: bool = True) -> torch.Tensor:
     """One sequence's attention restricted to its own residues.
 
@@ -125,8 +157,32 @@ def apc_features(attention: torch.Tensor, heads: Sequence[int] = None) -> torch.
     return apc(symmetrize(attention.float()))
 
 
+def apc_feature_chunks(attention: torch.Tensor, heads: torch.Tensor,
+                       chunk: int = HEAD_CHUNK) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`apc_features` of the chosen heads, `chunk` heads at a time.
+
+    Parameters
+    ----------
+    attention : torch.Tensor
+        (H, L, L) attention of one sequence, cropped to its residues.
+    heads : torch.Tensor
+        Indices of the heads, in the order wanted.
+    chunk : int
+        Heads per item.
+
+    Yields
+    ------
+    heads : torch.Tensor
+        The indices of this item's heads.
+    features : torch.Tensor
+        Their (len(heads), L, L) float32 features.
+    """
+    for head_chunk in heads.split(chunk):
+        yield head_chunk, apc_features(attention, head_chunk)
+
+
 def add_weighted_heads(logit: torch.Tensor, attention: torch.Tensor, heads: torch.Tensor, weights: torch.Tensor,
-                       chunk: int = 4) -> None:
+                       chunk: int = HEAD_CHUNK) -> None:
     """Add one layer's regression term ``sum_h w_h APC(sym(A_h))`` to a running (L, L) sum, in place.
 
     Parameters
@@ -142,8 +198,8 @@ def add_weighted_heads(logit: torch.Tensor, attention: torch.Tensor, heads: torc
     chunk : int
         Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's maps.
     """
-    for head_chunk, weight_chunk in zip(heads.split(chunk), weights.split(chunk)):
-        logit += torch.einsum("h,hij->ij", weight_chunk, apc_features(attention, head_chunk))
+    for (_, features), weight_chunk in zip(apc_feature_chunks(attention, heads, chunk), weights.split(chunk)):
+        logit += torch.einsum("h,hij->ij", weight_chunk, features)
 
 
 def nonzero_heads(weight: torch.Tensor, num_layers: int, num_heads: int) -> List[torch.Tensor]:

@@ -655,7 +655,7 @@ def predict_many(
         Bad options, an unreadable FASTA file, a folder another run holds.
     """
     from .catalog import DEFAULT_MODEL
-    from .predictor import clean_sequence
+    from .sequence import clean_sequence
 
     model = model or DEFAULT_MODEL
     min_sep, min_probability = _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker,

@@ -284,7 +284,7 @@ def _print_pairs(name: str, sequence: str, pairs) -> None:
 def _run_predict(args) -> int:
     from .metrics import parse_top
     from .catalog import DEFAULT_MODEL
-    from .predictor import clean_sequence
+    from .sequence import clean_sequence
 
     if args.format and not args.out:
         raise CommandError("--format names the format of --out: give --out FILE")

@@ -28,71 +28,19 @@ their count and :meth:`ContactPredictor.coverage` returns the mask.
 import os
 import sys
 import warnings
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .attention import add_weighted_heads, crop_to_residues, layer_attentions, nonzero_heads
+from .attention import HEAD_CHUNK, add_weighted_heads, nonzero_heads, residue_attentions
 from .catalog import DEFAULT_MODEL
 from .models import load_model, resolve_device
 from .options import whole_number
+from .progress import progress_bar
+from .sequence import ALPHABET_LETTERS, clean_sequence
 
-__all__ = ["ContactPredictor", "clean_sequence", "ALPHABET_LETTERS", "window_starts", "length_batches"]
-
-#: Heads symmetrized and APC-corrected together (bounds the temporaries' memory).
-HEAD_CHUNK = 4
-#: Letters every ESM sequence model accepts: 20 standard residues, X, B, Z, U, O.
-ALPHABET_LETTERS = frozenset("ACDEFGHIKLMNPQRSTVWYXBZUO")
-
-
-def clean_sequence(sequence: str, name: Optional[str] = None) -> str:
-    """Validate and normalise a protein sequence.
-
-    Lowercase letters are accepted, whitespace anywhere and a trailing ``*`` (stop) are
-    ignored.
-
-    Parameters
-    ----------
-    sequence : str
-        One-letter amino-acid sequence.
-    name : str, optional
-        Record name to put in error messages.
-
-    Returns
-    -------
-    sequence : str
-        Upper-case letters only.
-
-    Raises
-    ------
-    TypeError
-        `sequence` is not a str.
-    ValueError
-        Empty sequence, or a character outside the model alphabet (the message gives
-        its 1-based position in the input and the character).
-    """
-    where = f" of {name}" if name else ""
-    if not isinstance(sequence, str):
-        raise TypeError(f"{name or 'the sequence'} must be a str of one-letter codes, not {type(sequence).__name__}")
-    text = sequence.rstrip()
-    if text.endswith("*"):
-        text = text[:-1]
-    letters = []
-    for position, char in enumerate(text, start=1):
-        if char.isspace():
-            continue
-        upper = char.upper()
-        if upper not in ALPHABET_LETTERS:
-            raise ValueError(
-                f"invalid character {char!r} at position {position} of the sequence{where}; "
-                "allowed: the 20 standard amino acids and X, B, Z, U, O"
-            )
-        letters.append(upper)
-    if not letters:
-        raise ValueError(f"empty sequence{where}")
-    return "".join(letters)
-
+__all__ = ["ContactPredictor", "window_starts", "length_batches"]
 
 class ContactPredictor:
     """Contact maps from an ESM model's attention and its logistic regression.
@@ -347,7 +295,7 @@ class ContactPredictor:
         description = f"{self.name}: {len(cleaned)} sequence(s)"
         if long:
             description += f", {sum(window_counts)} windows"
-        bar = _progress(passes * self.num_layers, progress, description, unit="layer")
+        bar = progress_bar(passes * self.num_layers, progress, description, unit="layer")
         try:
             for batch in batches:
                 indices = [short[k] for k in batch]
@@ -439,7 +387,7 @@ class ContactPredictor:
         best = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
         blocks = []  # every pair (top "all"): kept per block and sorted once at the end
         batches = list(self._length_batches([window] * len(windows)))
-        bar = _progress(len(batches) * self.num_layers, progress,
+        bar = progress_bar(len(batches) * self.num_layers, progress,
                         f"{self.name}: 1 sequence(s), {len(windows)} windows", unit="layer")
         try:
             for batch in batches:
@@ -573,7 +521,7 @@ class ContactPredictor:
         length = len(chosen[0][1])
         self.check_memory([length], max_memory, rows=len(chosen))
         tokens = msa_transformer.msa_tokens(self.alphabet, [row for _, row in chosen], ALPHABET_LETTERS)
-        bar = _progress(self.num_layers, progress, f"{self.name}: MSA of {len(chosen)} rows", unit="layer")
+        bar = progress_bar(self.num_layers, progress, f"{self.name}: MSA of {len(chosen)} rows", unit="layer")
         try:
             logit = msa_transformer.contact_logits(self.model, tokens.to(self.device), self._heads, self._head_weights,
                                                    HEAD_CHUNK, self.max_tokens_per_msa, bar)
@@ -604,7 +552,7 @@ class ContactPredictor:
                     contact_map[~self.coverage(len(sequence))] = np.nan
             return maps
 
-        bar = _progress(len(chosen), progress, f"{self.name} MSA ({len(chosen)} seqs)")
+        bar = progress_bar(len(chosen), progress, f"{self.name} MSA ({len(chosen)} seqs)")
         try:
             result = ensemble_maps([row for _, row in chosen], predict_known, chunk_size=chunk,
                                    alphabet=ALPHABET_LETTERS, progress=bar, checkpoints=checkpoints)
@@ -674,21 +622,51 @@ class ContactPredictor:
     @torch.no_grad()
     def _forward(self, sequences: Sequence[str], bar=None) -> List[np.ndarray]:
         """Contact maps of sequences that fit the context, in one forward pass; `bar` advances per layer."""
-        _, _, tokens = self._batch_converter([(str(i), seq) for i, seq in enumerate(sequences)])
-        tokens = tokens.to(self.device)
-        lengths = [len(seq) for seq in sequences]
-        logits = [torch.zeros((n, n), dtype=torch.float32, device=self.device) for n in lengths]
-        for layer, attention in layer_attentions(self.model, tokens):
+        logits = [torch.zeros((len(seq), len(seq)), dtype=torch.float32, device=self.device) for seq in sequences]
+        for layer, attentions in self.residue_attentions(sequences):
             if bar is not None:
                 bar.update(1)
             heads = self._heads[layer]
             if len(heads) == 0:
                 continue
-            weights = self._head_weights[layer]
-            for b, n in enumerate(lengths):
-                residues = crop_to_residues(attention[b], n, self.alphabet.prepend_bos)
-                add_weighted_heads(logits[b], residues, heads, weights, HEAD_CHUNK)
+            for logit, residues in zip(logits, attentions):
+                add_weighted_heads(logit, residues, heads, self._head_weights[layer])
         return [self._probabilities(logit) for logit in logits]
+
+    def tokenize(self, sequences: Sequence[str]) -> torch.Tensor:
+        """Token indices of clean sequences, padded as fair-esm's ``BatchConverter`` pads them.
+
+        Parameters
+        ----------
+        sequences : sequence of str
+            Clean sequences (:func:`esm_contacts.sequence.clean_sequence`).
+
+        Returns
+        -------
+        tokens : torch.Tensor
+            (B, T) on this predictor's device.
+        """
+        _, _, tokens = self._batch_converter([(str(i), seq) for i, seq in enumerate(sequences)])
+        return tokens.to(self.device)
+
+    def residue_attentions(self, sequences: Sequence[str]) -> Iterator[Tuple[int, List[torch.Tensor]]]:
+        """Each layer's attention of each sequence on its own residues (:func:`esm_contacts.attention.residue_attentions`).
+
+        Parameters
+        ----------
+        sequences : sequence of str
+            Clean sequences that fit the context, run in one forward pass.
+
+        Yields
+        ------
+        layer : int
+            0-based layer index.
+        attentions : list of torch.Tensor
+            One (H, L, L) view per sequence, valid until the next item is requested.
+        """
+        lengths = [len(seq) for seq in sequences]
+        with torch.no_grad():
+            yield from residue_attentions(self.model, self.tokenize(sequences), lengths, self.alphabet.prepend_bos)
 
     def _probabilities(self, logit: torch.Tensor) -> np.ndarray:
         """The regression's sigmoid of a summed (L, L) logit, as a float32 numpy map."""
@@ -814,15 +792,3 @@ def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if device.type == "cpu":
         raise ValueError(f"dtype {dtype!r} needs a GPU; on the CPU the model runs in float32")
     return resolved
-
-
-#: Seconds a progress bar waits before it appears: quick predictions print nothing.
-PROGRESS_DELAY_S = 2.0
-
-
-def _progress(total: int, enabled: bool, description: str, unit: str = "seq"):
-    """A tqdm bar on stderr, shown once the work has taken :data:`PROGRESS_DELAY_S` seconds."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled or total <= 1, desc=description, unit=unit,
-                delay=PROGRESS_DELAY_S, file=sys.stderr)

@@ -38,6 +38,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .progress import progress_bar
+from .sequence import clean_sequence
+
 __all__ = [
     "ContactRegression",
     "load_regression",
@@ -285,8 +288,7 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
     """
     import torch
 
-    from .attention import apc_features, crop_to_residues, layer_attentions
-    from .predictor import HEAD_CHUNK, clean_sequence
+    from .attention import apc_feature_chunks
 
     sequence = clean_sequence(sequence)
     if len(sequence) > predictor.max_length:
@@ -297,17 +299,13 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
     heads = predictor.num_heads
     if out is None:
         out = np.empty((len(i), predictor.num_layers * heads), dtype=np.float32)
-    _, _, tokens = predictor._batch_converter([("0", sequence)])
     rows = torch.as_tensor(np.asarray(i), device=predictor.device)
     cols = torch.as_tensor(np.asarray(j), device=predictor.device)
-    with torch.no_grad():
-        for layer, attention in layer_attentions(predictor.model, tokens.to(predictor.device)):
-            residues = crop_to_residues(attention[0], len(sequence), predictor.alphabet.prepend_bos)
-            for start in range(0, heads, HEAD_CHUNK):
-                chunk = torch.arange(start, min(start + HEAD_CHUNK, heads), device=predictor.device)
-                values = apc_features(residues, chunk)[:, rows, cols]  # (h, pairs)
-                column = layer * heads + start
-                out[:, column : column + len(chunk)] = values.T.cpu().numpy()
+    every_head = torch.arange(heads, device=predictor.device)
+    for layer, (residues,) in predictor.residue_attentions([sequence]):
+        for chunk, features in apc_feature_chunks(residues, every_head):
+            column = layer * heads + int(chunk[0])
+            out[:, column : column + len(chunk)] = features[:, rows, cols].T.cpu().numpy()  # (pairs, h)
     return out
 
 
@@ -550,7 +548,6 @@ def train_regression(
         ``metadata`` records C, min_sep, proteins, pairs, contacts, ``nonzero_heads``,
         ``solver``, ``solver_reason`` and ``precision`` (of the fitted features); with ``ranges``, ``{range name: ContactRegression}``.
     """
-    from .predictor import _progress, clean_sequence
 
     if len(sequences) != len(contacts):
         raise ValueError(f"{len(sequences)} sequences but {len(contacts)} contact maps")
@@ -603,7 +600,7 @@ def train_regression(
     y = np.empty(total, dtype=np.int8)
     separation = np.empty(total, dtype=np.int64)
     row = 0
-    bar = _progress(len(cleaned), progress, f"{predictor.name} features")
+    bar = progress_bar(len(cleaned), progress, f"{predictor.name} features")
     for sequence, truth, (i, j) in zip(cleaned, truths, pairs):
         pair_features(predictor, sequence, i, j, out=X[row : row + len(i)])
         y[row : row + len(i)] = truth[i, j]

@@ -37,6 +37,7 @@ import biotite.structure.io.pdbx as pdbx
 from scipy.spatial import cKDTree
 
 from .catalog import OFFLINE_ENV, offline
+from .sequence import clean_sequence
 from .files import byte_limit, check_input_file, file_kind, read_bytes_limited
 
 __all__ = [
@@ -885,16 +886,6 @@ def residue_labels(structure: struc.AtomArray, chain: str, with_name: bool = Fal
 # ---------------------------------------------------------------------------- mapping
 
 
-def _clean_sequence(sequence: str) -> str:
-    cleaned = re.sub(r"\s+", "", str(sequence)).upper().rstrip("*")
-    if not cleaned:
-        raise ValueError("the sequence is empty")
-    bad = re.search(r"[^A-Z]", cleaned)
-    if bad:
-        raise ValueError(f"sequence position {bad.start() + 1}: {bad.group()!r} is not an amino-acid letter")
-    return cleaned
-
-
 def _for_alignment(sequence: str) -> str:
     # Biotite's protein alphabet lacks J, O and U; they align as X.
     return sequence.translate(str.maketrans("JOU", "XXX"))
@@ -998,7 +989,7 @@ def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: O
     SequenceMismatchError
         Naming the identity and the coverage.
     """
-    a, b = _clean_sequence(a), _clean_sequence(b)
+    a, b = clean_sequence(a), clean_sequence(b)
     pairs, identity, coverage = _align(a, b)
     _check_match(identity, coverage, min_identity, f"the sequences ({len(a)} and {len(b)} residues)", where)
     return pairs
@@ -1091,7 +1082,7 @@ def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_iden
         Not the same protein: identity below `min_identity` or coverage below
         :data:`MIN_COVERAGE` (the message names both).
     """
-    sequence = _clean_sequence(sequence)
+    sequence = clean_sequence(sequence)
     atoms = _chain(structure, chain)
     entity = getattr(structure, "entity_sequences", {}).get(chain)
     return _mapping(sequence, atoms, chain, entity, min_identity, where)
@@ -1340,7 +1331,7 @@ def _homodimer(
     labels = [label for label, _, _ in partners]
     if not contacts:
         return labels, None
-    reference = _clean_sequence(reference)
+    reference = clean_sequence(reference)
     length = len(reference)
     if not partners:
         return labels, np.zeros((length, length), dtype=np.int8)
@@ -1414,7 +1405,7 @@ def homodimer_distances(structure: struc.AtomArray, chain: str, sequence: Option
     """
     _chain(structure, chain)
     own, partners = _partner_copies(structure, chain, assembly)
-    reference = _clean_sequence(sequence if sequence is not None else chain_sequence(structure, chain))
+    reference = clean_sequence(sequence if sequence is not None else chain_sequence(structure, chain))
     best = np.full((len(reference), len(reference)), np.nan, dtype=np.float32)
     for a, b in _partner_cb(structure if assembly is None else assembly, own, chain, partners, reference, cb,
                             min_identity):

@@ -47,7 +47,8 @@ from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
 from esm_contacts.catalog import KNOWN_MODELS  # noqa: E402
 from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
 from esm_contacts.msa_transformer import MAX_ROWS  # noqa: E402
-from esm_contacts.predictor import ContactPredictor, clean_sequence  # noqa: E402
+from esm_contacts.predictor import ContactPredictor  # noqa: E402
+from esm_contacts.sequence import clean_sequence  # noqa: E402
 from esm_contacts.structure import load_chain  # noqa: E402
 
 TOP_HEADS = (1, 5, 10)

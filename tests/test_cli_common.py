@@ -240,7 +240,7 @@ def run_on_terminal(arguments):
     import struct
     import termios
 
-    code = ("import sys, esm_contacts.predictor as p; p.PROGRESS_DELAY_S = 0; from esm_contacts.cli import main; "
+    code = ("import sys, esm_contacts.progress as p; p.PROGRESS_DELAY_S = 0; from esm_contacts.cli import main; "
             f"sys.exit(main({[str(a) for a in arguments]!r}))")
     env = dict(os.environ, PYTHONPATH=str(ROOT), ESM_CONTACTS_OFFLINE="1", COLUMNS="100")
     primary, secondary = pty.openpty()

@@ -302,3 +302,26 @@ def test_several_chains_of_one_entity_with_fragments_are_all_partners(shared_dat
             for j_num in range(keep[partner][0], keep[partner][1] + 1):
                 if i_num in ra and j_num in rp and direct[ra[i_num], rp[j_num]] == 1:
                     assert X[i_num - numbers[0], j_num - numbers[0]] == 1
+
+
+def test_one_sequence_cleaner_for_matching_prediction_and_training(shared_data, tiny_esm1b):
+    """Matching, prediction and training accept the same letters and name a bad one alike
+    (esm_contacts.sequence.clean_sequence)."""
+    from esm_contacts.predictor import ContactPredictor
+    from esm_contacts.regression import pair_features
+
+    s = load_structure(shared_data / "1l2y.pdb")
+    lowered = "nlyi qwlkd\nggpssgrppps*"  # case, whitespace and a stop are accepted everywhere
+    np.testing.assert_array_equal(map_sequence(lowered, s, "A"), np.arange(20))
+    predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
+    np.testing.assert_array_equal(predictor.predict(lowered), predictor.predict(TRP_CAGE))
+    bad = TRP_CAGE[:4] + "J" + TRP_CAGE[5:]  # J: no ESM model reads it
+    message = "invalid character 'J' at position 5"
+    with pytest.raises(ValueError, match=message):
+        map_sequence(bad, s, "A")
+    with pytest.raises(ValueError, match=message):
+        same_protein(bad, TRP_CAGE)
+    with pytest.raises(ValueError, match=message):
+        predictor.predict(bad)
+    with pytest.raises(ValueError, match=message):
+        pair_features(predictor, bad, np.array([0]), np.array([6]))

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from esm_contacts.models import load_model
-from esm_contacts.predictor import ContactPredictor, clean_sequence, window_starts
+from esm_contacts.predictor import ContactPredictor, window_starts
+from esm_contacts.sequence import clean_sequence
 
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQ"
 rng = np.random.default_rng(7)
