@@ -120,7 +120,7 @@ def _add_models(subparsers) -> None:
 def _run_models(args) -> int:
     from .hf import hf_cache_state
     from .catalog import KNOWN_MODELS
-    from .models import cache_state, hub_paths
+    from .checkpoints import cache_state, hub_paths
 
     print(f"{'model':32} {'family':15} {'params':>6} {'layers':>6} {'heads':>5} {'context':>7}  weights")
     for info in KNOWN_MODELS.values():
@@ -382,7 +382,7 @@ def _write_record(outputs, index: int, records, written: List[str], P, sequence:
 def _model_size(model: str) -> Tuple[int, int, int]:
     """(context, heads, bytes of weights) of a model before it is loaded.
 
-    Known names and Hub IDs: from :data:`esm_contacts.models.KNOWN_MODELS` (4 bytes a parameter);
+    Known names and Hub IDs: from :data:`esm_contacts.catalog.KNOWN_MODELS` (4 bytes a parameter);
     a checkpoint file or Hugging Face directory: ESM-1b's context and heads, and the size of its weights.
     """
     from .catalog import model_info
@@ -444,7 +444,7 @@ def _memory_hint(lengths: List[int], sparse: List[bool], context: int) -> str:
 def _output_bytes(spec, length: int, count, min_sep: int) -> int:
     """Estimated size of one output file: the map (.npy: 4 bytes a pair; a text matrix: a printed
     number a pair) or one line per listed pair and the header."""
-    from .io import DECIMALS
+    from .formats import DECIMALS
 
     if spec.dense:
         return 128 + (4 if spec.binary else DECIMALS + 3) * length * length

@@ -38,20 +38,27 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .io import (
-    DECIMALS,
-    check_map_length,
-    map_from_pairs,
-    number_text,
-    quote_input,
-    read_npy_header,
-    read_text_lines,
-    size_text,
-)
+from .messages import number_text, quote_input, size_text
 
-__all__ = ["ContactFormat", "PairList", "CONTACT_FORMATS", "FORMATS", "find_format", "contact_suffixes",
+__all__ = ["MAX_MAP_RESIDUES", "DECIMALS", "check_map", "check_map_length", "parse_probability", "map_from_pairs",
+           "read_npy_header", "read_text_lines", "read_builtin", "write_builtin", "ContactFormat", "PairList", "CONTACT_FORMATS", "FORMATS", "find_format", "contact_suffixes",
            "is_contact_file", "file_dialog_filter", "format_table_markdown", "scores_to_probabilities",
            "write_pseudobonds", "TRROSETTA_CONTACT_BINS"]
+
+#: Residues a line in an RR file's sequence block.
+RR_LINE_WIDTH = 50
+#: Decimals of every probability written.
+DECIMALS = 6
+#: Longest sequence a contact file may describe: its map is L x L float32, 40,000
+#: residues = 6.4 GB (the longest known protein, titin, has about 35,000). Files that
+#: would need more (a sequence line, a residue index, a ``.npy`` header) are refused
+#: before anything is allocated.
+MAX_MAP_RESIDUES = 40_000
+#: Real numeric ``.npy`` dtype kinds: bool, signed and unsigned integer, floating point.
+_NUMERIC_KINDS = {"b": "bool", "i": "integer", "u": "unsigned integer", "f": "floating point"}
+_REFUSED_KINDS = {"c": "complex", "U": "string", "S": "byte string", "V": "structured (record)",
+                  "M": "datetime", "m": "timedelta", "O": "object (Python objects)"}
+
 
 #: trRosetta ``dist`` bins (bin 0: > 20 A; bin k >= 1: [2 + (k - 1) / 2, 2 + k / 2) A) whose upper edge
 #: is at most 8 A: bins 1..12, the probability of a Cb-Cb contact.
@@ -491,32 +498,298 @@ def write_pseudobonds(stream, pairs: PairList) -> None:
 # -- the table ----------------------------------------------------------------------
 
 
-def _io_reader(name: str) -> Callable:
-    def read(path: Path):
-        from . import io
-
-        return io.read_builtin(path, name)
-
-    return read
+def _map_bytes(length: int) -> str:
+    """The memory an L x L float32 map needs, in words."""
+    return size_text(4 * int(length) * int(length))
 
 
-def _io_writer(name: str) -> Callable:
-    def write(stream, data):
-        from . import io
+def check_map_length(length: int, where: str, what: str) -> None:
+    """Refuse a map of more than :data:`MAX_MAP_RESIDUES` residues before it is allocated."""
+    if length > MAX_MAP_RESIDUES:
+        raise ValueError(
+            f"{where}: {what} makes a {number_text(length)} x {number_text(length)} contact map "
+            f"({_map_bytes(length)} as float32); "
+            f"contact files of at most {MAX_MAP_RESIDUES} residues are read"
+        )
 
-        return io.write_builtin(stream, name, data)
 
-    return write
+def parse_probability(token: str) -> float:
+    """A probability from text; ValueError unless it is a number in [0, 1]."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise ValueError(f"probability {quote_input(token)} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"probability {value} outside [0, 1]")
+    return value
+
+
+def check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
+    """``P`` as float32 once it is a square map of probabilities in [0, 1].
+
+    ``dense``: every pair must be a number; otherwise NaN (an unlisted pair) is allowed.
+    Infinities are refused either way.
+    """
+    P = np.asarray(P)
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise ValueError(f"{what}: expected a square (L, L) contact map, got shape {P.shape}")
+    if P.dtype.kind not in _NUMERIC_KINDS:
+        raise ValueError(f"{what}: contact probabilities must be real numbers, got dtype {P.dtype}")
+    if P.size and P.dtype.kind == "f":
+        unlisted = np.isnan(P)
+        if dense and unlisted.any():
+            raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1] "
+                             f"({int(unlisted.sum())} NaN values)")
+        if np.isinf(P).any():
+            raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1] (infinite values)")
+    # NaN compares False: unlisted pairs pass the range check.
+    if P.size and np.any((P < 0) | (P > 1)):
+        raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1]")
+    return P.astype(np.float32, copy=False)
+
+
+def write_builtin(stream, name: str, data) -> None:
+    """The writers of this module's formats (``"rr"``, ``"csv"``: a :class:`~esm_contacts.formats.PairList`;
+    ``"npy"``: the map), for the format table."""
+    if name == "npy":
+        np.save(stream, data)
+        return
+    letters = data.sequence or "X" * data.length
+    if name == "rr":
+        stream.write(f"PFRMAT RR\nTARGET {data.target}\nAUTHOR esm-contacts\nMETHOD {data.method}\nMODEL 1\n")
+        for start in range(0, len(letters), RR_LINE_WIDTH):
+            stream.write(letters[start : start + RR_LINE_WIDTH] + "\n")
+        stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(data.i, data.j, data.p))
+        stream.write("END\n")
+        return
+    # The whole sequence in a leading comment: the pair rows alone lose residues
+    # that are in no listed pair, and every pair when the sequence is short.
+    if data.sequence:
+        stream.write(f"# sequence: {data.sequence}\n")
+    stream.write("i,j,res_i,res_j,probability\n")
+    stream.writelines(f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n"
+                      for a, b, p in zip(data.i, data.j, data.p))
+
+
+def read_builtin(path: Path, name: str) -> Tuple[np.ndarray, Optional[str]]:
+    """The readers of this module's formats (``"rr"``, ``"csv"``, ``"npy"``), for the format table."""
+    if name == "npy":
+        P = check_map(_read_npy(path), str(path))
+        return np.maximum(P, P.T), None
+    parse = _parse_rr if name == "rr" else _parse_csv
+    sequence, entries = parse(path, read_text_lines(path))
+    return map_from_pairs(path, sequence, entries)
+
+
+def read_text_lines(path: Path) -> List[str]:
+    """A contact file's lines (undecodable bytes replaced); ValueError for a file without text."""
+    text = path.read_text(errors="replace").splitlines()
+    if not any(line.strip() for line in text):
+        raise ValueError(f"{path}: empty contact file")
+    return text
+
+
+def map_from_pairs(path: Path, sequence: Optional[str], entries,
+                   rescale: bool = False) -> Tuple[np.ndarray, Optional[str]]:
+    """The (L, L) map of listed pairs, NaN elsewhere, once the size and every index are checked.
+
+    Parameters
+    ----------
+    path : Path
+        For the messages.
+    sequence : str or None
+        The file's sequence; None: L is the largest index.
+    entries : list of tuple
+        ``(i, j, value, line number)`` per listed pair, 1-based.
+    rescale : bool
+        The values are raw scores (:func:`esm_contacts.formats.scores_to_probabilities`).
+
+    Returns
+    -------
+    P, sequence
+        As :func:`read_contacts`.
+    """
+    # Columns: i, j (1-based), probability, line number; all checked before the map exists.
+    a, b, p, lines = (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
+    if sequence:
+        check_map_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
+        length = len(sequence)
+    elif entries:  # L is the largest index: one huge index must not make a huge map
+        top = np.maximum(a, b)
+        length = int(top.max())
+        check_map_length(length, f"{path}, line {lines[int(np.argmax(top))]}", f"residue index {number_text(length)}")
+    else:
+        length = 0
+    if length == 0:
+        raise ValueError(f"{path}: no sequence and no contacts")
+    outside = (a < 1) | (a > length) | (b < 1) | (b > length)
+    if outside.any():
+        k = int(np.argmax(outside))
+        bad = int(a[k]) if not 1 <= a[k] <= length else int(b[k])
+        where = f"{path}, line {lines[k]}: residue index {number_text(bad)} out of range"
+        if sequence:
+            raise ValueError(f"{where} 1..{length} (the sequence has {length} residues)")
+        raise ValueError(f"{where} (indices start at 1)")
+    if (a == b).any():
+        k = int(np.argmax(a == b))
+        raise ValueError(f"{path}, line {lines[k]}: a residue paired with itself ({a[k]})")
+    if rescale:
+        p = scores_to_probabilities(p)
+    P = np.full((length, length), np.nan, dtype=np.float32)
+    # The same (lo, hi) order both ways: a pair listed twice (in either order) keeps its
+    # last line's probability, symmetric.
+    lo, hi = np.minimum(a, b).astype(np.int64) - 1, np.maximum(a, b).astype(np.int64) - 1
+    P[lo, hi] = p
+    P[hi, lo] = p
+    return P, sequence
+
+
+def read_npy_header(stream, path: Optional[Path] = None):
+    """(shape, fortran_order, dtype) of a ``.npy`` header; ValueError for anything else."""
+    from numpy.lib import format as npy_format
+
+    version = npy_format.read_magic(stream)
+    if version == (1, 0):
+        return npy_format.read_array_header_1_0(stream)
+    if version == (2, 0):
+        return npy_format.read_array_header_2_0(stream)
+    private = getattr(npy_format, "_read_array_header", None)  # version 3.0 (utf-8 header) has no public reader
+    if version == (3, 0) and private is not None:
+        return private(stream, version)
+    raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` array once its header is checked: a square 2-D real numeric array that the
+    file holds whole and of at most :data:`MAX_MAP_RESIDUES` residues. Nothing is
+    allocated for the data before that."""
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        try:
+            shape, fortran_order, dtype = read_npy_header(stream, path)
+        except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
+            raise ValueError(f"{path}: not a NumPy .npy file ({error or 'empty file'})") from None
+        offset = stream.tell()
+        if dtype.kind not in _NUMERIC_KINDS:
+            kind = _REFUSED_KINDS.get(dtype.kind, "non-numeric")
+            raise ValueError(f"{path}: a contact map must hold real numbers; this .npy holds {kind} values "
+                             f"(dtype {quote_input(str(dtype))})")
+        if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 0:
+            raise ValueError(f"{path}: expected a square (L, L) contact map, got shape {tuple(shape)}")
+        needed = int(shape[0]) * int(shape[1]) * dtype.itemsize
+        if needed > size - offset:
+            raise ValueError(f"{path}: the .npy header declares a {shape[0]} x {shape[1]} {dtype} array "
+                             f"({size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data")
+        check_map_length(int(shape[0]), str(path), f"its .npy header ({shape[0]} x {shape[1]})")
+        try:
+            P = np.fromfile(stream, dtype=dtype, count=needed // dtype.itemsize if dtype.itemsize else 0)
+        except (ValueError, OSError) as error:
+            raise ValueError(f"{path}: not a NumPy .npy file ({error})") from None
+    return P.reshape(shape, order="F" if fortran_order else "C")
+
+
+def _builtin_probability(token: str, path: Path, line_number: int) -> float:
+    try:
+        return parse_probability(token)
+    except ValueError as error:
+        raise ValueError(f"{path}, line {line_number}: {error}") from None
+
+
+def _builtin_index(token: str, path: Path, line_number: int) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise ValueError(f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer") from None
+
+
+def _parse_rr(path: Path, lines):
+    sequence_parts, entries = [], []
+    headers = ("PFRMAT", "TARGET", "AUTHOR", "METHOD", "MODEL", "REMARK", "RMSD_TEMPLATE")
+    for line_number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields or fields[0].upper() in headers:
+            continue
+        if fields[0].upper() in ("END", "TER"):
+            break
+        if len(fields) == 1 and fields[0].isalpha():
+            sequence_parts.append(fields[0].upper())
+        elif len(fields) in (3, 5):
+            a, b = _builtin_index(fields[0], path, line_number), _builtin_index(fields[1], path, line_number)
+            entries.append((a, b, _builtin_probability(fields[-1], path, line_number), line_number))
+        else:
+            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, "
+                             f"got {quote_input(line)}")
+    sequence = "".join(sequence_parts)
+    # Writers without a sequence fill the mandatory lines with X: that is no sequence.
+    return (sequence if sequence.strip("X") else None), entries
+
+
+def _parse_csv(path: Path, lines):
+    declared = None
+    first = 0
+    while first < len(lines) and (lines[first].startswith("#") or not lines[first].strip()):
+        comment = lines[first].lstrip("#").strip()
+        if comment.lower().startswith("sequence:"):
+            declared = comment.split(":", 1)[1].strip().upper() or None
+        first += 1
+    if first == len(lines):
+        raise ValueError(f"{path}: no header line 'i,j,res_i,res_j,probability'")
+    header = [field.strip().lower() for field in lines[first].split(",")]
+    if header[:2] != ["i", "j"] or "probability" not in header:
+        raise ValueError(
+            f"{path}, line {first + 1}: expected the header 'i,j,res_i,res_j,probability', "
+            f"got {quote_input(lines[first])}"
+        )
+    column = header.index("probability")
+    entries, letters = [], {}
+    for line_number, line in enumerate(lines[first + 1 :], start=first + 2):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != len(header):
+            raise ValueError(f"{path}, line {line_number}: expected {len(header)} fields, got {len(fields)}: "
+                             f"{quote_input(line)}")
+        a, b = _builtin_index(fields[0], path, line_number), _builtin_index(fields[1], path, line_number)
+        entries.append((a, b, _builtin_probability(fields[column], path, line_number), line_number))
+        if "res_i" in header and "res_j" in header:
+            letters.setdefault(a, fields[header.index("res_i")].upper())
+            letters.setdefault(b, fields[header.index("res_j")].upper())
+    if declared is not None:
+        if not declared.isalpha():
+            raise ValueError(f"{path}: the '# sequence:' line holds characters that are not residue letters")
+        for k, letter in letters.items():
+            if k < 1:
+                continue  # read_contacts refuses it, naming the line
+            if k > len(declared):
+                raise ValueError(f"{path}: residue {k} of the pairs lies beyond the {len(declared)} residues "
+                                 "of the '# sequence:' line")
+            if letter not in (declared[k - 1], "X"):
+                raise ValueError(f"{path}: residue {k} is {quote_input(letter)} in the pairs but {declared[k - 1]} "
+                                 "in the '# sequence:' line")
+        return declared, entries
+    # The letters give the sequence only when every position 1..max appears.
+    length = max(letters, default=0)
+    complete = len(letters) == length and all(letter.isalpha() and letter != "X" for letter in letters.values())
+    sequence = "".join(letters[k] for k in range(1, length + 1)) if length and complete else None
+    return sequence, entries
+
+
+def _builtin_reader(name: str) -> Callable:
+    return lambda path: read_builtin(path, name)
+
+
+def _builtin_writer(name: str) -> Callable:
+    return lambda stream, data: write_builtin(stream, name, data)
 
 
 CONTACT_FORMATS: Tuple[ContactFormat, ...] = (
     ContactFormat("rr", "CASP RR", (".rr", ".casp"), "sparse", "sequence lines", "1-based", "probability",
-                  _io_reader("rr"), _io_writer("rr"), aliases=("casp", "casprr")),
+                  _builtin_reader("rr"), _builtin_writer("rr"), aliases=("casp", "casprr")),
     ContactFormat("csv", "CSV (i,j,res_i,res_j,probability)", (".csv",), "sparse",
                   "'# sequence:' line or complete letters", "1-based", "probability",
-                  _io_reader("csv"), _io_writer("csv")),
+                  _builtin_reader("csv"), _builtin_writer("csv")),
     ContactFormat("npy", "NumPy map", (".npy",), "dense", "none", "0-based (array)", "probability",
-                  _io_reader("npy"), _io_writer("npy"), binary=True),
+                  _builtin_reader("npy"), _builtin_writer("npy"), binary=True),
     ContactFormat("psicov", "PSICOV / MetaPSICOV", (".psicov",), "sparse", "none", "1-based", "score",
                   _sparse_reader(_parse_psicov, "score"), _write_psicov),
     ContactFormat("ccmpred", "CCMpred / GREMLIN matrix", (".mat", ".ccmpred", ".gremlin"), "dense", "none",

@@ -33,7 +33,8 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import torch
 
 from .catalog import OFFLINE_ENV, env_flag
-from .models import CheckpointError, WeightsNotFoundError, _one_line
+from .checkpoints import CheckpointError, WeightsNotFoundError
+from .messages import one_line
 
 __all__ = [
     "HFContactModel",
@@ -185,7 +186,7 @@ def resolve_hf_model(name_or_path: Union[str, os.PathLike]) -> Path:
         return Path(snapshot_download(repo_id, cache_dir=cache, allow_patterns=HF_FILES, etag_timeout=10))
     except Exception as error:  # network, authentication, unknown repository
         raise WeightsNotFoundError(f"{repo_id}: not in the Hugging Face cache {cache} and the download failed "
-                                   f"({type(error).__name__}: {_one_line(str(error), 200)}); {advice}") from None
+                                   f"({type(error).__name__}: {one_line(str(error), 200)}); {advice}") from None
 
 
 # --- reading a directory -----------------------------------------------------------------
@@ -199,7 +200,7 @@ def _read_config(folder: Path) -> dict:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: not JSON ({_one_line(str(error), 120)})") from None
+        raise CheckpointError(f"{path}: not JSON ({one_line(str(error), 120)})") from None
     if not isinstance(config, dict) or config.get("model_type") != "esm":
         found = config.get("model_type") if isinstance(config, dict) else type(config).__name__
         raise CheckpointError(f"{path}: model_type {found!r}; contacts need an ESM model (model_type 'esm')")
@@ -261,7 +262,7 @@ def _read_tensors(folder: Path) -> Dict[str, torch.Tensor]:
         try:
             state.update(load_file(str(path)))
         except (SafetensorError, OSError, ValueError) as error:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({_one_line(str(error), 200)})") from None
+            raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(str(error), 200)})") from None
     return state
 
 
@@ -362,7 +363,7 @@ def _build_model(folder: Path):
                                                add_pooling_layer=False)
     except (OSError, RuntimeError, ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"{folder}: not a loadable ESM model ({type(error).__name__}: "
-                              f"{_one_line(str(error), 300)})") from None
+                              f"{one_line(str(error), 300)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bar:  # as the caller had it
@@ -503,18 +504,18 @@ def _strip_fair_prefix(key: str) -> str:
 
 def _read_fair(checkpoint: Path, regression: Optional[Path]):
     """A fair-esm checkpoint's state (prefixes stripped), its regression tensors and its shape, checked."""
-    from .models import _architecture, _check_regression, _is_esm2, safe_load
+    from .checkpoints import check_regression_file, checkpoint_architecture, is_esm2_checkpoint, safe_load
 
     data = safe_load(checkpoint)
-    layers, heads = _architecture(checkpoint, data)
-    if not _is_esm2(data) and getattr(data.get("args"), "arch", None) != "roberta_large":
+    layers, heads = checkpoint_architecture(checkpoint, data)
+    if not is_esm2_checkpoint(data) and getattr(data.get("args"), "arch", None) != "roberta_large":
         raise CheckpointError(f"{checkpoint}: an ESM-1 checkpoint; Hugging Face has ESM-1b and ESM-2 only")
     regression = regression or checkpoint.with_name(f"{checkpoint.stem}-contact-regression.pt")
     if not regression.is_file():
         raise WeightsNotFoundError(f"{regression}: contact-regression weights not found for {checkpoint}; give "
                                    "--regression PATH")
     regression_data = safe_load(regression)
-    _check_regression(checkpoint, regression, regression_data, layers, heads)
+    check_regression_file(checkpoint, regression, regression_data, layers, heads)
     state = {_strip_fair_prefix(key): value for key, value in data["model"].items()}
     return data, state, regression_data["model"], layers, heads
 
@@ -540,10 +541,8 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
     import esm
     from safetensors.torch import save_file
 
-    from .models import _is_esm2
-
     from .catalog import KNOWN_MODELS
-    from .models import fetch_weights
+    from .checkpoints import fetch_weights, is_esm2_checkpoint
 
     if str(checkpoint) in KNOWN_MODELS:  # a fair-esm name: its files in the torch hub cache
         checkpoint, default_regression = fetch_weights(str(checkpoint))
@@ -551,7 +550,7 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
     checkpoint = Path(checkpoint).expanduser()
     data, state, head, layers, heads = _read_fair(checkpoint, Path(regression).expanduser() if regression else None)
     state = {**state, WEIGHT: head[WEIGHT], BIAS: head[BIAS]}
-    esm2 = _is_esm2(data)
+    esm2 = is_esm2_checkpoint(data)
     tensors: Dict[str, torch.Tensor] = {}
     rotary = []
     for key, value in state.items():
@@ -604,9 +603,9 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
 
 
 def _token_dropout(data: dict) -> bool:
-    from .models import _is_esm2
+    from .checkpoints import is_esm2_checkpoint
 
-    holder = data["cfg"]["model"] if _is_esm2(data) else data["args"]
+    holder = data["cfg"]["model"] if is_esm2_checkpoint(data) else data["args"]
     return bool(getattr(holder, "token_dropout", False))
 
 

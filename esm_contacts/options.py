@@ -14,12 +14,12 @@ from typing import Callable, Dict, NamedTuple, Optional, Union
 
 import numpy as np
 
+from .messages import quote_input
+
 __all__ = ["KINDS", "Kind", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid", "whole_number"]
 
 #: The largest seed numpy's and scikit-learn's generators accept.
 MAX_SEED = 2**32 - 1
-#: Quoted values are cut to this many characters (a pasted file must not fill the terminal).
-QUOTE_LIMIT = 80
 
 
 class OptionError(ValueError):
@@ -47,11 +47,6 @@ KINDS: Dict[str, Kind] = {
     "count": Kind(_integer, lambda v: v >= 1, "at least 1 (a whole number)"),
     "seed": Kind(_integer, lambda v: 0 <= v <= MAX_SEED, f"a whole number in 0..{MAX_SEED}"),
 }
-
-
-def _quoted(value) -> str:
-    text = str(value).strip()
-    return repr(text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT] + "...")
 
 
 def check_option(kind: str, name: str, value) -> Union[int, float]:
@@ -88,7 +83,7 @@ def check_option(kind: str, name: str, value) -> Union[int, float]:
     except (ValueError, OverflowError):
         accepted = False
     if not accepted:
-        raise OptionError(f"{name} must be {rule.description}, got {_quoted(value)}")
+        raise OptionError(f"{name} must be {rule.description}, got {quote_input(value)}")
     return parsed
 
 

@@ -26,7 +26,6 @@ their count and :meth:`ContactPredictor.coverage` returns the mask.
 """
 
 import os
-import sys
 import warnings
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 

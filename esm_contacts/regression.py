@@ -38,6 +38,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .checkpoints import (
+    REGRESSION_BIAS_KEY,
+    REGRESSION_WEIGHT_KEY,
+    CheckpointError,
+    check_state_dict,
+    safe_load,
+)
 from .progress import progress_bar
 from .sequence import clean_sequence
 
@@ -52,8 +59,6 @@ __all__ = [
     "choose_solver",
 ]
 
-WEIGHT_KEY = "contact_head.regression.weight"
-BIAS_KEY = "contact_head.regression.bias"
 #: Top-level key of the JSON metadata in saved files (fair-esm reads only "model").
 METADATA_KEY = "esm_contacts"
 #: Solvers of :func:`fit_l1_logistic` ("auto" picks one by memory, :func:`choose_solver`).
@@ -167,8 +172,8 @@ class ContactRegression:
         metadata = {**self.metadata, "model": self.model, "layers": self.num_layers, "heads": self.num_heads}
         data = {
             "model": {
-                WEIGHT_KEY: torch.from_numpy(self.weight.reshape(1, -1).copy()),
-                BIAS_KEY: torch.tensor([self.bias], dtype=torch.float32),
+                REGRESSION_WEIGHT_KEY: torch.from_numpy(self.weight.reshape(1, -1).copy()),
+                REGRESSION_BIAS_KEY: torch.tensor([self.bias], dtype=torch.float32),
             },
             METADATA_KEY: json.dumps(metadata),
         }
@@ -187,7 +192,7 @@ def load_regression(
     path : str or Path
     num_layers, num_heads : int, optional
         The model's shape; needed only for fair-esm files of models not in
-        :data:`esm_contacts.models.KNOWN_MODELS` (files saved here record it).
+        :data:`esm_contacts.catalog.KNOWN_MODELS` (files saved here record it).
 
     Returns
     -------
@@ -195,24 +200,23 @@ def load_regression(
 
     Raises
     ------
-    esm_contacts.models.CheckpointError
+    esm_contacts.checkpoints.CheckpointError
         Not a regression file: 'model' not a dictionary of tensors, keys missing,
         metadata that is not JSON or whose layer and head counts are not positive
         whole numbers matching the weights (one line naming the file; a ValueError).
     """
     from .catalog import KNOWN_MODELS
-    from .models import CheckpointError, _check_state, safe_load
 
     path = Path(path)
     data = safe_load(path)
-    state = _check_state(path, data["model"], "contact regression")
-    if WEIGHT_KEY not in state or BIAS_KEY not in state:
-        raise CheckpointError(f"{path}: not a contact-regression file (needs {WEIGHT_KEY} and {BIAS_KEY})")
-    if state[BIAS_KEY].numel() != 1 or not state[WEIGHT_KEY].numel():
-        raise CheckpointError(f"{path}: {BIAS_KEY} has shape {tuple(state[BIAS_KEY].shape)} and {WEIGHT_KEY} "
-                              f"{tuple(state[WEIGHT_KEY].shape)}; expected one bias and at least one weight")
-    weight = state[WEIGHT_KEY].detach().float().numpy().ravel()
-    bias = float(state[BIAS_KEY].detach().float().ravel()[0])
+    state = check_state_dict(path, data["model"], "contact regression")
+    if REGRESSION_WEIGHT_KEY not in state or REGRESSION_BIAS_KEY not in state:
+        raise CheckpointError(f"{path}: not a contact-regression file (needs {REGRESSION_WEIGHT_KEY} and {REGRESSION_BIAS_KEY})")
+    if state[REGRESSION_BIAS_KEY].numel() != 1 or not state[REGRESSION_WEIGHT_KEY].numel():
+        raise CheckpointError(f"{path}: {REGRESSION_BIAS_KEY} has shape {tuple(state[REGRESSION_BIAS_KEY].shape)} and {REGRESSION_WEIGHT_KEY} "
+                              f"{tuple(state[REGRESSION_WEIGHT_KEY].shape)}; expected one bias and at least one weight")
+    weight = state[REGRESSION_WEIGHT_KEY].detach().float().numpy().ravel()
+    bias = float(state[REGRESSION_BIAS_KEY].detach().float().ravel()[0])
     metadata = _regression_metadata(path, data.get(METADATA_KEY))
     name = metadata.pop("model", None) or path.name.replace("-contact-regression.pt", "").replace(".pt", "")
     if not isinstance(name, str):
@@ -233,7 +237,6 @@ def load_regression(
 
 def _regression_metadata(path: Path, text) -> dict:
     """The JSON metadata a file saved here carries ({} for fair-esm's own files)."""
-    from .models import CheckpointError
 
     if not isinstance(text, str):
         return {}

@@ -222,7 +222,7 @@ def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
     if fair_esm:
         import esm.pretrained
 
-        from esm_contacts.models import safe_load
+        from esm_contacts.checkpoints import safe_load
 
         peak = peak_since_reset()
         start = time.perf_counter()

@@ -179,7 +179,7 @@ def test_version(capsys):
 
 
 def test_cache_state_of_each_file(tmp_path, monkeypatch, capsys):
-    from esm_contacts.models import cache_state, is_cached
+    from esm_contacts.checkpoints import cache_state, is_cached
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     folder = tmp_path / "hub" / "checkpoints"

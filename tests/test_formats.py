@@ -19,7 +19,8 @@ import pytest
 from esm_contacts import formats
 from esm_contacts.cli import main
 from esm_contacts.formats import CONTACT_FORMATS, find_format, is_contact_file
-from esm_contacts.io import MAX_MAP_RESIDUES, read_contacts, write_contacts
+from esm_contacts.formats import MAX_MAP_RESIDUES
+from esm_contacts.io import read_contacts, write_contacts
 
 ROOT = Path(__file__).resolve().parent.parent
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"

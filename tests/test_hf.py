@@ -17,7 +17,7 @@ import torch
 
 from esm_contacts.cli import main
 from esm_contacts.hf import HFContactModel, convert, hf_cache_state
-from esm_contacts.models import CheckpointError, WeightsNotFoundError, safe_load
+from esm_contacts.checkpoints import CheckpointError, safe_load, WeightsNotFoundError
 from esm_contacts.predictor import ContactPredictor
 
 ROOT = Path(__file__).resolve().parent.parent

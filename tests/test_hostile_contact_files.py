@@ -19,7 +19,9 @@ import pytest
 
 from esm_contacts import io as contact_io
 from esm_contacts.cli import main
-from esm_contacts.io import MAX_MAP_RESIDUES, QUOTE_LIMIT, quote_input, read_contacts, write_contacts
+from esm_contacts.formats import MAX_MAP_RESIDUES
+from esm_contacts.io import read_contacts, write_contacts
+from esm_contacts.messages import QUOTE_LIMIT, quote_input
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A message may quote ~80 characters of input; with the path and the explanation a line

@@ -40,7 +40,8 @@ import torch
 
 import esm_contacts as ec
 from esm_contacts.cli import main
-from esm_contacts.models import CheckpointError, UnsafeCheckpointError, load_model
+from esm_contacts.checkpoints import CheckpointError, UnsafeCheckpointError
+from esm_contacts.models import load_model
 from esm_contacts.msa import read_msa
 from esm_contacts.predictor import ContactPredictor
 from esm_contacts.regression import METADATA_KEY, load_regression
@@ -520,7 +521,7 @@ def test_unsafe_checkpoint_refused_without_torch_advice(tmp_path, capsys, tiny_e
     assert f"{evil}: refused to load" in line and refused in line and "not loaded, for safety" in line
     assert "weights_only" not in line
     with pytest.raises(UnsafeCheckpointError) as error:
-        ec.models.safe_load(evil)
+        ec.checkpoints.safe_load(evil)
     assert "weights_only" not in str(error.value)
 
 

@@ -6,11 +6,11 @@ import pytest
 from esm_contacts.io import (
     atomic_write,
     check_output_path,
-    parse_probability,
     ranked_pairs,
     read_contacts,
     write_contacts,
 )
+from esm_contacts.formats import parse_probability
 
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from esm_contacts.models import load_model, safe_load
+from esm_contacts.checkpoints import safe_load
+from esm_contacts.models import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

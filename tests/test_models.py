@@ -7,15 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from esm_contacts.models import (
-    KNOWN_MODELS,
-    UnsafeCheckpointError,
-    WeightsNotFoundError,
-    hub_paths,
-    is_cached,
-    resolve_device,
-    safe_load,
-)
+from esm_contacts.catalog import KNOWN_MODELS
+from esm_contacts.checkpoints import hub_paths, is_cached, safe_load, UnsafeCheckpointError, WeightsNotFoundError
+from esm_contacts.models import resolve_device
 from esm_contacts.predictor import ContactPredictor
 
 
@@ -186,7 +180,7 @@ def test_device_precedence(monkeypatch):
 
 
 def test_unreachable_download_names_both_paths(monkeypatch, tmp_path):
-    from esm_contacts import models
+    from esm_contacts import checkpoints as models
 
     monkeypatch.delenv("ESM_CONTACTS_OFFLINE", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -204,7 +198,7 @@ def test_unreachable_download_names_both_paths(monkeypatch, tmp_path):
 
 
 def test_unknown_model_is_a_value_error_with_a_plain_message():
-    from esm_contacts.models import UnknownModelError, fetch_weights
+    from esm_contacts.checkpoints import fetch_weights, UnknownModelError
 
     with pytest.raises(UnknownModelError) as raised:
         fetch_weights("esm9_t99")

@@ -17,7 +17,8 @@ import esm
 from esm_contacts.cli import main
 from esm_contacts.io import read_contacts
 from esm_contacts.catalog import takes_alignments
-from esm_contacts.models import CheckpointError, hub_paths, load_model
+from esm_contacts.checkpoints import CheckpointError, hub_paths
+from esm_contacts.models import load_model
 from esm_contacts.msa import read_msa
 from esm_contacts.predictor import ContactPredictor
 from esm_contacts.resources import MemoryLimitError
