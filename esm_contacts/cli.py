@@ -282,8 +282,9 @@ def _print_pairs(name: str, sequence: str, pairs) -> None:
 
 
 def _run_predict(args) -> int:
-    from .metrics import parse_top
     from .catalog import DEFAULT_MODEL
+    from .metrics import parse_top
+    from .resources import model_footprint
     from .sequence import clean_sequence
 
     if args.format and not args.out:
@@ -305,7 +306,7 @@ def _run_predict(args) -> int:
     parse_top(top, 1)  # a bad --top fails before the model loads
     outputs = _output_paths(args.out, [name for name, _, _ in records]) if args.out else None
     model = args.model or DEFAULT_MODEL
-    context, heads, model_bytes = _model_size(model)
+    context, heads, model_bytes = model_footprint(model)
     lengths = [len(sequence) for _, sequence, _ in records]
     # Memory and disk before the model loads (its size guessed from the name or file) ...
     _check_resources(args, lengths, top, outputs, context, heads, model_bytes=model_bytes, spec=spec)
@@ -379,79 +380,15 @@ def _write_record(outputs, index: int, records, written: List[str], P, sequence:
     written.append(str(out))
 
 
-def _model_size(model: str) -> Tuple[int, int, int]:
-    """(context, heads, bytes of weights) of a model before it is loaded.
-
-    Known names and Hub IDs: from :data:`esm_contacts.catalog.KNOWN_MODELS` (4 bytes a parameter);
-    a checkpoint file or Hugging Face directory: ESM-1b's context and heads, and the size of its weights.
-    """
-    from .catalog import model_info
-
-    info = model_info(model)
-    if info is not None:
-        scale = {"M": 1e6, "B": 1e9}[info.parameters[-1]]
-        return info.context, info.heads, int(4 * float(info.parameters[:-1]) * scale)
-    try:
-        path = Path(model)
-        files = list(path.glob("*.safetensors")) if path.is_dir() else [path]
-        size = sum(file.stat().st_size for file in files)
-    except OSError:
-        size = 0  # the loader reports a missing file
-    return 1022, 20, size
-
-
 def _check_resources(args, lengths: List[int], top, outputs, context: int, heads: int, predictor=None,
                      model_bytes: int = 0, spec=None) -> List[bool]:
-    """Refuse a request that will not fit in memory or on disk; which records go the sparse way.
+    """:func:`esm_contacts.resources.check_prediction_resources` of this command's options."""
+    from .resources import check_prediction_resources
 
-    A record is predicted without its (L, L) map (:meth:`ContactPredictor.predict_top`) when it
-    is longer than the context, its ``--top`` is bounded, its output is not dense (``.npy``) and it is
-    neither an MSA query nor evaluated. Before the model loads (``predictor`` None) the memory
-    limit also covers the model's weights, unless ``--max-memory`` bounds the request alone.
-    """
-    from .metrics import parse_top
-    from .resources import check_disk_space, check_memory, estimate_memory
-
-    dense = spec is not None and spec.dense
-    counts = [parse_top(top, n) for n in lengths]
-    allowed = not args.msa and not args.evaluate and not dense
-    sparse = [allowed and n > context and count is not None for n, count in zip(lengths, counts)]
-    listed = [0 if dense else count for count in counts]
-    if predictor is not None:
-        predictor.check_memory(lengths, args.max_memory * 1e9 if args.max_memory else None, msa=bool(args.msa),
-                               listed=listed, sparse=sparse)
-    else:
-        estimate = estimate_memory(lengths, context=context, heads=heads, msa=bool(args.msa), listed=listed,
-                                   sparse=sparse)
-        what = f"predicting {len(lengths)} sequence(s) of up to {max(lengths)} residues"
-        if args.max_memory:
-            check_memory(estimate, args.max_memory * 1e9, what=what, hint=_memory_hint(lengths, sparse, context))
-        else:
-            check_memory(estimate + model_bytes, None, what=f"{what} with {args.model or 'the default model'}",
-                         hint=_memory_hint(lengths, sparse, context))
-    if outputs:
-        check_disk_space({path: _output_bytes(spec, n, count, args.min_sep)
-                          for path, n, count in zip(outputs, lengths, counts)})
-    return sparse
-
-
-def _memory_hint(lengths: List[int], sparse: List[bool], context: int) -> str:
-    if any(n > context and not flag for n, flag in zip(lengths, sparse)):
-        return "for sequences this long list the top pairs window by window: --top K (not all) with --out FILE.rr or .csv"
-    return ""
-
-
-def _output_bytes(spec, length: int, count, min_sep: int) -> int:
-    """Estimated size of one output file: the map (.npy: 4 bytes a pair; a text matrix: a printed
-    number a pair) or one line per listed pair and the header."""
-    from .formats import DECIMALS
-
-    if spec.dense:
-        return 128 + (4 if spec.binary else DECIMALS + 3) * length * length
-    span = max(length - min_sep, 0)
-    pairs = span * (span + 1) // 2 if count is None else min(count, span * (span + 1) // 2)
-    line = 2 * len(str(length)) + (16 if spec.name == "rr" else 30)
-    return 512 + 2 * length + pairs * line
+    return check_prediction_resources(
+        lengths, top, context, heads, min_sep=args.min_sep, msa=bool(args.msa), evaluate=bool(args.evaluate),
+        spec=spec, outputs=outputs, max_memory=args.max_memory * 1e9 if args.max_memory else None,
+        model_bytes=model_bytes, model_name=args.model or "the default model", predictor=predictor)
 
 
 def _msa_record(records, msa_path: str, min_identity: float):

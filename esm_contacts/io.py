@@ -41,8 +41,9 @@ import numpy as np
 
 from .files import check_input_file
 from .formats import PairList, check_map, find_format
+from .metrics import ranked_pairs
 
-__all__ = ["contact_format", "check_output_path", "atomic_write", "part_prefix", "remove_stale_parts", "ranked_pairs",
+__all__ = ["contact_format", "check_output_path", "atomic_write", "part_prefix", "remove_stale_parts",
            "write_contacts", "write_pairs", "read_contacts", "pad_unlisted"]
 
 
@@ -161,23 +162,6 @@ def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-
-
-def ranked_pairs(P: np.ndarray, min_sep: int = 6) -> Tuple[np.ndarray, np.ndarray]:
-    """All listed pairs ``i < j`` with ``j - i >= min_sep``, by probability (ties: lower i, then j).
-
-    The ranking of :func:`esm_contacts.metrics.top_pairs` with no cut: NaN (unlisted)
-    pairs are left out.
-
-    Returns
-    -------
-    i, j : numpy.ndarray
-        0-based indices, highest probability first.
-    """
-    from .metrics import _band, _ranked
-
-    P = np.asarray(P)
-    return _ranked(P, _band(P.shape[0], min_sep), None)
 
 
 def _pairs_to_write(P: np.ndarray, pairs, what: str, drop_unlisted: bool = True) -> Tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ AUC
 Unlisted pairs
     NaN in ``P`` marks a pair that is not a prediction (a pair an RR or CSV file does
     not list, :func:`esm_contacts.io.read_contacts`). Such pairs take no place in any
-    ranking: every ranking here goes through one function (``_ranked``, behind
+    ranking: every ranking here goes through one function (:func:`rank_cells`, behind
     :func:`top_pairs`) that leaves them out, so a file with fewer pairs than a cut-off
     scores the missing ones as misses (the ``floor(L/k)`` denominators stay), and
     ``top="all"`` means all listed pairs. Infinite values are refused.
@@ -44,6 +44,9 @@ __all__ = [
     "parse_top",
     "precision_at",
     "top_pairs",
+    "ranked_pairs",
+    "rank_cells",
+    "separation_band",
     "listed_pairs",
     "evaluate",
     "evaluate_set",
@@ -171,7 +174,7 @@ def _check_pair(P: np.ndarray, T: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         )
     if T.size and (T.min() < -1 or T.max() > 1 or not np.array_equal(T, np.round(T))):
         raise ValueError("true contacts must hold only 1 (contact), 0 (none) and -1 (unknown)")
-    # NaN is an unlisted pair (left out of every ranking by _ranked); infinity is no probability.
+    # NaN is an unlisted pair (left out of every ranking by rank_cells); infinity is no probability.
     if P.size and np.isinf(P).any():
         raise ValueError("predicted map has infinite values")
     return P, T.astype(np.int8, copy=False)
@@ -216,7 +219,7 @@ def top_pairs(
     if P.size and np.isinf(P).any():
         raise ValueError("predicted map has infinite values")
     count = parse_top(top, P.shape[0])
-    band = _band(P.shape[0], min_sep, max_sep)
+    band = separation_band(P.shape[0], min_sep, max_sep)
     if T is not None:
         T = np.asarray(T)
         if T.shape != P.shape:
@@ -224,7 +227,7 @@ def top_pairs(
         band &= T >= 0
     if threshold is not None:
         band &= P >= threshold
-    i, j = _ranked(P, band, count)
+    i, j = rank_cells(P, band, count)
     return i, j, P[i, j].astype(np.float64)
 
 
@@ -245,7 +248,7 @@ def listed_pairs(P: np.ndarray, min_sep: int = 6, max_sep: Optional[int] = None)
     count : int
     """
     P = np.asarray(P)
-    return int(np.count_nonzero(_listed(P, _band(P.shape[0], min_sep, max_sep))))
+    return int(np.count_nonzero(_listed(P, separation_band(P.shape[0], min_sep, max_sep))))
 
 
 def _separations(length: int) -> np.ndarray:
@@ -254,12 +257,26 @@ def _separations(length: int) -> np.ndarray:
     return index[None, :] - index[:, None]
 
 
-def _band(
+def separation_band(
     length: int, min_sep: int, max_sep: Optional[int] = None, separation: Optional[np.ndarray] = None
 ) -> np.ndarray:
     """bool (L, L): the cells ``i < j`` with ``min_sep <= j - i < max_sep``.
 
-    ``separation`` (:func:`_separations` of ``length``) saves recomputing it per call.
+    Parameters
+    ----------
+    length : int
+        Residues of the map.
+    min_sep : int
+        Smallest separation (at least 1).
+    max_sep : int, optional
+        Separations below this bound only (exclusive); None: no bound.
+    separation : numpy.ndarray, optional
+        The signed separations ``j - i`` of every cell, to save recomputing them per call.
+
+    Returns
+    -------
+    band : numpy.ndarray
+        bool (L, L).
     """
     if separation is None:
         separation = _separations(length)
@@ -274,15 +291,29 @@ def _listed(P: np.ndarray, band: np.ndarray) -> np.ndarray:
     return band & ~np.isnan(P) if P.dtype.kind == "f" else band
 
 
-def _ranked(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+def rank_cells(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
     """The top ``count`` listed cells of ``band`` (all when None) by probability; ties: lower i, then j.
 
-    The one ranking of the package (:func:`top_pairs`, :func:`evaluate`,
-    :func:`esm_contacts.io.ranked_pairs` call it): NaN cells (unlisted pairs, not
-    predictions) are left out here, so a map with fewer listed pairs than ``count``
+    The one ranking of the package (:func:`top_pairs`, :func:`ranked_pairs`,
+    :func:`evaluate` and the predictor's windows call it): NaN cells (unlisted pairs,
+    not predictions) are left out here, so a map with fewer listed pairs than ``count``
     gives fewer pairs. With a count only the cells at or above the count-th highest
     probability are sorted (all cells tied with it included, so ties still break by
     i, then j): O(L^2) instead of O(L^2 log L).
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) probabilities (or a block of rows), NaN where unlisted.
+    band : numpy.ndarray
+        bool, the shape of `P`: the cells that may rank.
+    count : int or None
+        How many cells; None: all.
+
+    Returns
+    -------
+    i, j : numpy.ndarray
+        int64 row and column indices, highest probability first.
     """
     if count is not None and count <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -297,6 +328,27 @@ def _ranked(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.n
     if count is not None:
         order = order[:count]
     return i[order].astype(np.int64), j[order].astype(np.int64)
+
+
+def ranked_pairs(P: np.ndarray, min_sep: int = 6) -> Tuple[np.ndarray, np.ndarray]:
+    """All listed pairs ``i < j`` with ``j - i >= min_sep``, by probability (ties: lower i, then j).
+
+    The ranking of :func:`top_pairs` with no cut: NaN (unlisted) pairs are left out.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) probabilities, NaN where unlisted.
+    min_sep : int
+        Smallest separation.
+
+    Returns
+    -------
+    i, j : numpy.ndarray
+        0-based indices, highest probability first.
+    """
+    P = np.asarray(P)
+    return rank_cells(P, separation_band(P.shape[0], min_sep), None)
 
 
 def _precision_at(cumulative: np.ndarray, count: int) -> float:
@@ -378,9 +430,9 @@ def evaluate(
             if high is not None and high <= min_sep:
                 continue
             low = max(low, min_sep)
-        band = known & _band(L, low, high, separation)
+        band = known & separation_band(L, low, high, separation)
         # Every cut-off (L/k and the AUC steps) is at most L pairs deep.
-        i, j = _ranked(P, band, L)
+        i, j = rank_cells(P, band, L)
         cumulative = np.cumsum(T[i, j] == 1)
         row = {top: _precision_at(cumulative, parse_top(top, L)) for top in TOPS}
         steps = [_precision_at(cumulative, m * L // AUC_STEPS) for m in range(1, AUC_STEPS + 1)]
@@ -522,7 +574,7 @@ def format_table(
 
 def _known_pairs(P: np.ndarray, T: np.ndarray, min_sep: int) -> Tuple[np.ndarray, np.ndarray]:
     """The listed pairs (:func:`_listed`) ``i < j`` of known truth with ``j - i >= min_sep``."""
-    return np.nonzero(_listed(P, _band(P.shape[0], min_sep) & (T >= 0)))
+    return np.nonzero(_listed(P, separation_band(P.shape[0], min_sep) & (T >= 0)))
 
 
 def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = 6) -> Dict[str, np.ndarray]:

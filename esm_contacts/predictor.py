@@ -720,7 +720,7 @@ def _warn_uncovered(length: int, window: int, starts: List[int], uncovered: int)
 
 def _block_pairs(total: np.ndarray, counts: np.ndarray, rows: int, min_sep: int, count: Optional[int], offset: int):
     """The best ``count`` covered pairs in the first ``rows`` rows of a window block, as global (i, j, p)."""
-    from .metrics import _ranked
+    from .metrics import rank_cells
 
     with np.errstate(invalid="ignore", divide="ignore"):
         # float32 / uint8 as the dense path divides, so the probabilities are the same bits.
@@ -728,7 +728,7 @@ def _block_pairs(total: np.ndarray, counts: np.ndarray, rows: int, min_sep: int,
                       where=counts[:rows] > 0)
     separation = np.arange(total.shape[1], dtype=np.int32)[None, :] - np.arange(rows, dtype=np.int32)[:, None]
     band = (separation >= min_sep) & (counts[:rows] > 0)
-    i, j = _ranked(P, band, count)
+    i, j = rank_cells(P, band, count)
     return i + offset, j + offset, P[i, j].astype(np.float64)
 
 

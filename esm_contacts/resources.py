@@ -27,11 +27,12 @@ The sum is multiplied by :data:`SAFETY` (1.25) for the allocator and Python's ow
 import os
 import shutil
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
-    "format_bytes", "check_disk_space", "msa_transformer_work",
+    "format_bytes", "check_disk_space", "msa_transformer_work", "model_footprint", "output_bytes",
+    "check_prediction_resources",
 ]
 
 #: Factor on every estimate: allocator slack, temporaries the sum does not name.
@@ -274,3 +275,140 @@ def check_disk_space(sizes: Dict[Path, int]) -> None:
                 f"{folder}: the output files need about {format_bytes(total)} but the disk has only "
                 f"{format_bytes(free)} free"
             )
+
+
+def model_footprint(model: str) -> Tuple[int, int, int]:
+    """(context, heads, bytes of weights) of a model before it is loaded.
+
+    Parameters
+    ----------
+    model : str
+        A known name or Hub ID (:data:`esm_contacts.catalog.KNOWN_MODELS`: 4 bytes a
+        parameter), a checkpoint file or a Hugging Face directory (ESM-1b's context and
+        heads, and the size of its weight files).
+
+    Returns
+    -------
+    context, heads, weight_bytes : int
+        Residues a forward pass takes, attention heads a layer, bytes of the weights (0 for
+        a file that cannot be read: the loader reports it).
+    """
+    from .catalog import model_info
+
+    info = model_info(model)
+    if info is not None:
+        scale = {"M": 1e6, "B": 1e9}[info.parameters[-1]]
+        return info.context, info.heads, int(4 * float(info.parameters[:-1]) * scale)
+    try:
+        path = Path(model)
+        files = list(path.glob("*.safetensors")) if path.is_dir() else [path]
+        size = sum(file.stat().st_size for file in files)
+    except OSError:
+        size = 0
+    return 1022, 20, size
+
+
+def output_bytes(spec, length: int, count: Optional[int], min_sep: int) -> int:
+    """Estimated size of one contact file.
+
+    Parameters
+    ----------
+    spec : esm_contacts.formats.ContactFormat
+        The file's format: a dense one holds the map (4 bytes a pair in binary, a printed
+        number a pair in text), a sparse one a line per listed pair and a header.
+    length : int
+        Residues.
+    count : int or None
+        Pairs listed (None: every pair with separation >= `min_sep`).
+    min_sep : int
+        Smallest separation listed.
+
+    Returns
+    -------
+    size : int
+        Bytes.
+    """
+    from .formats import DECIMALS
+
+    if spec.dense:
+        return 128 + (4 if spec.binary else DECIMALS + 3) * length * length
+    span = max(length - min_sep, 0)
+    pairs = span * (span + 1) // 2 if count is None else min(count, span * (span + 1) // 2)
+    line = 2 * len(str(length)) + (16 if spec.name == "rr" else 30)
+    return 512 + 2 * length + pairs * line
+
+
+def check_prediction_resources(lengths: Sequence[int], top, context: int, heads: int, *, min_sep: int = 6,
+                               msa: bool = False, evaluate: bool = False, spec=None,
+                               outputs: Optional[Sequence[Path]] = None, max_memory: Optional[float] = None,
+                               model_bytes: int = 0, model_name: str = "the default model",
+                               predictor=None) -> List[bool]:
+    """Refuse a prediction request that will not fit in memory or on disk; say which records go the sparse way.
+
+    A record is predicted without its (L, L) map (:meth:`esm_contacts.ContactPredictor.predict_top`)
+    when it is longer than the context, its `top` is bounded, its output is not dense and it is
+    neither an MSA query nor evaluated. Before the model loads (`predictor` None) the memory
+    limit also covers the model's weights, unless `max_memory` bounds the request alone.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        Residues of each record.
+    top : str or int or None
+        Pairs listed per record (:func:`esm_contacts.metrics.parse_top`).
+    context, heads : int
+        The model's context and heads a layer (:func:`model_footprint` before it loads).
+    min_sep : int
+        Smallest separation listed.
+    msa, evaluate : bool
+        An MSA query; a prediction evaluated against its structure (both need the map).
+    spec : esm_contacts.formats.ContactFormat, optional
+        Format of the outputs.
+    outputs : sequence of Path, optional
+        The output files, one per record, checked against the free disk space.
+    max_memory : float, optional
+        Bytes; default the memory available now.
+    model_bytes : int
+        Bytes of the weights, counted before the model loads.
+    model_name : str
+        The model, for the message.
+    predictor : esm_contacts.ContactPredictor, optional
+        The loaded model, whose own estimate is used.
+
+    Returns
+    -------
+    sparse : list of bool
+        Per record, whether it is predicted without its map.
+
+    Raises
+    ------
+    MemoryLimitError, DiskSpaceError
+        With the estimate, the limit and what to change.
+    """
+    from .metrics import parse_top
+
+    dense = spec is not None and spec.dense
+    counts = [parse_top(top, n) for n in lengths]
+    allowed = not msa and not evaluate and not dense
+    sparse = [allowed and n > context and count is not None for n, count in zip(lengths, counts)]
+    listed = [0 if dense else count for count in counts]
+    if predictor is not None:
+        predictor.check_memory(lengths, max_memory, msa=msa, listed=listed, sparse=sparse)
+    else:
+        estimate = estimate_memory(lengths, context=context, heads=heads, msa=msa, listed=listed, sparse=sparse)
+        what = f"predicting {len(lengths)} sequence(s) of up to {max(lengths)} residues"
+        hint = _memory_hint(lengths, sparse, context)
+        if max_memory:
+            check_memory(estimate, max_memory, what=what, hint=hint)
+        else:
+            check_memory(estimate + model_bytes, None, what=f"{what} with {model_name}", hint=hint)
+    if outputs:
+        check_disk_space({path: output_bytes(spec, n, count, min_sep)
+                          for path, n, count in zip(outputs, lengths, counts)})
+    return sparse
+
+
+def _memory_hint(lengths: Sequence[int], sparse: Sequence[bool], context: int) -> str:
+    if any(n > context and not flag for n, flag in zip(lengths, sparse)):
+        return "for sequences this long list the top pairs window by window: --top K (not all) with --out FILE.rr or .csv"
+    return ""

@@ -295,7 +295,7 @@ def validate(
     -------
     validation : Validation
     """
-    from .metrics import RANGES, _band, range_mask, top_pairs
+    from .metrics import RANGES, range_mask, separation_band, top_pairs
     from .structure import MIN_IDENTITY, cb_coordinates, contacts_from_coordinates, residue_identities, map_sequence
 
     L = P.shape[0]
@@ -325,7 +325,7 @@ def validate(
         by_range[range_name] = float(satisfied[in_range].mean()) if in_range.any() else float("nan")
     predicted_set = np.zeros_like(T, dtype=bool)
     predicted_set[i, j] = True
-    model_i, model_j = np.nonzero((T == 1) & _band(L, min_sep))
+    model_i, model_j = np.nonzero((T == 1) & separation_band(L, min_sep))
     supported = {}
     for range_name, (low, high) in RANGES.items():
         in_range = range_mask(model_j - model_i, low, high)

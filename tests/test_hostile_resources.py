@@ -445,3 +445,40 @@ def test_enough_disk_space_passes(tmp_path, capsys, monkeypatch, tiny_esm1b):
     assert main(["predict", str(fasta), "--model", str(tiny_esm1b), "--out", str(tmp_path / "{name}.npy")]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy", "set.fa"]
     assert not math.isnan(float(np.load(tmp_path / "a.npy").sum()))
+
+
+@pytest.mark.parametrize("suffix, top", [(".rr", "L"), (".csv", "all"), (".npy", None), (".mat", None)])
+def test_output_bytes_bounds_the_written_file(tmp_path, suffix, top):
+    """resources.output_bytes (the disk check of predict) against files really written."""
+    import numpy as np
+
+    from esm_contacts.formats import find_format
+    from esm_contacts.io import write_contacts
+    from esm_contacts.metrics import parse_top, top_pairs
+    from esm_contacts.resources import output_bytes
+
+    length = 300
+    rng = np.random.default_rng(1)
+    P = rng.random((length, length)).astype(np.float32)
+    P = (P + P.T) / 2
+    path = tmp_path / f"out{suffix}"
+    spec = find_format(path, mode="write")
+    pairs = None if spec.dense else top_pairs(P, top=top, min_sep=6)[:2]
+    write_contacts(path, P, sequence="A" * length, pairs=pairs)
+    estimate = output_bytes(spec, length, None if top is None else parse_top(top, length), 6)
+    assert path.stat().st_size <= estimate <= 2 * path.stat().st_size + 1024
+
+
+def test_check_prediction_resources_is_the_library_rule():
+    from esm_contacts.formats import find_format
+    from esm_contacts.resources import MemoryLimitError, check_prediction_resources, estimate_memory
+
+    rr = find_format("x.rr", mode="write")
+    # Longer than the context with a bounded top: the sparse way; --top all or an MSA: the map.
+    assert check_prediction_resources([3000, 100], "L", 1022, 20, spec=rr) == [True, False]
+    assert check_prediction_resources([3000], "all", 1022, 20, spec=rr) == [False]
+    assert check_prediction_resources([3000], "L", 1022, 20, spec=rr, msa=True) == [False]
+    need = estimate_memory([500], context=1022, heads=20, listed=[500], sparse=[False])
+    with pytest.raises(MemoryLimitError, match="predicting 1 sequence"):
+        check_prediction_resources([500], "L", 1022, 20, spec=rr, max_memory=need - 1)
+    assert check_prediction_resources([500], "L", 1022, 20, spec=rr, max_memory=need) == [False]

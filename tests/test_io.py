@@ -6,11 +6,11 @@ import pytest
 from esm_contacts.io import (
     atomic_write,
     check_output_path,
-    ranked_pairs,
     read_contacts,
     write_contacts,
 )
 from esm_contacts.formats import parse_probability
+from esm_contacts.metrics import ranked_pairs
 
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
 

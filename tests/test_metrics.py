@@ -553,8 +553,8 @@ def test_calibration_and_false_positive_analyses_use_listed_pairs_only():
     assert dimer["false_positives"] == len(false) and dimer["pairs"] == false
 
 
-def test_ranked_pairs_of_io_leaves_unlisted_out():
-    from esm_contacts.io import ranked_pairs
+def test_ranked_pairs_leaves_unlisted_out():
+    from esm_contacts.metrics import ranked_pairs
 
     P, _, listed = sparse_case()
     i, j = ranked_pairs(P, min_sep=1)
