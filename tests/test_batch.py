@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -221,7 +220,7 @@ def ray_cluster():
     # Loopback only, no usage statistics: set before Ray starts (see esm_contacts.batch.start_ray).
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray = pytest.importorskip("ray")
+    import ray
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     already = ray.is_initialized()
     if not already:

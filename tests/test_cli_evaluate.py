@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("esm_contacts.structure")
 
 from esm_contacts.cli import main  # noqa: E402
 from esm_contacts.io import write_contacts  # noqa: E402

@@ -111,7 +111,6 @@ def test_command_line_process(tmp_path, tiny_esm1b):
 
 
 def test_structure_input_with_evaluation(capsys, shared_data, tiny_esm1b, predictor):
-    pytest.importorskip("esm_contacts.structure")
     from esm_contacts.metrics import evaluate, format_table
     from esm_contacts.structure import load_structure, prediction_sequence, true_contacts
 

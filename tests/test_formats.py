@@ -92,7 +92,6 @@ def test_readme_shows_the_format_table():
 
 
 def test_pymol_side_uses_the_table():
-    pytest.importorskip("pymol")
     from pymol_plugin import check, drawing
     from pymol_plugin.dialog import contact_file_filter
 
@@ -489,7 +488,7 @@ def test_predict_writes_pseudobonds_from_a_structure(tmp_path, capsys, shared_da
 
 
 def test_pymol_load_reads_every_format(tmp_path, shared_data, hvr):
-    pymol2 = pytest.importorskip("pymol2")
+    import pymol2
     from pymol import CmdException
     from pymol_plugin import commands
 

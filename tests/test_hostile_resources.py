@@ -126,11 +126,10 @@ def test_api_refuses_a_huge_sequence_before_any_work(windowed, monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: 16 * 10**9)
     forward = []
     monkeypatch.setattr(windowed, "_forward", lambda *a: forward.append(a))
-    started = time.perf_counter()
     with pytest.raises(MemoryLimitError, match=r"100000 residues needs about [0-9.]+ GB of memory, more than the "
                                                 r"memory available now \(16.0 GB\); .*predict_top"):
         windowed.predict("A" * 100_000)
-    assert forward == [] and time.perf_counter() - started < 5
+    assert forward == []  # refused before any forward pass
 
 
 def test_pymol_refuses_over_the_limit_with_the_estimate(pymol_cmd, windowed, tiny_esm1b, monkeypatch):

@@ -308,8 +308,7 @@ def test_evaluate_dataset_gains_an_msa_transformer_row(shared_data, tiny_esm2, t
 
 
 def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch):
-    pymol2 = pytest.importorskip("pymol2")
-    pytest.importorskip("PyQt5")
+    import pymol2
     monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     from pymol.Qt import QtWidgets
 

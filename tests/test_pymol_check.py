@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
 
 import biotite.structure.io.pdb as pdb  # noqa: E402
 from pymol import CmdException  # noqa: E402
@@ -240,7 +239,6 @@ def test_check_dialog_in_pymol_window(files, tiny_esm1b, tmp_path):
     import sys
     from pathlib import Path
 
-    pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
     if shutil.which("xvfb-run") is None or shutil.which("Xvfb") is None:
         pytest.skip("xvfb-run/Xvfb are not installed (apt-get install xvfb); the GUI test needs a virtual X server")
     root = Path(__file__).resolve().parent.parent

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
 
 import biotite.structure.io.pdb as pdb  # noqa: E402
 from pymol import CmdException  # noqa: E402

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
+import pymol2  # noqa: E402  (the pymol extra: a missing PyMOL fails, never skips)
 
 from pymol import CmdException  # noqa: E402
 
@@ -359,7 +359,6 @@ def test_check_legend_and_colours(cmd, hvr, tmp_path):
 
 @pytest.fixture(scope="module")
 def qt_app():
-    pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from pymol.Qt import QtWidgets
 

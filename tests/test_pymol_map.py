@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
-pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
-pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+import pymol2  # noqa: E402  (the pymol extra: a missing PyMOL fails, never skips)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pymol import CmdException  # noqa: E402

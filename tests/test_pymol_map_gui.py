@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pymol", reason="pymol-open-source is not installed")
-pytest.importorskip("PyQt5", reason="PyQt5 is not installed")
 
 import esm_contacts as ec  # noqa: E402
 

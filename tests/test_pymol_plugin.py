@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pymol2 = pytest.importorskip("pymol2", reason="pymol-open-source is not installed")
 
 from pymol import CmdException  # noqa: E402
 
@@ -803,7 +802,6 @@ def test_npy_must_match_the_selection(cmd, tmp_path):
 def test_dialog_reports_unexpected_errors(cmd, monkeypatch):
     """Any exception while starting a run goes to the message box (here recorded), and
     the dialog stays ready for the next run."""
-    pytest.importorskip("PyQt5")
     monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     from pymol.Qt import QtWidgets
 
