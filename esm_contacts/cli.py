@@ -521,7 +521,7 @@ def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, 
 
     A file sequence of another protein raises :class:`~esm_contacts.structure.SequenceMismatchError`.
     """
-    from .structure import SequenceMismatchError, map_sequence, sequence_of_map, true_contacts
+    from .structure import map_sequence, sequence_of_map, true_contacts
 
     if sequence_from == "PRED" and pred_sequence is None:
         raise CommandError(f"{where}: --sequence-from PRED but the file carries no sequence (.npy, or RR/CSV without one)")
@@ -534,7 +534,7 @@ def _prediction_against(P, pred_sequence, structure, chain: str, sequence_from, 
     else:
         try:
             map_sequence(sequence, structure, chain, min_identity=min_identity, where=where)  # names the file
-        except SequenceMismatchError as error:
+        except ValueError as error:  # another protein, or a letter no model reads: both the file's sequence
             if sequence_from is not None or not hint:
                 raise
             raise CommandError(f"{error}; {hint}") from None

@@ -989,7 +989,7 @@ def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: O
     SequenceMismatchError
         Naming the identity and the coverage.
     """
-    a, b = clean_sequence(a), clean_sequence(b)
+    a, b = clean_sequence(a, name=where), clean_sequence(b)
     pairs, identity, coverage = _align(a, b)
     _check_match(identity, coverage, min_identity, f"the sequences ({len(a)} and {len(b)} residues)", where)
     return pairs
@@ -1082,7 +1082,7 @@ def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_iden
         Not the same protein: identity below `min_identity` or coverage below
         :data:`MIN_COVERAGE` (the message names both).
     """
-    sequence = clean_sequence(sequence)
+    sequence = clean_sequence(sequence, name=where)
     atoms = _chain(structure, chain)
     entity = getattr(structure, "entity_sequences", {}).get(chain)
     return _mapping(sequence, atoms, chain, entity, min_identity, where)

@@ -175,6 +175,7 @@ batch.predict_many(sys.argv[1], sys.argv[2], sys.argv[3], device="cpu", max_toke
 """
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*lie in no window")
 def test_resume_after_kill_redoes_only_unfinished_records(tmp_path, tiny_esm1b, predictor):
     records = make_records()

@@ -75,6 +75,7 @@ def assert_warning_lines(stderr, command):
     assert "UserWarning" not in stderr and "warnings.warn" not in stderr and "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_predict_warning_is_one_line(tiny_esm1b):
     """A sequence longer than the tiny model's 64-residue context: the windows warning, and no progress off a terminal."""
     result = cli("predict", SEQUENCE * 3, "--model", tiny_esm1b, "--device", "cpu")
@@ -151,6 +152,7 @@ def long_fasta(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_closed_pipe_ends_quietly(tiny_esm2, long_fasta):
     """`esm-contacts predict ... --top all | head -1`: status 141 (as SIGPIPE), nothing on stderr."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), ESM_CONTACTS_OFFLINE="1")
@@ -264,6 +266,7 @@ def run_on_terminal(arguments):
     return process.wait(timeout=60), b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_progress_on_a_terminal(tiny_esm1b):
     """Stage text for the model load and a bar of layers run (3 layers x 3 windows of the 99-residue sequence)."""
     status, text = run_on_terminal(["predict", SEQUENCE * 3, "--model", tiny_esm1b, "--device", "cpu"])
@@ -272,12 +275,14 @@ def test_progress_on_a_terminal(tiny_esm1b):
     assert "tiny_esm1b: 1 sequence(s), 3 windows" in text and "9/9" in text and "layer" in text
 
 
+@pytest.mark.slow
 def test_progress_silenced_by_quiet_and_off_a_terminal(tiny_esm1b):
     status, text = run_on_terminal(["predict", SEQUENCE * 3, "--model", tiny_esm1b, "--device", "cpu", "--quiet"])
     assert status == 0 and "loading" not in text and "layer" not in text
     assert "warning: " in text  # stderr is still the terminal: the warning comes through
 
 
+@pytest.mark.slow
 def test_progress_of_validate_on_a_terminal(shared_data, tiny_esm1b):
     status, text = run_on_terminal(["validate", "--model", tiny_esm1b, "--device", "cpu", shared_data / "1hvr.pdb",
                                     "--chain", "A"])
@@ -292,6 +297,7 @@ def test_progress_of_validate_on_a_terminal(shared_data, tiny_esm1b):
     assert "UserWarning" not in text and "warnings.warn" not in text
 
 
+@pytest.mark.slow
 def test_failed_load_ends_the_stage_line(tmp_path):
     status, text = run_on_terminal(["predict", SEQUENCE, "--model", tmp_path / "absent.pt"])
     assert status == 2

@@ -249,8 +249,10 @@ def test_poor_sequence_match_is_refused_unless_lowered(tmp_path, capsys, hvr):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("junk\n", "the sequence (4 residues) and the 99 observed residues of chain A are not the same protein"),
-        ("PFRMAT RR\nMODEL 1\nJUNK\nEND\n", "are not the same protein"),
+        ("wxyz\n", "the sequence (4 residues) and the 99 observed residues of chain A are not the same protein"),
+        ("PFRMAT RR\nMODEL 1\nWXYZ\nEND\n", "are not the same protein"),
+        # J is no letter of the models: refused as such, the file named (esm_contacts.sequence.clean_sequence)
+        ("junk\n", "invalid character 'J' at position 1 of the sequence of "),
         (None, "identity over the aligned positions (at least 90% needed)"),  # 40% identity over the whole chain
         ("1a3a", "the sequence (99 residues) and the 145 observed residues of chain A are not the same protein"),
     ],
@@ -291,7 +293,7 @@ def test_a_refused_sequence_can_be_ignored_and_a_domain_is_accepted(tmp_path, ca
 
 def test_evaluate_set_refuses_a_wrong_sequence(tmp_path, capsys, hvr):
     path, _ = hvr
-    (tmp_path / "junk.rr").write_text("junk\n")
+    (tmp_path / "junk.rr").write_text("wxyz\n")
     (tmp_path / "list.tsv").write_text(f"junk.rr\t{path}\tA\n")
     assert main(["evaluate-set", str(tmp_path / "list.tsv")]) == 2
     error = capsys.readouterr().err
@@ -432,6 +434,7 @@ def test_predict_top_file_lists_its_pairs(tmp_path, capsys, shared_data, tiny_es
     assert "# the file lists 10 pairs with separation >= 6, fewer than L = 99" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_full_construct_npy_evaluates_like_rr(tmp_path, capsys, shared_data, tiny_esm2):
     """4JSV chain A: predict writes the full construct (1174 residues, 1058 observed); as .npy
     (no sequence) it is mapped through the construct and gives the RR file's table."""
@@ -469,6 +472,7 @@ def test_validate_uses_only_the_listed_pairs(tmp_path, capsys, a3a, top):
     assert result["predicted_contacts"] == 3 and result["agreement"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_validate_maps_a_full_construct_npy(tmp_path, capsys, shared_data):
     """4JSV chain A: a .npy of the full construct (1174) is validated through it, like its RR."""
     pdb = shared_data / "4JSV.pdb"

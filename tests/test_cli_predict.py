@@ -167,6 +167,7 @@ def test_empty_npy_is_a_one_line_error(tmp_path, capsys, shared_data):
     assert "empty.npy: not a NumPy .npy file" in error and error.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_structure_input_predicts_the_full_construct(tmp_path, capsys, shared_data, tiny_esm2):
     """4JSV chain A: SEQRES holds 1174 residues, 1058 observed; by default the full construct is predicted."""
     from esm_contacts.structure import chain_sequence, entity_sequence, load_structure

@@ -153,6 +153,7 @@ def small(shared_data, tmp_path):
 # -- 1. valid input that was refused ----------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:sequence of .* residues is longer than the model context")
 @pytest.mark.parametrize("length", [256, 300, 1000])
 def test_long_sequence_on_the_command_line_is_a_sequence(tmp_path, capsys, tiny_esm1b, length):

@@ -85,6 +85,7 @@ print(peak, size)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc needed to measure the peak")
 def test_load_peak_is_well_below_the_model(tmp_path):
     """Loading costs a fraction of the model's bytes: the weights stay in the file's pages until used.

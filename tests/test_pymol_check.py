@@ -231,6 +231,7 @@ QtCore.QTimer.singleShot(300, start)
 '''
 
 
+@pytest.mark.gui
 def test_check_dialog_in_pymol_window(files, tiny_esm1b, tmp_path):
     import json
     import os

@@ -264,6 +264,7 @@ def changed(image, reference, threshold=40):
     return np.linalg.norm(image - reference, axis=-1) > threshold
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("palette", ["okabe-ito"])
 def test_dashes_stand_out_from_the_default_cartoon(fresh, hvr, tmp_path, palette):
     """Ray-traced, PyMOL's default colours (green carbons, black background): each
