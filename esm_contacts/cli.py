@@ -877,7 +877,7 @@ def _run_train_regression(args) -> int:
     fitted = train_regression(
         predictor, [chains[k][1] for k in train], [chains[k][2] for k in train], C=args.C,
         min_sep=args.min_sep, max_pairs=args.max_pairs, seed=args.seed, progress=_progress(args),
-        solver=args.solver, memory_limit=args.memory_limit * 1024**3, names=[chains[k][0] for k in train],
+        solver=args.solver, memory_limit=args.memory_limit * 1e9, names=[chains[k][0] for k in train],
     )
     info = fitted.metadata
     print(info["solver_reason"])

@@ -17,6 +17,8 @@ import stat
 from pathlib import Path
 from typing import Optional, Type, Union
 
+from .messages import size_text
+
 __all__ = ["InputFileError", "file_kind", "check_input_file", "read_bytes_limited", "byte_limit"]
 
 PathLike = Union[str, os.PathLike]
@@ -145,7 +147,7 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
     how = f" (raise it with {env})" if env else ""
 
     def too_large(size: str) -> ValueError:
-        return ValueError(f"{path}: {size}; a {what} may have at most {_size(limit)}{how}")
+        return ValueError(f"{path}: {size}; a {what} may have at most {size_text(limit)}{how}")
 
     size = path.stat().st_size
     with open(path, "rb") as stream:
@@ -153,10 +155,10 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
         stream.seek(0)
         if magic != b"\x1f\x8b":
             if size > limit:
-                raise too_large(f"the file has {_size(size)}")
+                raise too_large(f"the file has {size_text(size)}")
             raw = stream.read(limit + 1)  # one byte more: a file that grew since stat() is caught too
             if len(raw) > limit:
-                raise too_large(f"the file has more than {_size(limit)}")
+                raise too_large(f"the file has more than {size_text(limit)}")
             return raw
         try:
             # Twice: counting first, so that refusing a bomb never holds `limit` bytes.
@@ -180,14 +182,7 @@ def _gunzip(stream, limit: int, keep: bool, too_large) -> bytes:
                 break
             total += len(chunk)
             if total > limit:
-                raise too_large(f"more than {_size(limit)} once decompressed")
+                raise too_large(f"more than {size_text(limit)} once decompressed")
             if keep:
                 chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if count >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{count} bytes"

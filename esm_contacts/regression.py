@@ -45,6 +45,7 @@ from .checkpoints import (
     check_state_dict,
     safe_load,
 )
+from .messages import size_text
 from .progress import progress_bar
 from .sequence import clean_sequence
 
@@ -64,7 +65,7 @@ METADATA_KEY = "esm_contacts"
 #: Solvers of :func:`fit_l1_logistic` ("auto" picks one by memory, :func:`choose_solver`).
 SOLVERS = ("auto", "liblinear", "saga")
 #: Default memory budget of a fit, bytes (the issue's 8 GB).
-DEFAULT_MEMORY_LIMIT = 8 * 1024**3
+DEFAULT_MEMORY_LIMIT = 8 * 10**9
 #: SAGA's stopping rule (largest weight change in an epoch / largest weight) and epoch cap.
 SAGA_TOL = 1e-4
 SAGA_MAX_ITER = 300
@@ -368,21 +369,12 @@ def choose_solver(
     if solver != "auto":
         return solver, f"solver {solver} as asked ({sizes})"
     if memory_limit is None or need <= memory_limit:
-        limit = "no memory limit" if memory_limit is None else f"within the {_gb(memory_limit)} memory limit"
-        return "liblinear", f"solver liblinear (the authors' fit): {sizes} need about {_gb(need)}, {limit}"
+        limit = "no memory limit" if memory_limit is None else f"within the {size_text(memory_limit)} memory limit"
+        return "liblinear", f"solver liblinear (the authors' fit): {sizes} need about {size_text(need)}, {limit}"
     return "saga", (
-        f"solver saga: liblinear would need about {_gb(need)} for {sizes}, over the {_gb(memory_limit)} "
-        f"memory limit; saga needs about {_gb(estimate_fit_memory(pairs, features, 'saga'))}"
+        f"solver saga: liblinear would need about {size_text(need)} for {sizes}, over the {size_text(memory_limit)} "
+        f"memory limit; saga needs about {size_text(estimate_fit_memory(pairs, features, 'saga'))}"
     )
-
-
-def _gb(size: float) -> str:
-    if size >= 0.1 * 1024**3:
-        return f"{size / 1024**3:.1f} GB"
-    return f"{size / 1024**2:.1f} MB" if size >= 1024**2 else f"{size:.0f} bytes"
-
-
-# -- fitting ---------------------------------------------------------------------------
 
 
 def fit_l1_logistic(
@@ -595,8 +587,8 @@ def train_regression(
     need = estimate_fit_memory(total, features, chosen)
     if memory_limit is not None and need > memory_limit:
         warnings.warn(
-            f"{total} pairs x {features} features: the {chosen} fit needs about {_gb(need)}, over the "
-            f"{_gb(memory_limit)} memory limit (use max_pairs to sample)",
+            f"{total} pairs x {features} features: the {chosen} fit needs about {size_text(need)}, over the "
+            f"{size_text(memory_limit)} memory limit (use max_pairs to sample)",
             stacklevel=2,
         )
     X = np.empty((total, features), dtype=np.float32)

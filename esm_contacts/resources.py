@@ -29,9 +29,11 @@ import shutil
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from .messages import size_text
+
 __all__ = [
     "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
-    "format_bytes", "check_disk_space", "msa_transformer_work", "model_footprint", "output_bytes",
+    "check_disk_space", "msa_transformer_work", "model_footprint", "output_bytes",
     "check_prediction_resources",
 ]
 
@@ -61,14 +63,6 @@ class MemoryLimitError(ValueError):
 
 class DiskSpaceError(OSError):
     """Outputs whose estimated size exceeds the free space of their file system."""
-
-
-def format_bytes(count: float) -> str:
-    """``12.3 GB`` (powers of 1000, as ``--max-memory GB`` reads)."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{int(count)} bytes"
 
 
 def available_memory() -> Optional[int]:
@@ -238,8 +232,8 @@ def check_memory(estimate: int, max_memory: Optional[float] = None, what: str = 
         limit, source = float(available), "the memory available now"
     if estimate > limit:
         raise MemoryLimitError(
-            f"{what} needs about {format_bytes(estimate)} of memory, more than {source} "
-            f"({format_bytes(limit)}){'; ' + hint if hint else ''}"
+            f"{what} needs about {size_text(estimate)} of memory, more than {source} "
+            f"({size_text(limit)}){'; ' + hint if hint else ''}"
         )
 
 
@@ -272,8 +266,8 @@ def check_disk_space(sizes: Dict[Path, int]) -> None:
             continue
         if total > free:
             raise DiskSpaceError(
-                f"{folder}: the output files need about {format_bytes(total)} but the disk has only "
-                f"{format_bytes(free)} free"
+                f"{folder}: the output files need about {size_text(total)} but the disk has only "
+                f"{size_text(free)} free"
             )
 
 

@@ -324,7 +324,7 @@ def bomb(tmp_path):
     return gzip_bomb(tmp_path / "bomb.pdb.gz", 64 << 20)
 
 
-@pytest.mark.parametrize("cap, shown", [(CAP, "977 KiB"), (48 << 20, "48 MiB")])
+@pytest.mark.parametrize("cap, shown", [(CAP, "1.0 MB"), (48 << 20, "50.3 MB")])
 def test_gzip_bomb_is_refused_in_bounded_memory(bomb, cap, shown):
     """64 MiB of spaces in 64 KiB of gzip: refused, and the memory it took stays near
     one 1 MiB chunk, whatever the cap."""
@@ -347,7 +347,7 @@ def test_cli_refuses_gzip_bomb_with_the_environment_cap(monkeypatch, capsys, sma
             "validate": ["validate", pred, bomb, "--chain", "A"],
             "predict": ["predict", bomb, "--model", tiny_esm1b]}[command]
     line = cli_error(capsys, argv)
-    assert "bomb.pdb.gz: more than 977 KiB once decompressed" in line and MAX_STRUCTURE_BYTES_ENV in line
+    assert "bomb.pdb.gz: more than 1.0 MB once decompressed" in line and MAX_STRUCTURE_BYTES_ENV in line
 
 
 def test_uncompressed_file_over_the_cap(tmp_path, monkeypatch, capsys, small):
@@ -356,7 +356,7 @@ def test_uncompressed_file_over_the_cap(tmp_path, monkeypatch, capsys, small):
     big.write_bytes(b"REMARK\n" * 300_000)  # 2.1 MB
     monkeypatch.setenv(MAX_STRUCTURE_BYTES_ENV, str(CAP))
     line = cli_error(capsys, ["evaluate", pred, "--structure", big, "--chain", "A"])
-    assert "big.pdb: the file has 2 MiB; a structure file may have at most 977 KiB" in line
+    assert "big.pdb: the file has 2.1 MB; a structure file may have at most 1.0 MB" in line
 
 
 def test_cap_is_on_the_decompressed_size(shared_data):
@@ -384,7 +384,7 @@ def test_pymol_assembly_gzip_bomb(helix, monkeypatch, bomb, tiny_esm1b):
     monkeypatch.setenv(MAX_STRUCTURE_BYTES_ENV, str(CAP))
     message = pymol_refuses(helix, lambda: commands.esm_contacts("hel", model=str(tiny_esm1b), device="cpu",
                                                                  assembly=str(bomb), _self=helix))
-    assert "more than 977 KiB once decompressed" in message
+    assert "more than 1.0 MB once decompressed" in message
 
 
 # -- 4. crafted checkpoints -------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_choose_solver_by_memory():
     assert choose_solver(867_000, 660, memory_limit=None)[0] == "liblinear"
     assert choose_solver(1000, 12)[0] == "liblinear"
     solver, reason = choose_solver(1000, 12, memory_limit=1000)
-    assert solver == "saga" and "over the 1000 bytes memory limit" in reason
+    assert solver == "saga" and "over the 1.0 kB memory limit" in reason  # messages.size_text
     assert choose_solver(867_000, 660, solver="liblinear")[0] == "liblinear"  # as asked
     with pytest.raises(ValueError, match="unknown solver 'newton'"):
         choose_solver(10, 10, solver="newton")
@@ -242,7 +242,7 @@ def test_train_regression_auto_solver_by_memory_limit(tiny_esm2, tmp_path, caplo
         assert lib.metadata["solver"] == "liblinear" and "solver liblinear" in caplog.text
         with pytest.warns(UserWarning, match="saga fit needs about"):
             saga = train_regression(predictor, [SEQUENCE], [truth], C=5.0, memory_limit=1000)
-        assert saga.metadata["solver"] == "saga" and "over the 1000 bytes memory limit" in saga.metadata["solver_reason"]
+        assert saga.metadata["solver"] == "saga" and "over the 1.0 kB memory limit" in saga.metadata["solver_reason"]
         assert "solver saga" in caplog.text
     assert saga.metadata["precision"] == "float32" and lib.metadata["precision"] == "float32"
     forced = train_regression(predictor, [SEQUENCE], [truth], C=5.0, solver="saga")
@@ -368,12 +368,13 @@ def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
     assert "solver liblinear" in printed
     assert load_regression(out).weight.shape == (3, 4)
     assert load_regression(out).metadata["solver"] == "liblinear"
-    assert main(args + ["--memory-limit", "1e-9"]) == 0
+    assert main(args + ["--memory-limit", "1e-6"]) == 0
     captured = capsys.readouterr()
     assert "solver saga" in captured.out and load_regression(out).metadata["solver"] == "saga"
     # The warning is one line in the command's format, not Python's (with its source line).
     assert captured.err.startswith("esm-contacts train-regression: warning: ") and captured.err.count("\n") == 1
-    assert "over the 1 bytes memory limit" in captured.err
+    # GB is 10^9 bytes here as in predict's --max-memory (messages.size_text writes it back).
+    assert "over the 1.0 kB memory limit" in captured.err
     assert main(args[:-6] + ["--structures", "nocolon.pdb"]) == 2
     assert "FILE:CHAIN" in capsys.readouterr().err
 
