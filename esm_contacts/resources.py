@@ -51,7 +51,7 @@ RANK_BYTES = 6
 SPARSE_BYTES = 16
 #: Bytes per listed pair (i, j, probability, sort order and their copies).
 PAIR_BYTES = 64
-#: Head chunk of the APC (as :data:`esm_contacts.predictor.HEAD_CHUNK`) and its temporaries per cell.
+#: Head chunk of the APC (as :data:`esm_contacts.attention.HEAD_CHUNK`) and its temporaries per cell.
 APC_BYTES = 4 * 4 * 5
 #: Embedding width assumed when the model is not loaded yet (ESM-2 3B's; ESM-1b has 1280).
 DEFAULT_EMBED_DIM = 2560

@@ -33,6 +33,7 @@ import esm_contacts.io as io
 import esm_contacts.resources as resources
 from esm_contacts import ContactPredictor
 from esm_contacts.cli import main
+from esm_contacts.messages import size_text
 from esm_contacts.options import check_option
 from esm_contacts.resources import MemoryLimitError
 
@@ -111,7 +112,7 @@ def test_api_refuses_over_max_memory_with_the_estimate(windowed, tiny_esm1b, cal
     assert isinstance(caught.value, ValueError)
     assert "needs about" in message and "more than the memory limit (100.0 kB)" in message
     if call in ("predict", "predict_msa", "constructor"):
-        assert resources.format_bytes(estimate) in message
+        assert size_text(estimate) in message
 
 
 @pytest.mark.parametrize("limit", [0, -1, float("nan"), float("inf"), "lots"])
@@ -143,7 +144,7 @@ def test_pymol_refuses_over_the_limit_with_the_estimate(pymol_cmd, windowed, tin
         commands.predict(sequence, model=str(tiny_esm1b), device="cpu")
     assert caught.value.message == (
         f"predicting 1 sequence(s) of up to 300 residues needs about "
-        f"{resources.format_bytes(windowed.estimate_memory([300]))} of memory, more than the memory available "
+        f"{size_text(windowed.estimate_memory([300]))} of memory, more than the memory available "
         "now (100.0 kB); for sequences this long list the top pairs window by window (predict_top; "
         "esm-contacts predict --top K --out FILE.rr or .csv)")
 
@@ -433,7 +434,7 @@ def test_disk_space_is_checked_before_predicting(tmp_path, capsys, monkeypatch, 
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert f"{tmp_path}: the output files need about" in error
-    assert f"but the disk has only {resources.format_bytes(free)} free" in error
+    assert f"but the disk has only {size_text(free)} free" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set.fa"]
 
 
