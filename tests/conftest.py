@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from register_models import chain_atoms, noisy_prediction, register_shifted
 from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2, write_tiny_msa_transformer
 
 # Tests never touch the network or the user's torch hub cache.
@@ -85,3 +86,25 @@ def tiny_hf_esm2(tmp_path_factory) -> Path:
 def tiny_msa_transformer(tmp_path_factory) -> Path:
     """A tiny MSA Transformer checkpoint (fair-esm's released layout; context 1023, 1024 rows)."""
     return write_tiny_msa_transformer(tmp_path_factory.mktemp("msa_checkpoints"))
+
+
+@pytest.fixture(scope="module")
+def model_1a3a(shared_data):
+    """Chain A of 1a3a, as read."""
+    from esm_contacts.structure import load_structure
+
+    return chain_atoms(load_structure(shared_data / "1a3a.pdb"), "A")
+
+
+@pytest.fixture(scope="module")
+def prediction_1a3a(model_1a3a):
+    """A good but imperfect prediction for 1a3a A: its true contacts with noise."""
+    from esm_contacts.structure import true_contacts
+
+    return noisy_prediction(true_contacts(model_1a3a, "A"))
+
+
+@pytest.fixture(scope="module")
+def register_error_model(model_1a3a):
+    """1a3a A built two residues out of register along register_models.SEGMENT."""
+    return register_shifted(model_1a3a)

@@ -13,8 +13,7 @@ from esm_contacts.structure import (chain_sequence, load_structure, map_sequence
 from esm_contacts.validation import validate  # noqa: E402
 from pymol_plugin import check  # noqa: E402
 from pymol_plugin.legend import CHECK_NO_EVIDENCE_COLOR  # noqa: E402
-from test_validate import SEGMENT, SHIFT  # noqa: E402,F401  (fixtures below come from there too)
-from test_validate import model_1a3a, prediction_1a3a, register_error_model  # noqa: E402,F401
+from register_models import SEGMENT, SHIFT  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -26,55 +26,7 @@ from esm_contacts.validation import (
     validate,
 )
 
-SEGMENT = (60, 76)  # 0-based residue range of chain A that the register-error copy shifts
-SHIFT = 2
-
-
-def noisy_prediction(T: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A good but imperfect predictor: truth plus noise, symmetric, in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    noise = rng.normal(0.0, 0.15, T.shape)
-    P = np.clip(0.75 * (T == 1) + 0.1 + noise, 0.0, 1.0)
-    P = (P + P.T) / 2
-    return P.astype(np.float32)
-
-
-def chain_atoms(structure, chain):
-    return structure[structure.chain_id == chain].copy()
-
-
-def residue_slices(atoms):
-    starts = struc.get_residue_starts(atoms, add_exclusive_stop=True)
-    return [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
-
-
-def move_backbone(target_atoms, target, source_atoms, source) -> None:
-    """Give residue `target` the coordinates the source holds for residue `source`."""
-    for atom_index in range(target.start, target.stop):
-        name = target_atoms.atom_name[atom_index]
-        match = np.nonzero(source_atoms.atom_name[source] == name)[0]
-        if len(match):
-            target_atoms.coord[atom_index] = source_atoms.coord[source][match[0]]
-
-
-@pytest.fixture(scope="module")
-def model_1a3a(shared_data):
-    return chain_atoms(load_structure(shared_data / "1a3a.pdb"), "A")
-
-
-@pytest.fixture(scope="module")
-def prediction_1a3a(model_1a3a):
-    return noisy_prediction(true_contacts(model_1a3a, "A"))
-
-
-@pytest.fixture(scope="module")
-def register_error_model(model_1a3a):
-    """Residue k of the segment gets the coordinates of residue k + 2: built two out of register."""
-    shifted = model_1a3a.copy()
-    residues = residue_slices(model_1a3a)
-    for k in range(*SEGMENT):
-        move_backbone(shifted, residues[k], model_1a3a, residues[k + SHIFT])
-    return shifted
+from register_models import SEGMENT, SHIFT, chain_atoms, move_backbone, residue_slices
 
 
 @pytest.fixture(scope="module")
