@@ -29,6 +29,14 @@ MENU_ITEMS = [
 ]
 
 
+def _pymol_present() -> bool:
+    """Whether PyMOL can be imported (``esm-contacts pymol-plugin`` imports :mod:`.install`
+    from a Python without it: there is nothing to register then)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pymol") is not None
+
+
 def _register_commands() -> None:
     import importlib.util
 
@@ -68,4 +76,5 @@ def __init_plugin__(app=None) -> None:
             return
 
 
-_register_commands()
+if _pymol_present():
+    _register_commands()
