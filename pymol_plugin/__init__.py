@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 #: Menu entries under PyMOL's Plugin menu: (label, "module:function" of this package).
 MENU_ITEMS = [
     ("Predict ESM contacts", "dialog:show_dialog"),
-    ("Check model with ESM contacts", "check:show_dialog"),
+    ("Check model with ESM contacts", "dialog:show_check_dialog"),
 ]
 
 

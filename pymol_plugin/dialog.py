@@ -14,7 +14,7 @@ from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
 from pymol.Qt.utils import AsyncFunc
 
-from . import commands, drawing
+from . import check, commands, drawing
 
 TITLE = "Predict ESM contacts"
 
@@ -458,3 +458,139 @@ class ContactsDialog(QtWidgets.QDialog):
 def show_dialog(_self=cmd) -> ContactsDialog:
     """Open (or raise) the dialog, with the chain picker refreshed."""
     return show_once(TITLE, ContactsDialog, _self)
+
+
+# -- the check dialog --------------------------------------------------------------
+
+CHECK_TITLE = "Check model with ESM contacts"
+#: The Chain combo's entry for atoms without a chain ID.
+CHAIN_NONE = "(no chain ID)"
+
+
+class CheckDialog(QtWidgets.QDialog):
+    """Models to check, a contact file or a model to predict with, Run and Close."""
+
+    def __init__(self, parent=None, _self=cmd):
+        super().__init__(parent)
+        self._self = _self
+        self._job = None
+        self.setObjectName("esm_contacts_check_dialog")
+        self.setWindowTitle(CHECK_TITLE)
+        form = QtWidgets.QFormLayout(self)
+        self.selection = QtWidgets.QLineEdit()
+        self.selection.setToolTip("PyMOL selection: the objects to check (one protein chain of each, "
+                                  "picked with Chain)")
+        self.chain = QtWidgets.QComboBox()
+        self.chain.setToolTip("The chain to check in each object (filled from the objects of Models)")
+        self.selection.editingFinished.connect(self.fill_chains)
+        self.prediction = QtWidgets.QLineEdit()
+        self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy, ...); empty: predict with the model")
+        self.model = model_combo()
+        self.device = device_combo()
+        self.top = top_combo()
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1)
+        self.status = status_label("")
+        self.meaning = QtWidgets.QLabel(
+            'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted contacts not '
+            'satisfied (support 0), white half, <span style="color: rgb(0,0,230); font-weight: bold">blue</span> '
+            'satisfied (support 1), <span style="color: rgb(102,102,102); font-weight: bold">dark grey</span> '
+            "no predicted contact; the legend object esm_check_key in the scene says the same.")
+        self.meaning.setWordWrap(True)
+        self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
+        form.addRow("Models", self.selection)
+        form.addRow("Chain", self.chain)
+        form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
+                                                   contact_file_filter()))
+        form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
+        form.addRow("Device", self.device)
+        form.addRow("Top", self.top)
+        form.addRow(self.meaning)
+        form.addRow(self.progress)
+        form.addRow(self.status)
+        buttons = QtWidgets.QDialogButtonBox()
+        self.run_button = buttons.addButton("Run", QtWidgets.QDialogButtonBox.AcceptRole)
+        close = buttons.addButton("Close", QtWidgets.QDialogButtonBox.RejectRole)
+        self.run_button.clicked.connect(self.run)
+        close.clicked.connect(self.hide)
+        form.addRow(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        objects = self._self.get_object_list("polymer.protein") or []
+        if not self.selection.text().strip():
+            self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
+        self.fill_chains()
+
+    def fill_chains(self) -> None:
+        """The protein chains of the objects in Models, the current one kept where it still exists."""
+        current = self.chain.currentText()
+        text = self.selection.text().strip()
+        try:
+            chains = self._self.get_chains(f"({text}) and polymer.protein") if text else []
+        except Exception:  # noqa: BLE001 - a selection being typed: no chains yet
+            chains = []
+        self.chain.clear()
+        self.chain.addItems([c if c else CHAIN_NONE for c in chains or []])
+        if current in chains:
+            self.chain.setCurrentText(current)
+
+    def checked_selection(self) -> str:
+        """Models restricted to the chosen chain."""
+        selection = self.selection.text().strip()
+        chain = self.chain.currentText()
+        if not selection or not chain:
+            return selection
+        if chain == CHAIN_NONE:
+            return f"({selection}) and chain ''"
+        return f"({selection}) and chain {chain}"
+
+    def run(self) -> None:
+        """A contact file is checked at once; a model predicts in a worker thread first."""
+        if self._job is not None:
+            return
+        self.fill_chains()
+        selection = self.checked_selection()
+        prediction = self.prediction.text().strip()
+        try:
+            if prediction:
+                results = check.esm_contacts_check(selection, prediction, self.top.currentText(), _self=self._self)
+                self.done_message(results)
+                return
+            options = drawing.parse_options(self.top.currentText(), name="esm_check", _self=self._self)
+            targets = check.targets_of(selection, self._self)
+        except Exception as error:  # noqa: BLE001 - every failure goes to the user
+            self.fail(error)
+            return
+        model = self.model.currentText().strip() or commands.DEFAULT_MODEL
+        start_job(self, check.predict_for_targets, lambda outcome: self.finish(outcome, targets, options),
+                  model, targets, self.device.currentText().strip() or "auto")
+
+    def finish(self, outcome, targets, options) -> None:
+        """Back in the GUI thread: check against the prediction, or report the worker's error."""
+        try:
+            end_job(self)
+            result, error = outcome
+            if error is None:
+                P, sequence, model = result
+                self.done_message(check.check_targets(P, sequence, model, targets, options, _self=self._self))
+                return
+        except Exception as check_error:  # noqa: BLE001 - every failure goes to the user
+            error = check_error
+        self.fail(error)
+
+    def done_message(self, results) -> None:
+        self.progress.setValue(1)
+        best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
+        hints = sum(len(r.hints) for r in results)
+        set_status(self.status, f"Checked {len(results)} model(s); best {best.name} (agreement "
+                                f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log")
+
+    def fail(self, error: BaseException) -> None:
+        self.progress.setValue(0)
+        show_error(self, CHECK_TITLE, self.status, error)
+
+
+def show_check_dialog(_self=cmd) -> CheckDialog:
+    """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog."""
+    return show_once(CHECK_TITLE, CheckDialog, _self)

@@ -399,11 +399,11 @@ def test_predict_dialog_draws_a_contact_file(cmd, hvr, qt_app, tmp_path):
 
 
 def test_check_dialog_asks_for_the_chain(cmd, hvr, qt_app):
-    from pymol_plugin.dialog import status_text
+    from pymol_plugin.dialog import CheckDialog, status_text
 
     rr, path, _, _ = hvr
     cmd.load(str(path), "1hvr")
-    dialog = check._make_dialog_class()(_self=cmd)
+    dialog = CheckDialog(_self=cmd)
     assert dialog.selection.text() == "%1hvr"
     assert [dialog.chain.itemText(k) for k in range(dialog.chain.count())] == ["A", "B"]
     assert "red" in dialog.meaning.text() and "blue" in dialog.meaning.text() and "grey" in dialog.meaning.text()
