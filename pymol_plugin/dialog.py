@@ -14,7 +14,12 @@ from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
 from pymol.Qt.utils import AsyncFunc
 
-from . import check, commands, drawing
+from esm_contacts.formats import contact_suffixes, file_dialog_filter
+from esm_contacts.metrics import RANGES
+from esm_contacts.plot import FIGURE_SUFFIXES
+
+from . import check, commands, drawing, style
+from .window import main_window
 
 TITLE = "Predict ESM contacts"
 
@@ -45,10 +50,13 @@ def chain_choices(_self=cmd):
 
 
 CHECKPOINT_FILES = "ESM checkpoints (*.pt);;All files (*)"
-#: The Predict dialog's model field also takes a contact file (drawn as esm_contacts_load does).
-MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt *.rr *.casp *.csv *.npy);;"
-                          "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
-PLOT_FILES = "Images (*.png *.svg *.pdf)"
+#: The Predict dialog's model field also takes a contact file (drawn as esm_contacts_load does):
+#: every format the core reads (:func:`esm_contacts.formats.contact_suffixes`).
+MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt "
+                          + " ".join(f"*{suffix}" for suffix in contact_suffixes("read")) + ");;"
+                          + file_dialog_filter("read"))
+#: The figure files the core writes (:data:`esm_contacts.plot.FIGURE_SUFFIXES`).
+PLOT_FILES = f"Images ({' '.join('*' + s for s in FIGURE_SUFFIXES)})"
 
 
 class StatusLabel(QtWidgets.QLabel):
@@ -88,20 +96,20 @@ def status_text(label: QtWidgets.QLabel) -> str:
 
 
 def palette_combo() -> QtWidgets.QComboBox:
-    """The palettes of :data:`.drawing.PALETTES`, the default first."""
+    """The palettes of :data:`.style.PALETTES`, the default first."""
     combo = QtWidgets.QComboBox()
-    combo.addItems([drawing.DEFAULT_PALETTE] + [p for p in drawing.PALETTES if p != drawing.DEFAULT_PALETTE])
+    combo.addItems([style.DEFAULT_PALETTE] + [p for p in style.PALETTES if p != style.DEFAULT_PALETTE])
     return combo
 
 
-def legend_html(palette: str = drawing.DEFAULT_PALETTE) -> str:
+def legend_html(palette: str = style.DEFAULT_PALETTE) -> str:
     """The colours' meaning as rich text, each category in its colour."""
     from html import escape
 
     rows = []
-    for kind, (_, rgb) in drawing.PALETTES[palette].items():
+    for kind, (_, rgb) in style.PALETTES[palette].items():
         rows.append(f'<span style="color: #{bytes(rgb).hex()}; font-weight: bold">&#9632;</span> '
-                    f"{escape(drawing.MEANINGS[kind])}")
+                    f"{escape(style.MEANINGS[kind])}")
     return ("; ".join(rows) + ". Thicker: higher probability (quartiles of the drawn pairs); "
             "the legend object name_key in the scene says the same.")
 
@@ -116,8 +124,6 @@ def structure_filter() -> str:
 
 def contact_file_filter() -> str:
     """File-dialog filter of the contact files the core reads (its format table)."""
-    from esm_contacts.formats import file_dialog_filter
-
     return file_dialog_filter("read")
 
 
@@ -219,16 +225,6 @@ def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseExceptio
     QtWidgets.QMessageBox.critical(parent, title, message)
 
 
-def main_window():
-    """PyMOL's Qt main window, or None (commands-only PyMOL)."""
-    try:
-        from pymol.gui import get_qtwindow
-
-        return get_qtwindow()
-    except ImportError:
-        return None
-
-
 class ContactsDialog(QtWidgets.QDialog):
     """Options, Run and Close; one prediction at a time."""
 
@@ -254,7 +250,7 @@ class ContactsDialog(QtWidgets.QDialog):
 
         self.model = model_combo()
         self.model.setToolTip("An ESM model name or .pt checkpoint to predict with, or a contact file "
-                              "(.rr, .casp, .csv, .npy) to draw as it is")
+                              f"({', '.join(contact_suffixes('read'))}) to draw as it is")
         form.addRow("Model or contact file", file_row(self, self.model, "ESM checkpoint or contact file",
                                                       MODEL_OR_CONTACT_FILES))
 
@@ -311,7 +307,8 @@ class ContactsDialog(QtWidgets.QDialog):
         form.addRow("Colours", self.palette)
 
         self.plot = QtWidgets.QLineEdit()
-        self.plot.setPlaceholderText("optional: also save the contact map (.png, .svg, .pdf)")
+        self.plot.setPlaceholderText(
+            f"optional: also save the contact map ({', '.join(FIGURE_SUFFIXES)})")
         form.addRow("Plot", file_row(self, self.plot, "Save the contact map as", PLOT_FILES, save=True))
 
         self.meaning = QtWidgets.QLabel(legend_html())
@@ -361,8 +358,6 @@ class ContactsDialog(QtWidgets.QDialog):
 
     def range_changed(self, name: str) -> None:
         """Start the separation at the range's lower bound (6 for all): never an empty range."""
-        from esm_contacts.metrics import RANGES
-
         self.min_sep.setValue(RANGES[name][0] if name in RANGES else 6)
 
     def model_changed(self, name: str) -> None:

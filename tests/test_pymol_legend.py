@@ -415,13 +415,14 @@ def test_check_dialog_asks_for_the_chain(cmd, hvr, qt_app):
 
 
 def test_dialog_states_the_colours(qt_app):
+    from pymol_plugin import style
     from pymol_plugin.dialog import legend_html
     from pymol.Qt import QtGui
 
     document = QtGui.QTextDocument()
     document.setHtml(legend_html())
     text = document.toPlainText()
-    for kind, meaning in drawing.MEANINGS.items():
+    for kind, meaning in style.MEANINGS.items():
         assert meaning in text, meaning  # "<" of "Cb-Cb < 8 A" shown, not taken for a tag
     for _, rgb in drawing.PALETTES["okabe-ito"].values():
         assert f"#{bytes(rgb).hex()}" in legend_html()
