@@ -37,7 +37,7 @@ from pymol import CmdException
 from esm_contacts.metrics import RANGES
 
 from .style import BIN_QUANTILES, COLORS, DASH_RADII, DASH_WIDTHS, DEFAULT_PALETTE, PALETTES
-from .target import Target
+from .target import Target, insertion_code
 
 #: The ``range`` values: all separations, or one of the core's ranges
 #: (:data:`esm_contacts.metrics.RANGES`).
@@ -386,7 +386,7 @@ class Anchors:
                            space={"rows": rows})
         occupancy: Dict[tuple, float] = {}
         for segi, resv, resi, atom_name, index, q in rows:
-            key = (segi, resv, resi[len(str(resv)):].strip())
+            key = (segi, resv, insertion_code(resi, resv))
             if occupancy.get((key, atom_name), -1.0) < q:
                 occupancy[(key, atom_name)] = q
                 self._partner_atoms.setdefault(key, {})[atom_name] = index

@@ -17,6 +17,7 @@ import numpy as np
 from pymol import CmdException
 
 from . import style
+from .target import insertion_code
 
 #: Words for the drawn categories (the panel, the pair list).
 CATEGORY_LABELS = {"tp": "true contact", "fp": "false positive", "inter": "homodimer contact",
@@ -337,5 +338,5 @@ def selected_positions(entry: Drawing, selection: str = "sele", _self=None) -> L
     _self.iterate(f"({selection}) and %{entry.object} and chain '{entry.chain}'",
                   "keys.append((chain, resv, resi))", space={"keys": keys})
     where = entry.position_of()
-    found = {where.get((c, v, resi[len(str(v)):].strip())) for c, v, resi in keys}
+    found = {where.get((c, v, insertion_code(resi, v))) for c, v, resi in keys}
     return sorted(k for k in found if k is not None)

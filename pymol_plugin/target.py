@@ -105,15 +105,29 @@ class Assembly:
         return self._copies[label]
 
 
-def _ins_code(resi: str, resv: int) -> str:
-    # PyMOL's resi is the number followed by the insertion code ("52A").
+def insertion_code(resi: str, resv: int) -> str:
+    """The insertion code of a PyMOL atom: its ``resi`` is the number ``resv`` followed by the
+    code (``"52A"``).
+
+    Parameters
+    ----------
+    resi : str
+        PyMOL's residue identifier.
+    resv : int
+        PyMOL's residue number.
+
+    Returns
+    -------
+    code : str
+        ``"A"`` for ``"52A"``, ``""`` without one.
+    """
     return resi[len(str(resv)):].strip()
 
 
 def _selected_residues(selection: str, _self) -> set:
     keys: list = []
     _self.iterate(f"byres ({selection})", "keys.append((chain, resv, resi))", space={"keys": keys})
-    return {(chain, resv, _ins_code(resi, resv)) for chain, resv, resi in keys}
+    return {(chain, resv, insertion_code(resi, resv)) for chain, resv, resi in keys}
 
 
 def _atom_rows(obj: str, state: int, _self) -> list:
@@ -121,7 +135,7 @@ def _atom_rows(obj: str, state: int, _self) -> list:
     rows: list = []
     _self.iterate_state(state, f"%{obj}", "rows.append((chain, resv, resi, resn, name, alt, q, index, x, y, z))",
                         space={"rows": rows})
-    return [((chain, resv, _ins_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
+    return [((chain, resv, insertion_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
             for chain, resv, resi, resn, name, alt, q, index, *xyz in rows]
 
 
