@@ -587,5 +587,16 @@ class CheckDialog(QtWidgets.QDialog):
 
 
 def show_check_dialog(_self=cmd) -> CheckDialog:
-    """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog."""
+    """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance the dialog works on.
+
+    Returns
+    -------
+    dialog : CheckDialog
+        The one check dialog of the session, shown with its models refreshed.
+    """
     return show_once(CHECK_TITLE, CheckDialog, _self)

@@ -131,8 +131,6 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
     """
     from esm_contacts.structure import cb_distances, homodimer_distances, residue_identities, residue_labels
 
-    from . import drawing
-
     remove(name, _self)  # an earlier drawing of this name: its pick is out of date
     index = np.asarray(analysis.index, dtype=np.int64)
     observed = index >= 0
