@@ -1167,46 +1167,25 @@ def _run_validate(args) -> int:
     return 0
 
 
-# --- PyMOL plugin installation -----------------------------------------------------
-
-PLUGIN_PACKAGE = "pymol_plugin"
+# --- PyMOL plugin installation (the work is pymol_plugin.install's) ------------------
 
 
-def _plugin_folder() -> Path:
-    """The ``pymol_plugin`` package folder (found without importing it, which needs PyMOL)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(PLUGIN_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise CommandError(f"the {PLUGIN_PACKAGE} package is not installed beside esm_contacts (reinstall with pip)")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def write_plugin_zip(path) -> Path:
-    """Write the plugin as PyMOL's Plugin Manager installs it: ``pymol_plugin/__init__.py`` ...
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.zip`` to write (atomically).
-
-    Returns
-    -------
-    path : Path
-    """
-    import zipfile
-
-    from .io import atomic_write
-
-    path = Path(path)
-    if path.suffix.lower() != ".zip":
-        raise CommandError(f"{path}: the plugin archive must end in .zip")
-    folder = _plugin_folder()
-    files = sorted(f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc")
-    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in files:
-            archive.write(file, f"{PLUGIN_PACKAGE}/{file.relative_to(folder).as_posix()}")
-    return path
+@contextlib.contextmanager
+def _plugin_installer():
+    """:mod:`pymol_plugin.install`, imported only when a plugin command runs (the command
+    line starts without PyMOL); its :class:`~pymol_plugin.install.InstallError` becomes
+    the command's one error line."""
+    try:
+        from pymol_plugin import install
+    except ModuleNotFoundError as error:
+        if error.name != "pymol_plugin":
+            raise
+        raise CommandError("the pymol_plugin package is not installed beside esm_contacts "
+                           "(reinstall with pip)") from None
+    try:
+        yield install
+    except install.InstallError as error:
+        raise CommandError(str(error)) from None
 
 
 def _add_pymol_plugin(subparsers) -> None:
@@ -1219,7 +1198,8 @@ def _add_pymol_plugin(subparsers) -> None:
 
 
 def _run_pymol_plugin(args) -> int:
-    path = write_plugin_zip(args.zip)
+    with _plugin_installer() as install:
+        path = install.write_plugin_zip(args.zip)
     print(f"PyMOL plugin written to {path}; install it with Plugin > Plugin Manager > Install New Plugin", file=sys.stderr)
     return 0
 
@@ -1234,80 +1214,9 @@ def _add_pymol_install(subparsers) -> None:
     parser.set_defaults(func=_run_pymol_install)
 
 
-class _AnswerYes:
-    """Stands in for the ``tkMessageBox`` module PyMOL's installer asks its questions with.
-
-    The installer confirms a reinstallation and reports the outcome in dialogs; run from
-    a terminal, the user has already said yes, and the messages go to stderr.
-    """
-
-    def __init__(self):
-        self.messages = []
-
-    def showinfo(self, title, message, parent=None, **kwargs):
-        self.messages.append((title, message))
-        return "ok"
-
-    def askyesno(self, title, message, parent=None, **kwargs):
-        return True
-
-    askokcancel = askyesno
-
-
-def install_plugin(plugin_dir=None) -> Path:
-    """Install the plugin through ``pymol.plugins.installation.installPluginFromFile``.
-
-    Parameters
-    ----------
-    plugin_dir : str or Path, optional
-        Where to install; default PyMOL's first user plugin directory, else
-        ``~/.pymol/startup``. It is added to PyMOL's plugin path (``~/.pymolpluginsrc.py``).
-
-    Returns
-    -------
-    folder : Path
-        The installed plugin folder.
-    """
-    import tempfile
-    import types
-
-    try:
-        from pymol import plugins
-        from pymol.plugins import installation
-    except ImportError as error:
-        raise CommandError(f"PyMOL is not importable from this Python ({error}); install pymol-open-source "
-                           "or run this command with PyMOL's Python") from None
-    if plugin_dir is None:
-        user_dirs = plugins.get_startup_path(True)
-        plugin_dir = user_dirs[0] if user_dirs else installation.get_default_user_plugin_path()
-    plugin_dir = Path(plugin_dir).expanduser().resolve()
-    plugin_dir.mkdir(parents=True, exist_ok=True)
-    if not installation.is_writable(str(plugin_dir)):
-        raise CommandError(f"{plugin_dir}: plugin directory is not writable")
-    answers = _AnswerYes()
-    shim = types.ModuleType("tkMessageBox")
-    shim.showinfo, shim.askyesno, shim.askokcancel = answers.showinfo, answers.askyesno, answers.askokcancel
-    saved = sys.modules.get("tkMessageBox")
-    sys.modules["tkMessageBox"] = shim  # legacysupport imports this name first
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            archive = write_plugin_zip(Path(folder) / f"{PLUGIN_PACKAGE}.zip")
-            # parent: any non-None value keeps the installer from looking for a Tk window.
-            installation.installPluginFromFile(str(archive), parent=answers, plugdir=str(plugin_dir))
-    finally:
-        if saved is None:
-            sys.modules.pop("tkMessageBox", None)
-        else:
-            sys.modules["tkMessageBox"] = saved
-    installed = plugin_dir / PLUGIN_PACKAGE
-    failures = [message for title, message in answers.messages if title != "Success"]
-    if failures or not (installed / "__init__.py").is_file():
-        raise CommandError(f"PyMOL's plugin installer failed: {' '.join(failures) or 'no plugin folder written'}")
-    return installed
-
-
 def _run_pymol_install(args) -> int:
-    installed = install_plugin(args.dir)
+    with _plugin_installer() as install:
+        installed = install.install_plugin(args.dir)
     print(f"PyMOL plugin installed in {installed}; restart PyMOL and open Plugin > Predict ESM contacts", file=sys.stderr)
     return 0
 

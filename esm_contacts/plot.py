@@ -14,9 +14,12 @@ import numpy as np
 from .io import atomic_write, check_output_path
 from .metrics import RANGES, classify_pairs, evaluate, top_pairs
 
-__all__ = ["MARKER_COLORS", "check_figure_path", "plot_contact_map", "plot_residue_support", "plot_head_weights"]
+__all__ = ["FIGURE_SUFFIXES", "MARKER_COLORS", "check_figure_path", "plot_contact_map", "plot_residue_support",
+           "plot_head_weights"]
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+#: The figure file endings the functions write (the format follows the extension).
+FIGURE_SUFFIXES = tuple(FORMATS)
 # Marker colours of the top-ranked predictions; far from the grey map below them.
 MARKER_COLORS = {"tp": "#1f78b4", "fp": "#e31a1c", "inter": "#d000d0"}
 MARKER_LABELS = {"tp": "true positive", "fp": "false positive", "inter": "inter-chain only"}

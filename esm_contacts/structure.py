@@ -68,6 +68,8 @@ __all__ = [
     "contacts_from_coordinates",
     "true_contacts",
     "interchain_contacts",
+    "copy_label",
+    "parse_copy_label",
     "homodimer_partners",
     "homodimer_contacts",
     "cb_distances",
@@ -1251,6 +1253,56 @@ def _same_entity(groups: Dict[str, str], chain: str, other: str, own: struc.Atom
     return same_protein(_observed_sequence(own), _observed_sequence(atoms))
 
 
+def copy_label(chain: str, sym_id: Optional[int] = None) -> str:
+    """The label of a chain copy in a biological assembly (the one place that writes it).
+
+    Parameters
+    ----------
+    chain : str
+        The chain ID.
+    sym_id : int, optional
+        The copy's symmetry operation (Biotite's ``sym_id``); None for the chain's first
+        copy, which carries the bare chain ID.
+
+    Returns
+    -------
+    label : str
+        ``"A"`` for the first copy, ``"A:1"`` for the copy of symmetry operation 1.
+
+    Examples
+    --------
+    >>> copy_label("A"), copy_label("A", 1)
+    ('A', 'A:1')
+    """
+    return chain if sym_id is None else f"{chain}:{int(sym_id)}"
+
+
+def parse_copy_label(label: str) -> Tuple[str, Optional[int]]:
+    """The chain ID and symmetry operation of a :func:`copy_label` (its inverse).
+
+    Parameters
+    ----------
+    label : str
+        A partner label as :func:`homodimer_partners` gives it.
+
+    Returns
+    -------
+    chain : str
+        The chain ID.
+    sym_id : int or None
+        The symmetry operation; None for a bare chain ID (a chain's first copy).
+
+    Examples
+    --------
+    >>> parse_copy_label("A:1"), parse_copy_label("B")
+    (('A', 1), ('B', None))
+    """
+    chain, colon, sym_id = str(label).rpartition(":")
+    if colon and chain and sym_id.isdigit():
+        return chain, int(sym_id)
+    return str(label), None
+
+
 def _copies(assembly: struc.AtomArray) -> List[Tuple[str, str, struc.AtomArray]]:
     """``(label, chain, atoms)`` of each chain copy in an assembly, in order.
 
@@ -1262,7 +1314,7 @@ def _copies(assembly: struc.AtomArray) -> List[Tuple[str, str, struc.AtomArray]]
     for s in np.unique(sym):
         in_copy = assembly[sym == s]
         for chain in chain_ids(in_copy):
-            label = chain if chain not in seen else f"{chain}:{s}"
+            label = copy_label(chain, None if chain not in seen else s)
             seen.add(chain)
             copies.append((label, chain, in_copy[in_copy.chain_id == chain]))
     return copies

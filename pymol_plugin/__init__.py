@@ -25,8 +25,16 @@ __version__ = "0.1.0"
 #: Menu entries under PyMOL's Plugin menu: (label, "module:function" of this package).
 MENU_ITEMS = [
     ("Predict ESM contacts", "dialog:show_dialog"),
-    ("Check model with ESM contacts", "check:show_dialog"),
+    ("Check model with ESM contacts", "dialog:show_check_dialog"),
 ]
+
+
+def _pymol_present() -> bool:
+    """Whether PyMOL can be imported (``esm-contacts pymol-plugin`` imports :mod:`.install`
+    from a Python without it: there is nothing to register then)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pymol") is not None
 
 
 def _register_commands() -> None:
@@ -68,4 +76,5 @@ def __init_plugin__(app=None) -> None:
             return
 
 
-_register_commands()
+if _pymol_present():
+    _register_commands()

@@ -23,24 +23,30 @@ from .target import Target, load_target
 NO_EVIDENCE = -1.0
 
 
-def _targets(selection: str, _self) -> List[Target]:
-    """One target per object of the selection (each must hold one protein chain)."""
+def targets_of(selection: str, _self) -> List[Target]:
+    """One target per object of the selection (each must hold one protein chain).
+
+    Parameters
+    ----------
+    selection : str
+        A PyMOL selection; each of its objects must hold one protein chain in it.
+    _self : pymol.cmd
+        The PyMOL instance.
+
+    Returns
+    -------
+    targets : list of Target
+        One per object, in PyMOL's object order.
+    """
     objects = _self.get_object_list(f"({selection}) and polymer.protein") or []
     if not objects:
         raise CmdException(f"selection {selection!r} holds no protein atoms")
     return [load_target(f"({selection}) and %{obj}", _self) for obj in objects]
 
 
-def _is_contact_file(text: str) -> bool:
-    """A readable contact format's extension (the core's format table decides)."""
-    from esm_contacts.formats import is_contact_file
-
-    return is_contact_file(text)
-
-
 def _prediction(source: str, targets: List[Target], device: str) -> Tuple[np.ndarray, Optional[str], str]:
     """(P, sequence of P or None, label) from a contact file, or predicted with a model."""
-    if _is_contact_file(source):
+    if commands.is_contact_file(source):
         from esm_contacts.io import read_contacts
 
         try:
@@ -48,13 +54,34 @@ def _prediction(source: str, targets: List[Target], device: str) -> Tuple[np.nda
         except (OSError, ValueError) as error:
             raise CmdException(str(error)) from None
         return P, sequence, Path(source).name
-    return _predicted(source, targets, device)
+    return predict_for_targets(source, targets, device)
 
 
-def _predicted(model: str, targets: List[Target], device: str,
-               progress: Optional[Callable[[str], None]] = None) -> Tuple[np.ndarray, str, str]:
-    """(P, its sequence, model name) predicted for the first object's sequence (the others
-    are aligned to it); safe to run in a worker thread."""
+def predict_for_targets(model: str, targets: List[Target], device: str,
+                        progress: Optional[Callable[[str], None]] = None) -> Tuple[np.ndarray, str, str]:
+    """Predict the map the targets are checked against; safe to run in a worker thread.
+
+    Parameters
+    ----------
+    model : str
+        An ESM model name or checkpoint (:func:`.commands.predict`).
+    targets : list of Target
+        The models to check; the first one's sequence is predicted (the others are
+        aligned to it when scored).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` ...
+    progress : callable, optional
+        Called with stage messages.
+
+    Returns
+    -------
+    P : numpy.ndarray, shape=(L, L)
+        Probabilities.
+    sequence : str
+        The map's sequence (the MSA query, else the first target's sequence).
+    name : str
+        The model's name.
+    """
     P, msa_query, name = commands.predict(targets[0].sequence, model, device, progress=progress)
     return P, msa_query or targets[0].sequence, name
 
@@ -144,7 +171,7 @@ SEE ALSO
     esm_contacts, esm_contacts_load
     """
     options = drawing.parse_options(top, min_sep, "all", threshold, name, None, _self=_self, min_identity=min_identity)
-    targets = _targets(selection, _self)
+    targets = targets_of(selection, _self)
     source = str(pred).strip() or commands.DEFAULT_MODEL
     P, sequence, label = _prediction(source, targets, str(device).strip() or "auto")
     return check_targets(P, sequence, label, targets, options, _self=_self)
@@ -189,148 +216,3 @@ def register(_self=cmd) -> None:
     """Add ``esm_contacts_check`` with selection completion."""
     # Position 1 (pred) is usually a contact file: left to PyMOL's file-name completion.
     commands.add_command(_self, "esm_contacts_check", esm_contacts_check, (commands.selection_completion(_self),))
-
-
-TITLE = "Check model with ESM contacts"
-#: The Chain combo's entry for atoms without a chain ID.
-CHAIN_NONE = "(no chain ID)"
-
-
-def _make_dialog_class():
-    """The dialog class; built on first use so that headless PyMOL never imports Qt."""
-    from pymol.Qt import QtWidgets
-
-    from .dialog import (CHECKPOINT_FILES, contact_file_filter, device_combo, end_job, file_row, model_combo,
-                         set_status, show_error, start_job, status_label, top_combo)
-
-    class CheckDialog(QtWidgets.QDialog):
-        """Models to check, a contact file or a model to predict with, Run and Close."""
-
-        def __init__(self, parent=None, _self=cmd):
-            super().__init__(parent)
-            self._self = _self
-            self._job = None
-            self.setObjectName("esm_contacts_check_dialog")
-            self.setWindowTitle(TITLE)
-            form = QtWidgets.QFormLayout(self)
-            self.selection = QtWidgets.QLineEdit()
-            self.selection.setToolTip("PyMOL selection: the objects to check (one protein chain of each, "
-                                      "picked with Chain)")
-            self.chain = QtWidgets.QComboBox()
-            self.chain.setToolTip("The chain to check in each object (filled from the objects of Models)")
-            self.selection.editingFinished.connect(self.fill_chains)
-            self.prediction = QtWidgets.QLineEdit()
-            self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy, ...); empty: predict with the model")
-            self.model = model_combo()
-            self.device = device_combo()
-            self.top = top_combo()
-            self.progress = QtWidgets.QProgressBar()
-            self.progress.setRange(0, 1)
-            self.status = status_label("")
-            self.meaning = QtWidgets.QLabel(
-                'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted contacts not '
-                'satisfied (support 0), white half, <span style="color: rgb(0,0,230); font-weight: bold">blue</span> '
-                'satisfied (support 1), <span style="color: rgb(102,102,102); font-weight: bold">dark grey</span> '
-                "no predicted contact; the legend object esm_check_key in the scene says the same.")
-            self.meaning.setWordWrap(True)
-            self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
-            form.addRow("Models", self.selection)
-            form.addRow("Chain", self.chain)
-            form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
-                                                       contact_file_filter()))
-            form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
-            form.addRow("Device", self.device)
-            form.addRow("Top", self.top)
-            form.addRow(self.meaning)
-            form.addRow(self.progress)
-            form.addRow(self.status)
-            buttons = QtWidgets.QDialogButtonBox()
-            self.run_button = buttons.addButton("Run", QtWidgets.QDialogButtonBox.AcceptRole)
-            close = buttons.addButton("Close", QtWidgets.QDialogButtonBox.RejectRole)
-            self.run_button.clicked.connect(self.run)
-            close.clicked.connect(self.hide)
-            form.addRow(buttons)
-            self.refresh()
-
-        def refresh(self) -> None:
-            objects = self._self.get_object_list("polymer.protein") or []
-            if not self.selection.text().strip():
-                self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
-            self.fill_chains()
-
-        def fill_chains(self) -> None:
-            """The protein chains of the objects in Models, the current one kept where it still exists."""
-            current = self.chain.currentText()
-            text = self.selection.text().strip()
-            try:
-                chains = self._self.get_chains(f"({text}) and polymer.protein") if text else []
-            except Exception:  # noqa: BLE001 - a selection being typed: no chains yet
-                chains = []
-            self.chain.clear()
-            self.chain.addItems([c if c else CHAIN_NONE for c in chains or []])
-            if current in chains:
-                self.chain.setCurrentText(current)
-
-        def checked_selection(self) -> str:
-            """Models restricted to the chosen chain."""
-            selection = self.selection.text().strip()
-            chain = self.chain.currentText()
-            if not selection or not chain:
-                return selection
-            if chain == CHAIN_NONE:
-                return f"({selection}) and chain ''"
-            return f"({selection}) and chain {chain}"
-
-        def run(self) -> None:
-            """A contact file is checked at once; a model predicts in a worker thread first."""
-            if self._job is not None:
-                return
-            self.fill_chains()
-            selection = self.checked_selection()
-            prediction = self.prediction.text().strip()
-            try:
-                if prediction:
-                    results = esm_contacts_check(selection, prediction, self.top.currentText(), _self=self._self)
-                    self.done_message(results)
-                    return
-                options = drawing.parse_options(self.top.currentText(), name="esm_check", _self=self._self)
-                targets = _targets(selection, self._self)
-            except Exception as error:  # noqa: BLE001 - every failure goes to the user
-                self.fail(error)
-                return
-            model = self.model.currentText().strip() or commands.DEFAULT_MODEL
-            start_job(self, _predicted, lambda outcome: self.finish(outcome, targets, options),
-                      model, targets, self.device.currentText().strip() or "auto")
-
-        def finish(self, outcome, targets, options) -> None:
-            """Back in the GUI thread: check against the prediction, or report the worker's error."""
-            try:
-                end_job(self)
-                result, error = outcome
-                if error is None:
-                    P, sequence, model = result
-                    self.done_message(check_targets(P, sequence, model, targets, options, _self=self._self))
-                    return
-            except Exception as check_error:  # noqa: BLE001 - every failure goes to the user
-                error = check_error
-            self.fail(error)
-
-        def done_message(self, results) -> None:
-            self.progress.setValue(1)
-            best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
-            hints = sum(len(r.hints) for r in results)
-            set_status(self.status, f"Checked {len(results)} model(s); best {best.name} (agreement "
-                                    f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log")
-
-        def fail(self, error: BaseException) -> None:
-            self.progress.setValue(0)
-            show_error(self, TITLE, self.status, error)
-
-    return CheckDialog
-
-
-def show_dialog(_self=cmd):
-    """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog."""
-    from .dialog import show_once
-
-    return show_once(TITLE, lambda parent, _self: _make_dialog_class()(parent, _self=_self), _self)

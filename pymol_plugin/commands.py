@@ -14,9 +14,11 @@ import numpy as np
 from pymol import CmdException, cmd
 
 from esm_contacts.catalog import DEFAULT_MODEL, KNOWN_MODELS
+from esm_contacts.metrics import TOPS
 
-from . import drawing, registry
+from . import drawing, registry, style
 from .target import Target, attach_assembly, find_assembly, load_target
+from .window import gui_running, qt_running
 
 
 #: Loaded predictors by (model, device); a model loads once per PyMOL session.
@@ -187,29 +189,6 @@ def parse_map(value, option: str = "map") -> Optional[bool]:
     return bool(cmd.boolean_dict[text])
 
 
-def qt_running() -> bool:
-    """Whether a Qt application runs in this process (PyMOL's window, or one a script made)."""
-    import sys
-
-    if not any(binding in sys.modules for binding in ("PyQt5", "PySide2", "PyQt6", "PySide6")):
-        return False  # no Qt imported: importing it now would not make a window
-    try:
-        from pymol.Qt import QtWidgets
-    except ImportError:
-        return False
-    return QtWidgets.QApplication.instance() is not None
-
-
-def gui_running() -> bool:
-    """Whether PyMOL's own Qt window runs (not ``pymol -c``, not a ``pymol2`` instance): the
-    panel then opens after each drawing by default."""
-    if not qt_running():
-        return False
-    from .dialog import main_window
-
-    return main_window() is not None
-
-
 def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
     """Refuse an MSA whose query is another protein than the target, before any prediction."""
     from esm_contacts.msa import read_msa
@@ -218,7 +197,7 @@ def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
         query = read_msa(msa)[0][1]
     except (OSError, ValueError) as error:
         raise CmdException(str(error)) from None
-    drawing._map_file_sequence(query, target, f"the MSA {msa}", options.min_identity)
+    drawing.map_file_sequence(query, target, f"the MSA {msa}", options.min_identity)
 
 
 def draw_prediction(P, sequence, target: Target, options: drawing.Options, model: str,
@@ -379,8 +358,8 @@ EXAMPLE
     from .legend import recolor_legend
 
     kind = str(category).strip().lower()
-    if kind not in drawing.COLORS:
-        raise CmdException(f"category must be one of {', '.join(drawing.COLORS)}, got {category!r}")
+    if kind not in style.COLORS:
+        raise CmdException(f"category must be one of {', '.join(style.COLORS)}, got {category!r}")
     color = str(color).strip()
     index = _self.get_color_index(color) if color else -1
     if index is None or index < 0:
@@ -481,7 +460,7 @@ SEE ALSO
 
 
 #: The ``top`` values offered by completion and the dialogs.
-TOP_CHOICES = ["L", "L/2", "L/5", "all"]
+TOP_CHOICES = list(TOPS) + ["all"]
 
 
 def model_names() -> list:
@@ -517,7 +496,7 @@ def register(_self=cmd) -> None:
     add_command(_self, "esm_contacts", esm_contacts, (selection, models, tops, None, ranges))
     add_command(_self, "esm_contacts_load", esm_contacts_load, (None, selection, tops, None, ranges))
     add_command(_self, "esm_contacts_clear", esm_contacts_clear, (group,))
-    categories = [lambda: Shortcut(list(drawing.COLORS)), "category", ", "]
+    categories = [lambda: Shortcut(list(style.COLORS)), "category", ", "]
     add_command(_self, "esm_contacts_color", esm_contacts_color, (categories, None, group))
     drawings = [lambda: Shortcut(registry.names(_self)), "drawing", ""]
     add_command(_self, "esm_contacts_pairs", esm_contacts_pairs, (drawings,))

@@ -19,6 +19,7 @@ from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
 
 from . import registry
+from .window import main_window
 
 #: Colours of the map's background cells (RGB).
 CONTACT_RGB = (0.25, 0.25, 0.25)
@@ -251,8 +252,6 @@ class ContactMapPanel(QtWidgets.QWidget):
 def show_map(name: str, _self=cmd) -> ContactMapPanel:
     """Open the panel of drawing ``name`` (refreshed when it is open already): docked on the
     right of PyMOL's main window, or a window of its own without one."""
-    from .dialog import main_window
-
     panels = _panels(_self)
     if name in panels:
         holder, panel = panels[name]

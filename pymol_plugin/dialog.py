@@ -14,7 +14,12 @@ from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
 from pymol.Qt.utils import AsyncFunc
 
-from . import commands, drawing
+from esm_contacts.formats import contact_suffixes, file_dialog_filter
+from esm_contacts.metrics import RANGES
+from esm_contacts.plot import FIGURE_SUFFIXES
+
+from . import check, commands, drawing, style
+from .window import main_window
 
 TITLE = "Predict ESM contacts"
 
@@ -45,10 +50,13 @@ def chain_choices(_self=cmd):
 
 
 CHECKPOINT_FILES = "ESM checkpoints (*.pt);;All files (*)"
-#: The Predict dialog's model field also takes a contact file (drawn as esm_contacts_load does).
-MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt *.rr *.casp *.csv *.npy);;"
-                          "Contact files (*.rr *.casp *.csv *.npy);;All files (*)")
-PLOT_FILES = "Images (*.png *.svg *.pdf)"
+#: The Predict dialog's model field also takes a contact file (drawn as esm_contacts_load does):
+#: every format the core reads (:func:`esm_contacts.formats.contact_suffixes`).
+MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt "
+                          + " ".join(f"*{suffix}" for suffix in contact_suffixes("read")) + ");;"
+                          + file_dialog_filter("read"))
+#: The figure files the core writes (:data:`esm_contacts.plot.FIGURE_SUFFIXES`).
+PLOT_FILES = f"Images ({' '.join('*' + s for s in FIGURE_SUFFIXES)})"
 
 
 class StatusLabel(QtWidgets.QLabel):
@@ -88,20 +96,20 @@ def status_text(label: QtWidgets.QLabel) -> str:
 
 
 def palette_combo() -> QtWidgets.QComboBox:
-    """The palettes of :data:`.drawing.PALETTES`, the default first."""
+    """The palettes of :data:`.style.PALETTES`, the default first."""
     combo = QtWidgets.QComboBox()
-    combo.addItems([drawing.DEFAULT_PALETTE] + [p for p in drawing.PALETTES if p != drawing.DEFAULT_PALETTE])
+    combo.addItems([style.DEFAULT_PALETTE] + [p for p in style.PALETTES if p != style.DEFAULT_PALETTE])
     return combo
 
 
-def legend_html(palette: str = drawing.DEFAULT_PALETTE) -> str:
+def legend_html(palette: str = style.DEFAULT_PALETTE) -> str:
     """The colours' meaning as rich text, each category in its colour."""
     from html import escape
 
     rows = []
-    for kind, (_, rgb) in drawing.PALETTES[palette].items():
+    for kind, (_, rgb) in style.PALETTES[palette].items():
         rows.append(f'<span style="color: #{bytes(rgb).hex()}; font-weight: bold">&#9632;</span> '
-                    f"{escape(drawing.MEANINGS[kind])}")
+                    f"{escape(style.MEANINGS[kind])}")
     return ("; ".join(rows) + ". Thicker: higher probability (quartiles of the drawn pairs); "
             "the legend object name_key in the scene says the same.")
 
@@ -116,8 +124,6 @@ def structure_filter() -> str:
 
 def contact_file_filter() -> str:
     """File-dialog filter of the contact files the core reads (its format table)."""
-    from esm_contacts.formats import file_dialog_filter
-
     return file_dialog_filter("read")
 
 
@@ -219,16 +225,6 @@ def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseExceptio
     QtWidgets.QMessageBox.critical(parent, title, message)
 
 
-def main_window():
-    """PyMOL's Qt main window, or None (commands-only PyMOL)."""
-    try:
-        from pymol.gui import get_qtwindow
-
-        return get_qtwindow()
-    except ImportError:
-        return None
-
-
 class ContactsDialog(QtWidgets.QDialog):
     """Options, Run and Close; one prediction at a time."""
 
@@ -254,7 +250,7 @@ class ContactsDialog(QtWidgets.QDialog):
 
         self.model = model_combo()
         self.model.setToolTip("An ESM model name or .pt checkpoint to predict with, or a contact file "
-                              "(.rr, .casp, .csv, .npy) to draw as it is")
+                              f"({', '.join(contact_suffixes('read'))}) to draw as it is")
         form.addRow("Model or contact file", file_row(self, self.model, "ESM checkpoint or contact file",
                                                       MODEL_OR_CONTACT_FILES))
 
@@ -311,7 +307,8 @@ class ContactsDialog(QtWidgets.QDialog):
         form.addRow("Colours", self.palette)
 
         self.plot = QtWidgets.QLineEdit()
-        self.plot.setPlaceholderText("optional: also save the contact map (.png, .svg, .pdf)")
+        self.plot.setPlaceholderText(
+            f"optional: also save the contact map ({', '.join(FIGURE_SUFFIXES)})")
         form.addRow("Plot", file_row(self, self.plot, "Save the contact map as", PLOT_FILES, save=True))
 
         self.meaning = QtWidgets.QLabel(legend_html())
@@ -361,8 +358,6 @@ class ContactsDialog(QtWidgets.QDialog):
 
     def range_changed(self, name: str) -> None:
         """Start the separation at the range's lower bound (6 for all): never an empty range."""
-        from esm_contacts.metrics import RANGES
-
         self.min_sep.setValue(RANGES[name][0] if name in RANGES else 6)
 
     def model_changed(self, name: str) -> None:
@@ -458,3 +453,150 @@ class ContactsDialog(QtWidgets.QDialog):
 def show_dialog(_self=cmd) -> ContactsDialog:
     """Open (or raise) the dialog, with the chain picker refreshed."""
     return show_once(TITLE, ContactsDialog, _self)
+
+
+# -- the check dialog --------------------------------------------------------------
+
+CHECK_TITLE = "Check model with ESM contacts"
+#: The Chain combo's entry for atoms without a chain ID.
+CHAIN_NONE = "(no chain ID)"
+
+
+class CheckDialog(QtWidgets.QDialog):
+    """Models to check, a contact file or a model to predict with, Run and Close."""
+
+    def __init__(self, parent=None, _self=cmd):
+        super().__init__(parent)
+        self._self = _self
+        self._job = None
+        self.setObjectName("esm_contacts_check_dialog")
+        self.setWindowTitle(CHECK_TITLE)
+        form = QtWidgets.QFormLayout(self)
+        self.selection = QtWidgets.QLineEdit()
+        self.selection.setToolTip("PyMOL selection: the objects to check (one protein chain of each, "
+                                  "picked with Chain)")
+        self.chain = QtWidgets.QComboBox()
+        self.chain.setToolTip("The chain to check in each object (filled from the objects of Models)")
+        self.selection.editingFinished.connect(self.fill_chains)
+        self.prediction = QtWidgets.QLineEdit()
+        self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy, ...); empty: predict with the model")
+        self.model = model_combo()
+        self.device = device_combo()
+        self.top = top_combo()
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1)
+        self.status = status_label("")
+        self.meaning = QtWidgets.QLabel(
+            'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted contacts not '
+            'satisfied (support 0), white half, <span style="color: rgb(0,0,230); font-weight: bold">blue</span> '
+            'satisfied (support 1), <span style="color: rgb(102,102,102); font-weight: bold">dark grey</span> '
+            "no predicted contact; the legend object esm_check_key in the scene says the same.")
+        self.meaning.setWordWrap(True)
+        self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
+        form.addRow("Models", self.selection)
+        form.addRow("Chain", self.chain)
+        form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
+                                                   contact_file_filter()))
+        form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
+        form.addRow("Device", self.device)
+        form.addRow("Top", self.top)
+        form.addRow(self.meaning)
+        form.addRow(self.progress)
+        form.addRow(self.status)
+        buttons = QtWidgets.QDialogButtonBox()
+        self.run_button = buttons.addButton("Run", QtWidgets.QDialogButtonBox.AcceptRole)
+        close = buttons.addButton("Close", QtWidgets.QDialogButtonBox.RejectRole)
+        self.run_button.clicked.connect(self.run)
+        close.clicked.connect(self.hide)
+        form.addRow(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        objects = self._self.get_object_list("polymer.protein") or []
+        if not self.selection.text().strip():
+            self.selection.setText(" or ".join(f"%{obj}" for obj in objects))
+        self.fill_chains()
+
+    def fill_chains(self) -> None:
+        """The protein chains of the objects in Models, the current one kept where it still exists."""
+        current = self.chain.currentText()
+        text = self.selection.text().strip()
+        try:
+            chains = self._self.get_chains(f"({text}) and polymer.protein") if text else []
+        except Exception:  # noqa: BLE001 - a selection being typed: no chains yet
+            chains = []
+        self.chain.clear()
+        self.chain.addItems([c if c else CHAIN_NONE for c in chains or []])
+        if current in chains:
+            self.chain.setCurrentText(current)
+
+    def checked_selection(self) -> str:
+        """Models restricted to the chosen chain."""
+        selection = self.selection.text().strip()
+        chain = self.chain.currentText()
+        if not selection or not chain:
+            return selection
+        if chain == CHAIN_NONE:
+            return f"({selection}) and chain ''"
+        return f"({selection}) and chain {chain}"
+
+    def run(self) -> None:
+        """A contact file is checked at once; a model predicts in a worker thread first."""
+        if self._job is not None:
+            return
+        self.fill_chains()
+        selection = self.checked_selection()
+        prediction = self.prediction.text().strip()
+        try:
+            if prediction:
+                results = check.esm_contacts_check(selection, prediction, self.top.currentText(), _self=self._self)
+                self.done_message(results)
+                return
+            options = drawing.parse_options(self.top.currentText(), name="esm_check", _self=self._self)
+            targets = check.targets_of(selection, self._self)
+        except Exception as error:  # noqa: BLE001 - every failure goes to the user
+            self.fail(error)
+            return
+        model = self.model.currentText().strip() or commands.DEFAULT_MODEL
+        start_job(self, check.predict_for_targets, lambda outcome: self.finish(outcome, targets, options),
+                  model, targets, self.device.currentText().strip() or "auto")
+
+    def finish(self, outcome, targets, options) -> None:
+        """Back in the GUI thread: check against the prediction, or report the worker's error."""
+        try:
+            end_job(self)
+            result, error = outcome
+            if error is None:
+                P, sequence, model = result
+                self.done_message(check.check_targets(P, sequence, model, targets, options, _self=self._self))
+                return
+        except Exception as check_error:  # noqa: BLE001 - every failure goes to the user
+            error = check_error
+        self.fail(error)
+
+    def done_message(self, results) -> None:
+        self.progress.setValue(1)
+        best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
+        hints = sum(len(r.hints) for r in results)
+        set_status(self.status, f"Checked {len(results)} model(s); best {best.name} (agreement "
+                                f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log")
+
+    def fail(self, error: BaseException) -> None:
+        self.progress.setValue(0)
+        show_error(self, CHECK_TITLE, self.status, error)
+
+
+def show_check_dialog(_self=cmd) -> CheckDialog:
+    """*Plugin > Check model with ESM contacts*: open (or raise) the check dialog.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance the dialog works on.
+
+    Returns
+    -------
+    dialog : CheckDialog
+        The one check dialog of the session, shown with its models refreshed.
+    """
+    return show_once(CHECK_TITLE, CheckDialog, _self)

@@ -34,26 +34,14 @@ import numpy as np
 
 from pymol import CmdException
 
-from esm_contacts.metrics import CATEGORY_PALETTES, DEFAULT_PALETTE
+from esm_contacts.metrics import RANGES
 
-from .target import Target
+from .style import BIN_QUANTILES, COLORS, DASH_RADII, DASH_WIDTHS, DEFAULT_PALETTE, PALETTES
+from .target import Target, insertion_code
 
-#: Category colours, the one table of the core (dashes, legend, dialogs, contact-map panel,
-#: ChimeraX pseudobonds): palette -> category -> (PyMOL colour name, RGB 0-255). Names that
-#: PyMOL lacks are defined with ``cmd.set_color`` when a drawing uses them (:func:`define_colors`).
-PALETTES = CATEGORY_PALETTES
-#: Category -> PyMOL colour name of the default palette.
-COLORS = {kind: color for kind, (color, _) in PALETTES[DEFAULT_PALETTE].items()}
-#: What each category means (log, legend, dialogs).
-MEANINGS = {"tp": "in the structure (Cb-Cb < 8 A)", "fp": "not in the structure",
-            "inter": "with another chain (homodimer)"}
-#: Quantiles of the drawn probabilities that separate the thickness bins (quartiles).
-BIN_QUANTILES = (0.25, 0.5, 0.75)
-#: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin, thinnest first.
-DASH_WIDTHS = (1.5, 2.5, 3.5, 5.0)
-DASH_RADII = (0.05, 0.09, 0.14, 0.20)
-RANGE_NAMES = ("all", "local", "short", "medium", "long")
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+#: The ``range`` values: all separations, or one of the core's ranges
+#: (:data:`esm_contacts.metrics.RANGES`).
+RANGE_NAMES = ("all",) + tuple(RANGES)
 
 _counter = itertools.count(1)
 
@@ -81,16 +69,16 @@ class Options:
 
         ``min_sep`` is already the effective lower bound (:func:`parse_options`).
         """
-        from esm_contacts.metrics import RANGES
-
         if self.range == "all":
             return self.min_sep, None
         return self.min_sep, RANGES[self.range][1]
 
 
 #: The help text of ``min_sep`` (commands and dialog).
-MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the range's own lower bound "
-                "(local 3, short 6, medium 12, long 24); a given min_sep narrows the range from below}")
+MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the range's own "
+                "lower bound ("
+                + ", ".join(f"{name} {low}" for name, (low, _) in RANGES.items())
+                + "); a given min_sep narrows the range from below}")
 
 
 def checked_option(kind: str, name: str, value):
@@ -111,7 +99,7 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     lower bound. Given, it narrows the range from below (``max(low, min_sep)``), and one
     at or above the range's upper bound is an error, not an empty drawing.
     """
-    from esm_contacts.metrics import RANGES, parse_top
+    from esm_contacts.metrics import parse_top
 
     top = str(top).strip() or "L"
     try:
@@ -142,8 +130,10 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     if name.startswith("_"):
         raise CmdException(f"name {name!r} must not start with '_' (PyMOL hides such objects)")
     plot = str(plot).strip() if plot is not None else ""
-    if plot and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
-        raise CmdException(f"plot file {plot!r} must end in {', '.join(PLOT_SUFFIXES)}")
+    from esm_contacts.plot import FIGURE_SUFFIXES
+
+    if plot and Path(plot).suffix.lower() not in FIGURE_SUFFIXES:
+        raise CmdException(f"plot file {plot!r} must end in {', '.join(FIGURE_SUFFIXES)}")
     return Options(top, min_sep, range_name, value, name, plot or None, parse_min_identity(min_identity),
                    parse_palette(palette), parse_switch("legend", legend))
 
@@ -231,8 +221,30 @@ def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, 
     return (hits / count if count else float("nan")), hits, count
 
 
-def _map_file_sequence(sequence: str, target: Target, source: str, min_identity: Optional[float] = None) -> np.ndarray:
-    """Structure index per position of ``sequence``; another protein is an error (the core's one rule)."""
+def map_file_sequence(sequence: str, target: Target, source: str, min_identity: Optional[float] = None) -> np.ndarray:
+    """Structure index per position of ``sequence``; another protein is an error (the core's one rule).
+
+    Parameters
+    ----------
+    sequence : str
+        A map's sequence (a contact file's, an MSA's query).
+    target : Target
+        The selection it must be the protein of.
+    source : str
+        What the sequence comes from, for messages.
+    min_identity : float, optional
+        :func:`esm_contacts.structure.map_sequence`'s threshold; None: its default.
+
+    Returns
+    -------
+    index : numpy.ndarray, shape=(len(sequence),)
+        int64 residue index of the target chain per position, -1 where none.
+
+    Raises
+    ------
+    pymol.CmdException
+        Another protein, or no residue in common.
+    """
     from esm_contacts.structure import MIN_IDENTITY, map_sequence
 
     try:
@@ -279,7 +291,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
     if sequence is not None:
         if len(sequence) != P.shape[0]:
             raise CmdException(f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
-        index = _map_file_sequence(sequence, target, source, options.min_identity)
+        index = map_file_sequence(sequence, target, source, options.min_identity)
     elif P.shape[0] != length and not pad:
         # A dense map carries no sequence: its size says what it is indexed by (as the CLI).
         from esm_contacts.structure import sequence_of_map
@@ -289,7 +301,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
         except ValueError as error:
             raise CmdException(f"{source}: {error} ({target.label}: {length} observed residues selected; "
                                "indices refer to them in order)") from None
-        index = _map_file_sequence(sequence, target, source, options.min_identity)
+        index = map_file_sequence(sequence, target, source, options.min_identity)
     else:
         if P.shape[0] > length:
             raise CmdException(
@@ -317,7 +329,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
 # -- drawing ------------------------------------------------------------------------
 
 
-class _Anchors:
+class Anchors:
     """PyMOL atoms to draw from: CB, CA for Gly, else a virtual-Cb pseudoatom.
 
     Chains of the target's object are found by chain ID; assembly copies (``"A:1"``) in
@@ -342,7 +354,9 @@ class _Anchors:
     def atoms_of(self, chain: str):
         """(Biotite atoms, chain ID) of a chain of the object, or of an assembly copy (PyMOL frame)."""
         if self.is_copy(chain):
-            return self.target.assembly.copy(chain), chain.partition(":")[0]
+            from esm_contacts.structure import parse_copy_label
+
+            return self.target.assembly.copy(chain), parse_copy_label(chain)[0]
         return self.target.structure, chain
 
     def is_copy(self, chain: str) -> bool:
@@ -372,7 +386,7 @@ class _Anchors:
                            space={"rows": rows})
         occupancy: Dict[tuple, float] = {}
         for segi, resv, resi, atom_name, index, q in rows:
-            key = (segi, resv, resi[len(str(resv)):].strip())
+            key = (segi, resv, insertion_code(resi, resv))
             if occupancy.get((key, atom_name), -1.0) < q:
                 occupancy[(key, atom_name)] = q
                 self._partner_atoms.setdefault(key, {})[atom_name] = index
@@ -427,7 +441,10 @@ class _Anchors:
 
 def copy_segi(label: str) -> str:
     """PyMOL segment ID of an assembly copy in the partner object (``"A:1"`` -> ``"A1"``)."""
-    return label.replace(":", "")[:4]
+    from esm_contacts.structure import parse_copy_label
+
+    chain, sym = parse_copy_label(label)
+    return f"{chain}{'' if sym is None else sym}"[:4]
 
 
 def _load_copies(target: Target, labels: List[str], name: str, _self) -> List[str]:
@@ -466,11 +483,28 @@ def _load_copies(target: Target, labels: List[str], name: str, _self) -> List[st
     return parts
 
 
-def _partners(target: Target, sequence: str, anchors: _Anchors):
-    """(chain or copy label, structure index per sequence position, virtual Cb per
-    structure residue) per partner: other chains of the object, else the assembly's copies.
+def find_partners(target: Target, sequence: str,
+                  anchors: Anchors) -> List[Tuple[str, np.ndarray, np.ndarray]]:
+    """The homodimer partners a drawing's inter-chain dashes may run to: other chains of
+    the object, else the assembly's copies.
 
     The sequence is aligned once per chain ID: the copies of a chain share its residues.
+
+    Parameters
+    ----------
+    target : Target
+        The drawn chain (and its assembly, where one is attached).
+    sequence : str
+        The map's sequence.
+    anchors : Anchors
+        Gives each partner's atoms and virtual Cb.
+
+    Returns
+    -------
+    partners : list of tuple
+        ``(label, index, cb)`` per partner: the chain or copy label (``"B"``, ``"A:1"``),
+        the partner's residue index per sequence position (-1: none) and its virtual Cb
+        per structure residue, shape=(n, 3).
     """
     from esm_contacts.structure import homodimer_partners, map_sequence
 
@@ -489,11 +523,27 @@ def _partners(target: Target, sequence: str, anchors: _Anchors):
     return partners
 
 
-def _inter_ends(analysis: Analysis, a: int, b: int, partners, own_cb: np.ndarray):
-    """Closest realisation of an inter-chain pair: (own residue, partner chain, partner residue).
+def inter_end(analysis: Analysis, a: int, b: int, partners,
+              own_cb: np.ndarray) -> Optional[Tuple[int, str, int]]:
+    """Where the dash of an inter-chain pair runs: its closest realisation.
 
-    ``own_cb`` and the partners' Cb are per structure residue (``analysis.index`` and the
-    partners' indices lead there from map positions)."""
+    Parameters
+    ----------
+    analysis : Analysis
+        Its ``index`` leads from map positions to the own chain's residues.
+    a, b : int
+        The pair's map positions.
+    partners : list of tuple
+        :func:`find_partners`.
+    own_cb : numpy.ndarray, shape=(n, 3)
+        The own chain's virtual Cb per structure residue.
+
+    Returns
+    -------
+    end : tuple or None
+        ``(own residue, partner label, partner residue)`` (structure residue indices) of
+        the shortest Cb-Cb realisation of ``(a, b)`` or ``(b, a)``; None without one.
+    """
     best = None
     for chain, index, cb in partners:
         for own, other in ((a, b), (b, a)):
@@ -582,13 +632,13 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     temporary = lambda suffix: f"{prefix}_{suffix}"  # noqa: E731
     created: List[str] = []
     try:
-        anchors = _Anchors(target, temporary("vcb"), _self, atoms)
+        anchors = Anchors(target, temporary("vcb"), _self, atoms)
         created.append(anchors.vcb_name)  # deleted on failure if a pseudoatom made it
-        partners = _partners(target, analysis.sequence, anchors) if analysis.count("inter") else []
+        partners = find_partners(target, analysis.sequence, anchors) if analysis.count("inter") else []
         chosen = [(int(a), int(b), float(p), kind) for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds)
                   if kind != "unknown"]
         own_cb = anchors.virtual_cb(target.chain)
-        ends = {(a, b): _inter_ends(analysis, a, b, partners, own_cb) for a, b, _, kind in chosen if kind == "inter"}
+        ends = {(a, b): inter_end(analysis, a, b, partners, own_cb) for a, b, _, kind in chosen if kind == "inter"}
         copies = sorted({end[1] for end in ends.values() if end and anchors.is_copy(end[1])})
         if copies:  # only the copies some dash is drawn to
             created.append(temporary("partner"))

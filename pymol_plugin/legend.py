@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .style import DASH_RADII, MEANINGS
+
 #: Check legends drawn in this session: check name -> CGO object.
 _CHECK_LEGENDS: Dict[str, str] = {}
 
@@ -170,8 +172,6 @@ def drawing_rows(colors: Dict[str, Tuple[str, Tuple[int, int, int]]], counts: Di
                  bins: List[Tuple[int, float, float, int]]) -> List[Tuple[str, object, str]]:
     """The rows of a drawing's legend: (kind, swatch, text); kind is ``title``, ``color``
     (swatch: a category's colour) or ``width`` (swatch: the bin)."""
-    from .drawing import MEANINGS
-
     rows: List[Tuple[str, object, str]] = [("title", None, "ESM contacts")]
     shown = [kind for kind in MEANINGS if counts.get(kind)] or list(MEANINGS)
     for kind in shown:
@@ -198,7 +198,7 @@ def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
     target : Target or None
         Its object places the legend (ignored when ``frame`` is given).
     colors : dict
-        Category -> (colour name, RGB 0-255), as :data:`.drawing.PALETTES`.
+        Category -> (colour name, RGB 0-255), as :data:`.style.PALETTES`.
     counts : dict
         Dashes drawn per category.
     bins : list
@@ -210,8 +210,6 @@ def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
     -------
     frame : Frame
     """
-    from .drawing import DASH_RADII
-
     frame = frame or frame_beside(structure_of(target), _self)
     ink = text_color(_self)
     cgo: list = []

@@ -16,6 +16,9 @@ import numpy as np
 
 from pymol import CmdException
 
+from . import style
+from .target import insertion_code
+
 #: Words for the drawn categories (the panel, the pair list).
 CATEGORY_LABELS = {"tp": "true contact", "fp": "false positive", "inter": "homodimer contact",
                    "unknown": "unobserved residue"}
@@ -124,11 +127,9 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
     options : pymol_plugin.drawing.Options
     result : dict
         :func:`pymol_plugin.drawing.draw`'s result (``colors`` there, when given, win over
-        :data:`pymol_plugin.drawing.COLORS`).
+        :data:`pymol_plugin.style.COLORS`).
     """
     from esm_contacts.structure import cb_distances, homodimer_distances, residue_identities, residue_labels
-
-    from . import drawing
 
     remove(name, _self)  # an earlier drawing of this name: its pick is out of date
     index = np.asarray(analysis.index, dtype=np.int64)
@@ -152,7 +153,7 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
         labels=[names[k] if k >= 0 else None for k in index.tolist()],
         i=np.asarray(analysis.i, dtype=np.int64)[drawn], j=np.asarray(analysis.j, dtype=np.int64)[drawn],
         p=np.asarray(analysis.p, dtype=np.float64)[drawn], kinds=np.asarray(analysis.kinds)[drawn],
-        colors=dict(result.get("colors") or drawing.COLORS),
+        colors=dict(result.get("colors") or style.COLORS),
     )
     entry.inter_ends = _inter_ends(entry, analysis, target, result, _self)
     _table(_self)[name] = entry
@@ -160,7 +161,8 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
 
 
 def _inter_ends(entry: Drawing, analysis, target, result: dict, _self) -> Dict[Tuple[int, int], tuple]:
-    """Where each homodimer dash runs, by the drawing's own rule (:func:`pymol_plugin.drawing._inter_ends`)."""
+    """Where each homodimer dash runs, by the drawing's own rule
+    (:func:`pymol_plugin.drawing.inter_end`)."""
     from esm_contacts.structure import residue_label
 
     from . import drawing
@@ -168,13 +170,13 @@ def _inter_ends(entry: Drawing, analysis, target, result: dict, _self) -> Dict[T
     pairs = [(int(a), int(b)) for a, b, kind in zip(entry.i, entry.j, entry.kinds) if kind == "inter"]
     if not pairs:
         return {}
-    anchors = drawing._Anchors(target, "", _self, {})  # only its structure look-ups: no PyMOL atoms
-    partners = drawing._partners(target, analysis.sequence, anchors)
+    anchors = drawing.Anchors(target, "", _self, {})  # only its structure look-ups: no PyMOL atoms
+    partners = drawing.find_partners(target, analysis.sequence, anchors)
     own_cb = anchors.virtual_cb(target.chain)
     where = {tuple(r[:3]): k for k, r in enumerate(entry.residues) if r is not None}
     ends = {}
     for a, b in pairs:
-        end = drawing._inter_ends(analysis, a, b, partners, own_cb)
+        end = drawing.inter_end(analysis, a, b, partners, own_cb)
         if end is None:
             continue
         own, label, residue = end
@@ -334,5 +336,5 @@ def selected_positions(entry: Drawing, selection: str = "sele", _self=None) -> L
     _self.iterate(f"({selection}) and %{entry.object} and chain '{entry.chain}'",
                   "keys.append((chain, resv, resi))", space={"keys": keys})
     where = entry.position_of()
-    found = {where.get((c, v, resi[len(str(v)):].strip())) for c, v, resi in keys}
+    found = {where.get((c, v, insertion_code(resi, v))) for c, v, resi in keys}
     return sorted(k for k in found if k is not None)

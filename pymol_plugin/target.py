@@ -105,15 +105,29 @@ class Assembly:
         return self._copies[label]
 
 
-def _ins_code(resi: str, resv: int) -> str:
-    # PyMOL's resi is the number followed by the insertion code ("52A").
+def insertion_code(resi: str, resv: int) -> str:
+    """The insertion code of a PyMOL atom: its ``resi`` is the number ``resv`` followed by the
+    code (``"52A"``).
+
+    Parameters
+    ----------
+    resi : str
+        PyMOL's residue identifier.
+    resv : int
+        PyMOL's residue number.
+
+    Returns
+    -------
+    code : str
+        ``"A"`` for ``"52A"``, ``""`` without one.
+    """
     return resi[len(str(resv)):].strip()
 
 
 def _selected_residues(selection: str, _self) -> set:
     keys: list = []
     _self.iterate(f"byres ({selection})", "keys.append((chain, resv, resi))", space={"keys": keys})
-    return {(chain, resv, _ins_code(resi, resv)) for chain, resv, resi in keys}
+    return {(chain, resv, insertion_code(resi, resv)) for chain, resv, resi in keys}
 
 
 def _atom_rows(obj: str, state: int, _self) -> list:
@@ -121,7 +135,7 @@ def _atom_rows(obj: str, state: int, _self) -> list:
     rows: list = []
     _self.iterate_state(state, f"%{obj}", "rows.append((chain, resv, resi, resn, name, alt, q, index, x, y, z))",
                         space={"rows": rows})
-    return [((chain, resv, _ins_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
+    return [((chain, resv, insertion_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
             for chain, resv, resi, resn, name, alt, q, index, *xyz in rows]
 
 
@@ -283,10 +297,12 @@ def load_target(selection: str, _self) -> Target:
 
 def copy_atoms(assembly, label: str):
     """The atoms of the chain copy ``label`` (as :func:`esm_contacts.structure.homodimer_partners` names it)."""
-    chain, _, sym = label.partition(":")
+    from esm_contacts.structure import parse_copy_label
+
+    chain, sym = parse_copy_label(label)
     atoms = assembly[assembly.chain_id == chain]
-    if sym:
-        return atoms[atoms.sym_id == int(sym)]
+    if sym is not None:
+        return atoms[atoms.sym_id == sym]
     # The first copy of a chain carries the bare chain ID: its lowest sym_id.
     return atoms[atoms.sym_id == atoms.sym_id.min()] if atoms.array_length() else atoms
 

@@ -92,7 +92,7 @@ def test_readme_shows_the_format_table():
 
 
 def test_pymol_side_uses_the_table():
-    from pymol_plugin import check, drawing
+    from pymol_plugin import check, commands, drawing
     from pymol_plugin.dialog import contact_file_filter
 
     from esm_contacts.metrics import CATEGORY_COLORS
@@ -100,7 +100,7 @@ def test_pymol_side_uses_the_table():
     assert not hasattr(check, "CONTACT_SUFFIXES")
     for spec in CONTACT_FORMATS:
         for suffix in spec.extensions:
-            assert check._is_contact_file(f"pred{suffix}") == (spec.reader is not None)
+            assert commands.is_contact_file(f"pred{suffix}") == (spec.reader is not None)
     assert contact_file_filter() == formats.file_dialog_filter("read")
     # One colour table: the .pb colours are the drawing's default palette.
     assert {kind: "#%02x%02x%02x" % rgb for kind, (_, rgb) in drawing.PALETTES[drawing.DEFAULT_PALETTE].items()} \

@@ -170,7 +170,7 @@ import json, os, time, traceback
 from pymol import cmd
 from pymol.Qt import QtCore, QtWidgets
 import pymol_plugin
-from pymol_plugin import check
+from pymol_plugin.dialog import show_check_dialog
 
 OUT = os.environ["ESM_GUI_OUT"]
 report = {}
@@ -198,7 +198,7 @@ def start():
     pymol_plugin.__init_plugin__()
     cmd.load(os.environ["ESM_CORRECT"], "correct")
     cmd.load(os.environ["ESM_SHIFTED"], "shifted")
-    dialog = check.show_dialog()
+    dialog = show_check_dialog()
     report["selection"] = dialog.selection.text()
     dialog.prediction.setText(os.environ["ESM_PRED"])
     dialog.run_button.click()

@@ -399,11 +399,11 @@ def test_predict_dialog_draws_a_contact_file(cmd, hvr, qt_app, tmp_path):
 
 
 def test_check_dialog_asks_for_the_chain(cmd, hvr, qt_app):
-    from pymol_plugin.dialog import status_text
+    from pymol_plugin.dialog import CheckDialog, status_text
 
     rr, path, _, _ = hvr
     cmd.load(str(path), "1hvr")
-    dialog = check._make_dialog_class()(_self=cmd)
+    dialog = CheckDialog(_self=cmd)
     assert dialog.selection.text() == "%1hvr"
     assert [dialog.chain.itemText(k) for k in range(dialog.chain.count())] == ["A", "B"]
     assert "red" in dialog.meaning.text() and "blue" in dialog.meaning.text() and "grey" in dialog.meaning.text()
@@ -415,13 +415,14 @@ def test_check_dialog_asks_for_the_chain(cmd, hvr, qt_app):
 
 
 def test_dialog_states_the_colours(qt_app):
+    from pymol_plugin import style
     from pymol_plugin.dialog import legend_html
     from pymol.Qt import QtGui
 
     document = QtGui.QTextDocument()
     document.setHtml(legend_html())
     text = document.toPlainText()
-    for kind, meaning in drawing.MEANINGS.items():
+    for kind, meaning in style.MEANINGS.items():
         assert meaning in text, meaning  # "<" of "Cb-Cb < 8 A" shown, not taken for a tag
     for _, rgb in drawing.PALETTES["okabe-ito"].values():
         assert f"#{bytes(rgb).hex()}" in legend_html()

@@ -407,6 +407,29 @@ def test_plugin_zip_and_pymol_install(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "True True", done.stdout
 
 
+#: Runs the command line with PyMOL made unimportable (as in a Python without pymol-open-source).
+WITHOUT_PYMOL = ("import sys; sys.modules['pymol'] = None; from esm_contacts.cli import main; "
+                 "sys.exit(main(sys.argv[1:]))")
+
+
+def test_plugin_zip_without_pymol(tmp_path):
+    """The archive needs no PyMOL: the installer module imports the plugin package, which
+    then registers nothing; installing needs PyMOL and says so in one line."""
+    env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    archive = tmp_path / "plugin.zip"
+    done = subprocess.run([sys.executable, "-c", WITHOUT_PYMOL, "pymol-plugin", "--zip", str(archive)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    expected = sorted(f"pymol_plugin/{f.relative_to(ROOT / 'pymol_plugin').as_posix()}"
+                      for f in (ROOT / "pymol_plugin").rglob("*.py") if "__pycache__" not in f.parts)
+    assert sorted(n for n in zipfile.ZipFile(archive).namelist() if n.endswith(".py")) == expected
+    done = subprocess.run([sys.executable, "-c", WITHOUT_PYMOL, "pymol-install"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("esm-contacts pymol-install: error: PyMOL is not importable"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / ".pymol").exists()
+
+
 def test_predict_with_msa(cmd, shared_data, tiny_esm1b):
     """An MSA's query (here chain A's observed sequence, with X) is mapped onto the chain."""
     cmd.load(str(shared_data / "1a3a.pdb"), "1a3a")

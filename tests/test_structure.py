@@ -18,6 +18,7 @@ import biotite.structure.io.pdbx as pdbx
 from esm_contacts.structure import (
     cb_coordinates,
     chain_ids,
+    copy_label,
     chain_sequence,
     entity_sequence,
     homodimer_contacts,
@@ -26,6 +27,7 @@ from esm_contacts.structure import (
     load_assembly,
     load_structure,
     map_sequence,
+    parse_copy_label,
     residue_identities,
     true_contacts,
     SequenceMismatchError,
@@ -453,6 +455,18 @@ def test_1hvr_interchain_contacts_and_partners(shared_data):
     np.testing.assert_array_equal(homodimer_contacts(s, "A", assembly=assembly), H)
 
 
+def test_copy_labels_are_written_and_read_by_one_pair_of_functions():
+    """Chain ID alone for a chain's first copy, "chain:sym_id" for a symmetry copy; read back."""
+    assert copy_label("A") == "A" and copy_label("A", 1) == "A:1"
+    assert copy_label("AB", np.int64(12)) == "AB:12"
+    assert parse_copy_label("A:1") == ("A", 1) and parse_copy_label("B") == ("B", None)
+    assert parse_copy_label("AB:12") == ("AB", 12)
+    for label in ("A", "B:2", "AB:10", "X:0"):
+        assert copy_label(*parse_copy_label(label)) == label
+    for not_a_copy in ("A:x", ":1", "A:"):  # no symmetry number: the text is a chain ID as it is
+        assert parse_copy_label(not_a_copy) == (not_a_copy, None)
+
+
 def test_1a3a_partners(shared_data):
     s = load_structure(shared_data / "1a3a.pdb")
     assert homodimer_partners(s, "A") == ["B", "C", "D"]
@@ -466,6 +480,7 @@ def test_symmetry_copies_count_as_partners(shared_data):
     assembly = load_assembly(shared_data / "1A8O.cif.gz")
     assert sorted(np.unique(assembly.sym_id)) == [0, 1]
     assert homodimer_partners(s, "A", assembly) == ["A:1"]
+    assert parse_copy_label("A:1") == ("A", 1)  # the partner is sym_id 1's copy of chain A
     assert chain_sequence(assembly, "A") == chain_sequence(s, "A")  # a chain is its first copy
     first, second = (assembly[assembly.sym_id == k] for k in (0, 1))
     expected = numpy_contacts(numpy_cb(first, "A"), numpy_cb(second, "A"))
