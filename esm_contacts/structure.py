@@ -70,6 +70,7 @@ __all__ = [
     "interchain_contacts",
     "copy_label",
     "parse_copy_label",
+    "chain_copy",
     "homodimer_partners",
     "homodimer_contacts",
     "cb_distances",
@@ -1318,6 +1319,27 @@ def _copies(assembly: struc.AtomArray) -> List[Tuple[str, str, struc.AtomArray]]
             seen.add(chain)
             copies.append((label, chain, in_copy[in_copy.chain_id == chain]))
     return copies
+
+
+def chain_copy(assembly: struc.AtomArray, label: str) -> struc.AtomArray:
+    """The atoms of one chain copy of an assembly, by the label :func:`homodimer_partners` gives it.
+
+    Parameters
+    ----------
+    assembly : biotite.structure.AtomArray
+        An assembly (:func:`load_assembly`), its copies told apart by ``sym_id``.
+    label : str
+        ``"A"`` for the first copy of chain A, ``"A:1"``... for later ones (:func:`copy_label`).
+
+    Returns
+    -------
+    atoms : biotite.structure.AtomArray
+        The copy's atoms; empty when the assembly has no such copy.
+    """
+    for copy, _, atoms in _copies(assembly):
+        if copy == label:
+            return atoms
+    return assembly[np.zeros(assembly.array_length(), dtype=bool)]
 
 
 def _partner_copies(structure, chain, assembly):

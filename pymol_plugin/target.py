@@ -297,14 +297,9 @@ def load_target(selection: str, _self) -> Target:
 
 def copy_atoms(assembly, label: str):
     """The atoms of the chain copy ``label`` (as :func:`esm_contacts.structure.homodimer_partners` names it)."""
-    from esm_contacts.structure import parse_copy_label
+    from esm_contacts.structure import chain_copy
 
-    chain, sym = parse_copy_label(label)
-    atoms = assembly[assembly.chain_id == chain]
-    if sym is not None:
-        return atoms[atoms.sym_id == sym]
-    # The first copy of a chain carries the bare chain ID: its lowest sym_id.
-    return atoms[atoms.sym_id == atoms.sym_id.min()] if atoms.array_length() else atoms
+    return chain_copy(assembly, label)
 
 
 def placed_copy(assembly, label: str, transform=None):

@@ -481,6 +481,15 @@ def test_symmetry_copies_count_as_partners(shared_data):
     assert sorted(np.unique(assembly.sym_id)) == [0, 1]
     assert homodimer_partners(s, "A", assembly) == ["A:1"]
     assert parse_copy_label("A:1") == ("A", 1)  # the partner is sym_id 1's copy of chain A
+    # chain_copy finds each copy by that label (the plugin's dashes end on its atoms).
+    from esm_contacts.structure import chain_copy
+
+    for label, sym in (("A", 0), ("A:1", 1)):
+        atoms = chain_copy(assembly, label)
+        expected = assembly[(assembly.chain_id == "A") & (assembly.sym_id == sym)]
+        assert atoms.array_length() == expected.array_length() > 0
+        np.testing.assert_array_equal(atoms.coord, expected.coord)
+    assert chain_copy(assembly, "A:7").array_length() == 0
     assert chain_sequence(assembly, "A") == chain_sequence(s, "A")  # a chain is its first copy
     first, second = (assembly[assembly.sym_id == k] for k in (0, 1))
     expected = numpy_contacts(numpy_cb(first, "A"), numpy_cb(second, "A"))
