@@ -64,7 +64,23 @@ class DiskSpaceError(OSError):
 
 
 def format_bytes(count: float) -> str:
-    """``12.3 GB`` (powers of 1000, as ``--max-memory GB`` reads)."""
+    """``12.3 GB`` (powers of 1000, as ``--max-memory GB`` reads).
+
+    Parameters
+    ----------
+    count : float
+        Bytes, >= 0.
+
+    Returns
+    -------
+    text : str
+        One decimal in GB, MB or kB; whole bytes below 1000.
+
+    Examples
+    --------
+    >>> format_bytes(12_345_678_901), format_bytes(1500), format_bytes(999)
+    ('12.3 GB', '1.5 kB', '999 bytes')
+    """
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if count >= size:
             return f"{count / size:.1f} {unit}"
@@ -76,6 +92,11 @@ def available_memory() -> Optional[int]:
 
     Linux ``MemAvailable`` (``/proc/meminfo``); elsewhere the free physical pages
     (``os.sysconf``), which undercounts the reclaimable page cache.
+
+    Returns
+    -------
+    bytes : int or None
+        Available memory in bytes; None when neither source can be read.
     """
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -113,6 +134,26 @@ def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn
     activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm,
     projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with its R x R
     attention, the (L, L) sum and map.
+
+    Parameters
+    ----------
+    length : int
+        L, residues of the query (BOS added: T = L + 1 tokens a row).
+    rows : int
+        R, sequences of the alignment given to the model.
+    embed_dim : int
+        D, embedding width.
+    heads : int
+        H, attention heads per layer.
+    ffn_dim : int, optional
+        F, feed-forward width; 4 D when None.
+    max_tokens_per_msa : int
+        c, tokens per chunk of the row and column layers.
+
+    Returns
+    -------
+    bytes : int
+        The estimated peak of one forward pass, beyond the loaded model.
     """
     width, ffn_dim, tokens = length + 1, ffn_dim or 4 * embed_dim, rows * (length + 1)
     # A chunk holds whole rows (columns) and never more than the alignment.
