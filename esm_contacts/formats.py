@@ -94,7 +94,8 @@ class PairList:
     chain : str or None
         Its author chain ID.
     min_identity : float or None
-        Sequence-matching threshold in [0, 1]; None: the default (:data:`esm_contacts.structure.MIN_IDENTITY`).
+        Sequence-matching threshold in [0, 1]; None: the default
+        (:data:`esm_contacts.structure.MIN_IDENTITY`).
     """
 
     length: int

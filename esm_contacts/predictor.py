@@ -7,9 +7,9 @@ APC-corrected per head, combined by the logistic regression
 layer's weighted heads to one (L, L) sum (see :mod:`esm_contacts.attention`), skipping
 heads with zero weight, so memory stays at one layer's attention.
 
-**Batches and windows.** ``predict_batch`` groups sequences of similar length; every sequence's maps are
-cropped to its own residues before APC, so results equal ``predict`` one by one.
-fair-esm 2.0.0's batched ``predict_contacts`` applies APC to maps padded to the longest
+**Batches and windows.** ``predict_batch`` groups sequences of similar length; every
+sequence's maps are cropped to its own residues before APC, so results equal ``predict``
+one by one. fair-esm 2.0.0's batched ``predict_contacts`` applies APC to maps padded to the longest
 sequence; it zeroes padding and EOS attention first, so the padding adds nothing to
 the APC sums and its residue block agrees with ours to float precision (measured: at
 most 6e-8 on the test models), but it returns (B, T, T) maps whose padded cells hold

@@ -7,8 +7,9 @@ L1 penalty, the ``liblinear`` solver and C = 0.15 (fair-esm issue 249; the paper
 "lambda = 0.15" is this C), one example per residue pair with separation >= 6 and
 known truth. :func:`train_regression` does the same.
 
-**Memory.** Features are computed one layer at a time (:func:`esm_contacts.attention.layer_attentions`)
-and only the training pairs are kept, in float32, so the feature matrix is
+**Memory.** Features are computed one layer at a time
+(:func:`esm_contacts.attention.layer_attentions`) and only the training pairs are kept, in
+float32, so the feature matrix is
 ``pairs x (layers * heads) x 4`` bytes (20 proteins of 300 residues, ESM-1b: 0.87 M
 pairs x 660 = 2.3 GB). A liblinear fit copies the data three times more: scikit-learn
 converts X to float64 (8 bytes per value), and liblinear builds a row-wise

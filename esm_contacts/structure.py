@@ -963,8 +963,10 @@ def residue_label(chain: str, res_id: int, ins_code: str = "", res_name: Optiona
 
     Examples
     --------
-    >>> residue_label("A", 744), residue_label("A", 56, "A"), residue_label("A", 744, res_name="LEU")
-    ('A:744', 'A:56A', 'A:744 LEU')
+    >>> residue_label("A", 744), residue_label("A", 56, "A")
+    ('A:744', 'A:56A')
+    >>> residue_label("A", 744, res_name="LEU")
+    'A:744 LEU'
     >>> residue_label(" ", 744)
     '744'
     """
