@@ -20,12 +20,46 @@ HEAD_CHUNK = 4
 
 
 def symmetrize(x: torch.Tensor) -> torch.Tensor:
-    """``x + x^T`` over the last two dimensions."""
+    """``x + x^T`` over the last two dimensions.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape=(..., L, L)
+        Square maps, e.g. (H, L, L) attention of H heads.
+
+    Returns
+    -------
+    symmetric : torch.Tensor, shape=(..., L, L)
+        ``x`` plus its transpose, a new tensor of the same dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> symmetrize(torch.tensor([[0.0, 1.0], [2.0, 3.0]])).tolist()
+    [[0.0, 3.0], [3.0, 6.0]]
+    """
     return x + x.transpose(-1, -2)
 
 
 def apc(x: torch.Tensor) -> torch.Tensor:
-    """Average product correction ``F_ij - F_i. F_.j / F_..`` over the last two dimensions."""
+    """Average product correction ``F_ij - F_i. F_.j / F_..`` over the last two dimensions.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape=(..., L, L)
+        Square maps (symmetrized attention, one per head), cropped to the residues.
+
+    Returns
+    -------
+    corrected : torch.Tensor, shape=(..., L, L)
+        Each map minus the product of its row and column sums over its total sum.
+
+    Examples
+    --------
+    >>> import torch
+    >>> apc(torch.tensor([[2.0, 1.0], [1.0, 2.0]])).tolist()
+    [[0.5, -0.5], [-0.5, 0.5]]
+    """
     row = x.sum(-1, keepdim=True)
     col = x.sum(-2, keepdim=True)
     total = x.sum((-1, -2), keepdim=True)
@@ -132,6 +166,18 @@ def crop_to_residues(attention: torch.Tensor, length: int, prepend_bos: bool = T
         Number of residues.
     prepend_bos : bool
         Whether position 0 is a BOS token.
+
+    Returns
+    -------
+    cropped : torch.Tensor, shape=(..., length, length)
+        A view of ``attention``: rows and columns of residues 0 .. ``length`` - 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> attention = torch.arange(16.0).reshape(4, 4)  # BOS, 2 residues, EOS
+    >>> crop_to_residues(attention, 2).tolist()
+    [[5.0, 6.0], [9.0, 10.0]]
     """
     start = int(prepend_bos)
     return attention[..., start : start + length, start : start + length]
@@ -207,8 +253,24 @@ def nonzero_heads(weight: torch.Tensor, num_layers: int, num_heads: int) -> List
 
     Parameters
     ----------
-    weight : torch.Tensor
-        The regression weight, (layers * heads,) in fair-esm's layer-major order.
+    weight : torch.Tensor, shape=(num_layers * num_heads,)
+        The regression weight in fair-esm's layer-major order.
+    num_layers : int
+        Layers of the model.
+    num_heads : int
+        Attention heads per layer.
+
+    Returns
+    -------
+    heads : list of torch.Tensor
+        ``num_layers`` tensors of 0-based head indices, ascending.
+
+    Examples
+    --------
+    >>> import torch
+    >>> weight = torch.tensor([0.0, 0.5, -1.0, 0.0])  # 2 layers x 2 heads
+    >>> [heads.tolist() for heads in nonzero_heads(weight, 2, 2)]
+    [[1], [0]]
     """
     weight = weight.reshape(num_layers, num_heads)
     return [torch.nonzero(row, as_tuple=False).flatten() for row in weight]

@@ -28,7 +28,25 @@ REGRESSION_URL = "https://dl.fbaipublicfiles.com/fair-esm/regression/{name}-cont
 OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a fair-esm model with a contact head is."""
+    """What a fair-esm model with a contact head is.
+
+    Attributes
+    ----------
+    name : str
+        fair-esm's model name, e.g. ``esm2_t6_8M_UR50D``.
+    family : str
+        ``ESM-1``, ``ESM-1b``, ``ESM-2`` or ``MSA Transformer``.
+    layers : int
+        Transformer layers.
+    heads : int
+        Attention heads per layer.
+    parameters : str
+        Size as fair-esm names it, e.g. ``650M``.
+    context : int
+        Residues per forward pass, BOS/EOS excluded (1022; 1023 per row for the MSA Transformer).
+    hub_id : str or None
+        The same weights on the Hugging Face Hub (safetensors), if published.
+    """
 
     name: str
     family: str
@@ -74,6 +92,25 @@ def takes_alignments(name_or_path: Union[str, Path]) -> bool:
 
     Known names only (:data:`KNOWN_MODELS`); a loaded predictor knows for any checkpoint
     (``ContactPredictor.is_msa_transformer``).
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A fair-esm model name, or the path of a ``.pt`` checkpoint whose file name is one.
+
+    Returns
+    -------
+    msa : bool
+        True for the MSA Transformer; False for sequence models and unknown names.
+
+    Examples
+    --------
+    >>> takes_alignments("esm_msa1b_t12_100M_UR50S")
+    True
+    >>> takes_alignments("weights/esm_msa1b_t12_100M_UR50S.pt")
+    True
+    >>> takes_alignments("esm2_t6_8M_UR50D")
+    False
     """
     text = str(name_or_path).strip()
     info = KNOWN_MODELS.get(text) or KNOWN_MODELS.get(Path(text).stem if text.endswith(".pt") else "")
@@ -81,7 +118,26 @@ def takes_alignments(name_or_path: Union[str, Path]) -> bool:
 
 
 def model_info(name: str) -> Optional[ModelInfo]:
-    """The :data:`KNOWN_MODELS` entry of a fair-esm name or a Hugging Face Hub ID; None for others."""
+    """The :data:`KNOWN_MODELS` entry of a fair-esm name or a Hugging Face Hub ID; None for others.
+
+    Parameters
+    ----------
+    name : str
+        A fair-esm model name (``esm2_t6_8M_UR50D``) or a Hub ID (``facebook/esm2_t6_8M_UR50D``).
+
+    Returns
+    -------
+    info : ModelInfo or None
+        The model's entry, or None when the name is not a known model.
+
+    Examples
+    --------
+    >>> info = model_info("facebook/esm2_t6_8M_UR50D")
+    >>> info.name, info.family, info.layers, info.heads
+    ('esm2_t6_8M_UR50D', 'ESM-2', 6, 20)
+    >>> model_info("my_model") is None
+    True
+    """
     return KNOWN_MODELS.get(str(name)) or HUB_IDS.get(str(name))
 
 

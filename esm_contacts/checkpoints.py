@@ -145,7 +145,18 @@ def hub_paths(name: str) -> Tuple[Path, Path]:
 
 
 def is_cached(name: str) -> bool:
-    """Whether both files of a fair-esm model are already in the torch hub cache."""
+    """Whether both files of a fair-esm model are already in the torch hub cache.
+
+    Parameters
+    ----------
+    name : str
+        A fair-esm model name, e.g. ``"esm1b_t33_650M_UR50S"``.
+
+    Returns
+    -------
+    cached : bool
+        True when :func:`cache_state` is ``"cached"`` (weights and regression both present).
+    """
     return cache_state(name) == "cached"
 
 
@@ -308,7 +319,28 @@ _LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
 def check_state_dict(path: Path, state, what: str) -> Dict[str, torch.Tensor]:
-    """A checkpoint's ``"model"``: a dictionary of parameter names to tensors, else CheckpointError."""
+    """A checkpoint's ``"model"``: a dictionary of parameter names to tensors, else CheckpointError.
+
+    Parameters
+    ----------
+    path : Path
+        The file it was read from (named in the message).
+    state : object
+        The value of the checkpoint's ``"model"`` key.
+    what : str
+        What the file is, for the message (``"checkpoint"``, ``"contact regression"``).
+
+    Returns
+    -------
+    state : dict of str to torch.Tensor
+        `state` itself, once checked.
+
+    Raises
+    ------
+    CheckpointError
+        `state` is not a dictionary, or maps a key that is not a str or to a value that
+        is not a tensor.
+    """
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: {what}: 'model' is a {type(state).__name__}, not a dictionary of tensors")
     for key, value in state.items():
@@ -338,6 +370,27 @@ def checkpoint_architecture(path: Path, data: dict) -> Tuple[int, int]:
     Every number the model is built from must agree with the tensors of the file, so a
     crafted header cannot make fair-esm build a model larger than the file (memory) or
     index past a tensor (IndexError).
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint file (named in messages).
+    data : dict
+        Its content as :func:`safe_load` returns it, with a ``"model"`` state dictionary
+        and ``"args"`` (ESM-1, ESM-1b, MSA Transformer) or ``"cfg"`` (ESM-2).
+
+    Returns
+    -------
+    layers : int
+        Transformer layers.
+    heads : int
+        Attention heads per layer.
+
+    Raises
+    ------
+    CheckpointError
+        An unknown architecture, a missing or non-positive hyper-parameter, or a tensor
+        whose shape or count disagrees with the header.
     """
     import esm
 
@@ -430,7 +483,26 @@ def _msa_architecture(path: Path, holder: argparse.Namespace, state: Dict[str, t
 
 
 def check_regression_file(path: Path, regression_path: Path, data: dict, layers: int, heads: int) -> None:
-    """The regression file holds one weight per attention map of the model, and a bias."""
+    """The regression file holds one weight per attention map of the model, and a bias.
+
+    Parameters
+    ----------
+    path : Path
+        The model's checkpoint file (named in the message).
+    regression_path : Path
+        The contact-regression file.
+    data : dict
+        The regression file's content, with a ``"model"`` state dictionary.
+    layers : int
+        Layers of the model.
+    heads : int
+        Attention heads per layer of the model.
+
+    Raises
+    ------
+    CheckpointError
+        The file lacks the weight or bias, or their shapes are not (1, layers * heads) and (1,).
+    """
     state = check_state_dict(regression_path, data["model"], "contact regression")
     if REGRESSION_WEIGHT_KEY not in state or REGRESSION_BIAS_KEY not in state:
         raise CheckpointError(f"{regression_path}: not a contact-regression file (needs {REGRESSION_WEIGHT_KEY} and {REGRESSION_BIAS_KEY})")

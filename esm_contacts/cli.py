@@ -1252,6 +1252,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     Every command runs with warnings as one stderr line each (:func:`_warnings_as_lines`);
     input errors are one stderr line and status 2; a closed stdout pipe ends the command
     quietly with status 141.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command line after the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for an input error (after one ``esm-contacts CMD: error: ...`` line on
+        stderr), 130 when interrupted, 141 when stdout's reader went away; a command may
+        return its own status (e.g. 1).
     """
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -46,6 +46,23 @@ def file_kind(path: PathLike) -> str:
     Symbolic links are followed. Never raises: a path that cannot be looked up at all
     (a name too long, a component that is a file, a loop of links, no permission on a
     folder) is ``"missing"``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The path to look up.
+
+    Returns
+    -------
+    kind : str
+        One of the words above.
+
+    Examples
+    --------
+    >>> file_kind(".")
+    'folder'
+    >>> file_kind("no/such/file.pdb")
+    'missing'
     """
     try:
         mode = os.stat(path).st_mode
@@ -73,6 +90,7 @@ def check_input_file(path: PathLike, what: str = "file", missing: Type[Exception
     Returns
     -------
     path : Path
+        `path`, checked.
 
     Raises
     ------
@@ -83,6 +101,13 @@ def check_input_file(path: PathLike, what: str = "file", missing: Type[Exception
     InputFileError
         An empty path, or something that is not a regular file: "PATH: is a FIFO, not a
         regular file" (a folder, a character device, a block device, a socket likewise).
+
+    Examples
+    --------
+    >>> check_input_file(".", "structure file")
+    Traceback (most recent call last):
+    ...
+    esm_contacts.files.InputFileError: .: is a folder, not a regular file
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected the path of the {what} (str or path-like), got {type(path).__name__}")
@@ -99,6 +124,20 @@ def check_input_file(path: PathLike, what: str = "file", missing: Type[Exception
 
 def byte_limit(limit: Optional[int], default: int, env: str) -> int:
     """The byte cap to use: `limit` if given, else the environment variable `env`, else `default`.
+
+    Parameters
+    ----------
+    limit : int, optional
+        The cap asked for in the call, in bytes; None to look at `env`.
+    default : int
+        The cap in bytes when neither `limit` nor `env` gives one.
+    env : str
+        Name of the environment variable that may hold a cap (an empty value counts as unset).
+
+    Returns
+    -------
+    limit : int
+        The cap in bytes, >= 1.
 
     Raises
     ------
@@ -137,6 +176,11 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
         For the messages.
     env : str, optional
         The environment variable that overrides the cap, named in the message.
+
+    Returns
+    -------
+    content : bytes
+        The file's bytes, decompressed if it was gzip data.
 
     Raises
     ------

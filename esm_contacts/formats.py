@@ -74,6 +74,28 @@ class PairList:
 
     ``sequence`` is None when the map's sequence is unknown (letters then ``X``);
     ``structure`` and ``chain`` are needed by formats that name residues of a structure.
+
+    Attributes
+    ----------
+    length : int
+        L, residues of the map.
+    i, j : numpy.ndarray, shape=(n,)
+        0-based residue indices of the pairs, ``i < j``.
+    p : numpy.ndarray, shape=(n,)
+        Their probabilities.
+    sequence : str or None
+        The map's sequence, when known.
+    target : str
+        Name of the prediction (RR ``TARGET``).
+    method : str
+        What made it (RR ``METHOD``).
+    structure : biotite.structure.AtomArray or None
+        The structure whose residues a drawing names.
+    chain : str or None
+        Its author chain ID.
+    min_identity : float or None
+        Sequence-matching threshold in [0, 1]; None: the default
+        (:data:`esm_contacts.structure.MIN_IDENTITY`).
     """
 
     length: int
@@ -98,6 +120,34 @@ class ContactFormat:
     ``reader(path)`` returns ``(P, sequence or None)``; ``writer(stream, pairs)`` writes a
     :class:`PairList` (sparse formats) or ``writer(stream, P)`` the map (dense formats);
     either is None when the format is not read or not written.
+
+    Attributes
+    ----------
+    name : str
+        The ``--format`` name.
+    title : str
+        The name people know it by, for messages.
+    extensions : tuple of str
+        Lower-case suffixes with the dot, e.g. ``(".rr", ".casp")``.
+    layout : str
+        ``"sparse"`` (listed pairs; the others NaN when read) or ``"dense"`` (every pair).
+    sequence : str
+        What the file carries of the sequence, in words (``"none"``: nothing).
+    index_base : str
+        How residues are counted, in words (``"1-based"``, ...).
+    scores : str
+        What the numbers are: ``"probability"``, or ``"score"`` (raw, rescaled when outside
+        [0, 1]), in words.
+    reader, writer : callable or None
+        See above.
+    binary : bool
+        Whether the file is written in binary mode.
+    aliases : tuple of str
+        Other names ``--format`` accepts.
+    needs_structure : bool
+        Whether writing needs a structure and chain (residue names).
+    default_top : str
+        Pairs listed by default when a command writes this format (``"all"``, ``"L"``).
     """
 
     name: str
@@ -504,7 +554,22 @@ def _map_bytes(length: int) -> str:
 
 
 def check_map_length(length: int, where: str, what: str) -> None:
-    """Refuse a map of more than :data:`MAX_MAP_RESIDUES` residues before it is allocated."""
+    """Refuse a map of more than :data:`MAX_MAP_RESIDUES` residues before it is allocated.
+
+    Parameters
+    ----------
+    length : int
+        L, residues the map would have.
+    where : str
+        The file (and line) that asks for it, starting the message.
+    what : str
+        What makes the map that large, for the message (``"residue index 90000"``).
+
+    Raises
+    ------
+    ValueError
+        `length` is above :data:`MAX_MAP_RESIDUES` (the message gives the map's size in bytes).
+    """
     if length > MAX_MAP_RESIDUES:
         raise ValueError(
             f"{where}: {what} makes a {number_text(length)} x {number_text(length)} contact map "
@@ -514,7 +579,32 @@ def check_map_length(length: int, where: str, what: str) -> None:
 
 
 def parse_probability(token: str) -> float:
-    """A probability from text; ValueError unless it is a number in [0, 1]."""
+    """A probability from text; ValueError unless it is a number in [0, 1].
+
+    Parameters
+    ----------
+    token : str
+        One field of a contact file.
+
+    Returns
+    -------
+    probability : float
+        The number, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Not a number (NaN included), or outside [0, 1].
+
+    Examples
+    --------
+    >>> parse_probability(" 0.25")
+    0.25
+    >>> parse_probability("1.5")
+    Traceback (most recent call last):
+    ...
+    ValueError: probability 1.5 outside [0, 1]
+    """
     try:
         value = float(token)
     except ValueError:
@@ -529,6 +619,37 @@ def check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
 
     ``dense``: every pair must be a number; otherwise NaN (an unlisted pair) is allowed.
     Infinities are refused either way.
+
+    Parameters
+    ----------
+    P : numpy.ndarray, shape=(L, L)
+        The map, of any real dtype.
+    what : str
+        The map's source (a file name), starting the messages.
+    dense : bool
+        True: NaN is refused; False: NaN marks a pair the file does not list.
+
+    Returns
+    -------
+    P : numpy.ndarray, shape=(L, L), dtype=float32
+        The map (not copied when already float32).
+
+    Raises
+    ------
+    ValueError
+        Not square, not real numbers, infinite values, NaN in a dense map, or values
+        outside [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unlisted = np.nan
+    >>> check_map(np.array([[unlisted, 0.5], [0.5, unlisted]]), "a.rr", dense=False).tolist()
+    [[nan, 0.5], [0.5, nan]]
+    >>> check_map(np.array([[0.0, 1.5], [1.5, 0.0]]), "a.npy")
+    Traceback (most recent call last):
+    ...
+    ValueError: a.npy: contact probabilities must be finite and in [0, 1]
     """
     P = np.asarray(P)
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
@@ -550,7 +671,18 @@ def check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
 
 def write_builtin(stream, name: str, data) -> None:
     """The writers of this module's formats (``"rr"``, ``"csv"``: a :class:`~esm_contacts.formats.PairList`;
-    ``"npy"``: the map), for the format table."""
+    ``"npy"``: the map), for the format table.
+
+    Parameters
+    ----------
+    stream : file object
+        Open for writing: text for ``"rr"`` and ``"csv"``, binary for ``"npy"``.
+    name : str
+        ``"rr"``, ``"csv"`` or ``"npy"``.
+    data : PairList or numpy.ndarray
+        The pairs (1-based in the file, probabilities with :data:`DECIMALS` decimals), or
+        the (L, L) map for ``"npy"``.
+    """
     if name == "npy":
         np.save(stream, data)
         return
@@ -572,7 +704,27 @@ def write_builtin(stream, name: str, data) -> None:
 
 
 def read_builtin(path: Path, name: str) -> Tuple[np.ndarray, Optional[str]]:
-    """The readers of this module's formats (``"rr"``, ``"csv"``, ``"npy"``), for the format table."""
+    """The readers of this module's formats (``"rr"``, ``"csv"``, ``"npy"``), for the format table.
+
+    Parameters
+    ----------
+    path : Path
+        The contact file.
+    name : str
+        ``"rr"``, ``"csv"`` or ``"npy"``.
+
+    Returns
+    -------
+    P : numpy.ndarray, shape=(L, L)
+        float32 probabilities, symmetric; NaN for pairs a sparse file does not list.
+    sequence : str or None
+        The file's sequence, if it has one (never for ``"npy"``).
+
+    Raises
+    ------
+    ValueError
+        A file that is not valid in its format (the message names the file and line).
+    """
     if name == "npy":
         P = check_map(_read_npy(path), str(path))
         return np.maximum(P, P.T), None
@@ -582,7 +734,23 @@ def read_builtin(path: Path, name: str) -> Tuple[np.ndarray, Optional[str]]:
 
 
 def read_text_lines(path: Path) -> List[str]:
-    """A contact file's lines (undecodable bytes replaced); ValueError for a file without text."""
+    """A contact file's lines (undecodable bytes replaced); ValueError for a file without text.
+
+    Parameters
+    ----------
+    path : Path
+        The contact file.
+
+    Returns
+    -------
+    lines : list of str
+        Its lines, without line ends.
+
+    Raises
+    ------
+    ValueError
+        The file is empty or holds only whitespace.
+    """
     text = path.read_text(errors="replace").splitlines()
     if not any(line.strip() for line in text):
         raise ValueError(f"{path}: empty contact file")
@@ -606,8 +774,16 @@ def map_from_pairs(path: Path, sequence: Optional[str], entries,
 
     Returns
     -------
-    P, sequence
-        As :func:`read_contacts`.
+    P : numpy.ndarray, shape=(L, L)
+        float32, symmetric; NaN for every pair not listed (the diagonal included).
+    sequence : str or None
+        `sequence`, unchanged.
+
+    Raises
+    ------
+    ValueError
+        No sequence and no pairs, a map above :data:`MAX_MAP_RESIDUES` residues, an index
+        outside 1..L, or a residue paired with itself (the message names file and line).
     """
     # Columns: i, j (1-based), probability, line number; all checked before the map exists.
     a, b, p, lines = (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
@@ -645,7 +821,26 @@ def map_from_pairs(path: Path, sequence: Optional[str], entries,
 
 
 def read_npy_header(stream, path: Optional[Path] = None):
-    """(shape, fortran_order, dtype) of a ``.npy`` header; ValueError for anything else."""
+    """(shape, fortran_order, dtype) of a ``.npy`` header; ValueError for anything else.
+
+    Parameters
+    ----------
+    stream : binary file object
+        Positioned at the start of the ``.npy`` data.
+    path : Path, optional
+        The file, unused by the parsing itself.
+
+    Returns
+    -------
+    header : tuple
+        ``(shape, fortran_order, dtype)`` as :mod:`numpy.lib.format` reads them; `stream`
+        is left at the start of the array data.
+
+    Raises
+    ------
+    ValueError
+        Not ``.npy`` data, or a format version other than 1.0, 2.0 or 3.0.
+    """
     from numpy.lib import format as npy_format
 
     version = npy_format.read_magic(stream)
@@ -824,11 +1019,23 @@ def find_format(path: Union[str, Path], format: Optional[str] = None, mode: Opti
     mode : {"read", "write"}, optional
         Also check that the format can be read / written.
 
+    Returns
+    -------
+    spec : ContactFormat
+        The format's row of :data:`CONTACT_FORMATS`.
+
     Raises
     ------
     ValueError
         An unknown format name or extension (naming the known ones), or a format that
         is not read (or not written).
+
+    Examples
+    --------
+    >>> find_format("model.rr").name
+    'rr'
+    >>> find_format("scores.txt", format="PSICOV").name
+    'psicov'
     """
     if format:
         spec = _BY_NAME.get(str(format).strip().lower())
@@ -849,24 +1056,68 @@ def find_format(path: Union[str, Path], format: Optional[str] = None, mode: Opti
 
 
 def contact_suffixes(mode: str = "read") -> Tuple[str, ...]:
-    """The extensions of the formats that can be read (``mode="read"``) or written (``"write"``)."""
+    """The extensions of the formats that can be read (``mode="read"``) or written (``"write"``).
+
+    Parameters
+    ----------
+    mode : {"read", "write"}
+        Which direction.
+
+    Returns
+    -------
+    suffixes : tuple of str
+        Lower-case extensions with the dot, in the order of :data:`CONTACT_FORMATS`.
+    """
     return tuple(suffix for spec in CONTACT_FORMATS if (spec.reader if mode == "read" else spec.writer)
                  for suffix in spec.extensions)
 
 
 def is_contact_file(text: Union[str, Path]) -> bool:
-    """Whether a name has the extension of a readable contact format."""
+    """Whether a name has the extension of a readable contact format.
+
+    Parameters
+    ----------
+    text : str or Path
+        A file name or path; the extension's case does not matter.
+
+    Returns
+    -------
+    readable : bool
+        True when the extension is one of ``contact_suffixes("read")``.
+
+    Examples
+    --------
+    >>> is_contact_file("prediction.RR"), is_contact_file("1abc.pdb")
+    (True, False)
+    """
     return Path(str(text)).suffix.lower() in contact_suffixes("read")
 
 
 def file_dialog_filter(mode: str = "read") -> str:
-    """A Qt file-dialog filter of the contact formats, then all files."""
+    """A Qt file-dialog filter of the contact formats, then all files.
+
+    Parameters
+    ----------
+    mode : {"read", "write"}
+        The formats that can be read or those that can be written.
+
+    Returns
+    -------
+    filter : str
+        ``"Contact files (*.rr *.casp ...);;All files (*)"``.
+    """
     patterns = " ".join(f"*{suffix}" for suffix in contact_suffixes(mode))
     return f"Contact files ({patterns});;All files (*)"
 
 
 def format_table_markdown() -> str:
-    """The format table as a Markdown table (the README shows it)."""
+    """The format table as a Markdown table (the README shows it).
+
+    Returns
+    -------
+    table : str
+        A header row, a rule and one row per format of :data:`CONTACT_FORMATS`, joined by newlines.
+    """
     rows = ["| format (`--format`) | extensions | read | write | pairs | sequence | indices | values |",
             "|---|---|---|---|---|---|---|---|"]
     for spec in CONTACT_FORMATS:

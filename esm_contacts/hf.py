@@ -282,6 +282,11 @@ def _normalized(key: str) -> str:
 class HFContactModel(torch.nn.Module):
     """A ``transformers`` ``EsmModel`` with the interface :class:`~esm_contacts.predictor.ContactPredictor` uses.
 
+    Parameters
+    ----------
+    esm_model : transformers.EsmModel
+        The loaded model (with its ``contact_head``), in eager attention.
+
     Attributes
     ----------
     esm : transformers.EsmModel
@@ -317,6 +322,19 @@ class HFContactModel(torch.nn.Module):
         """Run the layers one at a time; yield ``(layer, attention (B, H, T, T))`` as fair-esm's loop does.
 
         The attention is valid until the next item is requested.
+
+        Parameters
+        ----------
+        tokens : torch.Tensor, shape=(B, T)
+            Token indices (fair-esm's alphabet, as the ESM tokenizer numbers them);
+            ``padding_idx`` marks padding.
+
+        Yields
+        ------
+        layer : int
+            0-based layer index.
+        attention : torch.Tensor, shape=(B, H, T, T)
+            Attention probabilities of that layer.
         """
         esm = self.esm
         present = tokens.ne(self.padding_idx)

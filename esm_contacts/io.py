@@ -51,7 +51,31 @@ def contact_format(path: Union[str, Path], format: Optional[str] = None, mode: O
     """The format name of a contact file (:data:`esm_contacts.formats.CONTACT_FORMATS`): ``format``
     when given (a name or alias), else from the extension; ValueError otherwise.
 
-    ``mode`` ``"read"`` or ``"write"`` also checks that the format can be read / written.
+    Parameters
+    ----------
+    path : str or Path
+        The contact file; its extension decides when `format` is None.
+    format : str, optional
+        A format name or alias (``--format``), case-insensitive.
+    mode : {"read", "write"}, optional
+        Also check that the format can be read / written.
+
+    Returns
+    -------
+    name : str
+        The format's name in :data:`esm_contacts.formats.CONTACT_FORMATS`.
+
+    Raises
+    ------
+    ValueError
+        An unknown name or extension, or a format that cannot be read / written in `mode`.
+
+    Examples
+    --------
+    >>> contact_format("prediction.CSV")
+    'csv'
+    >>> contact_format("out.txt", format="casp")
+    'rr'
     """
 
     return find_format(path, format, mode).name
@@ -59,6 +83,16 @@ def contact_format(path: Union[str, Path], format: Optional[str] = None, mode: O
 
 def check_output_path(path: Union[str, Path]) -> Path:
     """``path`` as a Path once it can be written: not a folder, and its folder exists.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file to be.
+
+    Returns
+    -------
+    path : Path
+        `path`, checked (nothing is created).
 
     Raises
     ------
@@ -80,7 +114,18 @@ PART_PATTERN = re.compile(r"^\..+\.esm-contacts-(\d+)\.[^.]+\.part$")
 
 
 def part_prefix(path: Path) -> str:
-    """The name start of this process's temporary files for ``path`` (see :data:`PART_PATTERN`)."""
+    """The name start of this process's temporary files for ``path`` (see :data:`PART_PATTERN`).
+
+    Parameters
+    ----------
+    path : Path
+        The output file.
+
+    Returns
+    -------
+    prefix : str
+        ``.{path.name}.esm-contacts-{pid}.``, with this process's id.
+    """
     return f".{path.name}.esm-contacts-{os.getpid()}."
 
 
@@ -122,9 +167,15 @@ def remove_stale_parts(folder: Union[str, Path]) -> List[Path]:
     Only names of :data:`PART_PATTERN` (ours: no other program's files) whose writer is gone
     (:func:`_is_stale`) are removed; errors (a file already gone, no permission) are ignored.
 
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to clean; one that cannot be listed is left alone.
+
     Returns
     -------
     removed : list of Path
+        The files deleted.
     """
     removed = []
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
@@ -146,6 +197,19 @@ def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
     The temporary file is ``.{name}.esm-contacts-{pid}.{random}.part``: a writer killed
     (``kill -9``, power loss) before the rename leaves it, and the next write into the same
     folder removes it (:func:`remove_stale_parts`), never a live writer's.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file, checked with :func:`check_output_path`.
+    mode : str
+        :func:`open` mode of the temporary file, ``"w"`` (text) or ``"wb"`` (binary).
+
+    Yields
+    ------
+    stream : file object
+        The open temporary file. When the ``with`` block raises, it is deleted and
+        `path` is left as it was.
     """
     path = check_output_path(path)
     remove_stale_parts(path.parent)
@@ -373,6 +437,17 @@ def pad_unlisted(P: np.ndarray, length: int) -> np.ndarray:
     -------
     padded : numpy.ndarray
         float32 (length, length); ``P`` itself when n == ``length``.
+
+    Raises
+    ------
+    ValueError
+        The map has more than `length` residues.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pad_unlisted(np.array([[0.0, 0.5], [0.5, 0.0]]), 3).tolist()
+    [[0.0, 0.5, nan], [0.5, 0.0, nan], [nan, nan, nan]]
     """
     P = np.asarray(P, dtype=np.float32)
     if P.shape[0] > length:

@@ -1,7 +1,7 @@
 """Precision tables, AUC, calibration and false-positive analyses of contact maps.
 
-Definitions (``DESIGN.md``)
----------------------------
+**Definitions** (as in ``DESIGN.md``):
+
 Separation and ranges
     ``s = |i - j|``; local [3, 6), short [6, 12), medium [12, 24), long [24, inf).
 Precision at L/k in a range
@@ -80,6 +80,11 @@ def range_of(separation: int) -> str:
     -------
     name : str
         ``"local"``, ``"short"``, ``"medium"``, ``"long"`` or ``"-"``.
+
+    Examples
+    --------
+    >>> [range_of(s) for s in (2, 4, -8, 12, 30)]
+    ['-', 'local', 'short', 'medium', 'long']
     """
     separation = abs(int(separation))
     for name, (low, high) in RANGES.items():
@@ -137,6 +142,17 @@ def parse_top(top: Union[str, int, None], length: int) -> Optional[int]:
     ------
     ValueError
         Anything else (``"L/0"``, ``"-3"``, ``"L/2.5"``, ``"half"``).
+
+    Examples
+    --------
+    >>> parse_top("L", 100), parse_top("L/5", 100), parse_top("2L", 100), parse_top(7, 100)
+    (100, 20, 200, 7)
+    >>> parse_top("all", 100) is None
+    True
+    >>> parse_top("L/0", 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: top 'L/0': k in L/k must be at least 1
     """
     if top is None:
         return None
@@ -212,6 +228,26 @@ def top_pairs(
         int64, 0-based, ``i < j``, highest probability first (ties: lower i, then j).
     p : numpy.ndarray
         float, their probabilities.
+
+    Raises
+    ------
+    ValueError
+        `P` is not square or has infinite values, `top` is not valid (:func:`parse_top`),
+        or `T` has another shape.
+
+    Examples
+    --------
+    An 8-residue map: pair (0, 1) is too close, (0, 7) is not listed (NaN), and the two
+    pairs tied at 0.9 come lower i first.
+
+    >>> import numpy as np
+    >>> P = np.zeros((8, 8))
+    >>> P[0, 1] = 0.99
+    >>> P[0, 6] = P[1, 7] = 0.9
+    >>> P[0, 7] = np.nan
+    >>> i, j, p = top_pairs(P, top=3, min_sep=6)
+    >>> i.tolist(), j.tolist(), p.tolist()
+    ([0, 1], [6, 7], [0.9, 0.9])
     """
     P = np.asarray(P)
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
@@ -246,6 +282,15 @@ def listed_pairs(P: np.ndarray, min_sep: int = 6, max_sep: Optional[int] = None)
     Returns
     -------
     count : int
+        Listed pairs in the band.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.zeros((8, 8))
+    >>> P[0, 7] = np.nan  # of the 3 pairs with j - i >= 6, one is unlisted
+    >>> listed_pairs(P, min_sep=6)
+    2
     """
     P = np.asarray(P)
     return int(np.count_nonzero(_listed(P, separation_band(P.shape[0], min_sep, max_sep))))
@@ -386,6 +431,26 @@ def precision_at(
     -------
     hits, count : int
         The precision is ``hits / count`` (undefined when ``count`` is 0, ``L < k``).
+
+    Raises
+    ------
+    ValueError
+        `P` not square or with infinite values, `T` of another shape or with values
+        other than 1, 0 and -1, or an invalid `top`.
+
+    Examples
+    --------
+    Top 3 of an 8-residue map with 3 pairs at j - i >= 6: two are listed, one of them a
+    true contact; the unlisted pair (0, 7) is not ranked and counts as a miss.
+
+    >>> import numpy as np
+    >>> P = np.zeros((8, 8))
+    >>> P[0, 6] = P[1, 7] = 0.9
+    >>> P[0, 7] = np.nan
+    >>> T = np.zeros((8, 8), dtype=int)
+    >>> T[1, 7] = T[7, 1] = 1
+    >>> precision_at(P, T, top=3)
+    (1, 3)
     """
     P, T = _check_pair(P, T)
     i, j, _ = top_pairs(P, top=top, min_sep=min_sep, max_sep=max_sep, T=T)
@@ -515,7 +580,25 @@ def _mean_table(tables: Sequence[Table]) -> Table:
 
 
 def table_columns(table: Table, columns: Sequence[str] = TOPS + ("auc",)) -> Dict[str, float]:
-    """A table flattened to ``{"long_L": .., "long_L/2": .., ...}`` (CSV columns)."""
+    """A table flattened to ``{"long_L": .., "long_L/2": .., ...}`` (CSV columns).
+
+    Parameters
+    ----------
+    table : dict
+        One table from :func:`evaluate`: ``{range: {column: value}}``.
+    columns : sequence of str
+        The columns to keep, in this order within each range; absent ones are skipped.
+
+    Returns
+    -------
+    flat : dict of str to float
+        ``{f"{range}_{column}": value}``, ranges in the table's order.
+
+    Examples
+    --------
+    >>> table_columns({"long": {"L": 0.5, "L/2": 0.75, "auc": 0.6}}, columns=("L", "auc"))
+    {'long_L': 0.5, 'long_auc': 0.6}
+    """
     return {f"{name}_{column}": row[column] for name, row in table.items() for column in columns if column in row}
 
 

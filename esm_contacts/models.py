@@ -173,7 +173,29 @@ def _is_hf_source(name_or_path) -> bool:
 
 
 def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:
-    """``"auto"``: CUDA, else Apple MPS, else CPU; anything else is passed to torch."""
+    """``"auto"``: CUDA, else Apple MPS, else CPU; anything else is passed to torch.
+
+    Parameters
+    ----------
+    device : str or torch.device or None
+        ``"auto"`` (or None), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Returns
+    -------
+    device : torch.device
+        A device this machine has.
+
+    Raises
+    ------
+    ValueError
+        A device torch does not parse, a type other than CPU, CUDA and MPS, or one that is
+        not available here (a CUDA index beyond the devices present).
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

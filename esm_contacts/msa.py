@@ -405,6 +405,25 @@ def add_aligned(total: np.ndarray, count: np.ndarray, contact_map: np.ndarray, c
 
     ``contact_map[a, b]`` goes to ``total[columns[a], columns[b]]``; NaN cells add
     nothing and are not counted.
+
+    Parameters
+    ----------
+    total : numpy.ndarray, shape=(L, L)
+        Running sum of probabilities over the alignment's L query columns, float.
+    count : numpy.ndarray, shape=(L, L)
+        Running number of maps that gave each cell a value, int.
+    contact_map : numpy.ndarray, shape=(n, n)
+        The ungapped sequence's map; NaN where it has no value.
+    columns : numpy.ndarray, shape=(n,)
+        0-based aligned column of each of the sequence's n residues.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> total, count = np.zeros((3, 3)), np.zeros((3, 3), dtype=int)
+    >>> add_aligned(total, count, np.array([[0.0, 0.5], [0.5, np.nan]]), np.array([0, 2]))
+    >>> total[0].tolist(), count.tolist()
+    ([0.0, 0.0, 0.5], [[1, 0, 1], [0, 0, 0], [1, 0, 0]])
     """
     cells = np.ix_(columns, columns)
     known = ~np.isnan(contact_map)

@@ -27,7 +27,17 @@ class OptionError(ValueError):
 
 
 class Kind(NamedTuple):
-    """What a kind of option value may be: parsed by ``parse``, accepted when ``accept`` is true."""
+    """What a kind of option value may be: parsed by ``parse``, accepted when ``accept`` is true.
+
+    Attributes
+    ----------
+    parse : callable
+        Text to number (``float`` or ``int``); raises ValueError for text that is no number.
+    accept : callable
+        Number to bool: whether the number is in range.
+    description : str
+        The range in words, ending the message (``"a probability in [0, 1]"``).
+    """
 
     parse: Callable[[str], Union[int, float]]
     accept: Callable[[Union[int, float]], bool]
@@ -73,6 +83,15 @@ def check_option(kind: str, name: str, value) -> Union[int, float]:
     ------
     OptionError
         ``"{name} must be {description}, got {value!r}"``, the value cut to 80 characters.
+
+    Examples
+    --------
+    >>> check_option("probability", "--threshold", " 0.3"), check_option("count", "num_seqs", "64")
+    (0.3, 64)
+    >>> check_option("probability", "--threshold", "nan")
+    Traceback (most recent call last):
+    ...
+    esm_contacts.options.OptionError: --threshold must be a probability in [0, 1], got 'nan'
     """
     rule = KINDS[kind]
     try:
@@ -92,6 +111,11 @@ class InvalidOption:
 
     argparse would print its usage text and the message; the CLI instead finds these in
     the parsed arguments and reports ``esm-contacts CMD: error: MESSAGE`` (exit 2).
+
+    Parameters
+    ----------
+    message : str
+        The one-line message, as :class:`OptionError` words it.
     """
 
     def __init__(self, message: str):
@@ -106,6 +130,27 @@ def argument_type(kind: str, name: str) -> Callable[[str], object]:
 
     It returns the parsed value, or an :class:`InvalidOption` holding the message of
     :func:`check_option` (see :func:`first_invalid`).
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`KINDS`.
+    name : str
+        The option as typed (``--threshold``), starting the message.
+
+    Returns
+    -------
+    parse : callable
+        Text to the parsed int or float, or to an :class:`InvalidOption`; named after `kind`
+        (argparse shows the name in its own messages).
+
+    Examples
+    --------
+    >>> parse = argument_type("count", "--num-seqs")
+    >>> parse("5")
+    5
+    >>> parse("0")
+    InvalidOption("--num-seqs must be at least 1 (a whole number), got '0'")
     """
 
     def parse(text: str):
@@ -119,7 +164,19 @@ def argument_type(kind: str, name: str) -> Callable[[str], object]:
 
 
 def first_invalid(namespace) -> Union[str, None]:
-    """The message of the first option of a parsed namespace that failed its check, or None."""
+    """The message of the first option of a parsed namespace that failed its check, or None.
+
+    Parameters
+    ----------
+    namespace : argparse.Namespace
+        What ``parse_args`` returned, with options parsed by :func:`argument_type`.
+
+    Returns
+    -------
+    message : str or None
+        The :class:`InvalidOption` message of the first failed option in the namespace's
+        order, or None when all passed.
+    """
     for value in vars(namespace).values():
         if isinstance(value, InvalidOption):
             return value.message
@@ -133,12 +190,39 @@ def whole_number(value, name: str, minimum: int = 1, maximum: Optional[int] = No
     which, unlike :func:`check_option` (text from the command line or PyMOL), refuses a
     value of the wrong type with a TypeError.
 
+    Parameters
+    ----------
+    value : int
+        The argument given (a Python or numpy integer).
+    name : str
+        The argument's name, starting the messages.
+    minimum : int
+        Smallest accepted value, inclusive.
+    maximum : int, optional
+        Largest accepted value, inclusive; None: no bound.
+    note : str
+        Text appended to the out-of-range message (a hint).
+
+    Returns
+    -------
+    value : int
+        `value` as a Python int.
+
     Raises
     ------
     TypeError
         Not an integer (a float, a string...).
     ValueError
         Out of range.
+
+    Examples
+    --------
+    >>> whole_number(5, "max_length")
+    5
+    >>> whole_number(0, "max_length")
+    Traceback (most recent call last):
+    ...
+    ValueError: max_length must be at least 1, got 0
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")

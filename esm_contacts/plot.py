@@ -39,7 +39,27 @@ def _figure(width: float, height: float):
 
 def check_figure_path(path: Union[str, Path]) -> Path:
     """``path`` as a Path once it can take a figure: a known extension
-    (.png, .svg, .pdf) and a writable place (:func:`esm_contacts.io.check_output_path`)."""
+    (.png, .svg, .pdf) and a writable place (:func:`esm_contacts.io.check_output_path`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The figure file to be; the extension's case does not matter.
+
+    Returns
+    -------
+    path : Path
+        `path`, checked (nothing is created).
+
+    Raises
+    ------
+    ValueError
+        Another extension.
+    IsADirectoryError
+        `path` is a folder.
+    FileNotFoundError
+        Its folder does not exist.
+    """
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"{path}: unknown figure extension {path.suffix!r}; use .png, .svg or .pdf")

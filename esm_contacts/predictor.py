@@ -7,11 +7,9 @@ APC-corrected per head, combined by the logistic regression
 layer's weighted heads to one (L, L) sum (see :mod:`esm_contacts.attention`), skipping
 heads with zero weight, so memory stays at one layer's attention.
 
-Batches and windows
--------------------
-``predict_batch`` groups sequences of similar length; every sequence's maps are
-cropped to its own residues before APC, so results equal ``predict`` one by one.
-fair-esm 2.0.0's batched ``predict_contacts`` applies APC to maps padded to the longest
+**Batches and windows.** ``predict_batch`` groups sequences of similar length; every
+sequence's maps are cropped to its own residues before APC, so results equal ``predict``
+one by one. fair-esm 2.0.0's batched ``predict_contacts`` applies APC to maps padded to the longest
 sequence; it zeroes padding and EOS attention first, so the padding adds nothing to
 the APC sums and its residue block agrees with ours to float precision (measured: at
 most 6e-8 on the test models), but it returns (B, T, T) maps whose padded cells hold
@@ -69,6 +67,10 @@ class ContactPredictor:
         (:meth:`estimate_memory`) and refused with :class:`esm_contacts.resources.MemoryLimitError`
         when the estimate exceeds it. A map is 4 L^2 bytes (40 GB at L = 100,000): for
         very long sequences list the top pairs with :meth:`predict_top` instead.
+    max_tokens_per_msa : int, optional
+        MSA Transformer only: tokens (rows x columns) per chunk of its layers; by default
+        :data:`esm_contacts.msa_transformer.MAX_TOKENS_PER_MSA`. TypeError or ValueError
+        unless a whole number >= 1.
 
     Examples
     --------
@@ -147,6 +149,7 @@ class ContactPredictor:
         Returns
         -------
         predictor : ContactPredictor
+            The loaded model and its contact regression, on `device`.
         """
         model, alphabet, name = load_model(name_or_path, regression=regression)
         return cls(model, alphabet, name=name, device=device, dtype=dtype, **kwargs)
@@ -157,7 +160,13 @@ class ContactPredictor:
 
     @property
     def active_heads(self) -> int:
-        """Number of heads with a non-zero regression weight (the ones computed)."""
+        """Number of heads with a non-zero regression weight (the ones computed).
+
+        Returns
+        -------
+        count : int
+            Heads over all layers.
+        """
         return int(sum(len(heads) for heads in self._heads))
 
     # -- prediction ------------------------------------------------------------------
@@ -186,6 +195,7 @@ class ContactPredictor:
         Returns
         -------
         bytes : int
+            The estimated peak beyond the loaded model.
         """
         from .resources import estimate_memory
 
@@ -199,6 +209,22 @@ class ContactPredictor:
     def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
                      listed: Optional[Sequence[Optional[int]]] = None, sparse=False, rows: Optional[int] = None) -> int:
         """Refuse a request whose :meth:`estimate_memory` exceeds ``max_memory`` (or the predictor's default).
+
+        Parameters
+        ----------
+        lengths : sequence of int
+            Residues per sequence (an MSA: the query's).
+        max_memory : float, optional
+            Bytes the request may use; None: the predictor's ``max_memory`` (by default the
+            memory available now).
+        msa : bool
+            An MSA ensemble (:meth:`predict_msa`).
+        listed : sequence of (int or None), optional
+            Pairs listed afterwards per sequence (None: all).
+        sparse : bool or sequence of bool
+            :meth:`predict_top` (no (L, L) map), for all or per sequence.
+        rows : int, optional
+            MSA Transformer only: rows of the alignment.
 
         Returns
         -------
@@ -308,6 +334,11 @@ class ContactPredictor:
 
     def coverage(self, length: int) -> np.ndarray:
         """Which pairs of a sequence of ``length`` residues some window covers.
+
+        Parameters
+        ----------
+        length : int
+            Residues of the sequence.
 
         Returns
         -------
@@ -567,7 +598,13 @@ class ContactPredictor:
         return result
 
     def regression(self):
-        """The current weights as a :class:`esm_contacts.regression.ContactRegression`."""
+        """The current weights as a :class:`esm_contacts.regression.ContactRegression`.
+
+        Returns
+        -------
+        regression : esm_contacts.regression.ContactRegression
+            A copy of the (layers, heads) weights and the bias, named after the model.
+        """
         from .regression import ContactRegression
 
         return ContactRegression(self.weight.numpy().copy(), self.bias, model=self.name)
@@ -583,6 +620,14 @@ class ContactPredictor:
         Returns
         -------
         predictor : ContactPredictor
+            A shallow copy of this predictor with the new weights.
+
+        Raises
+        ------
+        TypeError
+            `regression` is neither a ContactRegression nor a path.
+        ValueError
+            Its number of weights is not this model's layers x heads.
         """
         import copy
 
@@ -615,6 +660,17 @@ class ContactPredictor:
         ----------
         k : int
             Number of heads, ranked by this predictor's regression weights.
+
+        Returns
+        -------
+        predictor : ContactPredictor
+            A predictor on the same model with weight ``1/k`` on each chosen head and bias 0.
+
+        Raises
+        ------
+        ValueError
+            `k` outside 1..layers x heads, or more than the heads with a positive weight
+            (:meth:`esm_contacts.regression.ContactRegression.top_heads`).
         """
         return self.with_regression(self.regression().top_heads(k))
 
@@ -693,6 +749,14 @@ def length_batches(lengths: Sequence[int], max_tokens: int, max_batch_tokens: in
     Returns
     -------
     batches : iterable of list of int
+        0-based indices into `lengths`, each batch's and the batches' lengths ascending.
+
+    Examples
+    --------
+    Room for two sequences of at most 30 residues (32 tokens) per batch:
+
+    >>> list(length_batches([30, 10, 20], max_tokens=2 * 32**2, max_batch_tokens=10**6))
+    [[1, 2], [0]]
     """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     batch: List[int] = []
@@ -761,7 +825,27 @@ def _slide(block: np.ndarray, shift: int) -> None:
 
 
 def window_starts(length: int, window: int) -> List[int]:
-    """Start indices of the windows over a sequence: stride ``window // 2``, last one flush with the end."""
+    """Start indices of the windows over a sequence: stride ``window // 2``, last one flush with the end.
+
+    Parameters
+    ----------
+    length : int
+        Residues of the sequence.
+    window : int
+        Residues per window (the predictor's ``max_length``).
+
+    Returns
+    -------
+    starts : list of int
+        0-based start of each window, ascending; ``[0]`` when the sequence fits one window.
+
+    Examples
+    --------
+    >>> window_starts(500, 1022)
+    [0]
+    >>> window_starts(2500, 1022)
+    [0, 511, 1022, 1478]
+    """
     if length <= window:
         return [0]
     stride = max(window // 2, 1)

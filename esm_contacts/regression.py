@@ -7,10 +7,9 @@ L1 penalty, the ``liblinear`` solver and C = 0.15 (fair-esm issue 249; the paper
 "lambda = 0.15" is this C), one example per residue pair with separation >= 6 and
 known truth. :func:`train_regression` does the same.
 
-Memory
-------
-Features are computed one layer at a time (:func:`esm_contacts.attention.layer_attentions`)
-and only the training pairs are kept, in float32, so the feature matrix is
+**Memory.** Features are computed one layer at a time
+(:func:`esm_contacts.attention.layer_attentions`) and only the training pairs are kept, in
+float32, so the feature matrix is
 ``pairs x (layers * heads) x 4`` bytes (20 proteins of 300 residues, ESM-1b: 0.87 M
 pairs x 660 = 2.3 GB). A liblinear fit copies the data three times more: scikit-learn
 converts X to float64 (8 bytes per value), and liblinear builds a row-wise
@@ -85,6 +84,7 @@ class ContactRegression:
     weight : numpy.ndarray
         float32 (layers, heads).
     bias : float
+        The intercept ``b0`` (logit scale).
     model : str
         Name of the model the weights belong to.
     metadata : dict
@@ -112,7 +112,13 @@ class ContactRegression:
 
     @property
     def nonzero_heads(self) -> int:
-        """Number of heads with a non-zero weight (the L1 fit zeroes most)."""
+        """Number of heads with a non-zero weight (the L1 fit zeroes most).
+
+        Returns
+        -------
+        count : int
+            Heads over all layers.
+        """
         return int(np.count_nonzero(self.weight))
 
     def top_heads(self, k: int) -> "ContactRegression":
@@ -129,11 +135,30 @@ class ContactRegression:
         heads than have a positive weight is an error rather than a silent pick of
         arbitrary zero-weight heads.
 
+        Parameters
+        ----------
+        k : int
+            Number of heads.
+
+        Returns
+        -------
+        regression : ContactRegression
+            Same shape and model; metadata adds ``top_heads``, ``heads`` (``[layer, head]``
+            pairs, 0-based, largest weight first), ``calibrated`` and ``note``.
+
         Raises
         ------
         ValueError
             ``k`` outside 1..layers x heads, or more than the number of heads with a
             positive weight (the message gives that number).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> regression = ContactRegression(np.array([[0.0, 2.0], [0.5, -1.0]]), -3.0)
+        >>> top = regression.top_heads(2)
+        >>> top.weight.tolist(), top.bias, top.metadata["heads"]
+        ([[0.0, 0.5], [0.5, 0.0]], 0.0, [[0, 1], [1, 0]])
         """
         k = int(k)
         if not 1 <= k <= self.weight.size:
@@ -161,9 +186,15 @@ class ContactRegression:
         a JSON string under ``"esm_contacts"``, which fair-esm ignores. Written to a
         temporary file and renamed.
 
+        Parameters
+        ----------
+        path : str or Path
+            The file to write (its folder must exist).
+
         Returns
         -------
         path : Path
+            `path`, written.
         """
         import torch
 
@@ -258,10 +289,28 @@ def training_pairs(
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Pairs i < j with ``min_sep <= j - i`` (``< max_sep``) whose truth is known.
 
+    Parameters
+    ----------
+    contacts : numpy.ndarray, shape=(L, L)
+        Truth: 1 contact, 0 none, -1 unknown (:func:`esm_contacts.structure.true_contacts`).
+    min_sep : int
+        Smallest separation ``j - i``.
+    max_sep : int, optional
+        Separations below this bound only (exclusive); None: no bound.
+
     Returns
     -------
     i, j : numpy.ndarray
-        int64, row-major order.
+        int64, 0-based, row-major order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.zeros((8, 8), dtype=int)
+    >>> truth[0, 7] = -1  # unknown: no training example
+    >>> i, j = training_pairs(truth, min_sep=6)
+    >>> i.tolist(), j.tolist()
+    ([0, 1], [6, 7])
     """
     from .metrics import range_mask
 

@@ -70,6 +70,11 @@ def available_memory() -> Optional[int]:
 
     Linux ``MemAvailable`` (``/proc/meminfo``); elsewhere the free physical pages
     (``os.sysconf``), which undercounts the reclaimable page cache.
+
+    Returns
+    -------
+    bytes : int or None
+        Available memory in bytes; None when neither source can be read.
     """
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -107,6 +112,26 @@ def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn
     activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm,
     projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with its R x R
     attention, the (L, L) sum and map.
+
+    Parameters
+    ----------
+    length : int
+        L, residues of the query (BOS added: T = L + 1 tokens a row).
+    rows : int
+        R, sequences of the alignment given to the model.
+    embed_dim : int
+        D, embedding width.
+    heads : int
+        H, attention heads per layer.
+    ffn_dim : int, optional
+        F, feed-forward width; 4 D when None.
+    max_tokens_per_msa : int
+        c, tokens per chunk of the row and column layers.
+
+    Returns
+    -------
+    bytes : int
+        The estimated peak of one forward pass, beyond the loaded model.
     """
     width, ffn_dim, tokens = length + 1, ffn_dim or 4 * embed_dim, rows * (length + 1)
     # A chunk holds whole rows (columns) and never more than the alignment.

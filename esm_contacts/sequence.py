@@ -37,6 +37,15 @@ def clean_sequence(sequence: str, name: Optional[str] = None) -> str:
     ValueError
         Empty sequence, or a character outside the model alphabet (the message gives
         its 1-based position in the input and the character).
+
+    Examples
+    --------
+    >>> clean_sequence("mkt av*")
+    'MKTAV'
+    >>> clean_sequence("MK1", name="query")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid character '1' at position 3 of the sequence of query; allowed: ...
     """
     where = f" of {name}" if name else ""
     if not isinstance(sequence, str):

@@ -190,6 +190,21 @@ def is_structure_file(path: PathLike) -> bool:
 
     :data:`STRUCTURE_SUFFIXES`, each optionally gzipped, and the PDB's other names:
     ``pdbXXXX.ent``, assembly files ``.pdb1``, ``.pdb2`` ...
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file name or path (only the name is looked at; the case does not matter).
+
+    Returns
+    -------
+    structure : bool
+        True when the ending is a structure file's.
+
+    Examples
+    --------
+    >>> [is_structure_file(name) for name in ("1abc.cif.gz", "pdb1abc.ent", "1abc.pdb1", "1abc.rr")]
+    [True, True, True, False]
     """
     name = Path(path).name.lower()
     name = name[:-3] if name.endswith(".gz") else name
@@ -595,7 +610,25 @@ def load_structure(
 
 
 def model_count(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> int:
-    """How many models (NMR ensemble members) a structure file holds."""
+    """How many models (NMR ensemble members) a structure file holds.
+
+    Parameters
+    ----------
+    path_or_pdb_id : str or path-like
+        As :func:`load_structure`.
+    cache_dir : str or path-like, optional
+        As :func:`load_structure`.
+
+    Returns
+    -------
+    count : int
+        Number of models (1 for a crystal structure).
+
+    Raises
+    ------
+    ValueError
+        A file that does not parse, or as :func:`load_structure`.
+    """
     path = _resolve_path(path_or_pdb_id, cache_dir)
     return _model_count(path, *_parse(path))
 
@@ -731,7 +764,18 @@ def load_assembly(
 
 
 def chain_ids(structure: struc.AtomArray) -> List[str]:
-    """Protein chain IDs in file order."""
+    """Protein chain IDs in file order.
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure` (or :func:`load_assembly`).
+
+    Returns
+    -------
+    chains : list of str
+        Author chain IDs, each once, in the order of their first atom.
+    """
     chains = structure.chain_id
     _, first = np.unique(chains, return_index=True)
     return [str(chains[i]) for i in np.sort(first)]
@@ -749,7 +793,25 @@ def _chain(structure: struc.AtomArray, chain: str) -> struc.AtomArray:
 
 
 def chain_sequence(structure: struc.AtomArray, chain: str) -> str:
-    """One letter per observed residue of `chain` (modified residues as their parent: MSE -> M)."""
+    """One letter per observed residue of `chain` (modified residues as their parent: MSE -> M).
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+
+    Returns
+    -------
+    sequence : str
+        The observed residues in order.
+
+    Raises
+    ------
+    ValueError
+        `chain` is not a protein chain of the structure (the message lists the chains).
+    """
     return _observed_sequence(_chain(structure, chain))
 
 
@@ -760,6 +822,23 @@ def entity_sequence(structure: struc.AtomArray, chain: str) -> Optional[str]:
     (modified residues as their parent letter). :func:`map_sequence` maps it onto the
     observed residues by ``label_seq_id`` (mmCIF) or by alignment (PDB files, which have
     no ``label_seq_id``).
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+
+    Returns
+    -------
+    sequence : str or None
+        The construct's one-letter sequence, or None.
+
+    Raises
+    ------
+    ValueError
+        `chain` is not a protein chain of the structure.
     """
     _chain(structure, chain)
     return getattr(structure, "entity_sequences", {}).get(chain)
@@ -836,7 +915,26 @@ def sequence_of_map(length: int, structure: struc.AtomArray, chain: str) -> Opti
 
 
 def residue_identities(structure: struc.AtomArray, chain: str) -> List[Tuple[str, int, str, str]]:
-    """``(chain, res_id, ins_code, res_name)`` of each observed residue of `chain`, in order."""
+    """``(chain, res_id, ins_code, res_name)`` of each observed residue of `chain`, in order.
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
+
+    Returns
+    -------
+    identities : list of tuple(str, int, str, str)
+        Author chain ID, author residue number, insertion code (``""`` when none) and
+        residue name, one per observed residue.
+
+    Raises
+    ------
+    ValueError
+        `chain` is not a protein chain of the structure.
+    """
     atoms = _chain(structure, chain)
     starts = _residue_starts(atoms)
     return [
@@ -849,6 +947,31 @@ def residue_label(chain: str, res_id: int, ins_code: str = "", res_name: Optiona
     """A residue's name for people (DESIGN "Residue labels"): ``"A:744"``, ``"A:56A"``, ``"A:744 LEU"``.
 
     A blank chain ID gives the number alone (``"744"``).
+
+    Parameters
+    ----------
+    chain : str
+        Author chain ID.
+    res_id : int
+        Author residue number (as in the file, not a 1-based sequence position).
+    ins_code : str
+        Insertion code; blank for none.
+    res_name : str, optional
+        Residue name (``"LEU"``) to append.
+
+    Returns
+    -------
+    label : str
+        ``CHAIN:NUMBER[INSERTION][ RESNAME]``.
+
+    Examples
+    --------
+    >>> residue_label("A", 744), residue_label("A", 56, "A")
+    ('A:744', 'A:56A')
+    >>> residue_label("A", 744, res_name="LEU")
+    'A:744 LEU'
+    >>> residue_label(" ", 744)
+    '744'
     """
     number = f"{res_id}{str(ins_code).strip()}"
     label = f"{chain}:{number}" if str(chain).strip() else number
@@ -944,6 +1067,15 @@ class SequenceMismatchError(ValueError):
     """Two sequences (a prediction, an MSA query, a model and a chain) are not the same protein.
 
     Attributes ``identity`` and ``coverage`` hold the measured fractions.
+
+    Parameters
+    ----------
+    message : str
+        One line naming the two sequences, the identity and the coverage.
+    identity : float
+        Fraction of identical letters over the aligned positions, in [0, 1].
+    coverage : float
+        Fraction of the shorter sequence covered by aligned positions, in [0, 1].
     """
 
     def __init__(self, message: str, identity: float, coverage: float):
@@ -991,6 +1123,12 @@ def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: O
     ------
     SequenceMismatchError
         Naming the identity and the coverage.
+
+    Examples
+    --------
+    >>> query = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+    >>> match_sequences(query, query[3:])[:3].tolist()  # b starts at a's 4th residue
+    [[3, 0], [4, 1], [5, 2]]
     """
     a, b = clean_sequence(a, name=where), clean_sequence(b)
     pairs, identity, coverage = _align(a, b)
@@ -999,7 +1137,33 @@ def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: O
 
 
 def same_protein(a: str, b: str, min_identity: float = MIN_IDENTITY) -> bool:
-    """Whether two sequences are the same protein by :func:`match_sequences`' rule."""
+    """Whether two sequences are the same protein by :func:`match_sequences`' rule.
+
+    Parameters
+    ----------
+    a, b : str
+        Protein sequences (one-letter codes).
+    min_identity : float
+        Identity threshold over aligned positions, in [0, 1]; default :data:`MIN_IDENTITY`.
+
+    Returns
+    -------
+    same : bool
+        True when identity >= `min_identity` and coverage >= :data:`MIN_COVERAGE`.
+
+    Raises
+    ------
+    ValueError
+        A sequence that :func:`esm_contacts.sequence.clean_sequence` refuses.
+
+    Examples
+    --------
+    >>> query = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+    >>> same_protein(query, query[3:])  # three residues unobserved
+    True
+    >>> same_protein(query, "MSEQNNTEMTFQIQRIYTKDISFEAPNAPHVFQ")
+    False
+    """
     try:
         match_sequences(a, b, min_identity)
     except SequenceMismatchError:
@@ -1109,6 +1273,10 @@ def cb_coordinates(
 
     Parameters
     ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
     cb : {"virtual", "real"}
         ``"virtual"``: ideal Cb from N, CA, C (every residue, Gly included; NaN when one
         is missing). ``"real"``: the CB atom, CA where CB is absent (Gly), NaN when both are.
@@ -1120,7 +1288,13 @@ def cb_coordinates(
     Returns
     -------
     coord : numpy.ndarray
-        float64 (L, 3); NaN rows for unknown residues.
+        float64 (L, 3), Angstrom; NaN rows for unknown residues.
+
+    Raises
+    ------
+    ValueError
+        An unknown `cb`, a chain not in the structure, or a `sequence` of another
+        protein (:class:`SequenceMismatchError`).
     """
     atoms = _chain(structure, chain)
     starts = _residue_starts(atoms)
@@ -1186,6 +1360,15 @@ def contacts_from_coordinates(coordinates: np.ndarray, cutoff: float = 8.0) -> n
     contacts : numpy.ndarray
         int8 (L, L), as :func:`true_contacts`: 1 / 0, -1 in the rows and columns of
         unknown residues, 1 on the diagonal of known ones.
+
+    Examples
+    --------
+    Residues 0 and 1 are 5 A apart, residue 2 is far away, residue 3 is unknown:
+
+    >>> import numpy as np
+    >>> cb = np.array([[0.0, 0, 0], [5.0, 0, 0], [20.0, 0, 0], [np.nan, np.nan, np.nan]])
+    >>> contacts_from_coordinates(cb).tolist()
+    [[1, 1, 0, -1], [1, 1, 0, -1], [0, 0, 1, -1], [-1, -1, -1, -1]]
     """
     return _contacts(np.asarray(coordinates, dtype=np.float64), None, cutoff)
 
@@ -1231,6 +1414,22 @@ def interchain_contacts(
     min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Contacts between the residues of two chains.
+
+    Parameters
+    ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain_a, chain_b : str
+        Author chain IDs (rows, columns).
+    cutoff : float
+        Contact distance in Angstrom (strictly below).
+    cb : {"virtual", "real"}
+        Which Cb (:func:`cb_coordinates`).
+    sequence : str, optional
+        Index both chains by this sequence (:func:`map_sequence`) instead of their observed
+        residues.
+    min_identity : float
+        As in :func:`map_sequence`.
 
     Returns
     -------
@@ -1497,6 +1696,10 @@ def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optiona
 
     Parameters
     ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
     assembly : biotite.structure.AtomArray, optional
         From :func:`load_assembly`: then the assembly's chain copies are searched, the
         first copy of each chain named by its chain ID, symmetry copies ``"A:1"`` etc.
@@ -1504,6 +1707,13 @@ def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optiona
     Returns
     -------
     partners : list of str
+        Partner chain IDs (assembly copies labelled ``"A:1"``...), in the order of the
+        structure (or assembly); empty when the chain has none.
+
+    Raises
+    ------
+    ValueError
+        `chain` is not a protein chain of the structure (or of `assembly`).
     """
     _chain(structure, chain)
     return _homodimer(structure, chain, assembly, contacts=False)[0]
@@ -1527,6 +1737,10 @@ def homodimer_contacts(
 
     Parameters
     ----------
+    structure : biotite.structure.AtomArray
+        From :func:`load_structure`.
+    chain : str
+        Author chain ID.
     sequence : str, optional
         Index by this sequence; default the chain's observed residues.
     assembly : biotite.structure.AtomArray, optional

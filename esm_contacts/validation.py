@@ -1,7 +1,7 @@
 """Does a structure agree with its predicted contacts? Global, per residue, register shifts.
 
-Definitions
------------
+**Definitions**:
+
 Predicted contacts
     The chosen pairs ``i < j`` (``j - i >= min_sep``): the top ``top`` pairs by
     probability, or, with ``threshold``, those with probability >= threshold (both
@@ -57,6 +57,21 @@ class RegisterHint:
 
     ``shift`` s means: the coordinates modelled for residue k fit residue k + s.
     ``start`` and ``end`` are 1-based, inclusive sequence positions.
+
+    Attributes
+    ----------
+    start, end : int
+        The window, 1-based inclusive sequence positions.
+    shift : int
+        The best shift s.
+    built : int
+        Predicted contacts crossing the window's edge that the model satisfies as built.
+    shifted : int
+        The same contacts satisfied after the shift.
+    contacts : int
+        Predicted contacts crossing the edge of the shifted region.
+    gain : int
+        ``shifted - built``.
     """
 
     start: int
@@ -73,7 +88,37 @@ class RegisterHint:
 
 @dataclass
 class Validation:
-    """The result of :func:`validate` for one model."""
+    """The result of :func:`validate` for one model.
+
+    Arrays are indexed by 0-based position in the predicted sequence (length L).
+
+    Attributes
+    ----------
+    name : str
+        Model name for reports.
+    num_predicted : int
+        Predicted contacts checked (pairs of observed residues).
+    agreement : float
+        Fraction of them the model satisfies (Cb-Cb < 8 A); NaN without any.
+    agreement_by_range : dict of str to float
+        The same per range (``"local"``, ``"short"``, ``"medium"``, ``"long"``).
+    model_supported : dict of str to float
+        Per range, the fraction of the model's own contacts that are predicted contacts.
+    support : numpy.ndarray, shape=(L,)
+        float in [0, 1], probability-weighted (:func:`residue_support`); NaN where a
+        residue has no predicted contacts.
+    predicted_per_residue, satisfied_per_residue : numpy.ndarray, shape=(L,)
+        int, predicted contacts of each residue and those satisfied.
+    hints : list of RegisterHint
+        Register-shift hints, in sequence order.
+    unknown : int
+        Pairs of the plain top that involve unobserved residues.
+    chain : str
+        Author chain ID.
+    residue_numbers : list of (str or None)
+        Per position, the structure's residue number and insertion code (``"744"``,
+        ``"56A"``), None where unobserved.
+    """
 
     name: str
     num_predicted: int
@@ -91,14 +136,38 @@ class Validation:
     residue_numbers: List[Optional[str]] = field(default_factory=list)
 
     def residue(self, position: int) -> Optional[str]:
-        """The structure's label of the residue at 0-based sequence `position` (``"A:744"``), or None."""
+        """The structure's label of the residue at 0-based sequence `position` (``"A:744"``), or None.
+
+        Parameters
+        ----------
+        position : int
+            0-based index into the predicted sequence.
+
+        Returns
+        -------
+        label : str or None
+            :func:`esm_contacts.structure.residue_label` of the residue; None where the
+            position has no observed residue (or lies beyond the sequence).
+        """
         from .structure import residue_label
 
         number = self.residue_numbers[position] if position < len(self.residue_numbers) else None
         return None if number is None else residue_label(self.chain, number)
 
     def hint_residues(self, hint: RegisterHint) -> Tuple[Optional[str], Optional[str]]:
-        """Numbers (``"744"``) of the first and last observed residues of a hint's window."""
+        """Numbers (``"744"``) of the first and last observed residues of a hint's window.
+
+        Parameters
+        ----------
+        hint : RegisterHint
+            One of :attr:`hints`.
+
+        Returns
+        -------
+        first, last : str or None
+            Author number and insertion code of the window's first and last observed
+            residues; both None when none of its residues is observed.
+        """
         numbers = [n for n in self.residue_numbers[hint.start - 1 : hint.end] if n is not None]
         return (numbers[0], numbers[-1]) if numbers else (None, None)
 
@@ -108,6 +177,13 @@ class Validation:
         Residues carry their sequence ``position`` (1-based) and their ``residue``
         number in the structure (author number and insertion code, e.g. ``"56A"``);
         register hints their ``start``/``end`` positions and ``first_residue``/``last_residue``.
+
+        Returns
+        -------
+        summary : dict
+            Keys ``name``, ``chain``, ``predicted_contacts``, ``unknown_pairs``,
+            ``agreement``, ``agreement_by_range``, ``model_contacts_supported``,
+            ``residues`` (one dict per sequence position) and ``register_hints``.
         """
 
         def number(position: int) -> Optional[str]:
@@ -158,6 +234,16 @@ def residue_support(
         int (L,).
     support : numpy.ndarray
         float (L,) in [0, 1], NaN for residues without predicted contacts.
+
+    Examples
+    --------
+    Residue 0 has two predicted contacts, the likelier one satisfied; residue 1 has none:
+
+    >>> import numpy as np
+    >>> i, j, p = np.array([0, 0]), np.array([2, 3]), np.array([0.8, 0.2])
+    >>> predicted, satisfied, support = residue_support(4, i, j, p, np.array([True, False]))
+    >>> predicted.tolist(), satisfied.tolist(), support.tolist()
+    ([2, 0, 1, 1], [1, 0, 1, 0], [0.8, nan, 1.0, 0.0])
     """
     both = np.concatenate([i, j])
     weights = np.concatenate([p, p]).astype(np.float64)
@@ -195,6 +281,8 @@ def register_shift_hints(
     min_gain : int
         Least number of additional satisfied contacts for a hint (and at least twice as
         many as built).
+    cutoff : float
+        Contact distance in Angstrom (strictly below).
 
     Returns
     -------
@@ -294,6 +382,7 @@ def validate(
     Returns
     -------
     validation : Validation
+        Agreement, per-residue support and register-shift hints of the chain.
     """
     from .metrics import RANGES, range_mask, separation_band, top_pairs
     from .structure import MIN_IDENTITY, cb_coordinates, contacts_from_coordinates, residue_identities, map_sequence
@@ -349,7 +438,18 @@ def validate(
 
 
 def rank_models(validations: Sequence[Validation]) -> List[Validation]:
-    """Models ordered best first: agreement, then long-range agreement, then fewer hints."""
+    """Models ordered best first: agreement, then long-range agreement, then fewer hints.
+
+    Parameters
+    ----------
+    validations : sequence of Validation
+        Results of :func:`validate`.
+
+    Returns
+    -------
+    ranked : list of Validation
+        The same objects, best first; NaN agreements rank last, ties keep the input order.
+    """
 
     def key(v: Validation):
         long_range = v.agreement_by_range.get("long", float("nan"))
@@ -359,7 +459,19 @@ def rank_models(validations: Sequence[Validation]) -> List[Validation]:
 
 
 def format_ranking(validations: Sequence[Validation]) -> str:
-    """The ranked table, one model a line, as the CLI and PyMOL print it."""
+    """The ranked table, one model a line, as the CLI and PyMOL print it.
+
+    Parameters
+    ----------
+    validations : sequence of Validation
+        Results of :func:`validate`, in any order (ranked by :func:`rank_models`).
+
+    Returns
+    -------
+    table : str
+        A header line, then rank, name (cut to 24 characters), agreement overall, long,
+        medium and short range, and the number of hints, per model.
+    """
     lines = [f"{'rank':>4}  {'model':24} {'agreement':>9} {'long':>6} {'medium':>6} {'short':>6} {'hints':>5}"]
     for rank, v in enumerate(rank_models(validations), start=1):
         cells = [v.agreement_by_range.get(r, float("nan")) for r in ("long", "medium", "short")]
@@ -370,7 +482,21 @@ def format_ranking(validations: Sequence[Validation]) -> str:
 
 
 def format_validation(result: Validation, residues: bool = True) -> str:
-    """A model's report: agreement per range, support of its own contacts, hints, residues."""
+    """A model's report: agreement per range, support of its own contacts, hints, residues.
+
+    Parameters
+    ----------
+    result : Validation
+        One result of :func:`validate`.
+    residues : bool
+        Add the table of residues with predicted contacts (label, 1-based position,
+        predicted, satisfied, support).
+
+    Returns
+    -------
+    report : str
+        Lines joined by newlines.
+    """
     ranges = ("local", "short", "medium", "long")
     lines = [
         f"model {result.name}: {result.num_predicted} predicted contacts checked"
@@ -413,7 +539,18 @@ def _hint_text(result: Validation, hint: RegisterHint) -> str:
 
 
 def format_summary(result: Validation) -> str:
-    """A model in one line (and one line per register-shift hint), as ``esm-contacts validate`` prints it."""
+    """A model in one line (and one line per register-shift hint), as ``esm-contacts validate`` prints it.
+
+    Parameters
+    ----------
+    result : Validation
+        One result of :func:`validate`.
+
+    Returns
+    -------
+    summary : str
+        Lines joined by newlines.
+    """
     long_range = result.agreement_by_range.get("long", float("nan"))
     line = (f"{result.name}: {result.num_predicted} predicted contacts, {_percent(result.agreement)} satisfied "
             f"(long range {_percent(long_range)}), register-shift hints: {len(result.hints) or 'none'}")
