@@ -213,3 +213,23 @@ def test_menu_entries_name_functions_that_exist():
         defined = {node.name for node in ast.parse((ROOT / "pymol_plugin" / f"{module}.py").read_text()).body
                    if isinstance(node, ast.FunctionDef)}
         assert function in defined, target
+
+
+def test_readme_module_map_lists_every_module_in_import_order():
+    """The README's module table: every core module once, each row importing only rows below it."""
+    import re
+
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if re.match(r"^\| `\w+`", line)]
+    levels = [re.findall(r"`(\w+)`", row.split("|")[1]) for row in rows]
+    position = {name: level for level, names in enumerate(levels) for name in names}
+    modules = {name.split(".")[-1] for name in package_modules("esm_contacts")} - {"esm_contacts"}
+    assert sorted(name for names in levels for name in names) == sorted(modules)
+    upward = [
+        (source, target)
+        for source, targets in import_graph("esm_contacts").items()
+        for target in targets
+        if source != "esm_contacts" and target != "esm_contacts"
+        and position[target.split(".")[-1]] <= position[source.split(".")[-1]]
+        and target != source
+    ]
+    assert upward == []
