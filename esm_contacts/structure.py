@@ -214,15 +214,15 @@ def is_structure_file(path: PathLike) -> bool:
 _LABELS = {"pdb": "PDB", "cif": "mmCIF", "bcif": "BinaryCIF"}
 
 
-class _Unreadable(ValueError):
+class _UnreadableError(ValueError):
     """A structure file that does not parse (the message names the file and format)."""
 
 
-def _unreadable(path: Path, label: str, error: Exception) -> _Unreadable:
+def _unreadable(path: Path, label: str, error: Exception) -> _UnreadableError:
     if isinstance(error, ValueError):
-        return _Unreadable(f"{path}: not a readable {label} file ({error})")
+        return _UnreadableError(f"{path}: not a readable {label} file ({error})")
     # Biotite's InvalidFileError, msgpack, unicode, index errors
-    return _Unreadable(f"{path}: not a readable {label} file ({type(error).__name__}: {error})")
+    return _UnreadableError(f"{path}: not a readable {label} file ({type(error).__name__}: {error})")
 
 
 def _parse(path: Path, max_bytes: Optional[int] = None):
@@ -232,7 +232,7 @@ def _parse(path: Path, max_bytes: Optional[int] = None):
     ------
     ValueError
         An empty or undecompressable file (:func:`_file_bytes`).
-    _Unreadable
+    _UnreadableError
         A file that does not parse in its format.
     """
     import io
@@ -351,7 +351,7 @@ def list_assemblies(
     """
     try:
         _, file = _parse(_resolve_path(path, cache_dir), max_bytes)
-    except _Unreadable:  # load_structure / load_assembly say why
+    except _UnreadableError:  # load_structure / load_assembly say why
         return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -65,7 +65,7 @@ def _menu_callback(target: str):
     return open_entry
 
 
-def __init_plugin__(app=None) -> None:
+def __init_plugin__(app=None) -> None:  # noqa: N807 (the name PyMOL looks for)
     """Called by PyMOL's plugin manager: add the entries to the Plugin menu."""
     from pymol import plugins
 

@@ -22,7 +22,7 @@ def table_rows(text):
     return [line.split() for line in text.splitlines() if line and not line.startswith("#") and line.split()[0].isdigit()]
 
 
-def test_sequence_to_stdout_lists_top_L(capsys, tiny_esm1b, predictor):
+def test_sequence_to_stdout_lists_the_top_l_pairs(capsys, tiny_esm1b, predictor):
     assert main(["predict", SEQUENCE.lower(), "--model", str(tiny_esm1b), "--device", "cpu"]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert len(rows) == len(SEQUENCE)

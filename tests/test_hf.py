@@ -1,6 +1,7 @@
 """Hugging Face ESM models: loading (directories, cached Hub IDs), parity with transformers and
 with the fair-esm backend, conversion both ways, and the refusals (pickles, missing models)."""
 
+import contextlib
 import functools
 import json
 import os
@@ -142,7 +143,7 @@ def test_converted_model_gives_the_same_maps_through_both_backends(fair_checkpoi
     assert hf.max_length == fair.max_length and hf.num_heads == fair.num_heads
     # Lengths 1..40, a batch, and (ESM-1b, context 64) windows over a longer sequence.
     sequences = [random_sequence(length, seed=200 + length) for length in list(range(1, 41)) + [90]]
-    with pytest.warns(UserWarning) if fair.max_length < 90 else _no_warning():
+    with pytest.warns(UserWarning) if fair.max_length < 90 else contextlib.nullcontext():
         fair_maps, hf_maps = fair.predict_batch(sequences), hf.predict_batch(sequences)
     for a, b in zip(fair_maps, hf_maps):
         np.testing.assert_allclose(a, b, atol=TOLERANCE, rtol=0)
@@ -151,13 +152,6 @@ def test_converted_model_gives_the_same_maps_through_both_backends(fair_checkpoi
     for a, b in zip(fair_maps, reference):
         np.testing.assert_allclose(a, b, atol=TOLERANCE, rtol=0)
 
-
-class _no_warning:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_msa_ensemble_is_the_same_through_both_backends(tiny_esm2, tmp_path):

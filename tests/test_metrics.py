@@ -233,7 +233,7 @@ def test_precision_hand_computed_ties_and_missing_candidates():
     assert table["medium"]["L"] == 0 and table["local"]["L/5"] == 0
 
 
-def test_fewer_candidates_than_L_count_as_false():
+def test_fewer_candidates_than_l_count_as_false():
     L = 30  # long-range candidates: pairs with j - i >= 24 -> 21 of them
     T = np.zeros((L, L), dtype=np.int8)
     i, j = np.triu_indices(L, 24)

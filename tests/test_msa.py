@@ -237,7 +237,10 @@ def test_diverse_maximises_mean_distance():
     rows = ["".join(rng.choice(list("ACDE-"), size=12)) for _ in range(15)]
     msa = [(str(k), row) for k, row in enumerate(rows)]
     chosen = [int(n) for n, _ in select_sequences(msa, 6, "diverse")]
-    distance = lambda a, b: sum(x != y for x, y in zip(rows[a], rows[b]))
+
+    def distance(a, b):
+        return sum(x != y for x, y in zip(rows[a], rows[b]))
+
     for step in range(1, 6):
         scores = {k: sum(distance(k, c) for c in chosen[:step]) for k in range(15) if k not in chosen[:step]}
         assert scores[chosen[step]] == max(scores.values())
