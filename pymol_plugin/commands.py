@@ -485,7 +485,7 @@ esm_contacts, esm_contacts_clear, esm_contacts_map, esm_contacts_pairs
 
 
 def is_contact_file(text: str) -> bool:
-    """Whether a dialog's model field names a contact file rather than a model (the core's format table).
+    """Whether a dialog's model field names a contact file, not a model (the core's format table).
 
     Parameters
     ----------
