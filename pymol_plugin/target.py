@@ -335,14 +335,15 @@ def load_target(selection: str, _self) -> Target:
 
 
 def copy_atoms(assembly, label: str):
-    """The atoms of chain copy ``label`` (a name :func:`esm_contacts.structure.homodimer_partners` gives).
+    """The atoms of the chain copy ``label``.
 
     Parameters
     ----------
     assembly : biotite.structure.AtomArray
         The biological assembly.
     label : str
-        Copy label (``"A:1"``) or chain ID.
+        Copy label (``"A:1"``) or chain ID, as
+        :func:`esm_contacts.structure.homodimer_partners` names them.
 
     Returns
     -------
