@@ -66,7 +66,13 @@ def _menu_callback(target: str):
 
 
 def __init_plugin__(app=None) -> None:  # noqa: N807 (the name PyMOL looks for)
-    """Called by PyMOL's plugin manager: add the entries to the Plugin menu."""
+    """Called by PyMOL's plugin manager: add the entries to the Plugin menu.
+
+    Parameters
+    ----------
+    app : object or None
+        The PyMOL application PyMOL's plugin manager passes (unused).
+    """
     from pymol import plugins
 
     for label, target in MENU_ITEMS:

@@ -146,29 +146,52 @@ USAGE
     esm_contacts_check selection [, pred [, top [, name [, min_sep [, threshold [, device
         [, min_identity ]]]]]]]
 
-ARGUMENTS
+Parameters
+----------
+selection : str
+    One protein chain in each object to check.
+pred : str
+    A contact file (.rr, .csv, .npy, .psicov, .mat, ...: any readable contact
+    format) or an ESM model name or .pt to predict with
+    {default: esm1b_t33_650M_UR50S}.
+top : str
+    Predicted contacts to use: L, L/2, L/5, a number or all {default: L}.
+name : str
+    Prefix of the hint selection and the legend {default: esm_check}.
+min_sep : str or int
+    Minimum sequence separation {default: 6}.
+threshold : str or float
+    Only pairs with probability >= threshold {default: none}.
+device : str
+    auto, cpu, cuda, cuda:1 ... {default: auto}.
+min_identity : str or float
+    Identity over aligned positions from which the prediction's sequence counts
+    as each model's protein {default: 0.9}; another protein is an error, never
+    a score.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
 
-    selection = str: one protein chain in each object to check
-    pred = str: a contact file (.rr, .csv, .npy, .psicov, .mat, ...: any readable
-           contact format) or an ESM model name or .pt to predict
-           with {default: esm1b_t33_650M_UR50S}
-    top = str: predicted contacts to use: L, L/2, L/5, a number or all {default: L}
-    name = str: prefix of the hint selection and the legend {default: esm_check}
-    min_sep = int: minimum sequence separation {default: 6}
-    threshold = float: only pairs with probability >= threshold {default: none}
-    device = auto, cpu, cuda, cuda:1 ... {default: auto}
-    min_identity = float: identity over aligned positions from which the prediction's
-           sequence counts as each model's protein {default: 0.9}; another protein is
-           an error, never a score
+Returns
+-------
+results : list of esm_contacts.validation.Validation
+    From Python: one validation per model, in the order of the selection's objects.
 
-EXAMPLES
+Raises
+------
+pymol.CmdException
+    A bad argument, a selection that is not one protein chain per object, an
+    unreadable file, a model that cannot be loaded, or a prediction of another
+    protein; the session is left as it was.
+
+Examples
+--------
 
     esm_contacts_check model1 or model2, prediction.rr
     esm_contacts_check 1a3a and chain A, esm1b_t33_650M_UR50S, top=L/2
 
-SEE ALSO
-
-    esm_contacts, esm_contacts_load
+See Also
+--------
+esm_contacts, esm_contacts_load
     """
     options = drawing.parse_options(top, min_sep, "all", threshold, name, None, _self=_self, min_identity=min_identity)
     targets = targets_of(selection, _self)
@@ -182,6 +205,31 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
     """Score each target against a map, then colour, select hints and print (main thread).
 
     Every model is scored before the session is touched, so an error leaves it as it was.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) predicted probabilities.
+    sequence : str or None
+        The map's sequence; None: its size says what it is indexed by.
+    label : str
+        The prediction's source, for the log.
+    targets : list of Target
+        One chain per model.
+    options : drawing.Options
+        Validated options (``top``, ``min_sep``, ``threshold``, ``name``, ``min_identity``).
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    results : list of esm_contacts.validation.Validation
+        One per target, in order.
+
+    Raises
+    ------
+    pymol.CmdException
+        A map that does not fit a target (``<label>: <problem>``).
     """
     from esm_contacts.structure import sequence_of_map
     from esm_contacts.validation import format_ranking, format_validation, validate
@@ -213,6 +261,12 @@ def check_targets(P: np.ndarray, sequence: Optional[str], label: str, targets: L
 
 
 def register(_self=cmd) -> None:
-    """Add ``esm_contacts_check`` with selection completion."""
+    """Add ``esm_contacts_check`` with selection completion.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
     # Position 1 (pred) is usually a contact file: left to PyMOL's file-name completion.
     commands.add_command(_self, "esm_contacts_check", esm_contacts_check, (commands.selection_completion(_self),))

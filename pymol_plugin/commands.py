@@ -27,7 +27,25 @@ _PREDICTORS_LOCK = threading.Lock()
 
 
 def get_predictor(model: str, device: str = "auto"):
-    """A cached :class:`esm_contacts.ContactPredictor`; errors become CmdException."""
+    """A cached :class:`esm_contacts.ContactPredictor`; errors become CmdException.
+
+    Parameters
+    ----------
+    model : str
+        fair-esm model name or path of a ``.pt`` checkpoint.
+    device : str
+        ``auto``, ``cpu``, ``cuda``, ``cuda:1`` ...
+
+    Returns
+    -------
+    predictor : esm_contacts.ContactPredictor
+        Loaded once per (model, device) and PyMOL session.
+
+    Raises
+    ------
+    pymol.CmdException
+        The model cannot be loaded (unknown name, missing file, bad device).
+    """
     key = (str(model), str(device))
     with _PREDICTORS_LOCK:
         if key not in _PREDICTORS:
@@ -42,13 +60,44 @@ def get_predictor(model: str, device: str = "auto"):
 
 
 def parse_num_seqs(num_seqs) -> int:
-    """``num_seqs`` as an integer >= 1 (the check of ``esm-contacts predict --num-seqs``)."""
+    """``num_seqs`` as an integer >= 1 (the check of ``esm-contacts predict --num-seqs``).
+
+    Parameters
+    ----------
+    num_seqs : str or int
+        The option as given.
+
+    Returns
+    -------
+    count : int
+        The number of MSA sequences, >= 1.
+
+    Raises
+    ------
+    pymol.CmdException
+        Not a whole number >= 1.
+    """
     return drawing.checked_option("count", "num_seqs", num_seqs)
 
 
 def predict(sequence: str, model: str = DEFAULT_MODEL, device: str = "auto", msa: Optional[str] = None,
             num_seqs: int = 64, progress: Optional[Callable[[str], None]] = None) -> Tuple[np.ndarray, Optional[str], str]:
     """Predict the contacts of a sequence or an MSA; safe to run in a worker thread.
+
+    Parameters
+    ----------
+    sequence : str
+        The target's sequence (unused when ``msa`` is given).
+    model : str
+        fair-esm model name or path of a ``.pt`` checkpoint.
+    device : str
+        ``auto``, ``cpu``, ``cuda``, ``cuda:1`` ...
+    msa : str or None
+        Path of an alignment to ensemble over; None: predict ``sequence`` alone.
+    num_seqs : int
+        MSA sequences to use.
+    progress : callable or None
+        Called with a short text per stage (loading, predicting); None: silent.
 
     Returns
     -------
@@ -59,6 +108,11 @@ def predict(sequence: str, model: str = DEFAULT_MODEL, device: str = "auto", msa
         map is indexed like ``sequence``).
     model : str
         The model's name.
+
+    Raises
+    ------
+    pymol.CmdException
+        The model cannot be loaded, or the sequence or MSA is refused.
     """
     report = progress or (lambda stage: None)
     report(f"loading {model}")
@@ -87,6 +141,25 @@ def prepare_target(selection, assembly="", _self=cmd) -> Target:
     ``assembly``: a structure file or PDB ID (``"path:ID"`` picks the assembly) whose
     biological assembly supplies the partners; empty: the object's own entry where a
     local file of it is found (quietly nothing otherwise); ``none``: no assembly.
+
+    Parameters
+    ----------
+    selection : str
+        One protein chain of one object.
+    assembly : str
+        A structure file or PDB ID, empty (automatic) or ``none``.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    target : Target
+        The chain, with its assembly partners attached where any were found.
+
+    Raises
+    ------
+    pymol.CmdException
+        A selection that is not one protein chain, or an assembly that cannot be read.
     """
     target = load_target(selection, _self)
     spec = "" if assembly is None else str(assembly).strip()
@@ -123,37 +196,65 @@ USAGE
         [, msa [, num_seqs [, name [, device [, plot [, assembly [, min_identity
         [, palette [, legend [, map ]]]]]]]]]]]]]]]
 
-ARGUMENTS
+Parameters
+----------
+selection : str
+    One protein chain of one object (a part of a chain is fine).
+model : str
+    fair-esm model name or path of a .pt checkpoint {default: esm1b_t33_650M_UR50S}.
+top : str
+    Pairs to draw: L, L/2, L/5, a number or all {default: L}.
+min_sep : str or int
+    Minimum sequence separation {default: 6; with a range, the range's own lower
+    bound: local 3, short 6, medium 12, long 24}; a given min_sep narrows the range
+    from below (an error when it leaves nothing, e.g. range=local, min_sep=6).
+range : str
+    all, local (3-5), short (6-11), medium (12-23) or long (24+) {default: all}.
+threshold : str or float
+    Only pairs with probability >= threshold {default: none}.
+msa : str
+    Alignment (a3m, aligned FASTA, Stockholm) to ensemble over.
+num_seqs : str or int
+    MSA sequences to use {default: 64}.
+name : str
+    Name of the group of distance objects {default: esm}.
+device : str
+    auto, cpu, cuda, cuda:1 ... {default: auto}.
+plot : str
+    Also save a contact-map image (.png, .svg or .pdf).
+assembly : str
+    For a chain alone in its object, a structure file or PDB ID whose biological
+    assembly supplies the homodimer partner copies ("file:2" picks assembly 2);
+    drawn as the object name_partner {default: the object's own entry where
+    PyMOL fetched it; none: off}.
+min_identity : str or float
+    Identity over aligned positions from which the MSA query (or a file's
+    sequence) counts as the selection's protein {default: 0.9}; lower it only
+    on purpose.
+palette : str
+    okabe-ito or classic {default: okabe-ito}.
+legend : str
+    1 or 0: draw the legend object name_key and zoom to show it {default: 1}.
+map : str
+    0/1: open the linked contact-map panel after drawing (esm_contacts_map)
+    {default: 1 in PyMOL's window, 0 without a GUI}.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
 
-    selection = str: one protein chain of one object (a part of a chain is fine)
-    model = str: fair-esm model name or path of a .pt checkpoint
-              {default: esm1b_t33_650M_UR50S}
-    top = str: pairs to draw: L, L/2, L/5, a number or all {default: L}
-    min_sep = int: minimum sequence separation {default: 6; with a range,
-              the range's own lower bound: local 3, short 6, medium 12, long 24};
-              a given min_sep narrows the range from below (an error when it
-              leaves nothing, e.g. range=local, min_sep=6)
-    range = all, local (3-5), short (6-11), medium (12-23) or long (24+)
-              {default: all}
-    threshold = float: only pairs with probability >= threshold {default: none}
-    msa = str: alignment (a3m, aligned FASTA, Stockholm) to ensemble over
-    num_seqs = int: MSA sequences to use {default: 64}
-    name = str: name of the group of distance objects {default: esm}
-    device = auto, cpu, cuda, cuda:1 ... {default: auto}
-    plot = str: also save a contact-map image (.png, .svg or .pdf)
-    assembly = str: for a chain alone in its object, a structure file or PDB ID
-              whose biological assembly supplies the homodimer partner copies
-              ("file:2" picks assembly 2); drawn as the object name_partner.
-              {default: the object's own entry where PyMOL fetched it; none: off}
-    min_identity = float: identity over aligned positions from which the MSA
-              query (or a file's sequence) counts as the selection's protein
-              {default: 0.9}; lower it only on purpose
-    palette = okabe-ito or classic {default: okabe-ito}
-    legend = 1 or 0: draw the legend object name_key and zoom to show it {default: 1}
-    map = 0/1: open the linked contact-map panel after drawing (esm_contacts_map)
-              {default: 1 in PyMOL's window, 0 without a GUI}
+Returns
+-------
+result : dict
+    From Python: the drawing's ``name``, its ``objects``, ``counts`` per category,
+    ``precision`` and the ``summary`` text (:func:`pymol_plugin.drawing.draw`).
 
-EXAMPLES
+Raises
+------
+pymol.CmdException
+    A bad argument, a selection that is not one protein chain, an MSA of another
+    protein or a model that cannot be loaded; the session is left as it was.
+
+Examples
+--------
 
     fetch 1hvr
     esm_contacts 1hvr and chain A
@@ -161,9 +262,9 @@ EXAMPLES
     esm_contacts 1hvr and chain A, range=local, name=esm_local
     esm_contacts mono and chain A, assembly=1a8o.cif
 
-SEE ALSO
-
-    esm_contacts_load, esm_contacts_clear, esm_contacts_color, esm_contacts_map, esm_contacts_pairs
+See Also
+--------
+esm_contacts_load, esm_contacts_clear, esm_contacts_color, esm_contacts_map, esm_contacts_pairs
     """
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity,
                                     palette=palette, legend=legend)
@@ -180,7 +281,25 @@ SEE ALSO
 
 
 def parse_map(value, option: str = "map") -> Optional[bool]:
-    """A switch option: PyMOL's booleans (1/0, on/off, yes/no, true/false); empty: None (automatic)."""
+    """A switch option: PyMOL's booleans (1/0, on/off, yes/no, true/false); empty: None (automatic).
+
+    Parameters
+    ----------
+    value : str, bool, int or None
+        The option as given.
+    option : str
+        The option's name, for the error message.
+
+    Returns
+    -------
+    switch : bool or None
+        True or False; None for an empty value or ``auto``.
+
+    Raises
+    ------
+    pymol.CmdException
+        A value that is not one of PyMOL's booleans.
+    """
     text = "" if value is None else str(value).strip().lower()
     if text in ("", "auto"):
         return None
@@ -190,7 +309,22 @@ def parse_map(value, option: str = "map") -> Optional[bool]:
 
 
 def check_msa_query(msa: str, target: Target, options: drawing.Options) -> None:
-    """Refuse an MSA whose query is another protein than the target, before any prediction."""
+    """Refuse an MSA whose query is another protein than the target, before any prediction.
+
+    Parameters
+    ----------
+    msa : str
+        Path of the alignment; its first sequence is the query.
+    target : Target
+        The chain the prediction is for.
+    options : drawing.Options
+        The drawing options (``min_identity`` is used).
+
+    Raises
+    ------
+    pymol.CmdException
+        An unreadable MSA, or a query that is not the target's protein.
+    """
     from esm_contacts.msa import read_msa
 
     try:
@@ -205,9 +339,38 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
                     _self=cmd) -> dict:
     """Classify and draw a map on a target (main thread; used by the commands and the dialog).
 
-    ``pad``: the map may be shorter than the selection (RR/CSV without a sequence).
-    The drawing's data go to :mod:`.registry`; ``map`` opens the contact-map panel
-    (None: when a Qt GUI runs).
+    The drawing's data go to :mod:`.registry`.
+
+    Parameters
+    ----------
+    P : numpy.ndarray
+        (L, L) probabilities (NaN: a pair the source does not list).
+    sequence : str or None
+        The map's sequence (MSA query, file header); None: indexed like the target.
+    target : Target
+        The chain to draw on.
+    options : drawing.Options
+        Validated drawing options.
+    model : str
+        The source named in the summary (model name or ``file <path>``).
+    source : str
+        The source named in error messages.
+    pad : bool
+        The map may be shorter than the selection (RR/CSV without a sequence).
+    map : bool or None
+        Open the contact-map panel; None: when a Qt GUI runs.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    result : dict
+        As :func:`.drawing.draw` returns it.
+
+    Raises
+    ------
+    pymol.CmdException
+        A map that does not fit the target, or a name that is taken.
     """
     analysis = drawing.analyse(P, sequence, target, options, source=source, pad=pad)
     result = drawing.draw(analysis, target, options, model, _self)
@@ -224,7 +387,25 @@ def draw_prediction(P, sequence, target: Target, options: drawing.Options, model
 
 
 def open_map(name: str, _self=cmd):
-    """Open (or refresh) the contact-map panel of a drawing; None, with a note, where Qt cannot show it."""
+    """Open (or refresh) the contact-map panel of a drawing; None, with a note, off the GUI thread.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    panel : ContactMapPanel or None
+        The panel; None when called outside the GUI thread.
+
+    Raises
+    ------
+    pymol.CmdException
+        PyMOL runs without its Qt window.
+    """
     if not qt_running():
         raise CmdException("the contact-map panel needs PyMOL's Qt window (this PyMOL runs without a GUI); "
                            "esm_contacts_pairs lists the drawn pairs")
@@ -261,22 +442,42 @@ USAGE
     esm_contacts_load file, selection [, top [, min_sep [, range [, threshold
         [, name [, plot [, assembly [, min_identity [, format [, palette [, legend [, map ]]]]]]]]]]]]
 
-ARGUMENTS
+Parameters
+----------
+file : str
+    Contact file (.rr/.casp, .csv, .npy, .psicov, .mat, .plmdca, .evfold,
+    .freecontact, .npz).
+selection : str
+    One protein chain of one object.
+top, min_sep, range, threshold, name, plot, assembly, min_identity : str
+    As for esm_contacts.
+palette, legend, map : str
+    As for esm_contacts.
+format : str
+    The file's format when its extension does not say (rr, csv, npy, psicov,
+    ccmpred, plmdca, evfold, freecontact, trrosetta) {default: from the extension}.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
 
-    file = str: contact file (.rr/.casp, .csv, .npy, .psicov, .mat, .plmdca, .evfold,
-           .freecontact, .npz)
-    selection = str: one protein chain of one object
-    top, min_sep, range, threshold, name, plot, assembly, min_identity, palette, legend, map: as for esm_contacts
-    format = str: the file's format when its extension does not say (rr, csv, npy,
-           psicov, ccmpred, plmdca, evfold, freecontact, trrosetta) {default: from the extension}
+Returns
+-------
+result : dict
+    From Python: the drawing, as esm_contacts returns it.
 
-EXAMPLE
+Raises
+------
+pymol.CmdException
+    A bad argument, an unreadable file, or a map that does not fit the selection;
+    the session is left as it was.
+
+Examples
+--------
 
     esm_contacts_load 1hvr_A.rr, 1hvr and chain A, top=L/2
 
-SEE ALSO
-
-    esm_contacts, esm_contacts_clear, esm_contacts_map, esm_contacts_pairs
+See Also
+--------
+esm_contacts, esm_contacts_clear, esm_contacts_map, esm_contacts_pairs
     """
     options = drawing.parse_options(top, min_sep, range, threshold, name, plot, _self=_self, min_identity=min_identity,
                                     palette=palette, legend=legend)
@@ -284,7 +485,18 @@ SEE ALSO
 
 
 def is_contact_file(text: str) -> bool:
-    """Whether a dialog's model field names a contact file rather than a model (the core's format table)."""
+    """Whether a dialog's model field names a contact file, not a model (the core's format table).
+
+    Parameters
+    ----------
+    text : str
+        The field's text.
+
+    Returns
+    -------
+    answer : bool
+        True for a readable contact file name.
+    """
     from esm_contacts.formats import is_contact_file as readable_contact_file
 
     return readable_contact_file(str(text).strip())
@@ -294,7 +506,33 @@ def load_file(file, selection, options: drawing.Options, assembly="", format="",
               _self=cmd) -> dict:
     """Read a contact file and draw it on a selection (``esm_contacts_load`` and the dialog).
 
-    `map`: open the contact-map panel (None: when PyMOL's Qt window runs)."""
+    Parameters
+    ----------
+    file : str
+        The contact file.
+    selection : str
+        One protein chain of one object.
+    options : drawing.Options
+        Validated drawing options.
+    assembly : str
+        As for :func:`prepare_target`.
+    format : str
+        The file's format; empty: from the extension.
+    map : bool or None
+        Open the contact-map panel; None: when PyMOL's Qt window runs.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    result : dict
+        As :func:`draw_prediction` returns it.
+
+    Raises
+    ------
+    pymol.CmdException
+        No file, an unreadable file, or a map that does not fit the selection.
+    """
     from esm_contacts.formats import find_format
     from esm_contacts.io import read_contacts
 
@@ -323,6 +561,23 @@ DESCRIPTION
 USAGE
 
     esm_contacts_clear [ name ]
+
+Parameters
+----------
+name : str
+    The drawing or check legend to delete {default: every one}.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
+
+Returns
+-------
+deleted : list of str
+    From Python: the names deleted.
+
+Raises
+------
+pymol.CmdException
+    No contact drawing or check legend of that name.
     """
     deleted = drawing.clear(name, _self=_self)
     for gone in deleted:
@@ -345,13 +600,29 @@ USAGE
 
     esm_contacts_color category, color [, name ]
 
-ARGUMENTS
+Parameters
+----------
+category : str
+    tp, fp or inter.
+color : str
+    A PyMOL colour name (or 0xRRGGBB).
+name : str
+    The drawing {default: every contact drawing}.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
 
-    category = tp, fp or inter
-    color = str: a PyMOL colour name (or 0xRRGGBB)
-    name = str: the drawing {default: every contact drawing}
+Returns
+-------
+recoloured : list of str
+    From Python: the category groups recoloured (``<name>_<category>``).
 
-EXAMPLE
+Raises
+------
+pymol.CmdException
+    An unknown category or colour, or no contact drawing of that name.
+
+Examples
+--------
 
     esm_contacts_color tp, orange
     """
@@ -381,7 +652,15 @@ EXAMPLE
 
 
 def close_map(name: str, _self=cmd) -> None:
-    """Close the contact-map panel of a deleted drawing, where one is open."""
+    """Close the contact-map panel of a deleted drawing, where one is open.
+
+    Parameters
+    ----------
+    name : str
+        The deleted drawing.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
     if qt_running():  # without Qt no panel was ever opened
         from . import contact_map
 
@@ -405,21 +684,36 @@ USAGE
 
     esm_contacts_pairs [ name [, quiet ]]
 
-ARGUMENTS
+Parameters
+----------
+name : str
+    The drawing {default: the latest one}.
+quiet : str or int
+    0/1: 1 returns the list without printing it {default: 0}.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
 
-    name = str: the drawing {default: the latest one}
-    quiet = 0/1: 1 returns the list without printing it {default: 0}
+Returns
+-------
+rows : list of dict
+    From Python: one dict per drawn pair, highest probability first.
 
-EXAMPLE
+Raises
+------
+pymol.CmdException
+    No drawing of that name (or none at all), or a bad quiet value.
+
+Examples
+--------
 
     esm_contacts_pairs esm
     # in a Python script:
     from pymol_plugin.commands import esm_contacts_pairs
     pairs = esm_contacts_pairs("esm", quiet=1)
 
-SEE ALSO
-
-    esm_contacts, esm_contacts_map
+See Also
+--------
+esm_contacts, esm_contacts_map
     """
     entry = registry.get(name, _self)
     rows = registry.pair_rows(entry)
@@ -446,13 +740,26 @@ USAGE
 
     esm_contacts_map [ name ]
 
-ARGUMENTS
+Parameters
+----------
+name : str
+    The drawing {default: the latest one}.
+_self : pymol.cmd
+    The PyMOL instance (cmd).
 
-    name = str: the drawing {default: the latest one}
+Returns
+-------
+name : str
+    From Python: the drawing whose map was opened.
 
-SEE ALSO
+Raises
+------
+pymol.CmdException
+    No drawing of that name, or PyMOL runs without its Qt window.
 
-    esm_contacts, esm_contacts_pairs
+See Also
+--------
+esm_contacts, esm_contacts_pairs
     """
     entry = registry.get(name, _self)
     open_map(entry.name, _self)
@@ -464,18 +771,47 @@ TOP_CHOICES = list(TOPS) + ["all"]
 
 
 def model_names() -> list:
-    """The model names offered by completion and the dialogs (the known fair-esm models)."""
+    """The model names offered by completion and the dialogs (the known fair-esm models).
+
+    Returns
+    -------
+    names : list of str
+        :data:`esm_contacts.catalog.KNOWN_MODELS`, in its order.
+    """
     return list(KNOWN_MODELS)
 
 
 def selection_completion(_self=cmd) -> list:
-    """PyMOL ``auto_arg`` entry completing object and selection names."""
+    """PyMOL ``auto_arg`` entry completing object and selection names.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    entry : list
+        ``[shortcut function, "selection", ", "]``.
+    """
     return [lambda: _self.selection_sc(), "selection", ", "]
 
 
 def add_command(_self, name: str, function, completions=()) -> None:
     """``cmd.extend`` a command, with one ``auto_arg`` completion entry per argument
-    position (None: PyMOL's own file-name completion)."""
+    position (None: PyMOL's own file-name completion).
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    name : str
+        The command's name.
+    function : callable
+        The command.
+    completions : sequence
+        One ``auto_arg`` entry (or None) per argument position.
+    """
     _self.extend(name, function)
     for position, completion in enumerate(completions):
         while position >= len(_self.auto_arg):
@@ -485,7 +821,13 @@ def add_command(_self, name: str, function, completions=()) -> None:
 
 
 def register(_self=cmd) -> None:
-    """Add the commands, with argument completion, to a PyMOL instance."""
+    """Add the commands, with argument completion, to a PyMOL instance.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
     from pymol.shortcut import Shortcut
 
     selection = selection_completion(_self)

@@ -40,12 +40,38 @@ def _panels(_self) -> Dict[str, Tuple[QtWidgets.QWidget, "ContactMapPanel"]]:
 
 
 def color_rgb(color: str, _self=cmd) -> Tuple[float, float, float]:
-    """A PyMOL colour name as RGB in [0, 1] (PyMOL's own colour table)."""
+    """A PyMOL colour name as RGB in [0, 1] (PyMOL's own colour table).
+
+    Parameters
+    ----------
+    color : str
+        A PyMOL colour name.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    rgb : tuple of float
+        (red, green, blue), each in [0, 1].
+    """
     return tuple(float(v) for v in _self.get_color_tuple(_self.get_color_index(color)))
 
 
 def map_image(entry: registry.Drawing, colors: Dict[str, tuple]) -> np.ndarray:
-    """(L, L, 3) RGB: probabilities above the diagonal, the structure's contacts below."""
+    """(L, L, 3) RGB: probabilities above the diagonal, the structure's contacts below.
+
+    Parameters
+    ----------
+    entry : registry.Drawing
+        The drawing's data.
+    colors : dict
+        Category -> RGB in [0, 1] (``inter`` colours the homodimer contacts).
+
+    Returns
+    -------
+    image : numpy.ndarray
+        float (L, L, 3), values in [0, 1].
+    """
     length = entry.length
     upper = np.triu(np.ones((length, length), dtype=bool), 1)
     lower = upper.T
@@ -62,7 +88,17 @@ def map_image(entry: registry.Drawing, colors: Dict[str, tuple]) -> np.ndarray:
 
 
 class ContactMapPanel(QtWidgets.QWidget):
-    """The contact map of one drawing, with its status line and buttons."""
+    """The contact map of one drawing, with its status line and buttons.
+
+    Parameters
+    ----------
+    name : str
+        The drawing (:mod:`pymol_plugin.registry`).
+    parent : QtWidgets.QWidget or None
+        The Qt parent (a dock widget), or None for a window of its own.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
 
     def __init__(self, name: str, parent=None, _self=cmd):
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
@@ -167,14 +203,31 @@ class ContactMapPanel(QtWidgets.QWidget):
         self.canvas.draw_idle()
 
     def short_label(self, position: int) -> str:
-        """An axis tick: the residue's author name without the residue name (``A:744``)."""
+        """An axis tick: the residue's author name without the residue name (``A:744``).
+
+        Parameters
+        ----------
+        position : int
+            Map position, 0-based.
+
+        Returns
+        -------
+        label : str
+            ``A:744``; ``#k`` for an unobserved residue, ``""`` outside the map.
+        """
         if not 0 <= position < self.entry.length:
             return ""
         label = self.entry.labels[position]
         return label.split(" ")[0] if label else f"#{position + 1}"
 
     def highlight(self, positions: List[int]) -> None:
-        """Shade the rows and columns of map positions (the residues selected in PyMOL)."""
+        """Shade the rows and columns of map positions (the residues selected in PyMOL).
+
+        Parameters
+        ----------
+        positions : list of int
+            Map positions, 0-based.
+        """
         for mark in self._marks:
             mark.remove()
         self._marks = []
@@ -190,7 +243,18 @@ class ContactMapPanel(QtWidgets.QWidget):
     # -- reading cells -----------------------------------------------------------------
 
     def cell(self, event) -> Optional[Tuple[int, int]]:
-        """(row, column) of the cell under a matplotlib mouse event, None outside the map."""
+        """(row, column) of the cell under a matplotlib mouse event, None outside the map.
+
+        Parameters
+        ----------
+        event : matplotlib.backend_bases.MouseEvent
+            The mouse event.
+
+        Returns
+        -------
+        cell : tuple of int or None
+            (row, column), 0-based; None outside the map.
+        """
         if self.entry is None or event.inaxes is not self.axes or event.xdata is None or event.ydata is None:
             return None
         row, column = int(round(event.ydata)), int(round(event.xdata))
@@ -199,7 +263,18 @@ class ContactMapPanel(QtWidgets.QWidget):
         return None
 
     def describe(self, row: int, column: int) -> str:
-        """The hover text of a cell: residues, probability, distances, category."""
+        """The hover text of a cell: residues, probability, distances, category.
+
+        Parameters
+        ----------
+        row, column : int
+            The cell, 0-based (either order).
+
+        Returns
+        -------
+        text : str
+            Fields separated by `` | ``.
+        """
         entry = self.entry
         a, b = min(row, column), max(row, column)
         names = [entry.labels[k] or f"position {k + 1} (unobserved)" for k in (a, b)]
@@ -218,6 +293,13 @@ class ContactMapPanel(QtWidgets.QWidget):
         return " | ".join(parts)
 
     def on_motion(self, event) -> None:
+        """Name the cell under the mouse in the status line and the tooltip.
+
+        Parameters
+        ----------
+        event : matplotlib.backend_bases.MouseEvent
+            The mouse event.
+        """
         where = self.cell(event)
         if where is None:
             return
@@ -226,14 +308,32 @@ class ContactMapPanel(QtWidgets.QWidget):
         self.canvas.setToolTip(text)
 
     def on_click(self, event) -> None:
-        """A left click on a cell off the diagonal picks its residues in PyMOL."""
+        """A left click on a cell off the diagonal picks its residues in PyMOL.
+
+        Parameters
+        ----------
+        event : matplotlib.backend_bases.MouseEvent
+            The mouse event.
+        """
         where = self.cell(event)
         if where is None or event.button != 1 or self.toolbar.mode:  # zoom / pan use their own clicks
             return
         self.pick(*where)
 
     def pick(self, row: int, column: int) -> Optional[dict]:
-        """Select, zoom on and measure the pair of a cell (:func:`pymol_plugin.registry.pick`)."""
+        """Select, zoom on and measure the pair of a cell (:func:`pymol_plugin.registry.pick`).
+
+        Parameters
+        ----------
+        row, column : int
+            The cell, 0-based (either order).
+
+        Returns
+        -------
+        picked : dict or None
+            As :func:`pymol_plugin.registry.pick` returns it; None on the diagonal or
+            after an error (shown in the status line).
+        """
         if row == column:
             return None
         a, b = min(row, column), max(row, column)
@@ -251,7 +351,20 @@ class ContactMapPanel(QtWidgets.QWidget):
 
 def show_map(name: str, _self=cmd) -> ContactMapPanel:
     """Open the panel of drawing ``name`` (refreshed when it is open already): docked on the
-    right of PyMOL's main window, or a window of its own without one."""
+    right of PyMOL's main window, or a window of its own without one.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    panel : ContactMapPanel
+        The open panel.
+    """
     panels = _panels(_self)
     if name in panels:
         holder, panel = panels[name]
@@ -281,13 +394,34 @@ def show_map(name: str, _self=cmd) -> ContactMapPanel:
 
 
 def panel_of(name: str, _self=cmd) -> Optional[ContactMapPanel]:
-    """The open panel of a drawing, or None."""
+    """The open panel of a drawing, or None.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    panel : ContactMapPanel or None
+        None where no panel of it is open.
+    """
     found = _panels(_self).get(name)
     return found[1] if found else None
 
 
 def close_map(name: str, _self=cmd) -> None:
-    """Close and forget the panel of drawing ``name``, where one is open."""
+    """Close and forget the panel of drawing ``name``, where one is open.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
     found = _panels(_self).pop(name, None)
     if found is not None:
         found[0].close()

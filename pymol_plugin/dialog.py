@@ -39,7 +39,18 @@ class ProgressFunc(AsyncFunc):
 
 
 def chain_choices(_self=cmd):
-    """Selections of every protein chain in the session: ``obj and chain A``."""
+    """Selections of every protein chain in the session: ``obj and chain A``.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    choices : list of str
+        One selection per protein chain, then ``sele`` where it exists.
+    """
     choices = []
     for obj in _self.get_object_list("polymer.protein") or []:
         for chain in _self.get_chains(f"%{obj} and polymer.protein"):
@@ -74,7 +85,18 @@ class StatusLabel(QtWidgets.QLabel):
 
 
 def status_label(text: str = "") -> QtWidgets.QLabel:
-    """A :class:`StatusLabel`; its text can be selected and copied."""
+    """A :class:`StatusLabel`; its text can be selected and copied.
+
+    Parameters
+    ----------
+    text : str
+        The first text.
+
+    Returns
+    -------
+    label : StatusLabel
+        The status line.
+    """
     label = StatusLabel()
     label.setText(text)
     label.setWordWrap(True)
@@ -86,24 +108,60 @@ def status_label(text: str = "") -> QtWidgets.QLabel:
 
 
 def set_status(label: QtWidgets.QLabel, text: str) -> None:
-    """Show ``text`` in a status line."""
+    """Show ``text`` in a status line.
+
+    Parameters
+    ----------
+    label : QtWidgets.QLabel
+        The status line.
+    text : str
+        The text.
+    """
     label.setText(text)
 
 
 def status_text(label: QtWidgets.QLabel) -> str:
-    """The text of a status line as it was set."""
+    """The text of a status line as it was set.
+
+    Parameters
+    ----------
+    label : QtWidgets.QLabel
+        The status line.
+
+    Returns
+    -------
+    text : str
+        Without the wrap points :class:`StatusLabel` inserts.
+    """
     return label.text()
 
 
 def palette_combo() -> QtWidgets.QComboBox:
-    """The palettes of :data:`.style.PALETTES`, the default first."""
+    """The palettes of :data:`.style.PALETTES`, the default first.
+
+    Returns
+    -------
+    combo : QtWidgets.QComboBox
+        One item per palette name.
+    """
     combo = QtWidgets.QComboBox()
     combo.addItems([style.DEFAULT_PALETTE] + [p for p in style.PALETTES if p != style.DEFAULT_PALETTE])
     return combo
 
 
 def legend_html(palette: str = style.DEFAULT_PALETTE) -> str:
-    """The colours' meaning as rich text, each category in its colour."""
+    """The colours' meaning as rich text, each category in its colour.
+
+    Parameters
+    ----------
+    palette : str
+        Key of :data:`.style.PALETTES`.
+
+    Returns
+    -------
+    html : str
+        Qt rich text.
+    """
     from html import escape
 
     rows = []
@@ -115,7 +173,13 @@ def legend_html(palette: str = style.DEFAULT_PALETTE) -> str:
 
 
 def structure_filter() -> str:
-    """File-dialog filter of the structure files the core reads (its one suffix list)."""
+    """File-dialog filter of the structure files the core reads (its one suffix list).
+
+    Returns
+    -------
+    filter : str
+        ``Structures (*.pdb ...);;All files (*)``.
+    """
     from esm_contacts.structure import STRUCTURE_SUFFIXES
 
     patterns = [f"*{suffix}{gz}" for suffix in STRUCTURE_SUFFIXES + (".pdb[0-9]",) for gz in ("", ".gz")]
@@ -123,12 +187,29 @@ def structure_filter() -> str:
 
 
 def contact_file_filter() -> str:
-    """File-dialog filter of the contact files the core reads (its format table)."""
+    """File-dialog filter of the contact files the core reads (its format table).
+
+    Returns
+    -------
+    filter : str
+        :func:`esm_contacts.formats.file_dialog_filter` for reading.
+    """
     return file_dialog_filter("read")
 
 
 def form_row(*widgets) -> QtWidgets.QWidget:
-    """Widgets side by side in one form row, the first one stretching."""
+    """Widgets side by side in one form row, the first one stretching.
+
+    Parameters
+    ----------
+    *widgets : QtWidgets.QWidget
+        The widgets, left to right.
+
+    Returns
+    -------
+    row : QtWidgets.QWidget
+        A widget holding them.
+    """
     row = QtWidgets.QWidget()
     layout = QtWidgets.QHBoxLayout(row)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -140,7 +221,26 @@ def form_row(*widgets) -> QtWidgets.QWidget:
 
 def file_row(parent, field, title: str, filters: str, save: bool = False) -> QtWidgets.QWidget:
     """``field`` (QLineEdit or editable QComboBox) with a Browse button that fills it
-    (``save``: a file to write)."""
+    (``save``: a file to write).
+
+    Parameters
+    ----------
+    parent : QtWidgets.QWidget
+        Parent of the file dialog.
+    field : QtWidgets.QLineEdit or QtWidgets.QComboBox
+        The field the chosen path goes to.
+    title : str
+        The file dialog's title.
+    filters : str
+        The file dialog's filter (``"Images (*.png);;All files (*)"``).
+    save : bool
+        Ask for a file to write rather than one to read.
+
+    Returns
+    -------
+    row : QtWidgets.QWidget
+        The field and its button.
+    """
     fill = field.setText if isinstance(field, QtWidgets.QLineEdit) else field.setCurrentText
 
     def browse() -> None:
@@ -155,7 +255,20 @@ def file_row(parent, field, title: str, filters: str, save: bool = False) -> QtW
 
 
 def editable_combo(items, current: str = "") -> QtWidgets.QComboBox:
-    """An editable combo box offering ``items``; ``current`` shown where given."""
+    """An editable combo box offering ``items``; ``current`` shown where given.
+
+    Parameters
+    ----------
+    items : iterable of str
+        The entries.
+    current : str
+        The text shown first; empty: the first entry.
+
+    Returns
+    -------
+    combo : QtWidgets.QComboBox
+        Editable.
+    """
     combo = QtWidgets.QComboBox(editable=True)
     combo.addItems(list(items))
     if current:
@@ -164,7 +277,13 @@ def editable_combo(items, current: str = "") -> QtWidgets.QComboBox:
 
 
 def model_combo() -> QtWidgets.QComboBox:
-    """The known models, the default one shown; any name or checkpoint path may be typed."""
+    """The known models, the default one shown; any name or checkpoint path may be typed.
+
+    Returns
+    -------
+    combo : QtWidgets.QComboBox
+        Editable, :func:`.commands.model_names`.
+    """
     return editable_combo(commands.model_names(), commands.DEFAULT_MODEL)
 
 
@@ -182,6 +301,17 @@ def start_job(window, function: Callable, on_finish: Callable, *args) -> None:
     The dialog (``_job``, ``run_button``, ``progress``, ``status``) shows the worker's
     stage messages, is busy and refuses another run until :func:`end_job`;
     ``on_finish((result, error))`` runs back in the GUI thread.
+
+    Parameters
+    ----------
+    window : QtWidgets.QDialog
+        The dialog.
+    function : callable
+        Runs in the worker thread; takes ``*args`` and a ``progress`` callback.
+    on_finish : callable
+        Called in the GUI thread with ``(result, error)``.
+    *args : object
+        Positional arguments of ``function``.
     """
     job = ProgressFunc(function)
     job.progressed.connect(window.status.setText)
@@ -194,7 +324,13 @@ def start_job(window, function: Callable, on_finish: Callable, *args) -> None:
 
 def end_job(window) -> None:
     """Back in the GUI thread: forget the worker (waiting for its thread) and make the
-    dialog ready for the next run."""
+    dialog ready for the next run.
+
+    Parameters
+    ----------
+    window : QtWidgets.QDialog
+        The dialog :func:`start_job` started the worker for.
+    """
     job, window._job = window._job, None
     window.run_button.setEnabled(True)
     window.progress.setRange(0, 1)
@@ -203,7 +339,22 @@ def end_job(window) -> None:
 
 
 def show_once(title: str, make: Callable, _self=cmd):
-    """Open (or raise, refreshed) the one dialog called ``title``; ``make(parent, _self=_self)`` builds it."""
+    """Open (or raise, refreshed) the one dialog called ``title``.
+
+    Parameters
+    ----------
+    title : str
+        The dialog's title, its key in the session.
+    make : callable
+        ``make(parent, _self=_self)`` builds the dialog.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    dialog : QtWidgets.QDialog
+        The one dialog of that title, shown.
+    """
     window = _DIALOGS.get(title)
     if window is None:
         window = _DIALOGS[title] = make(main_window(), _self=_self)
@@ -216,7 +367,19 @@ def show_once(title: str, make: Callable, _self=cmd):
 
 
 def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseException) -> None:
-    """An error in a message box, the status line and PyMOL's log (traceback for bugs only)."""
+    """An error in a message box, the status line and PyMOL's log (traceback for bugs only).
+
+    Parameters
+    ----------
+    parent : QtWidgets.QWidget
+        Parent of the message box.
+    title : str
+        The message box's title.
+    status : QtWidgets.QLabel
+        The status line.
+    error : BaseException
+        The error; a CmdException is the user's, anything else a bug.
+    """
     message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
     if not isinstance(error, CmdException):
         traceback.print_exception(type(error), error, error.__traceback__)
@@ -226,7 +389,15 @@ def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseExceptio
 
 
 class ContactsDialog(QtWidgets.QDialog):
-    """Options, Run and Close; one prediction at a time."""
+    """Options, Run and Close; one prediction at a time.
+
+    Parameters
+    ----------
+    parent : QtWidgets.QWidget or None
+        The Qt parent (PyMOL's main window), or None.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
 
     def __init__(self, parent=None, _self=cmd):
         super().__init__(parent)
@@ -357,11 +528,23 @@ class ContactsDialog(QtWidgets.QDialog):
             self.selection.setCurrentText(current)
 
     def range_changed(self, name: str) -> None:
-        """Start the separation at the range's lower bound (6 for all): never an empty range."""
+        """Start the separation at the range's lower bound (6 for all): never an empty range.
+
+        Parameters
+        ----------
+        name : str
+            The range chosen.
+        """
         self.min_sep.setValue(RANGES[name][0] if name in RANGES else 6)
 
     def model_changed(self, name: str) -> None:
-        """An MSA Transformer takes an alignment: the MSA field becomes required (see :meth:`run`)."""
+        """An MSA Transformer takes an alignment: the MSA field becomes required (see :meth:`run`).
+
+        Parameters
+        ----------
+        name : str
+            The model field's text.
+        """
         from esm_contacts.catalog import takes_alignments
 
         required = takes_alignments(name)
@@ -408,7 +591,19 @@ class ContactsDialog(QtWidgets.QDialog):
                   target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())
 
     def finish(self, outcome, target, options, msa) -> None:
-        """Back in the GUI thread: draw, or report the worker's error."""
+        """Back in the GUI thread: draw, or report the worker's error.
+
+        Parameters
+        ----------
+        outcome : tuple
+            ``(result, error)`` of the worker; ``result`` as :func:`.commands.predict` returns it.
+        target : Target
+            The chain.
+        options : drawing.Options
+            Validated drawing options.
+        msa : str or None
+            The alignment predicted from.
+        """
         try:
             end_job(self)
             result, error = outcome
@@ -425,7 +620,13 @@ class ContactsDialog(QtWidgets.QDialog):
         self.fail(error)
 
     def load(self, path: str) -> None:
-        """Draw a contact file on the chain (``esm_contacts_load``), in the GUI thread: no model runs."""
+        """Draw a contact file on the chain (``esm_contacts_load``) in the GUI thread: no model runs.
+
+        Parameters
+        ----------
+        path : str
+            The contact file.
+        """
         try:
             options = self.options()
             set_status(self.status, f"Drawing {path}")
@@ -438,7 +639,15 @@ class ContactsDialog(QtWidgets.QDialog):
         self.drawn(drawn, options)
 
     def drawn(self, drawn: dict, options: drawing.Options) -> None:
-        """A drawing is done: status line and the summary the log got."""
+        """A drawing is done: status line and the summary the log got.
+
+        Parameters
+        ----------
+        drawn : dict
+            As :func:`.commands.draw_prediction` returns it.
+        options : drawing.Options
+            The options it was drawn with.
+        """
         self.progress.setValue(1)
         counts = drawn["counts"]
         set_status(self.status,
@@ -451,7 +660,18 @@ class ContactsDialog(QtWidgets.QDialog):
 
 
 def show_dialog(_self=cmd) -> ContactsDialog:
-    """Open (or raise) the dialog, with the chain picker refreshed."""
+    """Open (or raise) the dialog, with the chain picker refreshed.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    dialog : ContactsDialog
+        The one Predict dialog of the session.
+    """
     return show_once(TITLE, ContactsDialog, _self)
 
 
@@ -463,7 +683,15 @@ CHAIN_NONE = "(no chain ID)"
 
 
 class CheckDialog(QtWidgets.QDialog):
-    """Models to check, a contact file or a model to predict with, Run and Close."""
+    """Models to check, a contact file or a model to predict with, Run and Close.
+
+    Parameters
+    ----------
+    parent : QtWidgets.QWidget or None
+        The Qt parent (PyMOL's main window), or None.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
 
     def __init__(self, parent=None, _self=cmd):
         super().__init__(parent)
@@ -531,7 +759,13 @@ class CheckDialog(QtWidgets.QDialog):
             self.chain.setCurrentText(current)
 
     def checked_selection(self) -> str:
-        """Models restricted to the chosen chain."""
+        """Models restricted to the chosen chain.
+
+        Returns
+        -------
+        selection : str
+            The Models field's selection and the chosen chain.
+        """
         selection = self.selection.text().strip()
         chain = self.chain.currentText()
         if not selection or not chain:
@@ -562,7 +796,17 @@ class CheckDialog(QtWidgets.QDialog):
                   model, targets, self.device.currentText().strip() or "auto")
 
     def finish(self, outcome, targets, options) -> None:
-        """Back in the GUI thread: check against the prediction, or report the worker's error."""
+        """Back in the GUI thread: check against the prediction, or report the worker's error.
+
+        Parameters
+        ----------
+        outcome : tuple
+            ``(result, error)`` of the worker.
+        targets : list of Target
+            The models.
+        options : drawing.Options
+            Validated options.
+        """
         try:
             end_job(self)
             result, error = outcome

@@ -68,6 +68,11 @@ class Options:
         """(min_sep, max_sep) for :func:`esm_contacts.metrics.top_pairs`.
 
         ``min_sep`` is already the effective lower bound (:func:`parse_options`).
+
+        Returns
+        -------
+        separations : tuple
+            ``(min_sep, max_sep)``; ``max_sep`` None for range ``all``.
         """
         if self.range == "all":
             return self.min_sep, None
@@ -82,7 +87,27 @@ MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the
 
 
 def checked_option(kind: str, name: str, value):
-    """:func:`esm_contacts.options.check_option` with its error as a :class:`pymol.CmdException` (same text)."""
+    """:func:`esm_contacts.options.check_option`, its error as a :class:`pymol.CmdException`.
+
+    Parameters
+    ----------
+    kind : str
+        The kind of value (``count``, ``probability``, ...), as the core names it.
+    name : str
+        The option's name, for the message.
+    value : object
+        The value as given.
+
+    Returns
+    -------
+    value : int or float
+        The checked value.
+
+    Raises
+    ------
+    pymol.CmdException
+        The core's message, unchanged.
+    """
     from esm_contacts.options import OptionError, check_option
 
     try:
@@ -98,6 +123,39 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     ``min_sep`` None or empty means not given: 6 with range ``all``, else the range's
     lower bound. Given, it narrows the range from below (``max(low, min_sep)``), and one
     at or above the range's upper bound is an error, not an empty drawing.
+
+    Parameters
+    ----------
+    top : str
+        L, L/2, L/5, a number or all; empty: L.
+    min_sep : str, int or None
+        Minimum sequence separation; None or empty: not given.
+    range : str
+        ``all`` or a key of :data:`esm_contacts.metrics.RANGES`.
+    threshold : str, float or None
+        Lowest probability drawn; None, empty or ``none``: no threshold.
+    name : str
+        The drawing's group name; empty: ``esm``.
+    plot : str or None
+        A contact-map image to write (.png, .svg, .pdf); None or empty: none.
+    _self : pymol.cmd or None
+        The PyMOL instance (cmd) that checks ``name``; None: not checked against PyMOL.
+    min_identity : str, float or None
+        As :func:`parse_min_identity`.
+    palette : str
+        As :func:`parse_palette`.
+    legend : str
+        As :func:`parse_switch`; empty: a legend.
+
+    Returns
+    -------
+    options : Options
+        The validated options.
+
+    Raises
+    ------
+    pymol.CmdException
+        The first bad argument, named in the message.
     """
     from esm_contacts.metrics import parse_top
 
@@ -139,7 +197,23 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
 
 
 def parse_palette(palette) -> str:
-    """``palette`` of the commands: empty for :data:`DEFAULT_PALETTE`, else a key of :data:`PALETTES`."""
+    """The ``palette`` option: empty for :data:`DEFAULT_PALETTE`, else a key of :data:`PALETTES`.
+
+    Parameters
+    ----------
+    palette : str or None
+        The option as given (any case).
+
+    Returns
+    -------
+    palette : str
+        A key of :data:`PALETTES`.
+
+    Raises
+    ------
+    pymol.CmdException
+        An unknown palette.
+    """
     text = "" if palette is None else str(palette).strip().lower()
     if text in ("", "none"):
         return DEFAULT_PALETTE
@@ -149,7 +223,27 @@ def parse_palette(palette) -> str:
 
 
 def parse_switch(option: str, value, default: bool = True) -> bool:
-    """An on/off option (PyMOL passes strings): 1/0, on/off, yes/no, true/false; empty: ``default``."""
+    """An on/off option (PyMOL passes strings): 1/0, on/off, yes/no, true/false; empty: ``default``.
+
+    Parameters
+    ----------
+    option : str
+        The option's name, for the message.
+    value : str, bool, int or None
+        The value as given.
+    default : bool
+        The answer for an empty value.
+
+    Returns
+    -------
+    switch : bool
+        On or off.
+
+    Raises
+    ------
+    pymol.CmdException
+        Any other value.
+    """
     text = "" if value is None else str(value).strip().lower()
     if text == "":
         return default
@@ -161,7 +255,23 @@ def parse_switch(option: str, value, default: bool = True) -> bool:
 
 
 def parse_min_identity(min_identity) -> float:
-    """``min_identity`` of the commands: empty for DESIGN's default, else a fraction in [0, 1]."""
+    """``min_identity`` of the commands: empty for DESIGN's default, else a fraction in [0, 1].
+
+    Parameters
+    ----------
+    min_identity : str, float or None
+        The option as given.
+
+    Returns
+    -------
+    min_identity : float
+        In [0, 1]; :data:`esm_contacts.structure.MIN_IDENTITY` when empty.
+
+    Raises
+    ------
+    pymol.CmdException
+        Not a number in [0, 1].
+    """
     from esm_contacts.structure import MIN_IDENTITY
 
     text = "" if min_identity is None else str(min_identity).strip()
@@ -193,7 +303,13 @@ class Analysis:
 
     @property
     def drawn_fraction(self) -> float:
-        """True contacts among the chosen pairs whose truth is known (not DESIGN's precision)."""
+        """True contacts among the chosen pairs whose truth is known (not DESIGN's precision).
+
+        Returns
+        -------
+        fraction : float
+            NaN when no chosen pair has a known truth.
+        """
         known = len(self.kinds) - self.count("unknown")
         return self.count("tp") / known if known else float("nan")
 
@@ -204,6 +320,13 @@ def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, 
     :func:`esm_contacts.metrics.precision_at`: the pairs of known truth are ranked, the
     top ``floor(L/k)`` taken (L: the map's length); missing candidates count as false.
     No probability threshold: the precision of the map, not of the drawing.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        The map and its truth.
+    options : Options
+        ``top`` and the separations.
 
     Returns
     -------
@@ -271,6 +394,7 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
     target : Target
         The selection.
     options : Options
+        Validated drawing options.
     source : str
         What the map is, for messages.
     pad : bool
@@ -337,6 +461,17 @@ class Anchors:
     end as ``(object, key, state)``; :meth:`selection` turns it into a PyMOL selection
     once every pseudoatom exists (:meth:`resolve`), as PyMOL re-sorts an object's atoms
     by chain and residue with each one added, which renumbers the earlier ones.
+
+    Parameters
+    ----------
+    target : Target
+        The drawn chain (and its assembly, where one is attached).
+    vcb_name : str
+        The object the virtual-Cb pseudoatoms go to.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    atoms : dict
+        The object's anchor atom indices, from :func:`.target.current_anchors`.
     """
 
     def __init__(self, target: Target, vcb_name: str, _self, atoms: dict):
@@ -352,7 +487,20 @@ class Anchors:
         self._partner_atoms: Dict[tuple, Dict[str, int]] = {}
 
     def atoms_of(self, chain: str):
-        """(Biotite atoms, chain ID) of a chain of the object, or of an assembly copy (PyMOL frame)."""
+        """(Biotite atoms, chain ID) of a chain of the object, or of an assembly copy (PyMOL frame).
+
+        Parameters
+        ----------
+        chain : str
+            A chain ID of the object, or a copy label (``"A:1"``).
+
+        Returns
+        -------
+        atoms : biotite.structure.AtomArray
+            The object's structure, or the copy's atoms.
+        chain_id : str
+            The chain ID in ``atoms``.
+        """
         if self.is_copy(chain):
             from esm_contacts.structure import parse_copy_label
 
@@ -370,7 +518,18 @@ class Anchors:
         return self._identities[chain]
 
     def virtual_cb(self, chain: str) -> np.ndarray:
-        """Virtual Cb per structure residue of a chain or copy (NaN without N, CA or C)."""
+        """Virtual Cb per structure residue of a chain or copy (NaN without N, CA or C).
+
+        Parameters
+        ----------
+        chain : str
+            A chain ID or copy label.
+
+        Returns
+        -------
+        cb : numpy.ndarray
+            float (n, 3), cached.
+        """
         from esm_contacts.structure import cb_coordinates
 
         if chain not in self._virtual:
@@ -378,7 +537,15 @@ class Anchors:
         return self._virtual[chain]
 
     def load_partner(self, labels: List[str], name: str) -> None:
-        """Load the assembly copies ``labels`` as the object ``name`` (one segment each)."""
+        """Load the assembly copies ``labels`` as the object ``name`` (one segment each).
+
+        Parameters
+        ----------
+        labels : list of str
+            Copy labels (``"A:1"``).
+        name : str
+            The partner object.
+        """
         _load_copies(self.target, labels, name, self._self)
         self.partner_name = name
         rows: list = []
@@ -393,7 +560,20 @@ class Anchors:
 
     def atom(self, chain: str, residue: int) -> Optional[tuple]:
         """The anchor of structure residue ``residue`` of ``chain``: ``(object, atom index or
-        pseudoatom key, state)``; None without one (a residue lacking backbone atoms)."""
+        pseudoatom key, state)``; None without one (a residue lacking backbone atoms).
+
+        Parameters
+        ----------
+        chain : str
+            A chain ID or copy label.
+        residue : int
+            Structure residue index in that chain, 0-based.
+
+        Returns
+        -------
+        end : tuple or None
+            ``(object, atom index or pseudoatom key, state)``; None without an anchor.
+        """
         c, res_id, ins_code, res_name = self.identities(chain)[residue]
         if self.is_copy(chain):
             obj, state = self.partner_name, 1
@@ -429,7 +609,20 @@ class Anchors:
             raise CmdException(f"internal error: virtual Cb pseudoatom {missing[0]} not found")
 
     def selection(self, end: tuple) -> Tuple[str, int]:
-        """PyMOL selection and state of an end from :meth:`atom`."""
+        """PyMOL selection and state of an end from :meth:`atom`.
+
+        Parameters
+        ----------
+        end : tuple
+            As :meth:`atom` returns it.
+
+        Returns
+        -------
+        selection : str
+            ``%object and index n``.
+        state : int
+            The PyMOL state.
+        """
         obj, atom, state = end
         index = self._pseudo[atom] if obj == self.vcb_name else atom
         return f"%{obj} and index {index}", state
@@ -440,7 +633,18 @@ class Anchors:
 
 
 def copy_segi(label: str) -> str:
-    """PyMOL segment ID of an assembly copy in the partner object (``"A:1"`` -> ``"A1"``)."""
+    """PyMOL segment ID of an assembly copy in the partner object (``"A:1"`` -> ``"A1"``).
+
+    Parameters
+    ----------
+    label : str
+        Copy label.
+
+    Returns
+    -------
+    segi : str
+        At most 4 characters.
+    """
     from esm_contacts.structure import parse_copy_label
 
     chain, sym = parse_copy_label(label)
@@ -557,7 +761,18 @@ def inter_end(analysis: Analysis, a: int, b: int, partners,
 
 def probability_bins(probabilities) -> np.ndarray:
     """Edges between the thickness bins: the :data:`BIN_QUANTILES` quantiles of the drawn
-    pairs' probabilities (numpy's linear quantiles); empty without pairs."""
+    pairs' probabilities (numpy's linear quantiles); empty without pairs.
+
+    Parameters
+    ----------
+    probabilities : array_like
+        The drawn pairs' probabilities.
+
+    Returns
+    -------
+    edges : numpy.ndarray
+        One edge per quantile of :data:`BIN_QUANTILES`; empty without pairs.
+    """
     p = np.asarray(probabilities, dtype=float)
     if p.size == 0:
         return np.zeros(0)
@@ -565,12 +780,38 @@ def probability_bins(probabilities) -> np.ndarray:
 
 
 def bin_of(probability: float, edges: np.ndarray) -> int:
-    """Thickness bin (0 thinnest) of a probability: the number of edges at or below it."""
+    """Thickness bin (0 thinnest) of a probability: the number of edges at or below it.
+
+    Parameters
+    ----------
+    probability : float
+        A drawn pair's probability.
+    edges : numpy.ndarray
+        :func:`probability_bins`.
+
+    Returns
+    -------
+    k : int
+        0-based bin; the thickest without edges.
+    """
     return int(np.searchsorted(edges, probability, side="right")) if len(edges) else len(DASH_RADII) - 1
 
 
 def bin_ranges(probabilities, edges: np.ndarray) -> List[Tuple[int, float, float, int]]:
-    """(bin, lowest, highest probability, pairs) of each non-empty bin, thinnest first."""
+    """(bin, lowest, highest probability, pairs) of each non-empty bin, thinnest first.
+
+    Parameters
+    ----------
+    probabilities : array_like
+        The drawn pairs' probabilities.
+    edges : numpy.ndarray
+        :func:`probability_bins`.
+
+    Returns
+    -------
+    bins : list of tuple
+        ``(k, lowest, highest, count)`` per non-empty bin.
+    """
     p = np.asarray(probabilities, dtype=float)
     bins = np.array([bin_of(x, edges) for x in p], dtype=int)
     return [(k, float(p[bins == k].min()), float(p[bins == k].max()), int(np.sum(bins == k)))
@@ -578,17 +819,56 @@ def bin_ranges(probabilities, edges: np.ndarray) -> List[Tuple[int, float, float
 
 
 def object_suffix(kind: str, k: int) -> str:
-    """Suffix of a category's distance object of bin ``k`` (0-based): ``tp1`` .. ``tp4``."""
+    """Suffix of a category's distance object of bin ``k`` (0-based): ``tp1`` .. ``tp4``.
+
+    Parameters
+    ----------
+    kind : str
+        ``tp``, ``fp`` or ``inter``.
+    k : int
+        0-based bin.
+
+    Returns
+    -------
+    suffix : str
+        ``<kind><k + 1>``.
+    """
     return f"{kind}{k + 1}"
 
 
 def split_suffix(suffix: str) -> Tuple[str, int]:
-    """(category, bin) of :func:`object_suffix`."""
+    """(category, bin) of :func:`object_suffix`.
+
+    Parameters
+    ----------
+    suffix : str
+        As :func:`object_suffix` makes it.
+
+    Returns
+    -------
+    kind : str
+        The category.
+    k : int
+        0-based bin.
+    """
     return suffix[:-1], int(suffix[-1]) - 1
 
 
 def define_colors(palette: str, _self) -> Dict[str, Tuple[str, Tuple[int, int, int]]]:
-    """The palette's colours, each name made known to PyMOL (``set_color``) when it is not."""
+    """The palette's colours, each name made known to PyMOL (``set_color``) when it is not.
+
+    Parameters
+    ----------
+    palette : str
+        A key of :data:`PALETTES`.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    colors : dict
+        Category -> ``(PyMOL colour name, RGB 0-255)``.
+    """
     colors = PALETTES[palette]
     for color, rgb in colors.values():
         if color.startswith("esm_"):  # ours: (re)defined, so a session file's palette comes back
@@ -598,6 +878,19 @@ def define_colors(palette: str, _self) -> Dict[str, Tuple[str, Tuple[int, int, i
 
 def draw(analysis: Analysis, target: Target, options: Options, model: str, _self) -> dict:
     """Draw an analysis as the group ``options.name``; replaces an earlier drawing of that name.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        The pairs to draw, classified.
+    target : Target
+        The chain drawn on.
+    options : Options
+        Validated drawing options.
+    model : str
+        The source named in the summary and the plot's title.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
 
     Returns
     -------
@@ -759,7 +1052,22 @@ def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self
 
 
 def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str:
-    """Where the homodimer partners came from, in words ('' when there are none)."""
+    """Where the homodimer partners came from, in words ('' when there are none).
+
+    Parameters
+    ----------
+    target : Target
+        The drawn chain.
+    partners : list of str
+        Partner labels of :func:`find_partners`.
+    drawn : list of str
+        The assembly copies some dash runs to.
+
+    Returns
+    -------
+    text : str
+        ``''`` without partners.
+    """
     if target.assembly is not None:
         labels = drawn or target.assembly.partners
         found = " (found for the object)" if target.assembly.automatic else ""
@@ -770,7 +1078,24 @@ def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str
 
 
 def summary(result: dict, analysis: Analysis, target: Target, options: Options) -> str:
-    """The text written to PyMOL's log."""
+    """The text written to PyMOL's log.
+
+    Parameters
+    ----------
+    result : dict
+        The drawing, as :func:`draw` builds it.
+    analysis : Analysis
+        The drawn analysis.
+    target : Target
+        The chain drawn on.
+    options : Options
+        The drawing options.
+
+    Returns
+    -------
+    summary : str
+        Several lines.
+    """
     from esm_contacts.metrics import listed_pairs
 
     counts = result["counts"]
@@ -811,13 +1136,37 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
 
 
 def claimed_names(name: str) -> List[str]:
-    """Every object name a drawing called ``name`` may hold."""
+    """Every object name a drawing called ``name`` may hold.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+
+    Returns
+    -------
+    names : list of str
+        The group, its members and their bins.
+    """
     return ([name, f"{name}_vcb", f"{name}_partner", f"{name}_key"] + [f"{name}_{kind}" for kind in COLORS]
             + [f"{name}_{object_suffix(kind, k)}" for kind in COLORS for k in range(len(DASH_RADII))])
 
 
 def is_drawing(name: str, _self) -> bool:
-    """Whether ``name`` is a group this plugin drew: it holds a category group or the legend."""
+    """Whether ``name`` is a group this plugin drew: it holds a category group or the legend.
+
+    Parameters
+    ----------
+    name : str
+        An object name.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    answer : bool
+        True for a contact drawing.
+    """
     names = _self.get_names("all")
     if name not in names or _self.get_type(name) != "object:group":
         return False
@@ -829,7 +1178,25 @@ def clear(name: str = "", _self=None) -> List[str]:
     """Delete drawings: the group ``name``, or every contact drawing when empty.
 
     Legends of ``esm_contacts_check`` (:func:`.legend.check_legends`) go the same way:
-    by their check's name, and with everything when no name is given."""
+    by their check's name, and with everything when no name is given.
+
+    Parameters
+    ----------
+    name : str
+        A drawing or check name; empty: all of them.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    deleted : list of str
+        The objects deleted.
+
+    Raises
+    ------
+    pymol.CmdException
+        No drawing or check legend of that name.
+    """
     from .legend import check_legends
 
     name = str(name).strip()

@@ -91,7 +91,13 @@ class _AnswerYes:
     askokcancel = askyesno
 
     def as_module(self) -> types.ModuleType:
-        """A ``tkMessageBox`` module whose functions are this object's answers."""
+        """A ``tkMessageBox`` module whose functions are this object's answers.
+
+        Returns
+        -------
+        module : types.ModuleType
+            With ``showinfo``, ``askyesno`` and ``askokcancel``.
+        """
         shim = types.ModuleType("tkMessageBox")
         shim.showinfo, shim.askyesno, shim.askokcancel = self.showinfo, self.askyesno, self.askokcancel
         return shim

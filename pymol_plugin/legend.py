@@ -41,12 +41,38 @@ class Frame:
     corners: Optional[List[np.ndarray]] = None
 
     def point(self, x: float, y: float) -> np.ndarray:
-        """Model coordinates of (x, y) text heights right of and below the corner."""
+        """Model coordinates of (x, y) text heights right of and below the corner.
+
+        Parameters
+        ----------
+        x : float
+            Text heights to the right.
+        y : float
+            Text heights down.
+
+        Returns
+        -------
+        point : numpy.ndarray
+            float (3,), model space.
+        """
         return self.origin + self.size * (x * self.right - y * self.up)
 
 
 def frame_beside(selection: str, _self) -> Frame:
-    """A legend frame right of ``selection`` as the camera sees it now (facing the camera)."""
+    """A legend frame right of ``selection`` as the camera sees it now (facing the camera).
+
+    Parameters
+    ----------
+    selection : str
+        What the legend is placed beside.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    frame : Frame
+        Facing the camera.
+    """
     view = _self.get_view()
     # PyMOL's view matrix is column-major: its columns are the camera axes in model space.
     right = np.array([view[0], view[3], view[6]], dtype=float)
@@ -64,7 +90,18 @@ def frame_beside(selection: str, _self) -> Frame:
 
 def structure_of(target) -> str:
     """What a legend is placed beside: the target object's polymer (waters and ions far
-    out would push it away)."""
+    out would push it away).
+
+    Parameters
+    ----------
+    target : Target
+        The drawn or checked chain.
+
+    Returns
+    -------
+    selection : str
+        ``%object and polymer``.
+    """
     return f"%{target.object} and polymer"
 
 
@@ -72,7 +109,17 @@ def zoom_with(selection: str, frame: Frame, _self) -> None:
     """Zoom on ``selection`` and the legend drawn in ``frame`` together, orientation kept.
 
     A CGO object cannot be part of an atom selection (and its axis-aligned extent is far
-    larger than a tilted panel): pseudoatoms at the panel's corners stand in for it."""
+    larger than a tilted panel): pseudoatoms at the panel's corners stand in for it.
+
+    Parameters
+    ----------
+    selection : str
+        The structure to keep in view.
+    frame : Frame
+        The legend's frame, with its ``corners`` set.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    """
     temporary = _self.get_unused_name("esm_contacts_corners")  # "_" objects: left out of zoom
     try:
         for corner in frame.corners or []:
@@ -94,13 +141,37 @@ def zoom_with(selection: str, frame: Frame, _self) -> None:
 
 
 def text_color(_self) -> List[float]:
-    """Black on a light background, white on a dark one."""
+    """Black on a light background, white on a dark one.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    rgb : list of float
+        ``[0, 0, 0]`` or ``[1, 1, 1]``.
+    """
     background = _self.get_color_tuple(_self.get_setting_tuple("bg_rgb")[1][0])
     return [0.0] * 3 if float(np.dot(background, (0.299, 0.587, 0.114))) > 0.5 else [1.0] * 3
 
 
 def rgb_of(color, _self) -> List[float]:
-    """A colour as RGB floats: a PyMOL colour name or index, or 0-255 / 0-1 triplet."""
+    """A colour as RGB floats: a PyMOL colour name or index, or 0-255 / 0-1 triplet.
+
+    Parameters
+    ----------
+    color : str, int or sequence of float
+        A PyMOL colour name or index, or an RGB triplet.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    rgb : list of float
+        Each in [0, 1].
+    """
     if isinstance(color, (tuple, list)):
         values = [float(c) for c in color]
         return [c / 255 for c in values] if max(values) > 1 else values
@@ -138,7 +209,20 @@ def _bar(cgo: list, frame: Frame, x0: float, x1: float, y: float, radius: float,
 
 
 def text_width(text: str, scale: float = 1.0) -> float:
-    """Width of stroked text in text heights."""
+    """Width of stroked text in text heights.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    scale : float
+        Its size relative to one text height.
+
+    Returns
+    -------
+    width : float
+        In text heights.
+    """
     from pymol import vfont
 
     return scale * sum(vfont.plain[c][0] for c in text if c in vfont.plain)
@@ -171,7 +255,22 @@ ROW = 1.7
 def drawing_rows(colors: Dict[str, Tuple[str, Tuple[int, int, int]]], counts: Dict[str, int],
                  bins: List[Tuple[int, float, float, int]]) -> List[Tuple[str, object, str]]:
     """The rows of a drawing's legend: (kind, swatch, text); kind is ``title``, ``color``
-    (swatch: a category's colour) or ``width`` (swatch: the bin)."""
+    (swatch: a category's colour) or ``width`` (swatch: the bin).
+
+    Parameters
+    ----------
+    colors : dict
+        Category -> (colour name, RGB 0-255), as :data:`.style.PALETTES`.
+    counts : dict
+        Dashes drawn per category.
+    bins : list of tuple
+        :func:`.drawing.bin_ranges` of the drawn pairs.
+
+    Returns
+    -------
+    rows : list of tuple
+        ``(kind, swatch, text)`` per row, top first.
+    """
     rows: List[Tuple[str, object, str]] = [("title", None, "ESM contacts")]
     shown = [kind for kind in MEANINGS if counts.get(kind)] or list(MEANINGS)
     for kind in shown:
@@ -203,12 +302,15 @@ def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
         Dashes drawn per category.
     bins : list
         :func:`.drawing.bin_ranges` of the drawn pairs.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
     frame : Frame, optional
         Where to draw (a redraw keeps its place); default beside the target's object.
 
     Returns
     -------
     frame : Frame
+        Where the legend was drawn.
     """
     frame = frame or frame_beside(structure_of(target), _self)
     ink = text_color(_self)
@@ -238,7 +340,24 @@ _DRAWN: Dict[str, dict] = {}
 
 def recolor_legend(name: str, kind: str, rgb: Sequence[float], _self) -> bool:
     """Redraw the legend of drawing ``name`` in place with category ``kind`` in ``rgb``
-    (0-1); False when the session holds no legend of it drawn here."""
+    (0-1); False when the session holds no legend of it drawn here.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+    kind : str
+        ``tp``, ``fp`` or ``inter``.
+    rgb : sequence of float
+        The new colour, each in [0, 1].
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    redrawn : bool
+        False without a legend of that drawing.
+    """
     spec = _DRAWN.get(name)
     if spec is None or f"{name}_key" not in _self.get_names("all"):
         return False
@@ -250,7 +369,22 @@ def recolor_legend(name: str, kind: str, rgb: Sequence[float], _self) -> bool:
 
 def check_legend(name: str, target, _self) -> str:
     """Draw the check's legend ``<name>_key`` beside the target's object and zoom to show
-    both (orientation kept); returns its name."""
+    both (orientation kept); returns its name.
+
+    Parameters
+    ----------
+    name : str
+        The check's name.
+    target : Target
+        The (first) model checked.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    key : str
+        The legend's CGO object.
+    """
     key = f"{name}_key"
     frame = frame_beside(structure_of(target), _self)
     ink = text_color(_self)
@@ -272,6 +406,17 @@ def check_legend(name: str, target, _self) -> str:
 
 
 def check_legends(_self) -> Dict[str, str]:
-    """Check legends still in the session: check name -> CGO object."""
+    """Check legends still in the session: check name -> CGO object.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    legends : dict
+        Check name -> CGO object.
+    """
     names = set(_self.get_names("objects"))
     return {name: key for name, key in _CHECK_LEGENDS.items() if key in names}

@@ -79,12 +79,29 @@ class Drawing:
         return int(self.P.shape[0])
 
     def position_of(self) -> Dict[tuple, int]:
-        """Map position per residue key ``(chain, res_id, ins_code)``."""
+        """Map position per residue key ``(chain, res_id, ins_code)``.
+
+        Returns
+        -------
+        positions : dict
+            ``(chain, res_id, ins_code)`` -> 0-based map position (observed residues).
+        """
         return {tuple(r[:3]): k for k, r in enumerate(self.residues) if r is not None}
 
     def kind_at(self, a: int, b: int) -> str:
         """The category of any cell: its drawn category, else the structure's verdict
-        (:func:`esm_contacts.metrics.classify_pairs`)."""
+        (:func:`esm_contacts.metrics.classify_pairs`).
+
+        Parameters
+        ----------
+        a, b : int
+            The cell's map positions, 0-based.
+
+        Returns
+        -------
+        kind : str
+            ``tp``, ``fp``, ``inter`` or ``unknown``.
+        """
         from esm_contacts.metrics import classify_pairs
 
         drawn = self.drawn_kind(a, b)
@@ -93,7 +110,18 @@ class Drawing:
         return str(classify_pairs(np.array([a]), np.array([b]), self.T, self.X)[0])
 
     def drawn_kind(self, a: int, b: int) -> Optional[str]:
-        """The category of a drawn pair (either order), None when the pair is not drawn."""
+        """The category of a drawn pair (either order), None when the pair is not drawn.
+
+        Parameters
+        ----------
+        a, b : int
+            Map positions, 0-based, either order.
+
+        Returns
+        -------
+        kind : str or None
+            ``tp``, ``fp`` or ``inter``.
+        """
         lo, hi = min(a, b), max(a, b)
         hit = np.flatnonzero((np.minimum(self.i, self.j) == lo) & (np.maximum(self.i, self.j) == hi))
         return str(self.kinds[hit[0]]) if len(hit) else None
@@ -109,6 +137,18 @@ def instance_table(_self, attribute: str) -> dict:
     On the instance, not in this module: PyMOL may import the plugin twice (its startup
     copy and the pip-installed package), and both must see the same drawings. ``vars``,
     not ``getattr``: a ``pymol2`` instance forwards unknown attributes to the global ``cmd``.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+    attribute : str
+        The attribute holding the dict.
+
+    Returns
+    -------
+    table : dict
+        Created empty on first use.
     """
     return vars(_self).setdefault(attribute, {})
 
@@ -122,12 +162,24 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
 
     Parameters
     ----------
+    name : str
+        The drawing.
     analysis : pymol_plugin.drawing.Analysis
+        The drawn pairs and the map.
     target : pymol_plugin.target.Target
+        The chain drawn on.
     options : pymol_plugin.drawing.Options
+        The drawing options (``min_identity``).
     result : dict
         :func:`pymol_plugin.drawing.draw`'s result (``colors`` there, when given, win over
         :data:`pymol_plugin.style.COLORS`).
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    entry : Drawing
+        The record kept.
     """
     from esm_contacts.structure import cb_distances, homodimer_distances, residue_identities, residue_labels
 
@@ -193,7 +245,25 @@ def _inter_ends(entry: Drawing, analysis, target, result: dict, _self) -> Dict[T
 
 
 def get(name: str = "", _self=None) -> Drawing:
-    """The record of drawing ``name`` (empty: the only or the latest one); CmdException when there is none."""
+    """The record of drawing ``name`` (empty: the only or the latest one).
+
+    Parameters
+    ----------
+    name : str
+        The drawing; empty: the latest one.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    entry : Drawing
+        Its record.
+
+    Raises
+    ------
+    pymol.CmdException
+        No drawing of that name, or none at all.
+    """
     from . import drawing
 
     table = _table(_self)
@@ -211,14 +281,38 @@ def get(name: str = "", _self=None) -> Drawing:
 
 
 def names(_self=None) -> List[str]:
-    """Names of the recorded drawings that still exist, oldest first."""
+    """Names of the recorded drawings that still exist, oldest first.
+
+    Parameters
+    ----------
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    names : list of str
+        Oldest first.
+    """
     from . import drawing
 
     return [n for n in _table(_self) if drawing.is_drawing(n, _self)]
 
 
 def remove(name: str, _self=None) -> bool:
-    """Forget a drawing and delete its pick selection and distance; True when it was recorded."""
+    """Forget a drawing and delete its pick selection and distance; True when it was recorded.
+
+    Parameters
+    ----------
+    name : str
+        The drawing.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    recorded : bool
+        Whether a record was dropped.
+    """
     existing = set(_self.get_names("all", enabled_only=0)) | set(_self.get_names("selections"))
     for obj in (pick_name(name), pick_distance_name(name)):
         if obj in existing:
@@ -240,6 +334,16 @@ def pair_rows(entry: Drawing) -> List[dict]:
     (1-based map positions), ``probability``, ``distance`` (Cb-Cb within the chain, A),
     ``inter_distance`` (shortest Cb-Cb to a partner chain, A; None without one),
     ``category`` (``tp``, ``fp``, ``inter``) and ``category_label`` (words).
+
+    Parameters
+    ----------
+    entry : Drawing
+        The drawing's record.
+
+    Returns
+    -------
+    rows : list of dict
+        One per drawn pair.
     """
     rows = []
     for a, b, p, kind in zip(entry.i.tolist(), entry.j.tolist(), entry.p.tolist(), entry.kinds.tolist()):
@@ -253,7 +357,20 @@ def pair_rows(entry: Drawing) -> List[dict]:
 
 
 def format_rows(entry: Drawing, rows: List[dict]) -> str:
-    """The pair list as a text table for the log."""
+    """The pair list as a text table for the log.
+
+    Parameters
+    ----------
+    entry : Drawing
+        The drawing's record.
+    rows : list of dict
+        :func:`pair_rows`.
+
+    Returns
+    -------
+    table : str
+        A header and one line per pair.
+    """
     lines = [f" esm_contacts_pairs: {entry.name}, {entry.label}, {len(rows)} drawn pair{'s' if len(rows) != 1 else ''}",
              f"  {'residue 1':<12} {'residue 2':<12} {'prob':>6} {'Cb-Cb':>7} {'other chain':>11}  category"]
     for row in rows:
@@ -276,7 +393,25 @@ def pick_distance_name(name: str) -> str:
 
 
 def residue_selection(entry: Drawing, position: int) -> str:
-    """PyMOL selection of the residue at a map position (author chain, number, insertion code)."""
+    """PyMOL selection of the residue at a map position (author chain, number, insertion code).
+
+    Parameters
+    ----------
+    entry : Drawing
+        The drawing's record.
+    position : int
+        Map position, 0-based.
+
+    Returns
+    -------
+    selection : str
+        ``(%obj and chain 'A' and resi \\744A)``.
+
+    Raises
+    ------
+    pymol.CmdException
+        The position has no observed residue.
+    """
     residue = entry.residues[position]
     if residue is None:
         raise CmdException(f"position {position + 1} of {entry.name} has no residue in {entry.label}")
@@ -300,11 +435,25 @@ def pick(name: str, a: int, b: int, _self) -> dict:
     A drawn homodimer pair is picked where its dash runs: the own chain's residue and the
     partner chain's (``dash`` in the result names them).
 
+    Parameters
+    ----------
+    name : str
+        The drawing; empty: the latest one.
+    a, b : int
+        Map positions, 0-based.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
     Returns
     -------
     row : dict
         The pair as :func:`pair_rows` gives it (``category`` from :meth:`Drawing.kind_at`),
         and ``dash``: the two residues picked for a homodimer pair, else None.
+
+    Raises
+    ------
+    pymol.CmdException
+        No such drawing, or a position without an observed residue.
     """
     entry = get(name, _self)
     first, second = residue_selection(entry, a), residue_selection(entry, b)
@@ -329,7 +478,22 @@ def pick(name: str, a: int, b: int, _self) -> dict:
 
 
 def selected_positions(entry: Drawing, selection: str = "sele", _self=None) -> List[int]:
-    """Map positions of the target's residues in a PyMOL selection (none when it does not exist)."""
+    """Map positions of the target's residues in a PyMOL selection (none when it does not exist).
+
+    Parameters
+    ----------
+    entry : Drawing
+        The drawing's record.
+    selection : str
+        A PyMOL selection name.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    positions : list of int
+        0-based, ascending; empty when the selection does not exist.
+    """
     if selection not in _self.get_names("selections") and selection not in _self.get_names("all"):
         return []
     keys: list = []

@@ -99,7 +99,18 @@ class Assembly:
 
     def copy(self, label: str):
         """The atoms of one chain copy, in the PyMOL object's frame (made once per label
-        and shared: copy it before changing it)."""
+        and shared: copy it before changing it).
+
+        Parameters
+        ----------
+        label : str
+            Copy label (``"A:1"``), as :attr:`partners` holds them.
+
+        Returns
+        -------
+        atoms : biotite.structure.AtomArray
+            The copy, shared.
+        """
         if label not in self._copies:
             self._copies[label] = placed_copy(self.atoms, label, self.transform)
         return self._copies[label]
@@ -179,6 +190,19 @@ def _anchors_from_rows(rows: list, altlocs: Dict[ResidueKey, str]) -> Dict[Resid
 def current_anchors(target: "Target", _self) -> Dict[ResidueKey, Dict[str, int]]:
     """Re-read the anchor atoms of a target's object (indices change with any edit).
 
+    Parameters
+    ----------
+    target : Target
+        The chain as it was read.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    atoms : dict
+        ``(chain, res_id, ins_code)`` -> ``{"CA": index, "CB": index}`` (PyMOL atom
+        indices, of the chosen altloc).
+
     Raises
     ------
     pymol.CmdException
@@ -227,6 +251,20 @@ def _restrict_chain(structure, chain: str, keep: set):
 def resolve_selection(selection: str, _self) -> Tuple[str, str]:
     """The one object and one protein chain a selection refers to.
 
+    Parameters
+    ----------
+    selection : str
+        A PyMOL selection.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    object : str
+        The object's name.
+    chain : str
+        The author chain ID.
+
     Raises
     ------
     pymol.CmdException
@@ -269,6 +307,7 @@ def load_target(selection: str, _self) -> Target:
     Returns
     -------
     target : Target
+        The chain, restricted to the selected residues.
     """
     from esm_contacts.structure import chain_sequence, load_structure, residue_identities
 
@@ -296,7 +335,21 @@ def load_target(selection: str, _self) -> Target:
 
 
 def copy_atoms(assembly, label: str):
-    """The atoms of the chain copy ``label`` (as :func:`esm_contacts.structure.homodimer_partners` names it)."""
+    """The atoms of the chain copy ``label``.
+
+    Parameters
+    ----------
+    assembly : biotite.structure.AtomArray
+        The biological assembly.
+    label : str
+        Copy label (``"A:1"``) or chain ID, as
+        :func:`esm_contacts.structure.homodimer_partners` names them.
+
+    Returns
+    -------
+    atoms : biotite.structure.AtomArray
+        :func:`esm_contacts.structure.chain_copy`.
+    """
     from esm_contacts.structure import chain_copy
 
     return chain_copy(assembly, label)
@@ -310,7 +363,20 @@ def placed_copy(assembly, label: str, transform=None):
 
 
 def split_assembly_spec(spec: str) -> Tuple[str, Optional[str]]:
-    """``"path"`` or ``"path:ID"`` (also ``"1a8o:2"``) -> (path, assembly ID or None)."""
+    """``"path"`` or ``"path:ID"`` (also ``"1a8o:2"``) -> (path, assembly ID or None).
+
+    Parameters
+    ----------
+    spec : str
+        The ``assembly`` option.
+
+    Returns
+    -------
+    path : str
+        File or PDB ID.
+    assembly_id : str or None
+        None: the first assembly that holds the chain.
+    """
     spec = str(spec).strip()
     if os.path.exists(spec) or ":" not in spec:
         return spec, None
@@ -364,12 +430,17 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         Structure file or PDB ID (cache and offline rules of
         :func:`esm_contacts.structure.load_structure`), optionally ``"path:ID"`` to
         choose the assembly.
+    _self : pymol.cmd or None
+        The PyMOL instance (cmd); unused.
     automatic : bool
         Found for the object rather than given: label it so.
+    cache_dir : str or path-like, optional
+        Download cache of :func:`esm_contacts.structure.load_assembly`; None: its default.
 
     Returns
     -------
     assembly : Assembly or None
+        The assembly attached; None where the object holds a partner chain already.
 
     Raises
     ------
@@ -413,7 +484,20 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
 
 def assembly_candidates(obj: str, _self) -> List[str]:
     """Local files of the PDB entry an object is named after (``fetch 1a8o`` writes
-    ``1a8o.cif`` to PyMOL's ``fetch_path``); the esm-contacts cache. Never the network."""
+    ``1a8o.cif`` to PyMOL's ``fetch_path``); the esm-contacts cache. Never the network.
+
+    Parameters
+    ----------
+    obj : str
+        The object's name (a PDB ID, or nothing is found).
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    paths : list of str
+        Existing files, mmCIF first; empty for a name that is not a PDB ID.
+    """
     from esm_contacts.structure import DEFAULT_CACHE, STRUCTURE_SUFFIXES
 
     if not re.match(r"^[0-9][A-Za-z0-9]{3}$", obj):
@@ -439,7 +523,20 @@ def assembly_candidates(obj: str, _self) -> List[str]:
 
 def find_assembly(target: Target, _self) -> Optional[Assembly]:
     """Try the object's own entry (:func:`assembly_candidates`) where the chain is alone
-    in its object; failures are quiet (None)."""
+    in its object; failures are quiet (None).
+
+    Parameters
+    ----------
+    target : Target
+        From :func:`load_target`; its ``assembly`` is set when one is found.
+    _self : pymol.cmd
+        The PyMOL instance (cmd).
+
+    Returns
+    -------
+    assembly : Assembly or None
+        None where none was found or it did not fit.
+    """
     if target.assembly is not None or len(_self.get_chains(f"%{target.object} and polymer.protein")) != 1:
         return None
     for path in assembly_candidates(target.object, _self):

@@ -58,7 +58,27 @@ MSA_SIZES = (16, 32, 64)
 
 
 def parse_entry(text: str):
-    """``STRUCTURE:CHAIN[:MSA]`` -> (structure path, chain, msa path or None)."""
+    """``STRUCTURE:CHAIN[:MSA]`` -> (structure path, chain, msa path or None).
+
+    Parameters
+    ----------
+    text : str
+        One ``entries`` argument of the command line.
+
+    Returns
+    -------
+    structure : str
+        Structure file path.
+    chain : str
+        Chain ID.
+    msa : str or None
+        Alignment path, None without one.
+
+    Raises
+    ------
+    ValueError
+        Not two or three non-empty fields.
+    """
     parts = text.split(":")
     if len(parts) not in (2, 3) or not all(parts):
         raise ValueError(f"entry {text!r}: expected STRUCTURE:CHAIN or STRUCTURE:CHAIN:MSA")
@@ -67,6 +87,11 @@ def parse_entry(text: str):
 
 def load_entry(text: str) -> dict:
     """Everything an entry needs before the model: structure, chain, MSA rows, truth.
+
+    Parameters
+    ----------
+    text : str
+        ``STRUCTURE:CHAIN[:MSA]``.
 
     Returns
     -------
@@ -96,6 +121,16 @@ def single_variants(predictor: ContactPredictor):
     A top-k row needs k heads with a positive regression weight
     (:meth:`esm_contacts.regression.ContactRegression.top_heads`); others are skipped
     with a notice. Top-k maps rank pairs; their values (near 0.5) are not probabilities.
+
+    Parameters
+    ----------
+    predictor : ContactPredictor
+        The loaded model.
+
+    Returns
+    -------
+    variants : list of tuple
+        ``(name, function)``, single sequence first.
     """
     found = [("single sequence", predictor.predict)]
     positive = int((predictor.weight > 0).sum())
