@@ -20,6 +20,8 @@ import math
 import os
 import sys
 import time
+
+from .metrics import MIN_SEP
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -176,7 +178,8 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--out", help="output file: .rr/.casp, .csv, .npy or another contact format (README); "
                         "'{name}' is replaced by the record name; .pb (ChimeraX pseudobonds) from a structure INPUT")
     _declare_format(parser, "--out")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum sequence separation of listed pairs (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP,
+                        help=f"minimum sequence separation of listed pairs (default {MIN_SEP})")
     parser.add_argument("--top", default=None, help="pairs to list: L, L/2, L/5, a number or all (default: L on the terminal, all in files)")
     parser.add_argument("--msa", help="alignment (a3m, aligned FASTA, Stockholm) to ensemble over; its first row is the query")
     parser.add_argument("--num-seqs", type=_option("count", "--num-seqs"), default=64, help="sequences of the MSA to use (default 64)")
@@ -487,7 +490,7 @@ def _add_evaluate(subparsers) -> None:
                         "aligned to the chain (default: PRED's when it carries one)")
     parser.add_argument("--plot", help="contact-map figure (.png, .svg or .pdf)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6,
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP,
                         help="smallest separation evaluated, plotted and checked against the homodimer (default 6)")
     _declare_min_identity(parser)
     parser.set_defaults(func=_run_evaluate)
@@ -682,7 +685,7 @@ def _add_evaluate_set(subparsers) -> None:
     parser.add_argument("list", metavar="LIST")
     _declare_format(parser, "every prediction of LIST")
     parser.add_argument("--out", help="per-protein rows as CSV")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="smallest separation evaluated (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP, help=f"smallest separation evaluated (default {MIN_SEP})")
     parser.add_argument("--percent", action=argparse.BooleanOptionalAction, default=True,
                         help="percentages (default) or fractions")
     _declare_min_identity(parser)
@@ -786,7 +789,8 @@ def _add_train_regression(subparsers) -> None:
                         help="training chains, e.g. a.cif:A b.pdb:B")
     parser.add_argument("--out", required=True, help="output *-contact-regression.pt")
     parser.add_argument("--C", type=_option("positive", "--C"), default=0.15, help="inverse L1 strength, scikit-learn's C (default 0.15)")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6, help="minimum separation of training pairs (default 6)")
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP,
+                        help=f"minimum separation of training pairs (default {MIN_SEP})")
     parser.add_argument("--validation", type=_option("fraction", "--validation"), default=0.2,
                         help="fraction of the chains held out for the precision table (default 0.2; 0: none; "
                         "skipped with a notice for a single chain)")
@@ -988,7 +992,7 @@ def _add_predict_many(subparsers) -> None:
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
                         help="transformer precision (half precision on GPUs only)")
     parser.add_argument("--top", default="2L", help="pairs per record: 2L (default), L, L/2, a number or all")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6,
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP,
                         help="minimum sequence separation of listed pairs (default 6)")
     parser.add_argument("--min-probability", type=_option("probability", "--min-probability"), metavar="P",
                         help="list only pairs with at least this probability")
@@ -1024,7 +1028,7 @@ def _add_validate_many(subparsers) -> None:
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
                         help="transformer precision (half precision on GPUs only)")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L (default), L/2, 2L, a number or all")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP)
     parser.add_argument("--threshold", type=_option("probability", "--threshold"),
                         help="only predicted contacts with probability >= this")
     parser.add_argument("--max-tokens", type=_option("count", "--max-tokens"), metavar="N",
@@ -1078,7 +1082,7 @@ def _add_validate(subparsers) -> None:
     _declare_model_options(parser, "predict with this ESM model (name, .pt, Hugging Face ID or directory) instead "
                            "of reading PRED")
     parser.add_argument("--top", default="L", help="predicted contacts to use: L, L/2, L/5, a number or all (default L)")
-    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=6)
+    parser.add_argument("--min-sep", type=_option("count", "--min-sep"), default=MIN_SEP)
     parser.add_argument("--threshold", type=_option("probability", "--threshold"), help="only predicted contacts with probability >= this")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plot", help="per-residue support plot (PNG or SVG); several models: one line each")

@@ -41,7 +41,7 @@ import numpy as np
 
 from .files import check_input_file
 from .formats import PairList, check_map, find_format
-from .metrics import ranked_pairs
+from .metrics import MIN_SEP, ranked_pairs
 
 __all__ = ["contact_format", "check_output_path", "atomic_write", "part_prefix", "remove_stale_parts",
            "write_contacts", "write_pairs", "read_contacts", "pad_unlisted"]
@@ -257,7 +257,7 @@ def write_contacts(
     P: np.ndarray,
     sequence: Optional[str] = None,
     pairs: Optional[Tuple[np.ndarray, np.ndarray]] = None,
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     target: str = "query",
     method: str = "ESM attention contacts (esm-contacts)",
     format: Optional[str] = None,

@@ -39,6 +39,7 @@ import numpy as np
 __all__ = [
     "RANGES",
     "TOPS",
+    "MIN_SEP",
     "range_of",
     "range_mask",
     "parse_top",
@@ -63,6 +64,9 @@ __all__ = [
 
 RANGES: Dict[str, Tuple[int, Optional[int]]] = {"local": (3, 6), "short": (6, 12), "medium": (12, 24), "long": (24, None)}
 TOPS: Tuple[str, ...] = ("L", "L/2", "L/5")
+#: Smallest sequence separation listed, scored and trained on by default: where the short
+#: range starts (DESIGN.md); every ``min_sep`` default and ``--min-sep`` reads it.
+MIN_SEP = RANGES["short"][0]
 AUC_STEPS = 10
 
 Table = Dict[str, Dict[str, float]]
@@ -199,7 +203,7 @@ def _check_pair(P: np.ndarray, T: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 def top_pairs(
     P: np.ndarray,
     top: Union[str, int, None] = "L",
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     threshold: Optional[float] = None,
     max_sep: Optional[int] = None,
     T: Optional[np.ndarray] = None,
@@ -267,7 +271,7 @@ def top_pairs(
     return i, j, P[i, j].astype(np.float64)
 
 
-def listed_pairs(P: np.ndarray, min_sep: int = 6, max_sep: Optional[int] = None) -> int:
+def listed_pairs(P: np.ndarray, min_sep: int = MIN_SEP, max_sep: Optional[int] = None) -> int:
     """How many pairs ``i < j`` with ``min_sep <= j - i < max_sep`` a map lists (not NaN).
 
     A dense map lists every such pair; one read from an RR/CSV file the pairs it holds.
@@ -375,7 +379,7 @@ def rank_cells(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[n
     return i[order].astype(np.int64), j[order].astype(np.int64)
 
 
-def ranked_pairs(P: np.ndarray, min_sep: int = 6) -> Tuple[np.ndarray, np.ndarray]:
+def ranked_pairs(P: np.ndarray, min_sep: int = MIN_SEP) -> Tuple[np.ndarray, np.ndarray]:
     """All listed pairs ``i < j`` with ``j - i >= min_sep``, by probability (ties: lower i, then j).
 
     The ranking of :func:`top_pairs` with no cut: NaN (unlisted) pairs are left out.
@@ -408,7 +412,7 @@ def precision_at(
     P: np.ndarray,
     T: np.ndarray,
     top: Union[str, int, None] = "L",
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     max_sep: Optional[int] = None,
 ) -> Tuple[int, int]:
     """True contacts among the top-ranked known pairs, and how many pairs were due.
@@ -660,7 +664,7 @@ def _known_pairs(P: np.ndarray, T: np.ndarray, min_sep: int) -> Tuple[np.ndarray
     return np.nonzero(_listed(P, separation_band(P.shape[0], min_sep) & (T >= 0)))
 
 
-def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = 6) -> Dict[str, np.ndarray]:
+def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = MIN_SEP) -> Dict[str, np.ndarray]:
     """Reliability curve of the probabilities: observed contact rate per probability bin.
 
     Parameters
@@ -706,7 +710,7 @@ def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = 6) 
 
 
 def false_positive_distances(
-    P: np.ndarray, T: np.ndarray, top: Union[str, int, None] = "L", min_sep: int = 6
+    P: np.ndarray, T: np.ndarray, top: Union[str, int, None] = "L", min_sep: int = MIN_SEP
 ) -> np.ndarray:
     """Manhattan distance of each top-ranked false positive to the nearest true contact.
 
@@ -791,7 +795,7 @@ def classify_pairs(i: np.ndarray, j: np.ndarray, T: np.ndarray, X: Optional[np.n
 
 
 def homodimer_explained(
-    P: np.ndarray, T: np.ndarray, X: np.ndarray, top: Union[str, int, None] = "L", min_sep: int = 6
+    P: np.ndarray, T: np.ndarray, X: np.ndarray, top: Union[str, int, None] = "L", min_sep: int = MIN_SEP
 ) -> Dict[str, Any]:
     """How many top-ranked false positives are contacts between chains of a homodimer.
 

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .io import atomic_write, check_output_path
-from .metrics import RANGES, classify_pairs, evaluate, top_pairs
+from .metrics import MIN_SEP, RANGES, classify_pairs, evaluate, top_pairs
 
 __all__ = ["FIGURE_SUFFIXES", "MARKER_COLORS", "check_figure_path", "plot_contact_map", "plot_residue_support",
            "plot_head_weights"]
@@ -96,7 +96,7 @@ def plot_contact_map(
     path: Union[str, Path],
     X: Optional[np.ndarray] = None,
     top: Union[str, int, None] = "L",
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     title: Optional[str] = None,
 ) -> Path:
     """Predicted probabilities above the diagonal, true contacts below, top pairs marked.

@@ -32,6 +32,7 @@ import torch
 
 from .attention import HEAD_CHUNK, add_weighted_heads, nonzero_heads, residue_attentions
 from .catalog import DEFAULT_MODEL
+from .metrics import MIN_SEP
 from .models import load_model, resolve_device
 from .options import whole_number
 from .progress import progress_bar
@@ -365,7 +366,7 @@ class ContactPredictor:
         # In place: uncovered cells were never added to and stay 0.
         return np.divide(total, counts, out=total, where=counts > 0)
 
-    def predict_top(self, sequence: str, top: Union[str, int, None] = "L", min_sep: int = 6,
+    def predict_top(self, sequence: str, top: Union[str, int, None] = "L", min_sep: int = MIN_SEP,
                     max_memory: Optional[float] = None, progress: bool = False):
         """The top pairs of one sequence without its (L, L) map: for sequences of any length.
 

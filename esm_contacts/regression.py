@@ -45,6 +45,7 @@ from .checkpoints import (
     safe_load,
 )
 from .messages import size_text
+from .metrics import MIN_SEP
 from .progress import progress_bar
 from .sequence import clean_sequence
 
@@ -285,7 +286,7 @@ def _regression_metadata(path: Path, text) -> dict:
 
 
 def training_pairs(
-    contacts: np.ndarray, min_sep: int = 6, max_sep: Optional[int] = None
+    contacts: np.ndarray, min_sep: int = MIN_SEP, max_sep: Optional[int] = None
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Pairs i < j with ``min_sep <= j - i`` (``< max_sep``) whose truth is known.
 
@@ -529,7 +530,7 @@ def train_regression(
     sequences: Sequence[str],
     contacts: Sequence[np.ndarray],
     C: float = 0.15,
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     ranges: Optional[Sequence[str]] = None,
     top_heads: Optional[int] = None,
     max_pairs: Optional[int] = None,

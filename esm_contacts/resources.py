@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .messages import size_text
+from .metrics import MIN_SEP
 
 __all__ = [
     "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
@@ -357,7 +358,7 @@ def output_bytes(spec, length: int, count: Optional[int], min_sep: int) -> int:
     return 512 + 2 * length + pairs * line
 
 
-def check_prediction_resources(lengths: Sequence[int], top, context: int, heads: int, *, min_sep: int = 6,
+def check_prediction_resources(lengths: Sequence[int], top, context: int, heads: int, *, min_sep: int = MIN_SEP,
                                msa: bool = False, evaluate: bool = False, spec=None,
                                outputs: Optional[Sequence[Path]] = None, max_memory: Optional[float] = None,
                                model_bytes: int = 0, model_name: str = "the default model",

@@ -35,6 +35,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .metrics import MIN_SEP
+
 __all__ = [
     "RegisterHint",
     "Validation",
@@ -345,7 +347,7 @@ def validate(
     structure,
     chain: str,
     top: Union[str, int, None] = "L",
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     threshold: Optional[float] = None,
     sequence: Optional[str] = None,
     name: str = "model",

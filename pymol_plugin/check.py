@@ -15,6 +15,8 @@ import numpy as np
 
 from pymol import CmdException, cmd
 
+from esm_contacts.metrics import MIN_SEP
+
 from . import commands, drawing
 from .legend import CHECK_MEANING, CHECK_NO_EVIDENCE_COLOR, CHECK_SPECTRUM, check_legend
 from .target import Target, load_target
@@ -124,7 +126,7 @@ def _apply(result, index: np.ndarray, target: Target, name: str, _self) -> int:
     return len(hinted)
 
 
-def esm_contacts_check(selection, pred=commands.DEFAULT_MODEL, top="L", name="esm_check", min_sep=6,
+def esm_contacts_check(selection, pred=commands.DEFAULT_MODEL, top="L", name="esm_check", min_sep=MIN_SEP,
                        threshold="", device="auto", min_identity="", *, _self=cmd):
     """
 DESCRIPTION

@@ -34,7 +34,7 @@ import numpy as np
 
 from pymol import CmdException
 
-from esm_contacts.metrics import RANGES
+from esm_contacts.metrics import MIN_SEP, RANGES
 
 from .style import BIN_QUANTILES, COLORS, DASH_RADII, DASH_WIDTHS, DEFAULT_PALETTE, PALETTES
 from .target import Target, insertion_code
@@ -51,7 +51,7 @@ class Options:
     """Validated drawing options (PyMOL passes every argument as a string)."""
 
     top: str = "L"
-    min_sep: int = 6
+    min_sep: int = MIN_SEP
     range: str = "all"
     threshold: Optional[float] = None
     name: str = "esm"

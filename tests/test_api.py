@@ -95,3 +95,43 @@ def test_one_offline_rule_for_weights_and_structures(monkeypatch, tmp_path):
     monkeypatch.setenv(OFFLINE_ENV, "yes")
     with pytest.raises(FileNotFoundError, match=f"{OFFLINE_ENV} forbids fetching"):
         load_structure("9zzz", cache_dir=tmp_path)
+
+
+def test_one_default_minimum_separation_everywhere():
+    """Every min_sep default of the library, the plugin and the command line is metrics.MIN_SEP."""
+    import argparse
+
+    import pymol_plugin.check
+    import pymol_plugin.commands
+    import pymol_plugin.drawing
+    from esm_contacts.cli import build_parser
+    from esm_contacts.metrics import MIN_SEP, RANGES
+
+    assert MIN_SEP == RANGES["short"][0] == 6  # DESIGN.md: short range starts at 6
+    _import_every_module()
+    modules = [importlib.import_module(f"esm_contacts.{name}") for name in esm_contacts._MODULES]
+    modules += [pymol_plugin.check, pymol_plugin.commands, pymol_plugin.drawing]
+    defaults = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            for function in (value, *vars(value).values()) if inspect.isclass(value) else (value,):
+                if not callable(function) or getattr(function, "__module__", None) != module.__name__:
+                    continue
+                try:
+                    parameter = inspect.signature(function).parameters.get("min_sep")
+                except (TypeError, ValueError):
+                    continue
+                if parameter is not None and parameter.default is not inspect.Parameter.empty:
+                    defaults[f"{module.__name__}.{getattr(function, '__qualname__', name)}"] = parameter.default
+    assert len(defaults) >= 15
+    assert {key: value for key, value in defaults.items() if value not in (MIN_SEP, None)} == {}
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    cli_defaults = {
+        name: action.default
+        for name, parser in subcommands.choices.items()
+        for action in parser._actions
+        if "--min-sep" in action.option_strings
+    }
+    # convert-contacts converts every listed pair unless told otherwise: its default is 1.
+    assert cli_defaults.pop("convert-contacts") == 1
+    assert len(cli_defaults) >= 6 and set(cli_defaults.values()) == {MIN_SEP}
