@@ -67,7 +67,7 @@ __all__ = [
 
 #: Rows the MSA Transformer's row-position table holds (fair-esm's ``msa_position_embedding``).
 MAX_ROWS = 1024
-#: ``max_tokens_per_msa`` default: None, the chunk :func:`chunk_tokens` chooses from the memory bound.
+#: ``max_tokens_per_msa`` default: None, the chunk :func:`chunk_tokens` chooses from the bound.
 MAX_TOKENS_PER_MSA = None
 #: Row selection of the MSA Transformer paper: greedy maximum mean Hamming distance (``"diverse"``).
 DEFAULT_STRATEGY = "diverse"
@@ -157,7 +157,7 @@ def msa_tokens(alphabet, rows: Sequence[str], letters: frozenset) -> torch.Tenso
 
 
 def chunk_tokens(model, rows: int, width: int, max_tokens_per_msa: Optional[int] = None) -> int:
-    """Tokens per chunk of a run over ``rows`` x ``width`` tokens: the caller's, else the automatic choice.
+    """Tokens per chunk of a run over ``rows`` x ``width`` tokens: the caller's, else automatic.
 
     Parameters
     ----------
@@ -177,8 +177,9 @@ def chunk_tokens(model, rows: int, width: int, max_tokens_per_msa: Optional[int]
     from .resources import msa_chunk_tokens
 
     length = width - int(model.prepend_bos) - int(model.append_eos)
-    return msa_chunk_tokens(length, rows, int(model.args.embed_dim), int(model.args.attention_heads),
-                            int(model.args.ffn_embed_dim))
+    shape = model.args
+    return msa_chunk_tokens(length, rows, int(shape.embed_dim), int(shape.attention_heads),
+                            int(shape.ffn_embed_dim))
 
 
 def _row_chunks(total: int, size: int) -> List[slice]:
@@ -233,7 +234,8 @@ def _feed_forward(block, x: torch.Tensor, chunk_rows: int) -> None:
 
 
 @torch.no_grad()
-def row_attentions(model, tokens: torch.Tensor, max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
+def row_attentions(model, tokens: torch.Tensor,
+                   max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
                    bar=None) -> Iterator[Tuple[int, torch.Tensor]]:
     """Run the MSA Transformer layer by layer and yield each layer's tied row attention.
 

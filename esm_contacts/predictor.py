@@ -156,8 +156,8 @@ class ContactPredictor:
         self.is_msa_transformer = msa_transformer.is_msa_transformer(model)
         first = model.layers[0]
         self.num_heads = (first.row_self_attention.layer if self.is_msa_transformer else first.self_attn).num_heads
-        # MSA Transformer: tokens (rows x columns) per chunk of its layers; None: chosen per run from
-        # the memory bound (esm_contacts.msa_transformer.chunk_tokens).
+        # MSA Transformer: tokens (rows x columns) per chunk of its layers; None: chosen per
+        # run from the memory bound (esm_contacts.msa_transformer.chunk_tokens).
         self.max_tokens_per_msa = (None if max_tokens_per_msa is None
                                    else whole_number(max_tokens_per_msa, "max_tokens_per_msa"))
         # Copies in float32, kept apart from the (possibly half-precision) model.
@@ -252,7 +252,8 @@ class ContactPredictor:
                                msa=msa, listed=listed, sparse=sparse,
                                msa_rows=(rows or 1) if self.is_msa_transformer else None,
                                max_tokens_per_msa=self.max_tokens_per_msa,
-                               ffn_dim=getattr(getattr(self.model, "args", None), "ffn_embed_dim", None))
+                               ffn_dim=getattr(getattr(self.model, "args", None), "ffn_embed_dim",
+                                               None))
 
     def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
                      listed: Optional[Sequence[Optional[int]]] = None, sparse=False, rows: Optional[int] = None) -> int:

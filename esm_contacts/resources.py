@@ -114,7 +114,8 @@ def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn
     T = L + 1 tokens a row, R rows, c = ``max_tokens_per_msa`` (a chunk at most R*T tokens): the
     activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm,
     projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with its R x R
-    attention, the (L, L) sum and map. ``max_tokens_per_msa`` None: the chunk :func:`msa_chunk_tokens` chooses.
+    attention, the (L, L) sum and map. ``max_tokens_per_msa`` None: the chunk
+    :func:`msa_chunk_tokens` chooses.
     """
     if max_tokens_per_msa is None:
         max_tokens_per_msa = msa_chunk_tokens(length, rows, embed_dim, heads, ffn_dim)
@@ -126,8 +127,8 @@ def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn
     return int(4 * work + 20 * length * length)
 
 
-def msa_chunk_tokens(length: int, rows: int, embed_dim: int, heads: int, ffn_dim: Optional[int] = None,
-                     budget: int = MSA_CHUNK_BUDGET) -> int:
+def msa_chunk_tokens(length: int, rows: int, embed_dim: int, heads: int,
+                     ffn_dim: Optional[int] = None, budget: int = MSA_CHUNK_BUDGET) -> int:
     """The ``max_tokens_per_msa`` of an MSA Transformer run when the caller gives none.
 
     The largest chunk c (tokens, rows x columns) whose estimate stays within the estimate of
@@ -137,11 +138,12 @@ def msa_chunk_tokens(length: int, rows: int, embed_dim: int, heads: int, ffn_dim
         msa_transformer_work(c) <= msa_transformer_work(1) + budget
 
     So the chunks add at most ``budget`` (256 MiB) to what the run needs whatever its
-    chunking (the activations, one layer's row attention, one row and one column), and a
-    peak that grows with the alignment never comes from the chunk. Larger chunks do the same
-    arithmetic in fewer, larger steps (fewer thread fork/joins; on 2 cores 1024 and 4096 tokens
-    take the same CPU time); fair-esm's default (2^14 tokens) would add about 1.6 GB for the
-    full-size model. The whole alignment (R*T tokens) when it fits.
+    chunking (the activations, one layer's row attention, one row and one column): what grows
+    with the alignment never comes from the chunk. Larger chunks do the same arithmetic in
+    fewer, larger steps (fewer thread fork/joins, which a loaded machine makes costly; one
+    full-size layer at R = 128 on one thread takes the same CPU time at 1024 and 4096 tokens);
+    fair-esm's default (2^14 tokens) would add about 1.6 GB for the full-size model. The whole
+    alignment (R*T tokens) when it fits.
 
     Parameters
     ----------
@@ -222,8 +224,8 @@ def estimate_memory(
     if not lengths:
         return 0
     if msa_rows is not None:
-        work = max(msa_transformer_work(n, int(msa_rows), embed_dim, heads, ffn_dim, max_tokens_per_msa)
-                   for n in lengths)
+        work = max(msa_transformer_work(n, int(msa_rows), embed_dim, heads, ffn_dim,
+                                        max_tokens_per_msa) for n in lengths)
         maps = sum(MAP_BYTES * n * n for n in lengths)
         ranking = 0
         if listed is not None:

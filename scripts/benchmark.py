@@ -21,7 +21,7 @@ Examples
 --------
 python scripts/benchmark.py                          # L = 256, 512, 1022, 2000, 5000
 python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
-python scripts/benchmark.py --msa-transformer --rows 128 --msa-repeats 2   # interleaved: ours, fair-esm, ...
+python scripts/benchmark.py --msa-transformer --rows 128 --msa-repeats 2   # ours, fair-esm, ...
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
 python scripts/benchmark.py --load                   # load peak against the model's size, and fair-esm's loader's
@@ -167,7 +167,7 @@ def load_average() -> str:
 
 
 def timed(function, device: torch.device):
-    """(wall seconds, CPU seconds of this process, peak bytes, 1-minute load average before) of one call."""
+    """(wall s, CPU s of this process, peak bytes, 1-minute load average before) of one call."""
     load, cpu = load_average(), time.process_time()
     seconds, peak = measure(function, device=device)
     return seconds, time.process_time() - cpu, peak, load
@@ -189,29 +189,34 @@ def msa_transformer_benchmark(args) -> int:
           f"{predictor.max_tokens_per_msa or 'automatic'}, fair-esm's "
           f"{predictor.model.layers[0].row_self_attention.layer.max_tokens_per_msa}; "
           f"{args.msa_repeats} interleaved run(s) each (ours, fair-esm, ours, ...): medians")
-    print("| R | chunk (tokens) | ours time (s) | ours CPU (s) | ours peak (GB) | estimate (GB) | fair-esm time (s) "
-          "| fair-esm CPU (s) | fair-esm peak (GB) | time ratio | CPU ratio | memory ratio | max abs diff | load avg |")
+    print("| R | chunk (tokens) | ours time (s) | ours CPU (s) | ours peak (GB) | estimate (GB) "
+          "| fair-esm time (s) | fair-esm CPU (s) | fair-esm peak (GB) | time ratio | CPU ratio "
+          "| memory ratio | max abs diff | load avg |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for rows in args.rows:
         alignment = random_alignment(rng, args.msa_length, rows)
-        chunk = chunk_tokens(predictor.model, rows, args.msa_length + 1, predictor.max_tokens_per_msa)
+        chunk = chunk_tokens(predictor.model, rows, args.msa_length + 1,
+                             predictor.max_tokens_per_msa)
         estimate = predictor.estimate_memory([args.msa_length], rows=rows)
         maps, ours, theirs = {}, [], []
         for _ in range(args.msa_repeats):
-            ours.append(timed(lambda: maps.update(ours=predictor.predict_msa(alignment, rows, "first")),
-                              predictor.device))
+            ours.append(timed(lambda: maps.update(
+                ours=predictor.predict_msa(alignment, rows, "first")), predictor.device))
             if not args.no_fair_esm:
-                theirs.append(timed(lambda: maps.update(theirs=fair_esm_msa(predictor, alignment)), predictor.device))
+                theirs.append(timed(lambda: maps.update(
+                    theirs=fair_esm_msa(predictor, alignment)), predictor.device))
         loads = [run[3] for pair in zip(ours, theirs or ours) for run in pair]
         ours_time, ours_cpu = (statistics.median(run[k] for run in ours) for k in (0, 1))
         ours_peak = max(run[2] for run in ours)
-        row = f"| {rows} | {chunk} | {ours_time:.1f} | {ours_cpu:.1f} | {ours_peak / 1e9:.3f} | {estimate / 1e9:.3f} |"
+        row = (f"| {rows} | {chunk} | {ours_time:.1f} | {ours_cpu:.1f} | {ours_peak / 1e9:.3f}"
+               f" | {estimate / 1e9:.3f} |")
         if theirs:
             theirs_time, theirs_cpu = (statistics.median(run[k] for run in theirs) for k in (0, 1))
             theirs_peak = max(run[2] for run in theirs)
             difference = np.abs(maps["ours"] - maps["theirs"]).max()
-            row += (f" {theirs_time:.1f} | {theirs_cpu:.1f} | {theirs_peak / 1e9:.3f} | {ours_time / theirs_time:.2f} |"
-                    f" {ours_cpu / theirs_cpu:.2f} | {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
+            row += (f" {theirs_time:.1f} | {theirs_cpu:.1f} | {theirs_peak / 1e9:.3f}"
+                    f" | {ours_time / theirs_time:.2f} | {ours_cpu / theirs_cpu:.2f}"
+                    f" | {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
         else:
             row += " n/a | n/a | n/a | | | | |"
         print(row + f" {' / '.join(loads)} |", flush=True)
@@ -285,7 +290,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[32, 64, 128], help="alignment depths R")
     parser.add_argument("--msa-length", type=int, default=300, help="alignment columns L")
     parser.add_argument("--msa-repeats", type=int, default=1,
-                        help="interleaved runs (ours, fair-esm, ours, ...) per depth; medians reported")
+                        help="interleaved runs (ours, fair-esm, ours, ...) per depth; medians")
     parser.add_argument("--max-tokens-per-msa", type=int, default=None,
                         help="our chunk in tokens (default: automatic, from the memory bound)")
     parser.add_argument("--load", action="store_true",

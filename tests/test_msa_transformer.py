@@ -194,14 +194,16 @@ def independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk):
     width = length + 1
     row_chunk = min(max(chunk, width), rows * width)
     column_chunk = min(max(chunk, rows), rows * width)
-    return 4 * (rows * width * embed_dim + 4 * heads * width ** 2 + row_chunk * (8 * embed_dim + 6 * ffn_dim)
+    return 4 * (rows * width * embed_dim + 4 * heads * width ** 2
+                + row_chunk * (8 * embed_dim + 6 * ffn_dim)
                 + column_chunk * (6 * embed_dim + 3 * heads * rows)) + 20 * length ** 2
 
 
 @pytest.mark.parametrize("length, rows, embed_dim, heads, ffn_dim", [
-    (300, 1, 768, 12, 3072), (300, 32, 768, 12, 3072), (300, 128, 768, 12, 3072), (1023, 1024, 768, 12, 3072),
-    (50, 7, 32, 4, 64), (9, 1000, 32, 4, 64)])
-def test_automatic_chunk_is_the_largest_within_256_mib_of_the_smallest(length, rows, embed_dim, heads, ffn_dim):
+    (300, 1, 768, 12, 3072), (300, 32, 768, 12, 3072), (300, 128, 768, 12, 3072),
+    (1023, 1024, 768, 12, 3072), (50, 7, 32, 4, 64), (9, 1000, 32, 4, 64)])
+def test_automatic_chunk_is_the_largest_within_256_mib_of_the_smallest(
+        length, rows, embed_dim, heads, ffn_dim):
     from esm_contacts.resources import msa_chunk_tokens
 
     chunk = msa_chunk_tokens(length, rows, embed_dim, heads, ffn_dim)
@@ -218,7 +220,7 @@ def test_automatic_chunk_is_the_largest_within_256_mib_of_the_smallest(length, r
 
 
 def test_chunk_is_automatic_unless_given_and_the_run_uses_it(tiny_msa_transformer, monkeypatch):
-    """The run's row and column chunks come from the automatic rule, or from the caller's max_tokens_per_msa."""
+    """The run's row and column chunks: the automatic rule's, or the caller's max_tokens_per_msa."""
     from esm_contacts import msa_transformer
 
     sizes = []
@@ -232,14 +234,16 @@ def test_chunk_is_automatic_unless_given_and_the_run_uses_it(tiny_msa_transforme
     # tiny widths: 256 MiB holds the whole alignment (10 rows x 31 tokens) in one chunk
     assert set(sizes) == {(10, 10), (31, 31)}
     sizes.clear()
-    given = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu", max_tokens_per_msa=70)
+    given = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu",
+                                             max_tokens_per_msa=70)
     given.predict_msa(alignment, strategy="first")
     assert set(sizes) == {(10, 70 // 31), (31, 70 // 10)}
     model = automatic.model
     assert msa_transformer.chunk_tokens(model, 128, 301, 85) == 85
-    chunk = msa_transformer.chunk_tokens(model, 128, 301)  # the model's own widths: 32 dims, 4 heads, 64
+    chunk = msa_transformer.chunk_tokens(model, 128, 301)  # the model's widths: 32, 4 heads, 64
     limit = independent_bound(300, 128, 32, 4, 64, 1) + 2 ** 28
-    assert independent_bound(300, 128, 32, 4, 64, chunk) <= limit < independent_bound(300, 128, 32, 4, 64, chunk + 1)
+    assert independent_bound(300, 128, 32, 4, 64, chunk) <= limit
+    assert independent_bound(300, 128, 32, 4, 64, chunk + 1) > limit
 
 
 PEAK = """
@@ -251,7 +255,8 @@ from tiny_models import tiny_msa_transformer
 from esm_contacts.predictor import ContactPredictor
 
 def kib(field):
-    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field + ":"))
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
 
 # One layer of the full-size widths (768 dims, 12 heads): chunks, activations and attention large
 # enough for the allocator's noise not to matter.
@@ -259,13 +264,15 @@ model = tiny_msa_transformer(layers=1, heads=12, embed_dim=768)
 rng = np.random.default_rng(0)
 letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
 for chunk in (None, 301):
-    predictor = ContactPredictor(model, esm.Alphabet.from_architecture("msa_transformer"), device="cpu",
-                                 max_tokens_per_msa=chunk)
-    predictor.predict_msa([("q", "MKTAYIAKQR"), ("r", "MKTAY-AKQR")], strategy="first")  # one-off costs
+    predictor = ContactPredictor(model, esm.Alphabet.from_architecture("msa_transformer"),
+                                 device="cpu", max_tokens_per_msa=chunk)
+    # one-off costs first
+    predictor.predict_msa([("q", "MKTAYIAKQR"), ("r", "MKTAY-AKQR")], strategy="first")
     rows = [("".join(rng.choice(letters, 200))) for _ in range(64)]
     alignment = [(str(k), row) for k, row in enumerate(rows)]
     estimate = predictor.estimate_memory([200], rows=64)
-    ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed pages back to the system: a run cannot reuse them unseen
+    # freed pages back to the system: a run cannot reuse them unseen
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     open("/proc/self/clear_refs", "w").write("5")
     before = kib("VmRSS")
     predictor.predict_msa(alignment, num_seqs=64, strategy="first")
@@ -273,15 +280,17 @@ for chunk in (None, 301):
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc needed to measure the peak")
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
+                    reason="Linux /proc needed to measure the peak")
 def test_estimate_bounds_the_measured_peak(tmp_path):
-    """The process's high-water mark above its resident set (MEASURING.md) stays within the estimate,
-    with the automatic chunk and with one row a chunk."""
+    """The process's high-water mark above its resident set (MEASURING.md) stays within the
+    estimate, with the automatic chunk and with one row a chunk."""
     script = tmp_path / "peak.py"
     script.write_text(PEAK)
     root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, str(script), str(root / "tests")], capture_output=True, text=True,
-                            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"})
+    environment = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"}
+    result = subprocess.run([sys.executable, str(script), str(root / "tests")], capture_output=True,
+                            text=True, env=environment)
     assert result.returncode == 0, result.stderr
     for line in result.stdout.splitlines():
         chunk, peak, estimate = line.split()
