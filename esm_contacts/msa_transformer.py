@@ -30,6 +30,12 @@ width, H heads, c = ``max_tokens_per_msa``)::
 
 (a chunk never holds more than the alignment's R*T tokens).
 
+The chunk c, unless the caller gives ``max_tokens_per_msa``, is the largest whose bound stays
+within the bound of the smallest chunk (one row, one column) plus 256 MiB
+(:func:`esm_contacts.resources.msa_chunk_tokens`, :data:`~esm_contacts.resources.MSA_CHUNK_BUDGET`):
+about 2000 tokens for the full-size model (2239 at L = 300, R = 128). The results do not
+depend on c; the time hardly does (fewer, larger steps), the memory does.
+
 It grows linearly with the depth R (at fixed c), never with layers x R^2; fair-esm's
 ``predict_contacts`` grows as layers x H x T x R^2. This bound is the estimate every request is
 checked against (:func:`esm_contacts.resources.estimate_memory` with ``msa_rows``); measured
@@ -46,6 +52,7 @@ from .attention import add_weighted_heads, crop_to_residues
 __all__ = [
     "MAX_ROWS",
     "MAX_TOKENS_PER_MSA",
+    "chunk_tokens",
     "DEFAULT_STRATEGY",
     "is_msa_transformer",
     "model_context",
@@ -60,10 +67,8 @@ __all__ = [
 
 #: Rows the MSA Transformer's row-position table holds (fair-esm's ``msa_position_embedding``).
 MAX_ROWS = 1024
-#: Tokens (rows x columns) per chunk by default. Measured with the full-size model (L = 300, R = 64,
-#: 2 layers, CPU): peak 0.12 / 0.21 / 0.31 / 0.51 GB at 256 / 1024 / 2048 / 4096 tokens; 4096 runs as
-#: fast as fair-esm, 1024 about half as fast (fair-esm's own default is 2^14). See the README.
-MAX_TOKENS_PER_MSA = 2 ** 10
+#: ``max_tokens_per_msa`` default: None, the chunk :func:`chunk_tokens` chooses from the bound.
+MAX_TOKENS_PER_MSA = None
 #: Row selection of the MSA Transformer paper: greedy maximum mean Hamming distance (``"diverse"``).
 DEFAULT_STRATEGY = "diverse"
 
@@ -151,6 +156,32 @@ def msa_tokens(alphabet, rows: Sequence[str], letters: frozenset) -> torch.Tenso
     return tokens
 
 
+def chunk_tokens(model, rows: int, width: int, max_tokens_per_msa: Optional[int] = None) -> int:
+    """Tokens per chunk of a run over ``rows`` x ``width`` tokens: the caller's, else automatic.
+
+    Parameters
+    ----------
+    model : esm.MSATransformer
+    rows, width : int
+        The alignment's rows R and tokens per row T = L + 1.
+    max_tokens_per_msa : int, optional
+        The caller's chunk, which wins; None: :func:`esm_contacts.resources.msa_chunk_tokens` (the
+        largest chunk within 256 MiB of the smallest chunk's memory bound).
+
+    Returns
+    -------
+    tokens : int
+    """
+    if max_tokens_per_msa is not None:
+        return int(max_tokens_per_msa)
+    from .resources import msa_chunk_tokens
+
+    length = width - int(model.prepend_bos) - int(model.append_eos)
+    shape = model.args
+    return msa_chunk_tokens(length, rows, int(shape.embed_dim), int(shape.attention_heads),
+                            int(shape.ffn_embed_dim))
+
+
 def _row_chunks(total: int, size: int) -> List[slice]:
     return [slice(start, min(start + size, total)) for start in range(0, total, size)]
 
@@ -203,7 +234,8 @@ def _feed_forward(block, x: torch.Tensor, chunk_rows: int) -> None:
 
 
 @torch.no_grad()
-def row_attentions(model, tokens: torch.Tensor, max_tokens_per_msa: int = MAX_TOKENS_PER_MSA,
+def row_attentions(model, tokens: torch.Tensor,
+                   max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
                    bar=None) -> Iterator[Tuple[int, torch.Tensor]]:
     """Run the MSA Transformer layer by layer and yield each layer's tied row attention.
 
@@ -213,8 +245,8 @@ def row_attentions(model, tokens: torch.Tensor, max_tokens_per_msa: int = MAX_TO
         In eval mode (dropout is then the identity, as fair-esm's inference).
     tokens : torch.Tensor
         (1, R, T) tokens of one alignment (:func:`msa_tokens`), on the model's device.
-    max_tokens_per_msa : int
-        Tokens (rows x columns) per chunk of every per-token step.
+    max_tokens_per_msa : int, optional
+        Tokens (rows x columns) per chunk of every per-token step; None: :func:`chunk_tokens`.
     bar : object with ``update(n)``, optional
         Advanced once per layer.
 
@@ -228,8 +260,9 @@ def row_attentions(model, tokens: torch.Tensor, max_tokens_per_msa: int = MAX_TO
     if tokens.ndim != 3 or tokens.shape[0] != 1:
         raise ValueError(f"expected the (1, rows, columns) tokens of one alignment, got shape {tuple(tokens.shape)}")
     depth, width = tokens.shape[1:]
-    chunk_rows = max(1, max_tokens_per_msa // width)
-    chunk_columns = max(1, max_tokens_per_msa // depth)
+    chunk = chunk_tokens(model, depth, width, max_tokens_per_msa)
+    chunk_rows = max(1, chunk // width)
+    chunk_columns = max(1, chunk // depth)
     x = _embed(model, tokens, chunk_rows)
     for index, layer in enumerate(model.layers):
         attention = _row_attention(layer.row_self_attention, x, chunk_rows)
@@ -242,7 +275,8 @@ def row_attentions(model, tokens: torch.Tensor, max_tokens_per_msa: int = MAX_TO
 
 
 def contact_logits(model, tokens: torch.Tensor, heads: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
-                   head_chunk: int = 4, max_tokens_per_msa: int = MAX_TOKENS_PER_MSA, bar=None) -> torch.Tensor:
+                   head_chunk: int = 4, max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
+                   bar=None) -> torch.Tensor:
     """The regression's sum over layers and heads of APC-corrected row attention, (L, L) float32.
 
     Parameters
@@ -254,7 +288,7 @@ def contact_logits(model, tokens: torch.Tensor, heads: Sequence[torch.Tensor], w
         Per layer, the heads with a non-zero regression weight and their weights.
     head_chunk : int
         Heads APC-corrected together.
-    max_tokens_per_msa : int
+    max_tokens_per_msa : int, optional
         See :func:`row_attentions`.
     bar : object with ``update(n)``, optional
 

@@ -69,9 +69,9 @@ class ContactPredictor:
         when the estimate exceeds it. A map is 4 L^2 bytes (40 GB at L = 100,000): for
         very long sequences list the top pairs with :meth:`predict_top` instead.
     max_tokens_per_msa : int, optional
-        MSA Transformer only: tokens (rows x columns) per chunk of its layers; by default
-        :data:`esm_contacts.msa_transformer.MAX_TOKENS_PER_MSA`. TypeError or ValueError
-        unless a whole number >= 1.
+        MSA Transformer only: tokens (rows x columns) per chunk of its layers. None (the
+        default): per run, the largest chunk that adds at most 256 MiB to the memory bound
+        (:func:`esm_contacts.msa_transformer.chunk_tokens`); results do not depend on it.
 
     Examples
     --------
@@ -103,8 +103,9 @@ class ContactPredictor:
         self.is_msa_transformer = msa_transformer.is_msa_transformer(model)
         first = model.layers[0]
         self.num_heads = (first.row_self_attention.layer if self.is_msa_transformer else first.self_attn).num_heads
-        # MSA Transformer: tokens (rows x columns) per chunk of its layers (esm_contacts.msa_transformer).
-        self.max_tokens_per_msa = (msa_transformer.MAX_TOKENS_PER_MSA if max_tokens_per_msa is None
+        # MSA Transformer: tokens (rows x columns) per chunk of its layers; None: chosen per
+        # run from the memory bound (esm_contacts.msa_transformer.chunk_tokens).
+        self.max_tokens_per_msa = (None if max_tokens_per_msa is None
                                    else whole_number(max_tokens_per_msa, "max_tokens_per_msa"))
         # Copies in float32, kept apart from the (possibly half-precision) model.
         self.weight = regression.weight.detach().float().reshape(self.num_layers, self.num_heads).clone()
@@ -205,7 +206,9 @@ class ContactPredictor:
                                embed_dim=int(embed_dim) if embed_dim else 2560, max_tokens=self.max_tokens,
                                msa=msa, listed=listed, sparse=sparse,
                                msa_rows=(rows or 1) if self.is_msa_transformer else None,
-                               max_tokens_per_msa=self.max_tokens_per_msa)
+                               max_tokens_per_msa=self.max_tokens_per_msa,
+                               ffn_dim=getattr(getattr(self.model, "args", None), "ffn_embed_dim",
+                                               None))
 
     def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
                      listed: Optional[Sequence[Optional[int]]] = None, sparse=False, rows: Optional[int] = None) -> int:

@@ -34,7 +34,7 @@ from .metrics import MIN_SEP
 
 __all__ = [
     "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
-    "check_disk_space", "msa_transformer_work", "model_footprint", "output_bytes",
+    "check_disk_space", "msa_transformer_work", "msa_chunk_tokens", "model_footprint", "output_bytes",
     "check_prediction_resources",
 ]
 
@@ -56,6 +56,9 @@ PAIR_BYTES = 64
 APC_BYTES = 4 * 4 * 5
 #: Embedding width assumed when the model is not loaded yet (ESM-2 3B's; ESM-1b has 1280).
 DEFAULT_EMBED_DIM = 2560
+#: Bytes an MSA Transformer run's chunks may add to its estimate when no ``max_tokens_per_msa``
+#: is given (:func:`msa_chunk_tokens`): 256 MiB, about 2000 tokens of the full-size model.
+MSA_CHUNK_BUDGET = 2 ** 28
 
 
 class MemoryLimitError(ValueError):
@@ -105,14 +108,15 @@ def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int, conte
 
 
 def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn_dim: Optional[int] = None,
-                         max_tokens_per_msa: int = 2 ** 10) -> int:
+                         max_tokens_per_msa: Optional[int] = None) -> int:
     """Bytes of one MSA Transformer forward pass run as :mod:`esm_contacts.msa_transformer` runs it.
 
     ``4 * (R*T*D + 4*H*T^2 + max(c, T)*(8*D + 6*F) + max(c, R)*(6*D + 3*H*R)) + 20 * L^2`` with
     T = L + 1 tokens a row, R rows, c = ``max_tokens_per_msa`` (a chunk at most R*T tokens): the
     activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm,
     projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with its R x R
-    attention, the (L, L) sum and map.
+    attention, the (L, L) sum and map. ``max_tokens_per_msa`` None: the chunk
+    :func:`msa_chunk_tokens` chooses.
 
     Parameters
     ----------
@@ -126,20 +130,67 @@ def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn
         H, attention heads per layer.
     ffn_dim : int, optional
         F, feed-forward width; 4 D when None.
-    max_tokens_per_msa : int
-        c, tokens per chunk of the row and column layers.
+    max_tokens_per_msa : int, optional
+        c, tokens per chunk of the row and column layers; None: :func:`msa_chunk_tokens`.
 
     Returns
     -------
     bytes : int
         The estimated peak of one forward pass, beyond the loaded model.
     """
+    if max_tokens_per_msa is None:
+        max_tokens_per_msa = msa_chunk_tokens(length, rows, embed_dim, heads, ffn_dim)
     width, ffn_dim, tokens = length + 1, ffn_dim or 4 * embed_dim, rows * (length + 1)
     # A chunk holds whole rows (columns) and never more than the alignment.
     row_chunk, column_chunk = min(max(max_tokens_per_msa, width), tokens), min(max(max_tokens_per_msa, rows), tokens)
     work = (tokens * embed_dim + 4 * heads * width * width + row_chunk * (8 * embed_dim + 6 * ffn_dim)
             + column_chunk * (6 * embed_dim + 3 * heads * rows))
     return int(4 * work + 20 * length * length)
+
+
+def msa_chunk_tokens(length: int, rows: int, embed_dim: int, heads: int,
+                     ffn_dim: Optional[int] = None, budget: int = MSA_CHUNK_BUDGET) -> int:
+    """The ``max_tokens_per_msa`` of an MSA Transformer run when the caller gives none.
+
+    The largest chunk c (tokens, rows x columns) whose estimate stays within the estimate of
+    the smallest chunk (one row for the row steps, one column for the column step) plus
+    ``budget`` bytes::
+
+        msa_transformer_work(c) <= msa_transformer_work(1) + budget
+
+    So the chunks add at most ``budget`` (256 MiB) to what the run needs whatever its
+    chunking (the activations, one layer's row attention, one row and one column): what grows
+    with the alignment never comes from the chunk. Larger chunks do the same arithmetic in
+    fewer, larger steps (fewer thread fork/joins, which a loaded machine makes costly; one
+    full-size layer at R = 128 on one thread takes the same CPU time at 1024 and 4096 tokens);
+    fair-esm's default (2^14 tokens) would add about 1.6 GB for the full-size model. The whole
+    alignment (R*T tokens) when it fits.
+
+    Parameters
+    ----------
+    length, rows, embed_dim, heads, ffn_dim
+        As :func:`msa_transformer_work`.
+    budget : int
+        Bytes the chunks may add.
+
+    Returns
+    -------
+    tokens : int
+        At least 1 (one row / one column a chunk).
+    """
+    def work(chunk: int) -> int:
+        return msa_transformer_work(length, rows, embed_dim, heads, ffn_dim, chunk)
+
+    limit = work(1) + int(budget)
+    low, high = 1, rows * (length + 1)
+    # The estimate grows with the chunk (piecewise linearly): the largest chunk within the limit.
+    while low < high:
+        middle = (low + high + 1) // 2
+        if work(middle) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def estimate_memory(
@@ -152,7 +203,8 @@ def estimate_memory(
     listed: Optional[Sequence[Optional[int]]] = None,
     sparse: Union[bool, Sequence[bool]] = False,
     msa_rows: Optional[int] = None,
-    max_tokens_per_msa: int = 2 ** 10,
+    max_tokens_per_msa: Optional[int] = None,
+    ffn_dim: Optional[int] = None,
 ) -> int:
     """Peak bytes a prediction request allocates beyond the loaded model (see the module text).
 
@@ -180,8 +232,10 @@ def estimate_memory(
     msa_rows : int, optional
         An MSA Transformer run over this many rows of each length (:func:`msa_transformer_work`
         with ``max_tokens_per_msa``); ``msa`` and ``sparse`` do not apply.
-    max_tokens_per_msa : int
-        Its chunk size in tokens.
+    max_tokens_per_msa : int, optional
+        Its chunk size in tokens; None: :func:`msa_chunk_tokens` chooses it.
+    ffn_dim : int, optional
+        Its feed-forward width (4 x ``embed_dim`` when not given).
 
     Returns
     -------
@@ -191,7 +245,8 @@ def estimate_memory(
     if not lengths:
         return 0
     if msa_rows is not None:
-        work = max(msa_transformer_work(n, int(msa_rows), embed_dim, heads, None, max_tokens_per_msa) for n in lengths)
+        work = max(msa_transformer_work(n, int(msa_rows), embed_dim, heads, ffn_dim,
+                                        max_tokens_per_msa) for n in lengths)
         maps = sum(MAP_BYTES * n * n for n in lengths)
         ranking = 0
         if listed is not None:

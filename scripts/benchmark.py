@@ -13,12 +13,15 @@ only where it fits (L <= 1022).
 ``--msa-transformer``: the full-size MSA Transformer architecture (12 layers, 768-dim,
 12 heads, random weights, saved the same way) on random alignments of ``--msa-length``
 columns and ``--rows`` rows: ``predict_msa`` (layers one at a time, tied row attention
-only) against fair-esm's ``predict_contacts`` on the same rows.
+only) against fair-esm's ``predict_contacts`` on the same rows, interleaved (``--msa-repeats``)
+so that both see the same load; wall time, this process's CPU time, peak, and the 1-minute
+load average before each run.
 
 Examples
 --------
 python scripts/benchmark.py                          # L = 256, 512, 1022, 2000, 5000
 python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
+python scripts/benchmark.py --msa-transformer --rows 128 --msa-repeats 2   # ours, fair-esm, ...
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
 python scripts/benchmark.py --load                   # load peak against the model's size, and fair-esm's loader's
@@ -155,9 +158,27 @@ def fair_esm_msa(predictor: ContactPredictor, alignment) -> np.ndarray:
         return predictor.model.predict_contacts(tokens.to(predictor.device))[0].cpu().numpy()
 
 
+def load_average() -> str:
+    """The 1-minute load average (``/proc/loadavg``), reported next to every figure."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "n/a"
+
+
+def timed(function, device: torch.device):
+    """(wall s, CPU s of this process, peak bytes, 1-minute load average before) of one call."""
+    load, cpu = load_average(), time.process_time()
+    seconds, peak = measure(function, device=device)
+    return seconds, time.process_time() - cpu, peak, load
+
+
 def msa_transformer_benchmark(args) -> int:
+    from esm_contacts.msa_transformer import chunk_tokens
+
     source = args.model or str(random_msa_transformer(Path(args.cache) / "esm_msa_random_t12.pt"))
-    predictor = ContactPredictor.from_pretrained(source, device=args.device)
+    predictor = ContactPredictor.from_pretrained(source, device=args.device,
+                                                 max_tokens_per_msa=args.max_tokens_per_msa)
     rng = np.random.default_rng(0)
     warm = random_alignment(rng, 30, 4)
     predictor.predict_msa(warm, num_seqs=4, strategy="first")
@@ -165,27 +186,40 @@ def msa_transformer_benchmark(args) -> int:
     print(f"model: {predictor.name} ({'random weights' if args.model is None else args.model}), "
           f"{predictor.num_layers} layers x {predictor.num_heads} heads; device {predictor.device}; "
           f"torch threads {torch.get_num_threads()}; L = {args.msa_length}; max_tokens_per_msa: ours "
-          f"{predictor.max_tokens_per_msa}, fair-esm's "
-          f"{predictor.model.layers[0].row_self_attention.layer.max_tokens_per_msa}")
-    print("| R | ours time (s) | ours peak (GB) | estimate (GB) | fair-esm time (s) | fair-esm peak (GB) "
-          "| time ratio | memory ratio | max abs diff |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"{predictor.max_tokens_per_msa or 'automatic'}, fair-esm's "
+          f"{predictor.model.layers[0].row_self_attention.layer.max_tokens_per_msa}; "
+          f"{args.msa_repeats} interleaved run(s) each (ours, fair-esm, ours, ...): medians")
+    print("| R | chunk (tokens) | ours time (s) | ours CPU (s) | ours peak (GB) | estimate (GB) "
+          "| fair-esm time (s) | fair-esm CPU (s) | fair-esm peak (GB) | time ratio | CPU ratio "
+          "| memory ratio | max abs diff | load avg |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for rows in args.rows:
         alignment = random_alignment(rng, args.msa_length, rows)
-        maps = {}
-        ours_time, ours_peak = measure(lambda: maps.update(ours=predictor.predict_msa(alignment, rows, "first")),
-                                       device=predictor.device)
+        chunk = chunk_tokens(predictor.model, rows, args.msa_length + 1,
+                             predictor.max_tokens_per_msa)
         estimate = predictor.estimate_memory([args.msa_length], rows=rows)
-        row = f"| {rows} | {ours_time:.1f} | {ours_peak / 1e9:.3f} | {estimate / 1e9:.3f} |"
-        if not args.no_fair_esm:
-            theirs_time, theirs_peak = measure(lambda: maps.update(theirs=fair_esm_msa(predictor, alignment)),
-                                               device=predictor.device)
+        maps, ours, theirs = {}, [], []
+        for _ in range(args.msa_repeats):
+            ours.append(timed(lambda: maps.update(
+                ours=predictor.predict_msa(alignment, rows, "first")), predictor.device))
+            if not args.no_fair_esm:
+                theirs.append(timed(lambda: maps.update(
+                    theirs=fair_esm_msa(predictor, alignment)), predictor.device))
+        loads = [run[3] for pair in zip(ours, theirs or ours) for run in pair]
+        ours_time, ours_cpu = (statistics.median(run[k] for run in ours) for k in (0, 1))
+        ours_peak = max(run[2] for run in ours)
+        row = (f"| {rows} | {chunk} | {ours_time:.1f} | {ours_cpu:.1f} | {ours_peak / 1e9:.3f}"
+               f" | {estimate / 1e9:.3f} |")
+        if theirs:
+            theirs_time, theirs_cpu = (statistics.median(run[k] for run in theirs) for k in (0, 1))
+            theirs_peak = max(run[2] for run in theirs)
             difference = np.abs(maps["ours"] - maps["theirs"]).max()
-            row += (f" {theirs_time:.1f} | {theirs_peak / 1e9:.3f} | {ours_time / theirs_time:.2f} |"
-                    f" {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
+            row += (f" {theirs_time:.1f} | {theirs_cpu:.1f} | {theirs_peak / 1e9:.3f}"
+                    f" | {ours_time / theirs_time:.2f} | {ours_cpu / theirs_cpu:.2f}"
+                    f" | {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
         else:
-            row += " n/a | n/a | | | |"
-        print(row, flush=True)
+            row += " n/a | n/a | n/a | | | | |"
+        print(row + f" {' / '.join(loads)} |", flush=True)
     return 0
 
 
@@ -255,6 +289,10 @@ def main() -> int:
                         help="benchmark the MSA Transformer (random full-size weights unless --model) on alignments")
     parser.add_argument("--rows", type=int, nargs="+", default=[32, 64, 128], help="alignment depths R")
     parser.add_argument("--msa-length", type=int, default=300, help="alignment columns L")
+    parser.add_argument("--msa-repeats", type=int, default=1,
+                        help="interleaved runs (ours, fair-esm, ours, ...) per depth; medians")
+    parser.add_argument("--max-tokens-per-msa", type=int, default=None,
+                        help="our chunk in tokens (default: automatic, from the memory bound)")
     parser.add_argument("--load", action="store_true",
                         help="measure loading instead: peak of load_model and of the first prediction, model size")
     args = parser.parse_args()

@@ -7,7 +7,10 @@ The reference is always fair-esm itself: a model built with its ``MSATransformer
 
 import os
 import shutil
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,6 +189,114 @@ def test_results_do_not_depend_on_chunking(shared_data, tiny_msa_transformer, re
         predictor = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu", max_tokens_per_msa=chunk)
         np.testing.assert_allclose(predictor.predict_msa(alignment, num_seqs=24, strategy="first"), unchunked,
                                    atol=1e-5, err_msg=f"max_tokens_per_msa={chunk}")
+
+
+def independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk):
+    """The stated bound (module text of esm_contacts.msa_transformer), written out here again."""
+    width = length + 1
+    row_chunk = min(max(chunk, width), rows * width)
+    column_chunk = min(max(chunk, rows), rows * width)
+    return 4 * (rows * width * embed_dim + 4 * heads * width ** 2
+                + row_chunk * (8 * embed_dim + 6 * ffn_dim)
+                + column_chunk * (6 * embed_dim + 3 * heads * rows)) + 20 * length ** 2
+
+
+@pytest.mark.parametrize("length, rows, embed_dim, heads, ffn_dim", [
+    (300, 1, 768, 12, 3072), (300, 32, 768, 12, 3072), (300, 128, 768, 12, 3072),
+    (1023, 1024, 768, 12, 3072), (50, 7, 32, 4, 64), (9, 1000, 32, 4, 64)])
+def test_automatic_chunk_is_the_largest_within_256_mib_of_the_smallest(
+        length, rows, embed_dim, heads, ffn_dim):
+    from esm_contacts.resources import msa_chunk_tokens
+
+    chunk = msa_chunk_tokens(length, rows, embed_dim, heads, ffn_dim)
+    limit = independent_bound(length, rows, embed_dim, heads, ffn_dim, 1) + 2 ** 28
+    assert 1 <= chunk <= rows * (length + 1)
+    assert independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk) <= limit
+    if chunk < rows * (length + 1):  # the largest: one more token crosses the limit
+        assert independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk + 1) > limit
+    if (length, rows, embed_dim) == (300, 128, 768):
+        # The full-size model at the benchmark's R = 128: the whole estimate (x 1.25) within 1/10 of
+        # fair-esm's measured 6.42 GB, and chunks of whole rows (7 of 301 tokens) and columns (17).
+        assert 1.25 * independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk) < 0.642e9
+        assert chunk // 301 == 7 and chunk // 128 == 17
+
+
+def test_chunk_is_automatic_unless_given_and_the_run_uses_it(tiny_msa_transformer, monkeypatch):
+    """The run's row and column chunks: the automatic rule's, or the caller's max_tokens_per_msa."""
+    from esm_contacts import msa_transformer
+
+    sizes = []
+    real = msa_transformer._row_chunks
+    monkeypatch.setattr(msa_transformer, "_row_chunks",
+                        lambda total, size: sizes.append((total, size)) or real(total, size))
+    alignment = [("q", "MKTAYIAKQR" * 3)] + [(f"r{k}", "MKTAY-AKQR" * 3) for k in range(9)]
+    automatic = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu")
+    assert automatic.max_tokens_per_msa is None
+    automatic.predict_msa(alignment, strategy="first")
+    # tiny widths: 256 MiB holds the whole alignment (10 rows x 31 tokens) in one chunk
+    assert set(sizes) == {(10, 10), (31, 31)}
+    sizes.clear()
+    given = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu",
+                                             max_tokens_per_msa=70)
+    given.predict_msa(alignment, strategy="first")
+    assert set(sizes) == {(10, 70 // 31), (31, 70 // 10)}
+    model = automatic.model
+    assert msa_transformer.chunk_tokens(model, 128, 301, 85) == 85
+    chunk = msa_transformer.chunk_tokens(model, 128, 301)  # the model's widths: 32, 4 heads, 64
+    limit = independent_bound(300, 128, 32, 4, 64, 1) + 2 ** 28
+    assert independent_bound(300, 128, 32, 4, 64, chunk) <= limit
+    assert independent_bound(300, 128, 32, 4, 64, chunk + 1) > limit
+
+
+PEAK = """
+import ctypes, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, torch
+import esm
+from tiny_models import tiny_msa_transformer
+from esm_contacts.predictor import ContactPredictor
+
+def kib(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+# One layer of the full-size widths (768 dims, 12 heads): chunks, activations and attention large
+# enough for the allocator's noise not to matter.
+model = tiny_msa_transformer(layers=1, heads=12, embed_dim=768)
+rng = np.random.default_rng(0)
+letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+for chunk in (None, 301):
+    predictor = ContactPredictor(model, esm.Alphabet.from_architecture("msa_transformer"),
+                                 device="cpu", max_tokens_per_msa=chunk)
+    # one-off costs first
+    predictor.predict_msa([("q", "MKTAYIAKQR"), ("r", "MKTAY-AKQR")], strategy="first")
+    rows = [("".join(rng.choice(letters, 200))) for _ in range(64)]
+    alignment = [(str(k), row) for k, row in enumerate(rows)]
+    estimate = predictor.estimate_memory([200], rows=64)
+    # freed pages back to the system: a run cannot reuse them unseen
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    open("/proc/self/clear_refs", "w").write("5")
+    before = kib("VmRSS")
+    predictor.predict_msa(alignment, num_seqs=64, strategy="first")
+    print(chunk, (kib("VmHWM") - before) * 1024, estimate)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
+                    reason="Linux /proc needed to measure the peak")
+def test_estimate_bounds_the_measured_peak(tmp_path):
+    """The process's high-water mark above its resident set (MEASURING.md) stays within the
+    estimate, with the automatic chunk and with one row a chunk."""
+    script = tmp_path / "peak.py"
+    script.write_text(PEAK)
+    root = Path(__file__).resolve().parent.parent
+    environment = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"}
+    result = subprocess.run([sys.executable, str(script), str(root / "tests")], capture_output=True,
+                            text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        chunk, peak, estimate = line.split()
+        assert 0.25 * int(estimate) < int(peak) <= int(estimate), line  # bounded, and not vacuously
 
 
 def test_only_one_layers_row_attention_is_alive(predictor, monkeypatch):
