@@ -74,19 +74,52 @@ DEFAULT_STRATEGY = "diverse"
 
 
 def is_msa_transformer(model) -> bool:
-    """Whether a model is fair-esm's ``MSATransformer`` (it takes alignments)."""
+    """Whether a model is fair-esm's ``MSATransformer`` (it takes alignments).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A loaded model.
+
+    Returns
+    -------
+    is_msa_transformer : bool
+        True for ``esm.MSATransformer``.
+    """
     from esm.model.msa_transformer import MSATransformer
 
     return isinstance(model, MSATransformer)
 
 
 def model_context(model) -> int:
-    """Residues per row: the learned positions hold BOS + L (the MSA alphabet has no EOS)."""
+    """Residues per row: the learned positions hold BOS + L (the MSA alphabet has no EOS).
+
+    Parameters
+    ----------
+    model : esm.MSATransformer
+        The model.
+
+    Returns
+    -------
+    context : int
+        The longest row (alignment columns) it takes, 1023 for ``esm_msa1b_t12_100M_UR50S``.
+    """
     return int(model.embed_positions.max_positions) - int(model.prepend_bos) - int(model.append_eos)
 
 
 def max_rows(model) -> int:
-    """Rows the model takes: its row-position table (1024), or :data:`MAX_ROWS` without one."""
+    """Rows the model takes: its row-position table (1024), or :data:`MAX_ROWS` without one.
+
+    Parameters
+    ----------
+    model : esm.MSATransformer
+        The model.
+
+    Returns
+    -------
+    rows : int
+        The deepest alignment it takes, the query included.
+    """
     table = getattr(model, "msa_position_embedding", None)
     return int(table.shape[1]) if table is not None else MAX_ROWS
 
@@ -150,6 +183,20 @@ def msa_tokens(alphabet, rows: Sequence[str], letters: frozenset) -> torch.Tenso
     """(1, R, L + 1) tokens of aligned rows, as fair-esm's ``MSABatchConverter`` makes them.
 
     Letters outside ``letters`` become ``X`` (as in MSA ensembling); ``-`` is the gap token.
+
+    Parameters
+    ----------
+    alphabet : esm.Alphabet
+        The MSA Transformer's alphabet.
+    rows : sequence of str
+        The aligned rows, query first, all of one length L.
+    letters : frozenset
+        The residue letters kept as they are (:data:`esm_contacts.sequence.ALPHABET_LETTERS`).
+
+    Returns
+    -------
+    tokens : torch.Tensor
+        int64 (1, R, L + 1), BOS first in every row.
     """
     cleaned = ["".join(char if char in letters or char == "-" else "X" for char in row) for row in rows]
     _, _, tokens = alphabet.get_batch_converter()([(str(index), row) for index, row in enumerate(cleaned)])
@@ -307,6 +354,12 @@ def contact_logits(model, tokens: torch.Tensor, heads: Sequence[torch.Tensor], w
 
 
 def warn_single_sequence(stacklevel: int = 3) -> None:
-    """The MSA Transformer given one sequence: it runs, on a one-row alignment."""
+    """The MSA Transformer given one sequence: it runs, on a one-row alignment.
+
+    Parameters
+    ----------
+    stacklevel : int
+        Passed to :func:`warnings.warn`, so the warning points at the caller's line.
+    """
     warnings.warn("the MSA Transformer is meant for alignments: a single sequence is predicted as a one-row "
                   "alignment (predict_msa, or --msa FILE, gives it the alignment)", stacklevel=stacklevel)
