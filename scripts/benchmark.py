@@ -24,6 +24,7 @@ python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
 python scripts/benchmark.py --msa-transformer --rows 128 --msa-repeats 2   # ours, fair-esm, ...
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
+python scripts/benchmark.py --structures             # true_contacts of long chains, map_sequence of 4JSV
 python scripts/benchmark.py --load                   # load peak against the model's size, and fair-esm's loader's
 """
 
@@ -271,9 +272,85 @@ def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
 
 
 def fair_esm_predict(predictor: ContactPredictor, sequence: str) -> np.ndarray:
-    _, _, tokens = predictor._batch_converter([("query", sequence)])
+    tokens = predictor.tokenize([sequence])
     with torch.no_grad():
         return predictor.model.predict_contacts(tokens.to(predictor.device))[0].cpu().numpy()
+
+
+def helix_chain(length: int, per_helix: int = 100, spacing: float = 10.0):
+    """A chain of ideal alpha helices of `per_helix` residues on a square grid (N, CA, C atoms).
+
+    Parameters
+    ----------
+    length : int
+        Residues.
+    per_helix : int
+        Residues per helix.
+    spacing : float
+        Distance between neighbouring helix axes, in Angstrom.
+
+    Returns
+    -------
+    atoms : biotite.structure.AtomArray
+        Chain A, alanines, backbone atoms only (the Cb is virtual).
+    """
+    import biotite.structure as struc
+
+    side = int(np.ceil(np.sqrt(np.ceil(length / per_helix))))
+    index = np.arange(length)
+    helix, position = index // per_helix, index % per_helix
+    angle = np.radians(100.0) * position
+    centre = np.stack([(helix % side) * spacing, (helix // side) * spacing, np.zeros(length)], axis=1)
+    coords = []
+    for radius, phase, rise in ((1.55, -0.5, -0.8), (2.3, 0.0, 0.0), (1.6, 0.6, 0.9)):  # N, CA, C
+        coords.append(centre + np.stack([radius * np.cos(angle + phase), radius * np.sin(angle + phase),
+                                         1.5 * position + rise], axis=1))
+    atoms = struc.AtomArray(3 * length)
+    atoms.coord = np.stack(coords, axis=1).reshape(-1, 3)
+    atoms.chain_id[:] = "A"
+    atoms.res_id = np.repeat(index + 1, 3)
+    atoms.res_name[:] = "ALA"
+    atoms.atom_name = np.tile(["N", "CA", "C"], length)
+    atoms.element = np.tile(["N", "C", "C"], length)
+    return atoms
+
+
+def structure_benchmark(args) -> int:
+    """Time the structure layer's central calls (timings the tests do not assert).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line; ``args.data`` is the folder of the real structures.
+
+    Returns
+    -------
+    status : int
+        0.
+    """
+    from esm_contacts.structure import entity_sequence, load_structure, map_sequence, true_contacts
+
+    print("| call | input | best of 3 (s) |")
+    print("|---|---|---:|")
+    for length in (1000, 5000):
+        atoms = helix_chain(length)
+        true_contacts(atoms, "A")  # warm-up: imports
+        best = min(_seconds(true_contacts, atoms, "A") for _ in range(3))
+        print(f"| true_contacts | {length}-residue chain (virtual Cb) | {best:.3f} |", flush=True)
+    data = Path(args.data)
+    structure = load_structure(data / "4JSV.pdb")
+    entity = entity_sequence(structure, "A")
+    best = min(_seconds(map_sequence, entity, structure, "A") for _ in range(3))
+    print(f"| map_sequence | 4JSV A: {len(entity)} SEQRES residues onto the observed | {best:.3f} |")
+    best = min(_seconds(load_structure, data / "4JSV.pdb") for _ in range(3))
+    print(f"| load_structure | 4JSV.pdb | {best:.3f} |")
+    return 0
+
+
+def _seconds(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
 def main() -> int:
@@ -293,9 +370,15 @@ def main() -> int:
                         help="interleaved runs (ours, fair-esm, ours, ...) per depth; medians")
     parser.add_argument("--max-tokens-per-msa", type=int, default=None,
                         help="our chunk in tokens (default: automatic, from the memory bound)")
+    parser.add_argument("--structures", action="store_true",
+                        help="time the structure layer instead: true contacts of long chains, sequence mapping")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"),
+                        help="the real structures (default ../shared/data)")
     parser.add_argument("--load", action="store_true",
                         help="measure loading instead: peak of load_model and of the first prediction, model size")
     args = parser.parse_args()
+    if args.structures:
+        return structure_benchmark(args)
     if args.msa_transformer:
         return msa_transformer_benchmark(args)
 

@@ -74,3 +74,19 @@ def test_table_and_csv(evaluate_dataset, shared_data, tiny_esm2, tmp_path, capsy
             assert float(row[top]) == pytest.approx(table["long"][top], abs=1e-4)
     single = next(r for r in rows if r["chain"] == "1l2y.pdb:A" and r["variant"] == "single sequence" and r["range"] == "short")
     assert single["length"] == "20"
+
+
+def test_benchmark_structures_reports_every_row(shared_data):
+    """`scripts/benchmark.py --structures` runs on the real data and prints one timed row per call."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
+    result = subprocess.run([sys.executable, str(script), "--structures", "--data", str(shared_data)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    calls = [row[1].strip() for row in rows[1:]]
+    assert calls == ["true_contacts", "true_contacts", "map_sequence", "load_structure"]
+    assert all(float(row[3]) >= 0 for row in rows[1:])
