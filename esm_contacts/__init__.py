@@ -58,7 +58,10 @@ def _export_table() -> Dict[str, str]:
     for module in _MODULES:
         for name in _module_all(module):
             if name in table:
-                raise ImportError(f"{name!r} is exported by both esm_contacts.{table[name]} and esm_contacts.{module}")
+                raise ImportError(
+                    f"{name!r} is exported by both esm_contacts.{table[name]} and"
+                    f" esm_contacts.{module}"
+                )
             if name in _MODULES:
                 raise ImportError(f"esm_contacts.{module} exports {name!r}, the name of a module")
             table[name] = module

@@ -12,10 +12,21 @@ from typing import Iterator, List, Sequence, Tuple
 
 import torch
 
-__all__ = ["HEAD_CHUNK", "symmetrize", "apc", "layer_attentions", "residue_attentions", "crop_to_residues",
-           "apc_features", "apc_feature_chunks", "nonzero_heads", "add_weighted_heads"]
+__all__ = [
+    "HEAD_CHUNK",
+    "symmetrize",
+    "apc",
+    "layer_attentions",
+    "residue_attentions",
+    "crop_to_residues",
+    "apc_features",
+    "apc_feature_chunks",
+    "nonzero_heads",
+    "add_weighted_heads",
+]
 
-#: Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's maps.
+#: Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's
+#: maps.
 HEAD_CHUNK = 4
 
 
@@ -73,7 +84,9 @@ def _embed(model, tokens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """
     padding_mask = tokens.eq(model.padding_idx)
     x = model.embed_scale * model.embed_tokens(tokens)
-    if getattr(model, "token_dropout", None) or getattr(getattr(model, "args", None), "token_dropout", False):
+    if getattr(model, "token_dropout", None) or getattr(
+        getattr(model, "args", None), "token_dropout", False
+    ):
         # Inference-time rescaling of the training-time token dropout (no masks here,
         # so this is the constant factor 1 - 0.15 * 0.8 unless <mask> tokens are given).
         x = x.masked_fill((tokens == model.mask_idx).unsqueeze(-1), 0.0)
@@ -111,7 +124,8 @@ def layer_attentions(model, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.T
         next item is requested (the caller must reduce it before that).
     """
     if hasattr(model, "layer_attentions"):
-        # A model with its own layer loop (esm_contacts.hf.HFContactModel: transformers' ESM modules).
+        # A model with its own layer loop (esm_contacts.hf.HFContactModel: transformers' ESM
+        # modules).
         yield from model.layer_attentions(tokens)
         return
     x, padding_mask = _embed(model, tokens)
@@ -123,8 +137,9 @@ def layer_attentions(model, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.T
         del attention
 
 
-def residue_attentions(model, tokens: torch.Tensor, lengths: Sequence[int],
-                       prepend_bos: bool = True) -> Iterator[Tuple[int, List[torch.Tensor]]]:
+def residue_attentions(
+    model, tokens: torch.Tensor, lengths: Sequence[int], prepend_bos: bool = True
+) -> Iterator[Tuple[int, List[torch.Tensor]]]:
     """Run the transformer layer by layer and yield each sequence's attention on its own residues.
 
     The one loop behind prediction (:meth:`esm_contacts.ContactPredictor.predict_batch`) and
@@ -152,7 +167,9 @@ def residue_attentions(model, tokens: torch.Tensor, lengths: Sequence[int],
         yield layer, [crop_to_residues(attention[b], n, prepend_bos) for b, n in enumerate(lengths)]
 
 
-def crop_to_residues(attention: torch.Tensor, length: int, prepend_bos: bool = True) -> torch.Tensor:
+def crop_to_residues(
+    attention: torch.Tensor, length: int, prepend_bos: bool = True
+) -> torch.Tensor:
     """One sequence's attention restricted to its own residues.
 
     Drops BOS, EOS, padding and ESM-1's extra key column in one slice, so APC only
@@ -199,12 +216,15 @@ def apc_features(attention: torch.Tensor, heads: Sequence[int] = None) -> torch.
         (len(heads), L, L) float32.
     """
     if heads is not None:
-        attention = attention[list(heads)] if not isinstance(heads, torch.Tensor) else attention[heads]
+        attention = (
+            attention[list(heads)] if not isinstance(heads, torch.Tensor) else attention[heads]
+        )
     return apc(symmetrize(attention.float()))
 
 
-def apc_feature_chunks(attention: torch.Tensor, heads: torch.Tensor,
-                       chunk: int = HEAD_CHUNK) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+def apc_feature_chunks(
+    attention: torch.Tensor, heads: torch.Tensor, chunk: int = HEAD_CHUNK
+) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """:func:`apc_features` of the chosen heads, `chunk` heads at a time.
 
     Parameters
@@ -227,24 +247,34 @@ def apc_feature_chunks(attention: torch.Tensor, heads: torch.Tensor,
         yield head_chunk, apc_features(attention, head_chunk)
 
 
-def add_weighted_heads(logit: torch.Tensor, attention: torch.Tensor, heads: torch.Tensor, weights: torch.Tensor,
-                       chunk: int = HEAD_CHUNK) -> None:
-    """Add one layer's regression term ``sum_h w_h APC(sym(A_h))`` to a running (L, L) sum, in place.
+def add_weighted_heads(
+    logit: torch.Tensor,
+    attention: torch.Tensor,
+    heads: torch.Tensor,
+    weights: torch.Tensor,
+    chunk: int = HEAD_CHUNK,
+) -> None:
+    """Add one layer's regression term ``sum_h w_h APC(sym(A_h))`` to a running (L, L) sum, in
+    place.
 
     Parameters
     ----------
     logit : torch.Tensor
         float32 (L, L) running sum of the regression's weighted features.
     attention : torch.Tensor
-        (H, L, L) attention of one sequence (or one alignment's tied row attention), cropped to its residues.
+        (H, L, L) attention of one sequence (or one alignment's tied row attention), cropped to its
+        residues.
     heads : torch.Tensor
         Indices of the heads to add (those with a non-zero weight).
     weights : torch.Tensor
         Their regression weights, in the same order.
     chunk : int
-        Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's maps.
+        Heads symmetrized and APC-corrected together: the temporaries stay a fraction of one layer's
+        maps.
     """
-    for (_, features), weight_chunk in zip(apc_feature_chunks(attention, heads, chunk), weights.split(chunk)):
+    for (_, features), weight_chunk in zip(
+        apc_feature_chunks(attention, heads, chunk), weights.split(chunk)
+    ):
         logit += torch.einsum("h,hij->ij", weight_chunk, features)
 
 

@@ -26,6 +26,8 @@ MODEL_URL = "https://dl.fbaipublicfiles.com/fair-esm/models/{name}.pt"
 REGRESSION_URL = "https://dl.fbaipublicfiles.com/fair-esm/regression/{name}-contact-regression.pt"
 #: Setting this environment variable to 1 forbids any download attempt.
 OFFLINE_ENV = "ESM_CONTACTS_OFFLINE"
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a fair-esm model with a contact head is.
@@ -54,11 +56,17 @@ class ModelInfo:
     heads: int
     parameters: str
     context: int  # residues per forward pass (BOS/EOS excluded)
-    hub_id: Optional[str] = None  # the same weights on the Hugging Face Hub (safetensors), if published
+    hub_id: Optional[str] = (
+        None  # the same weights on the Hugging Face Hub (safetensors), if published
+    )
 
 
-def _info(name: str, family: str, layers: int, heads: int, parameters: str, hub: bool = False) -> ModelInfo:
-    return ModelInfo(name, family, layers, heads, parameters, 1022, f"facebook/{name}" if hub else None)
+def _info(
+    name: str, family: str, layers: int, heads: int, parameters: str, hub: bool = False
+) -> ModelInfo:
+    return ModelInfo(
+        name, family, layers, heads, parameters, 1022, f"facebook/{name}" if hub else None
+    )
 
 
 #: Every fair-esm model released with contact-regression weights (ESM-1v and ESM-IF have none),
@@ -88,7 +96,8 @@ HUB_IDS: Dict[str, ModelInfo] = {info.hub_id: info for info in KNOWN_MODELS.valu
 
 
 def takes_alignments(name_or_path: Union[str, Path]) -> bool:
-    """Whether a model name (or a checkpoint file named after one) is an MSA Transformer, before loading.
+    """Whether a model name (or a checkpoint file named after one) is an MSA Transformer, before
+    loading.
 
     Known names only (:data:`KNOWN_MODELS`); a loaded predictor knows for any checkpoint
     (``ContactPredictor.is_msa_transformer``).
@@ -113,7 +122,9 @@ def takes_alignments(name_or_path: Union[str, Path]) -> bool:
     False
     """
     text = str(name_or_path).strip()
-    info = KNOWN_MODELS.get(text) or KNOWN_MODELS.get(Path(text).stem if text.endswith(".pt") else "")
+    info = KNOWN_MODELS.get(text) or KNOWN_MODELS.get(
+        Path(text).stem if text.endswith(".pt") else ""
+    )
     return info is not None and info.family == "MSA Transformer"
 
 

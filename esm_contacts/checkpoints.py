@@ -1,4 +1,5 @@
-"""fair-esm checkpoint files: where they are cached, fetching them, reading them safely, checking them.
+"""fair-esm checkpoint files: where they are cached, fetching them, reading them safely, checking
+them.
 
 fair-esm 2.0.0 calls ``torch.load`` with PyTorch's old default (``weights_only=False``)
 and so cannot read its own checkpoints under PyTorch >= 2.6, where they hold an
@@ -20,8 +21,8 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 
 from .catalog import KNOWN_MODELS, MODEL_URL, OFFLINE_ENV, REGRESSION_URL, offline
-from .messages import one_line
 from .files import check_input_file
+from .messages import one_line
 
 __all__ = [
     "WeightsNotFoundError",
@@ -52,24 +53,30 @@ SAFE_GLOBALS = (argparse.Namespace,)
 #: ``torch.serialization.safe_globals`` (before 2.5): the tensor rebuilders and containers
 #: of torch's own weights-only allow-list, and ``argparse.Namespace``. Storage types are
 #: resolved by ``torch.load`` itself before they reach the unpickler.
-_LEGACY_GLOBALS = frozenset({
-    ("argparse", "Namespace"),
-    ("collections", "OrderedDict"),
-    ("torch._utils", "_rebuild_tensor_v2"),
-    ("torch._utils", "_rebuild_parameter"),
-    ("torch._utils", "_rebuild_parameter_with_state"),
-    ("torch", "Size"),
-})
+_LEGACY_GLOBALS = frozenset(
+    {
+        ("argparse", "Namespace"),
+        ("collections", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch._utils", "_rebuild_parameter"),
+        ("torch._utils", "_rebuild_parameter_with_state"),
+        ("torch", "Size"),
+    }
+)
 
 
 class _AllowListUnpickler(pickle.Unpickler):
     """An unpickler that resolves only :data:`_LEGACY_GLOBALS` and torch dtypes."""
 
     def find_class(self, module: str, name: str):
-        if (module, name) in _LEGACY_GLOBALS or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)):
+        if (module, name) in _LEGACY_GLOBALS or (
+            module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)
+        ):
             return super().find_class(module, name)
         # The same wording as torch's weights-only unpickler, so one handler reads both.
-        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {module}.{name} was not an allowed global")
+        raise pickle.UnpicklingError(
+            f"Unsupported global: GLOBAL {module}.{name} was not an allowed global"
+        )
 
 
 class _AllowListPickle:
@@ -102,7 +109,9 @@ def _torch_load(path: Path, mmap: bool):
             return torch.load(path, map_location="cpu", weights_only=True, **extra)
     # Older torch cannot allow-list Namespace for weights_only loading: unpickle through
     # our own allow-list instead (weights_only=False only hands torch our pickle module).
-    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_AllowListPickle, **extra)
+    return torch.load(
+        path, map_location="cpu", weights_only=False, pickle_module=_AllowListPickle, **extra
+    )
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -124,7 +133,8 @@ class CheckpointError(ValueError):
 
 
 class UnsafeCheckpointError(CheckpointError):
-    """A checkpoint needs a Python global (or pickle operation) outside the allow-list to be unpickled."""
+    """A checkpoint needs a Python global (or pickle operation) outside the allow-list to be
+    unpickled."""
 
 
 def hub_paths(name: str) -> Tuple[Path, Path]:
@@ -176,8 +186,12 @@ def cache_state(name: str) -> str:
         ``"not downloaded"`` (neither). See :func:`hub_paths` for where they are looked for.
     """
     model_path, regression_path = hub_paths(name)
-    states = {(True, True): "cached", (True, False): "regression file missing",
-              (False, True): "model file missing", (False, False): "not downloaded"}
+    states = {
+        (True, True): "cached",
+        (True, False): "regression file missing",
+        (False, True): "model file missing",
+        (False, False): "not downloaded",
+    }
     return states[model_path.is_file(), regression_path.is_file()]
 
 
@@ -216,22 +230,27 @@ def safe_load(path: Union[str, Path], mmap: bool = False) -> dict:
         refused = _refused_by_unpickler(str(error))
         if refused:
             raise UnsafeCheckpointError(
-                f"{path}: refused to load: the checkpoint needs {refused} to be unpickled, and only argparse.Namespace "
-                "is allowed besides tensors and containers (anything else could run code); the file was not loaded, "
-                "for safety. fair-esm checkpoints need nothing else; this file was not written by fair-esm or by "
-                "esm-contacts."
+                f"{path}: refused to load: the checkpoint needs {refused} to be unpickled, and only"
+                " argparse.Namespace is allowed besides tensors and containers (anything else"
+                " could run code); the file was not loaded, for safety. fair-esm checkpoints need"
+                " nothing else; this file was not written by fair-esm or by esm-contacts."
             ) from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({one_line(str(error))})") from None
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({one_line(str(error))})"
+        ) from None
     except Exception as error:  # torch.load raises many types for files that are not checkpoints
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: "
-                              f"{one_line(str(error))})") from None
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: "
+            f"{one_line(str(error))})"
+        ) from None
     if not isinstance(data, dict) or "model" not in data:
         raise CheckpointError(f"{path}: not a fair-esm checkpoint (no 'model' state dict)")
     return data
 
 
 def _refused_by_unpickler(reason: str) -> Optional[str]:
-    """What a weights-only (or allow-list) unpickler refused, from its message; None if it refused nothing.
+    """What a weights-only (or allow-list) unpickler refused, from its message; None if it refused
+    nothing.
 
     torch's own text advises ``weights_only=False``, which would run the file's code:
     it is never passed on, only the name of what was refused.
@@ -258,7 +277,9 @@ def _download(url: str, destination: Path) -> None:
     torch.hub.download_url_to_file(url, str(destination), progress=True)
 
 
-def _missing_weights_message(name: str, model_path: Path, regression_path: Path, reason: str) -> str:
+def _missing_weights_message(
+    name: str, model_path: Path, regression_path: Path, reason: str
+) -> str:
     return (
         f"the weights of {name} are not available ({reason}). Expected "
         f"{model_path} and {regression_path}. Download {MODEL_URL.format(name=name)} and "
@@ -300,12 +321,16 @@ def fetch_weights(name: str) -> Tuple[Path, Path]:
             continue
         if offline():
             reason = f"{path.name} is not in the cache and {OFFLINE_ENV} forbids downloads"
-            raise WeightsNotFoundError(_missing_weights_message(name, model_path, regression_path, reason))
+            raise WeightsNotFoundError(
+                _missing_weights_message(name, model_path, regression_path, reason)
+            )
         try:
             _download(url.format(name=name), path)
         except (urllib.error.URLError, OSError, RuntimeError) as error:
             reason = f"{path.name} is not in the cache and the download failed: {error}"
-            raise WeightsNotFoundError(_missing_weights_message(name, model_path, regression_path, reason)) from None
+            raise WeightsNotFoundError(
+                _missing_weights_message(name, model_path, regression_path, reason)
+            ) from None
     return model_path, regression_path
 
 
@@ -342,25 +367,33 @@ def check_state_dict(path: Path, state, what: str) -> Dict[str, torch.Tensor]:
         is not a tensor.
     """
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: {what}: 'model' is a {type(state).__name__}, not a dictionary of tensors")
+        raise CheckpointError(
+            f"{path}: {what}: 'model' is a {type(state).__name__}, not a dictionary of tensors"
+        )
     for key, value in state.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{path}: {what}: 'model' maps {one_line(repr(key), 60)} to a "
-                                  f"{type(value).__name__}; expected parameter names mapped to tensors")
+            raise CheckpointError(
+                f"{path}: {what}: 'model' maps {one_line(repr(key), 60)} to a "
+                f"{type(value).__name__}; expected parameter names mapped to tensors"
+            )
     return state
 
 
 def _positive_int(path: Path, holder, field: str) -> int:
     value = getattr(holder, field, None)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise CheckpointError(f"{path}: {field} is {one_line(repr(value), 60)}; expected a positive whole number")
+        raise CheckpointError(
+            f"{path}: {field} is {one_line(repr(value), 60)}; expected a positive whole number"
+        )
     return value
 
 
 def _tensor_shape(path: Path, state: Dict[str, torch.Tensor], suffix: str) -> Tuple[int, ...]:
     found = [key for key in state if key.endswith(suffix)]
     if len(found) != 1:
-        raise CheckpointError(f"{path}: {'no' if not found else 'several'} '{suffix}' parameter(s) in 'model'")
+        raise CheckpointError(
+            f"{path}: {'no' if not found else 'several'} '{suffix}' parameter(s) in 'model'"
+        )
     return tuple(state[found[0]].shape)
 
 
@@ -399,10 +432,15 @@ def checkpoint_architecture(path: Path, data: dict) -> Tuple[int, int]:
         cfg = data["cfg"]
         holder = cfg.get("model") if isinstance(cfg, dict) else None
         if not isinstance(holder, argparse.Namespace):
-            found = f"a dictionary whose 'model' is a {type(holder).__name__}" if isinstance(cfg, dict) else \
-                f"a {type(cfg).__name__}"
-            raise CheckpointError(f"{path}: 'cfg' is not fair-esm's ESM-2 configuration (a dictionary whose 'model' "
-                                  f"is an argparse.Namespace); found {found}")
+            found = (
+                f"a dictionary whose 'model' is a {type(holder).__name__}"
+                if isinstance(cfg, dict)
+                else f"a {type(cfg).__name__}"
+            )
+            raise CheckpointError(
+                f"{path}: 'cfg' is not fair-esm's ESM-2 configuration (a dictionary whose 'model' "
+                f"is an argparse.Namespace); found {found}"
+            )
         prefix, ffn, arch = "encoder_", None, "ESM-1b"  # ESM-2 uses the ESM-1b alphabet
     else:
         holder = data.get("args")
@@ -410,39 +448,53 @@ def checkpoint_architecture(path: Path, data: dict) -> Tuple[int, int]:
         if arch == "msa_transformer":
             return _msa_architecture(path, holder, state)
         if arch not in _ARCHITECTURES:
-            raise CheckpointError(f"{path}: architecture {one_line(repr(arch), 60)}: contacts need an ESM-1 "
-                                  f"({'protein_bert_base'}), ESM-1b (roberta_large), ESM-2 (cfg) or MSA Transformer "
-                                  "(msa_transformer) checkpoint")
+            raise CheckpointError(
+                f"{path}: architecture {one_line(repr(arch), 60)}: contacts need an ESM-1 "
+                f"({'protein_bert_base'}), ESM-1b (roberta_large), ESM-2 (cfg) or MSA Transformer "
+                "(msa_transformer) checkpoint"
+            )
         prefix = _ARCHITECTURES[arch]
         ffn = _positive_int(path, holder, prefix + "ffn_embed_dim")
     layers = _positive_int(path, holder, prefix + "layers")
     embed_dim = _positive_int(path, holder, prefix + "embed_dim")
     heads = _positive_int(path, holder, prefix + "attention_heads")
     if embed_dim % heads:
-        raise CheckpointError(f"{path}: embedding size {embed_dim} is not a multiple of the {heads} attention heads")
+        raise CheckpointError(
+            f"{path}: embedding size {embed_dim} is not a multiple of the {heads} attention heads"
+        )
     tokens = _tensor_shape(path, state, "embed_tokens.weight")
     letters = len(esm.Alphabet.from_architecture(arch))
     if tokens != (letters, embed_dim):
-        raise CheckpointError(f"{path}: embed_tokens.weight has shape {tokens}; the header implies "
-                              f"{(letters, embed_dim)} ({letters} tokens, embedding size {embed_dim})")
+        raise CheckpointError(
+            f"{path}: embed_tokens.weight has shape {tokens}; the header implies "
+            f"{(letters, embed_dim)} ({letters} tokens, embedding size {embed_dim})"
+        )
     found = {int(match.group(1)) for key in state for match in [_LAYER_INDEX.search(key)] if match}
     if found != set(range(layers)):
-        raise CheckpointError(f"{path}: the header says {layers} layers but 'model' has tensors of "
-                              f"{len(found)} (indices {min(found, default=0)}..{max(found, default=-1)})")
+        raise CheckpointError(
+            f"{path}: the header says {layers} layers but 'model' has tensors of "
+            f"{len(found)} (indices {min(found, default=0)}..{max(found, default=-1)})"
+        )
     fc1 = _tensor_shape(path, state, "layers.0.fc1.weight")
     if fc1 != ((ffn or 4 * embed_dim), embed_dim):
-        raise CheckpointError(f"{path}: layers.0.fc1.weight has shape {fc1}; the header implies "
-                              f"{(ffn or 4 * embed_dim, embed_dim)}")
+        raise CheckpointError(
+            f"{path}: layers.0.fc1.weight has shape {fc1}; the header implies "
+            f"{(ffn or 4 * embed_dim, embed_dim)}"
+        )
     if prefix == "encoder_" and not is_esm2_checkpoint(data):
         positions = _tensor_shape(path, state, "embed_positions.weight")
         max_positions = _positive_int(path, holder, "max_positions")
         if positions[0] < max_positions:
-            raise CheckpointError(f"{path}: embed_positions.weight has {positions[0]} rows; the header says "
-                                  f"max_positions {max_positions}")
+            raise CheckpointError(
+                f"{path}: embed_positions.weight has {positions[0]} rows; the header says "
+                f"max_positions {max_positions}"
+            )
     return layers, heads
 
 
-def _msa_architecture(path: Path, holder: argparse.Namespace, state: Dict[str, torch.Tensor]) -> Tuple[int, int]:
+def _msa_architecture(
+    path: Path, holder: argparse.Namespace, state: Dict[str, torch.Tensor]
+) -> Tuple[int, int]:
     """(layers, heads) of an MSA Transformer checkpoint, its header checked against its tensors.
 
     The hyper-parameters are read as fair-esm's loader reads them (an ``encoder_`` prefix
@@ -450,39 +502,55 @@ def _msa_architecture(path: Path, holder: argparse.Namespace, state: Dict[str, t
     """
     import esm
 
-    args = argparse.Namespace(**{("".join(key.split("encoder_")[1:]) if "encoder" in key else key): value
-                                 for key, value in vars(holder).items()})
+    args = argparse.Namespace(
+        **{
+            ("".join(key.split("encoder_")[1:]) if "encoder" in key else key): value
+            for key, value in vars(holder).items()
+        }
+    )
     layers = _positive_int(path, args, "layers")
     embed_dim = _positive_int(path, args, "embed_dim")
     heads = _positive_int(path, args, "attention_heads")
     ffn = _positive_int(path, args, "ffn_embed_dim")
     max_positions = _positive_int(path, args, "max_positions")
     if embed_dim % heads:
-        raise CheckpointError(f"{path}: embedding size {embed_dim} is not a multiple of the {heads} attention heads")
+        raise CheckpointError(
+            f"{path}: embedding size {embed_dim} is not a multiple of the {heads} attention heads"
+        )
     letters = len(esm.Alphabet.from_architecture("msa_transformer"))
-    expected = {"embed_tokens.weight": (letters, embed_dim),
-                "layers.0.feed_forward_layer.layer.fc1.weight": (ffn, embed_dim)}
+    expected = {
+        "embed_tokens.weight": (letters, embed_dim),
+        "layers.0.feed_forward_layer.layer.fc1.weight": (ffn, embed_dim),
+    }
     for suffix, shape in expected.items():
         found = _tensor_shape(path, state, suffix)
         if found != shape:
             raise CheckpointError(f"{path}: {suffix} has shape {found}; the header implies {shape}")
     found = {int(match.group(1)) for key in state for match in [_LAYER_INDEX.search(key)] if match}
     if found != set(range(layers)):
-        raise CheckpointError(f"{path}: the header says {layers} layers but 'model' has tensors of "
-                              f"{len(found)} (indices {min(found, default=0)}..{max(found, default=-1)})")
+        raise CheckpointError(
+            f"{path}: the header says {layers} layers but 'model' has tensors of "
+            f"{len(found)} (indices {min(found, default=0)}..{max(found, default=-1)})"
+        )
     positions = _tensor_shape(path, state, "embed_positions.weight")
     if positions[0] < max_positions:
-        raise CheckpointError(f"{path}: embed_positions.weight has {positions[0]} rows; the header says "
-                              f"max_positions {max_positions}")
+        raise CheckpointError(
+            f"{path}: embed_positions.weight has {positions[0]} rows; the header says "
+            f"max_positions {max_positions}"
+        )
     if getattr(args, "embed_positions_msa", False):
         rows = _tensor_shape(path, state, "msa_position_embedding")
         if len(rows) != 4 or rows[:3] != (1, 1024, 1):
-            raise CheckpointError(f"{path}: msa_position_embedding has shape {rows}; fair-esm's MSA Transformer "
-                                  "has (1, 1024, 1, width)")
+            raise CheckpointError(
+                f"{path}: msa_position_embedding has shape {rows}; fair-esm's MSA Transformer "
+                "has (1, 1024, 1, width)"
+            )
     return layers, heads
 
 
-def check_regression_file(path: Path, regression_path: Path, data: dict, layers: int, heads: int) -> None:
+def check_regression_file(
+    path: Path, regression_path: Path, data: dict, layers: int, heads: int
+) -> None:
     """The regression file holds one weight per attention map of the model, and a bias.
 
     Parameters
@@ -505,13 +573,17 @@ def check_regression_file(path: Path, regression_path: Path, data: dict, layers:
     """
     state = check_state_dict(regression_path, data["model"], "contact regression")
     if REGRESSION_WEIGHT_KEY not in state or REGRESSION_BIAS_KEY not in state:
-        raise CheckpointError(f"{regression_path}: not a contact-regression file (needs {REGRESSION_WEIGHT_KEY} and {REGRESSION_BIAS_KEY})")
-    weight, bias = tuple(state[REGRESSION_WEIGHT_KEY].shape), tuple(state[REGRESSION_BIAS_KEY].shape)
+        raise CheckpointError(
+            f"{regression_path}: not a contact-regression file (needs {REGRESSION_WEIGHT_KEY} and"
+            f" {REGRESSION_BIAS_KEY})"
+        )
+    weight, bias = (
+        tuple(state[REGRESSION_WEIGHT_KEY].shape),
+        tuple(state[REGRESSION_BIAS_KEY].shape),
+    )
     if weight != (1, layers * heads) or bias != (1,):
         raise CheckpointError(
-            f"{regression_path}: contact regression of shape weight {weight}, bias {bias}, but {path} has "
-            f"{layers} layers x {heads} heads (needs weight {(1, layers * heads)}, bias (1,)): the regression of "
-            "another model?"
+            f"{regression_path}: contact regression of shape weight {weight}, bias {bias}, but"
+            f" {path} has {layers} layers x {heads} heads (needs weight {(1, layers * heads)}, bias"
+            " (1,)): the regression of another model?"
         )
-
-

@@ -36,7 +36,8 @@ _KINDS = (
 
 
 class InputFileError(ValueError):
-    """A path that exists but is not a regular file (folder, FIFO, device, socket), or empty text."""
+    """A path that exists but is not a regular file (folder, FIFO, device, socket), or empty
+    text."""
 
 
 def file_kind(path: PathLike) -> str:
@@ -72,10 +73,14 @@ def file_kind(path: PathLike) -> str:
 
 
 def _describe(kind: str) -> str:
-    return {"file": "a file", "folder": "a folder", "other": "not a regular file"}.get(kind, f"a {kind}")
+    return {"file": "a file", "folder": "a folder", "other": "not a regular file"}.get(
+        kind, f"a {kind}"
+    )
 
 
-def check_input_file(path: PathLike, what: str = "file", missing: Type[Exception] = FileNotFoundError) -> Path:
+def check_input_file(
+    path: PathLike, what: str = "file", missing: Type[Exception] = FileNotFoundError
+) -> Path:
     """``path`` as a Path once it is a regular file that can be opened without blocking.
 
     Parameters
@@ -110,7 +115,9 @@ def check_input_file(path: PathLike, what: str = "file", missing: Type[Exception
     esm_contacts.files.InputFileError: .: is a folder, not a regular file
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"expected the path of the {what} (str or path-like), got {type(path).__name__}")
+        raise TypeError(
+            f"expected the path of the {what} (str or path-like), got {type(path).__name__}"
+        )
     if str(path) == "":
         raise InputFileError(f"empty path: give a {what}")
     path = Path(path)
@@ -158,7 +165,9 @@ def byte_limit(limit: Optional[int], default: int, env: str) -> int:
     return number
 
 
-def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Optional[str] = None) -> bytes:
+def read_bytes_limited(
+    path: PathLike, limit: int, what: str = "file", env: Optional[str] = None
+) -> bytes:
     """A file's bytes, gunzipped when it starts with the gzip magic number, at most `limit` of them.
 
     Decompression runs a chunk at a time and stops as soon as the output passes
@@ -200,7 +209,9 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
         if magic != b"\x1f\x8b":
             if size > limit:
                 raise too_large(f"the file has {size_text(size)}")
-            raw = stream.read(limit + 1)  # one byte more: a file that grew since stat() is caught too
+            raw = stream.read(
+                limit + 1
+            )  # one byte more: a file that grew since stat() is caught too
             if len(raw) > limit:
                 raise too_large(f"the file has more than {size_text(limit)}")
             return raw
@@ -209,8 +220,13 @@ def read_bytes_limited(path: PathLike, limit: int, what: str = "file", env: Opti
             _gunzip(stream, limit, keep=False, too_large=too_large)
             stream.seek(0)
             return _gunzip(stream, limit, keep=True, too_large=too_large)
-        except (OSError, EOFError) as error:  # BadGzipFile is an OSError; truncated data an EOFError
-            raise ValueError(f"{path}: cannot decompress gzip data ({error or 'truncated'})") from None
+        except (
+            OSError,
+            EOFError,
+        ) as error:  # BadGzipFile is an OSError; truncated data an EOFError
+            raise ValueError(
+                f"{path}: cannot decompress gzip data ({error or 'truncated'})"
+            ) from None
 
 
 def _gunzip(stream, limit: int, keep: bool, too_large) -> bytes:

@@ -40,10 +40,30 @@ import numpy as np
 
 from .messages import number_text, quote_input, size_text
 
-__all__ = ["MAX_MAP_RESIDUES", "DECIMALS", "check_map", "check_map_length", "parse_probability", "map_from_pairs",
-           "read_npy_header", "read_text_lines", "read_builtin", "write_builtin", "ContactFormat", "PairList", "CONTACT_FORMATS", "FORMATS", "find_format", "contact_suffixes",
-           "is_contact_file", "file_dialog_filter", "format_table_markdown", "scores_to_probabilities",
-           "write_pseudobonds", "TRROSETTA_CONTACT_BINS"]
+__all__ = [
+    "MAX_MAP_RESIDUES",
+    "DECIMALS",
+    "check_map",
+    "check_map_length",
+    "parse_probability",
+    "map_from_pairs",
+    "read_npy_header",
+    "read_text_lines",
+    "read_builtin",
+    "write_builtin",
+    "ContactFormat",
+    "PairList",
+    "CONTACT_FORMATS",
+    "FORMATS",
+    "find_format",
+    "contact_suffixes",
+    "is_contact_file",
+    "file_dialog_filter",
+    "format_table_markdown",
+    "scores_to_probabilities",
+    "write_pseudobonds",
+    "TRROSETTA_CONTACT_BINS",
+]
 
 #: Residues a line in an RR file's sequence block.
 RR_LINE_WIDTH = 50
@@ -56,11 +76,19 @@ DECIMALS = 6
 MAX_MAP_RESIDUES = 40_000
 #: Real numeric ``.npy`` dtype kinds: bool, signed and unsigned integer, floating point.
 _NUMERIC_KINDS = {"b": "bool", "i": "integer", "u": "unsigned integer", "f": "floating point"}
-_REFUSED_KINDS = {"c": "complex", "U": "string", "S": "byte string", "V": "structured (record)",
-                  "M": "datetime", "m": "timedelta", "O": "object (Python objects)"}
+_REFUSED_KINDS = {
+    "c": "complex",
+    "U": "string",
+    "S": "byte string",
+    "V": "structured (record)",
+    "M": "datetime",
+    "m": "timedelta",
+    "O": "object (Python objects)",
+}
 
 
-#: trRosetta ``dist`` bins (bin 0: > 20 A; bin k >= 1: [2 + (k - 1) / 2, 2 + k / 2) A) whose upper edge
+#: trRosetta ``dist`` bins (bin 0: > 20 A; bin k >= 1: [2 + (k - 1) / 2, 2 + k / 2) A) whose upper
+#: edge
 #: is at most 8 A: bins 1..12, the probability of a Cb-Cb contact.
 TRROSETTA_BINS = 37
 TRROSETTA_CONTACT_BINS = slice(1, 13)
@@ -156,7 +184,8 @@ class ContactFormat:
     layout: str  # "sparse" | "dense"
     sequence: str  # what the file carries of the sequence, in words
     index_base: str  # how residues are counted, in words
-    scores: str  # what the numbers are: "probability", "score" (raw, rescaled when outside [0, 1]), in words
+    # What the numbers are, in words: "probability", or "score" (raw, rescaled when outside [0, 1]).
+    scores: str
     reader: Optional[Callable] = None
     writer: Optional[Callable] = None
     binary: bool = False
@@ -205,7 +234,9 @@ def _score(token: str, path: Path, line_number: int) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise ValueError(f"{path}, line {line_number}: score {quote_input(token)} is not a number") from None
+        raise ValueError(
+            f"{path}, line {line_number}: score {quote_input(token)} is not a number"
+        ) from None
     if not np.isfinite(value):
         raise ValueError(f"{path}, line {line_number}: score {quote_input(token)} is not finite")
     return value
@@ -215,7 +246,9 @@ def _index(token: str, path: Path, line_number: int) -> int:
     try:
         return int(token)
     except ValueError:
-        raise ValueError(f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer") from None
+        raise ValueError(
+            f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer"
+        ) from None
 
 
 def _data_lines(lines: Sequence[str], comment: str = "#"):
@@ -240,14 +273,22 @@ def _sequence_from_letters(letters: Dict[int, Tuple[str, int]]) -> Optional[str]
     return text if text.isalpha() and "X" not in text else None
 
 
-def _note_letter(path: Path, letters: Dict[int, Tuple[str, int]], index: int, letter: str, number: int) -> None:
-    """Record residue ``index``'s letter; one residue with two letters is an error naming both lines."""
+def _note_letter(
+    path: Path, letters: Dict[int, Tuple[str, int]], index: int, letter: str, number: int
+) -> None:
+    """Record residue ``index``'s letter; one residue with two letters is an error naming both
+    lines."""
     letter = letter.upper()
     if len(letter) != 1 or not letter.isalpha():
-        raise ValueError(f"{path}, line {number}: residue letter {quote_input(letter)} is not one letter")
+        raise ValueError(
+            f"{path}, line {number}: residue letter {quote_input(letter)} is not one letter"
+        )
     seen = letters.setdefault(index, (letter, number))
     if seen[0] != letter:
-        raise ValueError(f"{path}, line {number}: residue {index} is {letter} here but {seen[0]} on line {seen[1]}")
+        raise ValueError(
+            f"{path}, line {number}: residue {index} is {letter} here but {seen[0]} on line"
+            f" {seen[1]}"
+        )
 
 
 def _sparse_reader(parse: Callable, scores: str) -> Callable:
@@ -275,7 +316,9 @@ def _parse_psicov(path: Path, lines):
 
 
 def _write_psicov(stream, pairs: PairList) -> None:
-    stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+    stream.writelines(
+        f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(pairs.i, pairs.j, pairs.p)
+    )
 
 
 # -- plmDCA -------------------------------------------------------------------------
@@ -295,7 +338,9 @@ def _parse_plmdca(path: Path, lines):
 
 
 def _write_plmdca(stream, pairs: PairList) -> None:
-    stream.writelines(f"{a + 1},{b + 1},{p:.{DECIMALS}f}\n" for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+    stream.writelines(
+        f"{a + 1},{b + 1},{p:.{DECIMALS}f}\n" for a, b, p in zip(pairs.i, pairs.j, pairs.p)
+    )
 
 
 # -- EVfold / EVcouplings and FreeContact --------------------------------------------
@@ -316,11 +361,17 @@ def _parse_lettered(path: Path, lines, score_field: int, expected: str):
 
 
 def _parse_evcouplings_csv(path: Path, lines, first: int):
-    """EVcouplings' CSV: header ``i,A_i,j,A_j,...`` at line ``first``; the score column by preference."""
+    """EVcouplings' CSV: header ``i,A_i,j,A_j,...`` at line ``first``; the score column by
+    preference."""
     header = [field.strip().lower() for field in lines[first - 1].split(",")]
-    column = next((header.index(name) for name in ("probability", "cn", "fn") if name in header), None)
+    column = next(
+        (header.index(name) for name in ("probability", "cn", "fn") if name in header), None
+    )
     if column is None:
-        raise ValueError(f"{path}, line {first}: the EVcouplings header has no 'probability', 'cn' or 'fn' column")
+        raise ValueError(
+            f"{path}, line {first}: the EVcouplings header has no 'probability', 'cn' or 'fn'"
+            " column"
+        )
     entries, letters = [], {}
     for number, line in _data_lines(lines[first:]):
         number += first
@@ -346,13 +397,17 @@ def _parse_freecontact(path: Path, lines):
 
 
 def _write_evfold(stream, pairs: PairList) -> None:
-    stream.writelines(f"{a + 1} {pairs.letter(a)} {b + 1} {pairs.letter(b)} 0 {p:.{DECIMALS}f}\n"
-                      for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+    stream.writelines(
+        f"{a + 1} {pairs.letter(a)} {b + 1} {pairs.letter(b)} 0 {p:.{DECIMALS}f}\n"
+        for a, b, p in zip(pairs.i, pairs.j, pairs.p)
+    )
 
 
 def _write_freecontact(stream, pairs: PairList) -> None:
-    stream.writelines(f"{a + 1} {pairs.letter(a)} {b + 1} {pairs.letter(b)} {p:.{DECIMALS}f} 0\n"
-                      for a, b, p in zip(pairs.i, pairs.j, pairs.p))
+    stream.writelines(
+        f"{a + 1} {pairs.letter(a)} {b + 1} {pairs.letter(b)} {p:.{DECIMALS}f} 0\n"
+        for a, b, p in zip(pairs.i, pairs.j, pairs.p)
+    )
 
 
 # -- CCMpred / GREMLIN matrix --------------------------------------------------------
@@ -366,18 +421,26 @@ def _read_matrix(path: Path):
         fields = line.split()
         if P is None:
             length = len(fields)
-            check_map_length(length, f"{path}, line {number}", f"a row of {number_text(length)} numbers")
+            check_map_length(
+                length, f"{path}, line {number}", f"a row of {number_text(length)} numbers"
+            )
             if 2 * length * length - 1 > size:  # a number and a separator each, at the least
-                raise ValueError(f"{path}, line {number}: a row of {length} numbers makes a {length} x {length} "
-                                 f"matrix of at least {size_text(2 * length * length)}, but the file has "
-                                 f"{size_text(size)}")
+                raise ValueError(
+                    f"{path}, line {number}: a row of {length} numbers makes a {length} x {length} "
+                    f"matrix of at least {size_text(2 * length * length)}, but the file has "
+                    f"{size_text(size)}"
+                )
             P = np.empty((length, length), dtype=np.float32)
         if row == P.shape[0]:
-            raise ValueError(f"{path}, line {number}: more than {P.shape[0]} rows in a {P.shape[0]} x {P.shape[0]} "
-                             f"matrix: {quote_input(line)}")
+            raise ValueError(
+                f"{path}, line {number}: more than {P.shape[0]} rows in a {P.shape[0]} x"
+                f" {P.shape[0]} matrix: {quote_input(line)}"
+            )
         if len(fields) != P.shape[0]:
-            raise ValueError(f"{path}, line {number}: expected {P.shape[0]} numbers (the first row's count), "
-                             f"got {len(fields)}: {quote_input(line)}")
+            raise ValueError(
+                f"{path}, line {number}: expected {P.shape[0]} numbers (the first row's count), "
+                f"got {len(fields)}: {quote_input(line)}"
+            )
         try:
             values = np.array(fields, dtype=np.float64)
         except ValueError:
@@ -390,7 +453,9 @@ def _read_matrix(path: Path):
     if P is None:
         raise ValueError(f"{path}: empty contact file")
     if row != P.shape[0]:
-        raise ValueError(f"{path}: {row} rows but {P.shape[0]} columns; a CCMpred/GREMLIN matrix is L x L")
+        raise ValueError(
+            f"{path}: {row} rows but {P.shape[0]} columns; a CCMpred/GREMLIN matrix is L x L"
+        )
     P = scores_to_probabilities(P).astype(np.float32)
     return np.maximum(P, P.T), None
 
@@ -420,12 +485,21 @@ def _read_trrosetta(path: Path):
     with archive:
         names = archive.namelist()
         if "dist.npy" not in names:
-            shown = ", ".join(quote_input(name[:-4] if name.endswith(".npy") else name, 20) for name in names[:8])
-            raise ValueError(f"{path}: no 'dist' distogram in this .npz (it holds {shown or 'nothing'})")
+            shown = ", ".join(
+                quote_input(name[:-4] if name.endswith(".npy") else name, 20) for name in names[:8]
+            )
+            raise ValueError(
+                f"{path}: no 'dist' distogram in this .npz (it holds {shown or 'nothing'})"
+            )
         try:
             with archive.open("dist.npy") as stream:
                 return _read_distogram(path, stream, archive.getinfo("dist.npy").file_size), None
-        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as error:  # RuntimeError: encrypted member
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            RuntimeError,
+        ) as error:  # RuntimeError: encrypted member
             raise ValueError(f"{path}: cannot read its 'dist' array ({error})") from None
 
 
@@ -435,18 +509,28 @@ def _read_distogram(path: Path, stream, member_size: Optional[int] = None) -> np
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
         raise ValueError(f"{path}: 'dist' is not a NumPy array ({error or 'empty'})") from None
     if dtype.kind != "f":
-        raise ValueError(f"{path}: 'dist' must hold floating-point probabilities, not dtype {quote_input(str(dtype))}")
+        raise ValueError(
+            f"{path}: 'dist' must hold floating-point probabilities, not dtype"
+            f" {quote_input(str(dtype))}"
+        )
     if len(shape) != 3 or shape[0] != shape[1] or shape[2] != TRROSETTA_BINS:
-        raise ValueError(f"{path}: 'dist' must be (L, L, {TRROSETTA_BINS}) (trRosetta's distance bins), "
-                         f"got shape {tuple(shape)}")
+        raise ValueError(
+            f"{path}: 'dist' must be (L, L, {TRROSETTA_BINS}) (trRosetta's distance bins), "
+            f"got shape {tuple(shape)}"
+        )
     length = int(shape[0])
-    check_map_length(length, str(path), f"its 'dist' header ({length} x {length} x {TRROSETTA_BINS})")
+    check_map_length(
+        length, str(path), f"its 'dist' header ({length} x {length} x {TRROSETTA_BINS})"
+    )
     needed = length * length * TRROSETTA_BINS * dtype.itemsize
     if member_size is not None and needed > member_size:
-        raise ValueError(f"{path}: 'dist' declares {size_text(needed)} of data but the archive holds "
-                         f"{size_text(member_size)} for it")
+        raise ValueError(
+            f"{path}: 'dist' declares {size_text(needed)} of data but the archive holds "
+            f"{size_text(member_size)} for it"
+        )
     P = np.zeros((length, length), dtype=np.float32)
-    # C order: row blocks (L, 37) at a time; Fortran order: one (L, L) slab per bin, bins 1..12 kept.
+    # C order: row blocks (L, 37) at a time; Fortran order: one (L, L) slab per bin, bins 1..12
+    # kept.
     if fortran_order:
         for k in range(TRROSETTA_BINS):
             slab = _read_exactly(path, stream, dtype, length * length)
@@ -457,9 +541,13 @@ def _read_distogram(path: Path, stream, member_size: Optional[int] = None) -> np
         for start in range(0, length, rows):
             count = min(rows, length - start)
             block = _read_exactly(path, stream, dtype, count * length * TRROSETTA_BINS)
-            P[start:start + count] = block.reshape(count, length, TRROSETTA_BINS)[:, :, TRROSETTA_CONTACT_BINS].sum(-1)
+            P[start : start + count] = block.reshape(count, length, TRROSETTA_BINS)[
+                :, :, TRROSETTA_CONTACT_BINS
+            ].sum(-1)
     if not np.isfinite(P).all() or P.min(initial=0) < -1e-3 or P.max(initial=0) > 1 + 1e-3:
-        raise ValueError(f"{path}: 'dist' bins must be probabilities (each pair's bins sum to at most 1)")
+        raise ValueError(
+            f"{path}: 'dist' bins must be probabilities (each pair's bins sum to at most 1)"
+        )
     P = np.clip(P, 0, 1)  # summing float32 bins may pass 1 by a rounding step
     return np.maximum(P, P.T)
 
@@ -467,19 +555,27 @@ def _read_distogram(path: Path, stream, member_size: Optional[int] = None) -> np
 def _read_exactly(path: Path, stream, dtype: np.dtype, count: int) -> np.ndarray:
     data = stream.read(count * dtype.itemsize)
     if len(data) != count * dtype.itemsize:
-        raise ValueError(f"{path}: 'dist' holds less data than its header declares "
-                         f"({size_text(count * dtype.itemsize)} expected in a block, {len(data)} bytes found)")
+        raise ValueError(
+            f"{path}: 'dist' holds less data than its header declares "
+            f"({size_text(count * dtype.itemsize)} expected in a block, {len(data)} bytes found)"
+        )
     return np.frombuffer(data, dtype=dtype).astype(np.float64)
 
 
 # -- ChimeraX pseudobonds ------------------------------------------------------------
 
+
 def _atom_specs(structure, chain: str) -> List[str]:
-    """ChimeraX atom spec of each observed residue of ``chain``: its CB, or CA where it has no CB (Gly)."""
+    """ChimeraX atom spec of each observed residue of ``chain``: its CB, or CA where it has no CB
+    (Gly)."""
     from .structure import residue_identities, residue_label
 
     atoms = structure[structure.chain_id == chain]
-    with_cb = {(int(r), str(i)) for r, i, n in zip(atoms.res_id, atoms.ins_code, atoms.atom_name) if n == "CB"}
+    with_cb = {
+        (int(r), str(i))
+        for r, i, n in zip(atoms.res_id, atoms.ins_code, atoms.atom_name)
+        if n == "CB"
+    }
     specs = []
     for c, r, i, _ in residue_identities(structure, chain):
         label = residue_label(c, r, i)
@@ -499,7 +595,9 @@ def _pair_positions(pairs: PairList) -> Tuple[Optional[str], np.ndarray]:
     observed = len(chain_sequence(structure, chain))
     if sequence is None:
         if pairs.length > observed:
-            sequence = sequence_of_map(pairs.length, structure, chain)  # the full construct, or an error
+            sequence = sequence_of_map(
+                pairs.length, structure, chain
+            )  # the full construct, or an error
         else:  # indices refer to the observed residues in order (a sparse file may stop short)
             return None, np.arange(pairs.length)
     return sequence, map_sequence(sequence, structure, chain, min_identity=identity)
@@ -527,7 +625,10 @@ def write_pseudobonds(stream, pairs: PairList) -> None:
     from .structure import MIN_IDENTITY, homodimer_contacts, true_contacts
 
     if pairs.structure is None or not pairs.chain:
-        raise ValueError("a ChimeraX pseudobond file (.pb) names residues of a structure: give the structure and chain")
+        raise ValueError(
+            "a ChimeraX pseudobond file (.pb) names residues of a structure: give the structure and"
+            " chain"
+        )
     identity = MIN_IDENTITY if pairs.min_identity is None else pairs.min_identity
     sequence, index = _pair_positions(pairs)
     T = true_contacts(pairs.structure, pairs.chain, sequence=sequence, min_identity=identity)
@@ -536,10 +637,12 @@ def write_pseudobonds(stream, pairs: PairList) -> None:
         T, X = T[: pairs.length, : pairs.length], X[: pairs.length, : pairs.length]
     kinds = classify_pairs(pairs.i, pairs.j, T, X)
     specs = _atom_specs(pairs.structure, pairs.chain)
-    stream.write(f"; ChimeraX pseudobonds: {pairs.method}, {pairs.target} on chain {pairs.chain}\n"
-                 f"; {CATEGORY_COLORS['tp']}: contact in the structure, {CATEGORY_COLORS['fp']}: not, "
-                 f"{CATEGORY_COLORS['inter']}: contact between homodimer chains only\n"
-                 "; halfbond = false\n")
+    stream.write(
+        f"; ChimeraX pseudobonds: {pairs.method}, {pairs.target} on chain {pairs.chain}\n"
+        f"; {CATEGORY_COLORS['tp']}: contact in the structure, {CATEGORY_COLORS['fp']}: not, "
+        f"{CATEGORY_COLORS['inter']}: contact between homodimer chains only\n"
+        "; halfbond = false\n"
+    )
     for a, b, kind in zip(pairs.i, pairs.j, kinds):
         if kind in CATEGORY_COLORS and index[a] >= 0 and index[b] >= 0:
             stream.write(f"{specs[index[a]]} {specs[index[b]]} {CATEGORY_COLORS[kind]}\n")
@@ -659,10 +762,14 @@ def check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
     if P.size and P.dtype.kind == "f":
         unlisted = np.isnan(P)
         if dense and unlisted.any():
-            raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1] "
-                             f"({int(unlisted.sum())} NaN values)")
+            raise ValueError(
+                f"{what}: contact probabilities must be finite and in [0, 1] "
+                f"({int(unlisted.sum())} NaN values)"
+            )
         if np.isinf(P).any():
-            raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1] (infinite values)")
+            raise ValueError(
+                f"{what}: contact probabilities must be finite and in [0, 1] (infinite values)"
+            )
     # NaN compares False: unlisted pairs pass the range check.
     if P.size and np.any((P < 0) | (P > 1)):
         raise ValueError(f"{what}: contact probabilities must be finite and in [0, 1]")
@@ -670,7 +777,8 @@ def check_map(P: np.ndarray, what: str, dense: bool = True) -> np.ndarray:
 
 
 def write_builtin(stream, name: str, data) -> None:
-    """The writers of this module's formats (``"rr"``, ``"csv"``: a :class:`~esm_contacts.formats.PairList`;
+    """The writers of this module's formats (``"rr"``, ``"csv"``: a
+    :class:`~esm_contacts.formats.PairList`;
     ``"npy"``: the map), for the format table.
 
     Parameters
@@ -688,10 +796,14 @@ def write_builtin(stream, name: str, data) -> None:
         return
     letters = data.sequence or "X" * data.length
     if name == "rr":
-        stream.write(f"PFRMAT RR\nTARGET {data.target}\nAUTHOR esm-contacts\nMETHOD {data.method}\nMODEL 1\n")
+        stream.write(
+            f"PFRMAT RR\nTARGET {data.target}\nAUTHOR esm-contacts\nMETHOD {data.method}\nMODEL 1\n"
+        )
         for start in range(0, len(letters), RR_LINE_WIDTH):
             stream.write(letters[start : start + RR_LINE_WIDTH] + "\n")
-        stream.writelines(f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(data.i, data.j, data.p))
+        stream.writelines(
+            f"{a + 1} {b + 1} 0 8 {p:.{DECIMALS}f}\n" for a, b, p in zip(data.i, data.j, data.p)
+        )
         stream.write("END\n")
         return
     # The whole sequence in a leading comment: the pair rows alone lose residues
@@ -699,8 +811,10 @@ def write_builtin(stream, name: str, data) -> None:
     if data.sequence:
         stream.write(f"# sequence: {data.sequence}\n")
     stream.write("i,j,res_i,res_j,probability\n")
-    stream.writelines(f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n"
-                      for a, b, p in zip(data.i, data.j, data.p))
+    stream.writelines(
+        f"{a + 1},{b + 1},{letters[a]},{letters[b]},{p:.{DECIMALS}f}\n"
+        for a, b, p in zip(data.i, data.j, data.p)
+    )
 
 
 def read_builtin(path: Path, name: str) -> Tuple[np.ndarray, Optional[str]]:
@@ -757,8 +871,9 @@ def read_text_lines(path: Path) -> List[str]:
     return text
 
 
-def map_from_pairs(path: Path, sequence: Optional[str], entries,
-                   rescale: bool = False) -> Tuple[np.ndarray, Optional[str]]:
+def map_from_pairs(
+    path: Path, sequence: Optional[str], entries, rescale: bool = False
+) -> Tuple[np.ndarray, Optional[str]]:
     """The (L, L) map of listed pairs, NaN elsewhere, once the size and every index are checked.
 
     Parameters
@@ -786,14 +901,20 @@ def map_from_pairs(path: Path, sequence: Optional[str], entries,
         outside 1..L, or a residue paired with itself (the message names file and line).
     """
     # Columns: i, j (1-based), probability, line number; all checked before the map exists.
-    a, b, p, lines = (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
+    a, b, p, lines = (
+        (np.array(column) for column in zip(*entries)) if entries else (np.zeros(0, np.int64),) * 4
+    )
     if sequence:
         check_map_length(len(sequence), str(path), f"its sequence of {len(sequence)} letters")
         length = len(sequence)
     elif entries:  # L is the largest index: one huge index must not make a huge map
         top = np.maximum(a, b)
         length = int(top.max())
-        check_map_length(length, f"{path}, line {lines[int(np.argmax(top))]}", f"residue index {number_text(length)}")
+        check_map_length(
+            length,
+            f"{path}, line {lines[int(np.argmax(top))]}",
+            f"residue index {number_text(length)}",
+        )
     else:
         length = 0
     if length == 0:
@@ -848,7 +969,9 @@ def read_npy_header(stream, path: Optional[Path] = None):
         return npy_format.read_array_header_1_0(stream)
     if version == (2, 0):
         return npy_format.read_array_header_2_0(stream)
-    private = getattr(npy_format, "_read_array_header", None)  # version 3.0 (utf-8 header) has no public reader
+    private = getattr(
+        npy_format, "_read_array_header", None
+    )  # version 3.0 (utf-8 header) has no public reader
     if version == (3, 0) and private is not None:
         return private(stream, version)
     raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
@@ -867,17 +990,25 @@ def _read_npy(path: Path) -> np.ndarray:
         offset = stream.tell()
         if dtype.kind not in _NUMERIC_KINDS:
             kind = _REFUSED_KINDS.get(dtype.kind, "non-numeric")
-            raise ValueError(f"{path}: a contact map must hold real numbers; this .npy holds {kind} values "
-                             f"(dtype {quote_input(str(dtype))})")
+            raise ValueError(
+                f"{path}: a contact map must hold real numbers; this .npy holds {kind} values "
+                f"(dtype {quote_input(str(dtype))})"
+            )
         if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 0:
-            raise ValueError(f"{path}: expected a square (L, L) contact map, got shape {tuple(shape)}")
+            raise ValueError(
+                f"{path}: expected a square (L, L) contact map, got shape {tuple(shape)}"
+            )
         needed = int(shape[0]) * int(shape[1]) * dtype.itemsize
         if needed > size - offset:
-            raise ValueError(f"{path}: the .npy header declares a {shape[0]} x {shape[1]} {dtype} array "
-                             f"({size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data")
+            raise ValueError(
+                f"{path}: the .npy header declares a {shape[0]} x {shape[1]} {dtype} array "
+                f"({size_text(needed)}) but the file holds {max(size - offset, 0)} bytes of data"
+            )
         check_map_length(int(shape[0]), str(path), f"its .npy header ({shape[0]} x {shape[1]})")
         try:
-            P = np.fromfile(stream, dtype=dtype, count=needed // dtype.itemsize if dtype.itemsize else 0)
+            P = np.fromfile(
+                stream, dtype=dtype, count=needed // dtype.itemsize if dtype.itemsize else 0
+            )
         except (ValueError, OSError) as error:
             raise ValueError(f"{path}: not a NumPy .npy file ({error})") from None
     return P.reshape(shape, order="F" if fortran_order else "C")
@@ -894,7 +1025,9 @@ def _builtin_index(token: str, path: Path, line_number: int) -> int:
     try:
         return int(token)
     except ValueError:
-        raise ValueError(f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer") from None
+        raise ValueError(
+            f"{path}, line {line_number}: residue index {quote_input(token)} is not an integer"
+        ) from None
 
 
 def _parse_rr(path: Path, lines):
@@ -909,11 +1042,16 @@ def _parse_rr(path: Path, lines):
         if len(fields) == 1 and fields[0].isalpha():
             sequence_parts.append(fields[0].upper())
         elif len(fields) in (3, 5):
-            a, b = _builtin_index(fields[0], path, line_number), _builtin_index(fields[1], path, line_number)
+            a, b = (
+                _builtin_index(fields[0], path, line_number),
+                _builtin_index(fields[1], path, line_number),
+            )
             entries.append((a, b, _builtin_probability(fields[-1], path, line_number), line_number))
         else:
-            raise ValueError(f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, "
-                             f"got {quote_input(line)}")
+            raise ValueError(
+                f"{path}, line {line_number}: expected 'i j 0 8 p' or a sequence line, "
+                f"got {quote_input(line)}"
+            )
     sequence = "".join(sequence_parts)
     # Writers without a sequence fill the mandatory lines with X: that is no sequence.
     return (sequence if sequence.strip("X") else None), entries
@@ -942,29 +1080,42 @@ def _parse_csv(path: Path, lines):
             continue
         fields = [field.strip() for field in line.split(",")]
         if len(fields) != len(header):
-            raise ValueError(f"{path}, line {line_number}: expected {len(header)} fields, got {len(fields)}: "
-                             f"{quote_input(line)}")
-        a, b = _builtin_index(fields[0], path, line_number), _builtin_index(fields[1], path, line_number)
+            raise ValueError(
+                f"{path}, line {line_number}: expected {len(header)} fields, got {len(fields)}: "
+                f"{quote_input(line)}"
+            )
+        a, b = (
+            _builtin_index(fields[0], path, line_number),
+            _builtin_index(fields[1], path, line_number),
+        )
         entries.append((a, b, _builtin_probability(fields[column], path, line_number), line_number))
         if "res_i" in header and "res_j" in header:
             letters.setdefault(a, fields[header.index("res_i")].upper())
             letters.setdefault(b, fields[header.index("res_j")].upper())
     if declared is not None:
         if not declared.isalpha():
-            raise ValueError(f"{path}: the '# sequence:' line holds characters that are not residue letters")
+            raise ValueError(
+                f"{path}: the '# sequence:' line holds characters that are not residue letters"
+            )
         for k, letter in letters.items():
             if k < 1:
                 continue  # read_contacts refuses it, naming the line
             if k > len(declared):
-                raise ValueError(f"{path}: residue {k} of the pairs lies beyond the {len(declared)} residues "
-                                 "of the '# sequence:' line")
+                raise ValueError(
+                    f"{path}: residue {k} of the pairs lies beyond the {len(declared)} residues "
+                    "of the '# sequence:' line"
+                )
             if letter not in (declared[k - 1], "X"):
-                raise ValueError(f"{path}: residue {k} is {quote_input(letter)} in the pairs but {declared[k - 1]} "
-                                 "in the '# sequence:' line")
+                raise ValueError(
+                    f"{path}: residue {k} is {quote_input(letter)} in the pairs but"
+                    f" {declared[k - 1]} in the '# sequence:' line"
+                )
         return declared, entries
     # The letters give the sequence only when every position 1..max appears.
     length = max(letters, default=0)
-    complete = len(letters) == length and all(letter.isalpha() and letter != "X" for letter in letters.values())
+    complete = len(letters) == length and all(
+        letter.isalpha() and letter != "X" for letter in letters.values()
+    )
     sequence = "".join(letters[k] for k in range(1, length + 1)) if length and complete else None
     return sequence, entries
 
@@ -978,37 +1129,140 @@ def _builtin_writer(name: str) -> Callable:
 
 
 CONTACT_FORMATS: Tuple[ContactFormat, ...] = (
-    ContactFormat("rr", "CASP RR", (".rr", ".casp"), "sparse", "sequence lines", "1-based", "probability",
-                  _builtin_reader("rr"), _builtin_writer("rr"), aliases=("casp", "casprr")),
-    ContactFormat("csv", "CSV (i,j,res_i,res_j,probability)", (".csv",), "sparse",
-                  "'# sequence:' line or complete letters", "1-based", "probability",
-                  _builtin_reader("csv"), _builtin_writer("csv")),
-    ContactFormat("npy", "NumPy map", (".npy",), "dense", "none", "0-based (array)", "probability",
-                  _builtin_reader("npy"), _builtin_writer("npy"), binary=True),
-    ContactFormat("psicov", "PSICOV / MetaPSICOV", (".psicov",), "sparse", "none", "1-based", "score",
-                  _sparse_reader(_parse_psicov, "score"), _write_psicov),
-    ContactFormat("ccmpred", "CCMpred / GREMLIN matrix", (".mat", ".ccmpred", ".gremlin"), "dense", "none",
-                  "0-based (matrix row/column)", "score", _read_matrix, _write_matrix, aliases=("gremlin",)),
-    ContactFormat("plmdca", "plmDCA", (".plmdca",), "sparse", "none", "1-based", "score",
-                  _sparse_reader(_parse_plmdca, "score"), _write_plmdca),
-    ContactFormat("evfold", "EVfold / EVcouplings", (".evfold",), "sparse", "letters per pair", "1-based", "score",
-                  _sparse_reader(_parse_evfold, "score"), _write_evfold, aliases=("evcouplings",)),
-    ContactFormat("freecontact", "FreeContact", (".freecontact",), "sparse", "letters per pair", "1-based", "score",
-                  _sparse_reader(_parse_freecontact, "score"), _write_freecontact),
-    ContactFormat("chimerax", "ChimeraX pseudobonds", (".pb",), "sparse",
-                  "structure residue names", "structure's own numbering", "colour by category",
-                  None, write_pseudobonds, aliases=("pb",), needs_structure=True, default_top="L"),
-    ContactFormat("trrosetta", "trRosetta distogram", (".npz",), "dense", "none",
-                  "0-based (array)", "probability", _read_trrosetta, None, aliases=("npz",)),
+    ContactFormat(
+        "rr",
+        "CASP RR",
+        (".rr", ".casp"),
+        "sparse",
+        "sequence lines",
+        "1-based",
+        "probability",
+        _builtin_reader("rr"),
+        _builtin_writer("rr"),
+        aliases=("casp", "casprr"),
+    ),
+    ContactFormat(
+        "csv",
+        "CSV (i,j,res_i,res_j,probability)",
+        (".csv",),
+        "sparse",
+        "'# sequence:' line or complete letters",
+        "1-based",
+        "probability",
+        _builtin_reader("csv"),
+        _builtin_writer("csv"),
+    ),
+    ContactFormat(
+        "npy",
+        "NumPy map",
+        (".npy",),
+        "dense",
+        "none",
+        "0-based (array)",
+        "probability",
+        _builtin_reader("npy"),
+        _builtin_writer("npy"),
+        binary=True,
+    ),
+    ContactFormat(
+        "psicov",
+        "PSICOV / MetaPSICOV",
+        (".psicov",),
+        "sparse",
+        "none",
+        "1-based",
+        "score",
+        _sparse_reader(_parse_psicov, "score"),
+        _write_psicov,
+    ),
+    ContactFormat(
+        "ccmpred",
+        "CCMpred / GREMLIN matrix",
+        (".mat", ".ccmpred", ".gremlin"),
+        "dense",
+        "none",
+        "0-based (matrix row/column)",
+        "score",
+        _read_matrix,
+        _write_matrix,
+        aliases=("gremlin",),
+    ),
+    ContactFormat(
+        "plmdca",
+        "plmDCA",
+        (".plmdca",),
+        "sparse",
+        "none",
+        "1-based",
+        "score",
+        _sparse_reader(_parse_plmdca, "score"),
+        _write_plmdca,
+    ),
+    ContactFormat(
+        "evfold",
+        "EVfold / EVcouplings",
+        (".evfold",),
+        "sparse",
+        "letters per pair",
+        "1-based",
+        "score",
+        _sparse_reader(_parse_evfold, "score"),
+        _write_evfold,
+        aliases=("evcouplings",),
+    ),
+    ContactFormat(
+        "freecontact",
+        "FreeContact",
+        (".freecontact",),
+        "sparse",
+        "letters per pair",
+        "1-based",
+        "score",
+        _sparse_reader(_parse_freecontact, "score"),
+        _write_freecontact,
+    ),
+    ContactFormat(
+        "chimerax",
+        "ChimeraX pseudobonds",
+        (".pb",),
+        "sparse",
+        "structure residue names",
+        "structure's own numbering",
+        "colour by category",
+        None,
+        write_pseudobonds,
+        aliases=("pb",),
+        needs_structure=True,
+        default_top="L",
+    ),
+    ContactFormat(
+        "trrosetta",
+        "trRosetta distogram",
+        (".npz",),
+        "dense",
+        "none",
+        "0-based (array)",
+        "probability",
+        _read_trrosetta,
+        None,
+        aliases=("npz",),
+    ),
 )
 
 #: Extension -> format name, from the table.
-FORMATS: Dict[str, str] = {suffix: spec.name for spec in CONTACT_FORMATS for suffix in spec.extensions}
-_BY_NAME: Dict[str, ContactFormat] = {key: spec for spec in CONTACT_FORMATS for key in (spec.name,) + spec.aliases}
+FORMATS: Dict[str, str] = {
+    suffix: spec.name for spec in CONTACT_FORMATS for suffix in spec.extensions
+}
+_BY_NAME: Dict[str, ContactFormat] = {
+    key: spec for spec in CONTACT_FORMATS for key in (spec.name,) + spec.aliases
+}
 
 
-def find_format(path: Union[str, Path], format: Optional[str] = None, mode: Optional[str] = None) -> ContactFormat:
-    """The table row of a contact file: ``format`` (a name or alias) when given, else from the extension.
+def find_format(
+    path: Union[str, Path], format: Optional[str] = None, mode: Optional[str] = None
+) -> ContactFormat:
+    """The table row of a contact file: ``format`` (a name or alias) when given, else from the
+    extension.
 
     Parameters
     ----------
@@ -1040,13 +1294,17 @@ def find_format(path: Union[str, Path], format: Optional[str] = None, mode: Opti
     if format:
         spec = _BY_NAME.get(str(format).strip().lower())
         if spec is None:
-            raise ValueError(f"unknown contact format {quote_input(format, 30)}; use one of "
-                             f"{', '.join(spec.name for spec in CONTACT_FORMATS)}")
+            raise ValueError(
+                f"unknown contact format {quote_input(format, 30)}; use one of "
+                f"{', '.join(spec.name for spec in CONTACT_FORMATS)}"
+            )
     else:
         suffix = Path(path).suffix.lower()
         if suffix not in FORMATS:
-            raise ValueError(f"{path}: unknown contact file extension {quote_input(suffix, 20)}; use one of "
-                             f"{', '.join(FORMATS)}, or name the format (--format)")
+            raise ValueError(
+                f"{path}: unknown contact file extension {quote_input(suffix, 20)}; use one of "
+                f"{', '.join(FORMATS)}, or name the format (--format)"
+            )
         spec = _BY_NAME[FORMATS[suffix]]
     if mode == "read" and spec.reader is None:
         raise ValueError(f"{path}: {spec.title} files are written, not read")
@@ -1068,8 +1326,12 @@ def contact_suffixes(mode: str = "read") -> Tuple[str, ...]:
     suffixes : tuple of str
         Lower-case extensions with the dot, in the order of :data:`CONTACT_FORMATS`.
     """
-    return tuple(suffix for spec in CONTACT_FORMATS if (spec.reader if mode == "read" else spec.writer)
-                 for suffix in spec.extensions)
+    return tuple(
+        suffix
+        for spec in CONTACT_FORMATS
+        if (spec.reader if mode == "read" else spec.writer)
+        for suffix in spec.extensions
+    )
 
 
 def is_contact_file(text: Union[str, Path]) -> bool:
@@ -1118,12 +1380,16 @@ def format_table_markdown() -> str:
     table : str
         A header row, a rule and one row per format of :data:`CONTACT_FORMATS`, joined by newlines.
     """
-    rows = ["| format (`--format`) | extensions | read | write | pairs | sequence | indices | values |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| format (`--format`) | extensions | read | write | pairs | sequence | indices | values |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for spec in CONTACT_FORMATS:
         names = ", ".join(f"`{name}`" for name in (spec.name,) + spec.aliases)
-        rows.append(f"| {spec.title}: {names} | {' '.join(f'`{s}`' for s in spec.extensions)} | "
-                    f"{'yes' if spec.reader else 'no'} | {'yes' if spec.writer else 'no'} | "
-                    f"{'all (dense)' if spec.dense else 'listed (sparse)'} | {spec.sequence} | {spec.index_base} | "
-                    f"{spec.scores} |")
+        rows.append(
+            f"| {spec.title}: {names} | {' '.join(f'`{s}`' for s in spec.extensions)} |"
+            f" {'yes' if spec.reader else 'no'} | {'yes' if spec.writer else 'no'} |"
+            f" {'all (dense)' if spec.dense else 'listed (sparse)'} | {spec.sequence} |"
+            f" {spec.index_base} | {spec.scores} |"
+        )
     return "\n".join(rows)

@@ -49,9 +49,20 @@ __all__ = [
 ]
 
 #: The files of a Hugging Face ESM model that are read here (never a pickle).
-HF_FILES = ["config.json", "model.safetensors", "model.safetensors.index.json", "model-*.safetensors", "vocab.txt"]
+HF_FILES = [
+    "config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*.safetensors",
+    "vocab.txt",
+]
 #: Pickled weight files a Hugging Face directory may hold instead of safetensors.
-PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
+PICKLE_FILES = (
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "tf_model.h5",
+    "flax_model.msgpack",
+)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 WEIGHT, BIAS = "contact_head.regression.weight", "contact_head.regression.bias"
 
@@ -80,7 +91,10 @@ def is_hf_source(name_or_path: Union[str, os.PathLike]) -> bool:
     path = Path(text).expanduser()
     kind = file_kind(path)  # never raises (a name too long for a path is "missing")
     if kind == "folder":
-        return any(file_kind(path / name) != "missing" for name in ("config.json", "model.safetensors") + PICKLE_FILES)
+        return any(
+            file_kind(path / name) != "missing"
+            for name in ("config.json", "model.safetensors") + PICKLE_FILES
+        )
     return kind == "missing" and not text.endswith(".pt") and bool(_HUB_ID.match(text))
 
 
@@ -95,7 +109,9 @@ def hf_cache_dir() -> Path:
     explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if explicit:
         return Path(explicit).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface"
+    )
     return Path(home).expanduser() / "hub"
 
 
@@ -111,8 +127,11 @@ def _cached_snapshot(repo_id: str) -> Optional[Path]:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, cache_dir=hf_cache_dir(), local_files_only=True,
-                                      allow_patterns=HF_FILES))
+        return Path(
+            snapshot_download(
+                repo_id, cache_dir=hf_cache_dir(), local_files_only=True, allow_patterns=HF_FILES
+            )
+        )
     except Exception:  # LocalEntryNotFoundError, a malformed ID (HFValidationError), a broken cache
         return None
 
@@ -128,13 +147,16 @@ def hf_cache_state(repo_id: str) -> str:
     Returns
     -------
     state : str
-        ``"cached in FOLDER"`` (config and safetensors), ``"pickle only (pytorch_model.bin; refused)"``,
+        ``"cached in FOLDER"`` (config and safetensors), ``"pickle only (pytorch_model.bin;
+        refused)"``,
         ``"incomplete (...)"`` or ``"not downloaded"``.
     """
     folder = _cached_snapshot(repo_id)
     if folder is None:
         return "not downloaded"
-    has_weights = (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+    has_weights = (folder / "model.safetensors").is_file() or (
+        folder / "model.safetensors.index.json"
+    ).is_file()
     if (folder / "config.json").is_file() and has_weights:
         return f"cached in {folder}"
     if any((folder / name).exists() for name in PICKLE_FILES):
@@ -143,7 +165,8 @@ def hf_cache_state(repo_id: str) -> str:
 
 
 def resolve_hf_model(name_or_path: Union[str, os.PathLike]) -> Path:
-    """The local directory of a Hugging Face model: the directory itself, or a Hub ID's cached snapshot.
+    """The local directory of a Hugging Face model: the directory itself, or a Hub ID's cached
+    snapshot.
 
     A Hub ID absent from the cache is downloaded (safetensors and JSON files only) unless
     ``ESM_CONTACTS_OFFLINE`` or ``HF_HUB_OFFLINE`` is set; the download has timeouts, so an
@@ -173,20 +196,28 @@ def resolve_hf_model(name_or_path: Union[str, os.PathLike]) -> Path:
     if cached is not None:
         return cached
     cache = hf_cache_dir()
-    advice = (f"download it where the network is reachable (hf download {repo_id} config.json "
-              f"model.safetensors vocab.txt) into {cache} (or set HF_HUB_CACHE / HF_HOME), or pass a local "
-              "directory with config.json and model.safetensors")
+    advice = (
+        f"download it where the network is reachable (hf download {repo_id} config.json"
+        f" model.safetensors vocab.txt) into {cache} (or set HF_HUB_CACHE / HF_HOME), or pass a"
+        " local directory with config.json and model.safetensors"
+    )
     reason = _offline_reason()
     if reason:
-        raise WeightsNotFoundError(f"{repo_id}: not a local directory, and no Hugging Face model of that ID is in the "
-                                   f"cache {cache} ({reason}); {advice}")
+        raise WeightsNotFoundError(
+            f"{repo_id}: not a local directory, and no Hugging Face model of that ID is in the "
+            f"cache {cache} ({reason}); {advice}"
+        )
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, cache_dir=cache, allow_patterns=HF_FILES, etag_timeout=10))
+        return Path(
+            snapshot_download(repo_id, cache_dir=cache, allow_patterns=HF_FILES, etag_timeout=10)
+        )
     except Exception as error:  # network, authentication, unknown repository
-        raise WeightsNotFoundError(f"{repo_id}: not in the Hugging Face cache {cache} and the download failed "
-                                   f"({type(error).__name__}: {one_line(str(error), 200)}); {advice}") from None
+        raise WeightsNotFoundError(
+            f"{repo_id}: not in the Hugging Face cache {cache} and the download failed "
+            f"({type(error).__name__}: {one_line(str(error), 200)}); {advice}"
+        ) from None
 
 
 # --- reading a directory -----------------------------------------------------------------
@@ -203,17 +234,25 @@ def _read_config(folder: Path) -> dict:
         raise CheckpointError(f"{path}: not JSON ({one_line(str(error), 120)})") from None
     if not isinstance(config, dict) or config.get("model_type") != "esm":
         found = config.get("model_type") if isinstance(config, dict) else type(config).__name__
-        raise CheckpointError(f"{path}: model_type {found!r}; contacts need an ESM model (model_type 'esm')")
+        raise CheckpointError(
+            f"{path}: model_type {found!r}; contacts need an ESM model (model_type 'esm')"
+        )
     if config.get("is_folding_model"):
-        raise CheckpointError(f"{path}: an ESMFold model; contacts from attention need an ESM-1b or ESM-2 "
-                              "language model")
+        raise CheckpointError(
+            f"{path}: an ESMFold model; contacts from attention need an ESM-1b or ESM-2 "
+            "language model"
+        )
     kind = config.get("position_embedding_type", "absolute")
     if kind not in ("absolute", "rotary"):
-        raise CheckpointError(f"{path}: position_embedding_type {kind!r}; ESM-1b has 'absolute', ESM-2 'rotary'")
+        raise CheckpointError(
+            f"{path}: position_embedding_type {kind!r}; ESM-1b has 'absolute', ESM-2 'rotary'"
+        )
     alphabet_checks = {"vocab_size": 33, "pad_token_id": 1, "mask_token_id": 32}
     for key, expected in alphabet_checks.items():
         if config.get(key, expected) != expected:
-            raise CheckpointError(f"{path}: {key} is {config.get(key)!r}; the ESM alphabet has {expected}")
+            raise CheckpointError(
+                f"{path}: {key} is {config.get(key)!r}; the ESM alphabet has {expected}"
+            )
     return config
 
 
@@ -222,8 +261,10 @@ def _check_vocab(folder: Path, alphabet) -> None:
     if vocab.is_file():
         tokens = vocab.read_text(encoding="utf-8").split()
         if tokens != list(alphabet.all_toks):
-            raise CheckpointError(f"{vocab}: the vocabulary is not the ESM-1b/ESM-2 alphabet "
-                                  f"({len(tokens)} tokens; expected {len(alphabet.all_toks)} in fair-esm's order)")
+            raise CheckpointError(
+                f"{vocab}: the vocabulary is not the ESM-1b/ESM-2 alphabet "
+                f"({len(tokens)} tokens; expected {len(alphabet.all_toks)} in fair-esm's order)"
+            )
 
 
 def _weight_files(folder: Path) -> List[Path]:
@@ -237,18 +278,27 @@ def _weight_files(folder: Path) -> List[Path]:
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
             names = sorted(set(weight_map.values()))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise CheckpointError(f"{index}: not a safetensors index ({type(error).__name__})") from None
+            raise CheckpointError(
+                f"{index}: not a safetensors index ({type(error).__name__})"
+            ) from None
         files = [folder / name for name in names]
-        bad = [str(name) for name in names if "/" in name or "\\" in name or not (folder / name).is_file()]
+        bad = [
+            str(name)
+            for name in names
+            if "/" in name or "\\" in name or not (folder / name).is_file()
+        ]
         if bad:
-            raise CheckpointError(f"{index}: shard(s) missing or outside the directory: {', '.join(bad[:3])}")
+            raise CheckpointError(
+                f"{index}: shard(s) missing or outside the directory: {', '.join(bad[:3])}"
+            )
         return files
     pickles = [name for name in PICKLE_FILES if (folder / name).exists()]
     if pickles:
         raise CheckpointError(
-            f"{folder}: holds {pickles[0]} but no model.safetensors; refused: {pickles[0]} is a pickle, and "
-            "unpickling can run code, so Hugging Face weights are read from safetensors only. Download "
-            "model.safetensors (the Hub's facebook/esm* models have it) or convert the file where you trust it."
+            f"{folder}: holds {pickles[0]} but no model.safetensors; refused: {pickles[0]} is a"
+            " pickle, and unpickling can run code, so Hugging Face weights are read from"
+            " safetensors only. Download model.safetensors (the Hub's facebook/esm* models have"
+            " it) or convert the file where you trust it."
         )
     raise WeightsNotFoundError(f"{folder}: no model.safetensors (nor model.safetensors.index.json)")
 
@@ -262,13 +312,17 @@ def _read_tensors(folder: Path) -> Dict[str, torch.Tensor]:
         try:
             state.update(load_file(str(path)))
         except (SafetensorError, OSError, ValueError) as error:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(str(error), 200)})") from None
+            raise CheckpointError(
+                f"{path}: not a readable safetensors file ({one_line(str(error), 200)})"
+            ) from None
     return state
 
 
 def _normalized(key: str) -> str:
     """A parameter name as ``transformers`` builds it: the legacy ``LayerNorm.gamma/beta`` that
-    ``save_pretrained`` writes are ``weight/bias``; a per-layer (or ``*``) rotary key is the shared one."""
+    ``save_pretrained`` writes are ``weight/bias``; a per-layer (or ``*``) rotary key is the shared
+    one.
+    """
     if key.endswith(".gamma") or key.endswith(".beta"):
         key = key.rsplit(".", 1)[0] + (".weight" if key.endswith(".gamma") else ".bias")
     if key.endswith("rotary_embeddings.inv_freq"):
@@ -280,7 +334,8 @@ def _normalized(key: str) -> str:
 
 
 class HFContactModel(torch.nn.Module):
-    """A ``transformers`` ``EsmModel`` with the interface :class:`~esm_contacts.predictor.ContactPredictor` uses.
+    """A ``transformers`` ``EsmModel`` with the interface
+    :class:`~esm_contacts.predictor.ContactPredictor` uses.
 
     Parameters
     ----------
@@ -319,7 +374,8 @@ class HFContactModel(torch.nn.Module):
 
     @torch.no_grad()
     def layer_attentions(self, tokens: torch.Tensor) -> Iterator[Tuple[int, torch.Tensor]]:
-        """Run the layers one at a time; yield ``(layer, attention (B, H, T, T))`` as fair-esm's loop does.
+        """Run the layers one at a time; yield ``(layer, attention (B, H, T, T))`` as fair-esm's
+        loop does.
 
         The attention is valid until the next item is requested.
 
@@ -341,10 +397,13 @@ class HFContactModel(torch.nn.Module):
         x = esm.embeddings(input_ids=tokens, attention_mask=present.long())
         mask = None
         if not bool(present.all()):
-            # The additive key mask of transformers' eager attention (what create_bidirectional_mask builds).
+            # The additive key mask of transformers' eager attention (what create_bidirectional_mask
+            # builds).
             mask = torch.zeros(present.shape, dtype=x.dtype, device=x.device)
             mask = mask.masked_fill(~present, torch.finfo(x.dtype).min)[:, None, None, :]
-        if getattr(esm, "rotary_embeddings", None) is not None:  # transformers >= 5: one rotary table, passed in
+        if (
+            getattr(esm, "rotary_embeddings", None) is not None
+        ):  # transformers >= 5: one rotary table, passed in
             positions = torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
             options = {"position_embeddings": esm.rotary_embeddings(x, positions)}
         elif hasattr(esm, "rotary_embeddings"):
@@ -356,7 +415,8 @@ class HFContactModel(torch.nn.Module):
             # The attention module returns (output, probabilities); the hook keeps the probabilities
             # of this layer only, and the layer loop stays transformers' own.
             hook = layer.attention.self.register_forward_hook(
-                lambda _module, _inputs, output: captured.append(output[1]))
+                lambda _module, _inputs, output: captured.append(output[1])
+            )
             try:
                 x = layer(x, attention_mask=mask, **options)
             finally:
@@ -368,7 +428,8 @@ class HFContactModel(torch.nn.Module):
 
 
 def _build_model(folder: Path):
-    """``EsmModel.from_pretrained`` of a checked directory: safetensors only, eager attention, no network."""
+    """``EsmModel.from_pretrained`` of a checked directory: safetensors only, eager attention, no
+    network."""
     from transformers import EsmModel
     from transformers.utils import logging as hf_logging
 
@@ -376,12 +437,19 @@ def _build_model(folder: Path):
     hf_logging.set_verbosity_error()  # its load report goes through our own checks instead
     hf_logging.disable_progress_bar()
     try:
-        model, info = EsmModel.from_pretrained(str(folder), use_safetensors=True, local_files_only=True,
-                                               attn_implementation="eager", output_loading_info=True,
-                                               add_pooling_layer=False)
+        model, info = EsmModel.from_pretrained(
+            str(folder),
+            use_safetensors=True,
+            local_files_only=True,
+            attn_implementation="eager",
+            output_loading_info=True,
+            add_pooling_layer=False,
+        )
     except (OSError, RuntimeError, ValueError, TypeError, KeyError) as error:
-        raise CheckpointError(f"{folder}: not a loadable ESM model ({type(error).__name__}: "
-                              f"{one_line(str(error), 300)})") from None
+        raise CheckpointError(
+            f"{folder}: not a loadable ESM model ({type(error).__name__}: "
+            f"{one_line(str(error), 300)})"
+        ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bar:  # as the caller had it
@@ -389,12 +457,16 @@ def _build_model(folder: Path):
     missing = sorted(set(info.get("missing_keys", ())) - {"rotary_embeddings.inv_freq"})
     mismatched = list(info.get("mismatched_keys", ()))
     if mismatched or [key for key in missing if not key.startswith("contact_head.")]:
-        what = f"shapes differ: {mismatched[0]}" if mismatched else f"missing {', '.join(missing[:3])}"
+        what = (
+            f"shapes differ: {mismatched[0]}" if mismatched else f"missing {', '.join(missing[:3])}"
+        )
         raise CheckpointError(f"{folder}: weights do not fit config.json ({what})")
     return model.float(), [key for key in missing if key.startswith("contact_head.")]
 
 
-def load_hf_model(name_or_path: Union[str, os.PathLike], regression: Optional[Union[str, os.PathLike]] = None):
+def load_hf_model(
+    name_or_path: Union[str, os.PathLike], regression: Optional[Union[str, os.PathLike]] = None
+):
     """Build a Hugging Face ESM model for contact prediction, from a directory or a cached Hub ID.
 
     Parameters
@@ -417,9 +489,11 @@ def load_hf_model(name_or_path: Union[str, os.PathLike], regression: Optional[Un
     Raises
     ------
     WeightsNotFoundError
-        Not cached and not downloadable, no safetensors file, or no contact head and no `regression`.
+        Not cached and not downloadable, no safetensors file, or no contact head and no
+        `regression`.
     CheckpointError
-        Not an ESM model, pickled weights only, weights that do not fit the config (one line naming the path).
+        Not an ESM model, pickled weights only, weights that do not fit the config (one line naming
+        the path).
     """
     import esm
 
@@ -432,8 +506,10 @@ def load_hf_model(name_or_path: Union[str, os.PathLike], regression: Optional[Un
     _weight_files(folder)  # a pickle-only directory is refused before transformers looks at it
     model, missing_head = _build_model(folder)
     if regression is None and missing_head:
-        raise WeightsNotFoundError(f"{folder}: the checkpoint has no contact head ({WEIGHT}); without it the "
-                                   "contacts would be random. Pass regression=PATH (--regression PATH).")
+        raise WeightsNotFoundError(
+            f"{folder}: the checkpoint has no contact head ({WEIGHT}); without it the "
+            "contacts would be random. Pass regression=PATH (--regression PATH)."
+        )
     if regression is not None:
         _replace_regression(model, regression)
     return HFContactModel(model).eval(), alphabet, name
@@ -447,7 +523,10 @@ def _replace_regression(model, regression: Union[str, os.PathLike]) -> None:
     fitted = load_regression(regression, num_layers=layers, num_heads=heads)
     weight = torch.as_tensor(fitted.weight, dtype=torch.float32).reshape(1, -1)
     if weight.shape[1] != layers * heads:
-        raise CheckpointError(f"{regression}: {weight.shape[1]} weights; the model has {layers} layers x {heads} heads")
+        raise CheckpointError(
+            f"{regression}: {weight.shape[1]} weights; the model has {layers} layers x {heads}"
+            " heads"
+        )
     with torch.no_grad():
         model.contact_head.regression.weight.copy_(weight)
         model.contact_head.regression.bias.fill_(float(fitted.bias))
@@ -516,30 +595,43 @@ def _hf_key_to_fair(key: str) -> Optional[str]:
 def _strip_fair_prefix(key: str) -> str:
     for prefix in (_BODY_PREFIX, _LM_PREFIX):
         if key.startswith(prefix):
-            return key[len(prefix):]
+            return key[len(prefix) :]
     return key
 
 
 def _read_fair(checkpoint: Path, regression: Optional[Path]):
-    """A fair-esm checkpoint's state (prefixes stripped), its regression tensors and its shape, checked."""
-    from .checkpoints import check_regression_file, checkpoint_architecture, is_esm2_checkpoint, safe_load
+    """A fair-esm checkpoint's state (prefixes stripped), its regression tensors and its shape,
+    checked."""
+    from .checkpoints import (
+        check_regression_file,
+        checkpoint_architecture,
+        is_esm2_checkpoint,
+        safe_load,
+    )
 
     data = safe_load(checkpoint)
     layers, heads = checkpoint_architecture(checkpoint, data)
     if not is_esm2_checkpoint(data) and getattr(data.get("args"), "arch", None) != "roberta_large":
-        raise CheckpointError(f"{checkpoint}: an ESM-1 checkpoint; Hugging Face has ESM-1b and ESM-2 only")
+        raise CheckpointError(
+            f"{checkpoint}: an ESM-1 checkpoint; Hugging Face has ESM-1b and ESM-2 only"
+        )
     regression = regression or checkpoint.with_name(f"{checkpoint.stem}-contact-regression.pt")
     if not regression.is_file():
-        raise WeightsNotFoundError(f"{regression}: contact-regression weights not found for {checkpoint}; give "
-                                   "--regression PATH")
+        raise WeightsNotFoundError(
+            f"{regression}: contact-regression weights not found for {checkpoint}; give "
+            "--regression PATH"
+        )
     regression_data = safe_load(regression)
     check_regression_file(checkpoint, regression, regression_data, layers, heads)
     state = {_strip_fair_prefix(key): value for key, value in data["model"].items()}
     return data, state, regression_data["model"], layers, heads
 
 
-def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike],
-               regression: Optional[Union[str, os.PathLike]] = None) -> Path:
+def fair_to_hf(
+    checkpoint: Union[str, os.PathLike],
+    out: Union[str, os.PathLike],
+    regression: Optional[Union[str, os.PathLike]] = None,
+) -> Path:
     """Write a fair-esm ESM-1b or ESM-2 checkpoint as a Hugging Face ``EsmForMaskedLM`` directory.
 
     Parameters
@@ -550,7 +642,8 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
         The directory to create (``config.json``, ``model.safetensors``, ``vocab.txt``); it must
         not exist. Written into a temporary directory beside it, renamed on success.
     regression : str or Path, optional
-        The contact regression to include (default: ``NAME-contact-regression.pt`` beside the checkpoint).
+        The contact regression to include (default: ``NAME-contact-regression.pt`` beside the
+        checkpoint).
 
     Returns
     -------
@@ -566,7 +659,9 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
         checkpoint, default_regression = fetch_weights(str(checkpoint))
         regression = regression or default_regression
     checkpoint = Path(checkpoint).expanduser()
-    data, state, head, layers, heads = _read_fair(checkpoint, Path(regression).expanduser() if regression else None)
+    data, state, head, layers, heads = _read_fair(
+        checkpoint, Path(regression).expanduser() if regression else None
+    )
     state = {**state, WEIGHT: head[WEIGHT], BIAS: head[BIAS]}
     esm2 = is_esm2_checkpoint(data)
     tensors: Dict[str, torch.Tensor] = {}
@@ -577,16 +672,22 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
             continue
         target = _fair_key_to_hf(key)
         if target is None:
-            raise CheckpointError(f"{checkpoint}: parameter {key!r} has no Hugging Face counterpart")
+            raise CheckpointError(
+                f"{checkpoint}: parameter {key!r} has no Hugging Face counterpart"
+            )
         tensors[target] = value
     if rotary:
         if any(not torch.equal(rotary[0], other) for other in rotary[1:]):
-            raise CheckpointError(f"{checkpoint}: the layers' rotary frequencies differ; Hugging Face shares one")
+            raise CheckpointError(
+                f"{checkpoint}: the layers' rotary frequencies differ; Hugging Face shares one"
+            )
         tensors[HF_ROTARY] = rotary[0]
     embeddings = tensors["esm.embeddings.word_embeddings.weight"]
     tied = torch.equal(tensors.get("lm_head.decoder.weight", torch.empty(0)), embeddings)
     if tied:
-        del tensors["lm_head.decoder.weight"]  # tied to the embeddings, as save_pretrained writes it
+        del tensors[
+            "lm_head.decoder.weight"
+        ]  # tied to the embeddings, as save_pretrained writes it
     embed_dim = tensors["esm.embeddings.word_embeddings.weight"].shape[1]
     config = {
         "architectures": ["EsmForMaskedLM"],
@@ -599,7 +700,9 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
         "hidden_act": "gelu",
         "hidden_dropout_prob": 0.0,
         "attention_probs_dropout_prob": 0.0,
-        "max_position_embeddings": 1026 if esm2 else int(tensors["esm.embeddings.position_embeddings.weight"].shape[0]),
+        "max_position_embeddings": (
+            1026 if esm2 else int(tensors["esm.embeddings.position_embeddings.weight"].shape[0])
+        ),
         "position_embedding_type": "rotary" if esm2 else "absolute",
         "emb_layer_norm_before": "esm.embeddings.layer_norm.weight" in tensors,
         "token_dropout": bool(_token_dropout(data)),
@@ -607,15 +710,20 @@ def fair_to_hf(checkpoint: Union[str, os.PathLike], out: Union[str, os.PathLike]
         "pad_token_id": 1,
         "mask_token_id": 32,
         "tie_word_embeddings": tied,
-        "torch_dtype": str(tensors["esm.embeddings.word_embeddings.weight"].dtype).replace("torch.", ""),
+        "torch_dtype": (
+            str(tensors["esm.embeddings.word_embeddings.weight"].dtype).replace("torch.", "")
+        ),
     }
     vocab = "\n".join(esm.Alphabet.from_architecture("ESM-1b").all_toks) + "\n"
 
     def write(folder: Path) -> None:
         (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (folder / "vocab.txt").write_text(vocab, encoding="utf-8")
-        save_file({key: value.contiguous() for key, value in tensors.items()}, str(folder / "model.safetensors"),
-                  metadata={"format": "pt"})
+        save_file(
+            {key: value.contiguous() for key, value in tensors.items()},
+            str(folder / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
 
     return _write_directory(Path(out).expanduser(), write)
 
@@ -628,12 +736,17 @@ def _token_dropout(data: dict) -> bool:
 
 
 def _write_directory(out: Path, write) -> Path:
-    """Build a directory in a temporary sibling and rename it into place: never a half-written `out`."""
+    """Build a directory in a temporary sibling and rename it into place: never a half-written
+    `out`."""
     if out.exists() or out.is_symlink():
-        raise FileExistsError(f"{out}: already exists; remove it or choose another output directory")
+        raise FileExistsError(
+            f"{out}: already exists; remove it or choose another output directory"
+        )
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out.parent}: no such directory")
-    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.esm-contacts-", suffix=".part", dir=out.parent))
+    temporary = Path(
+        tempfile.mkdtemp(prefix=f".{out.name}.esm-contacts-", suffix=".part", dir=out.parent)
+    )
     try:
         write(temporary)
         os.chmod(temporary, 0o777 & ~_umask())
@@ -650,9 +763,13 @@ def _umask() -> int:
     return mask
 
 
-def hf_to_fair(source: Union[str, os.PathLike], out: Union[str, os.PathLike],
-               regression: Optional[Union[str, os.PathLike]] = None) -> Tuple[Path, Path]:
-    """Write a Hugging Face ESM-1b or ESM-2 model as a fair-esm checkpoint and its contact regression.
+def hf_to_fair(
+    source: Union[str, os.PathLike],
+    out: Union[str, os.PathLike],
+    regression: Optional[Union[str, os.PathLike]] = None,
+) -> Tuple[Path, Path]:
+    """Write a Hugging Face ESM-1b or ESM-2 model as a fair-esm checkpoint and its contact
+    regression.
 
     Parameters
     ----------
@@ -676,17 +793,25 @@ def hf_to_fair(source: Union[str, os.PathLike], out: Union[str, os.PathLike],
     if not any(key.startswith("esm.") for key in state):  # an EsmModel: same names without "esm."
         state = {f"esm.{key}": value for key, value in state.items()}
     esm2 = config.get("position_embedding_type", "absolute") == "rotary"
-    layers, heads, hidden = (int(config[key]) for key in ("num_hidden_layers", "num_attention_heads", "hidden_size"))
+    layers, heads, hidden = (
+        int(config[key]) for key in ("num_hidden_layers", "num_attention_heads", "hidden_size")
+    )
     if not esm2 and not config.get("emb_layer_norm_before"):
-        raise CheckpointError(f"{folder}: learned positions without emb_layer_norm_before: not an ESM-1b model")
+        raise CheckpointError(
+            f"{folder}: learned positions without emb_layer_norm_before: not an ESM-1b model"
+        )
     if esm2 and int(config.get("intermediate_size", 4 * hidden)) != 4 * hidden:
-        raise CheckpointError(f"{folder}: intermediate_size {config.get('intermediate_size')}; fair-esm's ESM-2 has "
-                              f"4 x hidden_size = {4 * hidden}")
+        raise CheckpointError(
+            f"{folder}: intermediate_size {config.get('intermediate_size')}; fair-esm's ESM-2 has "
+            f"4 x hidden_size = {4 * hidden}"
+        )
     fair: Dict[str, torch.Tensor] = {}
     head: Dict[str, torch.Tensor] = {}
     inv_freq = None
     for key, value in state.items():
-        if key.endswith("rotary_embeddings.inv_freq"):  # shared, or the old per-layer layout (all alike)
+        if key.endswith(
+            "rotary_embeddings.inv_freq"
+        ):  # shared, or the old per-layer layout (all alike)
             inv_freq = value if inv_freq is None or key == HF_ROTARY else inv_freq
             continue
         if key == "esm.embeddings.position_ids" or key.startswith("esm.pooler."):
@@ -707,21 +832,42 @@ def hf_to_fair(source: Union[str, os.PathLike], out: Union[str, os.PathLike],
         from .regression import load_regression
 
         fitted = load_regression(regression, num_layers=layers, num_heads=heads)
-        head = {WEIGHT: torch.as_tensor(fitted.weight, dtype=torch.float32).reshape(1, -1),
-                BIAS: torch.tensor([float(fitted.bias)], dtype=torch.float32)}
+        head = {
+            WEIGHT: torch.as_tensor(fitted.weight, dtype=torch.float32).reshape(1, -1),
+            BIAS: torch.tensor([float(fitted.bias)], dtype=torch.float32),
+        }
     if WEIGHT not in head or BIAS not in head:
-        raise WeightsNotFoundError(f"{folder}: no contact head ({WEIGHT}) to write; give --regression PATH")
-    prefixed = {(_LM_PREFIX if key.startswith("lm_head") else _BODY_PREFIX) + key: value for key, value in fair.items()}
+        raise WeightsNotFoundError(
+            f"{folder}: no contact head ({WEIGHT}) to write; give --regression PATH"
+        )
+    prefixed = {
+        (_LM_PREFIX if key.startswith("lm_head") else _BODY_PREFIX) + key: value
+        for key, value in fair.items()
+    }
     if esm2:
-        header = {"cfg": {"model": Namespace(encoder_layers=layers, encoder_embed_dim=hidden,
-                                             encoder_attention_heads=heads,
-                                             token_dropout=bool(config.get("token_dropout", False)))}}
+        header = {
+            "cfg": {
+                "model": Namespace(
+                    encoder_layers=layers,
+                    encoder_embed_dim=hidden,
+                    encoder_attention_heads=heads,
+                    token_dropout=bool(config.get("token_dropout", False)),
+                )
+            }
+        }
     else:
         positions = int(config["max_position_embeddings"]) - int(config.get("pad_token_id", 1)) - 1
-        header = {"args": Namespace(arch="roberta_large", encoder_layers=layers, encoder_embed_dim=hidden,
-                                    encoder_ffn_embed_dim=int(config.get("intermediate_size", 4 * hidden)),
-                                    encoder_attention_heads=heads, max_positions=positions,
-                                    token_dropout=bool(config.get("token_dropout", False)))}
+        header = {
+            "args": Namespace(
+                arch="roberta_large",
+                encoder_layers=layers,
+                encoder_embed_dim=hidden,
+                encoder_ffn_embed_dim=int(config.get("intermediate_size", 4 * hidden)),
+                encoder_attention_heads=heads,
+                max_positions=positions,
+                token_dropout=bool(config.get("token_dropout", False)),
+            )
+        }
     out = Path(out).expanduser()
     if out.suffix != ".pt":
         raise ValueError(f"{out}: a fair-esm checkpoint's name ends in .pt")
@@ -733,8 +879,11 @@ def hf_to_fair(source: Union[str, os.PathLike], out: Union[str, os.PathLike],
     return out, regression_out
 
 
-def convert(source: Union[str, os.PathLike], out: Union[str, os.PathLike],
-            regression: Optional[Union[str, os.PathLike]] = None) -> List[Path]:
+def convert(
+    source: Union[str, os.PathLike],
+    out: Union[str, os.PathLike],
+    regression: Optional[Union[str, os.PathLike]] = None,
+) -> List[Path]:
     """Convert between fair-esm and Hugging Face, the direction chosen by `source`.
 
     A ``.pt`` file becomes a Hugging Face directory (:func:`fair_to_hf`); a Hugging Face

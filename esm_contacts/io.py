@@ -17,7 +17,8 @@ diagonal too), and NaN pairs take no place in any ranking
 and NaN in it is an error.
 
 Limits: a map is ``L x L`` float32, so a file is refused before anything is allocated
-when it would make a map of more than :data:`esm_contacts.formats.MAX_MAP_RESIDUES` residues (a sequence
+when it would make a map of more than :data:`esm_contacts.formats.MAX_MAP_RESIDUES` residues (a
+sequence
 line, an index, or a ``.npy`` header); a ``.npy`` header is also checked against the
 file's size and its dtype must be real numeric (bool, integer, floating point).
 
@@ -43,11 +44,22 @@ from .files import check_input_file
 from .formats import PairList, check_map, find_format
 from .metrics import MIN_SEP, ranked_pairs
 
-__all__ = ["contact_format", "check_output_path", "atomic_write", "part_prefix", "remove_stale_parts",
-           "write_contacts", "write_pairs", "read_contacts", "pad_unlisted"]
+__all__ = [
+    "contact_format",
+    "check_output_path",
+    "atomic_write",
+    "part_prefix",
+    "remove_stale_parts",
+    "write_contacts",
+    "write_pairs",
+    "read_contacts",
+    "pad_unlisted",
+]
 
 
-def contact_format(path: Union[str, Path], format: Optional[str] = None, mode: Optional[str] = None) -> str:
+def contact_format(
+    path: Union[str, Path], format: Optional[str] = None, mode: Optional[str] = None
+) -> str:
     """The format name of a contact file (:data:`esm_contacts.formats.CONTACT_FORMATS`): ``format``
     when given (a name or alias), else from the extension; ValueError otherwise.
 
@@ -130,11 +142,15 @@ def part_prefix(path: Path) -> str:
 
 
 def _process_start(pid: int) -> Optional[float]:
-    """When process ``pid`` started (epoch seconds), from Linux ``/proc``; None if unknown or gone."""
+    """When process ``pid`` started (epoch seconds), from Linux ``/proc``; None if unknown or
+    gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
         # Field 22 (starttime, clock ticks after boot); the name in field 2 may hold spaces and ')'.
         ticks = float(stat.rsplit(")", 1)[1].split()[19])
         return boot + ticks / os.sysconf("SC_CLK_TCK")
@@ -143,7 +159,8 @@ def _process_start(pid: int) -> Optional[float]:
 
 
 def _is_stale(pid: int, modified: float) -> bool:
-    """A part file of process ``pid`` last written at ``modified`` can no longer be renamed by its writer.
+    """A part file of process ``pid`` last written at ``modified`` can no longer be renamed by its
+    writer.
 
     Its writer is gone (no such process), or the process now holding that pid started after
     the file was last written (the pid was reused). A live writer's file is never stale,
@@ -158,7 +175,9 @@ def _is_stale(pid: int, modified: float) -> bool:
     except (PermissionError, OverflowError, OSError):
         return False  # alive under another user (or an unusable pid): leave it
     started = _process_start(pid)
-    return started is not None and started > modified + 1.0  # 1 s: the clock-tick rounding of starttime
+    return (
+        started is not None and started > modified + 1.0
+    )  # 1 s: the clock-tick rounding of starttime
 
 
 def remove_stale_parts(folder: Union[str, Path]) -> List[Path]:
@@ -184,7 +203,9 @@ def remove_stale_parts(folder: Union[str, Path]) -> List[Path]:
             if not match:
                 continue
             with contextlib.suppress(OSError):
-                if entry.is_file(follow_symlinks=False) and _is_stale(int(match.group(1)), entry.stat().st_mtime):
+                if entry.is_file(follow_symlinks=False) and _is_stale(
+                    int(match.group(1)), entry.stat().st_mtime
+                ):
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
     return removed
@@ -228,20 +249,28 @@ def atomic_write(path: Union[str, Path], mode: str = "w") -> Iterator:
         raise
 
 
-def _pairs_to_write(P: np.ndarray, pairs, what: str, drop_unlisted: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def _pairs_to_write(
+    P: np.ndarray, pairs, what: str, drop_unlisted: bool = True
+) -> Tuple[np.ndarray, np.ndarray]:
     """The 0-based ``pairs`` as ``(lo, hi)``, each inside the map's ``P.shape[0]`` residues;
     unlisted (NaN) pairs dropped unless `drop_unlisted` is False."""
     i, j = np.asarray(pairs[0]), np.asarray(pairs[1])
     if i.shape != j.shape or i.ndim != 1:
-        raise ValueError(f"{what}: pairs must be two 1-D index arrays of one length, "
-                         f"got shapes {i.shape} and {j.shape}")
+        raise ValueError(
+            f"{what}: pairs must be two 1-D index arrays of one length, "
+            f"got shapes {i.shape} and {j.shape}"
+        )
     if i.size and (i.dtype.kind not in "iu" or j.dtype.kind not in "iu"):
-        raise ValueError(f"{what}: pair indices must be integers, got dtypes {i.dtype} and {j.dtype}")
+        raise ValueError(
+            f"{what}: pair indices must be integers, got dtypes {i.dtype} and {j.dtype}"
+        )
     L = P.shape[0]
     outside = (i < 0) | (i >= L) | (j < 0) | (j >= L)
     if outside.any():
         k = int(np.argmax(outside))
-        raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) lies outside the map's 0-based indices 0..{L - 1}")
+        raise ValueError(
+            f"{what}: pair ({i[k]}, {j[k]}) lies outside the map's 0-based indices 0..{L - 1}"
+        )
     if (i == j).any():
         k = int(np.argmax(i == j))
         raise ValueError(f"{what}: pair ({i[k]}, {j[k]}) pairs a residue with itself")
@@ -307,20 +336,36 @@ def write_contacts(
     spec = find_format(path, format, "write")
     P = np.asarray(P)
     if spec.dense and P.dtype.kind == "f" and np.isnan(P).any():
-        raise ValueError(f"{path}: contact probabilities must be finite and in [0, 1] ({int(np.isnan(P).sum())} NaN "
-                         f"values: unlisted pairs, but a {spec.title} file lists every pair; write a format that "
-                         "lists pairs: .rr, .csv, ...)")
+        raise ValueError(
+            f"{path}: contact probabilities must be finite and in [0, 1] ({int(np.isnan(P).sum())}"
+            f" NaN values: unlisted pairs, but a {spec.title} file lists every pair; write a format"
+            " that lists pairs: .rr, .csv, ...)"
+        )
     P = check_map(P, str(path), dense=spec.dense)
     if sequence is not None and len(sequence) != P.shape[0]:
-        raise ValueError(f"{path}: sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
+        raise ValueError(
+            f"{path}: sequence has {len(sequence)} residues but the map is {P.shape[0]} x"
+            f" {P.shape[0]}"
+        )
     if spec.dense:
         with atomic_write(path, "wb" if spec.binary else "w") as stream:
             spec.writer(stream, P)
         return
     lo, hi = _pairs_to_write(P, ranked_pairs(P, min_sep) if pairs is None else pairs, str(path))
-    write_pairs(path, sequence or "X" * P.shape[0], lo, hi, P[lo, hi], target=target, method=method,
-                known_sequence=sequence is not None, format=format, structure=structure, chain=chain,
-                min_identity=min_identity)
+    write_pairs(
+        path,
+        sequence or "X" * P.shape[0],
+        lo,
+        hi,
+        P[lo, hi],
+        target=target,
+        method=method,
+        known_sequence=sequence is not None,
+        format=format,
+        structure=structure,
+        chain=chain,
+        min_identity=min_identity,
+    )
 
 
 def write_pairs(
@@ -337,7 +382,8 @@ def write_pairs(
     chain: Optional[str] = None,
     min_identity: Optional[float] = None,
 ) -> None:
-    """Write listed pairs in a sparse format, without a map (long sequences: :meth:`ContactPredictor.predict_top`).
+    """Write listed pairs in a sparse format, without a map (long sequences:
+    :meth:`ContactPredictor.predict_top`).
 
     Parameters
     ----------
@@ -360,24 +406,42 @@ def write_pairs(
 
     spec = find_format(path, format, "write")
     if spec.dense:
-        raise ValueError(f"{path}: a {spec.title} file holds the whole map; write listed pairs in a sparse format "
-                         "(.rr, .csv, ...)")
+        raise ValueError(
+            f"{path}: a {spec.title} file holds the whole map; write listed pairs in a sparse"
+            " format (.rr, .csv, ...)"
+        )
     if spec.needs_structure and (structure is None or not chain):
-        raise ValueError(f"{path}: a {spec.title} file names residues of a structure: give the structure and chain")
+        raise ValueError(
+            f"{path}: a {spec.title} file names residues of a structure: give the structure and"
+            " chain"
+        )
     lo, hi = _pairs_to_write(np.zeros((len(sequence), 0)), (i, j), str(path), drop_unlisted=False)
     probabilities = np.asarray(p, dtype=np.float64)
     if probabilities.shape != lo.shape:
         raise ValueError(f"{path}: {lo.size} pairs but {probabilities.size} probabilities")
-    if probabilities.size and not (np.isfinite(probabilities).all() and 0 <= probabilities.min()
-                                   and probabilities.max() <= 1):
+    if probabilities.size and not (
+        np.isfinite(probabilities).all() and 0 <= probabilities.min() and probabilities.max() <= 1
+    ):
         raise ValueError(f"{path}: contact probabilities must be finite and in [0, 1]")
-    pairs = PairList(len(sequence), lo, hi, probabilities, sequence if known_sequence else None, target, method,
-                     structure, chain, min_identity)
+    pairs = PairList(
+        len(sequence),
+        lo,
+        hi,
+        probabilities,
+        sequence if known_sequence else None,
+        target,
+        method,
+        structure,
+        chain,
+        min_identity,
+    )
     with atomic_write(path) as stream:
         spec.writer(stream, pairs)
 
 
-def read_contacts(path: Union[str, Path], format: Optional[str] = None) -> Tuple[np.ndarray, Optional[str]]:
+def read_contacts(
+    path: Union[str, Path], format: Optional[str] = None
+) -> Tuple[np.ndarray, Optional[str]]:
     """Read a contact file written here or elsewhere, in any readable format of
     :data:`esm_contacts.formats.CONTACT_FORMATS`.
 
@@ -410,7 +474,8 @@ def read_contacts(path: Union[str, Path], format: Optional[str] = None) -> Tuple
         A line that does not parse (the message gives file and line, and quotes the
         line cut to :data:`esm_contacts.messages.QUOTE_LIMIT` characters), indices out of range,
         probabilities outside [0, 1], an empty file; a map of more than
-        :data:`esm_contacts.formats.MAX_MAP_RESIDUES` residues (refused before it is allocated); a ``.npy``
+        :data:`esm_contacts.formats.MAX_MAP_RESIDUES` residues (refused before it is allocated); a
+        ``.npy``
         whose header declares more data than the file holds, that is not a square 2-D
         array, whose dtype is not real numeric (named), or that holds NaN or infinity.
     """
@@ -451,11 +516,11 @@ def pad_unlisted(P: np.ndarray, length: int) -> np.ndarray:
     """
     P = np.asarray(P, dtype=np.float32)
     if P.shape[0] > length:
-        raise ValueError(f"the map has {P.shape[0]} residues, more than the {length} it should index")
+        raise ValueError(
+            f"the map has {P.shape[0]} residues, more than the {length} it should index"
+        )
     if P.shape[0] == length:
         return P
     padded = np.full((length, length), np.nan, dtype=np.float32)
     padded[: P.shape[0], : P.shape[0]] = P
     return padded
-
-

@@ -57,7 +57,9 @@ def size_text(size: int) -> str:
     >>> size_text(10**40)
     'about 10^39 bytes'
     """
-    if size >= 10**21:  # str() of a huge int may exceed Python's digit limit: the exponent from its bits
+    if (
+        size >= 10**21
+    ):  # str() of a huge int may exceed Python's digit limit: the exponent from its bits
         return f"about 10^{int((int(size).bit_length() - 1) * 0.30103)} bytes"
     size = float(size)
     for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
@@ -68,7 +70,8 @@ def size_text(size: int) -> str:
 
 
 def number_text(value: int) -> str:
-    """An integer from a file for a message: whole up to 20 digits, else its first digits and length.
+    """An integer from a file for a message: whole up to 20 digits, else its first digits and
+    length.
 
     Parameters
     ----------

@@ -35,7 +35,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-
 __all__ = [
     "RANGES",
     "TOPS",
@@ -62,7 +61,12 @@ __all__ = [
     "homodimer_explained",
 ]
 
-RANGES: Dict[str, Tuple[int, Optional[int]]] = {"local": (3, 6), "short": (6, 12), "medium": (12, 24), "long": (24, None)}
+RANGES: Dict[str, Tuple[int, Optional[int]]] = {
+    "local": (3, 6),
+    "short": (6, 12),
+    "medium": (12, 24),
+    "long": (24, None),
+}
 TOPS: Tuple[str, ...] = ("L", "L/2", "L/5")
 #: Smallest sequence separation listed, scored and trained on by default: where the short
 #: range starts (DESIGN.md); every ``min_sep`` default and ``--min-sep`` reads it.
@@ -189,8 +193,10 @@ def _check_pair(P: np.ndarray, T: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"predicted map must be square (L, L), got shape {P.shape}")
     if T.shape != P.shape:
         raise ValueError(
-            f"predicted map is {P.shape[0]} x {P.shape[1]} but the true contacts are {T.shape[0]} x {T.shape[1]}"
-            if T.ndim == 2 else f"true contacts must be an (L, L) matrix, got shape {T.shape}"
+            f"predicted map is {P.shape[0]} x {P.shape[1]} but the true contacts are {T.shape[0]} x"
+            f" {T.shape[1]}"
+            if T.ndim == 2
+            else f"true contacts must be an (L, L) matrix, got shape {T.shape}"
         )
     if T.size and (T.min() < -1 or T.max() > 1 or not np.array_equal(T, np.round(T))):
         raise ValueError("true contacts must hold only 1 (contact), 0 (none) and -1 (unknown)")
@@ -263,7 +269,9 @@ def top_pairs(
     if T is not None:
         T = np.asarray(T)
         if T.shape != P.shape:
-            raise ValueError(f"predicted map is {P.shape[0]} x {P.shape[0]} but the true contacts are {T.shape}")
+            raise ValueError(
+                f"predicted map is {P.shape[0]} x {P.shape[0]} but the true contacts are {T.shape}"
+            )
         band &= T >= 0
     if threshold is not None:
         band &= P >= threshold
@@ -307,7 +315,10 @@ def _separations(length: int) -> np.ndarray:
 
 
 def separation_band(
-    length: int, min_sep: int, max_sep: Optional[int] = None, separation: Optional[np.ndarray] = None
+    length: int,
+    min_sep: int,
+    max_sep: Optional[int] = None,
+    separation: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """bool (L, L): the cells ``i < j`` with ``min_sep <= j - i < max_sep``.
 
@@ -340,8 +351,11 @@ def _listed(P: np.ndarray, band: np.ndarray) -> np.ndarray:
     return band & ~np.isnan(P) if P.dtype.kind == "f" else band
 
 
-def rank_cells(P: np.ndarray, band: np.ndarray, count: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
-    """The top ``count`` listed cells of ``band`` (all when None) by probability; ties: lower i, then j.
+def rank_cells(
+    P: np.ndarray, band: np.ndarray, count: Optional[int]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """The top ``count`` listed cells of ``band`` (all when None) by probability; ties: lower i,
+    then j.
 
     The one ranking of the package (:func:`top_pairs`, :func:`ranked_pairs`,
     :func:`evaluate` and the predictor's windows call it): NaN cells (unlisted pairs,
@@ -512,8 +526,10 @@ def evaluate(
 
 
 def _is_table(value: Any) -> bool:
-    return isinstance(value, Mapping) and bool(value) and all(
-        isinstance(row, Mapping) and "L" in row for row in value.values()
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(isinstance(row, Mapping) and "L" in row for row in value.values())
     )
 
 
@@ -556,18 +572,28 @@ def evaluate_set(
         elif len(row) == 4:
             name, variant, P, T = row
         else:
-            raise ValueError(f"row {number}: expected (name, P, T), (name, variant, P, T) or a dict")
+            raise ValueError(
+                f"row {number}: expected (name, P, T), (name, variant, P, T) or a dict"
+            )
         try:
             table = evaluate(P, T, ranges=ranges, min_sep=min_sep)
         except ValueError as error:
             raise ValueError(f"{name}: {error}") from None
-        per_protein.append({"name": name, "variant": variant, "length": int(np.asarray(P).shape[0]), "table": table})
+        per_protein.append(
+            {
+                "name": name,
+                "variant": variant,
+                "length": int(np.asarray(P).shape[0]),
+                "table": table,
+            }
+        )
     if not per_protein:
         raise ValueError("no proteins to evaluate")
     if any(row["variant"] is not None for row in per_protein):
         variants = list(dict.fromkeys(row["variant"] for row in per_protein))
         return per_protein, {
-            str(v): _mean_table([row["table"] for row in per_protein if row["variant"] == v]) for v in variants
+            str(v): _mean_table([row["table"] for row in per_protein if row["variant"] == v])
+            for v in variants
         }
     return per_protein, _mean_table([row["table"] for row in per_protein])
 
@@ -603,7 +629,12 @@ def table_columns(table: Table, columns: Sequence[str] = TOPS + ("auc",)) -> Dic
     >>> table_columns({"long": {"L": 0.5, "L/2": 0.75, "auc": 0.6}}, columns=("L", "auc"))
     {'long_L': 0.5, 'long_auc': 0.6}
     """
-    return {f"{name}_{column}": row[column] for name, row in table.items() for column in columns if column in row}
+    return {
+        f"{name}_{column}": row[column]
+        for name, row in table.items()
+        for column in columns
+        if column in row
+    }
 
 
 def format_table(
@@ -640,7 +671,8 @@ def format_table(
     group = (width + 1) * len(columns) - 1
     lines = [
         f"{'':{name_width}}  " + " | ".join(f"{r:^{group}}" for r in ranges),
-        f"{'':{name_width}}  " + " | ".join(" ".join(f"{c:>{width}}" for c in columns) for r in ranges),
+        f"{'':{name_width}}  "
+        + " | ".join(" ".join(f"{c:>{width}}" for c in columns) for r in ranges),
     ]
 
     def cell(value: float) -> str:
@@ -654,7 +686,9 @@ def format_table(
             raise ValueError(f"table {variant!r} lacks the range(s) {', '.join(missing)}")
         lines.append(
             f"{str(variant):{name_width}}  "
-            + " | ".join(" ".join(cell(table[r].get(c, float("nan"))) for c in columns) for r in ranges)
+            + " | ".join(
+                " ".join(cell(table[r].get(c, float("nan"))) for c in columns) for r in ranges
+            )
         )
     return "\n".join(lines)
 
@@ -664,7 +698,9 @@ def _known_pairs(P: np.ndarray, T: np.ndarray, min_sep: int) -> Tuple[np.ndarray
     return np.nonzero(_listed(P, separation_band(P.shape[0], min_sep) & (T >= 0)))
 
 
-def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = MIN_SEP) -> Dict[str, np.ndarray]:
+def calibration(
+    P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = MIN_SEP
+) -> Dict[str, np.ndarray]:
     """Reliability curve of the probabilities: observed contact rate per probability bin.
 
     Parameters
@@ -699,7 +735,11 @@ def calibration(P: np.ndarray, T: np.ndarray, bins: int = 20, min_sep: int = MIN
         mean_predicted = np.where(counts > 0, sums / counts, np.nan)
         observed = np.where(counts > 0, hits / counts, np.nan)
     filled = counts > 0
-    mse = float(np.mean((observed[filled] - mean_predicted[filled]) ** 2)) if filled.any() else float("nan")
+    mse = (
+        float(np.mean((observed[filled] - mean_predicted[filled]) ** 2))
+        if filled.any()
+        else float("nan")
+    )
     return {
         "bin_centers": (np.arange(bins) + 0.5) / bins,
         "mean_predicted": mean_predicted,
@@ -754,16 +794,27 @@ def false_positive_distances(
 #: PyMOL's default green carbons and from the black background, also for deuteranopes
 #: (CIE76 differences in tests/test_pymol_legend.py). "classic" is the earlier green/red/magenta.
 CATEGORY_PALETTES: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int]]]] = {
-    "okabe-ito": {"tp": ("esm_skyblue", (86, 180, 233)), "fp": ("esm_vermillion", (213, 94, 0)),
-                  "inter": ("esm_purple", (204, 121, 167))},
-    "classic": {"tp": ("green", (0, 255, 0)), "fp": ("red", (255, 0, 0)), "inter": ("magenta", (255, 0, 255))},
+    "okabe-ito": {
+        "tp": ("esm_skyblue", (86, 180, 233)),
+        "fp": ("esm_vermillion", (213, 94, 0)),
+        "inter": ("esm_purple", (204, 121, 167)),
+    },
+    "classic": {
+        "tp": ("green", (0, 255, 0)),
+        "fp": ("red", (255, 0, 0)),
+        "inter": ("magenta", (255, 0, 255)),
+    },
 }
 DEFAULT_PALETTE = "okabe-ito"
 #: Category -> ``#rrggbb`` of the default palette (ChimeraX pseudobond files).
-CATEGORY_COLORS = {kind: "#%02x%02x%02x" % rgb for kind, (_, rgb) in CATEGORY_PALETTES[DEFAULT_PALETTE].items()}
+CATEGORY_COLORS = {
+    kind: "#%02x%02x%02x" % rgb for kind, (_, rgb) in CATEGORY_PALETTES[DEFAULT_PALETTE].items()
+}
 
 
-def classify_pairs(i: np.ndarray, j: np.ndarray, T: np.ndarray, X: Optional[np.ndarray] = None) -> np.ndarray:
+def classify_pairs(
+    i: np.ndarray, j: np.ndarray, T: np.ndarray, X: Optional[np.ndarray] = None
+) -> np.ndarray:
     """Label predicted pairs against intra-chain truth and inter-chain (homodimer) contacts.
 
     Parameters
@@ -789,13 +840,20 @@ def classify_pairs(i: np.ndarray, j: np.ndarray, T: np.ndarray, X: Optional[np.n
     if X is not None:
         X = np.asarray(X)
         if X.shape != np.asarray(T).shape:
-            raise ValueError(f"inter-chain contacts are {X.shape} but the true contacts are {np.asarray(T).shape}")
+            raise ValueError(
+                f"inter-chain contacts are {X.shape} but the true contacts are"
+                f" {np.asarray(T).shape}"
+            )
         labels[(truth == 0) & (X[i, j] == 1)] = "inter"
     return labels
 
 
 def homodimer_explained(
-    P: np.ndarray, T: np.ndarray, X: np.ndarray, top: Union[str, int, None] = "L", min_sep: int = MIN_SEP
+    P: np.ndarray,
+    T: np.ndarray,
+    X: np.ndarray,
+    top: Union[str, int, None] = "L",
+    min_sep: int = MIN_SEP,
 ) -> Dict[str, Any]:
     """How many top-ranked false positives are contacts between chains of a homodimer.
 

@@ -69,7 +69,11 @@ def _build_model(name: str, model_data: dict, regression_data: dict):
         else:
             model, alphabet, state = esm.pretrained._load_model_and_alphabet_core_v1(model_data)
     model.load_state_dict(state, strict=True, assign=True)
-    left = [key for key, tensor in list(model.named_parameters()) + list(model.named_buffers()) if tensor.is_meta]
+    left = [
+        key
+        for key, tensor in list(model.named_parameters()) + list(model.named_buffers())
+        if tensor.is_meta
+    ]
     if left:
         raise RuntimeError(f"no weights for {', '.join(left[:5])}")
     _retie(model)
@@ -130,43 +134,62 @@ def load_model(name_or_path: Union[str, Path], regression: Optional[Union[str, P
     import esm.pretrained  # deferred: importing fair-esm is slow
 
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(f"expected a model name or checkpoint path, got {type(name_or_path).__name__}")
+        raise TypeError(
+            f"expected a model name or checkpoint path, got {type(name_or_path).__name__}"
+        )
     if regression is not None and not isinstance(regression, (str, os.PathLike)):
-        raise TypeError(f"expected the path of a contact-regression file, got {type(regression).__name__}")
+        raise TypeError(
+            f"expected the path of a contact-regression file, got {type(regression).__name__}"
+        )
     text = str(name_or_path)
     if text.endswith(".pt") or os.sep in text or file_kind(text) != "missing":
-        model_path = check_input_file(Path(text).expanduser(), "checkpoint file", missing=WeightsNotFoundError)
+        model_path = check_input_file(
+            Path(text).expanduser(), "checkpoint file", missing=WeightsNotFoundError
+        )
         name = model_path.stem
         default_regression = model_path.with_name(f"{name}-contact-regression.pt")
     else:
         name = text
         model_path, default_regression = fetch_weights(name)
-    regression_path = Path(regression).expanduser() if regression is not None else default_regression
+    regression_path = (
+        Path(regression).expanduser() if regression is not None else default_regression
+    )
     if file_kind(regression_path) == "missing":
         raise WeightsNotFoundError(
             f"{regression_path}: contact-regression weights not found for {model_path}; "
             "without them the contact head would be random. Put the file there or pass "
             "regression=PATH (--regression PATH)."
         )
-    model_data = safe_load(model_path, mmap=True)  # the weights stay in the file's pages: one model's memory
-    regression_data = safe_load(regression_path)  # small; read whole, so rewriting it never touches a loaded model
+    model_data = safe_load(
+        model_path, mmap=True
+    )  # the weights stay in the file's pages: one model's memory
+    regression_data = safe_load(
+        regression_path
+    )  # small; read whole, so rewriting it never touches a loaded model
     layers, heads = checkpoint_architecture(model_path, model_data)
     check_regression_file(model_path, regression_path, regression_data, layers, heads)
     try:
         model, alphabet = _build_model(name, model_data, regression_data)
-    except Exception as error:  # what the checks above let through: still one line, never a traceback
-        raise CheckpointError(f"{model_path}: not a usable fair-esm checkpoint ({type(error).__name__}: "
-                              f"{one_line(str(error))})") from None
+    except (
+        Exception
+    ) as error:  # what the checks above let through: still one line, never a traceback
+        raise CheckpointError(
+            f"{model_path}: not a usable fair-esm checkpoint ({type(error).__name__}: "
+            f"{one_line(str(error))})"
+        ) from None
     from esm.model.esm2 import ESM2
 
     if not isinstance(model, (esm.ProteinBertModel, ESM2, esm.MSATransformer)):
-        raise CheckpointError(f"{model_path}: a {type(model).__name__}; contacts need an ESM-1, ESM-1b, ESM-2 or "
-                              "MSA Transformer model")
+        raise CheckpointError(
+            f"{model_path}: a {type(model).__name__}; contacts need an ESM-1, ESM-1b, ESM-2 or "
+            "MSA Transformer model"
+        )
     return model.eval(), alphabet, name
 
 
 def _is_hf_source(name_or_path) -> bool:
-    """A Hugging Face directory or Hub ID (:func:`esm_contacts.hf.is_hf_source`), or a Hub ID of the table."""
+    """A Hugging Face directory or Hub ID (:func:`esm_contacts.hf.is_hf_source`), or a Hub ID of
+    the table."""
     from .hf import is_hf_source
 
     return str(name_or_path) in HUB_IDS or is_hf_source(name_or_path)
@@ -213,7 +236,9 @@ def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.dev
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available here")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ValueError(
+                f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
     if resolved.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():

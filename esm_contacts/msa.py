@@ -122,7 +122,9 @@ def _numbered_fasta_records(text: str, source: Union[str, Path]) -> List[Tuple[s
             records.append((name, [], line_number))
         elif line.strip() and not line.startswith(("#", ";")):
             if not records:
-                raise ValueError(f"{source}, line {line_number}: sequence before the first '>' header")
+                raise ValueError(
+                    f"{source}, line {line_number}: sequence before the first '>' header"
+                )
             records[-1][1].append("".join(line.split()))
     return [(name, "".join(parts), line) for name, parts, line in records]
 
@@ -138,7 +140,10 @@ def _stockholm_records(text: str, path: Path) -> List[Tuple[str, str, int]]:
             break  # only the first alignment of a multi-alignment file
         fields = stripped.split()
         if len(fields) != 2:
-            raise ValueError(f"{path}, line {line_number}: expected 'name aligned-sequence', got {stripped[:60]!r}")
+            raise ValueError(
+                f"{path}, line {line_number}: expected 'name aligned-sequence', got"
+                f" {stripped[:60]!r}"
+            )
         name, segment = fields
         if name not in rows:
             rows[name] = ([], line_number)
@@ -158,7 +163,10 @@ def _query_columns(records: List[Tuple[str, str, int]], path: Path, a3m: bool) -
         raw = raw.rstrip("*")  # a stop codon mark ends some exported rows
         for char in raw:
             if not (char.isalpha() or char in _GAPS):
-                raise ValueError(f"{path}, line {line}: record {name!r} contains {char!r}, neither a residue letter nor a gap")
+                raise ValueError(
+                    f"{path}, line {line}: record {name!r} contains {char!r}, neither a residue"
+                    " letter nor a gap"
+                )
         if a3m and not lowercase_fasta:
             row = "".join(c for c in raw if not (c.islower() or c == "."))
         else:
@@ -166,10 +174,14 @@ def _query_columns(records: List[Tuple[str, str, int]], path: Path, a3m: bool) -
         rows.append(row)
     query = rows[0]
     if not any(c != GAP for c in query):
-        raise ValueError(f"{path}, line {query_line}: no query: the first record {query_name!r} has no residues")
+        raise ValueError(
+            f"{path}, line {query_line}: no query: the first record {query_name!r} has no residues"
+        )
     for (name, _, line), row in zip(records, rows):
         if len(row) != len(query):
-            what = "after removing insertions (lowercase, '.') " if a3m and not lowercase_fasta else ""
+            what = (
+                "after removing insertions (lowercase, '.') " if a3m and not lowercase_fasta else ""
+            )
             raise ValueError(
                 f"{path}, line {line}: record {name!r} has {len(row)} aligned columns {what}"
                 f"but the query {query_name!r} has {len(query)}"
@@ -235,7 +247,10 @@ def check_msa(msa: Sequence[Tuple[str, str]]) -> Alignment:
             raise ValueError(f"alignment record {index + 1} ({name!r}): row must be a string")
         for char in row:
             if not (char.isalpha() or char in _GAPS):
-                raise ValueError(f"alignment record {index + 1} ({name!r}) contains {char!r}, neither a residue letter nor a gap")
+                raise ValueError(
+                    f"alignment record {index + 1} ({name!r}) contains {char!r}, neither a residue"
+                    " letter nor a gap"
+                )
         rows.append((str(name), row.upper().replace(".", GAP)))
     if not rows:
         raise ValueError("no query: the alignment has no rows")
@@ -245,7 +260,8 @@ def check_msa(msa: Sequence[Tuple[str, str]]) -> Alignment:
     for index, (name, row) in enumerate(rows):
         if len(row) != len(query):
             raise ValueError(
-                f"alignment record {index + 1} ({name!r}) has {len(row)} columns but the query {query_name!r} has {len(query)}"
+                f"alignment record {index + 1} ({name!r}) has {len(row)} columns but the query"
+                f" {query_name!r} has {len(query)}"
             )
     return list(zip([name for name, _ in rows], drop_query_gaps([row for _, row in rows])))
 
@@ -253,7 +269,9 @@ def check_msa(msa: Sequence[Tuple[str, str]]) -> Alignment:
 # -- selection -------------------------------------------------------------------------
 
 
-def select_sequences(msa: Sequence[Tuple[str, str]], num_seqs: int, strategy: str = "first") -> Alignment:
+def select_sequences(
+    msa: Sequence[Tuple[str, str]], num_seqs: int, strategy: str = "first"
+) -> Alignment:
     """Choose the sequences of an alignment to ensemble over; the query is always first.
 
     Rows that are all gaps carry no residue and are left out before choosing.
@@ -284,7 +302,9 @@ def select_sequences(msa: Sequence[Tuple[str, str]], num_seqs: int, strategy: st
     num_seqs = min(int(num_seqs), len(rows))
     if strategy == "first":
         return list(rows[:num_seqs])
-    codes = np.array([np.frombuffer(row.encode("ascii", "replace"), dtype=np.uint8) for _, row in rows])
+    codes = np.array(
+        [np.frombuffer(row.encode("ascii", "replace"), dtype=np.uint8) for _, row in rows]
+    )
     distance_sum = np.zeros(len(rows), dtype=np.int64)
     available = np.ones(len(rows), dtype=bool)
     chosen = [0]
@@ -319,7 +339,9 @@ def ungap(row: str, alphabet: Optional[frozenset] = None) -> Tuple[str, np.ndarr
     columns : numpy.ndarray
         int64 (len(sequence),): the aligned column of each residue.
     """
-    columns = np.array([index for index, char in enumerate(row) if char not in _GAPS], dtype=np.int64)
+    columns = np.array(
+        [index for index, char in enumerate(row) if char not in _GAPS], dtype=np.int64
+    )
     sequence = "".join(row[index] for index in columns).upper()
     if alphabet is not None:
         sequence = "".join(char if char in alphabet else "X" for char in sequence)
@@ -373,7 +395,10 @@ def ensemble_maps(
     wanted = sorted({int(n) for n in checkpoints}) if checkpoints is not None else []
     if any(n < 1 for n in wanted):
         raise ValueError(f"checkpoints must be row counts of at least 1, got {sorted(checkpoints)}")
-    average = lambda: np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)  # noqa: E731
+
+    def average():
+        return np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+
     snapshots: Dict[int, np.ndarray] = {}
     # Segments end at each checkpoint, so no chunk straddles one.
     bounds = [n for n in wanted if n < len(rows)] + [len(rows)]
@@ -386,7 +411,10 @@ def ensemble_maps(
             for (sequence, columns), contact_map in zip(chunk, maps):
                 contact_map = np.asarray(contact_map)
                 if contact_map.shape != (len(sequence), len(sequence)):
-                    raise ValueError(f"map function returned shape {contact_map.shape} for a sequence of {len(sequence)} residues")
+                    raise ValueError(
+                        f"map function returned shape {contact_map.shape} for a sequence of"
+                        f" {len(sequence)} residues"
+                    )
                 add_aligned(total, count, contact_map, columns)
             if progress is not None:
                 progress.update(min(first + chunk_size, stop) - first)
@@ -400,7 +428,9 @@ def ensemble_maps(
     return P, snapshots
 
 
-def add_aligned(total: np.ndarray, count: np.ndarray, contact_map: np.ndarray, columns: np.ndarray) -> None:
+def add_aligned(
+    total: np.ndarray, count: np.ndarray, contact_map: np.ndarray, columns: np.ndarray
+) -> None:
     """Add a sequence's (n, n) map into the aligned (L, L) sum and count, in place.
 
     ``contact_map[a, b]`` goes to ``total[columns[a], columns[b]]``; NaN cells add

@@ -24,7 +24,8 @@ width, H heads, c = ``max_tokens_per_msa``)::
 
     4 * (R*T*D                         activations, updated in place
          + 4*H*T^2                     the layer's row logits/probabilities and APC temporaries
-         + max(c, T) * (8*D + 6*F)     a row chunk: layer norm, projections, feed-forward, allocator slack
+         + max(c, T) * (8*D + 6*F)     a row chunk: layer norm, projections, feed-forward, allocator
+         slack
          + max(c, R) * (6*D + 3*H*R))  a column chunk: projections and its R x R attention
     + 20 * L^2                         the (L, L) sum and the returned map
 
@@ -144,16 +145,23 @@ def check_alignment_shape(depth: int, length: int, context: int, rows: int = MAX
         One line naming the limit.
     """
     if depth > rows:
-        raise ValueError(f"num_seqs {depth}: the MSA Transformer takes at most {rows} rows, the query included "
-                         "(its row-position table); choose num_seqs <= " + str(rows))
+        raise ValueError(
+            f"num_seqs {depth}: the MSA Transformer takes at most {rows} rows, the query included "
+            "(its row-position table); choose num_seqs <= " + str(rows)
+        )
     if length > context:
-        raise ValueError(f"the alignment's query has {length} residues; the MSA Transformer takes at most {context} "
-                         "(its context); predict a column range of the alignment, or use a single-sequence model, "
-                         "which predicts longer sequences over windows")
+        raise ValueError(
+            f"the alignment's query has {length} residues; the MSA Transformer takes at most"
+            f" {context} (its context); predict a column range of the alignment, or use a"
+            " single-sequence model, which predicts longer sequences over windows"
+        )
 
 
-def select_rows(alignment: Sequence[Tuple[str, str]], num_seqs: int, strategy: Optional[str] = None):
-    """The rows the MSA Transformer sees: chosen by :func:`esm_contacts.msa.select_sequences`, in file order.
+def select_rows(
+    alignment: Sequence[Tuple[str, str]], num_seqs: int, strategy: Optional[str] = None
+):
+    """The rows the MSA Transformer sees: chosen by :func:`esm_contacts.msa.select_sequences`, in
+    file order.
 
     The model embeds each row's position in the alignment, so the chosen rows are put
     back in the alignment's order, query first, as fair-esm's ``greedy_select`` returns them.
@@ -173,7 +181,9 @@ def select_rows(alignment: Sequence[Tuple[str, str]], num_seqs: int, strategy: O
     """
     from .msa import select_sequences
 
-    chosen = select_sequences(alignment, num_seqs, DEFAULT_STRATEGY if strategy is None else strategy)
+    chosen = select_sequences(
+        alignment, num_seqs, DEFAULT_STRATEGY if strategy is None else strategy
+    )
     # select_sequences returns the alignment's own items: their identities give the file order.
     order = {id(item): index for index, item in enumerate(alignment)}
     return sorted(chosen, key=lambda item: order[id(item)])
@@ -198,8 +208,12 @@ def msa_tokens(alphabet, rows: Sequence[str], letters: frozenset) -> torch.Tenso
     tokens : torch.Tensor
         int64 (1, R, L + 1), BOS first in every row.
     """
-    cleaned = ["".join(char if char in letters or char == "-" else "X" for char in row) for row in rows]
-    _, _, tokens = alphabet.get_batch_converter()([(str(index), row) for index, row in enumerate(cleaned)])
+    cleaned = [
+        "".join(char if char in letters or char == "-" else "X" for char in row) for row in rows
+    ]
+    _, _, tokens = alphabet.get_batch_converter()(
+        [(str(index), row) for index, row in enumerate(cleaned)]
+    )
     return tokens
 
 
@@ -225,8 +239,9 @@ def chunk_tokens(model, rows: int, width: int, max_tokens_per_msa: Optional[int]
 
     length = width - int(model.prepend_bos) - int(model.append_eos)
     shape = model.args
-    return msa_chunk_tokens(length, rows, int(shape.embed_dim), int(shape.attention_heads),
-                            int(shape.ffn_embed_dim))
+    return msa_chunk_tokens(
+        length, rows, int(shape.embed_dim), int(shape.attention_heads), int(shape.ffn_embed_dim)
+    )
 
 
 def _row_chunks(total: int, size: int) -> List[slice]:
@@ -234,10 +249,14 @@ def _row_chunks(total: int, size: int) -> List[slice]:
 
 
 def _embed(model, tokens: torch.Tensor, chunk_rows: int) -> torch.Tensor:
-    """The first layer's input, R x T x 1 x D (fair-esm's layout), built a chunk of rows at a time."""
+    """The first layer's input, R x T x 1 x D (fair-esm's layout), built a chunk of rows at a
+    time."""
     _, depth, width = tokens.shape
-    x = torch.empty((depth, width, 1, model.args.embed_dim), dtype=model.embed_tokens.weight.dtype,
-                    device=tokens.device)
+    x = torch.empty(
+        (depth, width, 1, model.args.embed_dim),
+        dtype=model.embed_tokens.weight.dtype,
+        device=tokens.device,
+    )
     for rows in _row_chunks(depth, chunk_rows):
         part = tokens[:, rows]
         h = model.embed_tokens(part)
@@ -250,7 +269,8 @@ def _embed(model, tokens: torch.Tensor, chunk_rows: int) -> torch.Tensor:
 
 
 def _row_attention(block, x: torch.Tensor, chunk_rows: int) -> torch.Tensor:
-    """The residual row self-attention of one layer, in place on ``x``; returns its (H, T, T) probabilities.
+    """The residual row self-attention of one layer, in place on ``x``; returns its (H, T, T)
+    probabilities.
 
     fair-esm's ``RowSelfAttention._batched_forward``: the logits are tied over rows
     (summed over row chunks, scaled by 1/sqrt(R)), then every chunk is updated.
@@ -268,7 +288,8 @@ def _row_attention(block, x: torch.Tensor, chunk_rows: int) -> torch.Tensor:
 
 
 def _column_attention(block, x: torch.Tensor, chunk_columns: int) -> None:
-    """The residual column self-attention of one layer, in place; its R x R probabilities are dropped per chunk."""
+    """The residual column self-attention of one layer, in place; its R x R probabilities are
+    dropped per chunk."""
     for columns in _row_chunks(x.shape[1], chunk_columns):
         output, _ = block.layer.compute_attention_update(block.layer_norm(x[:, columns]))
         x[:, columns] += output
@@ -281,9 +302,9 @@ def _feed_forward(block, x: torch.Tensor, chunk_rows: int) -> None:
 
 
 @torch.no_grad()
-def row_attentions(model, tokens: torch.Tensor,
-                   max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
-                   bar=None) -> Iterator[Tuple[int, torch.Tensor]]:
+def row_attentions(
+    model, tokens: torch.Tensor, max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA, bar=None
+) -> Iterator[Tuple[int, torch.Tensor]]:
     """Run the MSA Transformer layer by layer and yield each layer's tied row attention.
 
     Parameters
@@ -305,7 +326,10 @@ def row_attentions(model, tokens: torch.Tensor,
         (H, T, T) row attention probabilities, valid until the next item is requested.
     """
     if tokens.ndim != 3 or tokens.shape[0] != 1:
-        raise ValueError(f"expected the (1, rows, columns) tokens of one alignment, got shape {tuple(tokens.shape)}")
+        raise ValueError(
+            "expected the (1, rows, columns) tokens of one alignment, got shape"
+            f" {tuple(tokens.shape)}"
+        )
     depth, width = tokens.shape[1:]
     chunk = chunk_tokens(model, depth, width, max_tokens_per_msa)
     chunk_rows = max(1, chunk // width)
@@ -321,9 +345,15 @@ def row_attentions(model, tokens: torch.Tensor,
         del attention
 
 
-def contact_logits(model, tokens: torch.Tensor, heads: Sequence[torch.Tensor], weights: Sequence[torch.Tensor],
-                   head_chunk: int = 4, max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
-                   bar=None) -> torch.Tensor:
+def contact_logits(
+    model,
+    tokens: torch.Tensor,
+    heads: Sequence[torch.Tensor],
+    weights: Sequence[torch.Tensor],
+    head_chunk: int = 4,
+    max_tokens_per_msa: Optional[int] = MAX_TOKENS_PER_MSA,
+    bar=None,
+) -> torch.Tensor:
     """The regression's sum over layers and heads of APC-corrected row attention, (L, L) float32.
 
     Parameters
@@ -361,5 +391,8 @@ def warn_single_sequence(stacklevel: int = 3) -> None:
     stacklevel : int
         Passed to :func:`warnings.warn`, so the warning points at the caller's line.
     """
-    warnings.warn("the MSA Transformer is meant for alignments: a single sequence is predicted as a one-row "
-                  "alignment (predict_msa, or --msa FILE, gives it the alignment)", stacklevel=stacklevel)
+    warnings.warn(
+        "the MSA Transformer is meant for alignments: a single sequence is predicted as a one-row "
+        "alignment (predict_msa, or --msa FILE, gives it the alignment)",
+        stacklevel=stacklevel,
+    )

@@ -16,7 +16,16 @@ import numpy as np
 
 from .messages import quote_input
 
-__all__ = ["KINDS", "Kind", "OptionError", "check_option", "argument_type", "InvalidOption", "first_invalid", "whole_number"]
+__all__ = [
+    "KINDS",
+    "Kind",
+    "OptionError",
+    "check_option",
+    "argument_type",
+    "InvalidOption",
+    "first_invalid",
+    "whole_number",
+]
 
 #: The largest seed numpy's and scikit-learn's generators accept.
 MAX_SEED = 2**32 - 1
@@ -50,7 +59,9 @@ def _integer(text: str) -> int:
 
 
 KINDS: Dict[str, Kind] = {
-    "probability": Kind(float, lambda v: math.isfinite(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"),
+    "probability": Kind(
+        float, lambda v: math.isfinite(v) and 0.0 <= v <= 1.0, "a probability in [0, 1]"
+    ),
     "positive": Kind(float, lambda v: math.isfinite(v) and v > 0.0, "a positive finite number"),
     "non-negative": Kind(float, lambda v: math.isfinite(v) and v >= 0.0, "a finite number >= 0"),
     "fraction": Kind(float, lambda v: math.isfinite(v) and 0.0 <= v < 1.0, "in [0, 1)"),
@@ -66,7 +77,8 @@ def check_option(kind: str, name: str, value) -> Union[int, float]:
     ----------
     kind : str
         A key of :data:`KINDS`: ``probability`` (finite, in [0, 1]), ``positive``
-        (finite, > 0), ``non-negative`` (finite, >= 0), ``fraction`` (finite, in [0, 1)), ``count`` (integer >= 1) or
+        (finite, > 0), ``non-negative`` (finite, >= 0), ``fraction`` (finite, in [0, 1)), ``count``
+        (integer >= 1) or
         ``seed`` (integer in 0..2^32 - 1).
     name : str
         The option as the user typed it (``--threshold`` on the command line,
@@ -183,7 +195,9 @@ def first_invalid(namespace) -> Union[str, None]:
     return None
 
 
-def whole_number(value, name: str, minimum: int = 1, maximum: Optional[int] = None, note: str = "") -> int:
+def whole_number(
+    value, name: str, minimum: int = 1, maximum: Optional[int] = None, note: str = ""
+) -> int:
     """`value` as an int once it is a whole number (not a bool) in [minimum, maximum].
 
     The check of integer arguments of the Python API (``max_length``, ``num_seqs``...),

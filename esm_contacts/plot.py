@@ -14,8 +14,14 @@ import numpy as np
 from .io import atomic_write, check_output_path
 from .metrics import MIN_SEP, RANGES, classify_pairs, evaluate, top_pairs
 
-__all__ = ["FIGURE_SUFFIXES", "MARKER_COLORS", "check_figure_path", "plot_contact_map", "plot_residue_support",
-           "plot_head_weights"]
+__all__ = [
+    "FIGURE_SUFFIXES",
+    "MARKER_COLORS",
+    "check_figure_path",
+    "plot_contact_map",
+    "plot_residue_support",
+    "plot_head_weights",
+]
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 #: The figure file endings the functions write (the format follows the extension).
@@ -62,7 +68,9 @@ def check_figure_path(path: Union[str, Path]) -> Path:
     """
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"{path}: unknown figure extension {path.suffix!r}; use .png, .svg or .pdf")
+        raise ValueError(
+            f"{path}: unknown figure extension {path.suffix!r}; use .png, .svg or .pdf"
+        )
     return check_output_path(path)
 
 
@@ -128,9 +136,13 @@ def plot_contact_map(
     """
     P, T = np.asarray(P, dtype=np.float64), np.asarray(T)
     if P.ndim != 2 or P.shape[0] != P.shape[1] or T.shape != P.shape:
-        raise ValueError(f"contact map {P.shape} and true contacts {T.shape} must be the same (L, L) shape")
+        raise ValueError(
+            f"contact map {P.shape} and true contacts {T.shape} must be the same (L, L) shape"
+        )
     if X is not None and np.asarray(X).shape != P.shape:
-        raise ValueError(f"inter-chain contacts {np.asarray(X).shape} do not match the map {P.shape}")
+        raise ValueError(
+            f"inter-chain contacts {np.asarray(X).shape} do not match the map {P.shape}"
+        )
     L = P.shape[0]
     long_range = evaluate(P, T, ranges={"long": RANGES["long"]})["long"]["L"]
     i, j, _ = top_pairs(P, top=top, min_sep=min_sep, T=T)
@@ -147,16 +159,31 @@ def plot_contact_map(
     for kind in ("tp", "fp", "inter"):
         chosen = labels == kind
         handles.append(
-            axes.scatter(j[chosen] + 1, i[chosen] + 1, s=size, marker="s", c=MARKER_COLORS[kind], linewidths=0,
-                         label=f"{MARKER_LABELS[kind]} ({int(chosen.sum())})")
+            axes.scatter(
+                j[chosen] + 1,
+                i[chosen] + 1,
+                s=size,
+                marker="s",
+                c=MARKER_COLORS[kind],
+                linewidths=0,
+                label=f"{MARKER_LABELS[kind]} ({int(chosen.sum())})",
+            )
         )
     axes.set_xlim(0.5, L + 0.5)
     axes.set_ylim(L + 0.5, 0.5)
     axes.set_xlabel("residue j")
     axes.set_ylabel("residue i")
     shown = "all" if top is None or str(top) == "all" else str(top)
-    figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.655, 0.91), fontsize=8, frameon=False,
-                  title=f"top {shown}, sep >= {min_sep}", title_fontsize=8, markerscale=max(1.0, 6.0 / np.sqrt(size)))
+    figure.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(0.655, 0.91),
+        fontsize=8,
+        frameon=False,
+        title=f"top {shown}, sep >= {min_sep}",
+        title_fontsize=8,
+        markerscale=max(1.0, 6.0 / np.sqrt(size)),
+    )
     key = [
         ("upper: probability, white 0 (or unlisted) to black 1", (0.35, 0.35, 0.35)),
         ("lower: contact, Cb-Cb < 8 Å", (CONTACT_GREY,) * 3),
@@ -177,8 +204,7 @@ def plot_contact_map(
 def _key_patch(x: float, y: float, color) -> Any:
     from matplotlib.patches import Rectangle
 
-    return Rectangle((x, y), 0.02, 0.013, facecolor=color,
-                     edgecolor="0.5", linewidth=0.4)
+    return Rectangle((x, y), 0.02, 0.013, facecolor=color, edgecolor="0.5", linewidth=0.4)
 
 
 def plot_residue_support(results: Sequence[Any], path: Union[str, Path]) -> Path:
@@ -212,14 +238,26 @@ def plot_residue_support(results: Sequence[Any], path: Union[str, Path]) -> Path
         axes.plot(positions, support, color=color, linestyle="none", marker=".", markersize=2.5)
         for hint in getattr(result, "hints", []) or []:
             axes.axvspan(hint.start - 0.5, hint.end + 0.5, color=color, alpha=0.15, linewidth=0)
-            axes.text((hint.start + hint.end) / 2, 1.01 + 0.05 * (k % 3), f"shift {hint.shift:+d}", color=color,
-                      ha="center", va="bottom", fontsize=7, transform=axes.get_xaxis_transform())
+            axes.text(
+                (hint.start + hint.end) / 2,
+                1.01 + 0.05 * (k % 3),
+                f"shift {hint.shift:+d}",
+                color=color,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                transform=axes.get_xaxis_transform(),
+            )
     axes.set_xlim(0.5, length + 0.5)
     axes.set_ylim(-0.05, 1.05)
     _residue_axis(axes, results[0])
     axes.set_ylabel("support of predicted contacts")
     axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
-    axes.set_title("Per-residue agreement with predicted contacts (shaded: register-shift hints)", fontsize=9, pad=24)
+    axes.set_title(
+        "Per-residue agreement with predicted contacts (shaded: register-shift hints)",
+        fontsize=9,
+        pad=24,
+    )
     return _save(figure, path)
 
 
@@ -240,7 +278,9 @@ def _residue_axis(axes, result: Any) -> None:
 
     axes.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
     axes.xaxis.set_major_formatter(FuncFormatter(tick))
-    axes.set_xlabel("residue (chain:number in the structure; #n: sequence position without an observed residue)")
+    axes.set_xlabel(
+        "residue (chain:number in the structure; #n: sequence position without an observed residue)"
+    )
 
 
 def _weights(regression: Any) -> np.ndarray:
@@ -249,7 +289,9 @@ def _weights(regression: Any) -> np.ndarray:
         weight = weight.detach().cpu().numpy()
     weight = np.asarray(weight, dtype=np.float64)
     if weight.ndim != 2:
-        raise ValueError(f"regression weights must be a (layers, heads) array, got shape {weight.shape}")
+        raise ValueError(
+            f"regression weights must be a (layers, heads) array, got shape {weight.shape}"
+        )
     return weight
 
 
@@ -273,8 +315,16 @@ def plot_head_weights(regression: Any, path: Union[str, Path]) -> Path:
     limit = float(np.abs(weight).max()) or 1.0
     figure = _figure(max(4.0, 0.28 * heads + 2.2), max(3.5, 0.2 * layers + 1.4))
     axes = figure.add_axes([0.14, 0.12, 0.66, 0.78])
-    image = axes.imshow(weight, cmap="RdBu_r", vmin=-limit, vmax=limit, origin="lower", aspect="auto",
-                        interpolation="nearest", extent=(0.5, heads + 0.5, 0.5, layers + 0.5))
+    image = axes.imshow(
+        weight,
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        extent=(0.5, heads + 0.5, 0.5, layers + 0.5),
+    )
     colorbar_axes = figure.add_axes([0.83, 0.12, 0.03, 0.78])
     figure.colorbar(image, cax=colorbar_axes, label="weight")
     from matplotlib.ticker import MaxNLocator
@@ -284,5 +334,7 @@ def plot_head_weights(regression: Any, path: Union[str, Path]) -> Path:
     axes.set_xlabel("head")
     axes.set_ylabel("layer")
     nonzero = int(np.count_nonzero(weight))
-    axes.set_title(f"Contact regression: {nonzero} of {weight.size} heads with non-zero weight", fontsize=9)
+    axes.set_title(
+        f"Contact regression: {nonzero} of {weight.size} heads with non-zero weight", fontsize=9
+    )
     return _save(figure, path)

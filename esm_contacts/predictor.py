@@ -40,6 +40,7 @@ from .sequence import ALPHABET_LETTERS, clean_sequence
 
 __all__ = ["ContactPredictor", "window_starts", "length_batches"]
 
+
 class ContactPredictor:
     """Contact maps from an ESM model's attention and its logistic regression.
 
@@ -102,20 +103,42 @@ class ContactPredictor:
         self.num_layers = len(model.layers)
         self.is_msa_transformer = msa_transformer.is_msa_transformer(model)
         first = model.layers[0]
-        self.num_heads = (first.row_self_attention.layer if self.is_msa_transformer else first.self_attn).num_heads
+        self.num_heads = (
+            first.row_self_attention.layer if self.is_msa_transformer else first.self_attn
+        ).num_heads
         # MSA Transformer: tokens (rows x columns) per chunk of its layers; None: chosen per
         # run from the memory bound (esm_contacts.msa_transformer.chunk_tokens).
-        self.max_tokens_per_msa = (None if max_tokens_per_msa is None
-                                   else whole_number(max_tokens_per_msa, "max_tokens_per_msa"))
+        self.max_tokens_per_msa = (
+            None
+            if max_tokens_per_msa is None
+            else whole_number(max_tokens_per_msa, "max_tokens_per_msa")
+        )
         # Copies in float32, kept apart from the (possibly half-precision) model.
-        self.weight = regression.weight.detach().float().reshape(self.num_layers, self.num_heads).clone()
-        self.bias = float(regression.bias.detach().float().item()) if regression.bias is not None else 0.0
+        self.weight = (
+            regression.weight.detach().float().reshape(self.num_layers, self.num_heads).clone()
+        )
+        self.bias = (
+            float(regression.bias.detach().float().item()) if regression.bias is not None else 0.0
+        )
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
-        context = msa_transformer.model_context(model) if self.is_msa_transformer else _model_context(model)
+        context = (
+            msa_transformer.model_context(model)
+            if self.is_msa_transformer
+            else _model_context(model)
+        )
         # Longer windows would index past ESM-1b's learned positions: at most the context.
-        self.max_length = context if max_length is None else whole_number(max_length, "max_length", 1, context,
-                                                                            note=f" (the model's context is {context})")
-        self.max_tokens = (self.max_length + 2) ** 2 if max_tokens is None else whole_number(max_tokens, "max_tokens")
+        self.max_length = (
+            context
+            if max_length is None
+            else whole_number(
+                max_length, "max_length", 1, context, note=f" (the model's context is {context})"
+            )
+        )
+        self.max_tokens = (
+            (self.max_length + 2) ** 2
+            if max_tokens is None
+            else whole_number(max_tokens, "max_tokens")
+        )
         # B * T bounds the activations (embeddings, Q/K/V, feed-forward) as B * T^2 bounds
         # the attention: a batch never holds more tokens than one full-length sequence.
         self.max_batch_tokens = max(self.max_length + 2, int(np.sqrt(self.max_tokens)))
@@ -131,7 +154,8 @@ class ContactPredictor:
         regression: Optional[str] = None,
         **kwargs,
     ) -> "ContactPredictor":
-        """Load a fair-esm model by name (torch hub cache) or ``.pt`` file, or a Hugging Face ESM model.
+        """Load a fair-esm model by name (torch hub cache) or ``.pt`` file, or a Hugging Face ESM
+        model.
 
         Parameters
         ----------
@@ -157,8 +181,14 @@ class ContactPredictor:
         return cls(model, alphabet, name=name, device=device, dtype=dtype, **kwargs)
 
     def _set_heads(self) -> None:
-        self._heads = [heads.to(self.device) for heads in nonzero_heads(self.weight, self.num_layers, self.num_heads)]
-        self._head_weights = [self.weight[layer, heads.cpu()].to(self.device) for layer, heads in enumerate(self._heads)]
+        self._heads = [
+            heads.to(self.device)
+            for heads in nonzero_heads(self.weight, self.num_layers, self.num_heads)
+        ]
+        self._head_weights = [
+            self.weight[layer, heads.cpu()].to(self.device)
+            for layer, heads in enumerate(self._heads)
+        ]
 
     @property
     def active_heads(self) -> int:
@@ -173,12 +203,18 @@ class ContactPredictor:
 
     # -- prediction ------------------------------------------------------------------
 
-    def estimate_memory(self, lengths: Sequence[int], msa: bool = False,
-                        listed: Optional[Sequence[Optional[int]]] = None, sparse=False,
-                        rows: Optional[int] = None) -> int:
+    def estimate_memory(
+        self,
+        lengths: Sequence[int],
+        msa: bool = False,
+        listed: Optional[Sequence[Optional[int]]] = None,
+        sparse=False,
+        rows: Optional[int] = None,
+    ) -> int:
         """Bytes a request on sequences of these lengths needs beyond the loaded model.
 
-        The one estimate every request is checked against (:func:`esm_contacts.resources.estimate_memory`
+        The one estimate every request is checked against
+        (:func:`esm_contacts.resources.estimate_memory`
         with this model's context, heads, width and batch budget).
 
         Parameters
@@ -201,18 +237,34 @@ class ContactPredictor:
         """
         from .resources import estimate_memory
 
-        embed_dim = getattr(self.model, "embed_dim", None) or getattr(getattr(self.model, "args", None), "embed_dim", None)
-        return estimate_memory(lengths, context=self.max_length, heads=self.num_heads,
-                               embed_dim=int(embed_dim) if embed_dim else 2560, max_tokens=self.max_tokens,
-                               msa=msa, listed=listed, sparse=sparse,
-                               msa_rows=(rows or 1) if self.is_msa_transformer else None,
-                               max_tokens_per_msa=self.max_tokens_per_msa,
-                               ffn_dim=getattr(getattr(self.model, "args", None), "ffn_embed_dim",
-                                               None))
+        embed_dim = getattr(self.model, "embed_dim", None) or getattr(
+            getattr(self.model, "args", None), "embed_dim", None
+        )
+        return estimate_memory(
+            lengths,
+            context=self.max_length,
+            heads=self.num_heads,
+            embed_dim=int(embed_dim) if embed_dim else 2560,
+            max_tokens=self.max_tokens,
+            msa=msa,
+            listed=listed,
+            sparse=sparse,
+            msa_rows=(rows or 1) if self.is_msa_transformer else None,
+            max_tokens_per_msa=self.max_tokens_per_msa,
+            ffn_dim=getattr(getattr(self.model, "args", None), "ffn_embed_dim", None),
+        )
 
-    def check_memory(self, lengths: Sequence[int], max_memory: Optional[float] = None, msa: bool = False,
-                     listed: Optional[Sequence[Optional[int]]] = None, sparse=False, rows: Optional[int] = None) -> int:
-        """Refuse a request whose :meth:`estimate_memory` exceeds ``max_memory`` (or the predictor's default).
+    def check_memory(
+        self,
+        lengths: Sequence[int],
+        max_memory: Optional[float] = None,
+        msa: bool = False,
+        listed: Optional[Sequence[Optional[int]]] = None,
+        sparse=False,
+        rows: Optional[int] = None,
+    ) -> int:
+        """Refuse a request whose :meth:`estimate_memory` exceeds ``max_memory`` (or the predictor's
+        default).
 
         Parameters
         ----------
@@ -245,11 +297,20 @@ class ContactPredictor:
         lengths = [int(n) for n in lengths]
         estimate = self.estimate_memory(lengths, msa=msa, listed=listed, sparse=sparse, rows=rows)
         longest = max(lengths, default=0)
-        what = (f"predicting {len(lengths)} sequence(s) of up to {longest} residues" if not msa
-                else f"an MSA ensemble of a {longest}-residue query")
-        hint = ("for sequences this long list the top pairs window by window (predict_top; "
-                "esm-contacts predict --top K --out FILE.rr or .csv)" if longest > self.max_length and sparse is not True else "")
-        check_memory(estimate, self.max_memory if max_memory is None else max_memory, what=what, hint=hint)
+        what = (
+            f"predicting {len(lengths)} sequence(s) of up to {longest} residues"
+            if not msa
+            else f"an MSA ensemble of a {longest}-residue query"
+        )
+        hint = (
+            "for sequences this long list the top pairs window by window (predict_top; "
+            "esm-contacts predict --top K --out FILE.rr or .csv)"
+            if longest > self.max_length and sparse is not True
+            else ""
+        )
+        check_memory(
+            estimate, self.max_memory if max_memory is None else max_memory, what=what, hint=hint
+        )
         return estimate
 
     def predict(self, sequence: str, max_memory: Optional[float] = None) -> np.ndarray:
@@ -269,8 +330,9 @@ class ContactPredictor:
         """
         return self.predict_batch([sequence], max_memory=max_memory)[0]
 
-    def predict_batch(self, sequences: Sequence[str], progress: bool = False,
-                      max_memory: Optional[float] = None) -> List[np.ndarray]:
+    def predict_batch(
+        self, sequences: Sequence[str], progress: bool = False, max_memory: Optional[float] = None
+    ) -> List[np.ndarray]:
         """Contact probabilities of several sequences, batched by length.
 
         Parameters
@@ -301,26 +363,38 @@ class ContactPredictor:
         """
         if isinstance(sequences, (str, bytes)):
             # A bare string would be iterated letter by letter into 1-residue predictions.
-            raise TypeError("predict_batch takes a list of sequences, not one string: use predict(sequence), "
-                            "or predict_batch([sequence])")
+            raise TypeError(
+                "predict_batch takes a list of sequences, not one string: use predict(sequence), "
+                "or predict_batch([sequence])"
+            )
         try:
             sequences = list(sequences)
         except TypeError:
-            raise TypeError(f"predict_batch takes a list of sequences, not {type(sequences).__name__}") from None
-        cleaned = [clean_sequence(seq, name=f"sequence {index + 1}") for index, seq in enumerate(sequences)]
+            raise TypeError(
+                f"predict_batch takes a list of sequences, not {type(sequences).__name__}"
+            ) from None
+        cleaned = [
+            clean_sequence(seq, name=f"sequence {index + 1}") for index, seq in enumerate(sequences)
+        ]
         if self.is_msa_transformer:
             from .msa_transformer import warn_single_sequence
 
             warn_single_sequence(stacklevel=3 if len(cleaned) != 1 else 4)
-            return [self._msa_transformer([("query", seq)], 1, "first", progress, max_memory) for seq in cleaned]
+            return [
+                self._msa_transformer([("query", seq)], 1, "first", progress, max_memory)
+                for seq in cleaned
+            ]
         self.check_memory([len(seq) for seq in cleaned], max_memory)
         results: List[Optional[np.ndarray]] = [None] * len(cleaned)
         short = [i for i, seq in enumerate(cleaned) if len(seq) <= self.max_length]
         long = [i for i, seq in enumerate(cleaned) if len(seq) > self.max_length]
         batches = list(self._length_batches([len(cleaned[i]) for i in short]))
         window_counts = [len(window_starts(len(cleaned[i]), self.max_length)) for i in long]
-        # Counted in transformer layers run (forward passes x layers), so that one long sequence shows progress too.
-        passes = len(batches) + sum(len(list(self._length_batches([self.max_length] * n))) for n in window_counts)
+        # Counted in transformer layers run (forward passes x layers), so that one long sequence
+        # shows progress too.
+        passes = len(batches) + sum(
+            len(list(self._length_batches([self.max_length] * n))) for n in window_counts
+        )
         description = f"{self.name}: {len(cleaned)} sequence(s)"
         if long:
             description += f", {sum(window_counts)} windows"
@@ -328,7 +402,9 @@ class ContactPredictor:
         try:
             for batch in batches:
                 indices = [short[k] for k in batch]
-                for index, contact_map in zip(indices, self._forward([cleaned[i] for i in indices], bar)):
+                for index, contact_map in zip(
+                    indices, self._forward([cleaned[i] for i in indices], bar)
+                ):
                     results[index] = contact_map
             for index in long:
                 results[index] = self._predict_windows(cleaned[index], bar)
@@ -369,8 +445,14 @@ class ContactPredictor:
         # In place: uncovered cells were never added to and stay 0.
         return np.divide(total, counts, out=total, where=counts > 0)
 
-    def predict_top(self, sequence: str, top: Union[str, int, None] = "L", min_sep: int = MIN_SEP,
-                    max_memory: Optional[float] = None, progress: bool = False):
+    def predict_top(
+        self,
+        sequence: str,
+        top: Union[str, int, None] = "L",
+        min_sep: int = MIN_SEP,
+        max_memory: Optional[float] = None,
+        progress: bool = False,
+    ):
         """The top pairs of one sequence without its (L, L) map: for sequences of any length.
 
         Beyond the context the windows of :meth:`predict` are run in the same order and
@@ -411,18 +493,29 @@ class ContactPredictor:
         length, window = len(sequence), self.max_length
         count = parse_top(top, length)
         self.check_memory([length], max_memory, listed=[count], sparse=True)
-        if length <= window or self.is_msa_transformer:  # the MSA Transformer refuses what exceeds its context
-            return top_pairs(self.predict_batch([sequence], progress=progress, max_memory=max_memory)[0],
-                             top=top, min_sep=min_sep)
+        if (
+            length <= window or self.is_msa_transformer
+        ):  # the MSA Transformer refuses what exceeds its context
+            return top_pairs(
+                self.predict_batch([sequence], progress=progress, max_memory=max_memory)[0],
+                top=top,
+                min_sep=min_sep,
+            )
         starts = window_starts(length, window)
         windows = [sequence[start : start + window] for start in starts]
-        total = np.zeros((window, window), dtype=np.float32)  # rows/columns starts[k] .. starts[k] + window
+        total = np.zeros(
+            (window, window), dtype=np.float32
+        )  # rows/columns starts[k] .. starts[k] + window
         counts = np.zeros((window, window), dtype=np.uint8)
         best = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
         blocks = []  # every pair (top "all"): kept per block and sorted once at the end
         batches = list(self._length_batches([window] * len(windows)))
-        bar = progress_bar(len(batches) * self.num_layers, progress,
-                        f"{self.name}: 1 sequence(s), {len(windows)} windows", unit="layer")
+        bar = progress_bar(
+            len(batches) * self.num_layers,
+            progress,
+            f"{self.name}: 1 sequence(s), {len(windows)} windows",
+            unit="layer",
+        )
         try:
             for batch in batches:
                 for k, contact_map in zip(batch, self._forward([windows[k] for k in batch], bar)):
@@ -450,13 +543,20 @@ class ContactPredictor:
         return best
 
     def _length_batches(self, lengths: Sequence[int]) -> Iterable[List[int]]:
-        """Indices into ``lengths`` grouped so that B * T^2 <= max_tokens and B * T <= max_batch_tokens."""
+        """Indices into ``lengths`` grouped so that B * T^2 <= max_tokens and B * T <=
+        max_batch_tokens."""
         return length_batches(lengths, self.max_tokens, self.max_batch_tokens)
 
     # -- MSA ensembling and alternative heads (esm_contacts.msa, esm_contacts.regression) --
 
-    def predict_msa(self, msa, num_seqs: int = 64, strategy: Optional[str] = None, progress: bool = False,
-                    max_memory: Optional[float] = None) -> np.ndarray:
+    def predict_msa(
+        self,
+        msa,
+        num_seqs: int = 64,
+        strategy: Optional[str] = None,
+        progress: bool = False,
+        max_memory: Optional[float] = None,
+    ) -> np.ndarray:
         """Contact probabilities of an alignment's query, averaged over its sequences.
 
         On an MSA Transformer the chosen rows, in the alignment's order, are one input
@@ -496,10 +596,16 @@ class ContactPredictor:
         """
         if self.is_msa_transformer:
             return self._msa_transformer(msa, num_seqs, strategy, progress, max_memory)
-        return self._msa_ensemble(msa, num_seqs, strategy or "first", progress, max_memory=max_memory)
+        return self._msa_ensemble(
+            msa, num_seqs, strategy or "first", progress, max_memory=max_memory
+        )
 
     def predict_msa_sizes(
-        self, msa, sizes: Sequence[int] = (16, 32, 64), strategy: Optional[str] = None, progress: bool = False
+        self,
+        msa,
+        sizes: Sequence[int] = (16, 32, 64),
+        strategy: Optional[str] = None,
+        progress: bool = False,
     ) -> dict:
         """MSA ensembles of several sizes in one pass (the paper's s = 16, 32, 64).
 
@@ -531,40 +637,71 @@ class ContactPredictor:
             raise ValueError("give at least one MSA size")
         if self.is_msa_transformer:
             return {s: self._msa_transformer(msa, s, strategy, progress) for s in sizes}
-        _, snapshots = self._msa_ensemble(msa, max(sizes), strategy or "first", progress, checkpoints=sizes)
+        _, snapshots = self._msa_ensemble(
+            msa, max(sizes), strategy or "first", progress, checkpoints=sizes
+        )
         return {s: snapshots[s] for s in sizes}
 
     def _read_alignment(self, msa):
         from .msa import check_msa, read_msa
 
         if not isinstance(msa, (str, os.PathLike, list, tuple)):
-            raise TypeError(f"msa must be an alignment file or a list of (name, row) pairs, not {type(msa).__name__}")
+            raise TypeError(
+                "msa must be an alignment file or a list of (name, row) pairs, not"
+                f" {type(msa).__name__}"
+            )
         return read_msa(msa) if isinstance(msa, (str, os.PathLike)) else check_msa(msa)
 
     @torch.no_grad()
-    def _msa_transformer(self, msa, num_seqs: int, strategy: Optional[str], progress: bool,
-                         max_memory: Optional[float] = None) -> np.ndarray:
-        """The MSA Transformer's contact map of an alignment's query (see :mod:`esm_contacts.msa_transformer`)."""
+    def _msa_transformer(
+        self,
+        msa,
+        num_seqs: int,
+        strategy: Optional[str],
+        progress: bool,
+        max_memory: Optional[float] = None,
+    ) -> np.ndarray:
+        """The MSA Transformer's contact map of an alignment's query (see
+        :mod:`esm_contacts.msa_transformer`)."""
         from . import msa_transformer
 
         num_seqs = whole_number(num_seqs, "num_seqs")
         alignment = self._read_alignment(msa)
-        msa_transformer.check_alignment_shape(num_seqs, len(alignment[0][1]), self.max_length,
-                                              msa_transformer.max_rows(self.model))
+        msa_transformer.check_alignment_shape(
+            num_seqs, len(alignment[0][1]), self.max_length, msa_transformer.max_rows(self.model)
+        )
         chosen = msa_transformer.select_rows(alignment, num_seqs, strategy)
         length = len(chosen[0][1])
         self.check_memory([length], max_memory, rows=len(chosen))
-        tokens = msa_transformer.msa_tokens(self.alphabet, [row for _, row in chosen], ALPHABET_LETTERS)
-        bar = progress_bar(self.num_layers, progress, f"{self.name}: MSA of {len(chosen)} rows", unit="layer")
+        tokens = msa_transformer.msa_tokens(
+            self.alphabet, [row for _, row in chosen], ALPHABET_LETTERS
+        )
+        bar = progress_bar(
+            self.num_layers, progress, f"{self.name}: MSA of {len(chosen)} rows", unit="layer"
+        )
         try:
-            logit = msa_transformer.contact_logits(self.model, tokens.to(self.device), self._heads, self._head_weights,
-                                                   HEAD_CHUNK, self.max_tokens_per_msa, bar)
+            logit = msa_transformer.contact_logits(
+                self.model,
+                tokens.to(self.device),
+                self._heads,
+                self._head_weights,
+                HEAD_CHUNK,
+                self.max_tokens_per_msa,
+                bar,
+            )
         finally:
             bar.close()
         return self._probabilities(logit)
 
-    def _msa_ensemble(self, msa, num_seqs: int, strategy: str, progress: bool, checkpoints=None,
-                      max_memory: Optional[float] = None):
+    def _msa_ensemble(
+        self,
+        msa,
+        num_seqs: int,
+        strategy: str,
+        progress: bool,
+        checkpoints=None,
+        max_memory: Optional[float] = None,
+    ):
         from .msa import ensemble_maps, select_sequences, ungap
 
         num_seqs = whole_number(num_seqs, "num_seqs")
@@ -588,15 +725,21 @@ class ContactPredictor:
 
         bar = progress_bar(len(chosen), progress, f"{self.name} MSA ({len(chosen)} seqs)")
         try:
-            result = ensemble_maps([row for _, row in chosen], predict_known, chunk_size=chunk,
-                                   alphabet=ALPHABET_LETTERS, progress=bar, checkpoints=checkpoints)
+            result = ensemble_maps(
+                [row for _, row in chosen],
+                predict_known,
+                chunk_size=chunk,
+                alphabet=ALPHABET_LETTERS,
+                progress=bar,
+                checkpoints=checkpoints,
+            )
         finally:
             bar.close()
         if long:
             warnings.warn(
-                f"{long} of {len(chosen)} MSA sequences are longer than the model context "
-                f"({self.max_length}) and were predicted over windows; pairs outside every window are "
-                "left out of their averages, and pairs no sequence covers get probability 0",
+                f"{long} of {len(chosen)} MSA sequences are longer than the model context"
+                f" ({self.max_length}) and were predicted over windows; pairs outside every window"
+                " are left out of their averages, and pairs no sequence covers get probability 0",
                 stacklevel=3,
             )
         return result
@@ -638,14 +781,19 @@ class ContactPredictor:
         from .regression import ContactRegression, load_regression
 
         if not isinstance(regression, (ContactRegression, str, os.PathLike)):
-            raise TypeError(f"regression must be a ContactRegression or a file path, not {type(regression).__name__}")
+            raise TypeError(
+                "regression must be a ContactRegression or a file path, not"
+                f" {type(regression).__name__}"
+            )
         if not isinstance(regression, ContactRegression):
-            regression = load_regression(regression, num_layers=self.num_layers, num_heads=self.num_heads)
+            regression = load_regression(
+                regression, num_layers=self.num_layers, num_heads=self.num_heads
+            )
         weight = torch.as_tensor(np.asarray(regression.weight, dtype=np.float32))
         if weight.numel() != self.num_layers * self.num_heads:
             raise ValueError(
-                f"regression has {weight.numel()} weights ({tuple(weight.shape)}) but {self.name} has "
-                f"{self.num_layers} layers x {self.num_heads} heads"
+                f"regression has {weight.numel()} weights ({tuple(weight.shape)}) but {self.name}"
+                f" has {self.num_layers} layers x {self.num_heads} heads"
             )
         other = copy.copy(self)
         other.weight = weight.reshape(self.num_layers, self.num_heads).clone()
@@ -680,8 +828,12 @@ class ContactPredictor:
 
     @torch.no_grad()
     def _forward(self, sequences: Sequence[str], bar=None) -> List[np.ndarray]:
-        """Contact maps of sequences that fit the context, in one forward pass; `bar` advances per layer."""
-        logits = [torch.zeros((len(seq), len(seq)), dtype=torch.float32, device=self.device) for seq in sequences]
+        """Contact maps of sequences that fit the context, in one forward pass; `bar` advances
+        per layer."""
+        logits = [
+            torch.zeros((len(seq), len(seq)), dtype=torch.float32, device=self.device)
+            for seq in sequences
+        ]
         for layer, attentions in self.residue_attentions(sequences):
             if bar is not None:
                 bar.update(1)
@@ -708,8 +860,11 @@ class ContactPredictor:
         _, _, tokens = self._batch_converter([(str(i), seq) for i, seq in enumerate(sequences)])
         return tokens.to(self.device)
 
-    def residue_attentions(self, sequences: Sequence[str]) -> Iterator[Tuple[int, List[torch.Tensor]]]:
-        """Each layer's attention of each sequence on its own residues (:func:`esm_contacts.attention.residue_attentions`).
+    def residue_attentions(
+        self, sequences: Sequence[str]
+    ) -> Iterator[Tuple[int, List[torch.Tensor]]]:
+        """Each layer's attention of each sequence on its own residues
+        (:func:`esm_contacts.attention.residue_attentions`).
 
         Parameters
         ----------
@@ -725,7 +880,9 @@ class ContactPredictor:
         """
         lengths = [len(seq) for seq in sequences]
         with torch.no_grad():
-            yield from residue_attentions(self.model, self.tokenize(sequences), lengths, self.alphabet.prepend_bos)
+            yield from residue_attentions(
+                self.model, self.tokenize(sequences), lengths, self.alphabet.prepend_bos
+            )
 
     def _probabilities(self, logit: torch.Tensor) -> np.ndarray:
         """The regression's sigmoid of a summed (L, L) logit, as a float32 numpy map."""
@@ -735,7 +892,9 @@ class ContactPredictor:
         return probability.cpu().numpy().astype(np.float32, copy=False)
 
 
-def length_batches(lengths: Sequence[int], max_tokens: int, max_batch_tokens: int) -> Iterable[List[int]]:
+def length_batches(
+    lengths: Sequence[int], max_tokens: int, max_batch_tokens: int
+) -> Iterable[List[int]]:
     """Indices into ``lengths``, shortest first, grouped under the batch budget.
 
     The one grouping of sequences into forward passes (:meth:`ContactPredictor.predict_batch`,
@@ -786,15 +945,30 @@ def _warn_uncovered(length: int, window: int, starts: List[int], uncovered: int)
         )
 
 
-def _block_pairs(total: np.ndarray, counts: np.ndarray, rows: int, min_sep: int, count: Optional[int], offset: int):
-    """The best ``count`` covered pairs in the first ``rows`` rows of a window block, as global (i, j, p)."""
+def _block_pairs(
+    total: np.ndarray,
+    counts: np.ndarray,
+    rows: int,
+    min_sep: int,
+    count: Optional[int],
+    offset: int,
+):
+    """The best ``count`` covered pairs in the first ``rows`` rows of a window block, as global
+    (i, j, p)."""
     from .metrics import rank_cells
 
     with np.errstate(invalid="ignore", divide="ignore"):
         # float32 / uint8 as the dense path divides, so the probabilities are the same bits.
-        P = np.divide(total[:rows], counts[:rows], out=np.zeros((rows, total.shape[1]), np.float32),
-                      where=counts[:rows] > 0)
-    separation = np.arange(total.shape[1], dtype=np.int32)[None, :] - np.arange(rows, dtype=np.int32)[:, None]
+        P = np.divide(
+            total[:rows],
+            counts[:rows],
+            out=np.zeros((rows, total.shape[1]), np.float32),
+            where=counts[:rows] > 0,
+        )
+    separation = (
+        np.arange(total.shape[1], dtype=np.int32)[None, :]
+        - np.arange(rows, dtype=np.int32)[:, None]
+    )
     band = (separation >= min_sep) & (counts[:rows] > 0)
     i, j = rank_cells(P, band, count)
     return i + offset, j + offset, P[i, j].astype(np.float64)
@@ -816,20 +990,28 @@ def _merge_top(best, new, count: Optional[int]):
     if not len(new_p):
         return best
     at = np.searchsorted(-best_p, -new_p, side="right")
-    merged = np.insert(best_i, at, new_i), np.insert(best_j, at, new_j), np.insert(best_p, at, new_p)
+    merged = (
+        np.insert(best_i, at, new_i),
+        np.insert(best_j, at, new_j),
+        np.insert(best_p, at, new_p),
+    )
     return tuple(values[:count] for values in merged) if count is not None else merged
 
 
 def _slide(block: np.ndarray, shift: int) -> None:
-    """Move a square block ``shift`` rows and columns towards its start, in place; zero what is freed."""
+    """Move a square block ``shift`` rows and columns towards its start, in place; zero what is
+    freed."""
     size = block.shape[0]
-    block[: size - shift, : size - shift] = block[shift:, shift:]  # numpy copies overlapping views safely
+    block[: size - shift, : size - shift] = block[
+        shift:, shift:
+    ]  # numpy copies overlapping views safely
     block[size - shift :, :] = 0
     block[:, size - shift :] = 0
 
 
 def window_starts(length: int, window: int) -> List[int]:
-    """Start indices of the windows over a sequence: stride ``window // 2``, last one flush with the end.
+    """Start indices of the windows over a sequence: stride ``window // 2``, last one flush with the
+    end.
 
     Parameters
     ----------
@@ -859,11 +1041,18 @@ def window_starts(length: int, window: int) -> List[int]:
 
 
 def _model_context(model) -> int:
-    if isinstance(getattr(model, "context", None), int):  # esm_contacts.hf.HFContactModel knows its own
+    if isinstance(
+        getattr(model, "context", None), int
+    ):  # esm_contacts.hf.HFContactModel knows its own
         return model.context
     args = getattr(model, "args", None)
-    if args is not None and getattr(args, "max_positions", None) and getattr(model, "model_version", "") == "ESM-1b":
-        # Learned positions include padding_idx + 1 offsets; fair-esm's limit is 1022 residues + BOS + EOS.
+    if (
+        args is not None
+        and getattr(args, "max_positions", None)
+        and getattr(model, "model_version", "") == "ESM-1b"
+    ):
+        # Learned positions include padding_idx + 1 offsets; fair-esm's limit is 1022 residues + BOS
+        # + EOS.
         return int(args.max_positions) - 2
     return 1022
 
@@ -871,8 +1060,13 @@ def _model_context(model) -> int:
 def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype is None or dtype in ("float32", torch.float32):
         return torch.float32
-    names = {"float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    names = {
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "half": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
     resolved = names.get(dtype, dtype) if isinstance(dtype, str) else dtype
     if resolved not in (torch.float16, torch.bfloat16):
         raise ValueError(f"unsupported dtype {dtype!r}: use float32, float16 or bfloat16")

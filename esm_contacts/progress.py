@@ -29,5 +29,11 @@ def progress_bar(total: int, enabled: bool, description: str, unit: str = "seq")
     """
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not enabled or total <= 1, desc=description, unit=unit,
-                delay=PROGRESS_DELAY_S, file=sys.stderr)
+    return tqdm(
+        total=total,
+        disable=not enabled or total <= 1,
+        desc=description,
+        unit=unit,
+        delay=PROGRESS_DELAY_S,
+        file=sys.stderr,
+    )

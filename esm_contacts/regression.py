@@ -19,7 +19,8 @@ bound, since not all copies peak together: measured peaks were 35 bytes per valu
 (20 000 pairs x 660 APC-sized features, scikit-learn 1.9: 31.3 above the float32 features)
 and 37 in a review, which the earlier 4 + 16 + 16 = 36 undercounted. These copies, not
 the features, bound a liblinear fit: the 20 x 300 example needs about 24 GB.
-scikit-learn's SAGA solver minimizes the same L1 objective on the float32 matrix itself (C-contiguous float32 is passed to
+scikit-learn's SAGA solver minimizes the same L1 objective on the float32 matrix itself
+(C-contiguous float32 is passed to
 its ``sag32`` routine without a copy) plus a few numbers per pair, so
 ``solver="auto"`` (the default) uses liblinear when :func:`estimate_fit_memory` says it fits
 in ``memory_limit`` and SAGA otherwise (on a float64 copy when that fits too, since
@@ -70,8 +71,10 @@ DEFAULT_MEMORY_LIMIT = 8 * 10**9
 SAGA_TOL = 1e-4
 SAGA_MAX_ITER = 300
 #: Recorded in the metadata of top-k head averages (:meth:`ContactRegression.top_heads`).
-TOP_HEADS_NOTE = ("sigmoid(mean APC attention of the top-k heads), no regression: values near 0.5 "
-                  "that rank pairs, not calibrated probabilities")
+TOP_HEADS_NOTE = (
+    "sigmoid(mean APC attention of the top-k heads), no regression: values near 0.5 "
+    "that rank pairs, not calibrated probabilities"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +103,9 @@ class ContactRegression:
     def __post_init__(self):
         self.weight = np.asarray(self.weight, dtype=np.float32)
         if self.weight.ndim != 2:
-            raise ValueError(f"regression weight must be (layers, heads), got shape {self.weight.shape}")
+            raise ValueError(
+                f"regression weight must be (layers, heads), got shape {self.weight.shape}"
+            )
         self.bias = float(self.bias)
 
     @property
@@ -163,21 +168,30 @@ class ContactRegression:
         """
         k = int(k)
         if not 1 <= k <= self.weight.size:
-            raise ValueError(f"top_heads must be between 1 and {self.weight.size} (layers x heads), got {k}")
+            raise ValueError(
+                f"top_heads must be between 1 and {self.weight.size} (layers x heads), got {k}"
+            )
         flat = self.weight.ravel()
         positive = int(np.count_nonzero(flat > 0))
         if k > positive:
             raise ValueError(
-                f"top {k} heads asked for, but only {positive} of {flat.size} heads have a positive "
-                f"regression weight; choose k <= {positive}"
+                f"top {k} heads asked for, but only {positive} of {flat.size} heads have a positive"
+                f" regression weight; choose k <= {positive}"
             )
         order = np.argsort(-flat, kind="stable")[:k]
         weight = np.zeros_like(flat)
         weight[order] = 1.0 / k
         heads = [[int(index // self.num_heads), int(index % self.num_heads)] for index in order]
-        metadata = {**self.metadata, "top_heads": k, "heads": heads, "calibrated": False,
-                    "note": TOP_HEADS_NOTE}
-        return ContactRegression(weight.reshape(self.weight.shape), 0.0, model=self.model, metadata=metadata)
+        metadata = {
+            **self.metadata,
+            "top_heads": k,
+            "heads": heads,
+            "calibrated": False,
+            "note": TOP_HEADS_NOTE,
+        }
+        return ContactRegression(
+            weight.reshape(self.weight.shape), 0.0, model=self.model, metadata=metadata
+        )
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write fair-esm's ``*-contact-regression.pt`` layout.
@@ -202,7 +216,12 @@ class ContactRegression:
         from .io import atomic_write
 
         path = Path(path)
-        metadata = {**self.metadata, "model": self.model, "layers": self.num_layers, "heads": self.num_heads}
+        metadata = {
+            **self.metadata,
+            "model": self.model,
+            "layers": self.num_layers,
+            "heads": self.num_heads,
+        }
         data = {
             "model": {
                 REGRESSION_WEIGHT_KEY: torch.from_numpy(self.weight.reshape(1, -1).copy()),
@@ -244,28 +263,48 @@ def load_regression(
     data = safe_load(path)
     state = check_state_dict(path, data["model"], "contact regression")
     if REGRESSION_WEIGHT_KEY not in state or REGRESSION_BIAS_KEY not in state:
-        raise CheckpointError(f"{path}: not a contact-regression file (needs {REGRESSION_WEIGHT_KEY} and {REGRESSION_BIAS_KEY})")
+        raise CheckpointError(
+            f"{path}: not a contact-regression file (needs {REGRESSION_WEIGHT_KEY} and"
+            f" {REGRESSION_BIAS_KEY})"
+        )
     if state[REGRESSION_BIAS_KEY].numel() != 1 or not state[REGRESSION_WEIGHT_KEY].numel():
-        raise CheckpointError(f"{path}: {REGRESSION_BIAS_KEY} has shape {tuple(state[REGRESSION_BIAS_KEY].shape)} and {REGRESSION_WEIGHT_KEY} "
-                              f"{tuple(state[REGRESSION_WEIGHT_KEY].shape)}; expected one bias and at least one weight")
+        raise CheckpointError(
+            f"{path}: {REGRESSION_BIAS_KEY} has shape {tuple(state[REGRESSION_BIAS_KEY].shape)} and"
+            f" {REGRESSION_WEIGHT_KEY} {tuple(state[REGRESSION_WEIGHT_KEY].shape)}; expected one"
+            " bias and at least one weight"
+        )
     weight = state[REGRESSION_WEIGHT_KEY].detach().float().numpy().ravel()
     bias = float(state[REGRESSION_BIAS_KEY].detach().float().ravel()[0])
     metadata = _regression_metadata(path, data.get(METADATA_KEY))
-    name = metadata.pop("model", None) or path.name.replace("-contact-regression.pt", "").replace(".pt", "")
+    name = metadata.pop("model", None) or path.name.replace("-contact-regression.pt", "").replace(
+        ".pt", ""
+    )
     if not isinstance(name, str):
-        raise CheckpointError(f"{path}: metadata 'model' is a {type(name).__name__}; expected a model name")
-    layers = num_layers or metadata.pop("layers", None) or getattr(KNOWN_MODELS.get(name), "layers", None)
-    heads = num_heads or metadata.pop("heads", None) or getattr(KNOWN_MODELS.get(name), "heads", None)
+        raise CheckpointError(
+            f"{path}: metadata 'model' is a {type(name).__name__}; expected a model name"
+        )
+    layers = (
+        num_layers
+        or metadata.pop("layers", None)
+        or getattr(KNOWN_MODELS.get(name), "layers", None)
+    )
+    heads = (
+        num_heads or metadata.pop("heads", None) or getattr(KNOWN_MODELS.get(name), "heads", None)
+    )
     metadata.pop("layers", None)
     metadata.pop("heads", None)
     if not layers or not heads:
-        raise CheckpointError(f"{path}: {weight.size} weights of unknown shape; give num_layers and num_heads")
+        raise CheckpointError(
+            f"{path}: {weight.size} weights of unknown shape; give num_layers and num_heads"
+        )
     for label, count in (("layers", layers), ("heads", heads)):
         if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count < 1:
             raise CheckpointError(f"{path}: {label} is {count!r}; expected a positive whole number")
     if layers * heads != weight.size:
         raise CheckpointError(f"{path}: {weight.size} weights, not {layers} layers x {heads} heads")
-    return ContactRegression(weight.reshape(int(layers), int(heads)), bias, model=name, metadata=metadata)
+    return ContactRegression(
+        weight.reshape(int(layers), int(heads)), bias, model=name, metadata=metadata
+    )
 
 
 def _regression_metadata(path: Path, text) -> dict:
@@ -278,7 +317,9 @@ def _regression_metadata(path: Path, text) -> dict:
     except ValueError as error:
         raise CheckpointError(f"{path}: metadata {METADATA_KEY!r} is not JSON ({error})") from None
     if not isinstance(metadata, dict):
-        raise CheckpointError(f"{path}: metadata {METADATA_KEY!r} is a JSON {type(metadata).__name__}, not an object")
+        raise CheckpointError(
+            f"{path}: metadata {METADATA_KEY!r} is a JSON {type(metadata).__name__}, not an object"
+        )
     return metadata
 
 
@@ -320,7 +361,9 @@ def training_pairs(
     return i[keep], j[keep]
 
 
-def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+def pair_features(
+    predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: Optional[np.ndarray] = None
+) -> np.ndarray:
     """Symmetrized, APC-corrected attention of every layer and head at chosen pairs.
 
     Computed one layer at a time; only the requested cells are kept.
@@ -347,8 +390,8 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
     sequence = clean_sequence(sequence)
     if len(sequence) > predictor.max_length:
         raise ValueError(
-            f"sequence of {len(sequence)} residues is longer than the model context ({predictor.max_length}); "
-            "train on shorter chains"
+            f"sequence of {len(sequence)} residues is longer than the model context"
+            f" ({predictor.max_length}); train on shorter chains"
         )
     heads = predictor.num_heads
     if out is None:
@@ -359,7 +402,9 @@ def pair_features(predictor, sequence: str, i: np.ndarray, j: np.ndarray, out: O
     for layer, (residues,) in predictor.residue_attentions([sequence]):
         for chunk, features in apc_feature_chunks(residues, every_head):
             column = layer * heads + int(chunk[0])
-            out[:, column : column + len(chunk)] = features[:, rows, cols].T.cpu().numpy()  # (pairs, h)
+            out[:, column : column + len(chunk)] = (
+                features[:, rows, cols].T.cpu().numpy()
+            )  # (pairs, h)
     return out
 
 
@@ -392,7 +437,10 @@ def estimate_fit_memory(pairs: int, features: int, solver: str = "liblinear") ->
 
 
 def choose_solver(
-    pairs: int, features: int, solver: str = "auto", memory_limit: Optional[float] = DEFAULT_MEMORY_LIMIT
+    pairs: int,
+    features: int,
+    solver: str = "auto",
+    memory_limit: Optional[float] = DEFAULT_MEMORY_LIMIT,
 ) -> Tuple[str, str]:
     """The solver of a fit and why.
 
@@ -419,11 +467,22 @@ def choose_solver(
     if solver != "auto":
         return solver, f"solver {solver} as asked ({sizes})"
     if memory_limit is None or need <= memory_limit:
-        limit = "no memory limit" if memory_limit is None else f"within the {size_text(memory_limit)} memory limit"
-        return "liblinear", f"solver liblinear (the authors' fit): {sizes} need about {size_text(need)}, {limit}"
-    return "saga", (
-        f"solver saga: liblinear would need about {size_text(need)} for {sizes}, over the {size_text(memory_limit)} "
-        f"memory limit; saga needs about {size_text(estimate_fit_memory(pairs, features, 'saga'))}"
+        limit = (
+            "no memory limit"
+            if memory_limit is None
+            else f"within the {size_text(memory_limit)} memory limit"
+        )
+        return (
+            "liblinear",
+            f"solver liblinear (the authors' fit): {sizes} need about {size_text(need)}, {limit}",
+        )
+    return (
+        "saga",
+        (
+            f"solver saga: liblinear would need about {size_text(need)} for {sizes}, over the"
+            f" {size_text(memory_limit)} memory limit; saga needs about"
+            f" {size_text(estimate_fit_memory(pairs, features, 'saga'))}"
+        ),
     )
 
 
@@ -487,23 +546,34 @@ def fit_l1_logistic(
     classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(
-            f"training pairs are all {'contacts' if classes.size and classes[0] == 1 else 'non-contacts'}: "
-            "a regression needs both (add proteins or lower min_sep)"
+            "training pairs are all"
+            f" {'contacts' if classes.size and classes[0] == 1 else 'non-contacts'}: a regression"
+            " needs both (add proteins or lower min_sep)"
         )
     major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
     # scikit-learn 1.8 deprecated `penalty`; l1_ratio=1 is the same L1 problem.
     penalty = {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
     if solver == "saga":
-        stop = {"tol": SAGA_TOL if tol is None else tol, "max_iter": SAGA_MAX_ITER if max_iter is None else max_iter}
+        stop = {
+            "tol": SAGA_TOL if tol is None else tol,
+            "max_iter": SAGA_MAX_ITER if max_iter is None else max_iter,
+        }
         if X.dtype not in (np.float32, np.float64) or not X.flags.c_contiguous:
             # One copy here rather than scikit-learn's float64 one.
             X = np.ascontiguousarray(X, dtype=np.float32)
     else:
-        stop = {key: value for key, value in (("tol", tol), ("max_iter", max_iter)) if value is not None}
+        stop = {
+            key: value for key, value in (("tol", tol), ("max_iter", max_iter)) if value is not None
+        }
     model = LogisticRegression(C=C, solver=solver, random_state=seed, **penalty, **stop)
     model.fit(X, y)
     if solver == "saga":
-        logger.info("saga: %d epochs (tol %g, max_iter %d)", int(np.max(model.n_iter_)), stop["tol"], stop["max_iter"])
+        logger.info(
+            "saga: %d epochs (tol %g, max_iter %d)",
+            int(np.max(model.n_iter_)),
+            stop["tol"],
+            stop["max_iter"],
+        )
         if not np.any(model.coef_):
             _fix_zero_saga(model, X, y, C)
     return model.coef_.ravel().astype(np.float32), float(model.intercept_[0])
@@ -591,7 +661,8 @@ def train_regression(
     -------
     regression : ContactRegression or dict
         ``metadata`` records C, min_sep, proteins, pairs, contacts, ``nonzero_heads``,
-        ``solver``, ``solver_reason`` and ``precision`` (of the fitted features); with ``ranges``, ``{range name: ContactRegression}``.
+        ``solver``, ``solver_reason`` and ``precision`` (of the fitted features); with ``ranges``,
+        ``{range name: ContactRegression}``.
     """
 
     if len(sequences) != len(contacts):
@@ -608,23 +679,29 @@ def train_regression(
     for name, sequence, truth in zip(names, cleaned, contacts):
         if len(sequence) > predictor.max_length:
             raise ValueError(
-                f"{name}: {len(sequence)} residues, longer than the model context of {predictor.name} "
-                f"({predictor.max_length}); train on shorter chains"
+                f"{name}: {len(sequence)} residues, longer than the model context of"
+                f" {predictor.name} ({predictor.max_length}); train on shorter chains"
             )
         truth = np.asarray(truth)
         if truth.shape != (len(sequence), len(sequence)):
-            raise ValueError(f"{name}: contact map {truth.shape} does not match its {len(sequence)} residues")
+            raise ValueError(
+                f"{name}: contact map {truth.shape} does not match its {len(sequence)} residues"
+            )
         bad = ~np.isin(truth, (-1, 0, 1))
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise ValueError(
-                f"{name}: contact map value {truth[i, j].item()!r} at ({i}, {j}); truth must be 1 (contact), "
-                "0 (no contact) or -1 (unknown)"
+                f"{name}: contact map value {truth[i, j].item()!r} at ({i}, {j}); truth must be 1"
+                " (contact), 0 (no contact) or -1 (unknown)"
             )
         truths.append(truth.astype(np.int8))
     bounds = _range_bounds(ranges, min_sep)
     lowest = min(low for low, _ in bounds.values())
-    highest = None if any(high is None for _, high in bounds.values()) else max(high for _, high in bounds.values())
+    highest = (
+        None
+        if any(high is None for _, high in bounds.values())
+        else max(high for _, high in bounds.values())
+    )
     pairs = [training_pairs(truth, lowest, highest) for truth in truths]
     if max_pairs is not None:
         pairs = _sample_pairs(pairs, int(max_pairs), seed)
@@ -637,8 +714,8 @@ def train_regression(
     need = estimate_fit_memory(total, features, chosen)
     if memory_limit is not None and need > memory_limit:
         warnings.warn(
-            f"{total} pairs x {features} features: the {chosen} fit needs about {size_text(need)}, over the "
-            f"{size_text(memory_limit)} memory limit (use max_pairs to sample)",
+            f"{total} pairs x {features} features: the {chosen} fit needs about {size_text(need)},"
+            f" over the {size_text(memory_limit)} memory limit (use max_pairs to sample)",
             stacklevel=2,
         )
     X = np.empty((total, features), dtype=np.float32)
@@ -665,17 +742,30 @@ def train_regression(
         weight, bias = fit_l1_logistic(X_range, y_range, C=C, seed=seed, solver=chosen)
         del X_range
         regression = ContactRegression(
-            weight.reshape(predictor.num_layers, predictor.num_heads), bias, model=predictor.name,
-            metadata={"C": C, "min_sep": low, "max_sep": high, "range": name, "proteins": len(cleaned),
-                      "pairs": int(len(y_range)), "contacts": int(np.count_nonzero(y_range == 1)),
-                      "nonzero_heads": int(np.count_nonzero(weight)), "solver": chosen,
-                      "solver_reason": reason, "precision": precision},
+            weight.reshape(predictor.num_layers, predictor.num_heads),
+            bias,
+            model=predictor.name,
+            metadata={
+                "C": C,
+                "min_sep": low,
+                "max_sep": high,
+                "range": name,
+                "proteins": len(cleaned),
+                "pairs": int(len(y_range)),
+                "contacts": int(np.count_nonzero(y_range == 1)),
+                "nonzero_heads": int(np.count_nonzero(weight)),
+                "solver": chosen,
+                "solver_reason": reason,
+                "precision": precision,
+            },
         )
         results[name] = regression.top_heads(top_heads) if top_heads else regression
     return results if ranges is not None else results["all"]
 
 
-def _range_bounds(ranges: Optional[Sequence[str]], min_sep: int) -> Dict[str, Tuple[int, Optional[int]]]:
+def _range_bounds(
+    ranges: Optional[Sequence[str]], min_sep: int
+) -> Dict[str, Tuple[int, Optional[int]]]:
     if ranges is None:
         return {"all": (int(min_sep), None)}
     from .metrics import RANGES

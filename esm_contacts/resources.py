@@ -33,8 +33,16 @@ from .messages import size_text
 from .metrics import MIN_SEP
 
 __all__ = [
-    "MemoryLimitError", "DiskSpaceError", "available_memory", "estimate_memory", "check_memory",
-    "check_disk_space", "msa_transformer_work", "msa_chunk_tokens", "model_footprint", "output_bytes",
+    "MemoryLimitError",
+    "DiskSpaceError",
+    "available_memory",
+    "estimate_memory",
+    "check_memory",
+    "check_disk_space",
+    "msa_transformer_work",
+    "msa_chunk_tokens",
+    "model_footprint",
+    "output_bytes",
     "check_prediction_resources",
 ]
 
@@ -48,17 +56,19 @@ WINDOW_BYTES = 3
 MSA_BYTES = 25
 #: ... ranking the top k pairs of a dense map (int32 separations, masks, a partition copy).
 RANK_BYTES = 6
-#: Bytes per cell of the sliding (w, w) block of a sparse request: sums, counts, probabilities, masks.
+#: Bytes per cell of the sliding (w, w) block of a sparse request: sums, counts, probabilities,
+#: masks.
 SPARSE_BYTES = 16
 #: Bytes per listed pair (i, j, probability, sort order and their copies).
 PAIR_BYTES = 64
-#: Head chunk of the APC (as :data:`esm_contacts.attention.HEAD_CHUNK`) and its temporaries per cell.
+#: Head chunk of the APC (as :data:`esm_contacts.attention.HEAD_CHUNK`) and its temporaries per
+#: cell.
 APC_BYTES = 4 * 4 * 5
 #: Embedding width assumed when the model is not loaded yet (ESM-2 3B's; ESM-1b has 1280).
 DEFAULT_EMBED_DIM = 2560
 #: Bytes an MSA Transformer run's chunks may add to its estimate when no ``max_tokens_per_msa``
 #: is given (:func:`msa_chunk_tokens`): 256 MiB, about 2000 tokens of the full-size model.
-MSA_CHUNK_BUDGET = 2 ** 28
+MSA_CHUNK_BUDGET = 2**28
 
 
 class MemoryLimitError(ValueError):
@@ -92,29 +102,41 @@ def available_memory() -> Optional[int]:
         return None
 
 
-def _window_work(window: int, heads: int, embed_dim: int, max_tokens: int, context: int, sequences: int) -> int:
+def _window_work(
+    window: int, heads: int, embed_dim: int, max_tokens: int, context: int, sequences: int
+) -> int:
     """One forward pass of a full batch of sequences of ``window`` residues (one layer at a time).
 
     The batch is bounded as the predictor bounds it: ``B * T^2 <= max_tokens`` and
     ``B * T <= max(context + 2, sqrt(max_tokens))``.
     """
     tokens = window + 2
-    batch_tokens = max(context + 2, int(max_tokens ** 0.5))
+    batch_tokens = max(context + 2, int(max_tokens**0.5))
     batch = max(1, min(max_tokens // (tokens * tokens), batch_tokens // tokens, sequences))
     attention = 3 * 4 * heads * batch * tokens * tokens
-    apc = APC_BYTES * window * window + 4 * 4 * batch * window * window  # chunk temporaries; logits, sigmoid, copies
+    apc = (
+        APC_BYTES * window * window + 4 * 4 * batch * window * window
+    )  # chunk temporaries; logits, sigmoid, copies
     activations = 16 * 4 * embed_dim * batch * tokens
     return attention + apc + activations
 
 
-def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn_dim: Optional[int] = None,
-                         max_tokens_per_msa: Optional[int] = None) -> int:
+def msa_transformer_work(
+    length: int,
+    rows: int,
+    embed_dim: int,
+    heads: int,
+    ffn_dim: Optional[int] = None,
+    max_tokens_per_msa: Optional[int] = None,
+) -> int:
     """Bytes of one MSA Transformer forward pass run as :mod:`esm_contacts.msa_transformer` runs it.
 
     ``4 * (R*T*D + 4*H*T^2 + max(c, T)*(8*D + 6*F) + max(c, R)*(6*D + 3*H*R)) + 20 * L^2`` with
     T = L + 1 tokens a row, R rows, c = ``max_tokens_per_msa`` (a chunk at most R*T tokens): the
-    activations (updated in place), one layer's row attention and its APC temporaries, a row chunk (layer norm,
-    projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with its R x R
+    activations (updated in place), one layer's row attention and its APC temporaries, a row chunk
+    (layer norm,
+    projections, feed-forward, and the allocator's slack measured on the CPU), a column chunk with
+    its R x R
     attention, the (L, L) sum and map. ``max_tokens_per_msa`` None: the chunk
     :func:`msa_chunk_tokens` chooses.
 
@@ -142,14 +164,27 @@ def msa_transformer_work(length: int, rows: int, embed_dim: int, heads: int, ffn
         max_tokens_per_msa = msa_chunk_tokens(length, rows, embed_dim, heads, ffn_dim)
     width, ffn_dim, tokens = length + 1, ffn_dim or 4 * embed_dim, rows * (length + 1)
     # A chunk holds whole rows (columns) and never more than the alignment.
-    row_chunk, column_chunk = min(max(max_tokens_per_msa, width), tokens), min(max(max_tokens_per_msa, rows), tokens)
-    work = (tokens * embed_dim + 4 * heads * width * width + row_chunk * (8 * embed_dim + 6 * ffn_dim)
-            + column_chunk * (6 * embed_dim + 3 * heads * rows))
+    row_chunk, column_chunk = (
+        min(max(max_tokens_per_msa, width), tokens),
+        min(max(max_tokens_per_msa, rows), tokens),
+    )
+    work = (
+        tokens * embed_dim
+        + 4 * heads * width * width
+        + row_chunk * (8 * embed_dim + 6 * ffn_dim)
+        + column_chunk * (6 * embed_dim + 3 * heads * rows)
+    )
     return int(4 * work + 20 * length * length)
 
 
-def msa_chunk_tokens(length: int, rows: int, embed_dim: int, heads: int,
-                     ffn_dim: Optional[int] = None, budget: int = MSA_CHUNK_BUDGET) -> int:
+def msa_chunk_tokens(
+    length: int,
+    rows: int,
+    embed_dim: int,
+    heads: int,
+    ffn_dim: Optional[int] = None,
+    budget: int = MSA_CHUNK_BUDGET,
+) -> int:
     """The ``max_tokens_per_msa`` of an MSA Transformer run when the caller gives none.
 
     The largest chunk c (tokens, rows x columns) whose estimate stays within the estimate of
@@ -178,6 +213,7 @@ def msa_chunk_tokens(length: int, rows: int, embed_dim: int, heads: int,
     tokens : int
         At least 1 (one row / one column a chunk).
     """
+
     def work(chunk: int) -> int:
         return msa_transformer_work(length, rows, embed_dim, heads, ffn_dim, chunk)
 
@@ -245,43 +281,67 @@ def estimate_memory(
     if not lengths:
         return 0
     if msa_rows is not None:
-        work = max(msa_transformer_work(n, int(msa_rows), embed_dim, heads, ffn_dim,
-                                        max_tokens_per_msa) for n in lengths)
+        work = max(
+            msa_transformer_work(n, int(msa_rows), embed_dim, heads, ffn_dim, max_tokens_per_msa)
+            for n in lengths
+        )
         maps = sum(MAP_BYTES * n * n for n in lengths)
         ranking = 0
         if listed is not None:
-            ranking = max((PAIR_BYTES * n * (n - 1) // 2 if count is None else RANK_BYTES * n * n if count else 0)
-                          for n, count in zip(lengths, listed))
+            ranking = max(
+                (
+                    PAIR_BYTES * n * (n - 1) // 2
+                    if count is None
+                    else RANK_BYTES * n * n
+                    if count
+                    else 0
+                )
+                for n, count in zip(lengths, listed)
+            )
         return int(SAFETY * (maps + max(work, ranking)))
     listed = list(listed) if listed is not None else None
     flags = [bool(sparse)] * len(lengths) if isinstance(sparse, bool) else [bool(f) for f in sparse]
     counts = listed if listed is not None else [None] * len(lengths)
     max_tokens = max_tokens or (context + 2) ** 2
-    windows = sum(max(1, -(-2 * n // context) - 1) for n in lengths)  # an upper bound on the forward passes' sequences
+    windows = sum(
+        max(1, -(-2 * n // context) - 1) for n in lengths
+    )  # an upper bound on the forward passes' sequences
     work = _window_work(min(max(lengths), context), heads, embed_dim, max_tokens, context, windows)
     dense = [(n, count) for n, count, flag in zip(lengths, counts, flags) if not flag]
     total = 0
     if dense:
         maps = sum(MAP_BYTES * n * n for n, _ in dense)
         longest = max(n for n, _ in dense)
-        transient = (WINDOW_BYTES * longest * longest if longest > context else 0)
+        transient = WINDOW_BYTES * longest * longest if longest > context else 0
         if msa:
             transient += MSA_BYTES * longest * longest
         ranking = 0
         if listed is not None:
             # count 0: nothing listed (a .npy output holds the map itself).
-            ranking = max((PAIR_BYTES * n * (n - 1) // 2 if count is None else RANK_BYTES * n * n if count else 0)
-                          for n, count in dense)
+            ranking = max(
+                (
+                    PAIR_BYTES * n * (n - 1) // 2
+                    if count is None
+                    else RANK_BYTES * n * n
+                    if count
+                    else 0
+                )
+                for n, count in dense
+            )
         total += maps + max(transient + work, ranking)
-    kept = [PAIR_BYTES * (n * min(n, context) if count is None else count)
-            for n, count, flag in zip(lengths, counts, flags) if flag]
+    kept = [
+        PAIR_BYTES * (n * min(n, context) if count is None else count)
+        for n, count, flag in zip(lengths, counts, flags)
+        if flag
+    ]
     if kept:
         total += work + SPARSE_BYTES * context * context + 2 * max(kept)
     return int(SAFETY * total)
 
 
-def check_memory(estimate: int, max_memory: Optional[float] = None, what: str = "this request",
-                 hint: str = "") -> None:
+def check_memory(
+    estimate: int, max_memory: Optional[float] = None, what: str = "this request", hint: str = ""
+) -> None:
     """Refuse a request whose estimate exceeds ``max_memory`` bytes, or else the available memory.
 
     Parameters
@@ -413,12 +473,24 @@ def output_bytes(spec, length: int, count: Optional[int], min_sep: int) -> int:
     return 512 + 2 * length + pairs * line
 
 
-def check_prediction_resources(lengths: Sequence[int], top, context: int, heads: int, *, min_sep: int = MIN_SEP,
-                               msa: bool = False, evaluate: bool = False, spec=None,
-                               outputs: Optional[Sequence[Path]] = None, max_memory: Optional[float] = None,
-                               model_bytes: int = 0, model_name: str = "the default model",
-                               predictor=None) -> List[bool]:
-    """Refuse a prediction request that will not fit in memory or on disk; say which records go the sparse way.
+def check_prediction_resources(
+    lengths: Sequence[int],
+    top,
+    context: int,
+    heads: int,
+    *,
+    min_sep: int = MIN_SEP,
+    msa: bool = False,
+    evaluate: bool = False,
+    spec=None,
+    outputs: Optional[Sequence[Path]] = None,
+    max_memory: Optional[float] = None,
+    model_bytes: int = 0,
+    model_name: str = "the default model",
+    predictor=None,
+) -> List[bool]:
+    """Refuse a prediction request that will not fit in memory or on disk; say which records go the
+    sparse way.
 
     A record is predicted without its (L, L) map (:meth:`esm_contacts.ContactPredictor.predict_top`)
     when it is longer than the context, its `top` is bounded, its output is not dense and it is
@@ -470,7 +542,9 @@ def check_prediction_resources(lengths: Sequence[int], top, context: int, heads:
     if predictor is not None:
         predictor.check_memory(lengths, max_memory, msa=msa, listed=listed, sparse=sparse)
     else:
-        estimate = estimate_memory(lengths, context=context, heads=heads, msa=msa, listed=listed, sparse=sparse)
+        estimate = estimate_memory(
+            lengths, context=context, heads=heads, msa=msa, listed=listed, sparse=sparse
+        )
         what = f"predicting {len(lengths)} sequence(s) of up to {max(lengths)} residues"
         hint = _memory_hint(lengths, sparse, context)
         if max_memory:
@@ -478,12 +552,19 @@ def check_prediction_resources(lengths: Sequence[int], top, context: int, heads:
         else:
             check_memory(estimate + model_bytes, None, what=f"{what} with {model_name}", hint=hint)
     if outputs:
-        check_disk_space({path: output_bytes(spec, n, count, min_sep)
-                          for path, n, count in zip(outputs, lengths, counts)})
+        check_disk_space(
+            {
+                path: output_bytes(spec, n, count, min_sep)
+                for path, n, count in zip(outputs, lengths, counts)
+            }
+        )
     return sparse
 
 
 def _memory_hint(lengths: Sequence[int], sparse: Sequence[bool], context: int) -> str:
     if any(n > context and not flag for n, flag in zip(lengths, sparse)):
-        return "for sequences this long list the top pairs window by window: --top K (not all) with --out FILE.rr or .csv"
+        return (
+            "for sequences this long list the top pairs window by window: --top K (not all) with"
+            " --out FILE.rr or .csv"
+        )
     return ""

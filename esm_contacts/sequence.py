@@ -49,7 +49,10 @@ def clean_sequence(sequence: str, name: Optional[str] = None) -> str:
     """
     where = f" of {name}" if name else ""
     if not isinstance(sequence, str):
-        raise TypeError(f"{name or 'the sequence'} must be a str of one-letter codes, not {type(sequence).__name__}")
+        raise TypeError(
+            f"{name or 'the sequence'} must be a str of one-letter codes, not"
+            f" {type(sequence).__name__}"
+        )
     text = sequence.rstrip()
     if text.endswith("*"):
         text = text[:-1]

@@ -30,15 +30,15 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import biotite.structure as struc
 import biotite.structure.io.pdb as pdb
 import biotite.structure.io.pdbx as pdbx
+import numpy as np
 from scipy.spatial import cKDTree
 
 from .catalog import OFFLINE_ENV, offline
-from .sequence import clean_sequence
 from .files import byte_limit, check_input_file, file_kind, read_bytes_limited
+from .sequence import clean_sequence
 
 __all__ = [
     "DEFAULT_CACHE",
@@ -112,8 +112,10 @@ _BLANK_ALTLOC = ("", " ", ".", "?")
 def _resolve_path(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None) -> Path:
     """The local file for a path or a 4-character PDB ID (fetched into the cache)."""
     if not isinstance(path_or_pdb_id, (str, os.PathLike)):
-        raise TypeError(f"expected a structure file path or PDB ID (str or path-like), "
-                        f"got {type(path_or_pdb_id).__name__}")
+        raise TypeError(
+            "expected a structure file path or PDB ID (str or path-like), "
+            f"got {type(path_or_pdb_id).__name__}"
+        )
     path = Path(path_or_pdb_id).expanduser()
     text = str(path_or_pdb_id)
     if file_kind(path) != "missing" or not _PDB_ID.match(text):
@@ -128,10 +130,10 @@ def _resolve_path(path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None
             f"{text}: no such file, and PDB entry {pdb_id.upper()} is not in the cache {cache}; "
             f"{OFFLINE_ENV} forbids fetching it from RCSB"
         )
-    import biotite.database.rcsb as rcsb
-
     import shutil
     import tempfile
+
+    import biotite.database.rcsb as rcsb
 
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -222,7 +224,9 @@ def _unreadable(path: Path, label: str, error: Exception) -> _UnreadableError:
     if isinstance(error, ValueError):
         return _UnreadableError(f"{path}: not a readable {label} file ({error})")
     # Biotite's InvalidFileError, msgpack, unicode, index errors
-    return _UnreadableError(f"{path}: not a readable {label} file ({type(error).__name__}: {error})")
+    return _UnreadableError(
+        f"{path}: not a readable {label} file ({type(error).__name__}: {error})"
+    )
 
 
 def _parse(path: Path, max_bytes: Optional[int] = None):
@@ -251,9 +255,17 @@ def _parse(path: Path, max_bytes: Optional[int] = None):
             raise _unreadable(path, label, error) from None
 
 
-def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = None, chain: Optional[str] = None,
-               max_bytes: Optional[int] = None, model: int = 1, parsed=None):
-    """Raw atoms (all altlocs, model `model`, the first by default) with occupancy, and per-file extras.
+def _read_file(
+    path: Path,
+    assembly: bool = False,
+    assembly_id: Optional[str] = None,
+    chain: Optional[str] = None,
+    max_bytes: Optional[int] = None,
+    model: int = 1,
+    parsed=None,
+):
+    """Raw atoms (all altlocs, model `model`, the first by default) with occupancy, and per-file
+    extras.
 
     With `assembly`, the atoms of assembly `assembly_id`; without an ID, the first
     assembly listed, or the first that holds `chain` where one is given. `parsed`, the
@@ -284,20 +296,32 @@ def _read_file(path: Path, assembly: bool = False, assembly_id: Optional[str] = 
 
                 def build(assembly_id=None):
                     if assembly_id is None:
-                        return file.get_structure(model=model, altloc="all", extra_fields=["occupancy"])
-                    return file.get_assembly(assembly_id, model=1, altloc="all", extra_fields=["occupancy"])
+                        return file.get_structure(
+                            model=model, altloc="all", extra_fields=["occupancy"]
+                        )
+                    return file.get_assembly(
+                        assembly_id, model=1, altloc="all", extra_fields=["occupancy"]
+                    )
 
             else:
                 block = file.block
                 if "atom_site" not in block:
-                    raise ValueError(f"{path}: no atom_site category (not a {label} structure file?)")
-                fields = ["occupancy"] + [f for f in ("label_seq_id", "label_entity_id") if f in block["atom_site"]]
+                    raise ValueError(
+                        f"{path}: no atom_site category (not a {label} structure file?)"
+                    )
+                fields = ["occupancy"] + [
+                    f for f in ("label_seq_id", "label_entity_id") if f in block["atom_site"]
+                ]
                 peptide_entities, entity_sequences = _entity_info(block)
 
                 def build(assembly_id=None):
                     if assembly_id is None:
-                        return pdbx.get_structure(file, model=model, altloc="all", extra_fields=fields)
-                    return pdbx.get_assembly(file, assembly_id, model=1, altloc="all", extra_fields=fields)
+                        return pdbx.get_structure(
+                            file, model=model, altloc="all", extra_fields=fields
+                        )
+                    return pdbx.get_assembly(
+                        file, assembly_id, model=1, altloc="all", extra_fields=fields
+                    )
 
             if not assembly:
                 return build(), peptide_entities, entity_sequences, None
@@ -329,7 +353,9 @@ def _available_assemblies(file) -> List[str]:
     block = file.block
     if "pdbx_struct_assembly_gen" not in block or "pdbx_struct_oper_list" not in block:
         return []
-    return list(dict.fromkeys(block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist()))
+    return list(
+        dict.fromkeys(block["pdbx_struct_assembly_gen"]["assembly_id"].as_array(str).tolist())
+    )
 
 
 def list_assemblies(
@@ -364,12 +390,15 @@ def list_assemblies(
 def _check_assembly_id(path: Path, assembly_id: str, available: Sequence[str]) -> str:
     available = [str(a) for a in available]
     if str(assembly_id) not in available:
-        raise ValueError(f"{path}: no assembly {assembly_id!r}; the file defines {', '.join(available)}")
+        raise ValueError(
+            f"{path}: no assembly {assembly_id!r}; the file defines {', '.join(available)}"
+        )
     return str(assembly_id)
 
 
 def _entity_info(block) -> Tuple[Optional[set], Tuple[Dict[str, str], Dict[str, str]]]:
-    """Polypeptide entity IDs, and each author chain's entity sequence and entity ID, where the file has them."""
+    """Polypeptide entity IDs, and each author chain's entity sequence and entity ID, where the
+    file has them."""
     if "entity_poly" not in block:
         return None, ({}, {})
     poly = block["entity_poly"]
@@ -417,7 +446,8 @@ def _seqres_sequences(lines: Sequence[str]) -> Dict[str, str]:
 
 
 def _residue_keys(atoms: struc.AtomArray) -> np.ndarray:
-    """Per atom, the index of its residue (chain, res_id, ins_code[, sym_id]) in order of first appearance."""
+    """Per atom, the index of its residue (chain, res_id, ins_code[, sym_id]) in order of first
+    appearance."""
     fields = [atoms.chain_id, atoms.res_id.astype(np.int64), atoms.ins_code]
     if "sym_id" in atoms.get_annotation_categories():
         fields.append(atoms.sym_id.astype(np.int64))
@@ -496,14 +526,16 @@ def _observed_sequence(atoms: struc.AtomArray) -> str:
 
 
 def _residue_index(n_atoms: int, starts: np.ndarray) -> np.ndarray:
-    """Per atom, the index of its residue, from the residues' start indices (:func:`_residue_starts`)."""
+    """Per atom, the index of its residue, from the residues' start indices
+    (:func:`_residue_starts`)."""
     residue = np.zeros(n_atoms, dtype=np.int64)
     residue[starts[1:]] = 1
     return np.cumsum(residue)
 
 
 def _atom_coord(atoms: struc.AtomArray, starts: np.ndarray, name: str) -> np.ndarray:
-    """(residues, 3) float64 coordinates of the atom called ``name`` in each residue, NaN if absent."""
+    """(residues, 3) float64 coordinates of the atom called ``name`` in each residue, NaN if
+    absent."""
     residue = _residue_index(atoms.array_length(), starts)
     coord = np.full((len(starts), 3), np.nan)
     selected = atoms.atom_name == name
@@ -528,7 +560,9 @@ def _protein_mask(atoms: struc.AtomArray, peptide_entities: Optional[set]) -> np
         chains = candidates.chain_id[starts]
         bonded = np.zeros(len(starts), dtype=bool)
         if len(starts) > 1:
-            link = (chains[1:] == chains[:-1]) & (np.linalg.norm(c_atom[:-1] - n_atom[1:], axis=1) < PEPTIDE_BOND)
+            link = (chains[1:] == chains[:-1]) & (
+                np.linalg.norm(c_atom[:-1] - n_atom[1:], axis=1) < PEPTIDE_BOND
+            )
             bonded[:-1] |= link
             bonded[1:] |= link
         residue = _residue_index(candidates.array_length(), starts)
@@ -537,7 +571,9 @@ def _protein_mask(atoms: struc.AtomArray, peptide_entities: Optional[set]) -> np
     return mask
 
 
-def _finish(atoms: struc.AtomArray, path: Path, peptide_entities, entity_sequences) -> struc.AtomArray:
+def _finish(
+    atoms: struc.AtomArray, path: Path, peptide_entities, entity_sequences
+) -> struc.AtomArray:
     """Altlocs resolved, protein residues kept, annotations tidied."""
     if atoms.array_length() == 0:
         raise ValueError(f"{path}: no atoms in the first model")
@@ -566,7 +602,10 @@ def _finish(atoms: struc.AtomArray, path: Path, peptide_entities, entity_sequenc
 
 
 def load_structure(
-    path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None, *, max_bytes: Optional[int] = None
+    path_or_pdb_id: PathLike,
+    cache_dir: Optional[PathLike] = None,
+    *,
+    max_bytes: Optional[int] = None,
 ) -> struc.AtomArray:
     """Read the protein of a structure file (or a PDB entry) as ground truth.
 
@@ -637,13 +676,19 @@ def _model_count(path: Path, label: str, file) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return int(file.get_model_count() if isinstance(file, pdb.PDBFile) else pdbx.get_model_count(file))
+            return int(
+                file.get_model_count()
+                if isinstance(file, pdb.PDBFile)
+                else pdbx.get_model_count(file)
+            )
         except Exception as error:
             raise _unreadable(path, label, error) from None
 
 
 def load_models(
-    path_or_pdb_id: PathLike, cache_dir: Optional[PathLike] = None, model_numbers: Optional[Sequence[int]] = None
+    path_or_pdb_id: PathLike,
+    cache_dir: Optional[PathLike] = None,
+    model_numbers: Optional[Sequence[int]] = None,
 ) -> List[struc.AtomArray]:
     """Every model of a structure file (an NMR ensemble), each read like :func:`load_structure`.
 
@@ -670,10 +715,14 @@ def load_models(
     path = _resolve_path(path_or_pdb_id, cache_dir)
     parsed = _parse(path)  # once for every model
     count = _model_count(path, *parsed)
-    numbers = list(range(1, count + 1)) if model_numbers is None else [int(n) for n in model_numbers]
+    numbers = (
+        list(range(1, count + 1)) if model_numbers is None else [int(n) for n in model_numbers]
+    )
     for number in numbers:
         if not 1 <= number <= count:
-            raise ValueError(f"{path}: no model {number}; the file has {count} model{'s' if count != 1 else ''}")
+            raise ValueError(
+                f"{path}: no model {number}; the file has {count} model{'s' if count != 1 else ''}"
+            )
     models = []
     for number in numbers:
         atoms, peptide_entities, entities, _ = _read_file(path, model=number, parsed=parsed)
@@ -684,8 +733,13 @@ def load_models(
 
 
 def load_chain(
-    path_or_pdb_id: PathLike, chain: str, sequence: Optional[str] = None, cache_dir: Optional[PathLike] = None,
-    min_identity: float = MIN_IDENTITY, *, max_bytes: Optional[int] = None,
+    path_or_pdb_id: PathLike,
+    chain: str,
+    sequence: Optional[str] = None,
+    cache_dir: Optional[PathLike] = None,
+    min_identity: float = MIN_IDENTITY,
+    *,
+    max_bytes: Optional[int] = None,
 ) -> Tuple[struc.AtomArray, str, np.ndarray]:
     """A structure, the sequence to predict for one of its chains, and its true contacts.
 
@@ -717,10 +771,17 @@ def load_chain(
     """
     structure = load_structure(path_or_pdb_id, cache_dir, max_bytes=max_bytes)
     if not (structure.chain_id == chain).any():
-        raise ValueError(f"{path_or_pdb_id} has no protein chain {chain!r}; its chains: {', '.join(chain_ids(structure))}")
+        raise ValueError(
+            f"{path_or_pdb_id} has no protein chain {chain!r}; its chains:"
+            f" {', '.join(chain_ids(structure))}"
+        )
     if sequence is None:
         sequence = prediction_sequence(structure, chain)
-    return structure, sequence, true_contacts(structure, chain, sequence=sequence, min_identity=min_identity)
+    return (
+        structure,
+        sequence,
+        true_contacts(structure, chain, sequence=sequence, min_identity=min_identity),
+    )
 
 
 def load_assembly(
@@ -752,7 +813,9 @@ def load_assembly(
         no assembly.
     """
     resolved = _resolve_path(path, cache_dir)
-    atoms, peptide_entities, entity_sequences, chosen = _read_file(resolved, True, assembly_id, chain, max_bytes)
+    atoms, peptide_entities, entity_sequences, chosen = _read_file(
+        resolved, True, assembly_id, chain, max_bytes
+    )
     if atoms is None:
         return None
     atoms = _finish(atoms, resolved, peptide_entities, entity_sequences)
@@ -786,7 +849,9 @@ def _chain(structure: struc.AtomArray, chain: str) -> struc.AtomArray:
     atoms = structure[structure.chain_id == chain]
     if atoms.array_length() == 0:
         available = ", ".join(chain_ids(structure)) or "none"
-        raise ValueError(f"chain {chain!r} is not a protein chain of this structure; chains: {available}")
+        raise ValueError(
+            f"chain {chain!r} is not a protein chain of this structure; chains: {available}"
+        )
     if "sym_id" in atoms.get_annotation_categories():
         atoms = atoms[atoms.sym_id == atoms.sym_id.min()]
     return atoms
@@ -869,7 +934,9 @@ def prediction_sequence(structure: struc.AtomArray, chain: str, source: str = "e
         sequence=...)`` does).
     """
     if source not in SEQUENCE_SOURCES:
-        raise ValueError(f"sequence source must be one of {', '.join(SEQUENCE_SOURCES)}, got {source!r}")
+        raise ValueError(
+            f"sequence source must be one of {', '.join(SEQUENCE_SOURCES)}, got {source!r}"
+        )
     entity = entity_sequence(structure, chain) if source == "entity" else None
     return entity or chain_sequence(structure, chain)
 
@@ -907,10 +974,15 @@ def sequence_of_map(length: int, structure: struc.AtomArray, chain: str) -> Opti
     construct = prediction_sequence(structure, chain, "entity")
     if length == len(construct):
         return construct
-    full = f" or the {len(construct)} of its full construct (SEQRES/entity)" if construct != observed else ""
+    full = (
+        f" or the {len(construct)} of its full construct (SEQRES/entity)"
+        if construct != observed
+        else ""
+    )
     raise ValueError(
-        f"the prediction covers {length} residues but chain {chain} has {len(observed)} observed{full}; "
-        "use a contact file that carries its sequence (RR/CSV) so the two can be aligned"
+        f"the prediction covers {length} residues but chain {chain} has {len(observed)}"
+        f" observed{full}; use a contact file that carries its sequence (RR/CSV) so the two can be"
+        " aligned"
     )
 
 
@@ -939,12 +1011,20 @@ def residue_identities(structure: struc.AtomArray, chain: str) -> List[Tuple[str
     starts = _residue_starts(atoms)
     return [
         (str(c), int(r), str(i), str(n))
-        for c, r, i, n in zip(atoms.chain_id[starts], atoms.res_id[starts], atoms.ins_code[starts], atoms.res_name[starts])
+        for c, r, i, n in zip(
+            atoms.chain_id[starts],
+            atoms.res_id[starts],
+            atoms.ins_code[starts],
+            atoms.res_name[starts],
+        )
     ]
 
 
-def residue_label(chain: str, res_id: int, ins_code: str = "", res_name: Optional[str] = None) -> str:
-    """A residue's name for people (DESIGN "Residue labels"): ``"A:744"``, ``"A:56A"``, ``"A:744 LEU"``.
+def residue_label(
+    chain: str, res_id: int, ins_code: str = "", res_name: Optional[str] = None
+) -> str:
+    """A residue's name for people (DESIGN "Residue labels"): ``"A:744"``, ``"A:56A"``, ``"A:744
+    LEU"``.
 
     A blank chain ID gives the number alone (``"744"``).
 
@@ -978,8 +1058,13 @@ def residue_label(chain: str, res_id: int, ins_code: str = "", res_name: Optiona
     return f"{label} {res_name}" if res_name else label
 
 
-def residue_labels(structure: struc.AtomArray, chain: str, with_name: bool = False,
-                   sequence: Optional[str] = None, min_identity: float = MIN_IDENTITY) -> List[Optional[str]]:
+def residue_labels(
+    structure: struc.AtomArray,
+    chain: str,
+    with_name: bool = False,
+    sequence: Optional[str] = None,
+    min_identity: float = MIN_IDENTITY,
+) -> List[Optional[str]]:
     """The structure's own name of each residue of `chain`: author number and insertion code.
 
     Parameters
@@ -1002,7 +1087,10 @@ def residue_labels(structure: struc.AtomArray, chain: str, with_name: bool = Fal
         ``"A:744"``, ``"A:56A"`` (``"744"`` for a blank chain ID), one per observed
         residue in order, or per position of `sequence`.
     """
-    labels = [residue_label(c, r, i, n if with_name else None) for c, r, i, n in residue_identities(structure, chain)]
+    labels = [
+        residue_label(c, r, i, n if with_name else None)
+        for c, r, i, n in residue_identities(structure, chain)
+    ]
     if sequence is None:
         return labels
     mapping = map_sequence(sequence, structure, chain, min_identity=min_identity)
@@ -1049,7 +1137,12 @@ def _align(a: str, b: str) -> Tuple[np.ndarray, float, float]:
 
     a, b = _for_alignment(a), _for_alignment(b)
     alignment = align_optimal(
-        ProteinSequence(a), ProteinSequence(b), _blosum62(), gap_penalty=GAP_PENALTY, terminal_penalty=False, max_number=1
+        ProteinSequence(a),
+        ProteinSequence(b),
+        _blosum62(),
+        gap_penalty=GAP_PENALTY,
+        terminal_penalty=False,
+        max_number=1,
     )[0]
     trace = alignment.trace
     pairs = trace[(trace >= 0).all(axis=1)].astype(np.int64)
@@ -1084,8 +1177,11 @@ class SequenceMismatchError(ValueError):
         self.coverage = coverage
 
 
-def _check_match(identity: float, coverage: float, min_identity: float, what: str, where: Optional[str]) -> None:
-    """Raise :class:`SequenceMismatchError` unless DESIGN's rule holds (`what` names the two sequences)."""
+def _check_match(
+    identity: float, coverage: float, min_identity: float, what: str, where: Optional[str]
+) -> None:
+    """Raise :class:`SequenceMismatchError` unless DESIGN's rule holds (`what` names the two
+    sequences)."""
     if identity >= min_identity and coverage >= MIN_COVERAGE:
         return
     message = (
@@ -1094,11 +1190,15 @@ def _check_match(identity: float, coverage: float, min_identity: float, what: st
         f"(at least {MIN_COVERAGE:.0%} needed)"
     )
     if identity < min_identity and coverage >= MIN_COVERAGE:
-        message += "; lower the identity threshold (--min-identity, min_identity=) if this is intended"
+        message += (
+            "; lower the identity threshold (--min-identity, min_identity=) if this is intended"
+        )
     raise SequenceMismatchError(f"{where}: {message}" if where else message, identity, coverage)
 
 
-def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: Optional[str] = None) -> np.ndarray:
+def match_sequences(
+    a: str, b: str, min_identity: float = MIN_IDENTITY, where: Optional[str] = None
+) -> np.ndarray:
     """Align two sequences of the same protein; raise if they are not (DESIGN "Sequence matching").
 
     Global alignment (BLOSUM62, gap penalties -10/-1, free end gaps); the same protein
@@ -1132,7 +1232,9 @@ def match_sequences(a: str, b: str, min_identity: float = MIN_IDENTITY, where: O
     """
     a, b = clean_sequence(a, name=where), clean_sequence(b)
     pairs, identity, coverage = _align(a, b)
-    _check_match(identity, coverage, min_identity, f"the sequences ({len(a)} and {len(b)} residues)", where)
+    _check_match(
+        identity, coverage, min_identity, f"the sequences ({len(a)} and {len(b)} residues)", where
+    )
     return pairs
 
 
@@ -1171,7 +1273,9 @@ def same_protein(a: str, b: str, min_identity: float = MIN_IDENTITY) -> bool:
     return True
 
 
-def _label_mapping(sequence: str, atoms: struc.AtomArray, observed: str, entity: Optional[str]) -> Optional[np.ndarray]:
+def _label_mapping(
+    sequence: str, atoms: struc.AtomArray, observed: str, entity: Optional[str]
+) -> Optional[np.ndarray]:
     """The mapping given by mmCIF ``label_seq_id``, where it fits `sequence`; else None.
 
     It fits when `sequence` is the chain's entity sequence, or when every observed
@@ -1193,8 +1297,14 @@ def _label_mapping(sequence: str, atoms: struc.AtomArray, observed: str, entity:
     return mapping
 
 
-def _mapping(sequence: str, atoms: struc.AtomArray, chain: str, entity: Optional[str],
-             min_identity: Optional[float], where: Optional[str]) -> np.ndarray:
+def _mapping(
+    sequence: str,
+    atoms: struc.AtomArray,
+    chain: str,
+    entity: Optional[str],
+    min_identity: Optional[float],
+    where: Optional[str],
+) -> np.ndarray:
     """:func:`map_sequence` on one chain's atoms; `min_identity` None: no check (partners)."""
     observed = _observed_sequence(atoms)
     if sequence == observed:
@@ -1204,17 +1314,28 @@ def _mapping(sequence: str, atoms: struc.AtomArray, chain: str, entity: Optional
         return mapping
     pairs, identity, coverage = _align(sequence, observed)
     if min_identity is not None:
-        _check_match(identity, coverage, min_identity,
-                     f"the sequence ({len(sequence)} residues) and the {len(observed)} observed residues of chain "
-                     f"{chain or '(blank)'}", where)
+        _check_match(
+            identity,
+            coverage,
+            min_identity,
+            f"the sequence ({len(sequence)} residues) and the {len(observed)} observed residues of"
+            f" chain {chain or '(blank)'}",
+            where,
+        )
     mapping = np.full(len(sequence), -1, dtype=np.int64)
     mapping[pairs[:, 0]] = pairs[:, 1]
     return mapping
 
 
-def map_sequence(sequence: str, structure: struc.AtomArray, chain: str, min_identity: Optional[float] = MIN_IDENTITY,
-                 where: Optional[str] = None) -> np.ndarray:
-    """Map each position of `sequence` to an observed residue of `chain`, if it is the chain's protein.
+def map_sequence(
+    sequence: str,
+    structure: struc.AtomArray,
+    chain: str,
+    min_identity: Optional[float] = MIN_IDENTITY,
+    where: Optional[str] = None,
+) -> np.ndarray:
+    """Map each position of `sequence` to an observed residue of `chain`, if it is the chain's
+    protein.
 
     The one decision "is this sequence the chain's protein?" (DESIGN "Sequence
     matching"). mmCIF ``label_seq_id`` (the residue's place in the entity sequence)
@@ -1266,7 +1387,10 @@ def _virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def cb_coordinates(
-    structure: struc.AtomArray, chain: str, sequence: Optional[str] = None, cb: str = "virtual",
+    structure: struc.AtomArray,
+    chain: str,
+    sequence: Optional[str] = None,
+    cb: str = "virtual",
     min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Cb coordinates of each residue of `chain`.
@@ -1374,7 +1498,11 @@ def contacts_from_coordinates(coordinates: np.ndarray, cutoff: float = 8.0) -> n
 
 
 def true_contacts(
-    structure: struc.AtomArray, chain: str, cutoff: float = 8.0, cb: str = "virtual", sequence: Optional[str] = None,
+    structure: struc.AtomArray,
+    chain: str,
+    cutoff: float = 8.0,
+    cb: str = "virtual",
+    sequence: Optional[str] = None,
     min_identity: float = MIN_IDENTITY,
 ) -> np.ndarray:
     """Intra-chain contact map: Cb-Cb distance below `cutoff`.
@@ -1401,7 +1529,9 @@ def true_contacts(
         int8 (L, L), symmetric: 1 contact, 0 not, -1 unknown residue; the diagonal is 1
         where the residue is known.
     """
-    return contacts_from_coordinates(cb_coordinates(structure, chain, sequence, cb, min_identity), cutoff)
+    return contacts_from_coordinates(
+        cb_coordinates(structure, chain, sequence, cb, min_identity), cutoff
+    )
 
 
 def interchain_contacts(
@@ -1445,7 +1575,9 @@ def interchain_contacts(
 # ---------------------------------------------------------------------------- homodimers
 
 
-def _same_entity(groups: Dict[str, str], chain: str, other: str, own: struc.AtomArray, atoms: struc.AtomArray) -> bool:
+def _same_entity(
+    groups: Dict[str, str], chain: str, other: str, own: struc.AtomArray, atoms: struc.AtomArray
+) -> bool:
     """DESIGN "Homodimer partners": the file's entity grouping where it covers both chains,
     else the observed sequences by :func:`same_protein`."""
     if chain in groups and other in groups:
@@ -1509,7 +1641,11 @@ def _copies(assembly: struc.AtomArray) -> List[Tuple[str, str, struc.AtomArray]]
     The first copy of each chain is labelled by its chain ID, later ones ``"A:1"``...
     """
     copies = []
-    sym = assembly.sym_id if "sym_id" in assembly.get_annotation_categories() else np.zeros(assembly.array_length(), int)
+    sym = (
+        assembly.sym_id
+        if "sym_id" in assembly.get_annotation_categories()
+        else np.zeros(assembly.array_length(), int)
+    )
     seen = set()
     for s in np.unique(sym):
         in_copy = assembly[sym == s]
@@ -1545,7 +1681,9 @@ def _partner_copies(structure, chain, assembly):
     """The chain's own atoms and its partner copies ``(label, chain, atoms)``."""
     if assembly is None:
         own = _chain(structure, chain)
-        copies = [(c, c, structure[structure.chain_id == c]) for c in chain_ids(structure) if c != chain]
+        copies = [
+            (c, c, structure[structure.chain_id == c]) for c in chain_ids(structure) if c != chain
+        ]
     else:
         copies = _copies(assembly)
         own_copies = [copy for copy in copies if copy[1] == chain]
@@ -1562,8 +1700,9 @@ def _partner_copies(structure, chain, assembly):
     return own, [copy for copy in copies if same[copy[1]]]
 
 
-def _partner_mapping(reference: str, chain: str, atoms: struc.AtomArray, partner: str,
-                     entities: Dict[str, str]) -> np.ndarray:
+def _partner_mapping(
+    reference: str, chain: str, atoms: struc.AtomArray, partner: str, entities: Dict[str, str]
+) -> np.ndarray:
     """Partner residue per position of `reference` (a sequence of `chain`'s protein).
 
     Chains of one entity correspond through the entity sequence (mmCIF ``label_seq_id``
@@ -1610,16 +1749,30 @@ def _homodimer(
         return labels, np.zeros((length, length), dtype=np.int8)
     contact = np.zeros((length, length), dtype=bool)
     judged = np.zeros((length, length), dtype=bool)
-    for a, b in _partner_cb(structure if assembly is None else assembly, own, chain, partners, reference, cb,
-                            min_identity):
+    for a, b in _partner_cb(
+        structure if assembly is None else assembly,
+        own,
+        chain,
+        partners,
+        reference,
+        cb,
+        min_identity,
+    ):
         x = _contacts(a, b, cutoff)
         contact |= (x == 1) | (x.T == 1)
         judged |= (x >= 0) | (x.T >= 0)
     return labels, np.where(contact, 1, np.where(judged, 0, -1)).astype(np.int8)
 
 
-def _partner_cb(source: struc.AtomArray, own: struc.AtomArray, chain: str, partners: list, reference: str, cb: str,
-                min_identity: float):
+def _partner_cb(
+    source: struc.AtomArray,
+    own: struc.AtomArray,
+    chain: str,
+    partners: list,
+    reference: str,
+    cb: str,
+    min_identity: float,
+):
     """``(a, b)`` per partner copy: Cb of the own chain and of the partner's aligned residues,
     both (L, 3) in `reference`'s indices (NaN where unobserved)."""
     entities = getattr(source, "entity_sequences", {})
@@ -1627,7 +1780,9 @@ def _partner_cb(source: struc.AtomArray, own: struc.AtomArray, chain: str, partn
     mappings = {}  # per partner chain ID: copies share residues, so one mapping each
     for _, partner_chain, atoms in partners:
         if partner_chain not in mappings:
-            mappings[partner_chain] = _partner_mapping(reference, chain, atoms, partner_chain, entities)
+            mappings[partner_chain] = _partner_mapping(
+                reference, chain, atoms, partner_chain, entities
+            )
         mapping = mappings[partner_chain]
         b = np.full((len(reference), 3), np.nan)
         b[mapping >= 0] = cb_coordinates(atoms, partner_chain, cb=cb)[mapping[mapping >= 0]]
@@ -1639,8 +1794,13 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1).astype(np.float32)
 
 
-def cb_distances(structure: struc.AtomArray, chain: str, sequence: Optional[str] = None, cb: str = "virtual",
-                 min_identity: float = MIN_IDENTITY) -> np.ndarray:
+def cb_distances(
+    structure: struc.AtomArray,
+    chain: str,
+    sequence: Optional[str] = None,
+    cb: str = "virtual",
+    min_identity: float = MIN_IDENTITY,
+) -> np.ndarray:
     """Intra-chain Cb-Cb distances, the numbers behind :func:`true_contacts` (contact: < 8 A).
 
     Parameters
@@ -1657,10 +1817,16 @@ def cb_distances(structure: struc.AtomArray, chain: str, sequence: Optional[str]
     return _distances(coord, coord)
 
 
-def homodimer_distances(structure: struc.AtomArray, chain: str, sequence: Optional[str] = None,
-                        assembly: Optional[struc.AtomArray] = None, cb: str = "virtual",
-                        min_identity: float = MIN_IDENTITY) -> np.ndarray:
-    """The shortest inter-chain Cb-Cb distance of each pair, the numbers behind :func:`homodimer_contacts`.
+def homodimer_distances(
+    structure: struc.AtomArray,
+    chain: str,
+    sequence: Optional[str] = None,
+    assembly: Optional[struc.AtomArray] = None,
+    cb: str = "virtual",
+    min_identity: float = MIN_IDENTITY,
+) -> np.ndarray:
+    """The shortest inter-chain Cb-Cb distance of each pair, the numbers behind
+    :func:`homodimer_contacts`.
 
     ``D[i, j]`` is the smallest distance between residue i of `chain` and the residue j'
     of a partner aligned to j, or between j and i' (either direction, any partner).
@@ -1678,16 +1844,27 @@ def homodimer_distances(structure: struc.AtomArray, chain: str, sequence: Option
     """
     _chain(structure, chain)
     own, partners = _partner_copies(structure, chain, assembly)
-    reference = clean_sequence(sequence if sequence is not None else chain_sequence(structure, chain))
+    reference = clean_sequence(
+        sequence if sequence is not None else chain_sequence(structure, chain)
+    )
     best = np.full((len(reference), len(reference)), np.nan, dtype=np.float32)
-    for a, b in _partner_cb(structure if assembly is None else assembly, own, chain, partners, reference, cb,
-                            min_identity):
+    for a, b in _partner_cb(
+        structure if assembly is None else assembly,
+        own,
+        chain,
+        partners,
+        reference,
+        cb,
+        min_identity,
+    ):
         d = _distances(a, b)
         best = np.fmin(best, np.fmin(d, d.T))
     return best
 
 
-def homodimer_partners(structure: struc.AtomArray, chain: str, assembly: Optional[struc.AtomArray] = None) -> List[str]:
+def homodimer_partners(
+    structure: struc.AtomArray, chain: str, assembly: Optional[struc.AtomArray] = None
+) -> List[str]:
     """Other chains of the same protein (DESIGN "Homodimer partners").
 
     The chains of the same entity where the file groups them (mmCIF ``entity_id``; PDB
@@ -1755,4 +1932,6 @@ def homodimer_contacts(
         (neither i with j' nor j with i' has both residues known); all zeros when the
         chain has no partner.
     """
-    return _homodimer(structure, chain, assembly, sequence, cutoff, cb, min_identity=min_identity)[1]
+    return _homodimer(structure, chain, assembly, sequence, cutoff, cb, min_identity=min_identity)[
+        1
+    ]

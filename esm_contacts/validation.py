@@ -138,7 +138,8 @@ class Validation:
     residue_numbers: List[Optional[str]] = field(default_factory=list)
 
     def residue(self, position: int) -> Optional[str]:
-        """The structure's label of the residue at 0-based sequence `position` (``"A:744"``), or None.
+        """The structure's label of the residue at 0-based sequence `position` (``"A:744"``), or
+        None.
 
         Parameters
         ----------
@@ -200,12 +201,25 @@ class Validation:
             "agreement_by_range": self.agreement_by_range,
             "model_contacts_supported": self.model_supported,
             "residues": [
-                {"index": k + 1, "position": k + 1, "residue": number(k), "predicted": int(n), "satisfied": int(s),
-                 "support": None if np.isnan(v) else float(v)}
-                for k, (n, s, v) in enumerate(zip(self.predicted_per_residue, self.satisfied_per_residue, self.support))
+                {
+                    "index": k + 1,
+                    "position": k + 1,
+                    "residue": number(k),
+                    "predicted": int(n),
+                    "satisfied": int(s),
+                    "support": None if np.isnan(v) else float(v),
+                }
+                for k, (n, s, v) in enumerate(
+                    zip(self.predicted_per_residue, self.satisfied_per_residue, self.support)
+                )
             ],
             "register_hints": [
-                dict(vars(h), gain=h.gain, first_residue=self.hint_residues(h)[0], last_residue=self.hint_residues(h)[1])
+                dict(
+                    vars(h),
+                    gain=h.gain,
+                    first_residue=self.hint_residues(h)[0],
+                    last_residue=self.hint_residues(h)[1],
+                )
                 for h in self.hints
             ],
         }
@@ -251,7 +265,9 @@ def residue_support(
     weights = np.concatenate([p, p]).astype(np.float64)
     hit = np.concatenate([satisfied, satisfied])
     predicted = np.bincount(both, minlength=length)
-    satisfied_count = np.bincount(both, weights=hit.astype(np.float64), minlength=length).astype(int)
+    satisfied_count = np.bincount(both, weights=hit.astype(np.float64), minlength=length).astype(
+        int
+    )
     total = np.bincount(both, weights=weights, minlength=length)
     good = np.bincount(both, weights=weights * hit, minlength=length)
     support = np.full(length, np.nan)
@@ -379,7 +395,8 @@ def validate(
     window : int
         Window length of the register-shift test.
     min_identity : float, optional
-        As in :func:`esm_contacts.map_sequence`; default its :data:`~esm_contacts.structure.MIN_IDENTITY`.
+        As in :func:`esm_contacts.map_sequence`; default its
+        :data:`~esm_contacts.structure.MIN_IDENTITY`.
 
     Returns
     -------
@@ -387,17 +404,30 @@ def validate(
         Agreement, per-residue support and register-shift hints of the chain.
     """
     from .metrics import RANGES, range_mask, separation_band, top_pairs
-    from .structure import MIN_IDENTITY, cb_coordinates, contacts_from_coordinates, residue_identities, map_sequence
+    from .structure import (
+        MIN_IDENTITY,
+        cb_coordinates,
+        contacts_from_coordinates,
+        map_sequence,
+        residue_identities,
+    )
 
     L = P.shape[0]
     min_identity = MIN_IDENTITY if min_identity is None else min_identity
     # One mapping of the sequence: the contacts and the residue labels come from it.
     observed = cb_coordinates(structure, chain)
     identities = residue_identities(structure, chain)
-    mapping = np.arange(len(identities)) if sequence is None else map_sequence(sequence, structure, chain, min_identity)
+    mapping = (
+        np.arange(len(identities))
+        if sequence is None
+        else map_sequence(sequence, structure, chain, min_identity)
+    )
     coordinates = np.full((len(mapping), 3), np.nan)
     coordinates[mapping >= 0] = observed[mapping[mapping >= 0]]
-    numbers = [f"{identities[k][1]}{identities[k][2].strip()}" if k >= 0 else None for k in mapping.tolist()]
+    numbers = [
+        f"{identities[k][1]}{identities[k][2].strip()}" if k >= 0 else None
+        for k in mapping.tolist()
+    ]
     T = contacts_from_coordinates(coordinates, CUTOFF)
     if T.shape != P.shape:
         raise ValueError(
@@ -455,7 +485,11 @@ def rank_models(validations: Sequence[Validation]) -> List[Validation]:
 
     def key(v: Validation):
         long_range = v.agreement_by_range.get("long", float("nan"))
-        return (-np.nan_to_num(v.agreement, nan=-1), -np.nan_to_num(long_range, nan=-1), len(v.hints))
+        return (
+            -np.nan_to_num(v.agreement, nan=-1),
+            -np.nan_to_num(long_range, nan=-1),
+            len(v.hints),
+        )
 
     return sorted(validations, key=key)
 
@@ -474,11 +508,16 @@ def format_ranking(validations: Sequence[Validation]) -> str:
         A header line, then rank, name (cut to 24 characters), agreement overall, long,
         medium and short range, and the number of hints, per model.
     """
-    lines = [f"{'rank':>4}  {'model':24} {'agreement':>9} {'long':>6} {'medium':>6} {'short':>6} {'hints':>5}"]
+    lines = [
+        f"{'rank':>4}  {'model':24} {'agreement':>9} {'long':>6} {'medium':>6} {'short':>6}"
+        f" {'hints':>5}"
+    ]
     for rank, v in enumerate(rank_models(validations), start=1):
         cells = [v.agreement_by_range.get(r, float("nan")) for r in ("long", "medium", "short")]
         lines.append(
-            f"{rank:4d}  {v.name[:24]:24} {v.agreement:9.3f} " + " ".join(f"{c:6.3f}" for c in cells) + f" {len(v.hints):5d}"
+            f"{rank:4d}  {v.name[:24]:24} {v.agreement:9.3f} "
+            + " ".join(f"{c:6.3f}" for c in cells)
+            + f" {len(v.hints):5d}"
         )
     return "\n".join(lines)
 
@@ -502,13 +541,18 @@ def format_validation(result: Validation, residues: bool = True) -> str:
     ranges = ("local", "short", "medium", "long")
     lines = [
         f"model {result.name}: {result.num_predicted} predicted contacts checked"
-        + (f" (ranked among pairs of observed residues; {result.unknown} of the plain top involve unobserved residues)"
-           if result.unknown else ""),
+        + (
+            f" (ranked among pairs of observed residues; {result.unknown} of the plain top involve"
+            " unobserved residues)"
+            if result.unknown
+            else ""
+        ),
         f"{'':34}" + " ".join(f"{r:>7}" for r in ranges) + f" {'all':>7}",
         f"{'predicted contacts satisfied':34}"
         + " ".join(f"{result.agreement_by_range[r]:7.3f}" for r in ranges)
         + f" {result.agreement:7.3f}",
-        f"{'model contacts predicted':34}" + " ".join(f"{result.model_supported[r]:7.3f}" for r in ranges),
+        f"{'model contacts predicted':34}"
+        + " ".join(f"{result.model_supported[r]:7.3f}" for r in ranges),
     ]
     if result.hints:
         lines.append("register-shift hints (coordinates of residue k fit residue k + shift):")
@@ -516,10 +560,14 @@ def format_validation(result: Validation, residues: bool = True) -> str:
     else:
         lines.append("register-shift hints: none")
     if residues:
-        lines.append(f"{'residue':>10} {'position':>8} {'predicted':>9} {'satisfied':>9} {'support':>7}")
+        lines.append(
+            f"{'residue':>10} {'position':>8} {'predicted':>9} {'satisfied':>9} {'support':>7}"
+        )
         lines.extend(
             f"{result.residue(k) or '-':>10} {k + 1:8d} {n:9d} {s:9d} {v:7.3f}"
-            for k, (n, s, v) in enumerate(zip(result.predicted_per_residue, result.satisfied_per_residue, result.support))
+            for k, (n, s, v) in enumerate(
+                zip(result.predicted_per_residue, result.satisfied_per_residue, result.support)
+            )
             if n
         )
     return "\n".join(lines)
@@ -536,12 +584,15 @@ def _hint_span(result: Validation, hint: RegisterHint) -> str:
 
 
 def _hint_text(result: Validation, hint: RegisterHint) -> str:
-    return (f"residues {_hint_span(result, hint)}: shift {hint.shift:+d} satisfies {hint.shifted} of {hint.contacts} "
-            f"crossing contacts instead of {hint.built} (gain {hint.gain})")
+    return (
+        f"residues {_hint_span(result, hint)}: shift {hint.shift:+d} satisfies {hint.shifted} of"
+        f" {hint.contacts} crossing contacts instead of {hint.built} (gain {hint.gain})"
+    )
 
 
 def format_summary(result: Validation) -> str:
-    """A model in one line (and one line per register-shift hint), as ``esm-contacts validate`` prints it.
+    """A model in one line (and one line per register-shift hint), as ``esm-contacts validate``
+    prints it.
 
     Parameters
     ----------
@@ -554,8 +605,11 @@ def format_summary(result: Validation) -> str:
         Lines joined by newlines.
     """
     long_range = result.agreement_by_range.get("long", float("nan"))
-    line = (f"{result.name}: {result.num_predicted} predicted contacts, {_percent(result.agreement)} satisfied "
-            f"(long range {_percent(long_range)}), register-shift hints: {len(result.hints) or 'none'}")
+    line = (
+        f"{result.name}: {result.num_predicted} predicted contacts, {_percent(result.agreement)}"
+        f" satisfied (long range {_percent(long_range)}), register-shift hints:"
+        f" {len(result.hints) or 'none'}"
+    )
     if result.unknown:
         line += f"; {result.unknown} of the plain top involve unobserved residues"
     return "\n".join([line] + [f"  {_hint_text(result, h)}" for h in result.hints])

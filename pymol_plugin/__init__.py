@@ -1,6 +1,8 @@
 # Plugin-Name: ESM contacts
 # Version: 0.1.0
-# Description: Predict residue-residue contacts with ESM protein language models and draw them on the structure (sky blue: in the structure, vermillion: not, reddish purple: with another chain of the same sequence; a legend in the scene says so).
+# Description: Predict residue-residue contacts with ESM protein language models and draw them on
+# the structure (sky blue: in the structure, vermillion: not, reddish purple: with another chain of
+# the same sequence; a legend in the scene says so).
 # Author: esm-contacts
 # Citation-Required: No
 # License: MIT
@@ -8,7 +10,8 @@
 """ESM contacts for PyMOL.
 
 *Plugin > Predict ESM contacts* opens a dialog; the commands ``esm_contacts``,
-``esm_contacts_load``, ``esm_contacts_clear`` and ``esm_contacts_color`` do the same from the command line
+``esm_contacts_load``, ``esm_contacts_clear`` and ``esm_contacts_color`` do the same from the
+command line
 (``help esm_contacts``). ``esm_contacts_pairs`` lists a drawing's pairs and
 ``esm_contacts_map`` opens its linked contact map (which opens by itself after each
 drawing in PyMOL's window). Prediction, structure reading and scoring come from the
@@ -47,8 +50,10 @@ def _register_commands() -> None:
 
     if importlib.util.find_spec("esm_contacts") is None:
         # Installed from a zip into a PyMOL whose Python lacks the core package.
-        print(" ESM contacts plugin: the esm_contacts package is missing from PyMOL's Python; "
-              "run 'pip install esm-contacts' with that Python (the commands will fail until then)")
+        print(
+            " ESM contacts plugin: the esm_contacts package is missing from PyMOL's Python; "
+            "run 'pip install esm-contacts' with that Python (the commands will fail until then)"
+        )
     register(cmd)
     check.register(cmd)
 

@@ -14,7 +14,6 @@ is a window of its own otherwise. It only displays: the numbers come from
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-
 from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
 
@@ -114,7 +113,9 @@ class ContactMapPanel(QtWidgets.QWidget):
         self.canvas.setMouseTracking(True)
         # No coordinates label: its changing text would widen the dock under the mouse.
         self.toolbar = NavigationToolbar2QT(self.canvas, self, coordinates=False)
-        self.status = QtWidgets.QLabel("Hover a cell to name its residues; click to pick them in PyMOL")
+        self.status = QtWidgets.QLabel(
+            "Hover a cell to name its residues; click to pick them in PyMOL"
+        )
         self.status.setWordWrap(True)
         # A fixed size hint: a longer hover text must not resize the dock and move the map
         # under the mouse.
@@ -123,7 +124,9 @@ class ContactMapPanel(QtWidgets.QWidget):
         self.status.setAlignment(QtCore.Qt.AlignLeft | QtCore.Qt.AlignTop)
         self.status.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         refresh = QtWidgets.QPushButton("Refresh")
-        refresh.setToolTip(f"Reload the drawing and highlight the residues selected in '{SELECTION}'")
+        refresh.setToolTip(
+            f"Reload the drawing and highlight the residues selected in '{SELECTION}'"
+        )
         refresh.clicked.connect(self.refresh)
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.toolbar, 1)
@@ -170,18 +173,49 @@ class ContactMapPanel(QtWidgets.QWidget):
             if kind not in colors:
                 continue
             low, high = np.minimum(entry.i, entry.j)[chosen], np.maximum(entry.i, entry.j)[chosen]
-            ax.scatter(high, low, s=18, marker="s", color=[colors[kind]], edgecolors="black", linewidths=0.3)
-            ax.scatter(low, high, s=18, marker="s", facecolors="none", edgecolors=[colors[kind]], linewidths=0.8)
-            handles.append(Line2D([], [], marker="s", linestyle="", color=colors[kind], markeredgecolor="black",
-                                  label=f"{registry.CATEGORY_LABELS[kind]} ({int(chosen.sum())})"))
-        handles.append(Line2D([], [], marker="s", linestyle="", color=CONTACT_RGB, label="contact in structure"))
+            ax.scatter(
+                high,
+                low,
+                s=18,
+                marker="s",
+                color=[colors[kind]],
+                edgecolors="black",
+                linewidths=0.3,
+            )
+            ax.scatter(
+                low,
+                high,
+                s=18,
+                marker="s",
+                facecolors="none",
+                edgecolors=[colors[kind]],
+                linewidths=0.8,
+            )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker="s",
+                    linestyle="",
+                    color=colors[kind],
+                    markeredgecolor="black",
+                    label=f"{registry.CATEGORY_LABELS[kind]} ({int(chosen.sum())})",
+                )
+            )
+        handles.append(
+            Line2D(
+                [], [], marker="s", linestyle="", color=CONTACT_RGB, label="contact in structure"
+            )
+        )
         self.figure.legend(handles=handles, loc="lower center", ncol=2, fontsize=7, frameon=False)
         label = lambda value, _: self.short_label(int(round(value)))  # noqa: E731
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_locator(MaxNLocator(6, integer=True))
             axis.set_major_formatter(FuncFormatter(label))
         ax.tick_params(labelsize=7)
-        ax.set_title(f"{entry.name}: {entry.label}\npredicted (above) / structure (below)", fontsize=8)
+        ax.set_title(
+            f"{entry.name}: {entry.label}\npredicted (above) / structure (below)", fontsize=8
+        )
         ax.set_xlim(-0.5, entry.length - 0.5)
         ax.set_ylim(entry.length - 0.5, -0.5)
         self._marks = []
@@ -198,8 +232,17 @@ class ContactMapPanel(QtWidgets.QWidget):
         if self.picked is not None:
             a, b = self.picked
             for x, y in ((b, a), (a, b)):
-                self._pick_marks.append(self.axes.scatter([x], [y], s=90, marker="s", facecolors="none",
-                                                          edgecolors="black", linewidths=1.5))
+                self._pick_marks.append(
+                    self.axes.scatter(
+                        [x],
+                        [y],
+                        s=90,
+                        marker="s",
+                        facecolors="none",
+                        edgecolors="black",
+                        linewidths=1.5,
+                    )
+                )
         self.canvas.draw_idle()
 
     def short_label(self, position: int) -> str:
@@ -232,12 +275,18 @@ class ContactMapPanel(QtWidgets.QWidget):
             mark.remove()
         self._marks = []
         for k in positions:
-            self._marks.append(self.axes.axhspan(k - 0.5, k + 0.5, color=SELECTION_COLOR, alpha=0.35, lw=0))
-            self._marks.append(self.axes.axvspan(k - 0.5, k + 0.5, color=SELECTION_COLOR, alpha=0.35, lw=0))
+            self._marks.append(
+                self.axes.axhspan(k - 0.5, k + 0.5, color=SELECTION_COLOR, alpha=0.35, lw=0)
+            )
+            self._marks.append(
+                self.axes.axvspan(k - 0.5, k + 0.5, color=SELECTION_COLOR, alpha=0.35, lw=0)
+            )
         self.highlighted = list(positions)
         if positions:
-            self.status.setText(f"{len(positions)} residue{'s' if len(positions) != 1 else ''} of '{SELECTION}' "
-                                "highlighted")
+            self.status.setText(
+                f"{len(positions)} residue{'s' if len(positions) != 1 else ''} of '{SELECTION}' "
+                "highlighted"
+            )
         self.canvas.draw_idle()
 
     # -- reading cells -----------------------------------------------------------------
@@ -255,7 +304,12 @@ class ContactMapPanel(QtWidgets.QWidget):
         cell : tuple of int or None
             (row, column), 0-based; None outside the map.
         """
-        if self.entry is None or event.inaxes is not self.axes or event.xdata is None or event.ydata is None:
+        if (
+            self.entry is None
+            or event.inaxes is not self.axes
+            or event.xdata is None
+            or event.ydata is None
+        ):
             return None
         row, column = int(round(event.ydata)), int(round(event.xdata))
         if 0 <= row < self.entry.length and 0 <= column < self.entry.length:
@@ -281,7 +335,10 @@ class ContactMapPanel(QtWidgets.QWidget):
         if a == b:
             return names[0]
         p = entry.P[a, b]
-        parts = [f"{names[0]} \u2013 {names[1]}", f"p = {p:.3f}" if np.isfinite(p) else "p: not listed"]
+        parts = [
+            f"{names[0]} \u2013 {names[1]}",
+            f"p = {p:.3f}" if np.isfinite(p) else "p: not listed",
+        ]
         distance = entry.distances[a, b]
         if np.isfinite(distance):
             inter = entry.inter_distances[a, b]
@@ -316,7 +373,9 @@ class ContactMapPanel(QtWidgets.QWidget):
             The mouse event.
         """
         where = self.cell(event)
-        if where is None or event.button != 1 or self.toolbar.mode:  # zoom / pan use their own clicks
+        if (
+            where is None or event.button != 1 or self.toolbar.mode
+        ):  # zoom / pan use their own clicks
             return
         self.pick(*where)
 
@@ -379,8 +438,14 @@ def show_map(name: str, _self=cmd) -> ContactMapPanel:
         panel = ContactMapPanel(name, holder, _self=_self)
         holder.setWidget(panel)
         window.addDockWidget(QtCore.Qt.RightDockWidgetArea, holder)
-        docked = [h for h, _ in panels.values() if isinstance(h, QtWidgets.QDockWidget) and h.isVisible()
-                  and not h.isFloating() and window.dockWidgetArea(h) == QtCore.Qt.RightDockWidgetArea]
+        docked = [
+            h
+            for h, _ in panels.values()
+            if isinstance(h, QtWidgets.QDockWidget)
+            and h.isVisible()
+            and not h.isFloating()
+            and window.dockWidgetArea(h) == QtCore.Qt.RightDockWidgetArea
+        ]
         if docked:  # several drawings: tabs in one dock area, not ever thinner strips
             window.tabifyDockWidget(docked[-1], holder)
     else:

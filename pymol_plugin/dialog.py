@@ -63,9 +63,12 @@ def chain_choices(_self=cmd):
 CHECKPOINT_FILES = "ESM checkpoints (*.pt);;All files (*)"
 #: The Predict dialog's model field also takes a contact file (drawn as esm_contacts_load does):
 #: every format the core reads (:func:`esm_contacts.formats.contact_suffixes`).
-MODEL_OR_CONTACT_FILES = ("ESM checkpoints or contact files (*.pt "
-                          + " ".join(f"*{suffix}" for suffix in contact_suffixes("read")) + ");;"
-                          + file_dialog_filter("read"))
+MODEL_OR_CONTACT_FILES = (
+    "ESM checkpoints or contact files (*.pt "
+    + " ".join(f"*{suffix}" for suffix in contact_suffixes("read"))
+    + ");;"
+    + file_dialog_filter("read")
+)
 #: The figure files the core writes (:data:`esm_contacts.plot.FIGURE_SUFFIXES`).
 PLOT_FILES = f"Images ({' '.join('*' + s for s in FIGURE_SUFFIXES)})"
 
@@ -145,7 +148,9 @@ def palette_combo() -> QtWidgets.QComboBox:
         One item per palette name.
     """
     combo = QtWidgets.QComboBox()
-    combo.addItems([style.DEFAULT_PALETTE] + [p for p in style.PALETTES if p != style.DEFAULT_PALETTE])
+    combo.addItems(
+        [style.DEFAULT_PALETTE] + [p for p in style.PALETTES if p != style.DEFAULT_PALETTE]
+    )
     return combo
 
 
@@ -166,10 +171,14 @@ def legend_html(palette: str = style.DEFAULT_PALETTE) -> str:
 
     rows = []
     for kind, (_, rgb) in style.PALETTES[palette].items():
-        rows.append(f'<span style="color: #{bytes(rgb).hex()}; font-weight: bold">&#9632;</span> '
-                    f"{escape(style.MEANINGS[kind])}")
-    return ("; ".join(rows) + ". Thicker: higher probability (quartiles of the drawn pairs); "
-            "the legend object name_key in the scene says the same.")
+        rows.append(
+            f'<span style="color: #{bytes(rgb).hex()}; font-weight: bold">&#9632;</span> '
+            f"{escape(style.MEANINGS[kind])}"
+        )
+    return (
+        "; ".join(rows) + ". Thicker: higher probability (quartiles of the drawn pairs); "
+        "the legend object name_key in the scene says the same."
+    )
 
 
 def structure_filter() -> str:
@@ -182,7 +191,9 @@ def structure_filter() -> str:
     """
     from esm_contacts.structure import STRUCTURE_SUFFIXES
 
-    patterns = [f"*{suffix}{gz}" for suffix in STRUCTURE_SUFFIXES + (".pdb[0-9]",) for gz in ("", ".gz")]
+    patterns = [
+        f"*{suffix}{gz}" for suffix in STRUCTURE_SUFFIXES + (".pdb[0-9]",) for gz in ("", ".gz")
+    ]
     return f"Structures ({' '.join(patterns)});;All files (*)"
 
 
@@ -244,7 +255,9 @@ def file_row(parent, field, title: str, filters: str, save: bool = False) -> QtW
     fill = field.setText if isinstance(field, QtWidgets.QLineEdit) else field.setCurrentText
 
     def browse() -> None:
-        ask = QtWidgets.QFileDialog.getSaveFileName if save else QtWidgets.QFileDialog.getOpenFileName
+        ask = (
+            QtWidgets.QFileDialog.getSaveFileName if save else QtWidgets.QFileDialog.getOpenFileName
+        )
         path, _ = ask(parent, title, "", filters)
         if path:
             fill(path)
@@ -380,7 +393,9 @@ def show_error(parent, title: str, status: QtWidgets.QLabel, error: BaseExceptio
     error : BaseException
         The error; a CmdException is the user's, anything else a bug.
     """
-    message = error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
+    message = (
+        error.message if isinstance(error, CmdException) else f"{type(error).__name__}: {error}"
+    )
     if not isinstance(error, CmdException):
         traceback.print_exception(type(error), error, error.__traceback__)
     print(f" {title}: Error: {message}")
@@ -420,10 +435,14 @@ class ContactsDialog(QtWidgets.QDialog):
         form.addRow("Chain", form_row(self.selection, refresh))
 
         self.model = model_combo()
-        self.model.setToolTip("An ESM model name or .pt checkpoint to predict with, or a contact file "
-                              f"({', '.join(contact_suffixes('read'))}) to draw as it is")
-        form.addRow("Model or contact file", file_row(self, self.model, "ESM checkpoint or contact file",
-                                                      MODEL_OR_CONTACT_FILES))
+        self.model.setToolTip(
+            "An ESM model name or .pt checkpoint to predict with, or a contact file "
+            f"({', '.join(contact_suffixes('read'))}) to draw as it is"
+        )
+        form.addRow(
+            "Model or contact file",
+            file_row(self, self.model, "ESM checkpoint or contact file", MODEL_OR_CONTACT_FILES),
+        )
 
         self.device = device_combo()
         form.addRow("Device", self.device)
@@ -438,7 +457,9 @@ class ContactsDialog(QtWidgets.QDialog):
         self.min_sep = QtWidgets.QSpinBox()
         self.min_sep.setRange(1, 10000)
         self.min_sep.setValue(6)
-        self.min_sep.setToolTip("Minimum sequence separation; choosing a range sets it to the range's lower bound")
+        self.min_sep.setToolTip(
+            "Minimum sequence separation; choosing a range sets it to the range's lower bound"
+        )
         form.addRow("Min separation", self.min_sep)
         self.range.currentTextChanged.connect(self.range_changed)
 
@@ -451,8 +472,15 @@ class ContactsDialog(QtWidgets.QDialog):
 
         self.msa = QtWidgets.QLineEdit()
         self.msa.setPlaceholderText("optional: a3m, aligned FASTA or Stockholm")
-        form.addRow("MSA", file_row(self, self.msa, "Multiple sequence alignment",
-                                    "Alignments (*.a3m *.a2m *.fasta *.fa *.afa *.sto *.stk);;All files (*)"))
+        form.addRow(
+            "MSA",
+            file_row(
+                self,
+                self.msa,
+                "Multiple sequence alignment",
+                "Alignments (*.a3m *.a2m *.fasta *.fa *.afa *.sto *.stk);;All files (*)",
+            ),
+        )
 
         self.num_seqs = QtWidgets.QSpinBox()
         self.num_seqs.setRange(1, 100000)
@@ -462,30 +490,47 @@ class ContactsDialog(QtWidgets.QDialog):
         self.model_changed(self.model.currentText())
 
         self.assembly = QtWidgets.QLineEdit()
-        self.assembly.setPlaceholderText("optional: file or PDB ID (file:ID) whose assembly gives the partner copies")
-        self.assembly.setToolTip("For a chain alone in its object: its biological assembly supplies the homodimer "
-                                 "partner copies (drawn as name_partner). Empty: the object's own entry where PyMOL "
-                                 "fetched it; 'none': off.")
-        form.addRow("Assembly", file_row(self, self.assembly, "Structure with a biological assembly",
-                                         structure_filter()))
+        self.assembly.setPlaceholderText(
+            "optional: file or PDB ID (file:ID) whose assembly gives the partner copies"
+        )
+        self.assembly.setToolTip(
+            "For a chain alone in its object: its biological assembly supplies the homodimer "
+            "partner copies (drawn as name_partner). Empty: the object's own entry where PyMOL "
+            "fetched it; 'none': off."
+        )
+        form.addRow(
+            "Assembly",
+            file_row(
+                self, self.assembly, "Structure with a biological assembly", structure_filter()
+            ),
+        )
 
         self.name = QtWidgets.QLineEdit("esm")
         form.addRow("Group name", self.name)
 
         self.palette = palette_combo()
-        self.palette.setToolTip("Okabe-Ito: colour-blind safe, apart from PyMOL's default carbons; "
-                                "classic: green, red, magenta")
+        self.palette.setToolTip(
+            "Okabe-Ito: colour-blind safe, apart from PyMOL's default carbons; "
+            "classic: green, red, magenta"
+        )
         form.addRow("Colours", self.palette)
 
         self.plot = QtWidgets.QLineEdit()
         self.plot.setPlaceholderText(
-            f"optional: also save the contact map ({', '.join(FIGURE_SUFFIXES)})")
-        form.addRow("Plot", file_row(self, self.plot, "Save the contact map as", PLOT_FILES, save=True))
+            f"optional: also save the contact map ({', '.join(FIGURE_SUFFIXES)})"
+        )
+        form.addRow(
+            "Plot", file_row(self, self.plot, "Save the contact map as", PLOT_FILES, save=True)
+        )
 
         self.meaning = QtWidgets.QLabel(legend_html())
         self.meaning.setWordWrap(True)
-        self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
-        self.palette.currentTextChanged.connect(lambda palette: self.meaning.setText(legend_html(palette)))
+        self.meaning.setSizePolicy(
+            QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding
+        )
+        self.palette.currentTextChanged.connect(
+            lambda palette: self.meaning.setText(legend_html(palette))
+        )
 
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 1)
@@ -549,16 +594,25 @@ class ContactsDialog(QtWidgets.QDialog):
 
         required = takes_alignments(name)
         self.msa.setEnabled(True)
-        self.msa.setPlaceholderText(("required for the MSA Transformer" if required else "optional")
-                                    + ": a3m, aligned FASTA or Stockholm")
+        self.msa.setPlaceholderText(
+            ("required for the MSA Transformer" if required else "optional")
+            + ": a3m, aligned FASTA or Stockholm"
+        )
 
     # -- running ---------------------------------------------------------------------
 
     def options(self) -> drawing.Options:
         threshold = self.threshold.value()
-        return drawing.parse_options(self.top.currentText(), self.min_sep.value(), self.range.currentText(),
-                                     threshold if threshold > 0 else None, self.name.text(), self.plot.text(),
-                                     _self=self._self, palette=self.palette.currentText())
+        return drawing.parse_options(
+            self.top.currentText(),
+            self.min_sep.value(),
+            self.range.currentText(),
+            threshold if threshold > 0 else None,
+            self.name.text(),
+            self.plot.text(),
+            _self=self._self,
+            palette=self.palette.currentText(),
+        )
 
     def run(self) -> None:
         """Check the input, then draw a contact file at once or predict in a worker thread."""
@@ -570,7 +624,9 @@ class ContactsDialog(QtWidgets.QDialog):
             return
         try:
             options = self.options()
-            target = commands.prepare_target(self.selection.currentText(), self.assembly.text(), self._self)
+            target = commands.prepare_target(
+                self.selection.currentText(), self.assembly.text(), self._self
+            )
         except Exception as error:  # noqa: BLE001 - every failure goes to the user
             self.fail(error)
             return
@@ -578,7 +634,9 @@ class ContactsDialog(QtWidgets.QDialog):
         from esm_contacts.catalog import takes_alignments
 
         if not msa and takes_alignments(model):
-            self.fail(CmdException(f"{model} is an MSA Transformer: choose an alignment in the MSA field"))
+            self.fail(
+                CmdException(f"{model} is an MSA Transformer: choose an alignment in the MSA field")
+            )
             return
         if msa:
             try:
@@ -587,8 +645,16 @@ class ContactsDialog(QtWidgets.QDialog):
                 self.fail(error)
                 return
         set_status(self.status, f"Starting {model} on {target.label}")
-        start_job(self, commands.predict, lambda outcome: self.finish(outcome, target, options, msa),
-                  target.sequence, model, self.device.currentText().strip() or "auto", msa, self.num_seqs.value())
+        start_job(
+            self,
+            commands.predict,
+            lambda outcome: self.finish(outcome, target, options, msa),
+            target.sequence,
+            model,
+            self.device.currentText().strip() or "auto",
+            msa,
+            self.num_seqs.value(),
+        )
 
     def finish(self, outcome, target, options, msa) -> None:
         """Back in the GUI thread: draw, or report the worker's error.
@@ -610,8 +676,15 @@ class ContactsDialog(QtWidgets.QDialog):
             if error is None:
                 P, sequence, model = result
                 label = f"{model}, MSA {msa}" if msa else model
-                drawn = commands.draw_prediction(P, sequence, target, options, label,
-                                                 source=f"the MSA {msa}" if msa else "the prediction", _self=self._self)
+                drawn = commands.draw_prediction(
+                    P,
+                    sequence,
+                    target,
+                    options,
+                    label,
+                    source=f"the MSA {msa}" if msa else "the prediction",
+                    _self=self._self,
+                )
                 self.drawn(drawn, options)
                 return
         except Exception as draw_error:  # noqa: BLE001 - every failure goes to the user
@@ -620,7 +693,8 @@ class ContactsDialog(QtWidgets.QDialog):
         self.fail(error)
 
     def load(self, path: str) -> None:
-        """Draw a contact file on the chain (``esm_contacts_load``) in the GUI thread: no model runs.
+        """Draw a contact file on the chain (``esm_contacts_load``) in the GUI thread: no model
+        runs.
 
         Parameters
         ----------
@@ -630,8 +704,9 @@ class ContactsDialog(QtWidgets.QDialog):
         try:
             options = self.options()
             set_status(self.status, f"Drawing {path}")
-            drawn = commands.load_file(path, self.selection.currentText(), options, self.assembly.text(),
-                                       _self=self._self)
+            drawn = commands.load_file(
+                path, self.selection.currentText(), options, self.assembly.text(), _self=self._self
+            )
         except Exception as error:  # noqa: BLE001 - every failure goes to the user
             self.progress.setValue(0)
             self.fail(error)
@@ -650,9 +725,11 @@ class ContactsDialog(QtWidgets.QDialog):
         """
         self.progress.setValue(1)
         counts = drawn["counts"]
-        set_status(self.status,
-                   f"Drew {options.name}: {counts['tp']} true, {counts['fp']} false, {counts['inter']} homodimer "
-                   f"contacts; precision at top {options.top} {drawn['precision']:.2f}")
+        set_status(
+            self.status,
+            f"Drew {options.name}: {counts['tp']} true, {counts['fp']} false, {counts['inter']}"
+            f" homodimer contacts; precision at top {options.top} {drawn['precision']:.2f}",
+        )
         self.summary.setPlainText(drawn["summary"].strip("\n"))
 
     def fail(self, error: BaseException) -> None:
@@ -701,13 +778,18 @@ class CheckDialog(QtWidgets.QDialog):
         self.setWindowTitle(CHECK_TITLE)
         form = QtWidgets.QFormLayout(self)
         self.selection = QtWidgets.QLineEdit()
-        self.selection.setToolTip("PyMOL selection: the objects to check (one protein chain of each, "
-                                  "picked with Chain)")
+        self.selection.setToolTip(
+            "PyMOL selection: the objects to check (one protein chain of each, picked with Chain)"
+        )
         self.chain = QtWidgets.QComboBox()
-        self.chain.setToolTip("The chain to check in each object (filled from the objects of Models)")
+        self.chain.setToolTip(
+            "The chain to check in each object (filled from the objects of Models)"
+        )
         self.selection.editingFinished.connect(self.fill_chains)
         self.prediction = QtWidgets.QLineEdit()
-        self.prediction.setPlaceholderText("contact file (.rr, .csv, .npy, ...); empty: predict with the model")
+        self.prediction.setPlaceholderText(
+            "contact file (.rr, .csv, .npy, ...); empty: predict with the model"
+        )
         self.model = model_combo()
         self.device = device_combo()
         self.top = top_combo()
@@ -715,16 +797,22 @@ class CheckDialog(QtWidgets.QDialog):
         self.progress.setRange(0, 1)
         self.status = status_label("")
         self.meaning = QtWidgets.QLabel(
-            'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted contacts not '
-            'satisfied (support 0), white half, <span style="color: rgb(0,0,230); font-weight: bold">blue</span> '
-            'satisfied (support 1), <span style="color: rgb(102,102,102); font-weight: bold">dark grey</span> '
-            "no predicted contact; the legend object esm_check_key in the scene says the same.")
+            'Colours: <span style="color: rgb(220,0,0); font-weight: bold">red</span> predicted'
+            ' contacts not satisfied (support 0), white half, <span style="color: rgb(0,0,230);'
+            ' font-weight: bold">blue</span> satisfied (support 1), <span style="color:'
+            ' rgb(102,102,102); font-weight: bold">dark grey</span> no predicted contact; the'
+            " legend object esm_check_key in the scene says the same."
+        )
         self.meaning.setWordWrap(True)
-        self.meaning.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding)
+        self.meaning.setSizePolicy(
+            QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.MinimumExpanding
+        )
         form.addRow("Models", self.selection)
         form.addRow("Chain", self.chain)
-        form.addRow("Predicted contacts", file_row(self, self.prediction, "Predicted contacts",
-                                                   contact_file_filter()))
+        form.addRow(
+            "Predicted contacts",
+            file_row(self, self.prediction, "Predicted contacts", contact_file_filter()),
+        )
         form.addRow("or model", file_row(self, self.model, "ESM checkpoint", CHECKPOINT_FILES))
         form.addRow("Device", self.device)
         form.addRow("Top", self.top)
@@ -746,7 +834,8 @@ class CheckDialog(QtWidgets.QDialog):
         self.fill_chains()
 
     def fill_chains(self) -> None:
-        """The protein chains of the objects in Models, the current one kept where it still exists."""
+        """The protein chains of the objects in Models, the current one kept where it still
+        exists."""
         current = self.chain.currentText()
         text = self.selection.text().strip()
         try:
@@ -783,17 +872,27 @@ class CheckDialog(QtWidgets.QDialog):
         prediction = self.prediction.text().strip()
         try:
             if prediction:
-                results = check.esm_contacts_check(selection, prediction, self.top.currentText(), _self=self._self)
+                results = check.esm_contacts_check(
+                    selection, prediction, self.top.currentText(), _self=self._self
+                )
                 self.done_message(results)
                 return
-            options = drawing.parse_options(self.top.currentText(), name="esm_check", _self=self._self)
+            options = drawing.parse_options(
+                self.top.currentText(), name="esm_check", _self=self._self
+            )
             targets = check.targets_of(selection, self._self)
         except Exception as error:  # noqa: BLE001 - every failure goes to the user
             self.fail(error)
             return
         model = self.model.currentText().strip() or commands.DEFAULT_MODEL
-        start_job(self, check.predict_for_targets, lambda outcome: self.finish(outcome, targets, options),
-                  model, targets, self.device.currentText().strip() or "auto")
+        start_job(
+            self,
+            check.predict_for_targets,
+            lambda outcome: self.finish(outcome, targets, options),
+            model,
+            targets,
+            self.device.currentText().strip() or "auto",
+        )
 
     def finish(self, outcome, targets, options) -> None:
         """Back in the GUI thread: check against the prediction, or report the worker's error.
@@ -812,7 +911,9 @@ class CheckDialog(QtWidgets.QDialog):
             result, error = outcome
             if error is None:
                 P, sequence, model = result
-                self.done_message(check.check_targets(P, sequence, model, targets, options, _self=self._self))
+                self.done_message(
+                    check.check_targets(P, sequence, model, targets, options, _self=self._self)
+                )
                 return
         except Exception as check_error:  # noqa: BLE001 - every failure goes to the user
             error = check_error
@@ -822,8 +923,11 @@ class CheckDialog(QtWidgets.QDialog):
         self.progress.setValue(1)
         best = max(results, key=lambda r: r.agreement if r.agreement == r.agreement else -1)
         hints = sum(len(r.hints) for r in results)
-        set_status(self.status, f"Checked {len(results)} model(s); best {best.name} (agreement "
-                                f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log")
+        set_status(
+            self.status,
+            f"Checked {len(results)} model(s); best {best.name} (agreement "
+            f"{best.agreement:.2f}); {hints} register-shift hint(s); table in the log",
+        )
 
     def fail(self, error: BaseException) -> None:
         self.progress.setValue(0)

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-
 from pymol import CmdException
 
 from esm_contacts.metrics import MIN_SEP, RANGES
@@ -80,10 +79,11 @@ class Options:
 
 
 #: The help text of ``min_sep`` (commands and dialog).
-MIN_SEP_HELP = ("int: minimum sequence separation {default: 6; with a range, the range's own "
-                "lower bound ("
-                + ", ".join(f"{name} {low}" for name, (low, _) in RANGES.items())
-                + "); a given min_sep narrows the range from below}")
+MIN_SEP_HELP = (
+    "int: minimum sequence separation {default: 6; with a range, the range's own lower bound ("
+    + ", ".join(f"{name} {low}" for name, (low, _) in RANGES.items())
+    + "); a given min_sep narrows the range from below}"
+)
 
 
 def checked_option(kind: str, name: str, value):
@@ -116,8 +116,18 @@ def checked_option(kind: str, name: str, value):
         raise CmdException(str(error)) from None
 
 
-def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm", plot=None, _self=None,
-                  min_identity=None, palette="", legend="") -> Options:
+def parse_options(
+    top="L",
+    min_sep=None,
+    range="all",
+    threshold=None,
+    name="esm",
+    plot=None,
+    _self=None,
+    min_identity=None,
+    palette="",
+    legend="",
+) -> Options:
     """Check command arguments; every error is a :class:`pymol.CmdException`.
 
     ``min_sep`` None or empty means not given: 6 with range ``all``, else the range's
@@ -174,8 +184,10 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
     else:
         min_sep = checked_option("count", "min_sep", given)
         if high is not None and min_sep >= high:
-            raise CmdException(f"min_sep {min_sep} leaves no pair in range {range_name} "
-                               f"(separations {low} to {high - 1}); use a smaller min_sep or another range")
+            raise CmdException(
+                f"min_sep {min_sep} leaves no pair in range {range_name} "
+                f"(separations {low} to {high - 1}); use a smaller min_sep or another range"
+            )
         if range_name != "all":
             min_sep = max(low, min_sep)
     text = "" if threshold is None else str(threshold).strip()
@@ -184,7 +196,9 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
         value = checked_option("probability", "threshold", text)
     name = str(name).strip() or "esm"
     if _self is not None and _self.get_legal_name(name) != name:
-        raise CmdException(f"name {name!r} is not a valid PyMOL object name (try {_self.get_legal_name(name)!r})")
+        raise CmdException(
+            f"name {name!r} is not a valid PyMOL object name (try {_self.get_legal_name(name)!r})"
+        )
     if name.startswith("_"):
         raise CmdException(f"name {name!r} must not start with '_' (PyMOL hides such objects)")
     plot = str(plot).strip() if plot is not None else ""
@@ -192,8 +206,17 @@ def parse_options(top="L", min_sep=None, range="all", threshold=None, name="esm"
 
     if plot and Path(plot).suffix.lower() not in FIGURE_SUFFIXES:
         raise CmdException(f"plot file {plot!r} must end in {', '.join(FIGURE_SUFFIXES)}")
-    return Options(top, min_sep, range_name, value, name, plot or None, parse_min_identity(min_identity),
-                   parse_palette(palette), parse_switch("legend", legend))
+    return Options(
+        top,
+        min_sep,
+        range_name,
+        value,
+        name,
+        plot or None,
+        parse_min_identity(min_identity),
+        parse_palette(palette),
+        parse_switch("legend", legend),
+    )
 
 
 def parse_palette(palette) -> str:
@@ -340,12 +363,17 @@ def precision_at_top(analysis: Analysis, options: Options) -> Tuple[float, int, 
     from esm_contacts.metrics import precision_at
 
     min_sep, max_sep = options.separations
-    hits, count = precision_at(analysis.P, analysis.T, top=options.top, min_sep=min_sep, max_sep=max_sep)
+    hits, count = precision_at(
+        analysis.P, analysis.T, top=options.top, min_sep=min_sep, max_sep=max_sep
+    )
     return (hits / count if count else float("nan")), hits, count
 
 
-def map_file_sequence(sequence: str, target: Target, source: str, min_identity: Optional[float] = None) -> np.ndarray:
-    """Structure index per position of ``sequence``; another protein is an error (the core's one rule).
+def map_file_sequence(
+    sequence: str, target: Target, source: str, min_identity: Optional[float] = None
+) -> np.ndarray:
+    """Structure index per position of ``sequence``; another protein is an error (the core's one
+    rule).
 
     Parameters
     ----------
@@ -371,17 +399,29 @@ def map_file_sequence(sequence: str, target: Target, source: str, min_identity: 
     from esm_contacts.structure import MIN_IDENTITY, map_sequence
 
     try:
-        index = map_sequence(sequence, target.structure, target.chain,
-                             min_identity=MIN_IDENTITY if min_identity is None else min_identity)
+        index = map_sequence(
+            sequence,
+            target.structure,
+            target.chain,
+            min_identity=MIN_IDENTITY if min_identity is None else min_identity,
+        )
     except ValueError as error:
-        raise CmdException(f"the sequence of {source} does not match {target.label}: {error}") from None
+        raise CmdException(
+            f"the sequence of {source} does not match {target.label}: {error}"
+        ) from None
     if not np.any(np.asarray(index) >= 0):
         raise CmdException(f"the sequence of {source} shares no residue with {target.label}")
     return np.asarray(index, dtype=np.int64)
 
 
-def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Options, source: str = "the contact map",
-            pad: bool = False) -> Analysis:
+def analyse(
+    P: np.ndarray,
+    sequence: Optional[str],
+    target: Target,
+    options: Options,
+    source: str = "the contact map",
+    pad: bool = False,
+) -> Analysis:
     """Pick the pairs to draw and classify them against the target's structure.
 
     Parameters
@@ -414,7 +454,10 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
     length = len(target.sequence)
     if sequence is not None:
         if len(sequence) != P.shape[0]:
-            raise CmdException(f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x {P.shape[0]}")
+            raise CmdException(
+                f"{source}: the sequence has {len(sequence)} residues but the map is {P.shape[0]} x"
+                f" {P.shape[0]}"
+            )
         index = map_file_sequence(sequence, target, source, options.min_identity)
     elif P.shape[0] != length and not pad:
         # A dense map carries no sequence: its size says what it is indexed by (as the CLI).
@@ -423,14 +466,16 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
         try:
             sequence = sequence_of_map(P.shape[0], target.structure, target.chain)
         except ValueError as error:
-            raise CmdException(f"{source}: {error} ({target.label}: {length} observed residues selected; "
-                               "indices refer to them in order)") from None
+            raise CmdException(
+                f"{source}: {error} ({target.label}: {length} observed residues selected; "
+                "indices refer to them in order)"
+            ) from None
         index = map_file_sequence(sequence, target, source, options.min_identity)
     else:
         if P.shape[0] > length:
             raise CmdException(
-                f"{source} has {P.shape[0]} residues but {target.label} has {length} observed residues "
-                "selected (indices refer to them in order)"
+                f"{source} has {P.shape[0]} residues but {target.label} has {length} observed"
+                " residues selected (indices refer to them in order)"
             )
         if P.shape[0] < length:  # a sparse file without a sequence: L is the largest index listed
             from esm_contacts.io import pad_unlisted
@@ -443,9 +488,13 @@ def analyse(P: np.ndarray, sequence: Optional[str], target: Target, options: Opt
     # A chain alone in its object: partner copies from its biological assembly, in the
     # assembly's own frame (contacts do not depend on where PyMOL placed the object).
     assembly = target.assembly.atoms if target.assembly is not None else None
-    X = homodimer_contacts(target.structure, target.chain, sequence=sequence_arg, assembly=assembly, **identity)
+    X = homodimer_contacts(
+        target.structure, target.chain, sequence=sequence_arg, assembly=assembly, **identity
+    )
     min_sep, max_sep = options.separations
-    i, j, p = top_pairs(P, top=options.top, min_sep=min_sep, threshold=options.threshold, max_sep=max_sep)
+    i, j, p = top_pairs(
+        P, top=options.top, min_sep=min_sep, threshold=options.threshold, max_sep=max_sep
+    )
     kinds = classify_pairs(i, j, T, X)
     return Analysis(P, T, X, index, i, j, p, kinds, sequence or target.sequence)
 
@@ -549,8 +598,11 @@ class Anchors:
         _load_copies(self.target, labels, name, self._self)
         self.partner_name = name
         rows: list = []
-        self._self.iterate(f"%{name} and name CA+CB", "rows.append((segi, resv, resi, name, index, q))",
-                           space={"rows": rows})
+        self._self.iterate(
+            f"%{name} and name CA+CB",
+            "rows.append((segi, resv, resi, name, index, q))",
+            space={"rows": rows},
+        )
         occupancy: Dict[tuple, float] = {}
         for segi, resv, resi, atom_name, index, q in rows:
             key = (segi, resv, insertion_code(resi, resv))
@@ -591,8 +643,16 @@ class Anchors:
         # Own chains differ by chain ID, copies by segment ID: (segi, chain, resi) is unique.
         key = (copy_segi(chain) if self.is_copy(chain) else "VCB", c, f"{res_id}{ins_code}")
         if key not in self._pseudo:
-            self._self.pseudoatom(self.vcb_name, name="CBV", resn=res_name, resi=key[2], chain=c, segi=key[0],
-                                  pos=[float(v) for v in position], state=1)
+            self._self.pseudoatom(
+                self.vcb_name,
+                name="CBV",
+                resn=res_name,
+                resi=key[2],
+                chain=c,
+                segi=key[0],
+                pos=[float(v) for v in position],
+                state=1,
+            )
             self._pseudo[key] = None
         return self.vcb_name, key, 1
 
@@ -601,7 +661,9 @@ class Anchors:
         if not self._pseudo:
             return
         rows: list = []
-        self._self.iterate(f"%{self.vcb_name}", "rows.append((segi, chain, resi, index))", space={"rows": rows})
+        self._self.iterate(
+            f"%{self.vcb_name}", "rows.append((segi, chain, resi, index))", space={"rows": rows}
+        )
         for segi, chain, resi, index in rows:
             self._pseudo[(segi, chain, resi)] = index
         missing = [key for key, index in self._pseudo.items() if index is None]
@@ -687,8 +749,9 @@ def _load_copies(target: Target, labels: List[str], name: str, _self) -> List[st
     return parts
 
 
-def find_partners(target: Target, sequence: str,
-                  anchors: Anchors) -> List[Tuple[str, np.ndarray, np.ndarray]]:
+def find_partners(
+    target: Target, sequence: str, anchors: Anchors
+) -> List[Tuple[str, np.ndarray, np.ndarray]]:
     """The homodimer partners a drawing's inter-chain dashes may run to: other chains of
     the object, else the assembly's copies.
 
@@ -722,13 +785,16 @@ def find_partners(target: Target, sequence: str,
         atoms, chain = anchors.atoms_of(label)
         if chain not in indices:
             # Partners are the same protein already (homodimer_partners): map without a check.
-            indices[chain] = np.asarray(map_sequence(sequence, atoms, chain, min_identity=None), dtype=np.int64)
+            indices[chain] = np.asarray(
+                map_sequence(sequence, atoms, chain, min_identity=None), dtype=np.int64
+            )
         partners.append((label, indices[chain], anchors.virtual_cb(label)))
     return partners
 
 
-def inter_end(analysis: Analysis, a: int, b: int, partners,
-              own_cb: np.ndarray) -> Optional[Tuple[int, str, int]]:
+def inter_end(
+    analysis: Analysis, a: int, b: int, partners, own_cb: np.ndarray
+) -> Optional[Tuple[int, str, int]]:
     """Where the dash of an inter-chain pair runs: its closest realisation.
 
     Parameters
@@ -794,7 +860,11 @@ def bin_of(probability: float, edges: np.ndarray) -> int:
     k : int
         0-based bin; the thickest without edges.
     """
-    return int(np.searchsorted(edges, probability, side="right")) if len(edges) else len(DASH_RADII) - 1
+    return (
+        int(np.searchsorted(edges, probability, side="right"))
+        if len(edges)
+        else len(DASH_RADII) - 1
+    )
 
 
 def bin_ranges(probabilities, edges: np.ndarray) -> List[Tuple[int, float, float, int]]:
@@ -814,8 +884,11 @@ def bin_ranges(probabilities, edges: np.ndarray) -> List[Tuple[int, float, float
     """
     p = np.asarray(probabilities, dtype=float)
     bins = np.array([bin_of(x, edges) for x in p], dtype=int)
-    return [(k, float(p[bins == k].min()), float(p[bins == k].max()), int(np.sum(bins == k)))
-            for k in range(len(DASH_RADII)) if np.any(bins == k)]
+    return [
+        (k, float(p[bins == k].min()), float(p[bins == k].max()), int(np.sum(bins == k)))
+        for k in range(len(DASH_RADII))
+        if np.any(bins == k)
+    ]
 
 
 def object_suffix(kind: str, k: int) -> str:
@@ -919,19 +992,30 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
         # PyMOL's set_name silently replaces an object of the new name: refuse instead.
         taken = [n for n in claimed_names(name) if n in existing]
         if taken:
-            raise CmdException(f"name {name!r} is taken: {', '.join(taken)} already exist and are not a contact "
-                               "drawing; choose another name")
+            raise CmdException(
+                f"name {name!r} is taken: {', '.join(taken)} already exist and are not a contact "
+                "drawing; choose another name"
+            )
     prefix = f"_esm_contacts_{next(_counter)}"
     temporary = lambda suffix: f"{prefix}_{suffix}"  # noqa: E731
     created: List[str] = []
     try:
         anchors = Anchors(target, temporary("vcb"), _self, atoms)
         created.append(anchors.vcb_name)  # deleted on failure if a pseudoatom made it
-        partners = find_partners(target, analysis.sequence, anchors) if analysis.count("inter") else []
-        chosen = [(int(a), int(b), float(p), kind) for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds)
-                  if kind != "unknown"]
+        partners = (
+            find_partners(target, analysis.sequence, anchors) if analysis.count("inter") else []
+        )
+        chosen = [
+            (int(a), int(b), float(p), kind)
+            for a, b, p, kind in zip(analysis.i, analysis.j, analysis.p, analysis.kinds)
+            if kind != "unknown"
+        ]
         own_cb = anchors.virtual_cb(target.chain)
-        ends = {(a, b): inter_end(analysis, a, b, partners, own_cb) for a, b, _, kind in chosen if kind == "inter"}
+        ends = {
+            (a, b): inter_end(analysis, a, b, partners, own_cb)
+            for a, b, _, kind in chosen
+            if kind == "inter"
+        }
         copies = sorted({end[1] for end in ends.values() if end and anchors.is_copy(end[1])})
         if copies:  # only the copies some dash is drawn to
             created.append(temporary("partner"))
@@ -977,9 +1061,14 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
 
             key = temporary("key")
             created.append(key)
-            drawn = {kind: sum(n for s, n in objects.items() if split_suffix(s)[0] == kind) for kind in COLORS}
+            drawn = {
+                kind: sum(n for s, n in objects.items() if split_suffix(s)[0] == kind)
+                for kind in COLORS
+            }
             frame = drawing_legend(key, name, target, colors, drawn, bins, _self)
-        result = _finish(name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies), key=key)
+        result = _finish(
+            name, prefix, objects, anchors.used_pseudoatoms, _self, partner=bool(copies), key=key
+        )
         if key is not None:  # the structure and its legend in view, orientation kept
             from .legend import structure_of, zoom_with
 
@@ -993,11 +1082,20 @@ def draw(analysis: Analysis, target: Target, options: Options, model: str, _self
     counts = {kind: analysis.count(kind) for kind in ("tp", "fp", "inter", "unknown")}
     counts["undrawn"] = undrawn
     precision, hits, cut = precision_at_top(analysis, options)
-    result.update(counts=counts, bins=bins, edges=[float(e) for e in edges], palette=options.palette,
-                  colors={kind: color for kind, (color, _) in colors.items()}, precision=precision,
-                  precision_hits=hits, precision_count=cut,
-                  drawn_fraction=analysis.drawn_fraction, model=model, plot=plot,
-                  partners=partner_source(target, [label for label, _, _ in partners], copies))
+    result.update(
+        counts=counts,
+        bins=bins,
+        edges=[float(e) for e in edges],
+        palette=options.palette,
+        colors={kind: color for kind, (color, _) in colors.items()},
+        precision=precision,
+        precision_hits=hits,
+        precision_count=cut,
+        drawn_fraction=analysis.drawn_fraction,
+        model=model,
+        plot=plot,
+        partners=partner_source(target, [label for label, _, _ in partners], copies),
+    )
     result["summary"] = summary(result, analysis, target, options)
     print(result["summary"])
     return result
@@ -1019,15 +1117,29 @@ def _plot(analysis: Analysis, options: Options, target: Target, model: str) -> s
 
     min_sep, _ = options.separations
     try:
-        path = plot_contact_map(analysis.P, analysis.T, options.plot, X=analysis.X, top=options.top,
-                                min_sep=min_sep, title=f"{target.label} ({model})")
+        path = plot_contact_map(
+            analysis.P,
+            analysis.T,
+            options.plot,
+            X=analysis.X,
+            top=options.top,
+            min_sep=min_sep,
+            title=f"{target.label} ({model})",
+        )
     except (ValueError, OSError) as error:
         raise CmdException(f"could not write the contact map {options.plot}: {error}") from None
     return str(path)
 
 
-def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self, partner: bool = False,
-            key: Optional[str] = None) -> dict:
+def _finish(
+    name: str,
+    prefix: str,
+    objects: Dict[str, int],
+    pseudo: bool,
+    _self,
+    partner: bool = False,
+    key: Optional[str] = None,
+) -> dict:
     """Replace an earlier drawing of this name, rename the temporaries and group them
     (a category group only where it holds dashes: no empty group)."""
     if name in _self.get_names("all"):
@@ -1047,8 +1159,12 @@ def _finish(name: str, prefix: str, objects: Dict[str, int], pseudo: bool, _self
         if present:
             _self.set_name(f"{prefix}_{suffix}", f"{name}_{suffix}")
             _self.group(name, f"{name}_{suffix}", action="add")
-    return {"name": name, "objects": final, "partner": f"{name}_partner" if partner else None,
-            "legend": f"{name}_key" if key is not None else None}
+    return {
+        "name": name,
+        "objects": final,
+        "partner": f"{name}_partner" if partner else None,
+        "legend": f"{name}_key" if key is not None else None,
+    }
 
 
 def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str:
@@ -1071,7 +1187,10 @@ def partner_source(target: Target, partners: List[str], drawn: List[str]) -> str
     if target.assembly is not None:
         labels = drawn or target.assembly.partners
         found = " (found for the object)" if target.assembly.automatic else ""
-        return f"{target.assembly.label}{found}, cop{'ies' if len(labels) > 1 else 'y'} {', '.join(labels)}"
+        return (
+            f"{target.assembly.label}{found}, cop{'ies' if len(labels) > 1 else 'y'}"
+            f" {', '.join(labels)}"
+        )
     if partners:
         return f"chain{'s' if len(partners) > 1 else ''} {', '.join(partners)} of {target.object}"
     return ""
@@ -1102,34 +1221,55 @@ def summary(result: dict, analysis: Analysis, target: Target, options: Options) 
     name = result["name"]
     chosen = len(analysis.kinds)
     lines = [
-        f" esm_contacts: {target.label}, {len(analysis.sequence)} residues, model {result['model']}",
-        f"  top {options.top} ({chosen} pairs), min_sep {options.separations[0]}, range {options.range}"
+        (
+            f" esm_contacts: {target.label}, {len(analysis.sequence)} residues, model"
+            f" {result['model']}"
+        ),
+        f"  top {options.top} ({chosen} pairs), min_sep {options.separations[0]}, range"
+        f" {options.range}"
         + (f", threshold {options.threshold:g}" if options.threshold is not None else ""),
     ]
-    for kind, label in (("tp", "true contacts (Cb-Cb < 8 A)"), ("inter", "homodimer contacts (other chain)"),
-                        ("fp", "false positives")):
+    for kind, label in (
+        ("tp", "true contacts (Cb-Cb < 8 A)"),
+        ("inter", "homodimer contacts (other chain)"),
+        ("fp", "false positives"),
+    ):
         color = result.get("colors", COLORS)[kind]
         lines.append(f"  {counts[kind]:5d} {label:<33} {color:<14} {name}_{kind}")
-    lines.append(f"  {counts['unknown'] + counts['undrawn']:5d} with unobserved residues (not drawn)")
+    lines.append(
+        f"  {counts['unknown'] + counts['undrawn']:5d} with unobserved residues (not drawn)"
+    )
     if result.get("bins"):
-        lines.append("  thickness: quartiles of the drawn probabilities, thinnest first: " + "; ".join(
-            f"{k + 1}: p {low:.2f}-{high:.2f} ({n})" for k, low, high, n in result["bins"]))
+        lines.append(
+            "  thickness: quartiles of the drawn probabilities, thinnest first: "
+            + "; ".join(
+                f"{k + 1}: p {low:.2f}-{high:.2f} ({n})" for k, low, high, n in result["bins"]
+            )
+        )
     if result.get("partners"):
         drawn_to = f", drawn to {result['partner']}" if result.get("partner") else ""
         lines.append(f"  homodimer partner: {result['partners']}{drawn_to}")
     if result["precision_count"]:
-        lines.append(f"  precision at top {options.top}: {result['precision']:.3f} ({result['precision_hits']}/"
-                     f"{result['precision_count']}; pairs of known truth ranked, no threshold)")
+        lines.append(
+            f"  precision at top {options.top}: {result['precision']:.3f}"
+            f" ({result['precision_hits']}/{result['precision_count']}; pairs of known truth"
+            " ranked, no threshold)"
+        )
     else:
         lines.append(f"  precision at top {options.top}: n/a (no pair to rank)")
     listed = listed_pairs(analysis.P, *options.separations)
     if listed < result["precision_count"]:
-        lines.append(f"  the map lists {listed} pair{'s' if listed != 1 else ''} in these separations, fewer than "
-                     f"{result['precision_count']}: the pairs it does not list count as misses")
+        lines.append(
+            f"  the map lists {listed} pair{'s' if listed != 1 else ''} in these separations, fewer"
+            f" than {result['precision_count']}: the pairs it does not list count as misses"
+        )
     known = chosen - counts["unknown"]
     if known:
-        lines.append(f"  drawn pairs that are contacts: {counts['tp']}/{known} ({analysis.drawn_fraction:.3f}); "
-                     f"with homodimer contacts {(counts['tp'] + counts['inter']) / known:.3f}")
+        lines.append(
+            f"  drawn pairs that are contacts: {counts['tp']}/{known}"
+            f" ({analysis.drawn_fraction:.3f}); with homodimer contacts"
+            f" {(counts['tp'] + counts['inter']) / known:.3f}"
+        )
     if result.get("plot"):
         lines.append(f"  contact map written to {result['plot']}")
     return "\n".join(lines)
@@ -1148,8 +1288,11 @@ def claimed_names(name: str) -> List[str]:
     names : list of str
         The group, its members and their bins.
     """
-    return ([name, f"{name}_vcb", f"{name}_partner", f"{name}_key"] + [f"{name}_{kind}" for kind in COLORS]
-            + [f"{name}_{object_suffix(kind, k)}" for kind in COLORS for k in range(len(DASH_RADII))])
+    return (
+        [name, f"{name}_vcb", f"{name}_partner", f"{name}_key"]
+        + [f"{name}_{kind}" for kind in COLORS]
+        + [f"{name}_{object_suffix(kind, k)}" for kind in COLORS for k in range(len(DASH_RADII))]
+    )
 
 
 def is_drawing(name: str, _self) -> bool:
@@ -1171,7 +1314,9 @@ def is_drawing(name: str, _self) -> bool:
     if name not in names or _self.get_type(name) != "object:group":
         return False
     marks = [f"{name}_{kind}" for kind in COLORS] + [f"{name}_key"]
-    return any(mark in names and _self.get_type(mark) in ("object:group", "object:cgo") for mark in marks)
+    return any(
+        mark in names and _self.get_type(mark) in ("object:group", "object:cgo") for mark in marks
+    )
 
 
 def clear(name: str = "", _self=None) -> List[str]:

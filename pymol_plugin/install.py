@@ -37,8 +37,11 @@ def plugin_folder() -> Path:
 
 def _plugin_files(folder: Path) -> List[Path]:
     """The package's files, without byte-code caches."""
-    return sorted(f for f in folder.rglob("*")
-                  if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc")
+    return sorted(
+        f
+        for f in folder.rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc"
+    )
 
 
 def write_plugin_zip(path: Union[str, Path]) -> Path:
@@ -65,7 +68,10 @@ def write_plugin_zip(path: Union[str, Path]) -> Path:
     if path.suffix.lower() != ".zip":
         raise InstallError(f"{path}: the plugin archive must end in .zip")
     folder = plugin_folder()
-    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+    with (
+        atomic_write(path, "wb") as stream,
+        zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
         for file in _plugin_files(folder):
             archive.write(file, f"{PLUGIN_PACKAGE}/{file.relative_to(folder).as_posix()}")
     return path
@@ -99,7 +105,11 @@ class _AnswerYes:
             With ``showinfo``, ``askyesno`` and ``askokcancel``.
         """
         shim = types.ModuleType("tkMessageBox")
-        shim.showinfo, shim.askyesno, shim.askokcancel = self.showinfo, self.askyesno, self.askokcancel
+        shim.showinfo, shim.askyesno, shim.askokcancel = (
+            self.showinfo,
+            self.askyesno,
+            self.askokcancel,
+        )
         return shim
 
 
@@ -133,8 +143,10 @@ def install_plugin(plugin_dir: Optional[Union[str, Path]] = None) -> Path:
         from pymol import plugins
         from pymol.plugins import installation
     except ImportError as error:
-        raise InstallError(f"PyMOL is not importable from this Python ({error}); install pymol-open-source "
-                           "or run this command with PyMOL's Python") from None
+        raise InstallError(
+            f"PyMOL is not importable from this Python ({error}); install pymol-open-source "
+            "or run this command with PyMOL's Python"
+        ) from None
     if plugin_dir is None:
         plugin_dir = _default_plugin_dir(plugins, installation)
     plugin_dir = Path(plugin_dir).expanduser().resolve()
@@ -148,7 +160,9 @@ def install_plugin(plugin_dir: Optional[Union[str, Path]] = None) -> Path:
         with tempfile.TemporaryDirectory() as folder:
             archive = write_plugin_zip(Path(folder) / f"{PLUGIN_PACKAGE}.zip")
             # parent: any non-None value keeps the installer from looking for a Tk window.
-            installation.installPluginFromFile(str(archive), parent=answers, plugdir=str(plugin_dir))
+            installation.installPluginFromFile(
+                str(archive), parent=answers, plugdir=str(plugin_dir)
+            )
     finally:
         if saved is None:
             sys.modules.pop("tkMessageBox", None)
@@ -157,5 +171,7 @@ def install_plugin(plugin_dir: Optional[Union[str, Path]] = None) -> Path:
     installed = plugin_dir / PLUGIN_PACKAGE
     failures = [message for title, message in answers.messages if title != "Success"]
     if failures or not (installed / "__init__.py").is_file():
-        raise InstallError(f"PyMOL's plugin installer failed: {' '.join(failures) or 'no plugin folder written'}")
+        raise InstallError(
+            f"PyMOL's plugin installer failed: {' '.join(failures) or 'no plugin folder written'}"
+        )
     return installed

@@ -24,8 +24,10 @@ _CHECK_LEGENDS: Dict[str, str] = {}
 CHECK_SPECTRUM = "red_white_blue"
 CHECK_NO_EVIDENCE_COLOR = "grey40"
 #: The check's colours in words (dialog, log, legend).
-CHECK_MEANING = ("red: predicted contacts not satisfied (support 0), white: half, blue: satisfied (support 1); "
-                 "dark grey: no predicted contact (no evidence)")
+CHECK_MEANING = (
+    "red: predicted contacts not satisfied (support 0), white: half, blue: satisfied (support 1); "
+    "dark grey: no predicted contact (no evidence)"
+)
 
 
 @dataclass
@@ -79,7 +81,9 @@ def frame_beside(selection: str, _self) -> Frame:
     up = np.array([view[1], view[4], view[7]], dtype=float)
     toward = np.array([view[2], view[5], view[8]], dtype=float)
     coords = _self.get_coords(selection, 1)
-    if coords is None:  # no polymer atom in state 1 (e.g. a lone pseudoatom object): the view's origin
+    if (
+        coords is None
+    ):  # no polymer atom in state 1 (e.g. a lone pseudoatom object): the view's origin
         coords = [view[12:15]]
     xyz = np.asarray(coords, dtype=float).reshape(-1, 3)
     x, y, z = xyz @ right, xyz @ up, xyz @ toward
@@ -130,8 +134,10 @@ def zoom_with(selection: str, frame: Frame, _self) -> None:
     # zoom sizes the view for all the points but centres it on their centroid (the
     # structure's atoms outweigh 4 corners): centre it on their box as the camera sees it.
     coords = _self.get_coords(selection, 1)
-    points = np.vstack(([np.asarray(coords, dtype=float).reshape(-1, 3)] if coords is not None else [])
-                       + [np.asarray(c, dtype=float).reshape(1, 3) for c in frame.corners or []])
+    points = np.vstack(
+        ([np.asarray(coords, dtype=float).reshape(-1, 3)] if coords is not None else [])
+        + [np.asarray(c, dtype=float).reshape(1, 3) for c in frame.corners or []]
+    )
     axes = np.array([frame.right, frame.up, frame.toward])
     seen = points @ axes.T
     middle = (seen.min(axis=0) + seen.max(axis=0)) / 2
@@ -175,37 +181,75 @@ def rgb_of(color, _self) -> List[float]:
     if isinstance(color, (tuple, list)):
         values = [float(c) for c in color]
         return [c / 255 for c in values] if max(values) > 1 else values
-    return list(_self.get_color_tuple(_self.get_color_index(color) if isinstance(color, str) else color))
+    return list(
+        _self.get_color_tuple(_self.get_color_index(color) if isinstance(color, str) else color)
+    )
 
 
-def _text(cgo: list, frame: Frame, x: float, y: float, text: str, color: Sequence[float], scale: float = 1.0) -> None:
-    from pymol import cgo as cgo_module, vfont
+def _text(
+    cgo: list,
+    frame: Frame,
+    x: float,
+    y: float,
+    text: str,
+    color: Sequence[float],
+    scale: float = 1.0,
+) -> None:
+    from pymol import cgo as cgo_module
+    from pymol import vfont
 
     size = frame.size * scale
     axes = [list(frame.right * size), list(frame.up * size), list(frame.toward * size)]
-    cgo_module.cyl_text(cgo, vfont.plain, list(frame.point(x, y)), text, radius=0.07 * size, color=list(color),
-                        axes=axes)
+    cgo_module.cyl_text(
+        cgo,
+        vfont.plain,
+        list(frame.point(x, y)),
+        text,
+        radius=0.07 * size,
+        color=list(color),
+        axes=axes,
+    )
 
 
-def _dashes(cgo: list, frame: Frame, x0: float, x1: float, y: float, radius: float, color: Sequence[float]) -> None:
+def _dashes(
+    cgo: list, frame: Frame, x0: float, x1: float, y: float, radius: float, color: Sequence[float]
+) -> None:
     """A sample dash line from x0 to x1 (text heights) at height y, as PyMOL draws dashes."""
     from pymol.cgo import CYLINDER
 
     step, dash = 0.5, 0.32
     x = x0
     while x + dash <= x1 + 1e-9:
-        cgo.extend([CYLINDER, *frame.point(x, y), *frame.point(x + dash, y), radius, *color, *color])
+        cgo.extend(
+            [CYLINDER, *frame.point(x, y), *frame.point(x + dash, y), radius, *color, *color]
+        )
         x += step
 
 
-def _bar(cgo: list, frame: Frame, x0: float, x1: float, y: float, radius: float, colors: List[Sequence[float]]) -> None:
+def _bar(
+    cgo: list,
+    frame: Frame,
+    x0: float,
+    x1: float,
+    y: float,
+    radius: float,
+    colors: List[Sequence[float]],
+) -> None:
     """A continuous bar from x0 to x1 through ``colors`` (a spectrum)."""
     from pymol.cgo import CYLINDER
 
     edges = np.linspace(x0, x1, len(colors))
     for k in range(len(colors) - 1):
-        cgo.extend([CYLINDER, *frame.point(edges[k], y), *frame.point(edges[k + 1], y), radius,
-                    *colors[k], *colors[k + 1]])
+        cgo.extend(
+            [
+                CYLINDER,
+                *frame.point(edges[k], y),
+                *frame.point(edges[k + 1], y),
+                radius,
+                *colors[k],
+                *colors[k + 1],
+            ]
+        )
 
 
 def text_width(text: str, scale: float = 1.0) -> float:
@@ -234,10 +278,21 @@ def _panel(frame: Frame, width: float, height: float, _self) -> list:
     from pymol.cgo import BEGIN, COLOR, END, NORMAL, TRIANGLE_STRIP, VERTEX
 
     back = -0.3 * frame.size * frame.toward
-    corners = [frame.point(-0.6, -0.5), frame.point(-0.6, height), frame.point(width, -0.5), frame.point(width, height)]
+    corners = [
+        frame.point(-0.6, -0.5),
+        frame.point(-0.6, height),
+        frame.point(width, -0.5),
+        frame.point(width, height),
+    ]
     frame.corners = corners
-    panel = [BEGIN, TRIANGLE_STRIP, COLOR, *_self.get_color_tuple(_self.get_setting_tuple("bg_rgb")[1][0]),
-             NORMAL, *frame.toward]
+    panel = [
+        BEGIN,
+        TRIANGLE_STRIP,
+        COLOR,
+        *_self.get_color_tuple(_self.get_setting_tuple("bg_rgb")[1][0]),
+        NORMAL,
+        *frame.toward,
+    ]
     for corner in corners:
         panel.extend([VERTEX, *(corner + back)])
     return panel + [END]
@@ -252,8 +307,11 @@ def _load(cgo: list, name: str, _self) -> None:
 ROW = 1.7
 
 
-def drawing_rows(colors: Dict[str, Tuple[str, Tuple[int, int, int]]], counts: Dict[str, int],
-                 bins: List[Tuple[int, float, float, int]]) -> List[Tuple[str, object, str]]:
+def drawing_rows(
+    colors: Dict[str, Tuple[str, Tuple[int, int, int]]],
+    counts: Dict[str, int],
+    bins: List[Tuple[int, float, float, int]],
+) -> List[Tuple[str, object, str]]:
     """The rows of a drawing's legend: (kind, swatch, text); kind is ``title``, ``color``
     (swatch: a category's colour) or ``width`` (swatch: the bin).
 
@@ -284,8 +342,16 @@ def drawing_rows(colors: Dict[str, Tuple[str, Tuple[int, int, int]]], counts: Di
     return rows
 
 
-def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
-                   bins: List[Tuple[int, float, float, int]], _self, frame: Optional[Frame] = None) -> Frame:
+def drawing_legend(
+    key: str,
+    name: str,
+    target,
+    colors,
+    counts: Dict[str, int],
+    bins: List[Tuple[int, float, float, int]],
+    _self,
+    frame: Optional[Frame] = None,
+) -> Frame:
     """Draw a drawing's legend as the CGO object ``key`` beside the target's object.
 
     Parameters
@@ -315,9 +381,14 @@ def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
     frame = frame or frame_beside(structure_of(target), _self)
     ink = text_color(_self)
     cgo: list = []
-    thick = max(max(DASH_RADII), 0.12 * frame.size)  # category samples; bins in the dashes' proportions
+    thick = max(
+        max(DASH_RADII), 0.12 * frame.size
+    )  # category samples; bins in the dashes' proportions
     rows = drawing_rows(colors, counts, bins)
-    width = max(text_width(text) if kind == "title" else 3.2 + text_width(text, 0.8) for kind, _, text in rows)
+    width = max(
+        text_width(text) if kind == "title" else 3.2 + text_width(text, 0.8)
+        for kind, _, text in rows
+    )
     cgo.extend(_panel(frame, width + 0.6, ROW * len(rows) + 0.2, _self))
     for row, (kind, swatch, text) in enumerate(rows):
         y = ROW * row + 1.0
@@ -327,10 +398,17 @@ def drawing_legend(key: str, name: str, target, colors, counts: Dict[str, int],
         if kind == "color":
             _dashes(cgo, frame, 0.0, 2.6, y - 0.4, thick, rgb_of(swatch, _self))
         else:
-            _dashes(cgo, frame, 0.0, 2.6, y - 0.4, thick * DASH_RADII[swatch] / max(DASH_RADII), ink)
+            _dashes(
+                cgo, frame, 0.0, 2.6, y - 0.4, thick * DASH_RADII[swatch] / max(DASH_RADII), ink
+            )
         _text(cgo, frame, 3.2, y, text, ink, 0.8)
     _load(cgo, key, _self)
-    _DRAWN[name] = {"frame": frame, "colors": dict(colors), "counts": dict(counts), "bins": list(bins)}
+    _DRAWN[name] = {
+        "frame": frame,
+        "colors": dict(colors),
+        "counts": dict(counts),
+        "bins": list(bins),
+    }
     return frame
 
 
@@ -363,7 +441,9 @@ def recolor_legend(name: str, kind: str, rgb: Sequence[float], _self) -> bool:
         return False
     colors = dict(spec["colors"])
     colors[kind] = (colors[kind][0], tuple(int(round(255 * float(c))) for c in rgb))
-    drawing_legend(f"{name}_key", name, None, colors, spec["counts"], spec["bins"], _self, frame=spec["frame"])
+    drawing_legend(
+        f"{name}_key", name, None, colors, spec["counts"], spec["bins"], _self, frame=spec["frame"]
+    )
     return True
 
 
@@ -390,14 +470,31 @@ def check_legend(name: str, target, _self) -> str:
     ink = text_color(_self)
     spectrum = [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
     lines = ["red not satisfied, blue satisfied", "no predicted contact"]
-    width = max(6.0, text_width("ESM check, support"), text_width(lines[0], 0.6), 3.2 + text_width(lines[1], 0.6))
+    width = max(
+        6.0,
+        text_width("ESM check, support"),
+        text_width(lines[0], 0.6),
+        3.2 + text_width(lines[1], 0.6),
+    )
     cgo: list = _panel(frame, width + 0.6, 1.0 + 4 * ROW + 0.6, _self)
     _text(cgo, frame, 0.0, 1.0, "ESM check, support", ink)
     _bar(cgo, frame, 0.0, 6.0, 1.0 + ROW - 0.4, 0.25 * frame.size, spectrum)
-    for x, label in ((0.0, "0"), (3.0 - text_width("0.5", 0.6) / 2, "0.5"), (6.0 - text_width("1", 0.6), "1")):
+    for x, label in (
+        (0.0, "0"),
+        (3.0 - text_width("0.5", 0.6) / 2, "0.5"),
+        (6.0 - text_width("1", 0.6), "1"),
+    ):
         _text(cgo, frame, x, 1.0 + 2 * ROW - 0.3, label, ink, 0.6)
     _text(cgo, frame, 0.0, 1.0 + 3 * ROW - 0.4, lines[0], ink, 0.6)
-    _dashes(cgo, frame, 0.0, 2.6, 1.0 + 4 * ROW - 0.6, 0.25 * frame.size, rgb_of(CHECK_NO_EVIDENCE_COLOR, _self))
+    _dashes(
+        cgo,
+        frame,
+        0.0,
+        2.6,
+        1.0 + 4 * ROW - 0.6,
+        0.25 * frame.size,
+        rgb_of(CHECK_NO_EVIDENCE_COLOR, _self),
+    )
     _text(cgo, frame, 3.2, 1.0 + 4 * ROW - 0.4, lines[1], ink, 0.6)
     _load(cgo, key, _self)
     _CHECK_LEGENDS[name] = key

@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-
 from pymol import CmdException
 
 from . import style
 from .target import insertion_code
 
 #: Words for the drawn categories (the panel, the pair list).
-CATEGORY_LABELS = {"tp": "true contact", "fp": "false positive", "inter": "homodimer contact",
-                   "unknown": "unobserved residue"}
+CATEGORY_LABELS = {
+    "tp": "true contact",
+    "fp": "false positive",
+    "inter": "homodimer contact",
+    "unknown": "unobserved residue",
+}
 
 
 @dataclass
@@ -38,14 +41,17 @@ class Drawing:
         Probabilities (NaN: unlisted), intra-chain truth and homodimer contacts (1 / 0 / -1).
     distances, inter_distances : numpy.ndarray
         float32 Cb-Cb distances within the chain and the shortest to a partner chain
-        (:func:`esm_contacts.structure.cb_distances`, :func:`~esm_contacts.structure.homodimer_distances`);
+        (:func:`esm_contacts.structure.cb_distances`,
+        :func:`~esm_contacts.structure.homodimer_distances`);
         NaN where unknown.
     residues : list
         ``(chain, res_id, ins_code, res_name)`` per position, None where unobserved.
     labels : list
-        ``"A:744 LEU"`` per position (:func:`esm_contacts.structure.residue_labels`), None where unobserved.
+        ``"A:744 LEU"`` per position (:func:`esm_contacts.structure.residue_labels`), None where
+        unobserved.
     i, j, p, kinds : numpy.ndarray
-        The drawn pairs (0-based positions, probability, ``tp`` / ``fp`` / ``inter``), in drawing order.
+        The drawn pairs (0-based positions, probability, ``tp`` / ``fp`` / ``inter``), in drawing
+        order.
     colors : dict
         PyMOL colour name per category, as drawn.
     inter_ends : dict
@@ -123,7 +129,9 @@ class Drawing:
             ``tp``, ``fp`` or ``inter``.
         """
         lo, hi = min(a, b), max(a, b)
-        hit = np.flatnonzero((np.minimum(self.i, self.j) == lo) & (np.maximum(self.i, self.j) == hi))
+        hit = np.flatnonzero(
+            (np.minimum(self.i, self.j) == lo) & (np.maximum(self.i, self.j) == hi)
+        )
         return str(self.kinds[hit[0]]) if len(hit) else None
 
 
@@ -181,7 +189,12 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
     entry : Drawing
         The record kept.
     """
-    from esm_contacts.structure import cb_distances, homodimer_distances, residue_identities, residue_labels
+    from esm_contacts.structure import (
+        cb_distances,
+        homodimer_distances,
+        residue_identities,
+        residue_labels,
+    )
 
     remove(name, _self)  # an earlier drawing of this name: its pick is out of date
     index = np.asarray(analysis.index, dtype=np.int64)
@@ -194,17 +207,29 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
     distances[np.ix_(observed, observed)] = within[np.ix_(index[observed], index[observed])]
     identity = {} if options.min_identity is None else {"min_identity": options.min_identity}
     assembly = target.assembly.atoms if target.assembly is not None else None
-    inter = homodimer_distances(target.structure, target.chain, sequence=analysis.sequence, assembly=assembly,
-                                **identity)
+    inter = homodimer_distances(
+        target.structure, target.chain, sequence=analysis.sequence, assembly=assembly, **identity
+    )
     drawn = analysis.kinds != "unknown"
     entry = Drawing(
-        name=name, object=target.object, chain=target.chain, state=int(target.state), label=target.label,
-        model=str(result.get("model", "")), sequence=analysis.sequence, P=np.asarray(analysis.P, dtype=np.float32),
-        T=np.asarray(analysis.T), X=np.asarray(analysis.X), distances=distances, inter_distances=inter,
+        name=name,
+        object=target.object,
+        chain=target.chain,
+        state=int(target.state),
+        label=target.label,
+        model=str(result.get("model", "")),
+        sequence=analysis.sequence,
+        P=np.asarray(analysis.P, dtype=np.float32),
+        T=np.asarray(analysis.T),
+        X=np.asarray(analysis.X),
+        distances=distances,
+        inter_distances=inter,
         residues=[identities[k] if k >= 0 else None for k in index.tolist()],
         labels=[names[k] if k >= 0 else None for k in index.tolist()],
-        i=np.asarray(analysis.i, dtype=np.int64)[drawn], j=np.asarray(analysis.j, dtype=np.int64)[drawn],
-        p=np.asarray(analysis.p, dtype=np.float64)[drawn], kinds=np.asarray(analysis.kinds)[drawn],
+        i=np.asarray(analysis.i, dtype=np.int64)[drawn],
+        j=np.asarray(analysis.j, dtype=np.int64)[drawn],
+        p=np.asarray(analysis.p, dtype=np.float64)[drawn],
+        kinds=np.asarray(analysis.kinds)[drawn],
         colors=dict(result.get("colors") or style.COLORS),
     )
     entry.inter_ends = _inter_ends(entry, analysis, target, result, _self)
@@ -212,14 +237,18 @@ def record(name: str, analysis, target, options, result: dict, _self) -> Drawing
     return entry
 
 
-def _inter_ends(entry: Drawing, analysis, target, result: dict, _self) -> Dict[Tuple[int, int], tuple]:
+def _inter_ends(
+    entry: Drawing, analysis, target, result: dict, _self
+) -> Dict[Tuple[int, int], tuple]:
     """Where each homodimer dash runs, by the drawing's own rule
     (:func:`pymol_plugin.drawing.inter_end`)."""
     from esm_contacts.structure import residue_label
 
     from . import drawing
 
-    pairs = [(int(a), int(b)) for a, b, kind in zip(entry.i, entry.j, entry.kinds) if kind == "inter"]
+    pairs = [
+        (int(a), int(b)) for a, b, kind in zip(entry.i, entry.j, entry.kinds) if kind == "inter"
+    ]
     if not pairs:
         return {}
     anchors = drawing.Anchors(target, "", _self, {})  # only its structure look-ups: no PyMOL atoms
@@ -235,12 +264,18 @@ def _inter_ends(entry: Drawing, analysis, target, result: dict, _self) -> Dict[T
         c, res_id, ins_code, res_name = anchors.identities(label)[residue]
         own_position = where[tuple(anchors.identities(target.chain)[own][:3])]
         if anchors.is_copy(label):  # an assembly copy, in the drawing's partner object
-            selection = (f"(%{result.get('partner')} and segi '{drawing.copy_segi(label)}' and chain '{c}' "
-                         f"and resi \\{res_id}{ins_code})")
+            selection = (
+                f"(%{result.get('partner')} and segi '{drawing.copy_segi(label)}' and chain '{c}' "
+                f"and resi \\{res_id}{ins_code})"
+            )
         else:
             selection = f"(%{target.object} and chain '{c}' and resi \\{res_id}{ins_code})"
         copy = f" (assembly copy {label})" if anchors.is_copy(label) else ""
-        ends[(a, b)] = (own_position, selection, residue_label(c, res_id, ins_code, res_name) + copy)
+        ends[(a, b)] = (
+            own_position,
+            selection,
+            residue_label(c, res_id, ins_code, res_name) + copy,
+        )
     return ends
 
 
@@ -272,7 +307,10 @@ def get(name: str = "", _self=None) -> Drawing:
     name = str(name).strip()
     if not name:
         if not table:
-            raise CmdException("no contact drawing in this session (draw one with esm_contacts or esm_contacts_load)")
+            raise CmdException(
+                "no contact drawing in this session (draw one with esm_contacts or"
+                " esm_contacts_load)"
+            )
         return table[list(table)[-1]]
     if name not in table:
         known = ", ".join(table) or "none"
@@ -346,13 +384,22 @@ def pair_rows(entry: Drawing) -> List[dict]:
         One per drawn pair.
     """
     rows = []
-    for a, b, p, kind in zip(entry.i.tolist(), entry.j.tolist(), entry.p.tolist(), entry.kinds.tolist()):
-        rows.append({
-            "residue_1": entry.labels[a], "residue_2": entry.labels[b], "position_1": a + 1, "position_2": b + 1,
-            "probability": float(p), "distance": _number(entry.distances[a, b]),
-            "inter_distance": _number(entry.inter_distances[a, b]), "category": kind,
-            "category_label": CATEGORY_LABELS.get(kind, kind),
-        })
+    for a, b, p, kind in zip(
+        entry.i.tolist(), entry.j.tolist(), entry.p.tolist(), entry.kinds.tolist()
+    ):
+        rows.append(
+            {
+                "residue_1": entry.labels[a],
+                "residue_2": entry.labels[b],
+                "position_1": a + 1,
+                "position_2": b + 1,
+                "probability": float(p),
+                "distance": _number(entry.distances[a, b]),
+                "inter_distance": _number(entry.inter_distances[a, b]),
+                "category": kind,
+                "category_label": CATEGORY_LABELS.get(kind, kind),
+            }
+        )
     return rows
 
 
@@ -371,13 +418,23 @@ def format_rows(entry: Drawing, rows: List[dict]) -> str:
     table : str
         A header and one line per pair.
     """
-    lines = [f" esm_contacts_pairs: {entry.name}, {entry.label}, {len(rows)} drawn pair{'s' if len(rows) != 1 else ''}",
-             f"  {'residue 1':<12} {'residue 2':<12} {'prob':>6} {'Cb-Cb':>7} {'other chain':>11}  category"]
+    lines = [
+        (
+            f" esm_contacts_pairs: {entry.name}, {entry.label}, {len(rows)} drawn"
+            f" pair{'s' if len(rows) != 1 else ''}"
+        ),
+        (
+            f"  {'residue 1':<12} {'residue 2':<12} {'prob':>6} {'Cb-Cb':>7} {'other chain':>11} "
+            " category"
+        ),
+    ]
     for row in rows:
         inter = f"{row['inter_distance']:.2f}" if row["inter_distance"] is not None else "-"
         distance = f"{row['distance']:.2f}" if row["distance"] is not None else "-"
-        lines.append(f"  {row['residue_1']:<12} {row['residue_2']:<12} {row['probability']:6.3f} {distance:>7} "
-                     f"{inter:>11}  {row['category_label']}")
+        lines.append(
+            f"  {row['residue_1']:<12} {row['residue_2']:<12} {row['probability']:6.3f}"
+            f" {distance:>7} {inter:>11}  {row['category_label']}"
+        )
     return "\n".join(lines)
 
 
@@ -414,7 +471,9 @@ def residue_selection(entry: Drawing, position: int) -> str:
     """
     residue = entry.residues[position]
     if residue is None:
-        raise CmdException(f"position {position + 1} of {entry.name} has no residue in {entry.label}")
+        raise CmdException(
+            f"position {position + 1} of {entry.name} has no residue in {entry.label}"
+        )
     chain, res_id, ins_code, _ = residue
     # A backslash keeps a negative number from reading as a range.
     return f"(%{entry.object} and chain '{chain}' and resi \\{res_id}{ins_code})"
@@ -458,23 +517,40 @@ def pick(name: str, a: int, b: int, _self) -> dict:
     entry = get(name, _self)
     first, second = residue_selection(entry, a), residue_selection(entry, b)
     end = entry.inter_ends.get((min(a, b), max(a, b)))
-    if end is not None and entry.drawn_kind(a, b) == "inter":  # the dash runs to the partner chain: pick its ends
+    if (
+        end is not None and entry.drawn_kind(a, b) == "inter"
+    ):  # the dash runs to the partner chain: pick its ends
         first, second = residue_selection(entry, end[0]), end[1]
     selection, distance = pick_name(entry.name), pick_distance_name(entry.name)
     _self.select(selection, f"{first} or {second}", enable=1)
     if distance in _self.get_names("all"):
         _self.delete(distance)
-    _self.distance(distance, _anchor(first, _self), _anchor(second, _self), label=1,
-                   state1=entry.state, state2=entry.state)
+    _self.distance(
+        distance,
+        _anchor(first, _self),
+        _anchor(second, _self),
+        label=1,
+        state1=entry.state,
+        state2=entry.state,
+    )
     _self.show("labels", distance)
     _self.show("sticks", f"byres ({selection})")
     _self.zoom(selection, 6, animate=0)
     kind = entry.kind_at(a, b)
-    return {"residue_1": entry.labels[a], "residue_2": entry.labels[b], "position_1": a + 1, "position_2": b + 1,
-            "probability": _number(entry.P[a, b]), "distance": _number(entry.distances[a, b]),
-            "inter_distance": _number(entry.inter_distances[a, b]), "category": kind,
-            "category_label": CATEGORY_LABELS.get(kind, kind),
-            "dash": (f"{entry.labels[end[0]]} to {end[2]}" if end is not None and kind == "inter" else None)}
+    return {
+        "residue_1": entry.labels[a],
+        "residue_2": entry.labels[b],
+        "position_1": a + 1,
+        "position_2": b + 1,
+        "probability": _number(entry.P[a, b]),
+        "distance": _number(entry.distances[a, b]),
+        "inter_distance": _number(entry.inter_distances[a, b]),
+        "category": kind,
+        "category_label": CATEGORY_LABELS.get(kind, kind),
+        "dash": (
+            f"{entry.labels[end[0]]} to {end[2]}" if end is not None and kind == "inter" else None
+        ),
+    }
 
 
 def selected_positions(entry: Drawing, selection: str = "sele", _self=None) -> List[int]:
@@ -497,8 +573,11 @@ def selected_positions(entry: Drawing, selection: str = "sele", _self=None) -> L
     if selection not in _self.get_names("selections") and selection not in _self.get_names("all"):
         return []
     keys: list = []
-    _self.iterate(f"({selection}) and %{entry.object} and chain '{entry.chain}'",
-                  "keys.append((chain, resv, resi))", space={"keys": keys})
+    _self.iterate(
+        f"({selection}) and %{entry.object} and chain '{entry.chain}'",
+        "keys.append((chain, resv, resi))",
+        space={"keys": keys},
+    )
     where = entry.position_of()
     found = {where.get((c, v, insertion_code(resi, v))) for c, v, resi in keys}
     return sorted(k for k in found if k is not None)

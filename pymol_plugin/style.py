@@ -5,7 +5,15 @@ thickness per probability bin. The drawing (:mod:`.drawing`), its legend
 
 from esm_contacts.metrics import CATEGORY_PALETTES, DEFAULT_PALETTE
 
-__all__ = ["PALETTES", "DEFAULT_PALETTE", "COLORS", "MEANINGS", "BIN_QUANTILES", "DASH_WIDTHS", "DASH_RADII"]
+__all__ = [
+    "PALETTES",
+    "DEFAULT_PALETTE",
+    "COLORS",
+    "MEANINGS",
+    "BIN_QUANTILES",
+    "DASH_WIDTHS",
+    "DASH_RADII",
+]
 
 #: Category colours, the one table of the core (dashes, legend, dialogs, contact-map panel,
 #: ChimeraX pseudobonds): palette -> category -> (PyMOL colour name, RGB 0-255). Names that
@@ -15,8 +23,11 @@ PALETTES = CATEGORY_PALETTES
 #: Category -> PyMOL colour name of the default palette.
 COLORS = {kind: color for kind, (color, _) in PALETTES[DEFAULT_PALETTE].items()}
 #: What each category means (log, legend, dialogs).
-MEANINGS = {"tp": "in the structure (Cb-Cb < 8 A)", "fp": "not in the structure",
-            "inter": "with another chain (homodimer)"}
+MEANINGS = {
+    "tp": "in the structure (Cb-Cb < 8 A)",
+    "fp": "not in the structure",
+    "inter": "with another chain (homodimer)",
+}
 #: Quantiles of the drawn probabilities that separate the thickness bins (quartiles).
 BIN_QUANTILES = (0.25, 0.5, 0.75)
 #: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin, thinnest first.

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-
 from pymol import CmdException
 
 #: Residue key shared by PyMOL atoms and Biotite residues: (chain, res_id, ins_code).
@@ -132,7 +131,7 @@ def insertion_code(resi: str, resv: int) -> str:
     code : str
         ``"A"`` for ``"52A"``, ``""`` without one.
     """
-    return resi[len(str(resv)):].strip()
+    return resi[len(str(resv)) :].strip()
 
 
 def _selected_residues(selection: str, _self) -> set:
@@ -144,15 +143,29 @@ def _selected_residues(selection: str, _self) -> set:
 def _atom_rows(obj: str, state: int, _self) -> list:
     """Every atom of an object: (key, resn, name, alt, occupancy, index, xyz)."""
     rows: list = []
-    _self.iterate_state(state, f"%{obj}", "rows.append((chain, resv, resi, resn, name, alt, q, index, x, y, z))",
-                        space={"rows": rows})
-    return [((chain, resv, insertion_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
-            for chain, resv, resi, resn, name, alt, q, index, *xyz in rows]
+    _self.iterate_state(
+        state,
+        f"%{obj}",
+        "rows.append((chain, resv, resi, resn, name, alt, q, index, x, y, z))",
+        space={"rows": rows},
+    )
+    return [
+        ((chain, resv, insertion_code(resi, resv)), resn, name, alt, q, index, np.array(xyz))
+        for chain, resv, resi, resn, name, alt, q, index, *xyz in rows
+    ]
 
 
 def _structure_atoms(structure) -> Dict[Tuple[ResidueKey, str], np.ndarray]:
-    return {(c, int(r), i, n): xyz for c, r, i, n, xyz in
-            zip(structure.chain_id, structure.res_id, structure.ins_code, structure.atom_name, structure.coord)}
+    return {
+        (c, int(r), i, n): xyz
+        for c, r, i, n, xyz in zip(
+            structure.chain_id,
+            structure.res_id,
+            structure.ins_code,
+            structure.atom_name,
+            structure.coord,
+        )
+    }
 
 
 def _chosen_altlocs(rows: list, structure) -> Dict[ResidueKey, str]:
@@ -170,15 +183,22 @@ def _chosen_altlocs(rows: list, structure) -> Dict[ResidueKey, str]:
             groups.setdefault(key, {}).setdefault(alt, []).append((name, q, xyz))
     chosen: Dict[ResidueKey, str] = {}
     for key, alts in groups.items():
-        matching = [alt for alt, atoms in alts.items()
-                    if all(key + (name,) in kept and np.linalg.norm(kept[key + (name,)] - xyz) < 0.01
-                           for name, _, xyz in atoms)]
+        matching = [
+            alt
+            for alt, atoms in alts.items()
+            if all(
+                key + (name,) in kept and np.linalg.norm(kept[key + (name,)] - xyz) < 0.01
+                for name, _, xyz in atoms
+            )
+        ]
         if matching:
             chosen[key] = matching[0]
     return chosen
 
 
-def _anchors_from_rows(rows: list, altlocs: Dict[ResidueKey, str]) -> Dict[ResidueKey, Dict[str, int]]:
+def _anchors_from_rows(
+    rows: list, altlocs: Dict[ResidueKey, str]
+) -> Dict[ResidueKey, Dict[str, int]]:
     """CA and CB atom indices per residue, of the residue's chosen altloc."""
     atoms: Dict[ResidueKey, Dict[str, int]] = {}
     for key, _, name, alt, _, index, _ in rows:
@@ -209,7 +229,10 @@ def current_anchors(target: "Target", _self) -> Dict[ResidueKey, Dict[str, int]]
         The object is gone, lost or renamed a residue of the target's structure, or
         its CA atoms moved since the target was read.
     """
-    changed = f"object {target.object} changed since its structure was read (during the prediction?); run again"
+    changed = (
+        f"object {target.object} changed since its structure was read (during the prediction?); run"
+        " again"
+    )
     if target.object not in (_self.get_names("objects") or []):
         raise CmdException(f"object {target.object} no longer exists; run again")
     rows = _atom_rows(target.object, target.state, _self)
@@ -217,11 +240,16 @@ def current_anchors(target: "Target", _self) -> Dict[ResidueKey, Dict[str, int]]
     s = target.structure
     for c, r, i, n in sorted(set(zip(s.chain_id, s.res_id.tolist(), s.ins_code, s.res_name))):
         if (c, r, i, n) not in present:
-            raise CmdException(f"{changed}: residue {n} {r}{i} of chain {c or '(blank)'} is missing")
+            raise CmdException(
+                f"{changed}: residue {n} {r}{i} of chain {c or '(blank)'} is missing"
+            )
     atoms = _anchors_from_rows(rows, target.altlocs)
     kept = _structure_atoms(s[s.atom_name == "CA"])
-    coords = {key: xyz for key, _, name, alt, _, _, xyz in rows
-              if name == "CA" and alt in ("", target.altlocs.get(key, ""))}
+    coords = {
+        key: xyz
+        for key, _, name, alt, _, _, xyz in rows
+        if name == "CA" and alt in ("", target.altlocs.get(key, ""))
+    }
     for (c, r, i, _), xyz in kept.items():
         if (c, r, i) in coords and np.linalg.norm(coords[(c, r, i)] - xyz) > 0.01:
             raise CmdException(f"{changed}: residue {r}{i} of chain {c or '(blank)'} moved")
@@ -231,7 +259,11 @@ def current_anchors(target: "Target", _self) -> Dict[ResidueKey, Dict[str, int]]
 def _export(obj: str, state: int, folder: str, _self) -> str:
     chains = _self.get_chains(f"%{obj}")
     # PDB holds one-letter chain IDs and 99999 atoms; mmCIF anything else.
-    fmt = "pdb" if all(len(c) <= 1 for c in chains) and _self.count_atoms(f"%{obj}") < 99999 else "cif"
+    fmt = (
+        "pdb"
+        if all(len(c) <= 1 for c in chains) and _self.count_atoms(f"%{obj}") < 99999
+        else "cif"
+    )
     path = os.path.join(folder, f"{obj}.{fmt}")
     with open(path, "w") as stream:
         stream.write(_self.get_str(fmt, f"%{obj}", state))
@@ -242,8 +274,12 @@ def _restrict_chain(structure, chain: str, keep: set):
     """Atoms of ``chain`` only where their residue is in ``keep``; other chains whole."""
     in_chain = structure.chain_id == chain
     selected = np.fromiter(
-        ((c, int(r), i) in keep for c, r, i in zip(structure.chain_id, structure.res_id, structure.ins_code)),
-        dtype=bool, count=structure.array_length(),
+        (
+            (c, int(r), i) in keep
+            for c, r, i in zip(structure.chain_id, structure.res_id, structure.ins_code)
+        ),
+        dtype=bool,
+        count=structure.array_length(),
     )
     return structure[~in_chain | selected]
 
@@ -284,12 +320,15 @@ def resolve_selection(selection: str, _self) -> Tuple[str, str]:
     if not objects:
         raise CmdException(f"selection {selection!r} holds no protein residues")
     if len(objects) > 1:
-        raise CmdException(f"selection {selection!r} spans several objects ({', '.join(objects)}); select one chain of one object")
+        raise CmdException(
+            f"selection {selection!r} spans several objects ({', '.join(objects)}); select one"
+            " chain of one object"
+        )
     chains = _self.get_chains(protein)
     if len(chains) > 1:
         raise CmdException(
-            f"selection {selection!r} holds several protein chains ({', '.join(chains)}); select one, "
-            f"e.g. '{objects[0]} and chain {chains[0]}'"
+            f"selection {selection!r} holds several protein chains ({', '.join(chains)}); select"
+            f" one, e.g. '{objects[0]} and chain {chains[0]}'"
         )
     return objects[0], chains[0]
 
@@ -325,10 +364,19 @@ def load_target(selection: str, _self) -> Target:
     except (ValueError, KeyError) as error:
         raise CmdException(f"{obj} chain {chain}: {error}") from None
     if not sequence:
-        raise CmdException(f"selection {selection!r} holds no amino-acid residues of {obj} chain {chain}")
+        raise CmdException(
+            f"selection {selection!r} holds no amino-acid residues of {obj} chain {chain}"
+        )
     altlocs = _chosen_altlocs(_atom_rows(obj, state, _self), structure)
-    return Target(obj, chain, structure, sequence, residue_identities(structure, chain), state, altlocs=altlocs)
-
+    return Target(
+        obj,
+        chain,
+        structure,
+        sequence,
+        residue_identities(structure, chain),
+        state,
+        altlocs=altlocs,
+    )
 
 
 # -- biological assemblies -------------------------------------------------------------
@@ -387,11 +435,16 @@ def split_assembly_spec(spec: str) -> Tuple[str, Optional[str]]:
 
 
 def _ca_coordinates(atoms, residues: List[tuple]) -> np.ndarray:
-    """(len(residues), 3) CA coordinates of ``(chain, res_id, ins_code, ...)`` residues, NaN without CA."""
+    """(len(residues), 3) CA coordinates of ``(chain, res_id, ins_code, ...)`` residues, NaN
+    without CA."""
     ca = atoms[atoms.atom_name == "CA"]
-    found = {(c, int(r), i): xyz for c, r, i, xyz in zip(ca.chain_id, ca.res_id, ca.ins_code, ca.coord)}
+    found = {
+        (c, int(r), i): xyz for c, r, i, xyz in zip(ca.chain_id, ca.res_id, ca.ins_code, ca.coord)
+    }
     missing = np.full(3, np.nan)
-    return np.array([found.get((c, int(r), i), missing) for c, r, i, *_ in residues], dtype=np.float64).reshape(-1, 3)
+    return np.array(
+        [found.get((c, int(r), i), missing) for c, r, i, *_ in residues], dtype=np.float64
+    ).reshape(-1, 3)
 
 
 def _frame(target: Target, own, mapping: np.ndarray) -> object:
@@ -401,6 +454,7 @@ def _frame(target: Target, own, mapping: np.ndarray) -> object:
     ``own``; CA atoms are paired through it, so renumbered objects fit too.
     """
     import biotite.structure as struc
+
     from esm_contacts.structure import residue_identities
 
     mapped = mapping >= 0
@@ -409,14 +463,19 @@ def _frame(target: Target, own, mapping: np.ndarray) -> object:
     known = np.isfinite(fixed).all(axis=1) & np.isfinite(mobile).all(axis=1)
     fixed, mobile = fixed[known], mobile[known]
     if len(fixed) < 3:
-        raise ValueError(f"its chain {target.chain} shares fewer than 3 CA atoms (aligned by sequence) with {target.label}")
+        raise ValueError(
+            f"its chain {target.chain} shares fewer than 3 CA atoms (aligned by sequence) with"
+            f" {target.label}"
+        )
     if np.sqrt(np.mean(np.sum((fixed - mobile) ** 2, axis=1))) < 1e-3:
         return None
     _, transform = struc.superimpose(fixed, mobile)
     return transform
 
 
-def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = False, cache_dir=None) -> Optional[Assembly]:
+def attach_assembly(
+    target: Target, spec: str, _self=None, automatic: bool = False, cache_dir=None
+) -> Optional[Assembly]:
     """Give a target the partner copies of its biological assembly.
 
     Only where the chain has no partner chain in its own object; otherwise the target
@@ -448,8 +507,13 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         No such file, no assembly, the chain missing from it or not matching, or no
         partner copy in it.
     """
-    from esm_contacts.structure import (SequenceMismatchError, chain_sequence, homodimer_partners, load_assembly,
-                                        map_sequence)
+    from esm_contacts.structure import (
+        SequenceMismatchError,
+        chain_sequence,
+        homodimer_partners,
+        load_assembly,
+        map_sequence,
+    )
 
     if homodimer_partners(target.structure, target.chain):
         return None
@@ -459,7 +523,9 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
     where = f"assembly {spec!r}"
     try:
         # Without an ID, the first assembly listed that holds the chain.
-        atoms = load_assembly(path, assembly_id=assembly_id, cache_dir=cache_dir, chain=target.chain)
+        atoms = load_assembly(
+            path, assembly_id=assembly_id, cache_dir=cache_dir, chain=target.chain
+        )
         if atoms is None:
             raise ValueError(f"{path}: defines no biological assembly")
         if not (atoms.chain_id == target.chain).any():
@@ -469,12 +535,16 @@ def attach_assembly(target: Target, spec: str, _self=None, automatic: bool = Fal
         try:  # the core's one rule: another protein is an error
             mapping = np.asarray(map_sequence(target.sequence, own, target.chain), dtype=np.int64)
         except SequenceMismatchError as error:
-            raise ValueError(f"its chain {target.chain} ({len(chain_sequence(own, target.chain))} residues) "
-                             f"does not match {target.label}: {error}") from None
+            raise ValueError(
+                f"its chain {target.chain} ({len(chain_sequence(own, target.chain))} residues) "
+                f"does not match {target.label}: {error}"
+            ) from None
         partners = homodimer_partners(atoms, target.chain, assembly=atoms)
         if not partners:
-            raise ValueError(f"no copy of chain {target.chain} or chain of the same sequence besides chain "
-                             f"{target.chain} itself (not a homodimer)")
+            raise ValueError(
+                f"no copy of chain {target.chain} or chain of the same sequence besides chain "
+                f"{target.chain} itself (not a homodimer)"
+            )
         transform = _frame(target, own, mapping)
     except (FileNotFoundError, ValueError, OSError) as error:
         raise CmdException(f"{where}: {error}") from None
@@ -512,7 +582,12 @@ def assembly_candidates(obj: str, _self) -> List[str]:
     for folder in folders:
         # mmCIF first: it names its entities. Then the core's other suffixes, and pdbXXXX.ent.
         suffixes = sorted(STRUCTURE_SUFFIXES, key=lambda suffix: suffix != ".cif")
-        names = [stem + suffix + gz for stem in (obj.lower(), obj.upper()) for suffix in suffixes for gz in ("", ".gz")]
+        names = [
+            stem + suffix + gz
+            for stem in (obj.lower(), obj.upper())
+            for suffix in suffixes
+            for gz in ("", ".gz")
+        ]
         names += [f"pdb{obj.lower()}.ent", f"pdb{obj.lower()}.ent.gz"]
         for name in names:
             path = os.path.join(folder, name)
@@ -537,7 +612,10 @@ def find_assembly(target: Target, _self) -> Optional[Assembly]:
     assembly : Assembly or None
         None where none was found or it did not fit.
     """
-    if target.assembly is not None or len(_self.get_chains(f"%{target.object} and polymer.protein")) != 1:
+    if (
+        target.assembly is not None
+        or len(_self.get_chains(f"%{target.object} and polymer.protein")) != 1
+    ):
         return None
     for path in assembly_candidates(target.object, _self):
         try:

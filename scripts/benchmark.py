@@ -24,8 +24,10 @@ python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
 python scripts/benchmark.py --msa-transformer --rows 128 --msa-repeats 2   # ours, fair-esm, ...
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
-python scripts/benchmark.py --structures             # true_contacts of long chains, map_sequence of 4JSV
-python scripts/benchmark.py --load                   # load peak against the model's size, and fair-esm's loader's
+python scripts/benchmark.py --structures             # true_contacts of long chains, map_sequence of
+4JSV
+python scripts/benchmark.py --load                   # load peak against the model's size, and
+fair-esm's loader's
 """
 
 import argparse
@@ -99,19 +101,41 @@ def random_esm1b(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     layers, heads = 33, 20
-    args = Namespace(arch="roberta_large", layers=layers, embed_dim=1280, ffn_embed_dim=5120,
-                     attention_heads=heads, max_positions=1024, emb_layer_norm_before=True)
+    args = Namespace(
+        arch="roberta_large",
+        layers=layers,
+        embed_dim=1280,
+        ffn_embed_dim=5120,
+        attention_heads=heads,
+        max_positions=1024,
+        emb_layer_norm_before=True,
+    )
     model = esm.ProteinBertModel(args, esm.Alphabet.from_architecture("roberta_large"))
-    state = {("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k: v
-             for k, v in model.state_dict().items() if not k.startswith("contact_head")}
-    saved_args = Namespace(arch="roberta_large", encoder_layers=layers, encoder_embed_dim=1280,
-                           encoder_ffn_embed_dim=5120, encoder_attention_heads=heads, max_positions=1024,
-                           token_dropout=True)
+    state = {
+        ("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k: v
+        for k, v in model.state_dict().items()
+        if not k.startswith("contact_head")
+    }
+    saved_args = Namespace(
+        arch="roberta_large",
+        encoder_layers=layers,
+        encoder_embed_dim=1280,
+        encoder_ffn_embed_dim=5120,
+        encoder_attention_heads=heads,
+        max_positions=1024,
+        token_dropout=True,
+    )
     torch.save({"args": saved_args, "model": state}, path)
     weight = torch.randn(1, layers * heads) * 0.1  # every head non-zero: the worst case
-    torch.save({"model": {"contact_head.regression.weight": weight,
-                          "contact_head.regression.bias": torch.tensor([-3.0])}},
-               path.with_name(path.stem + "-contact-regression.pt"))
+    torch.save(
+        {
+            "model": {
+                "contact_head.regression.weight": weight,
+                "contact_head.regression.bias": torch.tensor([-3.0]),
+            }
+        },
+        path.with_name(path.stem + "-contact-regression.pt"),
+    )
     return path
 
 
@@ -128,28 +152,60 @@ def random_msa_transformer(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     layers, heads = 12, 12
-    shape = dict(layers=layers, embed_dim=768, ffn_embed_dim=3072, attention_heads=heads, max_positions=1024,
-                 max_tokens_per_msa=2 ** 14, max_tokens=2 ** 14, dropout=0.1, attention_dropout=0.1,
-                 activation_dropout=0.1, embed_positions_msa=True)
-    model = esm.MSATransformer(Namespace(**shape), esm.Alphabet.from_architecture("msa_transformer"))
-    swap = lambda key: key.replace("row", "column") if "row" in key else key.replace("column", "row")  # noqa: E731
-    state = {swap(("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k): v
-             for k, v in model.state_dict().items() if not k.startswith("contact_head")}
-    saved = {("encoder_" + k if k in ("layers", "embed_dim", "ffn_embed_dim", "attention_heads") else k): v
-             for k, v in shape.items()}
+    shape = dict(
+        layers=layers,
+        embed_dim=768,
+        ffn_embed_dim=3072,
+        attention_heads=heads,
+        max_positions=1024,
+        max_tokens_per_msa=2**14,
+        max_tokens=2**14,
+        dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.1,
+        embed_positions_msa=True,
+    )
+    model = esm.MSATransformer(
+        Namespace(**shape), esm.Alphabet.from_architecture("msa_transformer")
+    )
+
+    def swap(key):
+        return key.replace("row", "column") if "row" in key else key.replace("column", "row")
+
+    state = {
+        swap(("encoder." if k.startswith("lm_head") else "encoder.sentence_encoder.") + k): v
+        for k, v in model.state_dict().items()
+        if not k.startswith("contact_head")
+    }
+    saved = {
+        (
+            "encoder_" + k
+            if k in ("layers", "embed_dim", "ffn_embed_dim", "attention_heads")
+            else k
+        ): v
+        for k, v in shape.items()
+    }
     torch.save({"args": Namespace(arch="msa_transformer", **saved), "model": state}, path)
     weight = torch.randn(1, layers * heads) * 0.1  # every head non-zero: the worst case
-    torch.save({"model": {"contact_head.regression.weight": weight,
-                          "contact_head.regression.bias": torch.tensor([-3.0])}},
-               path.with_name(path.stem + "-contact-regression.pt"))
+    torch.save(
+        {
+            "model": {
+                "contact_head.regression.weight": weight,
+                "contact_head.regression.bias": torch.tensor([-3.0]),
+            }
+        },
+        path.with_name(path.stem + "-contact-regression.pt"),
+    )
     return path
 
 
 def random_alignment(rng, length: int, rows: int):
     """A query and ``rows - 1`` rows of random residues with about 10% gaps."""
     query = "".join(rng.choice(list(AMINO_ACIDS), size=length))
-    others = ["".join(np.where(rng.random(length) < 0.1, "-", rng.choice(list(AMINO_ACIDS), size=length)))
-              for _ in range(rows - 1)]
+    others = [
+        "".join(np.where(rng.random(length) < 0.1, "-", rng.choice(list(AMINO_ACIDS), size=length)))
+        for _ in range(rows - 1)
+    ]
     return [("query", query)] + [(f"row{k}", row) for k, row in enumerate(others, 1)]
 
 
@@ -178,46 +234,64 @@ def msa_transformer_benchmark(args) -> int:
     from esm_contacts.msa_transformer import chunk_tokens
 
     source = args.model or str(random_msa_transformer(Path(args.cache) / "esm_msa_random_t12.pt"))
-    predictor = ContactPredictor.from_pretrained(source, device=args.device,
-                                                 max_tokens_per_msa=args.max_tokens_per_msa)
+    predictor = ContactPredictor.from_pretrained(
+        source, device=args.device, max_tokens_per_msa=args.max_tokens_per_msa
+    )
     rng = np.random.default_rng(0)
     warm = random_alignment(rng, 30, 4)
     predictor.predict_msa(warm, num_seqs=4, strategy="first")
     fair_esm_msa(predictor, warm)
-    print(f"model: {predictor.name} ({'random weights' if args.model is None else args.model}), "
-          f"{predictor.num_layers} layers x {predictor.num_heads} heads; device {predictor.device}; "
-          f"torch threads {torch.get_num_threads()}; L = {args.msa_length}; max_tokens_per_msa: ours "
-          f"{predictor.max_tokens_per_msa or 'automatic'}, fair-esm's "
-          f"{predictor.model.layers[0].row_self_attention.layer.max_tokens_per_msa}; "
-          f"{args.msa_repeats} interleaved run(s) each (ours, fair-esm, ours, ...): medians")
-    print("| R | chunk (tokens) | ours time (s) | ours CPU (s) | ours peak (GB) | estimate (GB) "
-          "| fair-esm time (s) | fair-esm CPU (s) | fair-esm peak (GB) | time ratio | CPU ratio "
-          "| memory ratio | max abs diff | load avg |")
+    print(
+        f"model: {predictor.name} ({'random weights' if args.model is None else args.model}), "
+        f"{predictor.num_layers} layers x {predictor.num_heads} heads; device {predictor.device}; "
+        f"torch threads {torch.get_num_threads()}; L = {args.msa_length}; max_tokens_per_msa: ours "
+        f"{predictor.max_tokens_per_msa or 'automatic'}, fair-esm's "
+        f"{predictor.model.layers[0].row_self_attention.layer.max_tokens_per_msa}; "
+        f"{args.msa_repeats} interleaved run(s) each (ours, fair-esm, ours, ...): medians"
+    )
+    print(
+        "| R | chunk (tokens) | ours time (s) | ours CPU (s) | ours peak (GB) | estimate (GB) "
+        "| fair-esm time (s) | fair-esm CPU (s) | fair-esm peak (GB) | time ratio | CPU ratio "
+        "| memory ratio | max abs diff | load avg |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for rows in args.rows:
         alignment = random_alignment(rng, args.msa_length, rows)
-        chunk = chunk_tokens(predictor.model, rows, args.msa_length + 1,
-                             predictor.max_tokens_per_msa)
+        chunk = chunk_tokens(
+            predictor.model, rows, args.msa_length + 1, predictor.max_tokens_per_msa
+        )
         estimate = predictor.estimate_memory([args.msa_length], rows=rows)
         maps, ours, theirs = {}, [], []
         for _ in range(args.msa_repeats):
-            ours.append(timed(lambda: maps.update(
-                ours=predictor.predict_msa(alignment, rows, "first")), predictor.device))
+            ours.append(
+                timed(
+                    lambda: maps.update(ours=predictor.predict_msa(alignment, rows, "first")),
+                    predictor.device,
+                )
+            )
             if not args.no_fair_esm:
-                theirs.append(timed(lambda: maps.update(
-                    theirs=fair_esm_msa(predictor, alignment)), predictor.device))
+                theirs.append(
+                    timed(
+                        lambda: maps.update(theirs=fair_esm_msa(predictor, alignment)),
+                        predictor.device,
+                    )
+                )
         loads = [run[3] for pair in zip(ours, theirs or ours) for run in pair]
         ours_time, ours_cpu = (statistics.median(run[k] for run in ours) for k in (0, 1))
         ours_peak = max(run[2] for run in ours)
-        row = (f"| {rows} | {chunk} | {ours_time:.1f} | {ours_cpu:.1f} | {ours_peak / 1e9:.3f}"
-               f" | {estimate / 1e9:.3f} |")
+        row = (
+            f"| {rows} | {chunk} | {ours_time:.1f} | {ours_cpu:.1f} | {ours_peak / 1e9:.3f}"
+            f" | {estimate / 1e9:.3f} |"
+        )
         if theirs:
             theirs_time, theirs_cpu = (statistics.median(run[k] for run in theirs) for k in (0, 1))
             theirs_peak = max(run[2] for run in theirs)
             difference = np.abs(maps["ours"] - maps["theirs"]).max()
-            row += (f" {theirs_time:.1f} | {theirs_cpu:.1f} | {theirs_peak / 1e9:.3f}"
-                    f" | {ours_time / theirs_time:.2f} | {ours_cpu / theirs_cpu:.2f}"
-                    f" | {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
+            row += (
+                f" {theirs_time:.1f} | {theirs_cpu:.1f} | {theirs_peak / 1e9:.3f}"
+                f" | {ours_time / theirs_time:.2f} | {ours_cpu / theirs_cpu:.2f}"
+                f" | {ours_peak / theirs_peak:.3f} | {difference:.1e} |"
+            )
         else:
             row += " n/a | n/a | n/a | | | | |"
         print(row + f" {' / '.join(loads)} |", flush=True)
@@ -225,7 +299,8 @@ def msa_transformer_benchmark(args) -> int:
 
 
 def peak_since_reset():
-    """Start a measurement (MEASURING.md); the returned function gives the peak bytes since, above the start."""
+    """Start a measurement (MEASURING.md); the returned function gives the peak bytes since,
+    above the start."""
     gc.collect()
     release_free_memory()
     with open("/proc/self/clear_refs", "w") as clear:
@@ -235,7 +310,8 @@ def peak_since_reset():
 
 
 def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
-    """Print the load peak of ``load_model`` (and through the first prediction) against the model's bytes."""
+    """Print the load peak of ``load_model`` (and through the first prediction) against the
+    model's bytes."""
     from esm_contacts.models import load_model
 
     load_model(source)  # one-off costs (imports, lazy initialisation), then measure a clean load
@@ -246,13 +322,21 @@ def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
     seconds, loaded = time.perf_counter() - start, peak()
     size = sum(p.numel() * p.element_size() for p in model.parameters())
     predictor = ContactPredictor(model, alphabet, name=name, device="cpu")
-    predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # every weight read once: the mapped pages are now resident
+    predictor.predict(
+        "MKTAYIAKQRQISFVKSHFSRQ"
+    )  # every weight read once: the mapped pages are now resident
     first = peak()
     print(f"model: {name} ({label}), {size / 1e9:.2f} GB of float32 weights")
-    print("| loader | load time (s) | load peak (GB) | peak through first prediction (GB) | peak - model (GB) |")
+    print(
+        "| loader | load time (s) | load peak (GB) | peak through first prediction (GB) | peak -"
+        " model (GB) |"
+    )
     print("|---|---:|---:|---:|---:|")
-    print(f"| esm_contacts.load_model (mmap, meta, assign) | {seconds:.1f} | {loaded / 1e9:.2f} | {first / 1e9:.2f} |"
-          f" {(first - size) / 1e9:+.2f} |", flush=True)
+    print(
+        f"| esm_contacts.load_model (mmap, meta, assign) | {seconds:.1f} | {loaded / 1e9:.2f} |"
+        f" {first / 1e9:.2f} | {(first - size) / 1e9:+.2f} |",
+        flush=True,
+    )
     del predictor, model
     if fair_esm:
         import esm.pretrained
@@ -266,8 +350,10 @@ def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
         model, _ = esm.pretrained.load_model_and_alphabet_core(Path(source).stem, data, regression)
         del data, regression
         seconds, loaded = time.perf_counter() - start, peak()
-        print(f"| fair-esm load_model_and_alphabet_core (read, build, copy) | {seconds:.1f} | {loaded / 1e9:.2f} |"
-              f" | {(loaded - size) / 1e9:+.2f} |")
+        print(
+            f"| fair-esm load_model_and_alphabet_core (read, build, copy) | {seconds:.1f} |"
+            f" {loaded / 1e9:.2f} | | {(loaded - size) / 1e9:+.2f} |"
+        )
     return 0
 
 
@@ -300,11 +386,22 @@ def helix_chain(length: int, per_helix: int = 100, spacing: float = 10.0):
     index = np.arange(length)
     helix, position = index // per_helix, index % per_helix
     angle = np.radians(100.0) * position
-    centre = np.stack([(helix % side) * spacing, (helix // side) * spacing, np.zeros(length)], axis=1)
+    centre = np.stack(
+        [(helix % side) * spacing, (helix // side) * spacing, np.zeros(length)], axis=1
+    )
     coords = []
     for radius, phase, rise in ((1.55, -0.5, -0.8), (2.3, 0.0, 0.0), (1.6, 0.6, 0.9)):  # N, CA, C
-        coords.append(centre + np.stack([radius * np.cos(angle + phase), radius * np.sin(angle + phase),
-                                         1.5 * position + rise], axis=1))
+        coords.append(
+            centre
+            + np.stack(
+                [
+                    radius * np.cos(angle + phase),
+                    radius * np.sin(angle + phase),
+                    1.5 * position + rise,
+                ],
+                axis=1,
+            )
+        )
     atoms = struc.AtomArray(3 * length)
     atoms.coord = np.stack(coords, axis=1).reshape(-1, 3)
     atoms.chain_id[:] = "A"
@@ -341,7 +438,9 @@ def structure_benchmark(args) -> int:
     structure = load_structure(data / "4JSV.pdb")
     entity = entity_sequence(structure, "A")
     best = min(_seconds(map_sequence, entity, structure, "A") for _ in range(3))
-    print(f"| map_sequence | 4JSV A: {len(entity)} SEQRES residues onto the observed | {best:.3f} |")
+    print(
+        f"| map_sequence | 4JSV A: {len(entity)} SEQRES residues onto the observed | {best:.3f} |"
+    )
     best = min(_seconds(load_structure, data / "4JSV.pdb") for _ in range(3))
     print(f"| load_structure | 4JSV.pdb | {best:.3f} |")
     return 0
@@ -354,28 +453,61 @@ def _seconds(function, *args) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="model name or .pt (default: random full-size ESM-1b)")
-    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark"),
-                        help="folder for the random-weights checkpoint")
+    parser.add_argument(
+        "--cache",
+        default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark"),
+        help="folder for the random-weights checkpoint",
+    )
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1022, 2000, 5000])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per length (median); 1 above 1022")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per length (median); 1 above 1022"
+    )
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-fair-esm", action="store_true", help="skip fair-esm's predict_contacts")
-    parser.add_argument("--msa-transformer", action="store_true",
-                        help="benchmark the MSA Transformer (random full-size weights unless --model) on alignments")
-    parser.add_argument("--rows", type=int, nargs="+", default=[32, 64, 128], help="alignment depths R")
+    parser.add_argument(
+        "--no-fair-esm", action="store_true", help="skip fair-esm's predict_contacts"
+    )
+    parser.add_argument(
+        "--msa-transformer",
+        action="store_true",
+        help=(
+            "benchmark the MSA Transformer (random full-size weights unless --model) on alignments"
+        ),
+    )
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[32, 64, 128], help="alignment depths R"
+    )
     parser.add_argument("--msa-length", type=int, default=300, help="alignment columns L")
-    parser.add_argument("--msa-repeats", type=int, default=1,
-                        help="interleaved runs (ours, fair-esm, ours, ...) per depth; medians")
-    parser.add_argument("--max-tokens-per-msa", type=int, default=None,
-                        help="our chunk in tokens (default: automatic, from the memory bound)")
-    parser.add_argument("--structures", action="store_true",
-                        help="time the structure layer instead: true contacts of long chains, sequence mapping")
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"),
-                        help="the real structures (default ../shared/data)")
-    parser.add_argument("--load", action="store_true",
-                        help="measure loading instead: peak of load_model and of the first prediction, model size")
+    parser.add_argument(
+        "--msa-repeats",
+        type=int,
+        default=1,
+        help="interleaved runs (ours, fair-esm, ours, ...) per depth; medians",
+    )
+    parser.add_argument(
+        "--max-tokens-per-msa",
+        type=int,
+        default=None,
+        help="our chunk in tokens (default: automatic, from the memory bound)",
+    )
+    parser.add_argument(
+        "--structures",
+        action="store_true",
+        help="time the structure layer instead: true contacts of long chains, sequence mapping",
+    )
+    parser.add_argument(
+        "--data",
+        default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"),
+        help="the real structures (default ../shared/data)",
+    )
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="measure loading instead: peak of load_model and of the first prediction, model size",
+    )
     args = parser.parse_args()
     if args.structures:
         return structure_benchmark(args)
@@ -391,9 +523,15 @@ def main() -> int:
     predictor.predict("MKTAYIAKQRQISFVKSHFSRQ")  # warm-up
     if not args.no_fair_esm:
         fair_esm_predict(predictor, "MKTAYIAKQRQISFVKSHFSRQ")
-    print(f"model: {predictor.name} ({label}), {predictor.num_layers} layers x {predictor.num_heads} heads, "
-          f"{predictor.active_heads} active; device {predictor.device}; torch threads {torch.get_num_threads()}")
-    print("| L | ours time (s) | ours peak (GB) | fair-esm time (s) | fair-esm peak (GB) | time ratio | memory ratio | max abs diff |")
+    print(
+        f"model: {predictor.name} ({label}), {predictor.num_layers} layers x {predictor.num_heads}"
+        f" heads, {predictor.active_heads} active; device {predictor.device}; torch threads"
+        f" {torch.get_num_threads()}"
+    )
+    print(
+        "| L | ours time (s) | ours peak (GB) | fair-esm time (s) | fair-esm peak (GB) | time ratio"
+        " | memory ratio | max abs diff |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for length in args.lengths:
         sequence = "".join(rng.choice(list(AMINO_ACIDS), size=length))
@@ -407,12 +545,19 @@ def main() -> int:
         ours_peak = max(m for _, m in ours)
         row = f"| {length} | {ours_time:.2f} | {ours_peak / 1e9:.3f} |"
         if length <= predictor.max_length and not args.no_fair_esm:
-            theirs = [measure(fair_esm_predict, predictor, sequence, device=predictor.device) for _ in range(repeats)]
+            theirs = [
+                measure(fair_esm_predict, predictor, sequence, device=predictor.device)
+                for _ in range(repeats)
+            ]
             theirs_time = statistics.median(t for t, _ in theirs)
             theirs_peak = max(m for _, m in theirs)
-            difference = np.abs(predictor.predict(sequence) - fair_esm_predict(predictor, sequence)).max()
-            row += (f" {theirs_time:.2f} | {theirs_peak / 1e9:.3f} | {ours_time / theirs_time:.2f} |"
-                    f" {ours_peak / theirs_peak:.3f} | {difference:.1e} |")
+            difference = np.abs(
+                predictor.predict(sequence) - fair_esm_predict(predictor, sequence)
+            ).max()
+            row += (
+                f" {theirs_time:.2f} | {theirs_peak / 1e9:.3f} | {ours_time / theirs_time:.2f} |"
+                f" {ours_peak / theirs_peak:.3f} | {difference:.1e} |"
+            )
         else:
             row += " n/a | n/a | | | |"
         print(row, flush=True)

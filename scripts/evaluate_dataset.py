@@ -42,9 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from esm_contacts.catalog import KNOWN_MODELS  # noqa: E402
 from esm_contacts.io import atomic_write, check_output_path  # noqa: E402
 from esm_contacts.metrics import evaluate_set, format_table  # noqa: E402
-from esm_contacts.catalog import KNOWN_MODELS  # noqa: E402
 from esm_contacts.msa import read_msa, select_sequences  # noqa: E402
 from esm_contacts.msa_transformer import MAX_ROWS  # noqa: E402
 from esm_contacts.predictor import ContactPredictor  # noqa: E402
@@ -96,7 +96,8 @@ def load_entry(text: str) -> dict:
     Returns
     -------
     entry : dict
-        ``label``, ``sequence`` (the MSA query, else the chain's full construct where the file gives it),
+        ``label``, ``sequence`` (the MSA query, else the chain's full construct where the file gives
+        it),
         ``msa`` (the first ``max(MSA_SIZES)`` usable rows, or None) and ``T``.
 
     Raises
@@ -138,8 +139,11 @@ def single_variants(predictor: ContactPredictor):
         if k <= positive:
             found.append((f"top-{k} heads", predictor.with_top_heads(k).predict))
         else:
-            print(f"top-{k} heads skipped: only {positive} heads of {predictor.name} have a positive weight",
-                  file=sys.stderr)
+            print(
+                f"top-{k} heads skipped: only {positive} heads of {predictor.name} have a positive"
+                " weight",
+                file=sys.stderr,
+            )
     return found
 
 
@@ -148,12 +152,27 @@ def main(argv=None) -> int:
     parser.add_argument("entries", nargs="+", metavar="STRUCTURE:CHAIN[:MSA]")
     parser.add_argument("--model", required=True, help="fair-esm model name or .pt path")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--csv", default="evaluate_dataset.csv", help="CSV output (default evaluate_dataset.csv)")
-    parser.add_argument("--msa-transformer", metavar="MODEL",
-                        help="also an 'MSA Transformer' row from this MSA Transformer (name or .pt) on entries "
-                        "with an MSA")
-    parser.add_argument("--msa-transformer-seqs", type=int, default=128, metavar="N",
-                        help="alignment rows the MSA Transformer sees, the query included (default 128, at most 1024)")
+    parser.add_argument(
+        "--csv", default="evaluate_dataset.csv", help="CSV output (default evaluate_dataset.csv)"
+    )
+    parser.add_argument(
+        "--msa-transformer",
+        metavar="MODEL",
+        help=(
+            "also an 'MSA Transformer' row from this MSA Transformer (name or .pt) on entries "
+            "with an MSA"
+        ),
+    )
+    parser.add_argument(
+        "--msa-transformer-seqs",
+        type=int,
+        default=128,
+        metavar="N",
+        help=(
+            "alignment rows the MSA Transformer sees, the query included (default 128, at most"
+            " 1024)"
+        ),
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)
@@ -167,8 +186,10 @@ def run(args) -> int:
     # missing CSV folder fails in seconds, not after the predictions.
     csv_path = check_output_path(args.csv)
     if args.msa_transformer and not 1 <= args.msa_transformer_seqs <= MAX_ROWS:
-        raise ValueError(f"--msa-transformer-seqs {args.msa_transformer_seqs}: the MSA Transformer takes 1 to "
-                         f"{MAX_ROWS} rows")
+        raise ValueError(
+            f"--msa-transformer-seqs {args.msa_transformer_seqs}: the MSA Transformer takes 1 to "
+            f"{MAX_ROWS} rows"
+        )
     entries = [load_entry(text) for text in args.entries]
     predictor = ContactPredictor.from_pretrained(args.model, device=args.device)
     msa_transformer = None
@@ -199,20 +220,33 @@ def run(args) -> int:
                 rows.extend((label, f"MSA s={s}", maps[s], T) for s in MSA_SIZES)
                 if msa_transformer is not None:
                     start = time.perf_counter()
-                    P = msa_transformer.predict_msa(entry["alignment"], num_seqs=args.msa_transformer_seqs)
+                    P = msa_transformer.predict_msa(
+                        entry["alignment"], num_seqs=args.msa_transformer_seqs
+                    )
                     seconds[MSA_TRANSFORMER] += time.perf_counter() - start
                     rows.append((label, MSA_TRANSFORMER, P, T))
-        print(f"{label}: {len(sequence)} residues{', MSA of ' + str(len(msa)) + ' rows used' if msa else ''}",
-              file=sys.stderr)
+        print(
+            f"{label}: {len(sequence)}"
+            f" residues{', MSA of ' + str(len(msa)) + ' rows used' if msa else ''}",
+            file=sys.stderr,
+        )
     per_protein, mean = evaluate_set(rows)
-    counts = {name: sum(1 for row in per_protein if row["variant"] == name) for name in [*seconds, *msa_names]}
+    counts = {
+        name: sum(1 for row in per_protein if row["variant"] == name)
+        for name in [*seconds, *msa_names]
+    }
 
     title = f"Table 2 layout: mean precision (%) over chains, model {predictor.name}"
     if MSA_TRANSFORMER in seconds:
-        title += f"; {MSA_TRANSFORMER} row: {msa_transformer.name}, {args.msa_transformer_seqs} rows"
+        title += (
+            f"; {MSA_TRANSFORMER} row: {msa_transformer.name}, {args.msa_transformer_seqs} rows"
+        )
         plumbing = plumbing or msa_transformer.name not in KNOWN_MODELS
     if plumbing:
-        title += "\nPLUMBING ONLY: not a released fair-esm model (random weights?); numbers do not measure accuracy"
+        title += (
+            "\nPLUMBING ONLY: not a released fair-esm model (random weights?); numbers do not"
+            " measure accuracy"
+        )
     print(title)
     print(format_table(mean))
     msa_chains = {row["name"] for row in per_protein if row["variant"].startswith("MSA")}
@@ -223,7 +257,9 @@ def run(args) -> int:
         print(format_table(subset))
     timing = [f"{name} {counts[name]} ({seconds[name]:.1f} s)" for name in seconds]
     if msa_names:
-        timing.append(f"{', '.join(msa_names)} {counts[msa_names[0]]} (one pass: {msa_seconds:.1f} s)")
+        timing.append(
+            f"{', '.join(msa_names)} {counts[msa_names[0]]} (one pass: {msa_seconds:.1f} s)"
+        )
     print("chains per variant: " + ", ".join(timing))
 
     def model_name(variant: str) -> str:
@@ -231,21 +267,43 @@ def run(args) -> int:
 
     with atomic_write(csv_path, "w") as stream:
         writer = csv.writer(stream)
-        writer.writerow(["model", "chain", "variant", "length", "range", "L", "L/2", "L/5", "plumbing_only"])
+        writer.writerow(
+            ["model", "chain", "variant", "length", "range", "L", "L/2", "L/5", "plumbing_only"]
+        )
         for row in per_protein:
             for range_name, values in row["table"].items():
-                writer.writerow([model_name(row["variant"]), row["name"], row["variant"], row["length"], range_name,
-                                 *(_number(values[top]) for top in ("L", "L/2", "L/5")), plumbing])
+                writer.writerow(
+                    [
+                        model_name(row["variant"]),
+                        row["name"],
+                        row["variant"],
+                        row["length"],
+                        range_name,
+                        *(_number(values[top]) for top in ("L", "L/2", "L/5")),
+                        plumbing,
+                    ]
+                )
         for variant, table in mean.items():
             for range_name, values in table.items():
-                writer.writerow([model_name(variant), "MEAN", variant, "", range_name,
-                                 *(_number(values[top]) for top in ("L", "L/2", "L/5")), plumbing])
+                writer.writerow(
+                    [
+                        model_name(variant),
+                        "MEAN",
+                        variant,
+                        "",
+                        range_name,
+                        *(_number(values[top]) for top in ("L", "L/2", "L/5")),
+                        plumbing,
+                    ]
+                )
     print(f"CSV: {csv_path}", file=sys.stderr)
     return 0
 
 
 def _number(value) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    return (
+        "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@ import os
 from pathlib import Path
 
 import pytest
-
 from register_models import chain_atoms, noisy_prediction, register_shifted
-from tiny_models import write_tiny_esm1, write_tiny_esm1b, write_tiny_esm2, write_tiny_msa_transformer
+from tiny_models import (
+    write_tiny_esm1,
+    write_tiny_esm1b,
+    write_tiny_esm2,
+    write_tiny_msa_transformer,
+)
 
 # Tests never touch the network or the user's torch hub cache.
 os.environ["ESM_CONTACTS_OFFLINE"] = "1"
@@ -56,6 +60,7 @@ def tiny_esm1(checkpoint_dir) -> Path:
 def pymol_cmd():
     """A headless PyMOL instance of one test module, with the plugin's commands registered."""
     import pymol2
+
     from pymol_plugin import check, commands
 
     pymol = pymol2.PyMOL()

@@ -20,12 +20,16 @@ def _import_every_module():
 
 def test_validate_is_the_function_on_every_access():
     first = esm_contacts.validate
-    importlib.import_module("esm_contacts.validation")  # sets the package attribute "validation", not "validate"
+    importlib.import_module(
+        "esm_contacts.validation"
+    )  # sets the package attribute "validation", not "validate"
 
     _import_every_module()
     for _ in range(3):
         assert esm_contacts.validate is first
-        assert callable(esm_contacts.validate) and not isinstance(esm_contacts.validate, types.ModuleType)
+        assert callable(esm_contacts.validate) and not isinstance(
+            esm_contacts.validate, types.ModuleType
+        )
     assert inspect.signature(esm_contacts.validate).parameters["P"]
 
 
@@ -49,11 +53,25 @@ def test_exports_agree_with_the_modules_all():
             assert hasattr(importlib.import_module(f"esm_contacts.{module}"), name), (module, name)
     assert exported == listed
     # Every library module (all but the command line) is in the table.
-    modules = {info.name for info in pkgutil.iter_modules(esm_contacts.__path__)} - {"cli", "__main__"}
+    modules = {info.name for info in pkgutil.iter_modules(esm_contacts.__path__)} - {
+        "cli",
+        "__main__",
+    }
     assert modules == set(esm_contacts._MODULES)
-    for name in ("list_assemblies", "prediction_sequence", "format_ranking", "window_starts", "nonzero_heads",
-                 "fetch_weights", "UnknownModelError", "map_sequence", "same_protein", "residue_labels",
-                 "SequenceMismatchError", "load_models"):
+    for name in (
+        "list_assemblies",
+        "prediction_sequence",
+        "format_ranking",
+        "window_starts",
+        "nonzero_heads",
+        "fetch_weights",
+        "UnknownModelError",
+        "map_sequence",
+        "same_protein",
+        "residue_labels",
+        "SequenceMismatchError",
+        "load_models",
+    ):
         assert name in exported, name
 
 
@@ -62,8 +80,10 @@ def test_public_functions_of_each_module_are_listed():
     for module_name in esm_contacts._MODULES:
         module = importlib.import_module(f"esm_contacts.{module_name}")
         public = {
-            name for name, value in vars(module).items()
-            if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and (inspect.isfunction(value) or inspect.isclass(value))
             and value.__module__ == module.__name__
         }
         assert public <= set(module.__all__), (module_name, sorted(public - set(module.__all__)))
@@ -79,7 +99,9 @@ def test_catalog_and_plugin_commands_import_without_torch():
         "assert commands.model_names() == list(catalog.KNOWN_MODELS)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'esm', 'biotite')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -89,7 +111,14 @@ def test_one_offline_rule_for_weights_and_structures(monkeypatch, tmp_path):
     from esm_contacts.catalog import OFFLINE_ENV, offline
     from esm_contacts.structure import load_structure
 
-    for value, on in (("", False), ("0", False), ("off", False), ("false", False), ("1", True), ("yes", True)):
+    for value, on in (
+        ("", False),
+        ("0", False),
+        ("off", False),
+        ("false", False),
+        ("1", True),
+        ("yes", True),
+    ):
         monkeypatch.setenv(OFFLINE_ENV, value)
         assert offline() is on, value
     monkeypatch.setenv(OFFLINE_ENV, "yes")
@@ -115,17 +144,24 @@ def test_one_default_minimum_separation_everywhere():
     for module in modules:
         for name, value in vars(module).items():
             for function in (value, *vars(value).values()) if inspect.isclass(value) else (value,):
-                if not callable(function) or getattr(function, "__module__", None) != module.__name__:
+                if (
+                    not callable(function)
+                    or getattr(function, "__module__", None) != module.__name__
+                ):
                     continue
                 try:
                     parameter = inspect.signature(function).parameters.get("min_sep")
                 except (TypeError, ValueError):
                     continue
                 if parameter is not None and parameter.default is not inspect.Parameter.empty:
-                    defaults[f"{module.__name__}.{getattr(function, '__qualname__', name)}"] = parameter.default
+                    defaults[f"{module.__name__}.{getattr(function, '__qualname__', name)}"] = (
+                        parameter.default
+                    )
     assert len(defaults) >= 15
     assert {key: value for key, value in defaults.items() if value not in (MIN_SEP, None)} == {}
-    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    subcommands = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
     cli_defaults = {
         name: action.default
         for name, parser in subcommands.choices.items()

@@ -15,12 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def fake_system(tmp_path, missing, uid, sudo):
-    """A PATH of stand-ins: dpkg-query (missing packages are not installed), id, apt-get, sudo, that log."""
+    """A PATH of stand-ins: dpkg-query (missing packages are not installed), id, apt-get, sudo,
+    that log."""
     folder = tmp_path / "bin"
     folder.mkdir()
     log = tmp_path / "log"
     scripts = {
-        "dpkg-query": f'for p; do :; done; case " {" ".join(missing)} " in *" $p "*) exit 1;; esac; printf installed',
+        "dpkg-query": (
+            f'for p; do :; done; case " {" ".join(missing)} " in *" $p "*) exit 1;; esac; printf'
+            " installed"
+        ),
         "id": f"echo {uid}",
         "apt-get": f'echo "apt-get $*" >> {log}',
     }
@@ -39,16 +43,37 @@ def fake_system(tmp_path, missing, uid, sudo):
     "missing, uid, sudo, status, calls",
     [
         ([], 1000, False, 0, []),  # all present: no apt-get, no root needed
-        (["xvfb", "libegl1"], 0, False, 0, ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends xvfb libegl1"]),
-        (["xauth"], 1000, True, 0, ["sudo env", "apt-get update -qq", "sudo env",
-                                    "apt-get install -y -qq --no-install-recommends xauth"]),
+        (
+            ["xvfb", "libegl1"],
+            0,
+            False,
+            0,
+            ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends xvfb libegl1"],
+        ),
+        (
+            ["xauth"],
+            1000,
+            True,
+            0,
+            [
+                "sudo env",
+                "apt-get update -qq",
+                "sudo env",
+                "apt-get install -y -qq --no-install-recommends xauth",
+            ],
+        ),
         (["xauth"], 1000, False, 1, []),
     ],
 )
 def test_ci_run_installs_only_missing_packages(tmp_path, missing, uid, sudo, status, calls):
     folder, log = fake_system(tmp_path, missing, uid, sudo)
-    result = subprocess.run([shutil.which("bash"), str(ROOT / ".ci" / "run"), "--system-only"], capture_output=True,
-                            text=True, env={"PATH": str(folder)}, timeout=60)
+    result = subprocess.run(
+        [shutil.which("bash"), str(ROOT / ".ci" / "run"), "--system-only"],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(folder)},
+        timeout=60,
+    )
     assert result.returncode == status, result.stderr
     assert (log.read_text().splitlines() if log.exists() else []) == calls
     if status:

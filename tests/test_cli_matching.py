@@ -1,4 +1,5 @@
-"""The command line: one sequence-matching rule everywhere, residue labels, NMR models (issue 9 sections 2, 3, 5)."""
+"""The command line: one sequence-matching rule everywhere, residue labels, NMR models (issue 9
+sections 2, 3, 5)."""
 
 import json
 import shutil
@@ -10,7 +11,13 @@ from esm_contacts.cli import build_parser, main
 from esm_contacts.io import write_contacts
 from esm_contacts.structure import chain_sequence, load_structure, true_contacts
 
-SUBCOMMANDS_WITH_MIN_IDENTITY = ("evaluate", "evaluate-set", "validate", "predict", "train-regression")
+SUBCOMMANDS_WITH_MIN_IDENTITY = (
+    "evaluate",
+    "evaluate-set",
+    "validate",
+    "predict",
+    "train-regression",
+)
 
 
 def _prediction(structure, chain, seed=0):
@@ -31,7 +38,9 @@ def hiv_rr(tmp_path_factory, shared_data):
 
 def one_error_line(capsys, command):
     captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1 and captured.err.startswith(f"esm-contacts {command}: error:"), captured.err
+    assert captured.err.count("\n") == 1 and captured.err.startswith(
+        f"esm-contacts {command}: error:"
+    ), captured.err
     assert "Traceback" not in captured.err and "warn" not in captured.err.lower()
     return captured
 
@@ -45,20 +54,45 @@ def test_min_identity_is_declared_on_every_matching_subcommand():
         found = [a for a in sub._actions if a.dest == "min_identity"]
         assert len(found) == 1 and found[0].help == help_text, command
     # Out of range: one line and exit 2 before any file is read (the options table's check).
-    assert main(["evaluate", "x.rr", "--structure", "s.pdb", "--chain", "A", "--min-identity", "1.5"]) == 2
+    assert (
+        main(["evaluate", "x.rr", "--structure", "s.pdb", "--chain", "A", "--min-identity", "1.5"])
+        == 2
+    )
 
 
 def test_validate_refuses_a_model_of_another_protein(capsys, shared_data, hiv_rr):
     # 1hvr's prediction against 1hvr (right) and 1a3a (another protein): not ranked, exit 2.
-    code = main(["validate", str(hiv_rr), str(shared_data / "1hvr.pdb"), str(shared_data / "1a3a.pdb"), "--chain", "A"])
+    code = main(
+        [
+            "validate",
+            str(hiv_rr),
+            str(shared_data / "1hvr.pdb"),
+            str(shared_data / "1a3a.pdb"),
+            "--chain",
+            "A",
+        ]
+    )
     assert code == 2
     captured = one_error_line(capsys, "validate")
-    assert "1a3a.pdb" in captured.err and "not the same protein" in captured.err and "identity" in captured.err
+    assert (
+        "1a3a.pdb" in captured.err
+        and "not the same protein" in captured.err
+        and "identity" in captured.err
+    )
     assert not captured.out
 
 
 def test_validate_prints_a_summary_and_the_ranking(capsys, shared_data, hiv_rr):
-    code = main(["validate", str(hiv_rr), str(shared_data / "1hvr.pdb"), str(shared_data / "1hvr.pdb"), "--chain", "A"])
+    code = main(
+        [
+            "validate",
+            str(hiv_rr),
+            str(shared_data / "1hvr.pdb"),
+            str(shared_data / "1hvr.pdb"),
+            "--chain",
+            "A",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "support" not in out  # no per-residue table by default
@@ -85,7 +119,22 @@ def test_validate_checks_every_model_of_an_nmr_entry(capsys, tmp_path, shared_da
     P = _prediction(structure, "A")
     i, j, _ = top_pairs(P, top="L", min_sep=6, T=T3)
     assert results[2]["agreement"] == pytest.approx(float(np.mean(T3[i, j] == 1)))
-    assert main(["validate", str(pred), str(path), "--chain", "A", "--min-sep", "3", "--model-number", "3"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                str(pred),
+                str(path),
+                "--chain",
+                "A",
+                "--min-sep",
+                "3",
+                "--model-number",
+                "3",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "1l2y.pdb model 3:" in out and "model 4" not in out
     assert main(["validate", str(pred), str(path), "--chain", "A", "--model-number", "40"]) == 2
@@ -115,14 +164,19 @@ def test_register_hints_name_the_structures_residues(model_1a3a_shifted):
     assert result.hints
     hint = result.hints[0]
     entry = result.to_dict()["register_hints"][0]
-    assert entry["first_residue"] == str(hint.start + offset) and entry["last_residue"] == str(hint.end + offset)
-    assert f"residues A:{hint.start + offset}-A:{hint.end + offset} (positions {hint.start}-{hint.end})" in \
-        format_validation(result, residues=False)
+    assert entry["first_residue"] == str(hint.start + offset) and entry["last_residue"] == str(
+        hint.end + offset
+    )
+    assert (
+        f"residues A:{hint.start + offset}-A:{hint.end + offset} (positions"
+        f" {hint.start}-{hint.end})" in format_validation(result, residues=False)
+    )
 
 
 @pytest.fixture()
 def model_1a3a_shifted(shared_data, tmp_path):
-    """1a3a chain A renumbered from 700 (author numbers unlike positions), a segment out of register."""
+    """1a3a chain A renumbered from 700 (author numbers unlike positions), a segment out of
+    register."""
     from esm_contacts.validation import validate
 
     text = (shared_data / "1a3a.pdb").read_text().splitlines()
@@ -136,7 +190,9 @@ def model_1a3a_shifted(shared_data, tmp_path):
     path = tmp_path / "renumbered.pdb"
     path.write_text("\n".join(lines) + "\n")
     structure = load_structure(path)
-    assert chain_sequence(structure, "A") == chain_sequence(load_structure(shared_data / "1a3a.pdb"), "A")
+    assert chain_sequence(structure, "A") == chain_sequence(
+        load_structure(shared_data / "1a3a.pdb"), "A"
+    )
     # Shift the coordinates of positions 61-76 by two residues (a register error).
     T = true_contacts(structure, "A")
     P = np.clip(0.8 * (T == 1) + 0.05, 0, 1).astype(np.float32)
@@ -146,30 +202,69 @@ def model_1a3a_shifted(shared_data, tmp_path):
     coords = atoms.coord.copy()
     for k in range(60, 76):
         for a in range(starts[k], ends[k]):
-            match = np.flatnonzero(atoms.atom_name[starts[k + 2]:ends[k + 2]] == atoms.atom_name[a])
+            match = np.flatnonzero(
+                atoms.atom_name[starts[k + 2] : ends[k + 2]] == atoms.atom_name[a]
+            )
             if len(match):
                 coords[a] = atoms.coord[starts[k + 2] + match[0]]
     atoms.coord = coords
     return validate(P, atoms, "A", sequence=chain_sequence(structure, "A")), offset
 
 
-def test_predict_msa_of_another_protein_against_a_structure(capsys, tmp_path, shared_data, tiny_esm2):
+def test_predict_msa_of_another_protein_against_a_structure(
+    capsys, tmp_path, shared_data, tiny_esm2
+):
     # 1hvr chain A with 1a3a's MSA: refused before the model loads, one line.
-    code = main(["predict", str(shared_data / "1hvr.pdb"), "--chain", "A", "--msa", str(shared_data / "1a3a_1_A.a3m"),
-                 "--model", str(tmp_path / "no-such-model.pt"), "--evaluate"])
+    code = main(
+        [
+            "predict",
+            str(shared_data / "1hvr.pdb"),
+            "--chain",
+            "A",
+            "--msa",
+            str(shared_data / "1a3a_1_A.a3m"),
+            "--model",
+            str(tmp_path / "no-such-model.pt"),
+            "--evaluate",
+        ]
+    )
     assert code == 2
     captured = one_error_line(capsys, "predict")
-    assert "1a3a_1_A.a3m (query)" in captured.err and "not the same protein" in captured.err and not captured.out
+    assert (
+        "1a3a_1_A.a3m (query)" in captured.err
+        and "not the same protein" in captured.err
+        and not captured.out
+    )
 
 
-def test_every_subcommand_reads_assembly_file_suffixes(capsys, tmp_path, shared_data, tiny_esm2, hiv_rr):
+def test_every_subcommand_reads_assembly_file_suffixes(
+    capsys, tmp_path, shared_data, tiny_esm2, hiv_rr
+):
     for name in ("1hvr.pdb1", "pdb1hvr.ent"):
         shutil.copy(shared_data / "1hvr.pdb", tmp_path / name)
-        assert main(["predict", str(tmp_path / name), "--chain", "A", "--model", str(tiny_esm2), "--device", "cpu",
-                     "--top", "5"]) == 0, capsys.readouterr().err
+        assert (
+            main(
+                [
+                    "predict",
+                    str(tmp_path / name),
+                    "--chain",
+                    "A",
+                    "--model",
+                    str(tiny_esm2),
+                    "--device",
+                    "cpu",
+                    "--top",
+                    "5",
+                ]
+            )
+            == 0
+        ), capsys.readouterr().err
         out = capsys.readouterr().out
         assert out.startswith(f"# {name.split('.')[0]}_A: 99 residues"), out
-        assert main(["evaluate", str(hiv_rr), "--structure", str(tmp_path / name), "--chain", "A"]) == 0
+        assert (
+            main(["evaluate", str(hiv_rr), "--structure", str(tmp_path / name), "--chain", "A"])
+            == 0
+        )
         assert "L = 99" in capsys.readouterr().out
         assert main(["validate", str(hiv_rr), str(tmp_path / name), "--chain", "A"]) == 0
         assert f"{name}: 99 predicted contacts" in capsys.readouterr().out
@@ -188,13 +283,23 @@ def test_evaluate_set_and_train_regression_apply_the_rule(capsys, tmp_path, shar
     for line in lines:
         if line.startswith("SEQRES"):
             names = line[19:].split()
-            names = [("TRP" if n != "TRP" else "ALA") if k % 5 == 0 else n for k, n in enumerate(names)]
+            names = [
+                ("TRP" if n != "TRP" else "ALA") if k % 5 == 0 else n for k, n in enumerate(names)
+            ]
             line = line[:19] + " ".join(names)
         changed.append(line)
     path = tmp_path / "seqres.pdb"
     path.write_text("\n".join(changed) + "\n")
     out = tmp_path / "r.pt"
-    args = ["train-regression", "--model", str(tmp_path / "missing.pt"), "--structures", f"{path}:A", "--out", str(out)]
+    args = [
+        "train-regression",
+        "--model",
+        str(tmp_path / "missing.pt"),
+        "--structures",
+        f"{path}:A",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
     captured = one_error_line(capsys, "train-regression")
     assert f"{path}:A" in captured.err and "not the same protein" in captured.err
@@ -223,7 +328,12 @@ def test_evaluate_names_homodimer_pairs_by_residue(capsys, tmp_path, shared_data
     P[i[inter][:5], j[inter][:5]] = 0.9
     P = np.maximum(P, P.T)
     write_contacts(tmp_path / "p.rr", P, sequence=chain_sequence(structure, "A"), min_sep=1)
-    assert main(["evaluate", str(tmp_path / "p.rr"), "--structure", str(path), "--chain", "A", "--json"]) == 0
+    assert (
+        main(
+            ["evaluate", str(tmp_path / "p.rr"), "--structure", str(path), "--chain", "A", "--json"]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     expected = [[f"A:{a + 501}", f"A:{b + 501}"] for a, b in zip(i[inter][:5], j[inter][:5])]
     assert result["homodimer"]["residue_pairs"] == expected
@@ -241,22 +351,33 @@ def test_support_plot_axis_shows_residue_labels(shared_data, tmp_path):
     from esm_contacts.validation import validate
 
     structure = load_structure(shared_data / "1igy.cif")
-    result = validate(_prediction(structure, "B"), structure, "B", sequence=chain_sequence(structure, "B"), name="igy")
+    result = validate(
+        _prediction(structure, "B"),
+        structure,
+        "B",
+        sequence=chain_sequence(structure, "B"),
+        name="igy",
+    )
     figure, axes = plt.subplots()
     _residue_axis(axes, result)
     formatter = axes.xaxis.get_major_formatter()
-    # Position 84 (1-based) is the 84th observed residue of chain B: 82B; the chain starts at residue 2.
+    # Position 84 (1-based) is the 84th observed residue of chain B: 82B; the chain starts at
+    # residue 2.
     assert formatter(84, 0) == "B:82B" and formatter(1, 0) == "B:2" and formatter(84.5, 0) == ""
     plt.close(figure)
     assert plot_residue_support([result], tmp_path / "s.png").is_file()
 
 
 def test_validate_reads_an_assembly_file_as_one_structure(capsys, tmp_path, shared_data, hiv_rr):
-    # A .pdb1 holds symmetry copies as MODELs: it is one structure (its first model), not an ensemble.
+    # A .pdb1 holds symmetry copies as MODELs: it is one structure (its first model), not an
+    # ensemble.
     text = (shared_data / "1hvr.pdb").read_text().splitlines()
     atoms = [line for line in text if line.startswith(("ATOM", "HETATM", "TER"))]
     path = tmp_path / "1hvr.pdb1"
-    path.write_text("\n".join(["MODEL        1", *atoms, "ENDMDL", "MODEL        2", *atoms, "ENDMDL", "END"]) + "\n")
+    path.write_text(
+        "\n".join(["MODEL        1", *atoms, "ENDMDL", "MODEL        2", *atoms, "ENDMDL", "END"])
+        + "\n"
+    )
     assert main(["validate", str(hiv_rr), str(path), "--chain", "A"]) == 0
     out = capsys.readouterr().out
     assert "1hvr.pdb1: 99 predicted contacts" in out and "model 2" not in out

@@ -18,8 +18,7 @@ import pytest
 
 from esm_contacts import formats
 from esm_contacts.cli import main
-from esm_contacts.formats import CONTACT_FORMATS, find_format, is_contact_file
-from esm_contacts.formats import MAX_MAP_RESIDUES
+from esm_contacts.formats import CONTACT_FORMATS, MAX_MAP_RESIDUES, find_format, is_contact_file
 from esm_contacts.io import read_contacts, write_contacts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +27,8 @@ MAX_MESSAGE = 400
 
 
 def expected_map(length, pairs):
-    """(L, L) NaN map with the listed 1-based pairs set symmetrically: the contact-file semantics."""
+    """(L, L) NaN map with the listed 1-based pairs set symmetrically: the contact-file
+    semantics."""
     P = np.full((length, length), np.nan, dtype=np.float32)
     for a, b, p in pairs:
         P[a - 1, b - 1] = P[b - 1, a - 1] = p
@@ -57,8 +57,18 @@ def one_line_error(call, *words):
 
 def test_table_rows_are_complete_and_extensions_unique():
     names = [spec.name for spec in CONTACT_FORMATS]
-    assert names == ["rr", "csv", "npy", "psicov", "ccmpred", "plmdca", "evfold", "freecontact", "chimerax",
-                     "trrosetta"]
+    assert names == [
+        "rr",
+        "csv",
+        "npy",
+        "psicov",
+        "ccmpred",
+        "plmdca",
+        "evfold",
+        "freecontact",
+        "chimerax",
+        "trrosetta",
+    ]
     suffixes = [s for spec in CONTACT_FORMATS for s in spec.extensions]
     assert len(suffixes) == len(set(suffixes))
     for spec in CONTACT_FORMATS:
@@ -71,7 +81,9 @@ def test_find_format_by_extension_name_alias_and_mode():
     assert find_format("x.txt", "PlmDCA").name == "plmdca"
     assert find_format("x.txt", "gremlin").name == "ccmpred"
     assert find_format("x.rr", "evcouplings").name == "evfold"
-    one_line_error(lambda: find_format("x.txt"), "unknown contact file extension '.txt'", "--format")
+    one_line_error(
+        lambda: find_format("x.txt"), "unknown contact file extension '.txt'", "--format"
+    )
     one_line_error(lambda: find_format("x.rr", "nope"), "unknown contact format 'nope'", "psicov")
     one_line_error(lambda: find_format("x.pb", mode="read"), "written, not read")
     one_line_error(lambda: find_format("x.npz", mode="write"), "read, not written")
@@ -82,7 +94,11 @@ def test_contact_file_tests_follow_the_table():
 
     readable = contact_suffixes("read")
     assert ".mat" in readable and ".npz" in readable and ".pb" not in readable
-    assert is_contact_file("a/b.PSICOV") and not is_contact_file("model.pdb") and not is_contact_file("x.pb")
+    assert (
+        is_contact_file("a/b.PSICOV")
+        and not is_contact_file("model.pdb")
+        and not is_contact_file("x.pb")
+    )
     dialog = file_dialog_filter()
     assert all(f"*{suffix}" in dialog for suffix in readable) and "*.pb" not in dialog
 
@@ -92,10 +108,9 @@ def test_readme_shows_the_format_table():
 
 
 def test_pymol_side_uses_the_table():
+    from esm_contacts.metrics import CATEGORY_COLORS
     from pymol_plugin import check, commands, drawing
     from pymol_plugin.dialog import contact_file_filter
-
-    from esm_contacts.metrics import CATEGORY_COLORS
 
     assert not hasattr(check, "CONTACT_SUFFIXES")
     for spec in CONTACT_FORMATS:
@@ -103,8 +118,10 @@ def test_pymol_side_uses_the_table():
             assert commands.is_contact_file(f"pred{suffix}") == (spec.reader is not None)
     assert contact_file_filter() == formats.file_dialog_filter("read")
     # One colour table: the .pb colours are the drawing's default palette.
-    assert {kind: "#%02x%02x%02x" % rgb for kind, (_, rgb) in drawing.PALETTES[drawing.DEFAULT_PALETTE].items()} \
-        == CATEGORY_COLORS
+    assert {
+        kind: "#%02x%02x%02x" % rgb
+        for kind, (_, rgb) in drawing.PALETTES[drawing.DEFAULT_PALETTE].items()
+    } == CATEGORY_COLORS
 
 
 # -- readers against hand-made files ----------------------------------------------------
@@ -128,7 +145,9 @@ def test_raw_scores_are_rescaled_keeping_order(tmp_path):
 
 def test_ccmpred_matrix_tabs_spaces_comments(tmp_path):
     rows = [[0.0, 0.1, 0.2, 0.3], [0.1, 0.0, 0.4, 0.5], [0.2, 0.4, 0.0, 0.6], [0.3, 0.7, 0.6, 0.0]]
-    text = "# CCMpred\n" + "\n".join(("\t" if k % 2 else "  ").join(str(v) for v in row) for k, row in enumerate(rows))
+    text = "# CCMpred\n" + "\n".join(
+        ("\t" if k % 2 else "  ").join(str(v) for v in row) for k, row in enumerate(rows)
+    )
     path = tmp_path / "pred.mat"
     path.write_text(text + "\n\n")
     P, sequence = read_contacts(path)
@@ -145,8 +164,15 @@ def test_gremlin_matrix_of_raw_scores_is_rescaled(tmp_path):
     np.testing.assert_allclose(P, np.array([[0, 0.5, 1], [0.5, 0, 0.25], [1, 0.25, 0]]), atol=1e-7)
 
 
-@pytest.mark.parametrize("text", ["1,5,0.3\n2,9,0.7\n", "i,j,score\n1,5,0.3\n2,9,0.7\n", "1 5 0.3\n2\t9\t0.7\n",
-                                  "# plmDCA\n1, 5, 0.3\n\n2 ,9 ,0.7\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,5,0.3\n2,9,0.7\n",
+        "i,j,score\n1,5,0.3\n2,9,0.7\n",
+        "1 5 0.3\n2\t9\t0.7\n",
+        "# plmDCA\n1, 5, 0.3\n\n2 ,9 ,0.7\n",
+    ],
+)
 def test_plmdca_variants(tmp_path, text):
     path = tmp_path / "pred.plmdca"
     path.write_text(text)
@@ -157,7 +183,10 @@ def test_plmdca_variants(tmp_path, text):
 
 def test_evfold_letters_give_the_sequence_when_complete(tmp_path):
     seq = "MKTAY"
-    lines = [f"{a} {seq[a - 1]} {b} {seq[b - 1]} 0 {p}" for a, b, p in [(1, 3, 0.9), (2, 4, 0.2), (3, 5, 0.4)]]
+    lines = [
+        f"{a} {seq[a - 1]} {b} {seq[b - 1]} 0 {p}"
+        for a, b, p in [(1, 3, 0.9), (2, 4, 0.2), (3, 5, 0.4)]
+    ]
     path = tmp_path / "pred.evfold"
     path.write_text("\n".join(lines) + "\n")
     P, sequence = read_contacts(path)
@@ -175,10 +204,14 @@ def test_evfold_letter_conflict_names_both_lines(tmp_path):
 
 @pytest.mark.parametrize("column, values", [("cn", (0.8, 0.3)), ("probability", (0.95, 0.1))])
 def test_evcouplings_csv(tmp_path, column, values):
-    header = "i,A_i,j,A_j,fn,cn,segment_i,segment_j" + (",probability" if column == "probability" else "")
+    header = "i,A_i,j,A_j,fn,cn,segment_i,segment_j" + (
+        ",probability" if column == "probability" else ""
+    )
     extra = [",0.95", ",0.1"] if column == "probability" else ["", ""]
     path = tmp_path / "CouplingScores.csv"
-    path.write_text(f"{header}\n1,M,4,A,0.5,0.8,A_1,A_1{extra[0]}\n2,K,5,Y,0.2,0.3,A_1,A_1{extra[1]}\n")
+    path.write_text(
+        f"{header}\n1,M,4,A,0.5,0.8,A_1,A_1{extra[0]}\n2,K,5,Y,0.2,0.3,A_1,A_1{extra[1]}\n"
+    )
     P, sequence = read_contacts(path, format="evcouplings")
     assert sequence is None  # position 3 never appears
     same_map(P, expected_map(5, [(1, 4, values[0]), (2, 5, values[1])]))
@@ -204,7 +237,9 @@ def test_trrosetta_probability_of_contact(tmp_path, fortran):
     dist = rng.random((L, L, 37)).astype(np.float32)
     dist /= dist.sum(-1, keepdims=True)
     dist = (dist + dist.transpose(1, 0, 2)) / 2
-    path = trrosetta_npz(tmp_path / "t.npz", dist, fortran, omega=np.zeros((L, L, 25)), theta=np.zeros((L, L, 25)))
+    path = trrosetta_npz(
+        tmp_path / "t.npz", dist, fortran, omega=np.zeros((L, L, 25)), theta=np.zeros((L, L, 25))
+    )
     P, sequence = read_contacts(path)
     # Bin 0: > 20 A; bin k >= 1 covers [2 + (k-1)/2, 2 + k/2): the bins entirely below 8 A.
     below = [k for k in range(1, 37) if 2 + k / 2 <= 8.0]
@@ -218,10 +253,14 @@ def test_trrosetta_probability_of_contact(tmp_path, fortran):
 
 
 def test_trrosetta_refusals(tmp_path):
-    one_line_error(lambda: read_contacts(trrosetta_npz(tmp_path / "a.npz", np.zeros((4, 4, 36)))), "(L, L, 37)")
+    one_line_error(
+        lambda: read_contacts(trrosetta_npz(tmp_path / "a.npz", np.zeros((4, 4, 36)))), "(L, L, 37)"
+    )
     np.savez(tmp_path / "b.npz", theta=np.zeros((4, 4, 25)))
     one_line_error(lambda: read_contacts(tmp_path / "b.npz"), "no 'dist'", "theta")
-    np.savez(tmp_path / "c.npz", dist=np.array([[None]], dtype=object))  # needs pickle: never loaded
+    np.savez(
+        tmp_path / "c.npz", dist=np.array([[None]], dtype=object)
+    )  # needs pickle: never loaded
     one_line_error(lambda: read_contacts(tmp_path / "c.npz"), "dist")
     (tmp_path / "d.npz").write_text("not a zip")
     one_line_error(lambda: read_contacts(tmp_path / "d.npz"), "not a NumPy .npz file")
@@ -231,17 +270,29 @@ def test_trrosetta_refusals(tmp_path):
 
 def test_trrosetta_huge_header_is_refused_before_allocation(tmp_path):
     """A 'dist' header declaring (10^6, 10^6, 37) in a few bytes: refused from the header."""
-    header = repr({"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6, 37)}).encode("latin1")
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6, 37)}).encode(
+        "latin1"
+    )
     header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
     with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
-        archive.writestr("dist.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64)
-    one_line_error(lambda: read_contacts(tmp_path / "huge.npz"), "huge.npz", f"at most {MAX_MAP_RESIDUES} residues")
+        archive.writestr(
+            "dist.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64
+        )
+    one_line_error(
+        lambda: read_contacts(tmp_path / "huge.npz"),
+        "huge.npz",
+        f"at most {MAX_MAP_RESIDUES} residues",
+    )
     L = 50  # plausible size, truncated data
     header = repr({"descr": "<f4", "fortran_order": False, "shape": (L, L, 37)}).encode("latin1")
     header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
     with zipfile.ZipFile(tmp_path / "short.npz", "w") as archive:
-        archive.writestr("dist.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64)
-    one_line_error(lambda: read_contacts(tmp_path / "short.npz"), "'dist' declares 370.0 kB of data")
+        archive.writestr(
+            "dist.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 64
+        )
+    one_line_error(
+        lambda: read_contacts(tmp_path / "short.npz"), "'dist' declares 370.0 kB of data"
+    )
 
 
 # -- round trips ------------------------------------------------------------------------
@@ -277,7 +328,9 @@ def test_round_trip_keeps_the_unlisted_pairs(tmp_path, full_map, spec):
     sparse[drop | drop.T] = np.nan
     np.fill_diagonal(sparse, np.nan)
     sparse[:, -1] = sparse[-1, :] = np.nan
-    sparse[0, -1] = sparse[-1, 0] = 0.5  # the last residue listed once: L stays the same without a sequence
+    sparse[0, -1] = sparse[-1, 0] = (
+        0.5  # the last residue listed once: L stays the same without a sequence
+    )
     path = tmp_path / f"pred{spec.extensions[0]}"
     write_contacts(path, sparse, min_sep=1)
     P, _ = read_contacts(path)
@@ -300,10 +353,17 @@ def test_writers_follow_the_documented_lines(tmp_path):
         path = tmp_path / f"out.{name}"
         write_contacts(path, P, sequence="MKTAY", min_sep=1)
         written[name] = path.read_text().splitlines()
-    assert written == {"psicov": ["1 4 0 8 0.750000"], "plmdca": ["1,4,0.750000"],
-                       "evfold": ["1 M 4 A 0 0.750000"], "freecontact": ["1 M 4 A 0.750000 0"]}
+    assert written == {
+        "psicov": ["1 4 0 8 0.750000"],
+        "plmdca": ["1,4,0.750000"],
+        "evfold": ["1 M 4 A 0 0.750000"],
+        "freecontact": ["1 M 4 A 0.750000 0"],
+    }
     write_contacts(tmp_path / "out.mat", np.eye(2, dtype=np.float32))
-    assert (tmp_path / "out.mat").read_text().splitlines() == ["1.000000\t0.000000", "0.000000\t1.000000"]
+    assert (tmp_path / "out.mat").read_text().splitlines() == [
+        "1.000000\t0.000000",
+        "0.000000\t1.000000",
+    ]
 
 
 def test_format_overrides_the_extension(tmp_path, full_map):
@@ -316,29 +376,47 @@ def test_format_overrides_the_extension(tmp_path, full_map):
 # -- hostile files -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, text, words", [
-    ("a.psicov", "1 5 0 8 0.5\n3 123456789012 0 8 0.5\n", ["line 2", "residue index 123456789012",
-                                                          f"at most {MAX_MAP_RESIDUES}"]),
-    ("a.plmdca", "1,99999999,0.5\n", ["line 1", f"at most {MAX_MAP_RESIDUES}"]),
-    ("a.evfold", "1 M 99999999 K 0 0.5\n", ["line 1", f"at most {MAX_MAP_RESIDUES}"]),
-    ("a.freecontact", "0 M 3 K 0.5 0\n", ["line 1", "residue index 0 out of range", "indices start at 1"]),
-    ("a.psicov", "1 5 0 8 0.5\n" + "x" * 5000 + "\n", ["line 2", "5000 characters"]),
-    ("a.psicov", "1 5 0 8 zz\n", ["line 1", "score 'zz' is not a number"]),
-    ("a.psicov", "1 5 0 8 nan\n", ["line 1", "not finite"]),
-    ("a.psicov", "3 3 0 8 0.5\n", ["line 1", "paired with itself"]),
-    ("a.plmdca", "1,2\n", ["line 1", "expected 'i,j,score'"]),
-    ("a.evfold", "1 M 3\n", ["line 1", "expected 'i A_i j A_j 0 score'"]),
-    ("a.evfold", "1 MK 3 T 0 0.5\n", ["line 1", "'MK' is not one letter"]),
-    ("a.mat", "0 1\n1 0\n1 1\n", ["line 3", "more than 2 rows"]),
-    ("a.mat", "0.0 1.0 2.0\n1.0 0.0\n", ["line 2", "expected 3 numbers"]),
-    ("a.mat", "0 1\n1 x\n", ["line 2", "'x' is not a number"]),
-    ("a.mat", "0.0 1.0 2.0\n1.0 0.0 2.0\n", ["2 rows but 3 columns"]),
-    ("a.mat", "0 inf\ninf 0\n", ["line 1", "not finite"]),
-    ("a.mat", " ".join(["0"] * (MAX_MAP_RESIDUES + 1)) + "\n", ["line 1", f"at most {MAX_MAP_RESIDUES}"]),
-    ("a.mat", " ".join(["0"] * 5000) + "\n", ["line 1", "5000 x 5000 matrix of at least 50.0 MB"]),
-    ("a.psicov", "\n# only a comment\n", ["no sequence and no contacts"]),
-    ("a.evfold", "   \n", ["empty contact file"]),
-])
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        (
+            "a.psicov",
+            "1 5 0 8 0.5\n3 123456789012 0 8 0.5\n",
+            ["line 2", "residue index 123456789012", f"at most {MAX_MAP_RESIDUES}"],
+        ),
+        ("a.plmdca", "1,99999999,0.5\n", ["line 1", f"at most {MAX_MAP_RESIDUES}"]),
+        ("a.evfold", "1 M 99999999 K 0 0.5\n", ["line 1", f"at most {MAX_MAP_RESIDUES}"]),
+        (
+            "a.freecontact",
+            "0 M 3 K 0.5 0\n",
+            ["line 1", "residue index 0 out of range", "indices start at 1"],
+        ),
+        ("a.psicov", "1 5 0 8 0.5\n" + "x" * 5000 + "\n", ["line 2", "5000 characters"]),
+        ("a.psicov", "1 5 0 8 zz\n", ["line 1", "score 'zz' is not a number"]),
+        ("a.psicov", "1 5 0 8 nan\n", ["line 1", "not finite"]),
+        ("a.psicov", "3 3 0 8 0.5\n", ["line 1", "paired with itself"]),
+        ("a.plmdca", "1,2\n", ["line 1", "expected 'i,j,score'"]),
+        ("a.evfold", "1 M 3\n", ["line 1", "expected 'i A_i j A_j 0 score'"]),
+        ("a.evfold", "1 MK 3 T 0 0.5\n", ["line 1", "'MK' is not one letter"]),
+        ("a.mat", "0 1\n1 0\n1 1\n", ["line 3", "more than 2 rows"]),
+        ("a.mat", "0.0 1.0 2.0\n1.0 0.0\n", ["line 2", "expected 3 numbers"]),
+        ("a.mat", "0 1\n1 x\n", ["line 2", "'x' is not a number"]),
+        ("a.mat", "0.0 1.0 2.0\n1.0 0.0 2.0\n", ["2 rows but 3 columns"]),
+        ("a.mat", "0 inf\ninf 0\n", ["line 1", "not finite"]),
+        (
+            "a.mat",
+            " ".join(["0"] * (MAX_MAP_RESIDUES + 1)) + "\n",
+            ["line 1", f"at most {MAX_MAP_RESIDUES}"],
+        ),
+        (
+            "a.mat",
+            " ".join(["0"] * 5000) + "\n",
+            ["line 1", "5000 x 5000 matrix of at least 50.0 MB"],
+        ),
+        ("a.psicov", "\n# only a comment\n", ["no sequence and no contacts"]),
+        ("a.evfold", "   \n", ["empty contact file"]),
+    ],
+)
 def test_hostile_text_files(tmp_path, name, text, words):
     path = tmp_path / name
     path.write_text(text)
@@ -376,7 +454,12 @@ def hvr(shared_data):
 
 def evaluate_json(capsys, pred, structure, *extra):
     capsys.readouterr()
-    assert main(["evaluate", str(pred), "--structure", str(structure), "--chain", "A", "--json", *extra]) == 0
+    assert (
+        main(
+            ["evaluate", str(pred), "--structure", str(structure), "--chain", "A", "--json", *extra]
+        )
+        == 0
+    )
     return json.loads(capsys.readouterr().out)["precision"]
 
 
@@ -406,7 +489,21 @@ def test_evaluate_set_and_validate_take_format(tmp_path, capsys, hvr):
     assert "mean precision over 1" in capsys.readouterr().out
     assert main(["evaluate-set", str(tmp_path / "list.tsv"), "--format", "nope"]) == 2
     assert "unknown contact format 'nope'" in capsys.readouterr().err
-    assert main(["validate", str(tmp_path / "a.txt"), str(path), "--chain", "A", "--format", "plmdca", "--json"]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                str(tmp_path / "a.txt"),
+                str(path),
+                "--chain",
+                "A",
+                "--format",
+                "plmdca",
+                "--json",
+            ]
+        )
+        == 0
+    )
     via_format = json.loads(capsys.readouterr().out)
     assert main(["validate", str(tmp_path / "a.plmdca"), str(path), "--chain", "A", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == via_format
@@ -419,10 +516,32 @@ def pb_lines(path):
 def test_convert_contacts_round_trip_and_errors(tmp_path, capsys, hvr):
     _, _, sequence, P = hvr
     write_contacts(tmp_path / "a.rr", P, sequence=sequence, min_sep=1)
-    assert main(["convert-contacts", str(tmp_path / "a.rr"), "--out", str(tmp_path / "b.txt"),
-                 "--out-format", "freecontact"]) == 0
-    assert main(["convert-contacts", str(tmp_path / "b.txt"), "--in-format", "freecontact",
-                 "--out", str(tmp_path / "c.csv")]) == 0
+    assert (
+        main(
+            [
+                "convert-contacts",
+                str(tmp_path / "a.rr"),
+                "--out",
+                str(tmp_path / "b.txt"),
+                "--out-format",
+                "freecontact",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "convert-contacts",
+                str(tmp_path / "b.txt"),
+                "--in-format",
+                "freecontact",
+                "--out",
+                str(tmp_path / "c.csv"),
+            ]
+        )
+        == 0
+    )
     Q, seq = read_contacts(tmp_path / "c.csv")
     assert seq == sequence
     same_map(Q, read_contacts(tmp_path / "a.rr")[0])
@@ -443,8 +562,23 @@ def test_pseudobonds_name_residues_and_colour_by_category(tmp_path, hvr):
 
     path, structure, sequence, P = hvr
     write_contacts(tmp_path / "a.rr", P, sequence=sequence)
-    assert main(["convert-contacts", str(tmp_path / "a.rr"), "--structure", str(path), "--chain", "A",
-                 "--out", str(tmp_path / "a.pb"), "--top", "60"]) == 0
+    assert (
+        main(
+            [
+                "convert-contacts",
+                str(tmp_path / "a.rr"),
+                "--structure",
+                str(path),
+                "--chain",
+                "A",
+                "--out",
+                str(tmp_path / "a.pb"),
+                "--top",
+                "60",
+            ]
+        )
+        == 0
+    )
     lines = pb_lines(tmp_path / "a.pb")
     assert len(lines) == 60
     chain = structure[structure.chain_id == "A"]
@@ -460,7 +594,8 @@ def test_pseudobonds_name_residues_and_colour_by_category(tmp_path, hvr):
         assert match.group(2) == ("CA" if a in glycines else "CB")
         assert match.group(4) == ("CA" if b in glycines else "CB")
         i, j = res_ids.index(a), res_ids.index(b)
-        # Okabe-Ito sky blue / reddish purple / vermillion, written out here (not read from the code).
+        # Okabe-Ito sky blue / reddish purple / vermillion, written out here (not read from the
+        # code).
         colour = "#56b4e9" if T[i, j] == 1 else ("#cc79a7" if X[i, j] == 1 else "#d55e00")
         assert match.group(5) == colour
         seen.add((i, j))
@@ -470,17 +605,59 @@ def test_pseudobonds_name_residues_and_colour_by_category(tmp_path, hvr):
 
 def test_predict_writes_pseudobonds_from_a_structure(tmp_path, capsys, shared_data, tiny_esm1b):
     out = tmp_path / "hvr.pb"
-    assert main(["predict", str(shared_data / "1hvr.pdb"), "--chain", "A", "--model", str(tiny_esm1b),
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(shared_data / "1hvr.pdb"),
+                "--chain",
+                "A",
+                "--model",
+                str(tiny_esm1b),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     lines = pb_lines(out)
     observed = 99  # 1hvr chain A; default top L for a drawing
     assert 0 < len(lines) <= observed
-    assert all(re.fullmatch(r"/A:\d+@C[AB] /A:\d+@C[AB] (#56b4e9|#d55e00|#cc79a7)", line) for line in lines)
+    assert all(
+        re.fullmatch(r"/A:\d+@C[AB] /A:\d+@C[AB] (#56b4e9|#d55e00|#cc79a7)", line) for line in lines
+    )
     capsys.readouterr()
-    assert main(["predict", "MKTAYIAKQRQISFVKSHFSRQ", "--model", str(tiny_esm1b), "--out", str(tmp_path / "s.pb")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "MKTAYIAKQRQISFVKSHFSRQ",
+                "--model",
+                str(tiny_esm1b),
+                "--out",
+                str(tmp_path / "s.pb"),
+            ]
+        )
+        == 2
+    )
     assert "give a structure file or PDB ID as INPUT" in capsys.readouterr().err
-    assert main(["predict", "MKTAYIAKQRQISFVKSHFSRQ", "--model", str(tiny_esm1b), "--out", str(tmp_path / "s.txt"),
-                 "--format", "psicov", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "MKTAYIAKQRQISFVKSHFSRQ",
+                "--model",
+                str(tiny_esm1b),
+                "--out",
+                str(tmp_path / "s.txt"),
+                "--format",
+                "psicov",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert read_contacts(tmp_path / "s.txt", format="psicov")[0].shape == (22, 22)
 
 
@@ -490,6 +667,7 @@ def test_predict_writes_pseudobonds_from_a_structure(tmp_path, capsys, shared_da
 def test_pymol_load_reads_every_format(tmp_path, shared_data, hvr):
     import pymol2
     from pymol import CmdException
+
     from pymol_plugin import commands
 
     path, _, sequence, P = hvr
@@ -499,13 +677,20 @@ def test_pymol_load_reads_every_format(tmp_path, shared_data, hvr):
         cmd = pymol.cmd
         cmd.load(str(path), "hvr")
         write_contacts(tmp_path / "ref.rr", P, sequence=sequence)
-        reference = commands.esm_contacts_load(str(tmp_path / "ref.rr"), "hvr and chain A", _self=cmd)["counts"]
+        reference = commands.esm_contacts_load(
+            str(tmp_path / "ref.rr"), "hvr and chain A", _self=cmd
+        )["counts"]
         for spec in WRITABLE:
             out = tmp_path / f"p{spec.extensions[0]}"
             write_contacts(out, P, sequence=sequence, min_sep=6 if not spec.dense else 1)
-            assert commands.esm_contacts_load(str(out), "hvr and chain A", _self=cmd)["counts"] == reference
+            assert (
+                commands.esm_contacts_load(str(out), "hvr and chain A", _self=cmd)["counts"]
+                == reference
+            )
         (tmp_path / "p.txt").write_text((tmp_path / "p.plmdca").read_text())
-        counts = commands.esm_contacts_load(str(tmp_path / "p.txt"), "hvr and chain A", format="plmdca", _self=cmd)
+        counts = commands.esm_contacts_load(
+            str(tmp_path / "p.txt"), "hvr and chain A", format="plmdca", _self=cmd
+        )
         assert counts["counts"] == reference
         before = (cmd.get_names("all"), cmd.count_atoms("all"))
         with pytest.raises(CmdException, match="unknown contact file extension"):
@@ -521,9 +706,11 @@ def test_commands_refuse_hostile_new_formats_on_one_line(tmp_path, capsys, share
     bad = tmp_path / "bad.psicov"
     bad.write_text("1 5 0 8 0.5\n2 987654321987 0 8 0.5\n")
     (tmp_path / "list.tsv").write_text(f"bad.psicov\t{pdb}\tA\n")
-    argv = {"evaluate": ["evaluate", str(bad), "--structure", str(pdb), "--chain", "A"],
-            "validate": ["validate", str(bad), str(pdb), "--chain", "A"],
-            "evaluate-set": ["evaluate-set", str(tmp_path / "list.tsv")]}[command]
+    argv = {
+        "evaluate": ["evaluate", str(bad), "--structure", str(pdb), "--chain", "A"],
+        "validate": ["validate", str(bad), str(pdb), "--chain", "A"],
+        "evaluate-set": ["evaluate-set", str(tmp_path / "list.tsv")],
+    }[command]
     capsys.readouterr()
     assert main(argv) == 2
     captured = capsys.readouterr()
@@ -547,7 +734,10 @@ def test_sparse_file_without_sequence_that_stops_short_is_evaluated(tmp_path, ca
     write_contacts(tmp_path / f"short{suffix}", short)  # no sequence: the file ends at index L - 10
     assert read_contacts(tmp_path / f"short{suffix}")[0].shape == (L - 10, L - 10)
     assert evaluate_json(capsys, tmp_path / f"short{suffix}", path) == reference
-    assert main(["validate", str(tmp_path / f"short{suffix}"), str(path), "--chain", "A", "--json"]) == 0
+    assert (
+        main(["validate", str(tmp_path / f"short{suffix}"), str(path), "--chain", "A", "--json"])
+        == 0
+    )
     ours = json.loads(capsys.readouterr().out)
     assert main(["validate", str(tmp_path / "ref.csv"), str(path), "--chain", "A", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["agreement"] == ours[0]["agreement"]

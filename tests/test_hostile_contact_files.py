@@ -51,38 +51,80 @@ def _object(path):
 HOSTILE = {
     # Huge declared sizes: the header is read and checked before any data is allocated.
     "npy_1e6_header_128_bytes": lambda d: npy_header_only(d / "huge.npy", "<f4", (10**6, 10**6)),
-    "npy_1e5_float64_short_data": lambda d: npy_header_only(d / "huge64.npy", "<f8", (10**5, 10**5), b"\0" * 4096),
+    "npy_1e5_float64_short_data": lambda d: npy_header_only(
+        d / "huge64.npy", "<f8", (10**5, 10**5), b"\0" * 4096
+    ),
     "npy_3d_huge": lambda d: npy_header_only(d / "cube.npy", "<f4", (10**4, 10**4, 10**4)),
-    "npy_negative_shape": lambda d: npy_header_only(d / "negative.npy", "<f4", (-2, -2), b"\0" * 64),
+    "npy_negative_shape": lambda d: npy_header_only(
+        d / "negative.npy", "<f4", (-2, -2), b"\0" * 64
+    ),
     "npy_beyond_limit_claims_data": lambda d: npy_header_only(
-        d / "limit.npy", "|u1", (MAX_MAP_RESIDUES + 1, MAX_MAP_RESIDUES + 1)),
+        d / "limit.npy", "|u1", (MAX_MAP_RESIDUES + 1, MAX_MAP_RESIDUES + 1)
+    ),
     # Non-real-numeric dtypes, each named in the message.
     "npy_string": lambda d: np.save(d / "string.npy", np.full((4, 4), "abc")),
     "npy_bytes": lambda d: np.save(d / "bytes.npy", np.full((4, 4), b"ab")),
     "npy_structured": lambda d: _structured(d / "structured.npy"),
-    "npy_datetime": lambda d: np.save(d / "datetime.npy", np.full((4, 4), np.datetime64("2020-01-01"))),
-    "npy_timedelta": lambda d: np.save(d / "timedelta.npy", np.full((4, 4), np.timedelta64(3, "D"))),
+    "npy_datetime": lambda d: np.save(
+        d / "datetime.npy", np.full((4, 4), np.datetime64("2020-01-01"))
+    ),
+    "npy_timedelta": lambda d: np.save(
+        d / "timedelta.npy", np.full((4, 4), np.timedelta64(3, "D"))
+    ),
     "npy_object": lambda d: _object(d / "object.npy"),
-    "npy_complex": lambda d: np.save(d / "complex.npy", np.full((4, 4), 0.5 + 0.5j, dtype=np.complex64)),
+    "npy_complex": lambda d: np.save(
+        d / "complex.npy", np.full((4, 4), 0.5 + 0.5j, dtype=np.complex64)
+    ),
     # Huge indices: checked against the sequence / MAX_MAP_RESIDUES before the map exists.
-    "rr_huge_index": lambda d: (d / "index.rr").write_text("PFRMAT RR\n1 1000000000 0 8 0.5\nEND\n"),
-    "rr_huge_index_with_sequence": lambda d: (d / "index_seq.rr").write_text(
-        "PFRMAT RR\nMKTAYIAKQR\n1 1000000000 0 8 0.5\nEND\n"),
-    "rr_5000_digit_index": lambda d: (d / "digits.rr").write_text(f"PFRMAT RR\n1 {'9' * 5000} 0 8 0.5\nEND\n"),
-    "rr_4000_digit_index": lambda d: (d / "digits4000.rr").write_text(f"PFRMAT RR\n1 {'9' * 4000} 0 8 0.5\nEND\n"),
-    "csv_huge_index": lambda d: (d / "index.csv").write_text("i,j,res_i,res_j,probability\n1,1000000000,M,K,0.5\n"),
-    "csv_huge_negative_index_with_sequence": lambda d: (d / "negative.csv").write_text(
-        "# sequence: MKTAYIAKQR\ni,j,res_i,res_j,probability\n-1000000000,5,M,Y,0.5\n"),
+    "rr_huge_index": (
+        lambda d: (d / "index.rr").write_text("PFRMAT RR\n1 1000000000 0 8 0.5\nEND\n")
+    ),
+    "rr_huge_index_with_sequence": (
+        lambda d: (d / "index_seq.rr").write_text(
+            "PFRMAT RR\nMKTAYIAKQR\n1 1000000000 0 8 0.5\nEND\n"
+        )
+    ),
+    "rr_5000_digit_index": (
+        lambda d: (d / "digits.rr").write_text(f"PFRMAT RR\n1 {'9' * 5000} 0 8 0.5\nEND\n")
+    ),
+    "rr_4000_digit_index": (
+        lambda d: (d / "digits4000.rr").write_text(f"PFRMAT RR\n1 {'9' * 4000} 0 8 0.5\nEND\n")
+    ),
+    "csv_huge_index": (
+        lambda d: (d / "index.csv").write_text(
+            "i,j,res_i,res_j,probability\n1,1000000000,M,K,0.5\n"
+        )
+    ),
+    "csv_huge_negative_index_with_sequence": (
+        lambda d: (d / "negative.csv").write_text(
+            "# sequence: MKTAYIAKQR\ni,j,res_i,res_j,probability\n-1000000000,5,M,Y,0.5\n"
+        )
+    ),
     # A huge sequence line: a 300,000-residue map would need 360 GB.
-    "rr_300k_sequence": lambda d: (d / "long.rr").write_text(f"PFRMAT RR\n{'A' * 300_000}\n1 9 0 8 0.5\nEND\n"),
-    "csv_300k_sequence": lambda d: (d / "long.csv").write_text(
-        f"# sequence: {'A' * 300_000}\ni,j,res_i,res_j,probability\n1,9,A,A,0.5\n"),
+    "rr_300k_sequence": (
+        lambda d: (d / "long.rr").write_text(f"PFRMAT RR\n{'A' * 300_000}\n1 9 0 8 0.5\nEND\n")
+    ),
+    "csv_300k_sequence": (
+        lambda d: (d / "long.csv").write_text(
+            f"# sequence: {'A' * 300_000}\ni,j,res_i,res_j,probability\n1,9,A,A,0.5\n"
+        )
+    ),
     # Garbage lines are quoted, cut to ~80 characters.
-    "rr_long_garbage_line": lambda d: (d / "garbage.rr").write_text(
-        "PFRMAT RR\nMKTAYIAKQR\n" + " ".join(["junk"] * 1000) + "\nEND\n"),
-    "rr_long_bad_probability": lambda d: (d / "probability.rr").write_text(
-        f"PFRMAT RR\nMKTAYIAKQR\n1 9 0 8 {'x' * 4000}\nEND\n"),
-    "csv_2mb_line": lambda d: (d / "garbage.csv").write_text("i,j,res_i,res_j,probability\n" + "y" * 2_000_000 + "\n"),
+    "rr_long_garbage_line": (
+        lambda d: (d / "garbage.rr").write_text(
+            "PFRMAT RR\nMKTAYIAKQR\n" + " ".join(["junk"] * 1000) + "\nEND\n"
+        )
+    ),
+    "rr_long_bad_probability": (
+        lambda d: (d / "probability.rr").write_text(
+            f"PFRMAT RR\nMKTAYIAKQR\n1 9 0 8 {'x' * 4000}\nEND\n"
+        )
+    ),
+    "csv_2mb_line": (
+        lambda d: (d / "garbage.csv").write_text(
+            "i,j,res_i,res_j,probability\n" + "y" * 2_000_000 + "\n"
+        )
+    ),
     "csv_long_header": lambda d: (d / "header.csv").write_text("z" * 5000 + "\n1,9,A,A,0.5\n"),
 }
 
@@ -100,8 +142,13 @@ EXPECTED = {
     "npy_timedelta": ["timedelta", "timedelta64"],
     "npy_object": ["object", "dtype 'object'"],
     "npy_complex": ["complex", "complex64"],
-    "rr_huge_index": ["line 2", "residue index 1000000000", "1000000000 x 1000000000", "(4.0 EB as float32)",
-                      f"at most {MAX_MAP_RESIDUES} residues"],
+    "rr_huge_index": [
+        "line 2",
+        "residue index 1000000000",
+        "1000000000 x 1000000000",
+        "(4.0 EB as float32)",
+        f"at most {MAX_MAP_RESIDUES} residues",
+    ],
     "rr_huge_index_with_sequence": ["line 3", "residue index 1000000000 out of range 1..10"],
     "rr_5000_digit_index": ["line 2", "is not an integer", "(5000 characters)"],
     "rr_4000_digit_index": ["line 2", "residue index 999999999999... (4000 digits)"],
@@ -140,14 +187,33 @@ def check_line(error: str, name: str, command: str) -> None:
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_evaluate_refuses_in_one_line(name, hostile, shared_data, capsys):
-    code = main(["evaluate", str(hostile[name]), "--structure", str(shared_data / "1hvr.pdb"), "--chain", "A"])
+    code = main(
+        [
+            "evaluate",
+            str(hostile[name]),
+            "--structure",
+            str(shared_data / "1hvr.pdb"),
+            "--chain",
+            "A",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     check_line(captured.err, name, "evaluate")
 
 
-@pytest.mark.parametrize("name", ["npy_1e6_header_128_bytes", "npy_complex", "npy_object", "rr_huge_index",
-                                  "csv_huge_index", "rr_300k_sequence", "rr_long_garbage_line"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "npy_1e6_header_128_bytes",
+        "npy_complex",
+        "npy_object",
+        "rr_huge_index",
+        "csv_huge_index",
+        "rr_300k_sequence",
+        "rr_long_garbage_line",
+    ],
+)
 def test_validate_refuses_in_one_line(name, hostile, shared_data, capsys):
     code = main(["validate", str(hostile[name]), str(shared_data / "1hvr.pdb"), "--chain", "A"])
     captured = capsys.readouterr()
@@ -155,8 +221,16 @@ def test_validate_refuses_in_one_line(name, hostile, shared_data, capsys):
     check_line(captured.err, name, "validate")
 
 
-@pytest.mark.parametrize("name", ["npy_1e6_header_128_bytes", "npy_structured", "rr_huge_index_with_sequence",
-                                  "csv_300k_sequence", "csv_2mb_line"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "npy_1e6_header_128_bytes",
+        "npy_structured",
+        "rr_huge_index_with_sequence",
+        "csv_300k_sequence",
+        "csv_2mb_line",
+    ],
+)
 def test_evaluate_set_refuses_in_one_line(name, hostile, shared_data, tmp_path, capsys):
     listing = tmp_path / "list.tsv"
     listing.write_text(f"{hostile[name]}\t{shared_data / '1hvr.pdb'}\tA\n")
@@ -180,19 +254,28 @@ def test_read_contacts_raises_value_error(name, hostile):
 def test_nothing_huge_is_allocated(hostile, shared_data, tmp_path):
     """Every hostile file read in one child process: its peak memory stays small."""
     script = (
-        "import json, sys\n"
-        "from esm_contacts.cli import main\n"
-        "codes = [main(['evaluate', p, '--structure', sys.argv[1], '--chain', 'A']) for p in sys.argv[2:]]\n"
-        "status = open('/proc/self/status').read().split('\\n')\n"
-        "peak = next(int(line.split()[1]) for line in status if line.startswith('VmHWM'))\n"
-        "print(json.dumps({'codes': codes, 'peak_kb': peak}))\n"
+        "import json, sys\nfrom esm_contacts.cli import main\ncodes = [main(['evaluate', p,"
+        " '--structure', sys.argv[1], '--chain', 'A']) for p in sys.argv[2:]]\nstatus ="
+        " open('/proc/self/status').read().split('\\n')\npeak = next(int(line.split()[1]) for line"
+        " in status if line.startswith('VmHWM'))\nprint(json.dumps({'codes': codes, 'peak_kb':"
+        " peak}))\n"
     )
     if not Path("/proc/self/status").is_file():
         pytest.skip("no /proc/self/status on this system")
-    done = subprocess.run([sys.executable, "-c", script, str(shared_data / "1hvr.pdb"),
-                           *(str(hostile[name]) for name in HOSTILE)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(shared_data / "1hvr.pdb"),
+            *(str(hostile[name]) for name in HOSTILE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["codes"] == [2] * len(HOSTILE)
     assert done.stderr.count("\n") == len(HOSTILE) and "Traceback" not in done.stderr
@@ -212,7 +295,10 @@ def test_limit_is_documented():
 def test_quote_input_cuts_to_the_limit(text):
     quoted = quote_input(text)
     assert len(quoted) <= QUOTE_LIMIT + 40
-    assert quoted.startswith(repr(text.strip()[:QUOTE_LIMIT])) and f"({len(text.strip())} characters)" in quoted
+    assert (
+        quoted.startswith(repr(text.strip()[:QUOTE_LIMIT]))
+        and f"({len(text.strip())} characters)" in quoted
+    )
 
 
 def test_quote_input_keeps_short_text_whole():
@@ -246,8 +332,19 @@ def test_write_contacts_refuses_pairs_outside_the_map(tmp_path, pairs, words, su
 # -- PyMOL -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["npy_1e6_header_128_bytes", "npy_3d_huge", "npy_complex", "npy_datetime",
-                                  "rr_huge_index", "csv_huge_index", "rr_300k_sequence", "csv_2mb_line"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "npy_1e6_header_128_bytes",
+        "npy_3d_huge",
+        "npy_complex",
+        "npy_datetime",
+        "rr_huge_index",
+        "csv_huge_index",
+        "rr_300k_sequence",
+        "csv_2mb_line",
+    ],
+)
 def test_pymol_load_refuses_with_session_unchanged(name, hostile, pymol_cmd, shared_data):
     from pymol import CmdException
 

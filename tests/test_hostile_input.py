@@ -39,8 +39,8 @@ import pytest
 import torch
 
 import esm_contacts as ec
-from esm_contacts.cli import main
 from esm_contacts.checkpoints import CheckpointError, UnsafeCheckpointError
+from esm_contacts.cli import main
 from esm_contacts.models import load_model
 from esm_contacts.msa import read_msa
 from esm_contacts.predictor import ContactPredictor
@@ -83,7 +83,9 @@ def no_hang(*fifos):
         done.set()
         thread.join()
         if fired.is_set():
-            pytest.fail(f"blocked on a FIFO for more than {HANG_SECONDS} s: {', '.join(map(str, fifos))}")
+            pytest.fail(
+                f"blocked on a FIFO for more than {HANG_SECONDS} s: {', '.join(map(str, fifos))}"
+            )
 
 
 def cli_error(capsys, argv, *fifos) -> str:
@@ -106,13 +108,20 @@ def run_cli(*argv, env=None):
         resource.setrlimit(resource.RLIMIT_AS, (SUBPROCESS_MEMORY, SUBPROCESS_MEMORY))
 
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "esm_contacts.cli", *map(str, argv)], capture_output=True, text=True,
-                          timeout=SUBPROCESS_TIMEOUT, env=environment, preexec_fn=limit_memory)
+    return subprocess.run(
+        [sys.executable, "-m", "esm_contacts.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        env=environment,
+        preexec_fn=limit_memory,
+    )
 
 
 @pytest.fixture
 def special(tmp_path):
-    """make(kind, name): a FIFO, a character device (a link to /dev/null) or a socket at tmp_path/name."""
+    """make(kind, name): a FIFO, a character device (a link to /dev/null) or a socket at
+    tmp_path/name."""
     folders = []
 
     def make(kind: str, name: str) -> Path:
@@ -160,7 +169,12 @@ def test_long_sequence_on_the_command_line_is_a_sequence(tmp_path, capsys, tiny_
     """Longer than a file name may be (255 bytes): "[Errno 36] File name too long" before."""
     sequence = (SEQUENCE * 50)[:length]
     out = tmp_path / "long.rr"
-    assert main(["predict", sequence, "--model", str(tiny_esm1b), "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["predict", sequence, "--model", str(tiny_esm1b), "--device", "cpu", "--out", str(out)]
+        )
+        == 0
+    )
     assert f"{length} residues" in capsys.readouterr().err
     P, written = ec.read_contacts(out)
     assert written == sequence and P.shape == (length, length)
@@ -169,7 +183,10 @@ def test_long_sequence_on_the_command_line_is_a_sequence(tmp_path, capsys, tiny_
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["evaluate", "{pred}", "--structure", "A" * 300, "--chain", "A"], f"{'A' * 300}: no such file"),
+        (
+            ["evaluate", "{pred}", "--structure", "A" * 300, "--chain", "A"],
+            f"{'A' * 300}: no such file",
+        ),
         (["predict", SEQUENCE, "--model", "M" * 300], "unknown model"),
         (["validate", "{pred}", "A" * 300, "--chain", "A"], f"{'A' * 300}: no such file"),
     ],
@@ -189,20 +206,40 @@ def _list_with_structure(special_path, c):
     return listing
 
 
-#: role: (name of the special file, argv given its path s and the context c: structure, pred, model, tmp).
+#: role: (name of the special file, argv given its path s and the context c: structure, pred, model,
+#: tmp).
 CLI_ROLES = {
-    "evaluate --structure": ("s.pdb", lambda s, c: ["evaluate", c.pred, "--structure", s, "--chain", "A"]),
-    "evaluate PRED": ("p.rr", lambda s, c: ["evaluate", s, "--structure", c.structure, "--chain", "A"]),
+    "evaluate --structure": (
+        "s.pdb",
+        lambda s, c: ["evaluate", c.pred, "--structure", s, "--chain", "A"],
+    ),
+    "evaluate PRED": (
+        "p.rr",
+        lambda s, c: ["evaluate", s, "--structure", c.structure, "--chain", "A"],
+    ),
     "validate PRED": ("p.rr", lambda s, c: ["validate", s, c.structure, "--chain", "A"]),
     "validate MODEL": ("m.pdb", lambda s, c: ["validate", c.pred, s, "--chain", "A"]),
     "evaluate-set LIST": ("list.tsv", lambda s, c: ["evaluate-set", s]),
     "evaluate-set structure": ("s.cif", lambda s, c: ["evaluate-set", _list_with_structure(s, c)]),
-    "train-regression": ("t.pdb", lambda s, c: ["train-regression", "--model", c.model, "--structures", f"{s}:A",
-                                                "--out", c.tmp / "r.pt"]),
+    "train-regression": (
+        "t.pdb",
+        lambda s, c: [
+            "train-regression",
+            "--model",
+            c.model,
+            "--structures",
+            f"{s}:A",
+            "--out",
+            c.tmp / "r.pt",
+        ],
+    ),
     "predict INPUT": ("in.fasta", lambda s, c: ["predict", s, "--model", c.model]),
     "predict --msa": ("a.a3m", lambda s, c: ["predict", SEQUENCE, "--model", c.model, "--msa", s]),
     "predict --model": ("c.pt", lambda s, c: ["predict", SEQUENCE, "--model", s]),
-    "predict --regression": ("r.pt", lambda s, c: ["predict", SEQUENCE, "--model", c.model, "--regression", s]),
+    "predict --regression": (
+        "r.pt",
+        lambda s, c: ["predict", SEQUENCE, "--model", c.model, "--regression", s],
+    ),
 }
 
 
@@ -249,10 +286,13 @@ def test_empty_input_is_called_empty(capsys):
     assert "the input is empty" in line and "folder" not in line
 
 
-@pytest.mark.parametrize("argv", [
-    ["evaluate", "{pred}", "--structure", "/dev/zero", "--chain", "A"],
-    ["validate", "{pred}", "/dev/zero", "--chain", "A"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "{pred}", "--structure", "/dev/zero", "--chain", "A"],
+        ["validate", "{pred}", "/dev/zero", "--chain", "A"],
+    ],
+)
 def test_dev_zero_as_a_structure(small, argv):
     """Read whole, /dev/zero never ends: refused before it is opened (subprocess: the old
     behaviour ran out of memory)."""
@@ -292,7 +332,9 @@ def test_pymol_esm_contacts_refuses_special_files(helix, special, tiny_esm1b, ar
 
     path = special(kind, {"assembly": "a.cif", "model": "m.pt", "msa": "a.a3m"}[argument])
     options = {"model": str(tiny_esm1b), "device": "cpu", argument: str(path)}
-    message = pymol_refuses(helix, lambda: commands.esm_contacts("hel", _self=helix, **options), path)
+    message = pymol_refuses(
+        helix, lambda: commands.esm_contacts("hel", _self=helix, **options), path
+    )
     assert f"is a {kind}, not a regular file" in message
 
 
@@ -301,11 +343,14 @@ def test_pymol_load_refuses_special_contact_files(helix, special, kind):
     from pymol_plugin import commands
 
     path = special(kind, "p.rr")
-    message = pymol_refuses(helix, lambda: commands.esm_contacts_load(str(path), "hel", _self=helix), path)
+    message = pymol_refuses(
+        helix, lambda: commands.esm_contacts_load(str(path), "hel", _self=helix), path
+    )
     assert f"is a {kind}, not a regular file" in message
 
 
-# -- 3. memory: structure files read with a size cap ------------------------------------------------
+# -- 3. memory: structure files read with a size cap
+# ------------------------------------------------
 
 CAP = 1_000_000
 
@@ -330,24 +375,38 @@ def test_gzip_bomb_is_refused_in_bounded_memory(bomb, cap, shown):
     one 1 MiB chunk, whatever the cap."""
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match=f"bomb.pdb.gz: more than {shown} once decompressed; a structure file "
-                                             f"may have at most {shown}"):
+        with pytest.raises(
+            ValueError,
+            match=(
+                f"bomb.pdb.gz: more than {shown} once decompressed; a structure file "
+                f"may have at most {shown}"
+            ),
+        ):
             load_structure(bomb, max_bytes=cap)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB while refusing a 64 MiB bomb with a {shown} cap"
+    assert peak < 8 << 20, (
+        f"peak {peak / 2**20:.1f} MiB while refusing a 64 MiB bomb with a {shown} cap"
+    )
 
 
 @pytest.mark.parametrize("command", ["evaluate", "validate", "predict"])
-def test_cli_refuses_gzip_bomb_with_the_environment_cap(monkeypatch, capsys, small, bomb, tiny_esm1b, command):
+def test_cli_refuses_gzip_bomb_with_the_environment_cap(
+    monkeypatch, capsys, small, bomb, tiny_esm1b, command
+):
     _, pred = small
     monkeypatch.setenv(MAX_STRUCTURE_BYTES_ENV, str(CAP))
-    argv = {"evaluate": ["evaluate", pred, "--structure", bomb, "--chain", "A"],
-            "validate": ["validate", pred, bomb, "--chain", "A"],
-            "predict": ["predict", bomb, "--model", tiny_esm1b]}[command]
+    argv = {
+        "evaluate": ["evaluate", pred, "--structure", bomb, "--chain", "A"],
+        "validate": ["validate", pred, bomb, "--chain", "A"],
+        "predict": ["predict", bomb, "--model", tiny_esm1b],
+    }[command]
     line = cli_error(capsys, argv)
-    assert "bomb.pdb.gz: more than 1.0 MB once decompressed" in line and MAX_STRUCTURE_BYTES_ENV in line
+    assert (
+        "bomb.pdb.gz: more than 1.0 MB once decompressed" in line
+        and MAX_STRUCTURE_BYTES_ENV in line
+    )
 
 
 def test_uncompressed_file_over_the_cap(tmp_path, monkeypatch, capsys, small):
@@ -382,12 +441,17 @@ def test_pymol_assembly_gzip_bomb(helix, monkeypatch, bomb, tiny_esm1b):
     from pymol_plugin import commands
 
     monkeypatch.setenv(MAX_STRUCTURE_BYTES_ENV, str(CAP))
-    message = pymol_refuses(helix, lambda: commands.esm_contacts("hel", model=str(tiny_esm1b), device="cpu",
-                                                                 assembly=str(bomb), _self=helix))
+    message = pymol_refuses(
+        helix,
+        lambda: commands.esm_contacts(
+            "hel", model=str(tiny_esm1b), device="cpu", assembly=str(bomb), _self=helix
+        ),
+    )
     assert "more than 1.0 MB once decompressed" in message
 
 
-# -- 4. crafted checkpoints -------------------------------------------------------------------------
+# -- 4. crafted checkpoints
+# -------------------------------------------------------------------------
 
 
 def _load(path: Path) -> dict:
@@ -399,7 +463,8 @@ def _key(state: dict, suffix: str) -> str:
 
 
 def craft(folder: Path, source: Path, name: str, model=None, regression=None) -> Path:
-    """Copy a tiny checkpoint pair to folder/name.pt, with `model(data)` / `regression(data)` applied."""
+    """Copy a tiny checkpoint pair to folder/name.pt, with `model(data)` / `regression(data)`
+    applied."""
     folder.mkdir(exist_ok=True)
     data, head = _load(source), _load(source.with_name(f"{source.stem}-contact-regression.pt"))
     for change, target in ((model, data), (regression, head)):
@@ -425,36 +490,79 @@ def _header(field: str, value, esm2: bool = False):
 
 
 def _drop_layer(index: int):
-    return lambda data: [data["model"].pop(key) for key in list(data["model"]) if f".layers.{index}." in key]
+    return lambda data: [
+        data["model"].pop(key) for key in list(data["model"]) if f".layers.{index}." in key
+    ]
 
 
 CRAFTED = {
     # name: (base, change of the checkpoint, change of the regression, message)
-    "embed_tokens_wrong_shape": ("esm1b", _tensor("embed_tokens.weight", torch.zeros(3, 32)), None,
-                                 "embed_tokens.weight has shape (3, 32)"),
-    "fc1_wrong_shape": ("esm1b", _tensor("layers.0.fc1.weight", torch.zeros(5, 5)), None,
-                        "layers.0.fc1.weight has shape (5, 5)"),
-    "esm2_cfg_is_a_list": ("esm2", lambda d: _set(d, "cfg", [1, 2]), None,
-                           "'cfg' is not fair-esm's ESM-2 configuration"),
+    "embed_tokens_wrong_shape": (
+        "esm1b",
+        _tensor("embed_tokens.weight", torch.zeros(3, 32)),
+        None,
+        "embed_tokens.weight has shape (3, 32)",
+    ),
+    "fc1_wrong_shape": (
+        "esm1b",
+        _tensor("layers.0.fc1.weight", torch.zeros(5, 5)),
+        None,
+        "layers.0.fc1.weight has shape (5, 5)",
+    ),
+    "esm2_cfg_is_a_list": (
+        "esm2",
+        lambda d: _set(d, "cfg", [1, 2]),
+        None,
+        "'cfg' is not fair-esm's ESM-2 configuration",
+    ),
     "args_not_namespace": ("esm1b", lambda d: _set(d, "args", [1]), None, "architecture None"),
     "float_layer_count": ("esm1b", _header("encoder_layers", 3.0), None, "encoder_layers is 3.0"),
-    "string_head_count": ("esm1b", _header("encoder_attention_heads", "4"), None, "encoder_attention_heads is '4'"),
+    "string_head_count": (
+        "esm1b",
+        _header("encoder_attention_heads", "4"),
+        None,
+        "encoder_attention_heads is '4'",
+    ),
     # Built as the header says, this would allocate gigabytes before failing.
-    "huge_embedding_in_header": ("esm2", _header("encoder_embed_dim", 10**6, esm2=True), None,
-                                 "embed_tokens.weight has shape (33, 32)"),
+    "huge_embedding_in_header": (
+        "esm2",
+        _header("encoder_embed_dim", 10**6, esm2=True),
+        None,
+        "embed_tokens.weight has shape (33, 32)",
+    ),
     "layer_missing": ("esm1b", _drop_layer(2), None, "the header says 3 layers"),
-    "state_is_a_tensor": ("esm1b", lambda d: _set(d, "model", torch.zeros(3)), None, "'model' is a Tensor"),
+    "state_is_a_tensor": (
+        "esm1b",
+        lambda d: _set(d, "model", torch.zeros(3)),
+        None,
+        "'model' is a Tensor",
+    ),
     "parameter_is_a_string": ("esm1b", _tensor("embed_tokens.weight", "x"), None, "to a str"),
-    "regression_model_is_a_tensor": ("esm1b", None, lambda r: _set(r, "model", torch.zeros(3)), "'model' is a Tensor"),
-    "regression_bias_missing": ("esm1b", None, lambda r: r["model"].pop("contact_head.regression.bias"),
-                                "not a contact-regression file"),
+    "regression_model_is_a_tensor": (
+        "esm1b",
+        None,
+        lambda r: _set(r, "model", torch.zeros(3)),
+        "'model' is a Tensor",
+    ),
+    "regression_bias_missing": (
+        "esm1b",
+        None,
+        lambda r: r["model"].pop("contact_head.regression.bias"),
+        "not a contact-regression file",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CRAFTED))
 def test_crafted_checkpoint_one_line(tmp_path, capsys, tiny_esm1b, tiny_esm2, case):
     base, model, regression, message = CRAFTED[case]
-    path = craft(tmp_path / "crafted", {"esm1b": tiny_esm1b, "esm2": tiny_esm2}[base], case, model, regression)
+    path = craft(
+        tmp_path / "crafted",
+        {"esm1b": tiny_esm1b, "esm2": tiny_esm2}[base],
+        case,
+        model,
+        regression,
+    )
     line = cli_error(capsys, ["predict", SEQUENCE, "--model", path, "--device", "cpu"])
     assert case in line and message in line
     with pytest.raises(CheckpointError, match=case):
@@ -464,7 +572,10 @@ def test_crafted_checkpoint_one_line(tmp_path, capsys, tiny_esm1b, tiny_esm2, ca
 def test_regression_of_another_model_one_line(capsys, tiny_esm1b, tiny_esm1):
     """ESM-1 tiny: 2 layers x 4 heads; ESM-1b tiny: 3 x 4."""
     other = tiny_esm1.with_name("tiny_esm1-contact-regression.pt")
-    line = cli_error(capsys, ["predict", SEQUENCE, "--model", tiny_esm1b, "--regression", other, "--device", "cpu"])
+    line = cli_error(
+        capsys,
+        ["predict", SEQUENCE, "--model", tiny_esm1b, "--regression", other, "--device", "cpu"],
+    )
     assert f"{other}: contact regression of shape weight (1, 8)" in line
     assert f"{tiny_esm1b} has 3 layers x 4 heads (needs weight (1, 12)" in line
 
@@ -475,14 +586,17 @@ def saved_regression(tmp_path, tiny_esm1b):
     return predictor.regression().save(tmp_path / "own-contact-regression.pt")
 
 
-@pytest.mark.parametrize("metadata, message", [
-    ({"layers": 3.0, "heads": 4}, "layers is 3.0"),
-    ({"layers": 3, "heads": "4"}, "heads is '4'"),
-    ({"layers": -3, "heads": -4}, "layers is -3"),
-    ({"model": 5}, "metadata 'model' is a int"),
-    ("not json", "is not JSON"),
-    ([1, 2], "a JSON list, not an object"),
-])
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ({"layers": 3.0, "heads": 4}, "layers is 3.0"),
+        ({"layers": 3, "heads": "4"}, "heads is '4'"),
+        ({"layers": -3, "heads": -4}, "layers is -3"),
+        ({"model": 5}, "metadata 'model' is a int"),
+        ("not json", "is not JSON"),
+        ([1, 2], "a JSON list, not an object"),
+    ],
+)
 def test_regression_metadata_is_checked(saved_regression, metadata, message):
     data = _load(saved_regression)
     data[METADATA_KEY] = metadata if isinstance(metadata, str) else json.dumps(metadata)
@@ -513,20 +627,26 @@ def test_unsafe_checkpoint_refused_without_torch_advice(tmp_path, capsys, tiny_e
     payload, refused = UNSAFE[case]
     evil = tmp_path / "evil.pt"
     evil.write_bytes(payload)
-    shutil.copy(tiny_esm1b.with_name("tiny_esm1b-contact-regression.pt"), tmp_path / "evil-contact-regression.pt")
+    shutil.copy(
+        tiny_esm1b.with_name("tiny_esm1b-contact-regression.pt"),
+        tmp_path / "evil-contact-regression.pt",
+    )
     model = evil if where == "--model" else tiny_esm1b
     argv = ["predict", SEQUENCE, "--model", model, "--device", "cpu"]
     if where == "--regression":
         argv += ["--regression", evil]
     line = cli_error(capsys, argv)
-    assert f"{evil}: refused to load" in line and refused in line and "not loaded, for safety" in line
+    assert (
+        f"{evil}: refused to load" in line and refused in line and "not loaded, for safety" in line
+    )
     assert "weights_only" not in line
     with pytest.raises(UnsafeCheckpointError) as error:
         ec.checkpoints.safe_load(evil)
     assert "weights_only" not in str(error.value)
 
 
-# -- 5. wrong types at the Python API ---------------------------------------------------------------
+# -- 5. wrong types at the Python API
+# ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -535,18 +655,47 @@ def predictor(checkpoint_dir):
 
 
 PREDICTOR_CALLS = {
-    "predict_batch of a bare string": (lambda p: p.predict_batch("MKTAYIAKQR"), TypeError, "use predict"),
-    "predict_batch of None": (lambda p: p.predict_batch(None), TypeError, "list of sequences, not NoneType"),
-    "predict of an int": (lambda p: p.predict(123), TypeError, "must be a str of one-letter codes, not int"),
+    "predict_batch of a bare string": (
+        lambda p: p.predict_batch("MKTAYIAKQR"),
+        TypeError,
+        "use predict",
+    ),
+    "predict_batch of None": (
+        lambda p: p.predict_batch(None),
+        TypeError,
+        "list of sequences, not NoneType",
+    ),
+    "predict of an int": (
+        lambda p: p.predict(123),
+        TypeError,
+        "must be a str of one-letter codes, not int",
+    ),
     "predict of bytes": (lambda p: p.predict(b"MKT"), TypeError, "not bytes"),
-    "predict_msa num_seqs float": (lambda p: p.predict_msa([("q", "MKT")], num_seqs=2.5), TypeError,
-                                   "num_seqs must be a whole number"),
-    "predict_msa num_seqs text": (lambda p: p.predict_msa([("q", "MKT")], num_seqs="x"), TypeError,
-                                  "num_seqs must be a whole number"),
-    "predict_msa of an int": (lambda p: p.predict_msa(123), TypeError, "msa must be an alignment file"),
-    "predict_msa_sizes of a string": (lambda p: p.predict_msa_sizes([("q", "MKT")], sizes="16"), TypeError,
-                                      "sizes must be a list"),
-    "with_regression of an int": (lambda p: p.with_regression(5), TypeError, "ContactRegression or a file path"),
+    "predict_msa num_seqs float": (
+        lambda p: p.predict_msa([("q", "MKT")], num_seqs=2.5),
+        TypeError,
+        "num_seqs must be a whole number",
+    ),
+    "predict_msa num_seqs text": (
+        lambda p: p.predict_msa([("q", "MKT")], num_seqs="x"),
+        TypeError,
+        "num_seqs must be a whole number",
+    ),
+    "predict_msa of an int": (
+        lambda p: p.predict_msa(123),
+        TypeError,
+        "msa must be an alignment file",
+    ),
+    "predict_msa_sizes of a string": (
+        lambda p: p.predict_msa_sizes([("q", "MKT")], sizes="16"),
+        TypeError,
+        "sizes must be a list",
+    ),
+    "with_regression of an int": (
+        lambda p: p.with_regression(5),
+        TypeError,
+        "ContactRegression or a file path",
+    ),
 }
 
 
@@ -557,26 +706,45 @@ def test_predictor_wrong_types(predictor, case):
         call(predictor)
 
 
-@pytest.mark.parametrize("options, error, message", [
-    ({"max_length": -5}, ValueError, "max_length must be between 1 and 64, got -5 .the model's context is 64"),
-    ({"max_length": 0}, ValueError, "max_length must be between 1 and 64, got 0"),
-    ({"max_length": 5000}, ValueError, "max_length must be between 1 and 64, got 5000"),
-    ({"max_length": 2.5}, TypeError, "max_length must be a whole number"),
-    ({"max_tokens": -1}, ValueError, "max_tokens must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        (
+            {"max_length": -5},
+            ValueError,
+            "max_length must be between 1 and 64, got -5 .the model's context is 64",
+        ),
+        ({"max_length": 0}, ValueError, "max_length must be between 1 and 64, got 0"),
+        ({"max_length": 5000}, ValueError, "max_length must be between 1 and 64, got 5000"),
+        ({"max_length": 2.5}, TypeError, "max_length must be a whole number"),
+        ({"max_tokens": -1}, ValueError, "max_tokens must be at least 1"),
+    ],
+)
 def test_from_pretrained_options(tiny_esm1b, options, error, message):
     with pytest.raises(error, match=message):
         ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu", **options)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: load_structure(None), "expected a structure file path or PDB ID .str or path-like., got NoneType"),
-    (lambda: load_structure(5), "got int"),
-    (lambda: ec.read_contacts(None), "expected the path of the file"),
-    (lambda: read_msa(None), "expected the path of the alignment file"),
-    (lambda: ContactPredictor.from_pretrained(None), "expected a model name or checkpoint path, got NoneType"),
-    (lambda: ContactPredictor.from_pretrained("m.pt", regression=5), "contact-regression file, got int"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: load_structure(None),
+            "expected a structure file path or PDB ID .str or path-like., got NoneType",
+        ),
+        (lambda: load_structure(5), "got int"),
+        (lambda: ec.read_contacts(None), "expected the path of the file"),
+        (lambda: read_msa(None), "expected the path of the alignment file"),
+        (
+            lambda: ContactPredictor.from_pretrained(None),
+            "expected a model name or checkpoint path, got NoneType",
+        ),
+        (
+            lambda: ContactPredictor.from_pretrained("m.pt", regression=5),
+            "contact-regression file, got int",
+        ),
+    ],
+)
 def test_paths_of_the_wrong_type(call, message):
     with pytest.raises(TypeError, match=message):
         call()

@@ -54,7 +54,8 @@ def windowed(tiny_esm1b):
 
 
 def ranked_by_lexsort(P: np.ndarray, min_sep: int, count: int):
-    """The top ``count`` pairs i < j, j - i >= min_sep of a dense map: probability, then i, then j."""
+    """The top ``count`` pairs i < j, j - i >= min_sep of a dense map: probability, then i, then
+    j."""
     i, j = np.nonzero(np.triu(np.ones(P.shape, dtype=bool), k=min_sep))
     order = np.lexsort((j, i, -P[i, j].astype(np.float64)))[:count]
     return i[order], j[order], P[i[order], j[order]].astype(np.float64)
@@ -77,8 +78,11 @@ def test_estimate_counts_the_full_map():
     one = resources.estimate_memory([5000], context=1022, heads=20)
     two = resources.estimate_memory([5000, 5000], context=1022, heads=20)
     assert two - one >= 4 * 5000**2
-    # The sparse path never counts L x L: doubling L adds only the kept pairs (64 bytes each, twice while merging).
-    sparse = resources.estimate_memory([100_000], context=1022, heads=20, listed=[100_000], sparse=True)
+    # The sparse path never counts L x L: doubling L adds only the kept pairs (64 bytes each, twice
+    # while merging).
+    sparse = resources.estimate_memory(
+        [100_000], context=1022, heads=20, listed=[100_000], sparse=True
+    )
     half = resources.estimate_memory([50_000], context=1022, heads=20, listed=[50_000], sparse=True)
     assert sparse < 4 * 100_000**2 / 40 and sparse - half <= 1.25 * 2 * 64 * 50_000 + 1
 
@@ -88,11 +92,17 @@ def test_available_memory_reads_meminfo():
     line = next((line for line in text.splitlines() if line.startswith("MemAvailable:")), None)
     if line is None:
         pytest.skip("no MemAvailable on this system")
-    # MemAvailable moves while we read; a 10 % window is an independent check of the units (kB -> bytes).
-    assert abs(resources.available_memory() - int(line.split()[1]) * 1024) < 0.1 * int(line.split()[1]) * 1024
+    # MemAvailable moves while we read; a 10 % window is an independent check of the units (kB ->
+    # bytes).
+    assert (
+        abs(resources.available_memory() - int(line.split()[1]) * 1024)
+        < 0.1 * int(line.split()[1]) * 1024
+    )
 
 
-@pytest.mark.parametrize("call", ["predict", "predict_batch", "predict_msa", "predict_top", "constructor"])
+@pytest.mark.parametrize(
+    "call", ["predict", "predict_batch", "predict_msa", "predict_top", "constructor"]
+)
 def test_api_refuses_over_max_memory_with_the_estimate(windowed, tiny_esm1b, call):
     sequence = random_sequence(300)
     estimate = windowed.estimate_memory([300], msa=call == "predict_msa")
@@ -107,7 +117,9 @@ def test_api_refuses_over_max_memory_with_the_estimate(windowed, tiny_esm1b, cal
         elif call == "predict_top":
             windowed.predict_top(sequence, top="L", max_memory=limit)
         else:
-            ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu", max_memory=limit).predict(sequence)
+            ContactPredictor.from_pretrained(
+                str(tiny_esm1b), device="cpu", max_memory=limit
+            ).predict(sequence)
     message = str(caught.value)
     assert isinstance(caught.value, ValueError)
     assert "needs about" in message and "more than the memory limit (100.0 kB)" in message
@@ -127,13 +139,18 @@ def test_api_refuses_a_huge_sequence_before_any_work(windowed, monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: 16 * 10**9)
     forward = []
     monkeypatch.setattr(windowed, "_forward", lambda *a: forward.append(a))
-    with pytest.raises(MemoryLimitError, match=r"100000 residues needs about [0-9.]+ GB of memory, more than the "
-                                                r"memory available now \(16.0 GB\); .*predict_top"):
+    with pytest.raises(
+        MemoryLimitError,
+        match=r"100000 residues needs about [0-9.]+ GB of memory, more than the "
+        r"memory available now \(16.0 GB\); .*predict_top",
+    ):
         windowed.predict("A" * 100_000)
     assert forward == []  # refused before any forward pass
 
 
-def test_pymol_refuses_over_the_limit_with_the_estimate(pymol_cmd, windowed, tiny_esm1b, monkeypatch):
+def test_pymol_refuses_over_the_limit_with_the_estimate(
+    pymol_cmd, windowed, tiny_esm1b, monkeypatch
+):
     from pymol import CmdException
 
     from pymol_plugin import commands
@@ -142,11 +159,12 @@ def test_pymol_refuses_over_the_limit_with_the_estimate(pymol_cmd, windowed, tin
     sequence = random_sequence(300)
     with pytest.raises(CmdException) as caught:
         commands.predict(sequence, model=str(tiny_esm1b), device="cpu")
-    assert caught.value.message == (
-        f"predicting 1 sequence(s) of up to 300 residues needs about "
+    assert (
+        caught.value.message == "predicting 1 sequence(s) of up to 300 residues needs about "
         f"{size_text(windowed.estimate_memory([300]))} of memory, more than the memory available "
         "now (100.0 kB); for sequences this long list the top pairs window by window (predict_top; "
-        "esm-contacts predict --top K --out FILE.rr or .csv)")
+        "esm-contacts predict --top K --out FILE.rr or .csv)"
+    )
 
 
 def test_sparse_top_pairs_equal_the_dense_map_ranked(windowed):
@@ -187,11 +205,23 @@ def test_cli_refuses_over_max_memory_before_the_model_loads(tmp_path, capsys):
     fasta = write_fasta(tmp_path / "long.fa", [("long", random_sequence(3000))])
     out = tmp_path / "long.npy"
     # The model file does not exist: the memory check comes first, so it is never read.
-    code = main(["predict", str(fasta), "--model", str(tmp_path / "absent.pt"), "--out", str(out),
-                 "--max-memory", "0.01"])
+    code = main(
+        [
+            "predict",
+            str(fasta),
+            "--model",
+            str(tmp_path / "absent.pt"),
+            "--out",
+            str(out),
+            "--max-memory",
+            "0.01",
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
-    assert error.startswith("esm-contacts predict: error: predicting 1 sequence(s) of up to 3000 residues needs about")
+    assert error.startswith(
+        "esm-contacts predict: error: predicting 1 sequence(s) of up to 3000 residues needs about"
+    )
     assert "more than the memory limit (10.0 MB)" in error
     assert "--top K (not all) with --out FILE.rr or .csv" in error
     assert not out.exists()
@@ -200,7 +230,9 @@ def test_cli_refuses_over_max_memory_before_the_model_loads(tmp_path, capsys):
 def test_cli_refuses_over_available_memory(tmp_path, capsys, monkeypatch, tiny_esm1b):
     monkeypatch.setattr(resources, "available_memory", lambda: 2 * 10**6)
     fasta = write_fasta(tmp_path / "s.fa", [("s", random_sequence(400))])
-    code = main(["predict", str(fasta), "--model", str(tiny_esm1b), "--out", str(tmp_path / "s.npy")])
+    code = main(
+        ["predict", str(fasta), "--model", str(tiny_esm1b), "--out", str(tmp_path / "s.npy")]
+    )
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert "needs about" in error and "more than the memory available now (2.0 MB)" in error
@@ -208,17 +240,24 @@ def test_cli_refuses_over_available_memory(tmp_path, capsys, monkeypatch, tiny_e
 
 
 @pytest.mark.filterwarnings("ignore:sequence of 320 residues")
-def test_cli_lists_the_top_pairs_of_a_long_sequence_without_the_map(tmp_path, capsys, windowed, tiny_esm1b,
-                                                                   monkeypatch):
+def test_cli_lists_the_top_pairs_of_a_long_sequence_without_the_map(
+    tmp_path, capsys, windowed, tiny_esm1b, monkeypatch
+):
     sequence = random_sequence(320, seed=5)
     fasta = write_fasta(tmp_path / "q.fa", [("q", sequence)])
     out = tmp_path / "q.csv"
     # The dense path is not taken: predict_batch gets no sequence.
     batches = []
     original = ContactPredictor.predict_batch
-    monkeypatch.setattr(ContactPredictor, "predict_batch",
-                        lambda self, seqs, **kw: batches.append(list(seqs)) or original(self, seqs, **kw))
-    assert main(["predict", str(fasta), "--model", str(tiny_esm1b), "--top", "50", "--out", str(out)]) == 0
+    monkeypatch.setattr(
+        ContactPredictor,
+        "predict_batch",
+        lambda self, seqs, **kw: batches.append(list(seqs)) or original(self, seqs, **kw),
+    )
+    assert (
+        main(["predict", str(fasta), "--model", str(tiny_esm1b), "--top", "50", "--out", str(out)])
+        == 0
+    )
     assert batches == [[]]
     monkeypatch.setattr(ContactPredictor, "predict_batch", original)
     rows = np.genfromtxt(out, delimiter=",", skip_header=2, dtype=None, encoding=None)
@@ -238,7 +277,15 @@ BASE = {
     "evaluate": ["evaluate", "p.rr", "--structure", "s.pdb", "--chain", "A"],
     "evaluate-set": ["evaluate-set", "list.tsv"],
     "validate": ["validate", "p.rr", "m.pdb", "--chain", "A"],
-    "train-regression": ["train-regression", "--model", "m.pt", "--structures", "a.pdb:A", "--out", "r.pt"],
+    "train-regression": [
+        "train-regression",
+        "--model",
+        "m.pt",
+        "--structures",
+        "a.pdb:A",
+        "--out",
+        "r.pt",
+    ],
 }
 NUMERIC_OPTIONS = [
     ("predict", "--min-sep", ["0", "-3", "nan", "2.5"]),
@@ -258,9 +305,12 @@ NUMERIC_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("command, option, value",
-                         [(c, o, v) for c, o, values in NUMERIC_OPTIONS for v in values])
-def test_bad_option_values_exit_2_on_one_line(tmp_path, monkeypatch, capsys, command, option, value):
+@pytest.mark.parametrize(
+    "command, option, value", [(c, o, v) for c, o, values in NUMERIC_OPTIONS for v in values]
+)
+def test_bad_option_values_exit_2_on_one_line(
+    tmp_path, monkeypatch, capsys, command, option, value
+):
     monkeypatch.chdir(tmp_path)
     assert main([*BASE[command], f"{option}={value}"]) == 2
     error = capsys.readouterr().err
@@ -270,13 +320,21 @@ def test_bad_option_values_exit_2_on_one_line(tmp_path, monkeypatch, capsys, com
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command, option, value", [
-    ("validate", "--threshold", "0"), ("validate", "--threshold", "1"), ("train-regression", "--validation", "0"),
-    ("train-regression", "--seed", str(2**32 - 1)), ("predict", "--max-memory", "1e-9"),
-])
+@pytest.mark.parametrize(
+    "command, option, value",
+    [
+        ("validate", "--threshold", "0"),
+        ("validate", "--threshold", "1"),
+        ("train-regression", "--validation", "0"),
+        ("train-regression", "--seed", str(2**32 - 1)),
+        ("predict", "--max-memory", "1e-9"),
+    ],
+)
 def test_edge_values_pass_the_check(tmp_path, monkeypatch, capsys, command, option, value):
     monkeypatch.chdir(tmp_path)
-    assert main([*BASE[command], option, value]) == 2  # the files are absent: a later error, not the option's
+    assert (
+        main([*BASE[command], option, value]) == 2
+    )  # the files are absent: a later error, not the option's
     assert f"{option} must be" not in capsys.readouterr().err
 
 
@@ -295,7 +353,9 @@ PYMOL_CASES = [
 
 
 @pytest.mark.parametrize("command, option, kind, value", PYMOL_CASES)
-def test_pymol_refuses_the_same_values_with_the_same_words(pymol_cmd, tmp_path, capsys, command, option, kind, value):
+def test_pymol_refuses_the_same_values_with_the_same_words(
+    pymol_cmd, tmp_path, capsys, command, option, kind, value
+):
     from pymol import CmdException
 
     from pymol_plugin import check, commands
@@ -303,10 +363,13 @@ def test_pymol_refuses_the_same_values_with_the_same_words(pymol_cmd, tmp_path, 
     pymol_cmd.delete("all")
     pymol_cmd.fab("ACDEFGHIKL", "pep")
     before = pymol_cmd.get_names("all")
-    function = {"esm_contacts": lambda **kw: commands.esm_contacts("pep", _self=pymol_cmd, **kw),
-                "esm_contacts_load": lambda **kw: commands.esm_contacts_load(str(tmp_path / "x.rr"), "pep",
-                                                                             _self=pymol_cmd, **kw),
-                "esm_contacts_check": lambda **kw: check.esm_contacts_check("pep", _self=pymol_cmd, **kw)}[command]
+    function = {
+        "esm_contacts": lambda **kw: commands.esm_contacts("pep", _self=pymol_cmd, **kw),
+        "esm_contacts_load": lambda **kw: commands.esm_contacts_load(
+            str(tmp_path / "x.rr"), "pep", _self=pymol_cmd, **kw
+        ),
+        "esm_contacts_check": lambda **kw: check.esm_contacts_check("pep", _self=pymol_cmd, **kw),
+    }[command]
     with pytest.raises(CmdException) as caught:
         function(**{option: value})
     assert caught.value.message == f"{option} must be {resources_kind_text(kind)}, got {value!r}"
@@ -315,7 +378,7 @@ def test_pymol_refuses_the_same_values_with_the_same_words(pymol_cmd, tmp_path, 
     cli_option = "--" + option.replace("_", "-")
     with pytest.raises(ValueError) as cli:
         check_option(kind, cli_option, value)
-    assert str(cli.value) == cli_option + caught.value.message[len(option):]
+    assert str(cli.value) == cli_option + caught.value.message[len(option) :]
 
 
 def resources_kind_text(kind: str) -> str:
@@ -361,7 +424,9 @@ def test_stale_part_files_are_removed_and_live_ones_kept(tmp_path, windowed):
 def test_part_files_are_named_for_the_process():
     path = Path("/some/folder/out.rr")
     assert io.PART_PATTERN.match(io.part_prefix(path) + "abcd1234.part")
-    assert str(os.getpid()) in io.part_prefix(path) and io.part_prefix(path).startswith(".out.rr.esm-contacts-")
+    assert str(os.getpid()) in io.part_prefix(path) and io.part_prefix(path).startswith(
+        ".out.rr.esm-contacts-"
+    )
 
 
 WRITER = """
@@ -378,7 +443,9 @@ with atomic_write(sys.argv[1], "wb") as stream:
 def test_kill_9_mid_write_leaves_a_part_file_that_the_next_write_removes(tmp_path):
     target = tmp_path / "big.npy"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, env=env, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, env=env, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "writing"
         parts = [p for p in tmp_path.iterdir() if io.PART_PATTERN.match(p.name)]
@@ -397,7 +464,9 @@ def test_kill_9_mid_write_leaves_a_part_file_that_the_next_write_removes(tmp_pat
 # -- full disk ----------------------------------------------------------------------
 
 
-def test_full_disk_mid_set_names_the_records_written_and_not(tmp_path, capsys, monkeypatch, tiny_esm1b):
+def test_full_disk_mid_set_names_the_records_written_and_not(
+    tmp_path, capsys, monkeypatch, tiny_esm1b
+):
     records = [("a", "MKTAYIAKQR"), ("b", "GSHMLEDPVA"), ("c", "ACDEFGHIKL")]
     fasta = write_fasta(tmp_path / "set.fa", records)
     calls = []
@@ -410,27 +479,48 @@ def test_full_disk_mid_set_names_the_records_written_and_not(tmp_path, capsys, m
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(io, "write_contacts", full_disk)
-    code = main(["predict", str(fasta), "--model", str(tiny_esm1b), "--out", str(tmp_path / "{name}.npy")])
+    code = main(
+        ["predict", str(fasta), "--model", str(tiny_esm1b), "--out", str(tmp_path / "{name}.npy")]
+    )
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and calls == ["a.npy", "b.npy"]
     assert error[0].startswith("a: 10 residues, the contact map written to") and len(error) == 2
-    assert error[1] == (f"esm-contacts predict: error: {tmp_path / 'b.npy'}: No space left on device; "
-                        f"written: {tmp_path / 'a.npy'}; not written: {tmp_path / 'b.npy'}, {tmp_path / 'c.npy'}")
+    assert (
+        error[1] == f"esm-contacts predict: error: {tmp_path / 'b.npy'}: No space left on device; "
+        f"written: {tmp_path / 'a.npy'}; not written: {tmp_path / 'b.npy'}, {tmp_path / 'c.npy'}"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "set.fa"]
 
 
 DiskUsage = namedtuple("DiskUsage", "total used free")
 
 
-@pytest.mark.parametrize("suffix, length, free", [(".npy", 3000, 30_000_000), (".rr", 2000, 1_000_000),
-                                                  (".csv", 2000, 1_000_000)])
-def test_disk_space_is_checked_before_predicting(tmp_path, capsys, monkeypatch, suffix, length, free):
+@pytest.mark.parametrize(
+    "suffix, length, free",
+    [(".npy", 3000, 30_000_000), (".rr", 2000, 1_000_000), (".csv", 2000, 1_000_000)],
+)
+def test_disk_space_is_checked_before_predicting(
+    tmp_path, capsys, monkeypatch, suffix, length, free
+):
     # Two records of `length` residues: a .npy map is 4 L^2 bytes (36 MB each at 3000); an RR/CSV
-    # with --top all lists ~L^2/2 lines. The model file is absent: the check comes before it is read.
-    fasta = write_fasta(tmp_path / "set.fa", [("a", random_sequence(length)), ("b", random_sequence(length, 1))])
+    # with --top all lists ~L^2/2 lines. The model file is absent: the check comes before it is
+    # read.
+    fasta = write_fasta(
+        tmp_path / "set.fa", [("a", random_sequence(length)), ("b", random_sequence(length, 1))]
+    )
     monkeypatch.setattr(shutil, "disk_usage", lambda path: DiskUsage(10**12, 10**12 - free, free))
-    code = main(["predict", str(fasta), "--model", str(tmp_path / "absent.pt"),
-                 "--out", str(tmp_path / f"{{name}}{suffix}"), "--max-memory", "1000"])
+    code = main(
+        [
+            "predict",
+            str(fasta),
+            "--model",
+            str(tmp_path / "absent.pt"),
+            "--out",
+            str(tmp_path / f"{{name}}{suffix}"),
+            "--max-memory",
+            "1000",
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert f"{tmp_path}: the output files need about" in error
@@ -442,12 +532,26 @@ def test_enough_disk_space_passes(tmp_path, capsys, monkeypatch, tiny_esm1b):
     fasta = write_fasta(tmp_path / "set.fa", [("a", "MKTAYIAKQR"), ("b", "GSHMLEDPVA")])
     # Two 10-residue maps: 2 x (128 + 400) bytes.
     monkeypatch.setattr(shutil, "disk_usage", lambda path: DiskUsage(10**9, 10**9 - 2000, 2000))
-    assert main(["predict", str(fasta), "--model", str(tiny_esm1b), "--out", str(tmp_path / "{name}.npy")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(fasta),
+                "--model",
+                str(tiny_esm1b),
+                "--out",
+                str(tmp_path / "{name}.npy"),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy", "set.fa"]
     assert not math.isnan(float(np.load(tmp_path / "a.npy").sum()))
 
 
-@pytest.mark.parametrize("suffix, top", [(".rr", "L"), (".csv", "all"), (".npy", None), (".mat", None)])
+@pytest.mark.parametrize(
+    "suffix, top", [(".rr", "L"), (".csv", "all"), (".npy", None), (".mat", None)]
+)
 def test_output_bytes_bounds_the_written_file(tmp_path, suffix, top):
     """resources.output_bytes (the disk check of predict) against files really written."""
     import numpy as np

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from esm_contacts.formats import parse_probability
 from esm_contacts.io import (
     atomic_write,
     check_output_path,
     read_contacts,
     write_contacts,
 )
-from esm_contacts.formats import parse_probability
 from esm_contacts.metrics import ranked_pairs
 
 SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
@@ -44,10 +44,17 @@ def test_rr_layout(tmp_path, contact_map):
     path = tmp_path / "pred.rr"
     long_sequence = SEQUENCE * 2
     big = np.kron(np.ones((2, 2)), contact_map).astype(np.float32)
-    write_contacts(path, big, sequence=long_sequence, pairs=(np.array([0, 3]), np.array([59, 9])), target="T1")
+    write_contacts(
+        path, big, sequence=long_sequence, pairs=(np.array([0, 3]), np.array([59, 9])), target="T1"
+    )
     lines = path.read_text().splitlines()
-    assert lines[:5] == ["PFRMAT RR", "TARGET T1", "AUTHOR esm-contacts",
-                         "METHOD ESM attention contacts (esm-contacts)", "MODEL 1"]
+    assert lines[:5] == [
+        "PFRMAT RR",
+        "TARGET T1",
+        "AUTHOR esm-contacts",
+        "METHOD ESM attention contacts (esm-contacts)",
+        "MODEL 1",
+    ]
     assert lines[5] == long_sequence[:50] and lines[6] == long_sequence[50:]
     assert lines[7] == f"1 60 0 8 {big[0, 59]:.6f}"
     assert lines[8] == f"4 10 0 8 {big[3, 9]:.6f}"
@@ -78,13 +85,33 @@ def test_csv_without_every_position_has_no_sequence(tmp_path):
 @pytest.mark.parametrize(
     "name, text, message",
     [
-        ("a.rr", "PFRMAT RR\nMKTAY\n1 x 0 8 0.5\nEND\n", r"a.rr, line 3: residue index 'x' is not an integer"),
-        ("b.rr", "PFRMAT RR\nMKTAY\n1 4 0 8 1.5\nEND\n", r"b.rr, line 3: probability 1.5 outside \[0, 1\]"),
-        ("c.rr", "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n", r"c.rr, line 3: residue index 9 out of range 1..5"),
+        (
+            "a.rr",
+            "PFRMAT RR\nMKTAY\n1 x 0 8 0.5\nEND\n",
+            r"a.rr, line 3: residue index 'x' is not an integer",
+        ),
+        (
+            "b.rr",
+            "PFRMAT RR\nMKTAY\n1 4 0 8 1.5\nEND\n",
+            r"b.rr, line 3: probability 1.5 outside \[0, 1\]",
+        ),
+        (
+            "c.rr",
+            "PFRMAT RR\nMKTAY\n1 9 0 8 0.5\nEND\n",
+            r"c.rr, line 3: residue index 9 out of range 1..5",
+        ),
         ("d.rr", "PFRMAT RR\nMKTAY\n1 2 3 4\n", r"d.rr, line 3: expected 'i j 0 8 p'"),
         ("e.csv", "a,b,c\n1,2,3\n", r"e.csv, line 1: expected the header"),
-        ("f.csv", "i,j,res_i,res_j,probability\n1,5,M,K\n", r"f.csv, line 2: expected 5 fields, got 4"),
-        ("g.csv", "i,j,res_i,res_j,probability\n1,5,M,K,high\n", r"g.csv, line 2: probability 'high' is not a number"),
+        (
+            "f.csv",
+            "i,j,res_i,res_j,probability\n1,5,M,K\n",
+            r"f.csv, line 2: expected 5 fields, got 4",
+        ),
+        (
+            "g.csv",
+            "i,j,res_i,res_j,probability\n1,5,M,K,high\n",
+            r"g.csv, line 2: probability 'high' is not a number",
+        ),
         ("h.rr", "\n\n", r"h.rr: empty contact file"),
         ("i.txt", "1 2 0 8 0.5\n", r"unknown contact file extension '.txt'"),
     ],
@@ -100,7 +127,9 @@ def test_bad_npy(tmp_path):
     with pytest.raises(ValueError, match=r"a.npy: expected a square"):
         read_contacts(tmp_path / "a.npy")
     np.save(tmp_path / "b.npy", np.full((3, 3), 2.0))
-    with pytest.raises(ValueError, match=r"b.npy: contact probabilities must be finite and in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"b.npy: contact probabilities must be finite and in \[0, 1\]"
+    ):
         read_contacts(tmp_path / "b.npy")
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_contacts(tmp_path / "absent.npy")
@@ -141,11 +170,17 @@ def test_csv_keeps_short_sequences_and_x(tmp_path, sequence):
 
 
 def test_csv_sequence_line_must_match_the_pairs(tmp_path):
-    (tmp_path / "m.csv").write_text("# sequence: MKTAYIAK\ni,j,res_i,res_j,probability\n1,8,M,W,0.7\n")
-    with pytest.raises(ValueError, match=r"m.csv: residue 8 is 'W' in the pairs but K in the '# sequence:' line"):
+    (tmp_path / "m.csv").write_text(
+        "# sequence: MKTAYIAK\ni,j,res_i,res_j,probability\n1,8,M,W,0.7\n"
+    )
+    with pytest.raises(
+        ValueError, match=r"m.csv: residue 8 is 'W' in the pairs but K in the '# sequence:' line"
+    ):
         read_contacts(tmp_path / "m.csv")
     (tmp_path / "b.csv").write_text("# sequence: MKT\ni,j,res_i,res_j,probability\n1,8,M,K,0.7\n")
-    with pytest.raises(ValueError, match=r"b.csv: residue 8 of the pairs lies beyond the 3 residues"):
+    with pytest.raises(
+        ValueError, match=r"b.csv: residue 8 of the pairs lies beyond the 3 residues"
+    ):
         read_contacts(tmp_path / "b.csv")
 
 
@@ -169,16 +204,22 @@ def test_check_output_path_messages(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("token, value", [("0", 0.0), ("1", 1.0), ("0.25", 0.25), (" 0.5 ", 0.5), ("1e-3", 0.001)])
+@pytest.mark.parametrize(
+    "token, value", [("0", 0.0), ("1", 1.0), ("0.25", 0.25), (" 0.5 ", 0.5), ("1e-3", 0.001)]
+)
 def test_parse_probability(token, value):
     assert parse_probability(token) == value
 
 
 @pytest.mark.parametrize(
     "token, message",
-    [("abc", "probability 'abc' is not a number"), ("", "probability '' is not a number"),
-     ("1.5", "probability 1.5 outside [0, 1]"), ("-0.1", "probability -0.1 outside [0, 1]"),
-     ("nan", "probability nan outside [0, 1]")],
+    [
+        ("abc", "probability 'abc' is not a number"),
+        ("", "probability '' is not a number"),
+        ("1.5", "probability 1.5 outside [0, 1]"),
+        ("-0.1", "probability -0.1 outside [0, 1]"),
+        ("nan", "probability nan outside [0, 1]"),
+    ],
 )
 def test_parse_probability_messages(token, message):
     with pytest.raises(ValueError) as error:
@@ -201,10 +242,15 @@ def test_read_errors_prefix_the_probability_message_with_file_and_line(tmp_path)
 def test_sparse_file_gives_nan_for_unlisted_pairs(tmp_path, suffix):
     path = tmp_path / f"three{suffix}"
     if suffix == ".rr":
-        path.write_text("PFRMAT RR\nMKTAYIAKQRQISFVKSHF\n1 19 0 8 0.9\n2 15 0 8 0.0\n3 10 0 8 0.4\nEND\n")
+        path.write_text(
+            "PFRMAT RR\nMKTAYIAKQRQISFVKSHF\n1 19 0 8 0.9\n2 15 0 8 0.0\n3 10 0 8 0.4\nEND\n"
+        )
     else:
-        path.write_text("# sequence: MKTAYIAKQRQISFVKSHF\ni,j,res_i,res_j,probability\n1,19,M,F,0.9\n2,15,K,V,0\n"
-                        "3,10,T,R,0.4\n")
+        path.write_text(
+            "# sequence:"
+            " MKTAYIAKQRQISFVKSHF\ni,j,res_i,res_j,probability\n1,19,M,F,0.9\n2,15,K,V,0\n"
+            "3,10,T,R,0.4\n"
+        )
     P, sequence = read_contacts(path)
     assert P.shape == (19, 19) and sequence == "MKTAYIAKQRQISFVKSHF"
     listed = {(0, 18): 0.9, (1, 14): 0.0, (2, 9): 0.4}
@@ -226,17 +272,24 @@ def test_sparse_map_round_trips_through_rr_and_csv(tmp_path):
         again, _ = read_contacts(tmp_path / f"s{suffix}")
         np.testing.assert_array_equal(np.isnan(again), np.isnan(P))
         np.testing.assert_allclose(again[~np.isnan(P)], P[~np.isnan(P)], atol=5e-7)
-        assert sum(line[0].isdigit() for line in (tmp_path / f"s{suffix}").read_text().splitlines()) == 3
+        assert (
+            sum(line[0].isdigit() for line in (tmp_path / f"s{suffix}").read_text().splitlines())
+            == 3
+        )
     # Explicit pairs: unlisted ones are not written.
     write_contacts(tmp_path / "p.rr", P, pairs=([0, 1, 4], [29, 2, 11]))
-    assert [line for line in (tmp_path / "p.rr").read_text().splitlines() if line[0].isdigit()] == \
-        ["1 30 0 8 0.900000", "5 12 0 8 0.250000"]
+    assert [line for line in (tmp_path / "p.rr").read_text().splitlines() if line[0].isdigit()] == [
+        "1 30 0 8 0.900000",
+        "5 12 0 8 0.250000",
+    ]
 
 
 def test_npy_of_a_sparse_map_is_refused_and_npy_nan_is_an_error(tmp_path):
     P = np.full((5, 5), np.nan, dtype=np.float32)
     P[0, 4] = P[4, 0] = 0.5
-    with pytest.raises(ValueError, match=r"s.npy: contact probabilities must be finite and in \[0, 1\] \(23 NaN"):
+    with pytest.raises(
+        ValueError, match=r"s.npy: contact probabilities must be finite and in \[0, 1\] \(23 NaN"
+    ):
         write_contacts(tmp_path / "s.npy", P)
     assert not (tmp_path / "s.npy").exists()
     np.save(tmp_path / "n.npy", P)

@@ -1,4 +1,5 @@
-"""Sequence matching, residue labels, homodimer partners by entity, all models (issue 9 sections 2-4)."""
+"""Sequence matching, residue labels, homodimer partners by entity, all models (issue 9 sections
+2-4)."""
 
 import numpy as np
 import pytest
@@ -49,7 +50,9 @@ def test_identity_threshold_is_90_percent(shared_data):
     np.testing.assert_array_equal(map_sequence(_mutate(TRP_CAGE, 2), s, "A"), np.arange(20))
     with pytest.raises(SequenceMismatchError, match="85% identity"):
         map_sequence(_mutate(TRP_CAGE, 3), s, "A", where="pred.rr")
-    assert same_protein(TRP_CAGE, _mutate(TRP_CAGE, 2)) and not same_protein(TRP_CAGE, _mutate(TRP_CAGE, 3))
+    assert same_protein(TRP_CAGE, _mutate(TRP_CAGE, 2)) and not same_protein(
+        TRP_CAGE, _mutate(TRP_CAGE, 3)
+    )
     assert same_protein(TRP_CAGE, _mutate(TRP_CAGE, 3), min_identity=0.85)
 
 
@@ -60,7 +63,9 @@ def test_coverage_is_half_of_the_shorter(shared_data):
     with pytest.raises(SequenceMismatchError, match="100% identity .* cover 20%") as caught:
         match_sequences(chain[:55], chain[44:])
     assert caught.value.coverage < MIN_COVERAGE
-    assert not same_protein(chain[:55], chain[44:], min_identity=0.0)  # lowering identity keeps coverage
+    assert not same_protein(
+        chain[:55], chain[44:], min_identity=0.0
+    )  # lowering identity keeps coverage
 
 
 def test_error_names_where_identity_and_coverage(shared_data):
@@ -85,7 +90,16 @@ def test_structure_suffixes_are_one_list():
     from esm_contacts import cli
 
     assert not hasattr(cli, "STRUCTURE_SUFFIXES") or cli.STRUCTURE_SUFFIXES is STRUCTURE_SUFFIXES
-    for name in ("x.pdb", "x.pdb1", "X.PDB2.gz", "x.cif.gz", "pdb1abc.ent", "pdb1abc.ent.gz", "x.bcif", "x.mmcif"):
+    for name in (
+        "x.pdb",
+        "x.pdb1",
+        "X.PDB2.gz",
+        "x.cif.gz",
+        "pdb1abc.ent",
+        "pdb1abc.ent.gz",
+        "x.bcif",
+        "x.mmcif",
+    ):
         assert is_structure_file(name), name
     for name in ("x.rr", "x.fasta", "x.npy", "x.pdbq"):
         assert not is_structure_file(name), name
@@ -105,7 +119,7 @@ def _atom_site_residues(path, chain: str, entity: str):
         columns.append(line.strip().split(".", 1)[1])
     col = {name: k for k, name in enumerate(columns)}
     residues = []
-    for line in lines[start + len(columns):]:
+    for line in lines[start + len(columns) :]:
         if not line.startswith(("ATOM", "HETATM")):
             break
         f = line.split()
@@ -124,7 +138,9 @@ def test_residue_labels_carry_insertion_codes(shared_data):
     expected = _atom_site_residues(path, "B", "2")
     assert any(not number[-1].isdigit() for number, _ in expected)  # the file has insertion codes
     assert residue_labels(s, "B") == [f"B:{number}" for number, _ in expected]
-    assert residue_labels(s, "B", with_name=True) == [f"B:{number} {name}" for number, name in expected]
+    assert residue_labels(s, "B", with_name=True) == [
+        f"B:{number} {name}" for number, name in expected
+    ]
 
 
 def test_residue_labels_of_a_sequence(shared_data):
@@ -153,7 +169,9 @@ def test_pdb_partners_by_identical_seqres(shared_data, tmp_path):
     # overlap (11 residues, under half of either), yet SEQRES says they are one protein.
     text = (shared_data / "1hvr.pdb").read_text()
     path = tmp_path / "cut.pdb"
-    path.write_text(_cut_pdb(text, lambda chain, n: (chain == "A" and n <= 55) or (chain == "B" and n >= 45)))
+    path.write_text(
+        _cut_pdb(text, lambda chain, n: (chain == "A" and n <= 55) or (chain == "B" and n >= 45))
+    )
     s = load_structure(path)
     assert not same_protein(chain_sequence(s, "A"), chain_sequence(s, "B"))
     assert homodimer_partners(s, "A") == ["B"] and homodimer_partners(s, "B") == ["A"]
@@ -171,14 +189,20 @@ def test_pdb_partners_by_identical_seqres(shared_data, tmp_path):
 
 
 def test_pdb_without_seqres_aligns_observed(shared_data, tmp_path):
-    text = "\n".join(line for line in (shared_data / "1hvr.pdb").read_text().splitlines() if not line.startswith("SEQRES"))
+    text = "\n".join(
+        line
+        for line in (shared_data / "1hvr.pdb").read_text().splitlines()
+        if not line.startswith("SEQRES")
+    )
     path = tmp_path / "noseqres.pdb"
     path.write_text(text + "\n")
     s = load_structure(path)
     assert s.entity_groups == {}
     assert homodimer_partners(s, "A") == ["B"]
     cut = tmp_path / "cut.pdb"
-    cut.write_text(_cut_pdb(text, lambda chain, n: (chain == "A" and n <= 55) or (chain == "B" and n >= 45)))
+    cut.write_text(
+        _cut_pdb(text, lambda chain, n: (chain == "A" and n <= 55) or (chain == "B" and n >= 45))
+    )
     assert homodimer_partners(load_structure(cut), "A") == []  # no entity: alignment decides
 
 
@@ -203,7 +227,9 @@ def test_mmcif_partners_by_entity_id(shared_data, tmp_path):
     # that barely overlap. All other chains of the entity are partners; B and D are not.
     text = (shared_data / "1igy.cif").read_text()
     path = tmp_path / "cut.cif"
-    path.write_text(_cut_cif(text, lambda c, n: (c != "A" or n <= 110) or False if c != "C" else n >= 100))
+    path.write_text(
+        _cut_cif(text, lambda c, n: (c != "A" or n <= 110) or False if c != "C" else n >= 100)
+    )
     s = load_structure(path)
     assert len(chain_sequence(s, "A")) < 120 and len(chain_sequence(s, "C")) < 120
     assert not same_protein(chain_sequence(s, "A"), chain_sequence(s, "C"))
@@ -249,10 +275,17 @@ def test_every_model_of_an_nmr_entry(shared_data):
     assert [m.model_number for m in models] == list(range(1, 39))
     # Model 3's CA coordinates, read from the file's text independently.
     text = path.read_text().split("\nMODEL ")[3]
-    ca = np.array([[float(line[30:38]), float(line[38:46]), float(line[46:54])]
-                   for line in text.splitlines() if line.startswith("ATOM") and line[12:16] == " CA "])
+    ca = np.array(
+        [
+            [float(line[30:38]), float(line[38:46]), float(line[46:54])]
+            for line in text.splitlines()
+            if line.startswith("ATOM") and line[12:16] == " CA "
+        ]
+    )
     np.testing.assert_allclose(models[2].coord[models[2].atom_name == "CA"], ca, atol=1e-3)
-    np.testing.assert_array_equal(load_structure(path).coord, models[0].coord)  # the default stays model 1
+    np.testing.assert_array_equal(
+        load_structure(path).coord, models[0].coord
+    )  # the default stays model 1
     assert [m.model_number for m in load_models(path, model_numbers=[5])] == [5]
     with pytest.raises(ValueError, match="no model 39; the file has 38 models"):
         load_models(path, model_numbers=[39])
@@ -263,7 +296,10 @@ def _seqres(names, chains) -> list:
     lines = []
     for chain in chains:
         for k in range(0, len(names), 13):
-            lines.append(f"SEQRES {k // 13 + 1:3d} {chain} {len(names):4d}  " + " ".join(f"{n:>3}" for n in names[k:k + 13]))
+            lines.append(
+                f"SEQRES {k // 13 + 1:3d} {chain} {len(names):4d}  "
+                + " ".join(f"{n:>3}" for n in names[k : k + 13])
+            )
     return lines
 
 
@@ -279,8 +315,12 @@ def test_several_chains_of_one_entity_with_fragments_are_all_partners(shared_dat
     numbers = sorted(names)
     assert numbers == list(range(numbers[0], numbers[-1] + 1))  # no gap: SEQRES from the union
     keep = {"A": (1, 52), "B": (45, 97), "C": (90, 140), "D": (120, 150)}
-    atoms = [line for line in text if not line.startswith(("ATOM", "HETATM"))
-             or (line[21] in keep and keep[line[21]][0] <= int(line[22:26]) <= keep[line[21]][1])]
+    atoms = [
+        line
+        for line in text
+        if not line.startswith(("ATOM", "HETATM"))
+        or (line[21] in keep and keep[line[21]][0] <= int(line[22:26]) <= keep[line[21]][1])
+    ]
     path = tmp_path / "fragments.pdb"
     path.write_text("\n".join(_seqres([names[n] for n in numbers], "ABCD") + atoms) + "\n")
     s = load_structure(path)

@@ -24,7 +24,6 @@ from esm_contacts.metrics import (
     top_pairs,
 )
 
-
 # --- independent slow references (loops straight from DESIGN.md) -------------------
 
 
@@ -47,8 +46,14 @@ def reference_table(P, T):
     L = len(P)
     table = {}
     for name, (low, high) in RANGES.items():
-        row = {top: reference_precision(P, T, low, high, L // k) for top, k in (("L", 1), ("L/2", 2), ("L/5", 5))}
-        steps = [reference_precision(P, T, low, high, math.floor(m * L / 10 + 1e-9)) for m in range(1, 11)]
+        row = {
+            top: reference_precision(P, T, low, high, L // k)
+            for top, k in (("L", 1), ("L/2", 2), ("L/5", 5))
+        }
+        steps = [
+            reference_precision(P, T, low, high, math.floor(m * L / 10 + 1e-9))
+            for m in range(1, 11)
+        ]
         steps = [s for s in steps if not math.isnan(s)]
         row["auc"] = sum(steps) / len(steps) if steps else float("nan")
         table[name] = row
@@ -83,8 +88,19 @@ def random_case(seed, L, unknown=0.1, coarse=False):
 
 @pytest.mark.parametrize(
     "separation, name",
-    [(0, "-"), (2, "-"), (3, "local"), (5, "local"), (6, "short"), (11, "short"), (12, "medium"),
-     (23, "medium"), (24, "long"), (500, "long"), (-30, "long")],
+    [
+        (0, "-"),
+        (2, "-"),
+        (3, "local"),
+        (5, "local"),
+        (6, "short"),
+        (11, "short"),
+        (12, "medium"),
+        (23, "medium"),
+        (24, "long"),
+        (500, "long"),
+        (-30, "long"),
+    ],
 )
 def test_range_of(separation, name):
     assert range_of(separation) == name
@@ -106,14 +122,28 @@ def test_range_mask_agrees_with_range_of():
 
 @pytest.mark.parametrize(
     "top, expected",
-    [("L", 99), ("L/2", 49), ("L/5", 19), ("l/10", 9), (" L / 3 ", 33), (7, 7), ("12", 12), ("all", None), (None, None),
-     ("2L", 198), (" 3 l ", 297), ("2L/5", 39)],
+    [
+        ("L", 99),
+        ("L/2", 49),
+        ("L/5", 19),
+        ("l/10", 9),
+        (" L / 3 ", 33),
+        (7, 7),
+        ("12", 12),
+        ("all", None),
+        (None, None),
+        ("2L", 198),
+        (" 3 l ", 297),
+        ("2L/5", 39),
+    ],
 )
 def test_parse_top(top, expected):
     assert parse_top(top, 99) == expected
 
 
-@pytest.mark.parametrize("top", ["L/0", "0", 0, -3, "-3", "L/2.5", "half", "0L", "2.5L", "L2", "", True])
+@pytest.mark.parametrize(
+    "top", ["L/0", "0", 0, -3, "-3", "L/2.5", "half", "0L", "2.5L", "L2", "", True]
+)
 def test_parse_top_rejects(top):
     with pytest.raises(ValueError, match="top"):
         parse_top(top, 99)
@@ -139,7 +169,8 @@ def test_top_pairs_order_ties_filters():
 
 
 def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
-    """Loop over every pair, filter (NaN: unlisted, never a candidate), sort by (-p, i, j) in plain Python, then cut."""
+    """Loop over every pair, filter (NaN: unlisted, never a candidate), sort by (-p, i, j) in
+    plain Python, then cut."""
     L = len(P)
     candidates = []
     for i in range(L):
@@ -155,7 +186,10 @@ def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
     candidates.sort()
     count = parse_top(top, L)
     chosen = candidates[:count]
-    return (np.array([c[1] for c in chosen], dtype=np.int64), np.array([c[2] for c in chosen], dtype=np.int64))
+    return (
+        np.array([c[1] for c in chosen], dtype=np.int64),
+        np.array([c[2] for c in chosen], dtype=np.int64),
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -170,13 +204,19 @@ def reference_top_pairs(P, top, min_sep, threshold=None, max_sep=None, T=None):
     with_truth=st.booleans(),
     with_nan=st.booleans(),
 )
-def test_top_pairs_matches_ranking_everything(L, seed, levels, top, min_sep, threshold, max_sep, with_truth, with_nan):
+def test_top_pairs_matches_ranking_everything(
+    L, seed, levels, top, min_sep, threshold, max_sep, with_truth, with_nan
+):
     """The partial sort gives exactly the full ranking's top pairs, ties (few levels) included."""
     rng = np.random.default_rng(seed)
     P = (rng.integers(0, levels, (L, L)) / levels).astype(np.float32)
     if with_nan and L > 1:
         P[rng.random((L, L)) < 0.1] = np.nan
-    T = np.where(rng.random((L, L)) < 0.2, -1, rng.integers(0, 2, (L, L))).astype(np.int8) if with_truth else None
+    T = (
+        np.where(rng.random((L, L)) < 0.2, -1, rng.integers(0, 2, (L, L))).astype(np.int8)
+        if with_truth
+        else None
+    )
     i, j, p = top_pairs(P, top=top, min_sep=min_sep, threshold=threshold, max_sep=max_sep, T=T)
     ri, rj = reference_top_pairs(P, top, min_sep, threshold, max_sep, T)
     np.testing.assert_array_equal(i, ri)
@@ -190,7 +230,10 @@ def test_top_pairs_and_false_positive_distances_memory():
     import tracemalloc
 
     P, T = random_case(5, 1500)
-    for function, bound in ((lambda: top_pairs(P, "L", T=T), 2), (lambda: false_positive_distances(P, T), 6)):
+    for function, bound in (
+        (lambda: top_pairs(P, "L", T=T), 2),
+        (lambda: false_positive_distances(P, T), 6),
+    ):
         tracemalloc.start()
         try:
             function()
@@ -296,7 +339,9 @@ def test_shape_and_value_errors():
 # --- precision: random cases against the slow reference -----------------------------------
 
 
-@pytest.mark.parametrize("seed, L, coarse", [(0, 37, False), (1, 64, True), (2, 101, False), (3, 23, True)])
+@pytest.mark.parametrize(
+    "seed, L, coarse", [(0, 37, False), (1, 64, True), (2, 101, False), (3, 23, True)]
+)
 def test_evaluate_matches_reference(seed, L, coarse):
     P, T = random_case(seed, L, coarse=coarse)
     assert_tables_equal(evaluate(P, T), reference_table(P, T))
@@ -332,15 +377,21 @@ def test_evaluate_set_means_and_variants():
     assert [r["name"] for r in per_protein] == ["p0", "p1", "p2"] and per_protein[1]["length"] == 45
     for name in RANGES:
         # The 3-residue protein has NaN at L/5 and is left out of that mean only.
-        assert mean[name]["L/5"] == pytest.approx(np.mean([evaluate(*c)[name]["L/5"] for c in cases[:2]]))
+        assert mean[name]["L/5"] == pytest.approx(
+            np.mean([evaluate(*c)[name]["L/5"] for c in cases[:2]])
+        )
         assert mean[name]["L"] == pytest.approx(np.mean([evaluate(*c)[name]["L"] for c in cases]))
-    dict_rows = [{"name": n, "variant": v, "P": P, "T": T} for n, (P, T) in (("a", cases[0]), ("b", cases[1]))
-                 for v in ("esm", "noise")]
+    dict_rows = [
+        {"name": n, "variant": v, "P": P, "T": T}
+        for n, (P, T) in (("a", cases[0]), ("b", cases[1]))
+        for v in ("esm", "noise")
+    ]
     dict_rows[1]["P"] = np.zeros_like(cases[0][0])
     per_protein, variants = evaluate_set(dict_rows)
     assert list(variants) == ["esm", "noise"]
     assert variants["esm"]["long"]["L"] == pytest.approx(
-        np.mean([evaluate(*cases[0])["long"]["L"], evaluate(*cases[1])["long"]["L"]]))
+        np.mean([evaluate(*cases[0])["long"]["L"], evaluate(*cases[1])["long"]["L"]])
+    )
     text = format_table(variants)
     lines = text.splitlines()
     assert lines[2].startswith("esm") and lines[3].startswith("noise") and len(lines) == 4
@@ -358,8 +409,12 @@ def test_format_table_layout():
     assert [w for w in header.replace("|", " ").split()] == ["local", "short", "medium", "long"]
     assert columns.replace("|", " ").split() == ["L", "L/2", "L/5"] * 4
     values = [float(v) for v in row.replace("|", " ").split()[1:]]
-    assert values == pytest.approx([round(100 * table[r][c], 1) for r in table for c in ("L", "L/2", "L/5")], abs=0.051)
-    fractions = format_table(table, percent=False, columns=("L", "auc"), label="mine").splitlines()[2]
+    assert values == pytest.approx(
+        [round(100 * table[r][c], 1) for r in table for c in ("L", "L/2", "L/5")], abs=0.051
+    )
+    fractions = format_table(table, percent=False, columns=("L", "auc"), label="mine").splitlines()[
+        2
+    ]
     assert fractions.split()[0] == "mine" and f"{table['long']['auc']:.3f}" in fractions
     short = format_table(evaluate(*random_case(14, 4)))
     assert short.splitlines()[2].split()[3] == "-"  # local L/5 of a 4-residue chain
@@ -385,7 +440,9 @@ def test_calibration_against_loop():
         if b in sums:
             assert result["observed"][b] == pytest.approx(np.mean([t for _, t in sums[b]]))
             assert result["mean_predicted"][b] == pytest.approx(np.mean([p for p, _ in sums[b]]))
-            errors.append((np.mean([t for _, t in sums[b]]) - np.mean([p for p, _ in sums[b]])) ** 2)
+            errors.append(
+                (np.mean([t for _, t in sums[b]]) - np.mean([p for p, _ in sums[b]])) ** 2
+            )
         else:
             assert result["counts"][b] == 0 and np.isnan(result["observed"][b])
     assert result["mse"] == pytest.approx(np.mean(errors))
@@ -431,7 +488,13 @@ def test_classify_pairs_and_homodimer_explained():
     T = np.zeros((L, L), dtype=np.int8)
     X = np.zeros((L, L), dtype=np.int8)
     P = np.zeros((L, L))
-    entries = {(0, 20): (0.9, 1, 0), (1, 25): (0.8, 0, 1), (2, 26): (0.7, 0, 0), (3, 27): (0.6, -1, 1), (4, 28): (0.5, 0, 1)}
+    entries = {
+        (0, 20): (0.9, 1, 0),
+        (1, 25): (0.8, 0, 1),
+        (2, 26): (0.7, 0, 0),
+        (3, 27): (0.6, -1, 1),
+        (4, 28): (0.5, 0, 1),
+    }
     for (i, j), (p, t, x) in entries.items():
         P[i, j] = P[j, i] = p
         T[i, j] = T[j, i] = t
@@ -443,7 +506,11 @@ def test_classify_pairs_and_homodimer_explained():
     result = homodimer_explained(P, T, X, top=4, min_sep=6)
     # Unknown (3, 27) is skipped before the cut: the top 4 known are rows 0, 1, 2, 4.
     assert result["pairs"] == [(1, 25), (4, 28)]
-    assert result["count"] == 2 and result["false_positives"] == 3 and result["fraction"] == pytest.approx(2 / 3)
+    assert (
+        result["count"] == 2
+        and result["false_positives"] == 3
+        and result["fraction"] == pytest.approx(2 / 3)
+    )
     with pytest.raises(ValueError, match="inter-chain"):
         classify_pairs(i, j, T, X[:5, :5])
 
@@ -515,18 +582,32 @@ def test_precision_keeps_floor_denominators_for_sparse_maps():
     L = len(P)
     for top, k in (("L", 1), ("L/2", 2), ("L/5", 5)):
         hits, count = precision_at(P, T, top=top, min_sep=6)
-        chosen = [pair for pair in sorted(listed, key=lambda q: -listed[q]) if pair[1] - pair[0] >= 6 and T[pair] >= 0]
+        chosen = [
+            pair
+            for pair in sorted(listed, key=lambda q: -listed[q])
+            if pair[1] - pair[0] >= 6 and T[pair] >= 0
+        ]
         assert count == L // k
         assert hits == sum(1 for pair in chosen[: L // k] if T[pair] == 1)
     hits, count = precision_at(P, T, top="all", min_sep=6)
-    assert count == 4  # all listed known pairs with separation >= 6: (2, 35), (5, 12), (1, 9), (10, 39)
+    assert (
+        count == 4
+    )  # all listed known pairs with separation >= 6: (2, 35), (5, 12), (1, 9), (10, 39)
     table = evaluate(P, T)
     for name, (low, high) in {"short": (6, 12), "medium": (12, 24), "long": (24, None)}.items():
-        chosen = [pair for pair in sorted(listed, key=lambda q: -listed[q])
-                  if pair[1] - pair[0] >= low and (high is None or pair[1] - pair[0] < high) and T[pair] >= 0]
+        chosen = [
+            pair
+            for pair in sorted(listed, key=lambda q: -listed[q])
+            if pair[1] - pair[0] >= low
+            and (high is None or pair[1] - pair[0] < high)
+            and T[pair] >= 0
+        ]
         true = sum(1 for pair in chosen if T[pair] == 1)
         assert table[name]["L"] == pytest.approx(true / L)
-        steps = [sum(1 for pair in chosen[: m * L // 10] if T[pair] == 1) / (m * L // 10) for m in range(1, 11)]
+        steps = [
+            sum(1 for pair in chosen[: m * L // 10] if T[pair] == 1) / (m * L // 10)
+            for m in range(1, 11)
+        ]
         assert table[name]["auc"] == pytest.approx(np.mean(steps))
 
 
@@ -534,7 +615,12 @@ def test_infinite_values_are_refused_nan_is_not():
     P, T, _ = sparse_case()
     precision_at(P, T)  # NaN: unlisted, accepted
     P[3, 20] = np.inf
-    for call in (lambda: precision_at(P, T), lambda: evaluate(P, T), lambda: top_pairs(P), lambda: calibration(P, T)):
+    for call in (
+        lambda: precision_at(P, T),
+        lambda: evaluate(P, T),
+        lambda: top_pairs(P),
+        lambda: calibration(P, T),
+    ):
         with pytest.raises(ValueError, match="infinite"):
             call()
 
@@ -544,7 +630,11 @@ def test_calibration_and_false_positive_analyses_use_listed_pairs_only():
     result = calibration(P, T, bins=10, min_sep=6)
     known = [pair for pair in listed if pair[1] - pair[0] >= 6 and T[pair] >= 0]
     assert int(result["counts"].sum()) == len(known) == 4
-    false = [pair for pair in sorted(listed, key=lambda q: -listed[q]) if pair[1] - pair[0] >= 6 and T[pair] == 0]
+    false = [
+        pair
+        for pair in sorted(listed, key=lambda q: -listed[q])
+        if pair[1] - pair[0] >= 6 and T[pair] == 0
+    ]
     assert len(false_positive_distances(P, T, top="L", min_sep=6)) == len(false)
     X = np.zeros_like(T)
     for pair in false:

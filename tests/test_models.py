@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from esm_contacts.catalog import KNOWN_MODELS
-from esm_contacts.checkpoints import hub_paths, is_cached, safe_load, UnsafeCheckpointError, WeightsNotFoundError
+from esm_contacts.checkpoints import (
+    UnsafeCheckpointError,
+    WeightsNotFoundError,
+    hub_paths,
+    is_cached,
+    safe_load,
+)
 from esm_contacts.models import resolve_device
 from esm_contacts.predictor import ContactPredictor
 
@@ -41,7 +47,10 @@ def test_unknown_name_lists_known_models():
 def test_known_models_have_contact_heads():
     assert "esm1b_t33_650M_UR50S" in KNOWN_MODELS
     assert "esm1_t34_670M_UR50S" in KNOWN_MODELS
-    assert {name for name in KNOWN_MODELS if name.startswith("esm2")} >= {"esm2_t6_8M_UR50D", "esm2_t33_650M_UR50D"}
+    assert {name for name in KNOWN_MODELS if name.startswith("esm2")} >= {
+        "esm2_t6_8M_UR50D",
+        "esm2_t33_650M_UR50D",
+    }
     assert "esm_msa1b_t12_100M_UR50S" in KNOWN_MODELS  # takes alignments (issue 15)
     assert not any(name.startswith(("esm1v", "esm_if")) for name in KNOWN_MODELS)
 
@@ -62,7 +71,10 @@ def test_name_loads_from_the_hub_cache(torch_home, tiny_esm2):
 
 def test_esm2_checkpoint_with_any_file_name(tmp_path, tiny_esm2):
     shutil.copy(tiny_esm2, tmp_path / "my_model.pt")
-    shutil.copy(tiny_esm2.with_name("esm2_tiny-contact-regression.pt"), tmp_path / "my_model-contact-regression.pt")
+    shutil.copy(
+        tiny_esm2.with_name("esm2_tiny-contact-regression.pt"),
+        tmp_path / "my_model-contact-regression.pt",
+    )
     predictor = ContactPredictor.from_pretrained(str(tmp_path / "my_model.pt"), device="cpu")
     reference = ContactPredictor.from_pretrained(str(tiny_esm2), device="cpu")
     np.testing.assert_array_equal(predictor.predict("GSHMLEDPK"), reference.predict("GSHMLEDPK"))
@@ -70,7 +82,10 @@ def test_esm2_checkpoint_with_any_file_name(tmp_path, tiny_esm2):
 
 def test_local_checkpoint_without_regression_is_refused(tmp_path, tiny_esm1b):
     shutil.copy(tiny_esm1b, tmp_path / "lonely.pt")
-    with pytest.raises(WeightsNotFoundError, match=r"lonely-contact-regression.pt: contact-regression weights not found"):
+    with pytest.raises(
+        WeightsNotFoundError,
+        match=r"lonely-contact-regression.pt: contact-regression weights not found",
+    ):
         ContactPredictor.from_pretrained(str(tmp_path / "lonely.pt"), device="cpu")
 
 
@@ -78,9 +93,18 @@ def test_regression_override(tmp_path, tiny_esm1b):
     weight = torch.zeros(1, 12)
     weight[0, 5] = 2.0
     override = tmp_path / "custom-contact-regression.pt"
-    torch.save({"model": {"contact_head.regression.weight": weight,
-                          "contact_head.regression.bias": torch.tensor([-1.0])}}, override)
-    predictor = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu", regression=str(override))
+    torch.save(
+        {
+            "model": {
+                "contact_head.regression.weight": weight,
+                "contact_head.regression.bias": torch.tensor([-1.0]),
+            }
+        },
+        override,
+    )
+    predictor = ContactPredictor.from_pretrained(
+        str(tiny_esm1b), device="cpu", regression=str(override)
+    )
     assert predictor.active_heads == 1 and predictor.bias == -1.0
     assert torch.equal(predictor.weight.flatten(), weight.flatten())
 
@@ -107,7 +131,9 @@ def test_pickle_that_would_run_code_is_refused(tmp_path, monkeypatch, torch_vers
     marker = tmp_path / "code-ran"
     evil = tmp_path / "evil.pt"
     torch.save({"model": {}, "args": _RunsCode(marker)}, evil)
-    with pytest.raises(UnsafeCheckpointError, match=r"refused to load.*system.*only argparse.Namespace"):
+    with pytest.raises(
+        UnsafeCheckpointError, match=r"refused to load.*system.*only argparse.Namespace"
+    ):
         safe_load(evil)
     assert not marker.exists()
 
@@ -115,7 +141,10 @@ def test_pickle_that_would_run_code_is_refused(tmp_path, monkeypatch, torch_vers
 def test_evil_checkpoint_through_the_predictor(tmp_path, tiny_esm1b):
     marker = tmp_path / "code-ran"
     torch.save({"model": {}, "args": _RunsCode(marker)}, tmp_path / "evil.pt")
-    shutil.copy(tiny_esm1b.with_name("tiny_esm1b-contact-regression.pt"), tmp_path / "evil-contact-regression.pt")
+    shutil.copy(
+        tiny_esm1b.with_name("tiny_esm1b-contact-regression.pt"),
+        tmp_path / "evil-contact-regression.pt",
+    )
     with pytest.raises(UnsafeCheckpointError):
         ContactPredictor.from_pretrained(str(tmp_path / "evil.pt"), device="cpu")
     assert not marker.exists()
@@ -151,7 +180,9 @@ def torch_before_2_5(monkeypatch):
     monkeypatch.delattr(torch.serialization, "safe_globals")
 
 
-def test_old_torch_loads_both_layouts_through_the_allow_list(torch_before_2_5, tiny_esm1b, tiny_esm2):
+def test_old_torch_loads_both_layouts_through_the_allow_list(
+    torch_before_2_5, tiny_esm1b, tiny_esm2
+):
     assert not hasattr(torch.serialization, "safe_globals")
     old = safe_load(tiny_esm1b)
     assert old["args"].arch == "roberta_large"
@@ -163,7 +194,11 @@ def test_old_torch_loads_both_layouts_through_the_allow_list(torch_before_2_5, t
 def test_device_precedence(monkeypatch):
     """auto: CUDA, else MPS, else CPU; each checked with the others switched off."""
     mps = torch.backends.mps
-    for cuda, apple, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+    for cuda, apple, expected in (
+        (True, True, "cuda"),
+        (False, True, "mps"),
+        (False, False, "cpu"),
+    ):
         monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
         monkeypatch.setattr(mps, "is_available", lambda apple=apple: apple)
         assert resolve_device("auto").type == expected
@@ -192,15 +227,21 @@ def test_unreachable_download_names_both_paths(monkeypatch, tmp_path):
     with pytest.raises(WeightsNotFoundError) as raised:
         models.fetch_weights("esm1b_t33_650M_UR50S")
     message = str(raised.value)
-    assert str(model_path) in message and str(regression_path) in message and "download failed" in message
+    assert (
+        str(model_path) in message
+        and str(regression_path) in message
+        and "download failed" in message
+    )
     leftovers = [p for p in (tmp_path / "torch").rglob("*") if p.is_file()]
     assert leftovers == []
 
 
 def test_unknown_model_is_a_value_error_with_a_plain_message():
-    from esm_contacts.checkpoints import fetch_weights, UnknownModelError
+    from esm_contacts.checkpoints import UnknownModelError, fetch_weights
 
     with pytest.raises(UnknownModelError) as raised:
         fetch_weights("esm9_t99")
     assert isinstance(raised.value, ValueError) and isinstance(raised.value, KeyError)
-    assert str(raised.value).startswith("unknown model 'esm9_t99'; known models: esm1b_t33_650M_UR50S")
+    assert str(raised.value).startswith(
+        "unknown model 'esm9_t99'; known models: esm1b_t33_650M_UR50S"
+    )

@@ -1,4 +1,5 @@
-"""MSA reading, sequence selection and ensembling (esm_contacts.msa, ContactPredictor.predict_msa)."""
+"""MSA reading, sequence selection and ensembling (esm_contacts.msa,
+ContactPredictor.predict_msa)."""
 
 import itertools
 
@@ -6,7 +7,14 @@ import numpy as np
 import pytest
 
 from esm_contacts.cli import main
-from esm_contacts.msa import check_msa, ensemble_maps, fasta_records, read_msa, select_sequences, ungap
+from esm_contacts.msa import (
+    check_msa,
+    ensemble_maps,
+    fasta_records,
+    read_msa,
+    select_sequences,
+    ungap,
+)
 from esm_contacts.predictor import ContactPredictor
 
 # Gaps at the start, inside, at the end, and a row with a single residue.
@@ -64,8 +72,11 @@ def test_pairs_are_averaged_over_rows_with_both_residues(chunk_size):
     assert max(calls) <= chunk_size and sum(calls) == len(ROWS)
     length = len(ROWS[0])
     for x, y in itertools.product(range(length), repeat=2):
-        values = [r * 10000 + residue_index(row, x) * 100 + residue_index(row, y) + 1
-                  for r, row in enumerate(ROWS) if row[x] != "-" and row[y] != "-"]
+        values = [
+            r * 10000 + residue_index(row, x) * 100 + residue_index(row, y) + 1
+            for r, row in enumerate(ROWS)
+            if row[x] != "-" and row[y] != "-"
+        ]
         assert P[x, y] == pytest.approx(np.mean(values), rel=1e-6), (x, y)
     # Column 0 pairs only the query (rows 0 and 2 have M there; row 2 lacks column 3).
     assert P[0, 3] == pytest.approx(0 * 10000 + 0 * 100 + 3 + 1)
@@ -74,7 +85,9 @@ def test_pairs_are_averaged_over_rows_with_both_residues(chunk_size):
 def test_all_gap_rows_are_skipped():
     rows = ["MKTA", "----", "MK-A"]
     seen = []
-    P = ensemble_maps(rows, lambda seqs: seen.extend(seqs) or [np.ones((len(s), len(s))) for s in seqs])
+    P = ensemble_maps(
+        rows, lambda seqs: seen.extend(seqs) or [np.ones((len(s), len(s))) for s in seqs]
+    )
     assert seen == ["MKTA", "MKA"]
     assert np.all(P == 1.0)
 
@@ -84,7 +97,10 @@ def test_checkpoints_equal_separate_ensembles(chunk_size):
     rows = ROWS + ["MKTAYIAKQ-", "-KTAYIAKQR"]
     calls = []
     # A local copy of the row numbers with the two extra rows (the module's table stays as it is).
-    sequence_row = {**SEQUENCE_ROW, **{row.replace("-", ""): index for index, row in enumerate(rows) if index >= len(ROWS)}}
+    sequence_row = {
+        **SEQUENCE_ROW,
+        **{row.replace("-", ""): index for index, row in enumerate(rows) if index >= len(ROWS)},
+    }
 
     def encoding(sequences):
         return encoding_maps(sequences, sequence_row)
@@ -121,9 +137,18 @@ def write(tmp_path, name, text):
 
 
 def test_a3m_insertions_removed(tmp_path):
-    path = write(tmp_path, "x.a3m", ">query desc\nMKTAYIAK\n>hit1\nMK-AYyyIAK\n>hit2\n-KTaAY..IA-\n>\nMKTAYIAX\n")
+    path = write(
+        tmp_path,
+        "x.a3m",
+        ">query desc\nMKTAYIAK\n>hit1\nMK-AYyyIAK\n>hit2\n-KTaAY..IA-\n>\nMKTAYIAX\n",
+    )
     msa = read_msa(path)
-    assert msa == [("query", "MKTAYIAK"), ("hit1", "MK-AYIAK"), ("hit2", "-KTAYIA-"), ("record4", "MKTAYIAX")]
+    assert msa == [
+        ("query", "MKTAYIAK"),
+        ("hit1", "MK-AYIAK"),
+        ("hit2", "-KTAYIA-"),
+        ("record4", "MKTAYIAX"),
+    ]
 
 
 def test_aligned_fasta_query_gap_columns_dropped(tmp_path):
@@ -134,8 +159,10 @@ def test_aligned_fasta_query_gap_columns_dropped(tmp_path):
 
 
 def test_stockholm_blocks_joined(tmp_path):
-    text = ("# STOCKHOLM 1.0\n#=GF ID test\nq    MKT-A\nh1   MK.SA\n#=GC RF xxx.x\n\n"
-            "q    YIAK\nh1   YI-K\n//\n")
+    text = (
+        "# STOCKHOLM 1.0\n#=GF ID test\nq    MKT-A\nh1   MK.SA\n#=GC RF xxx.x\n\n"
+        "q    YIAK\nh1   YI-K\n//\n"
+    )
     path = write(tmp_path, "x.sto", text)
     assert read_msa(path) == [("q", "MKTAYIAK"), ("h1", "MK-AYI-K")]
 
@@ -163,7 +190,11 @@ def test_bad_alignments(tmp_path, text, message):
 
 def test_fasta_records_as_written():
     text = "; comment\n>first protein\nMKTA YI\nakqr\n>\nGSH\n# note\n>third\n"
-    assert fasta_records(text, "in.fa") == [("first", "MKTAYIakqr"), ("record2", "GSH"), ("third", "")]
+    assert fasta_records(text, "in.fa") == [
+        ("first", "MKTAYIakqr"),
+        ("record2", "GSH"),
+        ("third", ""),
+    ]
     with pytest.raises(ValueError, match="in.fa, line 1: sequence before the first '>' header"):
         fasta_records("MKT\n>q\nMKT\n", "in.fa")
     with pytest.raises(ValueError, match="in.fa: no FASTA records"):
@@ -184,7 +215,9 @@ def test_list_and_file_alignments_drop_query_gap_columns(tiny_esm1b, tmp_path):
     single = predictor.predict_msa(msa, num_seqs=1)
     assert single.shape == (14, 14)
     assert np.array_equal(single, predictor.predict("ACDEFGHIKLMNPQ"))
-    np.testing.assert_array_equal(predictor.predict_msa(msa, num_seqs=3), predictor.predict_msa(path, num_seqs=3))
+    np.testing.assert_array_equal(
+        predictor.predict_msa(msa, num_seqs=3), predictor.predict_msa(path, num_seqs=3)
+    )
 
 
 def test_predict_msa_sizes_equal_separate_calls(tiny_esm2):
@@ -201,7 +234,9 @@ def test_predict_msa_sizes_equal_separate_calls(tiny_esm2):
         maps = predictor.predict_msa_sizes(msa, sizes=(2, 5, 16), strategy=strategy)
         assert list(maps) == [2, 5, 16]
         for s, P in maps.items():
-            np.testing.assert_allclose(P, predictor.predict_msa(msa, num_seqs=s, strategy=strategy), rtol=0, atol=1e-6)
+            np.testing.assert_allclose(
+                P, predictor.predict_msa(msa, num_seqs=s, strategy=strategy), rtol=0, atol=1e-6
+            )
     assert not np.allclose(maps[2], maps[5])
     with pytest.raises(ValueError, match="at least 1"):
         predictor.predict_msa_sizes(msa, sizes=(0, 4))
@@ -242,7 +277,11 @@ def test_diverse_maximises_mean_distance():
         return sum(x != y for x, y in zip(rows[a], rows[b]))
 
     for step in range(1, 6):
-        scores = {k: sum(distance(k, c) for c in chosen[:step]) for k in range(15) if k not in chosen[:step]}
+        scores = {
+            k: sum(distance(k, c) for c in chosen[:step])
+            for k in range(15)
+            if k not in chosen[:step]
+        }
         assert scores[chosen[step]] == max(scores.values())
 
 
@@ -298,12 +337,17 @@ def test_real_a3m_4zey_windows_tiny_esm1b(shared_data, tiny_esm1b):
     path = shared_data / "4zey_A_bfd_uniclust_hits.a3m"
     msa = read_msa(path)
     assert len(msa) == 401 and {len(row) for _, row in msa} == {84}
-    assert msa[0][1] == "GMEGPLNLAHQQSRRADRLLAAGKYEEAISCHKKAAAYLSEAMKLTQSEQAHLSLELQRDSHMKQLLLIQERWKRAQREERLKA"
+    assert (
+        msa[0][1]
+        == "GMEGPLNLAHQQSRRADRLLAAGKYEEAISCHKKAAAYLSEAMKLTQSEQAHLSLELQRDSHMKQLLLIQERWKRAQREERLKA"
+    )
     predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")  # context 64: windows
     with pytest.warns(UserWarning, match="longer than the model context"):
         P = predictor.predict_msa(path, num_seqs=5, strategy="diverse")
     with pytest.warns(UserWarning):
-        expected = brute_force_msa(predictor, [row for _, row in select_sequences(msa, 5, "diverse")])
+        expected = brute_force_msa(
+            predictor, [row for _, row in select_sequences(msa, 5, "diverse")]
+        )
     np.testing.assert_allclose(P, expected, rtol=0, atol=1e-6)
 
 
@@ -311,7 +355,27 @@ def test_cli_predict_msa(shared_data, tiny_esm2, tmp_path):
     path = shared_data / "4zey_A_bfd_uniclust_hits.a3m"
     query = read_msa(path)[0][1]
     out = tmp_path / "msa.npy"
-    assert main(["predict", query, "--model", str(tiny_esm2), "--device", "cpu", "--msa", str(path),
-                 "--num-seqs", "4", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                query,
+                "--model",
+                str(tiny_esm2),
+                "--device",
+                "cpu",
+                "--msa",
+                str(path),
+                "--num-seqs",
+                "4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     predictor = ContactPredictor.from_pretrained(tiny_esm2, device="cpu")
-    np.testing.assert_allclose(np.load(out), predictor.predict_msa(path, num_seqs=4), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        np.load(out), predictor.predict_msa(path, num_seqs=4), rtol=0, atol=1e-7
+    )

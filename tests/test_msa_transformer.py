@@ -12,20 +12,20 @@ import sys
 import warnings
 from pathlib import Path
 
+import esm
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_msa_transformer, write_tiny_msa_transformer
 
-import esm
-from esm_contacts.cli import main
-from esm_contacts.io import read_contacts
 from esm_contacts.catalog import takes_alignments
 from esm_contacts.checkpoints import CheckpointError, hub_paths
+from esm_contacts.cli import main
+from esm_contacts.io import read_contacts
 from esm_contacts.models import load_model
 from esm_contacts.msa import read_msa
 from esm_contacts.predictor import ContactPredictor
 from esm_contacts.resources import MemoryLimitError
-from tiny_models import tiny_msa_transformer, write_tiny_msa_transformer
 
 ALIGNMENTS = ("1a3a_1_A.a3m", "4zey_A_bfd_uniclust_hits.a3m")
 
@@ -39,7 +39,9 @@ def predictor(tiny_msa_transformer):
 def reference(tiny_msa_transformer):
     """fair-esm's model with the checkpoint's weights, built without the package's loader."""
     model = tiny_msa_transformer_model()
-    regression = torch.load(tiny_msa_transformer.with_name("tiny_msa-contact-regression.pt"), weights_only=True)
+    regression = torch.load(
+        tiny_msa_transformer.with_name("tiny_msa-contact-regression.pt"), weights_only=True
+    )
     model.load_state_dict({**model.state_dict(), **regression["model"]})
     return model.eval()
 
@@ -49,7 +51,8 @@ def tiny_msa_transformer_model(**kwargs):
 
 
 def fair_esm_contacts(model, rows):
-    """fair-esm's own pipeline: its batch converter and ``predict_contacts`` on the rows, in order."""
+    """fair-esm's own pipeline: its batch converter and ``predict_contacts`` on the rows, in
+    order."""
     alphabet = esm.Alphabet.from_architecture("msa_transformer")
     _, _, tokens = alphabet.get_batch_converter()([(str(k), row) for k, row in enumerate(rows)])
     with torch.no_grad():
@@ -78,11 +81,14 @@ def greedy_select(rows, num_seqs):
 
 
 def test_checkpoint_is_in_the_released_layout(tiny_msa_transformer, reference):
-    """The writer swaps row/column as fair-esm's released files do: 'column' keys hold row attention."""
+    """The writer swaps row/column as fair-esm's released files do: 'column' keys hold row
+    attention."""
     saved = torch.load(tiny_msa_transformer, weights_only=False)
     assert saved["args"].arch == "msa_transformer"
     key = "encoder.sentence_encoder.layers.0.column_self_attention.layer.q_proj.weight"
-    assert torch.equal(saved["model"][key], reference.layers[0].row_self_attention.layer.q_proj.weight)
+    assert torch.equal(
+        saved["model"][key], reference.layers[0].row_self_attention.layer.q_proj.weight
+    )
 
 
 def test_loader_builds_fair_esm_model_identically(tiny_msa_transformer, reference):
@@ -94,7 +100,9 @@ def test_loader_builds_fair_esm_model_identically(tiny_msa_transformer, referenc
     assert all(torch.equal(ours[key], theirs[key]) for key in ours)
 
 
-def test_known_name_loads_from_the_hub_cache(tiny_msa_transformer, predictor, tmp_path, monkeypatch):
+def test_known_name_loads_from_the_hub_cache(
+    tiny_msa_transformer, predictor, tmp_path, monkeypatch
+):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     model_path, regression_path = hub_paths("esm_msa1b_t12_100M_UR50S")
@@ -105,7 +113,9 @@ def test_known_name_loads_from_the_hub_cache(tiny_msa_transformer, predictor, tm
     assert by_name.is_msa_transformer and by_name.max_length == 1023
     rows = [("q", "MKTAYIAKQRQISF"), ("a", "MKT-YIAKQRQ-SF")]
     np.testing.assert_array_equal(by_name.predict_msa(rows), predictor.predict_msa(rows))
-    assert takes_alignments("esm_msa1b_t12_100M_UR50S") and not takes_alignments("esm1b_t33_650M_UR50S")
+    assert takes_alignments("esm_msa1b_t12_100M_UR50S") and not takes_alignments(
+        "esm1b_t33_650M_UR50S"
+    )
 
 
 def test_header_disagreeing_with_tensors_is_refused(tiny_msa_transformer, tmp_path):
@@ -135,24 +145,35 @@ def test_first_rows_equal_fair_esm(shared_data, predictor, reference, alignment,
 
 @pytest.mark.parametrize("alignment", ALIGNMENTS)
 @pytest.mark.parametrize("depth", [8, 32])
-def test_default_selection_is_greedy_max_hamming_in_file_order(shared_data, predictor, reference, alignment, depth):
+def test_default_selection_is_greedy_max_hamming_in_file_order(
+    shared_data, predictor, reference, alignment, depth
+):
     rows = [row for _, row in read_msa(shared_data / alignment)]
     expected = fair_esm_contacts(reference, greedy_select(rows, depth))
-    np.testing.assert_allclose(predictor.predict_msa(shared_data / alignment, num_seqs=depth), expected, atol=1e-5)
-    np.testing.assert_allclose(predictor.predict_msa(shared_data / alignment, num_seqs=depth, strategy="diverse"),
-                               expected, atol=1e-5)
+    np.testing.assert_allclose(
+        predictor.predict_msa(shared_data / alignment, num_seqs=depth), expected, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        predictor.predict_msa(shared_data / alignment, num_seqs=depth, strategy="diverse"),
+        expected,
+        atol=1e-5,
+    )
 
 
 def test_realignment_rules_and_gap_rows(tmp_path, predictor, reference):
     """Insertions removed, query-gap columns dropped, all-gap rows left out, gap-heavy rows kept."""
     a3m = tmp_path / "hand.a3m"
-    a3m.write_text(">query\nMK-TAYIAKQR\n>ins\nMKaaLTAY-AKQR\n>gappy\n---T-----KR\n>empty\n-----------\n"
-                   ">tail\nMKGT-------\n")
+    a3m.write_text(
+        ">query\nMK-TAYIAKQR\n>ins\nMKaaLTAY-AKQR\n>gappy\n---T-----KR\n>empty\n-----------\n"
+        ">tail\nMKGT-------\n"
+    )
     # By hand: column 3 (the query's gap) dropped, lowercase insertions removed, 'empty' left out.
     expected_rows = ["MKTAYIAKQR", "MKTAY-AKQR", "--T-----KR", "MKT-------"]
     assert [row for _, row in read_msa(a3m) if row.strip("-")] == expected_rows
     expected = fair_esm_contacts(reference, expected_rows)
-    np.testing.assert_allclose(predictor.predict_msa(a3m, num_seqs=10, strategy="first"), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        predictor.predict_msa(a3m, num_seqs=10, strategy="first"), expected, atol=1e-5
+    )
 
 
 def test_single_sequence_is_a_one_row_alignment_with_a_warning(predictor, reference):
@@ -184,11 +205,17 @@ def test_results_do_not_depend_on_chunking(shared_data, tiny_msa_transformer, re
     try:
         np.testing.assert_allclose(fair_esm_contacts(reference, chosen), unchunked, atol=1e-5)
     finally:
-        reference.max_tokens_per_msa_(2 ** 14)
-    for chunk in (1, 85, 200, 1000, 10 ** 9):  # one row/column a chunk ... one chunk
-        predictor = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu", max_tokens_per_msa=chunk)
-        np.testing.assert_allclose(predictor.predict_msa(alignment, num_seqs=24, strategy="first"), unchunked,
-                                   atol=1e-5, err_msg=f"max_tokens_per_msa={chunk}")
+        reference.max_tokens_per_msa_(2**14)
+    for chunk in (1, 85, 200, 1000, 10**9):  # one row/column a chunk ... one chunk
+        predictor = ContactPredictor.from_pretrained(
+            str(tiny_msa_transformer), device="cpu", max_tokens_per_msa=chunk
+        )
+        np.testing.assert_allclose(
+            predictor.predict_msa(alignment, num_seqs=24, strategy="first"),
+            unchunked,
+            atol=1e-5,
+            err_msg=f"max_tokens_per_msa={chunk}",
+        )
 
 
 def independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk):
@@ -196,20 +223,36 @@ def independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk):
     width = length + 1
     row_chunk = min(max(chunk, width), rows * width)
     column_chunk = min(max(chunk, rows), rows * width)
-    return 4 * (rows * width * embed_dim + 4 * heads * width ** 2
-                + row_chunk * (8 * embed_dim + 6 * ffn_dim)
-                + column_chunk * (6 * embed_dim + 3 * heads * rows)) + 20 * length ** 2
+    return (
+        4
+        * (
+            rows * width * embed_dim
+            + 4 * heads * width**2
+            + row_chunk * (8 * embed_dim + 6 * ffn_dim)
+            + column_chunk * (6 * embed_dim + 3 * heads * rows)
+        )
+        + 20 * length**2
+    )
 
 
-@pytest.mark.parametrize("length, rows, embed_dim, heads, ffn_dim", [
-    (300, 1, 768, 12, 3072), (300, 32, 768, 12, 3072), (300, 128, 768, 12, 3072),
-    (1023, 1024, 768, 12, 3072), (50, 7, 32, 4, 64), (9, 1000, 32, 4, 64)])
+@pytest.mark.parametrize(
+    "length, rows, embed_dim, heads, ffn_dim",
+    [
+        (300, 1, 768, 12, 3072),
+        (300, 32, 768, 12, 3072),
+        (300, 128, 768, 12, 3072),
+        (1023, 1024, 768, 12, 3072),
+        (50, 7, 32, 4, 64),
+        (9, 1000, 32, 4, 64),
+    ],
+)
 def test_automatic_chunk_is_the_largest_within_256_mib_of_the_smallest(
-        length, rows, embed_dim, heads, ffn_dim):
+    length, rows, embed_dim, heads, ffn_dim
+):
     from esm_contacts.resources import msa_chunk_tokens
 
     chunk = msa_chunk_tokens(length, rows, embed_dim, heads, ffn_dim)
-    limit = independent_bound(length, rows, embed_dim, heads, ffn_dim, 1) + 2 ** 28
+    limit = independent_bound(length, rows, embed_dim, heads, ffn_dim, 1) + 2**28
     assert 1 <= chunk <= rows * (length + 1)
     assert independent_bound(length, rows, embed_dim, heads, ffn_dim, chunk) <= limit
     if chunk < rows * (length + 1):  # the largest: one more token crosses the limit
@@ -227,8 +270,11 @@ def test_chunk_is_automatic_unless_given_and_the_run_uses_it(tiny_msa_transforme
 
     sizes = []
     real = msa_transformer._row_chunks
-    monkeypatch.setattr(msa_transformer, "_row_chunks",
-                        lambda total, size: sizes.append((total, size)) or real(total, size))
+    monkeypatch.setattr(
+        msa_transformer,
+        "_row_chunks",
+        lambda total, size: sizes.append((total, size)) or real(total, size),
+    )
     alignment = [("q", "MKTAYIAKQR" * 3)] + [(f"r{k}", "MKTAY-AKQR" * 3) for k in range(9)]
     automatic = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu")
     assert automatic.max_tokens_per_msa is None
@@ -236,14 +282,15 @@ def test_chunk_is_automatic_unless_given_and_the_run_uses_it(tiny_msa_transforme
     # tiny widths: 256 MiB holds the whole alignment (10 rows x 31 tokens) in one chunk
     assert set(sizes) == {(10, 10), (31, 31)}
     sizes.clear()
-    given = ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu",
-                                             max_tokens_per_msa=70)
+    given = ContactPredictor.from_pretrained(
+        str(tiny_msa_transformer), device="cpu", max_tokens_per_msa=70
+    )
     given.predict_msa(alignment, strategy="first")
     assert set(sizes) == {(10, 70 // 31), (31, 70 // 10)}
     model = automatic.model
     assert msa_transformer.chunk_tokens(model, 128, 301, 85) == 85
     chunk = msa_transformer.chunk_tokens(model, 128, 301)  # the model's widths: 32, 4 heads, 64
-    limit = independent_bound(300, 128, 32, 4, 64, 1) + 2 ** 28
+    limit = independent_bound(300, 128, 32, 4, 64, 1) + 2**28
     assert independent_bound(300, 128, 32, 4, 64, chunk) <= limit
     assert independent_bound(300, 128, 32, 4, 64, chunk + 1) > limit
 
@@ -282,8 +329,9 @@ for chunk in (None, 301):
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(),
-                    reason="Linux /proc needed to measure the peak")
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="Linux /proc needed to measure the peak"
+)
 def test_estimate_bounds_the_measured_peak(tmp_path):
     """The process's high-water mark above its resident set (MEASURING.md) stays within the
     estimate, with the automatic chunk and with one row a chunk."""
@@ -291,8 +339,12 @@ def test_estimate_bounds_the_measured_peak(tmp_path):
     script.write_text(PEAK)
     root = Path(__file__).resolve().parent.parent
     environment = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"}
-    result = subprocess.run([sys.executable, str(script), str(root / "tests")], capture_output=True,
-                            text=True, env=environment)
+    result = subprocess.run(
+        [sys.executable, str(script), str(root / "tests")],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
     assert result.returncode == 0, result.stderr
     for line in result.stdout.splitlines():
         chunk, peak, estimate = line.split()
@@ -300,15 +352,21 @@ def test_estimate_bounds_the_measured_peak(tmp_path):
 
 
 def test_only_one_layers_row_attention_is_alive(predictor, monkeypatch):
-    """The layer loop yields (H, T, T) row attention only; no column attention reaches the caller or a stack."""
+    """The layer loop yields (H, T, T) row attention only; no column attention reaches the caller
+    or a stack."""
     from esm_contacts import msa_transformer
 
     stacked = []
     real_stack = torch.stack
     monkeypatch.setattr(torch, "stack", lambda *a, **k: stacked.append(1) or real_stack(*a, **k))
-    tokens = msa_transformer.msa_tokens(predictor.alphabet, ["MKTAYIAKQR", "MKTAY-AKQR", "MK--YIAKQR"],
-                                        frozenset("ACDEFGHIKLMNPQRSTVWYX"))
-    shapes = [attention.shape for _, attention in msa_transformer.row_attentions(predictor.model, tokens)]
+    tokens = msa_transformer.msa_tokens(
+        predictor.alphabet,
+        ["MKTAYIAKQR", "MKTAY-AKQR", "MK--YIAKQR"],
+        frozenset("ACDEFGHIKLMNPQRSTVWYX"),
+    )
+    shapes = [
+        attention.shape for _, attention in msa_transformer.row_attentions(predictor.model, tokens)
+    ]
     assert shapes == [(predictor.num_heads, 11, 11)] * predictor.num_layers
     assert not stacked
 
@@ -317,7 +375,9 @@ def test_only_one_layers_row_attention_is_alive(predictor, monkeypatch):
 
 
 def test_depth_limit(predictor, shared_data):
-    with pytest.raises(ValueError, match=r"num_seqs 1025: the MSA Transformer takes at most 1024 rows"):
+    with pytest.raises(
+        ValueError, match=r"num_seqs 1025: the MSA Transformer takes at most 1024 rows"
+    ):
         predictor.predict_msa(shared_data / "1a3a_1_A.a3m", num_seqs=1025)
 
 
@@ -327,11 +387,22 @@ def test_length_limit(tmp_path):
     assert short.max_length == 33  # 34 positions: BOS and 33 residues
     fits = [("q", "A" * 33), ("b", "C" * 33)]
     reference = tiny_msa_transformer(max_positions=34)
-    reference.contact_head.load_state_dict({key.split("contact_head.")[1]: value for key, value in torch.load(
-        path.with_name("short-contact-regression.pt"), weights_only=True)["model"].items()})
-    np.testing.assert_allclose(short.predict_msa(fits, strategy="first"),
-                               fair_esm_contacts(reference.eval(), ["A" * 33, "C" * 33]), atol=1e-5)
-    with pytest.raises(ValueError, match=r"query has 34 residues; the MSA Transformer takes at most 33"):
+    reference.contact_head.load_state_dict(
+        {
+            key.split("contact_head.")[1]: value
+            for key, value in torch.load(
+                path.with_name("short-contact-regression.pt"), weights_only=True
+            )["model"].items()
+        }
+    )
+    np.testing.assert_allclose(
+        short.predict_msa(fits, strategy="first"),
+        fair_esm_contacts(reference.eval(), ["A" * 33, "C" * 33]),
+        atol=1e-5,
+    )
+    with pytest.raises(
+        ValueError, match=r"query has 34 residues; the MSA Transformer takes at most 33"
+    ):
         short.predict_msa([("q", "A" * 34)])
     with pytest.raises(ValueError, match=r"takes at most 33"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -349,31 +420,74 @@ def test_memory_is_checked_before_any_work(predictor):
 # -- command line, evaluation, PyMOL -----------------------------------------------------------
 
 
-def test_cli_predict_with_msa_then_evaluate_and_validate(shared_data, tiny_msa_transformer, predictor, tmp_path,
-                                                          capsys):
+def test_cli_predict_with_msa_then_evaluate_and_validate(
+    shared_data, tiny_msa_transformer, predictor, tmp_path, capsys
+):
     msa = shared_data / "1a3a_1_A.a3m"
     out = tmp_path / "msa.csv"
-    assert main(["predict", str(shared_data / "1a3a.pdb"), "--chain", "A", "--msa", str(msa), "--num-seqs", "16",
-                 "--model", str(tiny_msa_transformer), "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(shared_data / "1a3a.pdb"),
+                "--chain",
+                "A",
+                "--msa",
+                str(msa),
+                "--num-seqs",
+                "16",
+                "--model",
+                str(tiny_msa_transformer),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     P, sequence = read_contacts(out)
     assert sequence == read_msa(msa)[0][1]
-    expected = predictor.predict_msa(msa, num_seqs=16)  # the default selection for this model: diverse
+    expected = predictor.predict_msa(
+        msa, num_seqs=16
+    )  # the default selection for this model: diverse
     i, j = np.triu_indices(len(sequence), 6)
     np.testing.assert_allclose(P[i, j], expected[i, j], atol=1e-6)
     capsys.readouterr()
-    assert main(["evaluate", str(out), "--structure", str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 0
+    assert (
+        main(["evaluate", str(out), "--structure", str(shared_data / "1a3a.pdb"), "--chain", "A"])
+        == 0
+    )
     assert "long" in capsys.readouterr().out
     assert main(["validate", str(out), str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 0
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--num-seqs", "2000"], "num_seqs 2000: the MSA Transformer takes at most 1024 rows"),
-])
-def test_cli_limits_are_one_line_errors(shared_data, tiny_msa_transformer, tmp_path, capsys, arguments, message):
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--num-seqs", "2000"], "num_seqs 2000: the MSA Transformer takes at most 1024 rows"),
+    ],
+)
+def test_cli_limits_are_one_line_errors(
+    shared_data, tiny_msa_transformer, tmp_path, capsys, arguments, message
+):
     query = read_msa(shared_data / "4zey_A_bfd_uniclust_hits.a3m")[0][1]
     out = tmp_path / "never.rr"
-    code = main(["predict", query, "--msa", str(shared_data / "4zey_A_bfd_uniclust_hits.a3m"), "--model",
-                 str(tiny_msa_transformer), "--device", "cpu", "--out", str(out), *arguments])
+    code = main(
+        [
+            "predict",
+            query,
+            "--msa",
+            str(shared_data / "4zey_A_bfd_uniclust_hits.a3m"),
+            "--model",
+            str(tiny_msa_transformer),
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            *arguments,
+        ]
+    )
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(error) == 1 and error[0].startswith("esm-contacts predict: error: ")
     assert message in error[0] and not out.exists()
@@ -388,8 +502,9 @@ def test_cli_length_limit(tmp_path, capsys):
     assert code == 2 and len(error) == 1 and "takes at most 33" in error[0]
 
 
-def test_evaluate_dataset_gains_an_msa_transformer_row(shared_data, tiny_esm2, tiny_msa_transformer, tmp_path,
-                                                       capsys):
+def test_evaluate_dataset_gains_an_msa_transformer_row(
+    shared_data, tiny_esm2, tiny_msa_transformer, tmp_path, capsys
+):
     import importlib.util
     from pathlib import Path
 
@@ -399,8 +514,24 @@ def test_evaluate_dataset_gains_an_msa_transformer_row(shared_data, tiny_esm2, t
     spec.loader.exec_module(module)
     csv = tmp_path / "table.csv"
     entry = f"{shared_data / '4zey.cif'}:A:{shared_data / '4zey_A_bfd_uniclust_hits.a3m'}"
-    assert module.main([entry, "--model", str(tiny_esm2), "--device", "cpu", "--csv", str(csv),
-                        "--msa-transformer", str(tiny_msa_transformer), "--msa-transformer-seqs", "16"]) == 0
+    assert (
+        module.main(
+            [
+                entry,
+                "--model",
+                str(tiny_esm2),
+                "--device",
+                "cpu",
+                "--csv",
+                str(csv),
+                "--msa-transformer",
+                str(tiny_msa_transformer),
+                "--msa-transformer-seqs",
+                "16",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "MSA Transformer" in out
     lines = [line.split(",") for line in csv.read_text().splitlines()]
@@ -412,14 +543,19 @@ def test_evaluate_dataset_gains_an_msa_transformer_row(shared_data, tiny_esm2, t
 
     msa = read_msa(shared_data / "4zey_A_bfd_uniclust_hits.a3m")
     _, _, T = load_chain(shared_data / "4zey.cif", "A", sequence=msa[0][1])
-    table = evaluate(ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu").predict_msa(
-        msa, num_seqs=16), T)
+    table = evaluate(
+        ContactPredictor.from_pretrained(str(tiny_msa_transformer), device="cpu").predict_msa(
+            msa, num_seqs=16
+        ),
+        T,
+    )
     long_row = next(line for line in rows if line[4] == "long")
     assert float(long_row[5] or "nan") == pytest.approx(table["long"]["L"], nan_ok=True, abs=1e-4)
 
 
 def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch):
     import pymol2
+
     monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     from pymol.Qt import QtWidgets
 
@@ -440,7 +576,11 @@ def test_pymol_dialog_requires_an_alignment_for_the_msa_transformer(monkeypatch)
         monkeypatch.setattr(dialog, "start_job", lambda *args, **kwargs: started.append(args))
         window.selection.setCurrentText("hel")
         window.run()
-        assert len(errors) == 1 and "choose an alignment in the MSA field" in str(errors[0]) and not started
+        assert (
+            len(errors) == 1
+            and "choose an alignment in the MSA field" in str(errors[0])
+            and not started
+        )
         window.model.setCurrentText(commands.DEFAULT_MODEL)
         assert window.msa.placeholderText().startswith("optional")
         window.deleteLater()

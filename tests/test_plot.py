@@ -6,7 +6,13 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
 from esm_contacts.metrics import classify_pairs, top_pairs
-from esm_contacts.plot import MARKER_COLORS, check_figure_path, plot_contact_map, plot_head_weights, plot_residue_support
+from esm_contacts.plot import (
+    MARKER_COLORS,
+    check_figure_path,
+    plot_contact_map,
+    plot_head_weights,
+    plot_residue_support,
+)
 from esm_contacts.validation import RegisterHint, Validation
 
 
@@ -19,7 +25,9 @@ def synthetic_case(L=80, seed=0):
     """A helix-like band, a sheet-like anti-diagonal, one unknown residue, a dimer patch."""
     rng = np.random.default_rng(seed)
     a, b = np.indices((L, L))
-    T = ((np.abs(a - b) < 4) | ((np.abs(a + b - 5 * L // 4) < 2) & (np.abs(a - b) > 10))).astype(np.int8)
+    T = ((np.abs(a - b) < 4) | ((np.abs(a + b - 5 * L // 4) < 2) & (np.abs(a - b) > 10))).astype(
+        np.int8
+    )
     T[3 * L // 8, :] = T[:, 3 * L // 8] = -1
     X = np.zeros((L, L), dtype=np.int8)
     X[0:4, L - 8 : L] = 1
@@ -78,9 +86,17 @@ def test_no_pyplot_state(tmp_path):
 
 def validation(name, support, hints=()):
     L = len(support)
-    return Validation(name=name, num_predicted=L, agreement=0.5, agreement_by_range={}, model_supported={},
-                      support=np.asarray(support, dtype=float), predicted_per_residue=np.ones(L, int),
-                      satisfied_per_residue=np.ones(L, int), hints=list(hints))
+    return Validation(
+        name=name,
+        num_predicted=L,
+        agreement=0.5,
+        agreement_by_range={},
+        model_supported={},
+        support=np.asarray(support, dtype=float),
+        predicted_per_residue=np.ones(L, int),
+        satisfied_per_residue=np.ones(L, int),
+        hints=list(hints),
+    )
 
 
 def test_residue_support_plot(tmp_path):
@@ -89,8 +105,10 @@ def test_residue_support_plot(tmp_path):
     good[[5, 6, 20]] = np.nan
     bad = rng.uniform(0, 0.5, 60)
     hint = RegisterHint(start=10, end=21, shift=2, built=1, shifted=9, contacts=12)
-    path = plot_residue_support([validation("model_good", good), validation("model_shifted", bad, [hint])],
-                               tmp_path / "support.png")
+    path = plot_residue_support(
+        [validation("model_good", good), validation("model_shifted", bad, [hint])],
+        tmp_path / "support.png",
+    )
     image = imread(path)
     assert image.shape[1] > image.shape[0] > 300
     # Two lines in the first two default colours.
@@ -127,7 +145,10 @@ def test_check_figure_path_messages(tmp_path):
         assert check_figure_path(str(tmp_path / name)) == tmp_path / name
     with pytest.raises(ValueError) as error:
         check_figure_path(tmp_path / "map.jpg")
-    assert str(error.value) == f"{tmp_path / 'map.jpg'}: unknown figure extension '.jpg'; use .png, .svg or .pdf"
+    assert (
+        str(error.value)
+        == f"{tmp_path / 'map.jpg'}: unknown figure extension '.jpg'; use .png, .svg or .pdf"
+    )
     missing = tmp_path / "absent" / "map.png"
     with pytest.raises(FileNotFoundError) as error:
         check_figure_path(missing)
@@ -143,12 +164,15 @@ def test_check_figure_path_messages(tmp_path):
 
 
 def test_contact_map_of_a_sparse_file(tmp_path, monkeypatch):
-    """A file listing 3 pairs: 3 markers, unlisted cells empty (white), the title's P@L counts misses."""
+    """A file listing 3 pairs: 3 markers, unlisted cells empty (white), the title's P@L counts
+    misses."""
     import esm_contacts.plot as plot_module
     from esm_contacts.io import read_contacts
 
     L = 60
-    (tmp_path / "three.rr").write_text("PFRMAT RR\n" + "A" * L + "\n1 40 0 8 0.9\n5 50 0 8 0.3\n10 17 0 8 0.2\nEND\n")
+    (tmp_path / "three.rr").write_text(
+        "PFRMAT RR\n" + "A" * L + "\n1 40 0 8 0.9\n5 50 0 8 0.3\n10 17 0 8 0.2\nEND\n"
+    )
     P, _ = read_contacts(tmp_path / "three.rr")
     T = np.zeros((L, L), dtype=np.int8)
     T[0, 39] = T[39, 0] = T[9, 16] = T[16, 9] = 1
@@ -158,7 +182,11 @@ def test_contact_map_of_a_sparse_file(tmp_path, monkeypatch):
     plot_contact_map(P, T, tmp_path / "sparse.png", top="L")
     axes = figures[0].axes[0]
     marked = np.concatenate([c.get_offsets() for c in axes.collections])
-    assert sorted(map(tuple, marked.astype(int).tolist())) == [(17, 10), (40, 1), (50, 5)]  # (j + 1, i + 1)
+    assert sorted(map(tuple, marked.astype(int).tolist())) == [
+        (17, 10),
+        (40, 1),
+        (50, 5),
+    ]  # (j + 1, i + 1)
     image = np.asarray(axes.images[0].get_array())
     upper = np.triu(np.ones((L, L), dtype=bool), 1)
     unlisted = upper & np.isnan(P)

@@ -107,19 +107,30 @@ def test_long_sequence_windows_average_overlaps(tiny_esm1b):
     window = predictor.max_length
     assert window == 64  # tiny ESM-1b: max_positions 66 -> 64 residues
     sequence = random_sequence(150)
-    with pytest.warns(UserWarning, match=r"longer than the model context \(64\); \d+ residue pairs") as caught:
+    with pytest.warns(
+        UserWarning, match=r"longer than the model context \(64\); \d+ residue pairs"
+    ) as caught:
         P = predictor.predict(sequence)
     # The warning's count and smallest separation are those of the uncovered pairs, counted
     # independently: pairs i < j that no window [start, start + 64) holds both of.
-    uncovered = [(i, j) for i in range(150) for j in range(i + 1, 150)
-                 if not any(start <= i and j < start + 64 for start in (0, 32, 64, 86))]
+    uncovered = [
+        (i, j)
+        for i in range(150)
+        for j in range(i + 1, 150)
+        if not any(start <= i and j < start + 64 for start in (0, 32, 64, 86))
+    ]
     stated = str(caught[0].message)
-    assert f"; {len(uncovered)} residue pairs (separation >= {min(j - i for i, j in uncovered)})" in stated
+    assert (
+        f"; {len(uncovered)} residue pairs (separation >= {min(j - i for i, j in uncovered)})"
+        in stated
+    )
     # Independent reference: each window predicted on its own, then averaged.
     total = np.zeros((150, 150))
     count = np.zeros((150, 150))
     for start in (0, 32, 64, 86):
-        total[start : start + 64, start : start + 64] += predictor.predict(sequence[start : start + 64])
+        total[start : start + 64, start : start + 64] += predictor.predict(
+            sequence[start : start + 64]
+        )
         count[start : start + 64, start : start + 64] += 1
     expected = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
     np.testing.assert_allclose(P, expected, atol=1e-5)
@@ -186,7 +197,9 @@ def test_half_precision_needs_a_gpu(tiny_esm1b):
 def test_half_precision_close_to_float32(tiny_esm1b, dtype):
     sequence = random_sequence(60)
     reference = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu").predict(sequence)
-    half = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cuda", dtype=dtype).predict(sequence)
+    half = ContactPredictor.from_pretrained(str(tiny_esm1b), device="cuda", dtype=dtype).predict(
+        sequence
+    )
     assert np.abs(half - reference).max() < 2e-2
 
 

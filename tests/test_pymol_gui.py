@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from tiny_models import write_tiny_esm1b  # noqa: E402
 
 import esm_contacts as ec  # noqa: E402
 from esm_contacts.structure import homodimer_contacts, load_structure, true_contacts  # noqa: E402
 from pymol_plugin.drawing import DEFAULT_PALETTE, PALETTES  # noqa: E402
-from tiny_models import write_tiny_esm1b  # noqa: E402
 
 PALETTE = PALETTES[DEFAULT_PALETTE]
 
@@ -37,7 +36,7 @@ NUM_SEQS = 256
 #: The driver's timer ticks every 50 ms; a gap above this means the GUI froze.
 MAX_GAP = 0.5
 
-DRIVER = r'''
+DRIVER = r"""
 import json, os, sys, time, traceback
 import pymol
 from pymol import cmd
@@ -144,7 +143,8 @@ def run_for_real(dialog):
     timer.timeout.connect(tick)
     timer.start()
     dialog.run_button.click()
-    report["busy_while_running"] = dialog.progress.maximum() == 0 and not dialog.run_button.isEnabled()
+    busy = dialog.progress.maximum() == 0 and not dialog.run_button.isEnabled()
+    report["busy_while_running"] = busy
     report["started"] = time.time()
     QtCore.QTimer.singleShot(50, lambda: wait(dialog, timer))
 
@@ -200,13 +200,16 @@ def grab(dialog):
 
 
 QtCore.QTimer.singleShot(300, open_from_menu)
-'''
+"""
 
 
 def _xvfb_run():
     for tool in ("xvfb-run", "Xvfb"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X server")
+            pytest.skip(
+                f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X"
+                " server"
+            )
     return shutil.which("xvfb-run")
 
 
@@ -217,7 +220,9 @@ def _colour_pixels(image, rgb, tolerance=0.12):
 def slow_model(folder):
     """A tiny ESM-1b still, but deeper and wider than conftest's, with a context that
     holds 1hvr's 99 residues whole (no windows)."""
-    return write_tiny_esm1b(folder, name="slow_esm1b", layers=6, heads=8, embed_dim=64, max_positions=130)
+    return write_tiny_esm1b(
+        folder, name="slow_esm1b", layers=6, heads=8, embed_dim=64, max_positions=130
+    )
 
 
 def write_mutant_msa(path, query, count, rate=0.2, seed=3):
@@ -240,10 +245,17 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     home.mkdir()
     out = tmp_path / "out"
     out.mkdir()
-    env = dict(os.environ, HOME=str(home), ESM_GUI_OUT=str(out), ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
-               ESM_GUI_MODEL=str(slow_model(tmp_path / "models")),
-               ESM_GUI_NUM_SEQS=str(NUM_SEQS), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        ESM_GUI_OUT=str(out),
+        ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
+        ESM_GUI_MODEL=str(slow_model(tmp_path / "models")),
+        ESM_GUI_NUM_SEQS=str(NUM_SEQS),
+        LIBGL_ALWAYS_SOFTWARE="1",
+        XDG_RUNTIME_DIR=str(tmp_path),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     env.pop("APPDATA", None)
     # The real window on Xvfb: another test module may have chosen Qt's offscreen platform.
     env.pop("QT_QPA_PLATFORM", None)
@@ -254,25 +266,56 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     i, j = np.triu_indices(T.shape[0], k=6)
     rng = np.random.default_rng(5)
     P = np.triu(rng.random(T.shape) * 0.2, 1)
-    for mask, count, low, high in (((T[i, j] == 1), 30, 0.55, 1.0), ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
-                                   ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7)):
+    for mask, count, low, high in (
+        ((T[i, j] == 1), 30, 0.55, 1.0),
+        ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
+        ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7),
+    ):
         chosen = rng.permutation(np.flatnonzero(mask))[:count]
         P[i[chosen], j[chosen]] = np.linspace(low, high, count)
     rr = tmp_path / "1hvr_A.rr"
     ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
     env["ESM_GUI_RR"] = str(rr)
-    env["ESM_GUI_MSA"] = str(write_mutant_msa(tmp_path / "1hvr_A.a3m", ec.chain_sequence(structure, "A"), NUM_SEQS))
+    env["ESM_GUI_MSA"] = str(
+        write_mutant_msa(tmp_path / "1hvr_A.a3m", ec.chain_sequence(structure, "A"), NUM_SEQS)
+    )
 
-    install = subprocess.run([sys.executable, "-m", "esm_contacts.cli", "pymol-install"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    install = subprocess.run(
+        [sys.executable, "-m", "esm_contacts.cli", "pymol-install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert install.returncode == 0, install.stderr
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
-    run = subprocess.run([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "pymol", "-q",
-                          "-W", "850", "-H", "700", str(driver)],
-                         env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            xvfb_run,
+            "-a",
+            "-s",
+            "-screen 0 1600x1000x24",
+            sys.executable,
+            "-m",
+            "pymol",
+            "-q",
+            "-W",
+            "850",
+            "-H",
+            "700",
+            str(driver),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     report_file = out / "report.json"
-    assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    assert report_file.is_file(), (
+        f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    )
     report = json.loads(report_file.read_text())
     keep = os.environ.get("ESM_CONTACTS_GUI_IMAGES")
     if keep:
@@ -292,7 +335,9 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     assert report["progress"] == [1, 1]
     assert {"esm", "esm_tp", "esm_fp", "esm_inter"} <= set(report["objects"])
     assert report["cleared"]
-    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp4", "file_key"} <= set(report["file_objects"])
+    assert {"file", "file_tp", "file_fp", "file_inter", "file_tp4", "file_key"} <= set(
+        report["file_objects"]
+    )
     assert "esm_contacts: 1hvr chain A, 99 residues, model slow_esm1b, MSA" in run.stdout
     assert "1hvr_A.a3m" in run.stdout
 

@@ -9,10 +9,8 @@ two-chain object asked in the Check dialog.
 import os
 
 import numpy as np
-import pytest
-
 import pymol2  # noqa: E402  (the pymol extra: a missing PyMOL fails, never skips)
-
+import pytest
 from pymol import CmdException  # noqa: E402
 
 import esm_contacts as ec  # noqa: E402
@@ -20,10 +18,15 @@ from esm_contacts.structure import homodimer_contacts, load_structure, true_cont
 from pymol_plugin import check, commands, drawing  # noqa: E402
 
 #: Machado, Oliveira & Fernandes (2009), deuteranopia at severity 1.0, on linear RGB.
-MACHADO_DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968],
-                                 [0.280085, 0.672501, 0.047413],
-                                 [-0.011820, 0.042940, 0.968881]])
-#: CIE76 colour difference from which two colours are told apart at a glance (2.3 is just noticeable).
+MACHADO_DEUTERANOPIA = np.array(
+    [
+        [0.367322, 0.860646, -0.227968],
+        [0.280085, 0.672501, 0.047413],
+        [-0.011820, 0.042940, 0.968881],
+    ]
+)
+#: CIE76 colour difference from which two colours are told apart at a glance (2.3 is just
+#: noticeable).
 DISTINCT = 20.0
 
 
@@ -63,8 +66,11 @@ def hvr(shared_data, tmp_path_factory):
     i, j = np.triu_indices(L, k=6)
     rng = np.random.default_rng(11)
     P = np.triu(rng.random((L, L)) * 0.1, 1)
-    for mask, count, low, high in (((T[i, j] == 1), 30, 0.4, 0.98), ((T[i, j] == 0) & (X[i, j] == 1), 10, 0.3, 0.9),
-                                   ((T[i, j] == 0) & (X[i, j] == 0), 20, 0.2, 0.95)):
+    for mask, count, low, high in (
+        ((T[i, j] == 1), 30, 0.4, 0.98),
+        ((T[i, j] == 0) & (X[i, j] == 1), 10, 0.3, 0.9),
+        ((T[i, j] == 0) & (X[i, j] == 0), 20, 0.2, 0.95),
+    ):
         chosen = rng.permutation(np.flatnonzero(mask))[:count]
         P[i[chosen], j[chosen]] = rng.uniform(low, high, count)
     P = (P + P.T).astype(np.float32)
@@ -95,13 +101,19 @@ def dash_pairs(cmd, obj):
     """Residue numbers (resv) of both ends of each dash of a distance object."""
     session = cmd.get_session(obj)
     entry = next(n for n in session["names"] if n and n[0] == obj)
-    points = np.concatenate([np.asarray(s[1], float).reshape(-1, 3)[: s[0]] for s in entry[5][2] if s])
+    points = np.concatenate(
+        [np.asarray(s[1], float).reshape(-1, 3)[: s[0]] for s in entry[5][2] if s]
+    )
     rows = []
-    cmd.iterate_state(1, "1hvr and (name CB or (resn GLY and name CA))", "rows.append((chain, resv, x, y, z))",
-                      space={"rows": rows})
+    cmd.iterate_state(
+        1,
+        "1hvr and (name CB or (resn GLY and name CA))",
+        "rows.append((chain, resv, x, y, z))",
+        space={"rows": rows},
+    )
     xyz = np.array([r[2:] for r in rows])
     ends = [rows[int(np.argmin(np.linalg.norm(xyz - p, axis=1)))][:2] for p in points]
-    return [tuple(ends[k:k + 2]) for k in range(0, len(ends), 2)]
+    return [tuple(ends[k : k + 2]) for k in range(0, len(ends), 2)]
 
 
 # -- object tree -------------------------------------------------------------------------
@@ -163,8 +175,11 @@ def test_thickness_bins_are_quartiles_of_the_drawn_probabilities(cmd, hvr):
         assert all(bounds[k - 1] - 1e-6 <= v < bounds[k] + 1e-6 for v in values), (k, values, edges)
     # Each quarter holds about a quarter of the dashes (distinct probabilities).
     assert sorted(len(v) for v in by_bin.values()) == [15, 15, 15, 15]
-    radii = [float(cmd.get_setting_text("dash_radius", f"esm_tp{k}")) for k in range(1, 5)
-             if f"esm_tp{k}" in drawn["objects"]]
+    radii = [
+        float(cmd.get_setting_text("dash_radius", f"esm_tp{k}"))
+        for k in range(1, 5)
+        if f"esm_tp{k}" in drawn["objects"]
+    ]
     assert radii == sorted(radii) and len(set(radii)) == len(radii)
     # The log states the bins.
     for k in sorted(by_bin):
@@ -185,7 +200,9 @@ def test_recolour_a_category(cmd, hvr, tmp_path):
     # PyMOL's own colour command on the category group reaches the dashes.
     cmd.color("orange", "esm_tp")
     for obj in tp:
-        assert cmd.get_setting_text("dash_color", obj) == "default"  # the object's colour is the dashes'
+        assert (
+            cmd.get_setting_text("dash_color", obj) == "default"
+        )  # the object's colour is the dashes'
         np.testing.assert_allclose(object_rgb(cmd, obj), cmd.get_color_tuple("orange"))
     # The documented command, for every drawing; the legend follows.
     commands.esm_contacts_color("fp", "yellow", _self=cmd)
@@ -226,7 +243,11 @@ def colour_count(image, rgb, tolerance=0.15, darkest=60):
     rgb = np.asarray(rgb, float)
     top = image.max(axis=-1, keepdims=True)
     shape = image / np.maximum(top, 1)
-    return int(np.sum((np.abs(shape - rgb / rgb.max()).max(axis=-1) < tolerance) & (top[..., 0] >= darkest)))
+    return int(
+        np.sum(
+            (np.abs(shape - rgb / rgb.max()).max(axis=-1) < tolerance) & (top[..., 0] >= darkest)
+        )
+    )
 
 
 def lit(pixels):
@@ -250,7 +271,10 @@ def deuteranopia(rgb):
 
 
 def lab(rgb):
-    xyz = to_linear(rgb) @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz = (
+        to_linear(rgb)
+        @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    )
     xyz = xyz / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
@@ -292,14 +316,25 @@ def test_dashes_stand_out_from_the_default_cartoon(fresh, hvr, tmp_path, palette
         # The category's colour is among the pixels (lit from the front: close to nominal).
         assert colour_count(image, nominal) > 30, kind
         observed = lit(dashes)
-        measured[kind] = (observed, delta_e(observed, cartoon), delta_e(deuteranopia(observed), deuteranopia(cartoon)))
+        measured[kind] = (
+            observed,
+            delta_e(observed, cartoon),
+            delta_e(deuteranopia(observed), deuteranopia(cartoon)),
+        )
         assert delta_e(observed, cartoon) > DISTINCT, (kind, observed, cartoon)
-        assert delta_e(deuteranopia(observed), deuteranopia(cartoon)) > DISTINCT, (kind, observed, cartoon)
+        assert delta_e(deuteranopia(observed), deuteranopia(cartoon)) > DISTINCT, (
+            kind,
+            observed,
+            cartoon,
+        )
     # The categories differ from one another too, also for a deuteranope.
     for a, b in (("tp", "fp"), ("tp", "inter"), ("fp", "inter")):
         assert delta_e(measured[a][0], measured[b][0]) > DISTINCT
         assert delta_e(deuteranopia(measured[a][0]), deuteranopia(measured[b][0])) > 10
-    print({k: (np.round(v[0]).tolist(), round(v[1], 1), round(v[2], 1)) for k, v in measured.items()}, cartoon)
+    print(
+        {k: (np.round(v[0]).tolist(), round(v[1], 1), round(v[2], 1)) for k, v in measured.items()},
+        cartoon,
+    )
 
 
 def test_classic_green_vanishes_on_the_default_cartoon():
@@ -325,7 +360,7 @@ def test_legend_in_png_and_removed_by_clear(cmd, hvr, tmp_path):
     structure = changed(without, np.zeros_like(without), 10)
     assert np.median(columns) > np.median(np.flatnonzero(structure.any(axis=0)))
     # White text on the black background, and each category's sample colour.
-    region = with_legend[:, columns.min():columns.max() + 1]
+    region = with_legend[:, columns.min() : columns.max() + 1]
     bright_grey = (region.min(axis=-1) > 150) & (np.ptp(region, axis=-1) < 30)
     assert bright_grey.sum() > 200
     for kind in ("tp", "fp", "inter"):
@@ -385,7 +420,9 @@ def test_predict_dialog_draws_a_contact_file(cmd, hvr, qt_app, tmp_path):
     assert sum(len(members(cmd, f"esm_{k}")) for k in ("tp", "fp", "inter")) >= 3
     assert (tmp_path / "map.png").stat().st_size > 1000
     # A long error path wraps instead of being clipped.
-    dialog.model.setCurrentText("/very/long/folder/name/that/goes/on/and/on/and/on/for/ever/and/ever/missing.rr")
+    dialog.model.setCurrentText(
+        "/very/long/folder/name/that/goes/on/and/on/and/on/for/ever/and/ever/missing.rr"
+    )
     from pymol.Qt import QtWidgets
 
     QtWidgets.QMessageBox.critical = staticmethod(lambda *args: None)  # no modal box offscreen
@@ -406,18 +443,25 @@ def test_check_dialog_asks_for_the_chain(cmd, hvr, qt_app):
     dialog = CheckDialog(_self=cmd)
     assert dialog.selection.text() == "%1hvr"
     assert [dialog.chain.itemText(k) for k in range(dialog.chain.count())] == ["A", "B"]
-    assert "red" in dialog.meaning.text() and "blue" in dialog.meaning.text() and "grey" in dialog.meaning.text()
+    assert (
+        "red" in dialog.meaning.text()
+        and "blue" in dialog.meaning.text()
+        and "grey" in dialog.meaning.text()
+    )
     dialog.prediction.setText(str(rr))
     dialog.chain.setCurrentText("A")
     dialog.run_button.click()
-    assert status_text(dialog.status).startswith("Checked 1 model(s); best 1hvr"), status_text(dialog.status)
+    assert status_text(dialog.status).startswith("Checked 1 model(s); best 1hvr"), status_text(
+        dialog.status
+    )
     assert cmd.get_type("esm_check_key") == "object:cgo"
 
 
 def test_dialog_states_the_colours(qt_app):
+    from pymol.Qt import QtGui
+
     from pymol_plugin import style
     from pymol_plugin.dialog import legend_html
-    from pymol.Qt import QtGui
 
     document = QtGui.QTextDocument()
     document.setHtml(legend_html())

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pymol2  # noqa: E402  (the pymol extra: a missing PyMOL fails, never skips)
 import pytest
 
-import pymol2  # noqa: E402  (the pymol extra: a missing PyMOL fails, never skips)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pymol import CmdException  # noqa: E402
@@ -106,7 +106,9 @@ def igy(shared_data, tmp_path_factory):
 def load_igy_chain_b(cmd, igy):
     cmd.load(str(igy["path"]), "igy")
     cmd.remove("igy and not chain B")  # no partner chain: the categories are intra-chain only
-    return commands.esm_contacts_load(str(igy["npy"]), "igy and chain B", top=TOP, assembly="none", map=0, _self=cmd)
+    return commands.esm_contacts_load(
+        str(igy["npy"]), "igy and chain B", top=TOP, assembly="none", map=0, _self=cmd
+    )
 
 
 # -- esm_contacts_pairs ----------------------------------------------------------------
@@ -129,7 +131,9 @@ def test_pairs_match_file_and_structure(cmd, igy, capsys):
         assert row["inter_distance"] is None  # the chain has no partner here
         assert f"{labels[a]:<12} {labels[b]:<12} {P[a, b]:6.3f} {distance:7.2f}" in printed
     # Insertion codes are in the names, as the structure has them.
-    assert {"B:52A PRO", "B:82A SER", "B:82B SER"} <= {r["residue_1"] for r in rows} | {r["residue_2"] for r in rows}
+    assert {"B:52A PRO", "B:82A SER", "B:82B SER"} <= {r["residue_1"] for r in rows} | {
+        r["residue_2"] for r in rows
+    }
     assert "esm_contacts_pairs: esm, igy chain B, 30 drawn pairs" in printed
     # quiet: the same list, nothing printed.
     assert commands.esm_contacts_pairs("esm", quiet=1, _self=cmd) == rows
@@ -146,7 +150,9 @@ def test_pairs_report_homodimer_distances(cmd, shared_data, tmp_path):
     P[i[inter], j[inter]] = P[j[inter], i[inter]] = np.linspace(0.9, 0.8, 5)
     np.save(tmp_path / "hvr.npy", P)
     cmd.load(str(shared_data / "1hvr.pdb"), "1hvr")
-    commands.esm_contacts_load(str(tmp_path / "hvr.npy"), "1hvr and chain A", top=5, map=0, _self=cmd)
+    commands.esm_contacts_load(
+        str(tmp_path / "hvr.npy"), "1hvr and chain A", top=5, map=0, _self=cmd
+    )
     rows = commands.esm_contacts_pairs(_self=cmd)
     _, cb_a = chain_residues(shared_data / "1hvr.pdb", "A")
     _, cb_b = chain_residues(shared_data / "1hvr.pdb", "B")  # same numbering, 99 residues each
@@ -164,8 +170,14 @@ def test_pairs_report_homodimer_distances(cmd, shared_data, tmp_path):
         picked = registry.pick("esm", a, b, cmd)
         residues = set()
         cmd.iterate("esm_pick", "residues.add((chain, resv))", space={"residues": residues})
-        assert residues == {("A", ends[0] + 1), ("B", ends[1] + 1)}  # 1hvr numbers both chains 1..99
-        assert picked["dash"].startswith(f"A:{ends[0] + 1} ") and f" to B:{ends[1] + 1} " in picked["dash"]
+        assert residues == {
+            ("A", ends[0] + 1),
+            ("B", ends[1] + 1),
+        }  # 1hvr numbers both chains 1..99
+        assert (
+            picked["dash"].startswith(f"A:{ends[0] + 1} ")
+            and f" to B:{ends[1] + 1} " in picked["dash"]
+        )
         assert cmd.get_type("esm_pick_dist") == "object:measurement"
 
 
@@ -212,22 +224,31 @@ def test_map_option_is_checked_before_drawing(cmd, igy):
 
 
 def test_headless_pymol_has_no_panel(shared_data, tmp_path):
-    """``pymol -cq``: the drawing works without a panel (the default), esm_contacts_map says why not."""
+    """``pymol -cq``: the drawing works without a panel (the default), esm_contacts_map says why
+    not."""
     P = np.full((99, 99), 0.1, dtype=np.float32)
     P[10, 30] = P[30, 10] = 0.9
     np.save(tmp_path / "p.npy", P)
     script = tmp_path / "run.py"
     script.write_text(
-        "import sys\nimport pymol_plugin\nfrom pymol import cmd, CmdException\nfrom pymol_plugin import commands\n"
-        f"cmd.load({str(shared_data / '1hvr.pdb')!r}, 'h')\n"
-        f"cmd.do('esm_contacts_load {tmp_path / 'p.npy'}, h and chain A, top=1')\n"
-        "print('QT', 'PyQt5' in sys.modules)\n"
-        "print('PAIRS', commands.esm_contacts_pairs(quiet=1)[0]['residue_1'])\n"
-        "cmd.do('esm_contacts_map')\n"
-        "try:\n    commands.esm_contacts_map()\nexcept CmdException as e:\n    print('REFUSED', e)\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    run = subprocess.run([sys.executable, "-m", "pymol", "-cq", str(script)], env=env, capture_output=True, text=True,
-                         timeout=120)
+        "import sys\nimport pymol_plugin\nfrom pymol import cmd, CmdException\nfrom pymol_plugin"
+        f" import commands\ncmd.load({str(shared_data / '1hvr.pdb')!r},"
+        f" 'h')\ncmd.do('esm_contacts_load {tmp_path / 'p.npy'}, h and chain A,"
+        " top=1')\nprint('QT', 'PyQt5' in sys.modules)\nprint('PAIRS',"
+        " commands.esm_contacts_pairs(quiet=1)[0]['residue_1'])\ncmd.do('esm_contacts_map')\ntry:\n"
+        "    commands.esm_contacts_map()\nexcept CmdException as e:\n    print('REFUSED', e)\n"
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pymol", "-cq", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "PAIRS A:11 VAL" in run.stdout, run.stdout + run.stderr
     assert "QT False" in run.stdout  # no panel was built: Qt was not even imported
     assert "REFUSED" in run.stdout and "needs PyMOL's Qt window" in run.stdout
@@ -271,8 +292,11 @@ def test_panel_click_picks_the_pair(cmd, igy):
     assert "52A" in (first, second)
     mouse(panel, "motion_notify_event", a, b)
     distance = float(np.linalg.norm(igy["cb"][a] - igy["cb"][b]))
-    assert panel.status.text() == (f"{igy['labels'][a]} \u2013 {igy['labels'][b]} | p = {igy['P'][a, b]:.3f} | "
-                                   f"Cb-Cb {distance:.1f} \u00c5 | true contact, drawn")
+    assert (
+        panel.status.text()
+        == f"{igy['labels'][a]} \u2013 {igy['labels'][b]} | p = {igy['P'][a, b]:.3f} | "
+        f"Cb-Cb {distance:.1f} \u00c5 | true contact, drawn"
+    )
     assert panel.canvas.toolTip() == panel.status.text()
     # The mirrored cell below the diagonal names the same pair.
     mouse(panel, "motion_notify_event", b, a)
@@ -281,11 +305,16 @@ def test_panel_click_picks_the_pair(cmd, igy):
     mouse(panel, "button_press_event", a, b, button=1)
     expected = residue_atoms(cmd, "igy", "B", first) + residue_atoms(cmd, "igy", "B", second)
     assert expected > 10 and cmd.count_atoms("esm_pick") == expected
-    assert cmd.count_atoms(f"esm_pick and chain B and resi \\{first}") == residue_atoms(cmd, "igy", "B", first)
+    assert cmd.count_atoms(f"esm_pick and chain B and resi \\{first}") == residue_atoms(
+        cmd, "igy", "B", first
+    )
     assert cmd.get_type("esm_pick_dist") == "object:measurement"
     # The measured distance is the drawn dash's: CB to CB (CA for Gly) of the two residues.
-    ends = [f"igy and chain B and resi \\{r} and name {'CA' if igy['labels'][k].endswith('GLY') else 'CB'}"
-            for r, k in ((first, a), (second, b))]
+    ends = [
+        f"igy and chain B and resi \\{r} and name"
+        f" {'CA' if igy['labels'][k].endswith('GLY') else 'CB'}"
+        for r, k in ((first, a), (second, b))
+    ]
     dash = measured_dash(cmd, "esm_pick_dist")
     atoms = np.array([cmd.get_coords(e)[0] for e in ends], dtype=float)
     assert np.allclose(dash, atoms, atol=1e-3) or np.allclose(dash, atoms[::-1], atol=1e-3)
@@ -308,13 +337,18 @@ def test_panel_highlights_sele_and_marks_categories(cmd, igy):
     assert panel.highlighted == []
     cmd.select("sele", "igy and chain B and resi 82A+82B+90")
     panel.refresh()
-    wanted = [k for k, label in enumerate(igy["labels"]) if label.split()[0] in ("B:82A", "B:82B", "B:90")]
+    wanted = [
+        k for k, label in enumerate(igy["labels"]) if label.split()[0] in ("B:82A", "B:82B", "B:90")
+    ]
     assert len(wanted) == 3 and panel.highlighted == wanted
     # Drawn pairs are marked in the drawing's own colours (read from PyMOL's colour table).
     entry = registry.get("esm", cmd)
     colors = {kind: tuple(cmd.get_color_tuple(name)) for kind, name in drawing.COLORS.items()}
-    marked = {tuple(np.round(c.get_facecolor()[0][:3], 3)) for c in panel.axes.collections if len(c.get_offsets())
-              and c.get_facecolor().size}
+    marked = {
+        tuple(np.round(c.get_facecolor()[0][:3], 3))
+        for c in panel.axes.collections
+        if len(c.get_offsets()) and c.get_facecolor().size
+    }
     for kind in set(entry.kinds.tolist()):
         assert tuple(np.round(colors[kind], 3)) in marked, kind
     commands.esm_contacts_clear("esm", _self=cmd)
@@ -322,7 +356,8 @@ def test_panel_highlights_sele_and_marks_categories(cmd, igy):
 
 
 def test_map_image_shows_homodimer_contacts(cmd, shared_data, tmp_path):
-    """1hvr: the structure's half shows intra-chain contacts dark and homodimer-only ones in the inter colour."""
+    """1hvr: the structure's half shows intra-chain contacts dark and homodimer-only ones in the
+    inter colour."""
     from pymol_plugin import contact_map
 
     structure = ec.load_structure(shared_data / "1hvr.pdb")
@@ -330,7 +365,9 @@ def test_map_image_shows_homodimer_contacts(cmd, shared_data, tmp_path):
     P = np.full(T.shape, 0.2, dtype=np.float32)
     np.save(tmp_path / "hvr.npy", P)
     cmd.load(str(shared_data / "1hvr.pdb"), "1hvr")
-    commands.esm_contacts_load(str(tmp_path / "hvr.npy"), "1hvr and chain A", top=5, map=0, _self=cmd)
+    commands.esm_contacts_load(
+        str(tmp_path / "hvr.npy"), "1hvr and chain A", top=5, map=0, _self=cmd
+    )
     entry = registry.get("", cmd)
     colors = {kind: contact_map.color_rgb(name, cmd) for kind, name in entry.colors.items()}
     image = contact_map.map_image(entry, colors)
@@ -345,18 +382,33 @@ def test_map_image_shows_homodimer_contacts(cmd, shared_data, tmp_path):
 
 
 def test_prediction_command_records_its_pairs(cmd, shared_data, tiny_esm1b):
-    """esm_contacts (a prediction, not a file) fills the same registry: the pair list is the drawing."""
+    """esm_contacts (a prediction, not a file) fills the same registry: the pair list is the
+    drawing."""
     cmd.load(str(shared_data / "1hvr.pdb"), "1hvr")
-    result = commands.esm_contacts("1hvr and chain A", model=str(tiny_esm1b), top=20, device="cpu", name="pred",
-                                   map="off", _self=cmd)
+    result = commands.esm_contacts(
+        "1hvr and chain A",
+        model=str(tiny_esm1b),
+        top=20,
+        device="cpu",
+        name="pred",
+        map="off",
+        _self=cmd,
+    )
     rows = commands.esm_contacts_pairs("pred", quiet=1, _self=cmd)
     counts = result["counts"]
-    assert len(rows) == counts["tp"] + counts["fp"] + counts["inter"] == sum(result["objects"].values())
+    assert (
+        len(rows)
+        == counts["tp"] + counts["fp"] + counts["inter"]
+        == sum(result["objects"].values())
+    )
     for kind in ("tp", "fp", "inter"):
         assert sum(r["category"] == kind for r in rows) == counts[kind]
     labels = ec.residue_labels(ec.load_structure(shared_data / "1hvr.pdb"), "A", with_name=True)
-    assert all(r["residue_1"] == labels[r["position_1"] - 1] and r["residue_2"] == labels[r["position_2"] - 1]
-               for r in rows)
+    assert all(
+        r["residue_1"] == labels[r["position_1"] - 1]
+        and r["residue_2"] == labels[r["position_2"] - 1]
+        for r in rows
+    )
     probabilities = [r["probability"] for r in rows]
     assert probabilities == sorted(probabilities, reverse=True)
 
@@ -368,28 +420,43 @@ def test_open_panel_follows_a_redrawing(cmd, igy):
     load_igy_chain_b(cmd, igy)
     panel = contact_map.show_map("esm", cmd)
     assert len(panel.entry.i) == TOP
-    commands.esm_contacts_load(str(igy["npy"]), "igy and chain B", top=5, assembly="none", map=0, _self=cmd)
+    commands.esm_contacts_load(
+        str(igy["npy"]), "igy and chain B", top=5, assembly="none", map=0, _self=cmd
+    )
     assert contact_map.panel_of("esm", cmd) is panel and len(panel.entry.i) == 5
-    assert [(int(a), int(b)) for a, b in zip(panel.entry.i, panel.entry.j)] == expected_top(igy["P"], 5)
+    assert [(int(a), int(b)) for a, b in zip(panel.entry.i, panel.entry.j)] == expected_top(
+        igy["P"], 5
+    )
 
 
 def test_pick_of_an_assembly_homodimer_pair(cmd, shared_data, tmp_path):
     """1A8O: one chain, its partner a copy from the assembly; a click picks the dash's two ends."""
     path = shared_data / "1A8O.cif.gz"
     structure, assembly = ec.load_structure(path), ec.load_assembly(path)
-    T, X = ec.true_contacts(structure, "A"), ec.homodimer_contacts(structure, "A", assembly=assembly)
+    T, X = (
+        ec.true_contacts(structure, "A"),
+        ec.homodimer_contacts(structure, "A", assembly=assembly),
+    )
     i, j = np.triu_indices(T.shape[0], k=6)
     inter = np.flatnonzero((T[i, j] == 0) & (X[i, j] == 1))[:2]
     P = np.zeros(T.shape, dtype=np.float32)
     P[i[inter], j[inter]] = P[j[inter], i[inter]] = [0.9, 0.8]
     np.save(tmp_path / "mono.npy", P)
     cmd.load(str(path), "mono")
-    commands.esm_contacts_load(str(tmp_path / "mono.npy"), "mono and chain A", top=2, assembly=str(path), map=0,
-                               _self=cmd)
+    commands.esm_contacts_load(
+        str(tmp_path / "mono.npy"), "mono and chain A", top=2, assembly=str(path), map=0, _self=cmd
+    )
     for k in inter:
         picked = registry.pick("esm", int(i[k]), int(j[k]), cmd)
         assert "(assembly copy A:1)" in picked["dash"]
-        assert cmd.count_atoms("esm_pick and mono") > 0 and cmd.count_atoms("esm_pick and esm_partner") > 0
-        ends = [cmd.get_coords(f"esm_pick and {obj} and name CB")[0] for obj in ("mono", "esm_partner")]
-        assert np.linalg.norm(ends[0] - ends[1]) < 9  # the contact the dash shows (virtual Cb < 8 A)
+        assert (
+            cmd.count_atoms("esm_pick and mono") > 0
+            and cmd.count_atoms("esm_pick and esm_partner") > 0
+        )
+        ends = [
+            cmd.get_coords(f"esm_pick and {obj} and name CB")[0] for obj in ("mono", "esm_partner")
+        ]
+        assert (
+            np.linalg.norm(ends[0] - ends[1]) < 9
+        )  # the contact the dash shows (virtual Cb < 8 A)
         assert cmd.get_type("esm_pick_dist") == "object:measurement"

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
 import esm_contacts as ec  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -55,8 +54,8 @@ def guarded(function):
 
 
 def dock():
-    found = [w for w in QtWidgets.QApplication.allWidgets()
-             if isinstance(w, QtWidgets.QDockWidget) and w.objectName() == "esm_contacts_map_dock_file"]
+    found = [w for w in QtWidgets.QApplication.allWidgets() if isinstance(w, QtWidgets.QDockWidget)
+             and w.objectName() == "esm_contacts_map_dock_file"]
     return found[0] if found else None
 
 
@@ -106,8 +105,10 @@ def check_dock():
     QTest.mouseClick(panel.canvas, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, point)
     QtWidgets.QApplication.processEvents()
     report["pick_atoms"] = cmd.count_atoms("file_pick")
-    report["pick_residues"] = sorted({(atom.chain, atom.resi) for atom in cmd.get_model("file_pick").atom})
-    report["pick_dist_type"] = cmd.get_type("file_pick_dist") if "file_pick_dist" in cmd.get_names("all") else None
+    picked = cmd.get_model("file_pick").atom
+    report["pick_residues"] = sorted({(atom.chain, atom.resi) for atom in picked})
+    has_dist = "file_pick_dist" in cmd.get_names("all")
+    report["pick_dist_type"] = cmd.get_type("file_pick_dist") if has_dist else None
     report["status_after_click"] = panel.status.text()
     cmd.select("sele", "1hvr and chain A and resi 25-27")
     refresh = [b for b in panel.findChildren(QtWidgets.QPushButton) if b.text() == "Refresh"][0]
@@ -123,7 +124,8 @@ def check_dock():
 def grab():
     # A grab of the X screen can come back empty while the server is busy: try again.
     for _ in range(10):
-        if QtWidgets.QApplication.primaryScreen().grabWindow(0).save(os.path.join(OUT, "gui_map_screen.png")):
+        screen = QtWidgets.QApplication.primaryScreen().grabWindow(0)
+        if screen.save(os.path.join(OUT, "gui_map_screen.png")):
             break
         QtWidgets.QApplication.processEvents()
         time.sleep(0.3)
@@ -158,8 +160,8 @@ def cleared():
 
 @guarded
 def from_dialog():
-    found = [w for w in QtWidgets.QApplication.allWidgets()
-             if isinstance(w, QtWidgets.QDockWidget) and w.objectName() == "esm_contacts_map_dock_dlg"]
+    found = [w for w in QtWidgets.QApplication.allWidgets() if isinstance(w, QtWidgets.QDockWidget)
+             and w.objectName() == "esm_contacts_map_dock_dlg"]
     report["dialog_dock"] = bool(found) and found[0].isVisible()
     # A second drawing's panel shares the dock area as a tab.
     cmd.do(f"esm_contacts_load {os.environ['ESM_GUI_RR']}, 1hvr and chain A, top=10, name=second")
@@ -176,7 +178,10 @@ QtCore.QTimer.singleShot(300, draw)
 def test_panel_docks_after_drawing(shared_data, tmp_path):
     for tool in ("xvfb-run", "Xvfb"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X server")
+            pytest.skip(
+                f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X"
+                " server"
+            )
     home, out = tmp_path / "home", tmp_path / "out"
     home.mkdir()
     out.mkdir()
@@ -185,27 +190,63 @@ def test_panel_docks_after_drawing(shared_data, tmp_path):
     i, j = np.triu_indices(T.shape[0], k=6)
     rng = np.random.default_rng(5)
     P = np.triu(rng.random(T.shape) * 0.2, 1)
-    for mask, count, low, high in (((T[i, j] == 1), 30, 0.55, 1.0), ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
-                                   ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7)):
+    for mask, count, low, high in (
+        ((T[i, j] == 1), 30, 0.55, 1.0),
+        ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
+        ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7),
+    ):
         chosen = rng.permutation(np.flatnonzero(mask))[:count]
         P[i[chosen], j[chosen]] = np.linspace(low, high, count)
     rr = tmp_path / "1hvr_A.rr"
     ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
-    env = dict(os.environ, HOME=str(home), ESM_GUI_OUT=str(out), ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
-               ESM_GUI_RR=str(rr), LIBGL_ALWAYS_SOFTWARE="1", XDG_RUNTIME_DIR=str(tmp_path),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        ESM_GUI_OUT=str(out),
+        ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
+        ESM_GUI_RR=str(rr),
+        LIBGL_ALWAYS_SOFTWARE="1",
+        XDG_RUNTIME_DIR=str(tmp_path),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     env.pop("APPDATA", None)
     env.pop("QT_QPA_PLATFORM", None)
-    install = subprocess.run([sys.executable, "-m", "esm_contacts.cli", "pymol-install"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    install = subprocess.run(
+        [sys.executable, "-m", "esm_contacts.cli", "pymol-install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert install.returncode == 0, install.stderr
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
-    run = subprocess.run([shutil.which("xvfb-run"), "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "pymol",
-                          "-q", "-W", "1300", "-H", "800", str(driver)],
-                         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            shutil.which("xvfb-run"),
+            "-a",
+            "-s",
+            "-screen 0 1600x1000x24",
+            sys.executable,
+            "-m",
+            "pymol",
+            "-q",
+            "-W",
+            "1300",
+            "-H",
+            "800",
+            str(driver),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     report_file = out / "report.json"
-    assert report_file.is_file(), f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    assert report_file.is_file(), (
+        f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
+    )
     report = json.loads(report_file.read_text())
     keep = os.environ.get("ESM_CONTACTS_GUI_IMAGES")
     if keep:
@@ -222,7 +263,9 @@ def test_panel_docks_after_drawing(shared_data, tmp_path):
     pair = report["pair"]
     labels = ec.residue_labels(structure, "A", with_name=True)
     a, b = pair["position_1"] - 1, pair["position_2"] - 1
-    assert report["hover"].startswith(f"{labels[a]} \u2013 {labels[b]} | p = {pair['probability']:.3f}")
+    assert report["hover"].startswith(
+        f"{labels[a]} \u2013 {labels[b]} | p = {pair['probability']:.3f}"
+    )
     assert "homodimer contact, drawn" in report["hover"]
     # The click picks where the magenta dash runs: one residue in A, the other in B (1hvr
     # numbers both chains 1..99), the shorter of the two realisations.

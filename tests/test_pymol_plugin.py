@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-
 from pymol import CmdException  # noqa: E402
 
 import esm_contacts as ec  # noqa: E402
@@ -67,13 +65,19 @@ def group_of(cmd, obj):
 
 
 def measurement_objects(cmd, name):
-    return {n: len(dash_segments(cmd, n)) for n in cmd.get_names_of_type("object:measurement") if n.startswith(f"{name}_")}
+    return {
+        n: len(dash_segments(cmd, n))
+        for n in cmd.get_names_of_type("object:measurement")
+        if n.startswith(f"{name}_")
+    }
 
 
 def atom_table(cmd, selection):
     """{(chain, resv, name): xyz} of a selection."""
     rows = []
-    cmd.iterate_state(-1, selection, "rows.append((chain, resv, name, x, y, z))", space={"rows": rows})
+    cmd.iterate_state(
+        -1, selection, "rows.append((chain, resv, name, x, y, z))", space={"rows": rows}
+    )
     return {(c, r, n): np.array([x, y, z]) for c, r, n, x, y, z in rows}
 
 
@@ -119,7 +123,11 @@ def hvr_file(shared_data, tmp_path):
         P[i[chosen], j[chosen]] = P[j[chosen], i[chosen]] = probability
     rr = tmp_path / "1hvr_A.rr"
     ec.write_contacts(rr, P, sequence=ec.chain_sequence(structure, "A"))
-    planned = {"tp": set(zip(i[tp], j[tp])), "inter": set(zip(i[inter], j[inter])), "fp": set(zip(i[fp], j[fp]))}
+    planned = {
+        "tp": set(zip(i[tp], j[tp])),
+        "inter": set(zip(i[inter], j[inter])),
+        "fp": set(zip(i[fp], j[fp])),
+    }
     return rr, path, planned, structure
 
 
@@ -134,7 +142,11 @@ def test_load_file_on_homodimer(cmd, hvr_file, capsys):
     assert cmd.get_type("esm") == "object:group"
     for group in ("esm_tp", "esm_fp", "esm_inter"):
         assert cmd.get_type(group) == "object:group" and group_of(cmd, group) == "esm"
-    assert [group_of(cmd, obj) for obj in ("esm_tp4", "esm_inter3", "esm_fp2")] == ["esm_tp", "esm_inter", "esm_fp"]
+    assert [group_of(cmd, obj) for obj in ("esm_tp4", "esm_inter3", "esm_fp2")] == [
+        "esm_tp",
+        "esm_inter",
+        "esm_fp",
+    ]
     # Okabe-Ito colours by default; the dashes take the object's colour (dash_color unset).
     for obj, kind in (("esm_tp4", "tp"), ("esm_inter3", "inter"), ("esm_fp2", "fp")):
         assert cmd.get_setting_text("dash_color", obj) == "default"
@@ -143,7 +155,9 @@ def test_load_file_on_homodimer(cmd, hvr_file, capsys):
         reps = visible_reps(cmd, obj)
         assert not reps & (1 << cmd.repres["labels"]) and reps & (1 << cmd.repres["dashes"])
     # Higher-probability bins get thicker dashes.
-    assert float(cmd.get_setting_text("dash_radius", "esm_tp4")) > float(cmd.get_setting_text("dash_radius", "esm_fp2"))
+    assert float(cmd.get_setting_text("dash_radius", "esm_tp4")) > float(
+        cmd.get_setting_text("dash_radius", "esm_fp2")
+    )
 
     # Every dash joins the planned residues' Cb atoms (1hvr has every CB except Gly: CA).
     atoms = atom_table(cmd, "1hvr and name CB or (1hvr and resn GLY and name CA)")
@@ -177,7 +191,9 @@ def test_file_on_other_chain_and_subset(cmd, hvr_file):
     """A sequence-carrying file is aligned to a selection that is part of a chain."""
     rr, pdb, planned, structure = hvr_file
     cmd.load(str(pdb), "1hvr")
-    result = commands.esm_contacts_load(str(rr), "1hvr and chain B and resi 1-60", top="24", name="sub", _self=cmd)
+    result = commands.esm_contacts_load(
+        str(rr), "1hvr and chain B and resi 1-60", top="24", name="sub", _self=cmd
+    )
     c = result["counts"]
     # Pairs with a residue outside the selection are unobserved: counted, not drawn.
     inside = {k: sum(1 for a, b in pairs if a < 60 and b < 60) for k, pairs in planned.items()}
@@ -205,7 +221,9 @@ def test_helix_npy_and_anchors(cmd, tmp_path):
     P = np.maximum(P, P.T)
     path = tmp_path / "helix.npy"
     np.save(path, P)
-    result = commands.esm_contacts_load(str(path), "hel", top="all", min_sep="3", threshold="0.25", _self=cmd)
+    result = commands.esm_contacts_load(
+        str(path), "hel", top="all", min_sep="3", threshold="0.25", _self=cmd
+    )
 
     # Independent truth: the helix's own CB atoms (CB of residue 5 taken before removal
     # is not needed: its pairs are among the i+3/i+4 ones, all < 8 A in an ideal helix).
@@ -233,9 +251,13 @@ def test_strand_with_glycines_uses_ca(cmd, tmp_path):
     result = commands.esm_contacts_load(str(path), "strand", top="2", _self=cmd)
     assert result["counts"]["fp"] == 2
     atoms = atom_table(cmd, "strand and name CA+CB")
-    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp4"))
+    ends = sorted(
+        sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp4")
+    )
     assert ends == [[(1, "CA"), (7, "CA")]]
-    ends = sorted(sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp1"))
+    ends = sorted(
+        sorted(end_residue(atoms, p)[1:] for p in pair) for pair in dash_segments(cmd, "esm_fp1")
+    )
     assert ends == [[(2, "CB"), (9, "CA")]]
     assert "esm_vcb" not in cmd.get_names("all")
 
@@ -243,8 +265,15 @@ def test_strand_with_glycines_uses_ca(cmd, tmp_path):
 def test_predict_end_to_end(cmd, tiny_esm1b, tmp_path, capsys):
     build_helix(cmd)
     plot = tmp_path / "map.png"
-    result = commands.esm_contacts("hel", model=str(tiny_esm1b), top="L/2", device="cpu", name="pred", plot=str(plot),
-                                   _self=cmd)
+    result = commands.esm_contacts(
+        "hel",
+        model=str(tiny_esm1b),
+        top="L/2",
+        device="cpu",
+        name="pred",
+        plot=str(plot),
+        _self=cmd,
+    )
     out = capsys.readouterr().out
     assert "Error" not in out, out
     predictor = ec.ContactPredictor.from_pretrained(str(tiny_esm1b), device="cpu")
@@ -276,7 +305,9 @@ def test_failures_leave_session_unchanged(cmd, tmp_path, tiny_esm1b):
     cmd.pseudoatom("ps")
     good = tmp_path / "good.npy"
     np.save(good, np.full((20, 20), 0.5, dtype=np.float32))
-    commands.esm_contacts_load(str(good), "hel", name="keep", _self=cmd)  # an earlier drawing survives failures
+    commands.esm_contacts_load(
+        str(good), "hel", name="keep", _self=cmd
+    )  # an earlier drawing survives failures
 
     def load(*args, **kwargs):
         return lambda: commands.esm_contacts_load(*args, _self=cmd, **kwargs)
@@ -296,29 +327,47 @@ def test_failures_leave_session_unchanged(cmd, tmp_path, tiny_esm1b):
         unchanged(cmd, predict("hel", model=str(tiny_esm1b), name="hel")),
         unchanged(cmd, predict("hel", model=str(tiny_esm1b), msa=str(tmp_path / "none.a3m"))),
     ]
-    for needle, message in zip(["missing.pt", "is empty", "no protein", "several protein chains (A, B)",
-                                "several objects", "half", "range", "threshold", "'hel' is taken", "none.a3m"],
-                               messages):
+    for needle, message in zip(
+        [
+            "missing.pt",
+            "is empty",
+            "no protein",
+            "several protein chains (A, B)",
+            "several objects",
+            "half",
+            "range",
+            "threshold",
+            "'hel' is taken",
+            "none.a3m",
+        ],
+        messages,
+    ):
         assert needle in message, message
 
     bad = tmp_path / "bad.rr"
     bad.write_text("PFRMAT RR\nAAAAAAAAAAAAAAAAAAAA\n1 9 0 8 0.5\n2 x 0 8 0.4\nEND\n")
     assert "line 4" in unchanged(cmd, load(str(bad), "hel"))
     other = tmp_path / "other.rr"
-    ec.write_contacts(other, np.full((20, 20), 0.5, dtype=np.float32), sequence="WYWYWYWYWYWYWYWYWYWY")
+    ec.write_contacts(
+        other, np.full((20, 20), 0.5, dtype=np.float32), sequence="WYWYWYWYWYWYWYWYWYWY"
+    )
     assert "does not match" in unchanged(cmd, load(str(other), "hel"))
     big = tmp_path / "big.npy"
     np.save(big, np.zeros((30, 30), dtype=np.float32))
     assert "30 residues" in unchanged(cmd, load(str(big), "hel"))
     assert "no such file" in unchanged(cmd, load(str(tmp_path / "none.csv"), "hel"))
-    assert "no contact drawing" in unchanged(cmd, lambda: commands.esm_contacts_clear("nothing", _self=cmd))
+    assert "no contact drawing" in unchanged(
+        cmd, lambda: commands.esm_contacts_clear("nothing", _self=cmd)
+    )
     assert "plot" in unchanged(cmd, load(str(good), "hel", plot=str(tmp_path / "map.txt")))
     # A user's own group, or objects with the names a drawing would take, are never replaced.
     cmd.group("mine", "other")
     assert "'mine' is taken" in unchanged(cmd, load(str(good), "hel", name="mine"))
     cmd.create("pred_fp3", "other")
     assert "pred_fp3" in unchanged(cmd, load(str(good), "hel", name="pred"))
-    assert "no contact drawing" in unchanged(cmd, lambda: commands.esm_contacts_clear("mine", _self=cmd))
+    assert "no contact drawing" in unchanged(
+        cmd, lambda: commands.esm_contacts_clear("mine", _self=cmd)
+    )
     assert measurement_objects(cmd, "keep")  # the earlier drawing is intact
 
 
@@ -380,8 +429,16 @@ def test_plugin_zip_and_pymol_install(tmp_path):
     env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT), APPDATA="")
     env.pop("APPDATA")
     archive = tmp_path / "plugin.zip"
-    run = lambda *args: subprocess.run([sys.executable, "-m", "esm_contacts.cli", *args], env=env,  # noqa: E731
-                                       capture_output=True, text=True, timeout=60)
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "esm_contacts.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     done = run("pymol-plugin", "--zip", str(archive))
     assert done.returncode == 0, done.stderr
     names = zipfile.ZipFile(archive).namelist()
@@ -392,7 +449,9 @@ def test_plugin_zip_and_pymol_install(tmp_path):
     done = run("pymol-install")
     assert done.returncode == 0, done.stderr
     installed = tmp_path / ".pymol" / "startup" / "pymol_plugin"
-    assert (installed / "__init__.py").read_bytes() == (ROOT / "pymol_plugin" / "__init__.py").read_bytes()
+    assert (installed / "__init__.py").read_bytes() == (
+        ROOT / "pymol_plugin" / "__init__.py"
+    ).read_bytes()
     assert str(installed.parent) in (tmp_path / ".pymolpluginsrc.py").read_text()
     assert run("pymol-install").returncode == 0  # reinstalling replaces it
 
@@ -402,14 +461,23 @@ def test_plugin_zip_and_pymol_install(tmp_path):
         "plugins.initialize(-1); print(sorted(plugins.plugins)); "
         "print(plugins.plugins['pymol_plugin'].loaded, 'esm_contacts_load' in cmd.keyword)"
     )
-    done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "True True", done.stdout
 
 
 #: Runs the command line with PyMOL made unimportable (as in a Python without pymol-open-source).
-WITHOUT_PYMOL = ("import sys; sys.modules['pymol'] = None; from esm_contacts.cli import main; "
-                 "sys.exit(main(sys.argv[1:]))")
+WITHOUT_PYMOL = (
+    "import sys; sys.modules['pymol'] = None; from esm_contacts.cli import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 def test_plugin_zip_without_pymol(tmp_path):
@@ -417,30 +485,55 @@ def test_plugin_zip_without_pymol(tmp_path):
     then registers nothing; installing needs PyMOL and says so in one line."""
     env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(ROOT))
     archive = tmp_path / "plugin.zip"
-    done = subprocess.run([sys.executable, "-c", WITHOUT_PYMOL, "pymol-plugin", "--zip", str(archive)], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYMOL, "pymol-plugin", "--zip", str(archive)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    expected = sorted(f"pymol_plugin/{f.relative_to(ROOT / 'pymol_plugin').as_posix()}"
-                      for f in (ROOT / "pymol_plugin").rglob("*.py") if "__pycache__" not in f.parts)
+    expected = sorted(
+        f"pymol_plugin/{f.relative_to(ROOT / 'pymol_plugin').as_posix()}"
+        for f in (ROOT / "pymol_plugin").rglob("*.py")
+        if "__pycache__" not in f.parts
+    )
     assert sorted(n for n in zipfile.ZipFile(archive).namelist() if n.endswith(".py")) == expected
-    done = subprocess.run([sys.executable, "-c", WITHOUT_PYMOL, "pymol-install"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYMOL, "pymol-install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
-    assert done.stderr.startswith("esm-contacts pymol-install: error: PyMOL is not importable"), done.stderr
+    assert done.stderr.startswith("esm-contacts pymol-install: error: PyMOL is not importable"), (
+        done.stderr
+    )
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / ".pymol").exists()
 
 
 def test_predict_with_msa(cmd, shared_data, tiny_esm1b):
     """An MSA's query (here chain A's observed sequence, with X) is mapped onto the chain."""
     cmd.load(str(shared_data / "1a3a.pdb"), "1a3a")
-    result = commands.esm_contacts("1a3a and chain A", model=str(tiny_esm1b), msa=str(shared_data / "1a3a_1_A.a3m"),
-                                   num_seqs="3", top="L/5", device="cpu", _self=cmd)
+    result = commands.esm_contacts(
+        "1a3a and chain A",
+        model=str(tiny_esm1b),
+        msa=str(shared_data / "1a3a_1_A.a3m"),
+        num_seqs="3",
+        top="L/5",
+        device="cpu",
+        _self=cmd,
+    )
     from esm_contacts.msa import read_msa
 
     query = read_msa(shared_data / "1a3a_1_A.a3m")[0][1]
     c = result["counts"]
     assert c["tp"] + c["fp"] + c["inter"] + c["unknown"] == len(query) // 5
-    assert sum(measurement_objects(cmd, "esm").values()) == c["tp"] + c["fp"] + c["inter"] - c["undrawn"]
+    assert (
+        sum(measurement_objects(cmd, "esm").values())
+        == c["tp"] + c["fp"] + c["inter"] - c["undrawn"]
+    )
     assert "MSA" in result["model"] and "1a3a_1_A.a3m" in result["summary"]
 
 
@@ -459,7 +552,9 @@ def monomer_file(shared_data, tmp_path):
     path = shared_data / "1A8O.cif.gz"
     structure = load_structure(path)
     assembly = load_assembly(path)
-    assert ec.chain_ids(structure) == ["A"] and homodimer_partners(structure, "A", assembly=assembly) == ["A:1"]
+    assert ec.chain_ids(structure) == ["A"] and homodimer_partners(
+        structure, "A", assembly=assembly
+    ) == ["A:1"]
     T = true_contacts(structure, "A")
     X = homodimer_contacts(structure, "A", assembly=assembly)
     assert not homodimer_contacts(structure, "A").any()  # without the assembly: no partner
@@ -487,14 +582,28 @@ def test_partner_copy_from_assembly(cmd, monomer_file):
     cmd.rotate("x", 70, "mono", camera=0, origin=[0, 0, 0])
     cmd.translate([12.0, -4.0, 3.0], "mono", camera=0)
     total = sum(planned.values())
-    drawn = commands.esm_contacts_load(str(rr), "mono and chain A", top=str(total), assembly=str(path), _self=cmd)
+    drawn = commands.esm_contacts_load(
+        str(rr), "mono and chain A", top=str(total), assembly=str(path), _self=cmd
+    )
 
-    assert drawn["counts"] == {"tp": planned["tp"], "fp": planned["fp"], "inter": planned["inter"], "unknown": 0, "undrawn": 0}
+    assert drawn["counts"] == {
+        "tp": planned["tp"],
+        "fp": planned["fp"],
+        "inter": planned["inter"],
+        "unknown": 0,
+        "undrawn": 0,
+    }
     inter = {n: c for n, c in measurement_objects(cmd, "esm").items() if n.startswith("esm_inter")}
     assert sum(inter.values()) == planned["inter"]
-    assert cmd.get_type("esm_partner") == "object:molecule" and group_of(cmd, "esm_partner") == "esm"
-    assert cmd.count_atoms("esm_partner") == load_structure(path).array_length()  # the whole copy of chain A
-    assert cmd.get_chains("esm_partner") == ["A"] and {a.segi for a in cmd.get_model("esm_partner and name CA").atom} == {"A1"}
+    assert (
+        cmd.get_type("esm_partner") == "object:molecule" and group_of(cmd, "esm_partner") == "esm"
+    )
+    assert (
+        cmd.count_atoms("esm_partner") == load_structure(path).array_length()
+    )  # the whole copy of chain A
+    assert cmd.get_chains("esm_partner") == ["A"] and {
+        a.segi for a in cmd.get_model("esm_partner and name CA").atom
+    } == {"A1"}
     own = atom_table(cmd, "mono and (name CB or (resn GLY and name CA))")
     partner = atom_table(cmd, "esm_partner and (name CB or (resn GLY and name CA))")
     residues = ec.residue_identities(load_structure(path), "A")
@@ -510,7 +619,13 @@ def test_partner_copy_from_assembly(cmd, monomer_file):
             seen.add(tuple(sorted((position[ra[1]], position[rb[1]]))))
     assert seen == inter_pairs
     # The partner copy is the symmetry mate, not the chain itself, in the moved frame.
-    assert np.linalg.norm(cmd.get_coords("esm_partner and name CA").mean(0) - cmd.get_coords("mono and name CA").mean(0)) > 10
+    assert (
+        np.linalg.norm(
+            cmd.get_coords("esm_partner and name CA").mean(0)
+            - cmd.get_coords("mono and name CA").mean(0)
+        )
+        > 10
+    )
     assert "homodimer partner: assembly 1 of" in drawn["summary"] and "copy A:1" in drawn["summary"]
     assert "esm_partner" in drawn["summary"]
     commands.esm_contacts_clear("esm", _self=cmd)
@@ -528,11 +643,16 @@ def without_cb(source, residues, path):
     with opener(source, "rt") as stream:
         file = pdbx.CIFFile.read(stream)
     site = file.block["atom_site"]
-    keep = ~((site["label_atom_id"].as_array(str) == "CB") & np.isin(site["auth_seq_id"].as_array(int), list(residues)))
+    keep = ~(
+        (site["label_atom_id"].as_array(str) == "CB")
+        & np.isin(site["auth_seq_id"].as_array(int), list(residues))
+    )
     assert (~keep).sum() > 0
 
     def kept(column):
-        return pdbx.CIFColumn(column.data.array[keep], None if column.mask is None else column.mask.array[keep])
+        return pdbx.CIFColumn(
+            column.data.array[keep], None if column.mask is None else column.mask.array[keep]
+        )
 
     file.block["atom_site"] = pdbx.CIFCategory({key: kept(site[key]) for key in site.keys()})
     file.write(path)
@@ -542,7 +662,9 @@ def without_cb(source, residues, path):
 def segi_table(cmd, selection):
     """{(segi, chain, resv, name): xyz} of a selection."""
     rows = []
-    cmd.iterate_state(-1, selection, "rows.append((segi, chain, resv, name, x, y, z))", space={"rows": rows})
+    cmd.iterate_state(
+        -1, selection, "rows.append((segi, chain, resv, name, x, y, z))", space={"rows": rows}
+    )
     return {(s, c, r, n): np.array([x, y, z]) for s, c, r, n, x, y, z in rows}
 
 
@@ -556,15 +678,28 @@ def test_partner_copy_virtual_cb_pseudoatoms(cmd, monomer_file, tmp_path):
     assert any(r[3] != "GLY" for r in involved)
     modified = without_cb(path, {r[1] for r in involved}, tmp_path / "1a8o_no_cb.cif")
     cmd.load(str(modified), "mono")
-    assert cmd.count_atoms("mono and name CB and resi " + "+".join(str(r[1]) for r in involved)) == 0
+    assert (
+        cmd.count_atoms("mono and name CB and resi " + "+".join(str(r[1]) for r in involved)) == 0
+    )
     cmd.rotate("y", 40, "mono", camera=0, origin=[0, 0, 0])
     cmd.translate([-6.0, 9.0, 2.0], "mono", camera=0)
     total = sum(planned.values())
-    drawn = commands.esm_contacts_load(str(rr), "mono and chain A", top=str(total), assembly=str(modified), _self=cmd)
-    assert drawn["counts"] == {"tp": planned["tp"], "fp": planned["fp"], "inter": planned["inter"], "unknown": 0, "undrawn": 0}
+    drawn = commands.esm_contacts_load(
+        str(rr), "mono and chain A", top=str(total), assembly=str(modified), _self=cmd
+    )
+    assert drawn["counts"] == {
+        "tp": planned["tp"],
+        "fp": planned["fp"],
+        "inter": planned["inter"],
+        "unknown": 0,
+        "undrawn": 0,
+    }
 
     segi = drawing.copy_segi("A:1")
-    assert cmd.count_atoms(f"esm_partner and name CB and resi {'+'.join(str(r[1]) for r in involved)}") == 0
+    assert (
+        cmd.count_atoms(f"esm_partner and name CB and resi {'+'.join(str(r[1]) for r in involved)}")
+        == 0
+    )
     own_cb, partner_cb = virtual_cb(cmd, "mono"), virtual_cb(cmd, "esm_partner")
     pseudo = segi_table(cmd, "esm_vcb")
     own = {k[2]: xyz for k, xyz in pseudo.items() if k[0] == "VCB"}
@@ -574,7 +709,10 @@ def test_partner_copy_virtual_cb_pseudoatoms(cmd, monomer_file, tmp_path):
     for table, expected in ((own, own_cb), (copy, partner_cb)):
         for resv, xyz in table.items():
             assert np.linalg.norm(xyz - expected[("A", resv)]) < 1e-2, resv
-    glycine_ca = {key: segi_table(cmd, f"%{obj} and resn GLY and name CA") for key, obj in (("own", "mono"), ("copy", "esm_partner"))}
+    glycine_ca = {
+        key: segi_table(cmd, f"%{obj} and resn GLY and name CA")
+        for key, obj in (("own", "mono"), ("copy", "esm_partner"))
+    }
     own_ends = {**{k[2]: v for k, v in glycine_ca["own"].items()}, **own}
     copy_ends = {**{k[2]: v for k, v in glycine_ca["copy"].items()}, **copy}
 
@@ -599,7 +737,10 @@ def test_partner_copy_virtual_cb_pseudoatoms(cmd, monomer_file, tmp_path):
             seen.add(tuple(sorted((position[ra], position[rb]))))
     assert seen == inter_pairs
     assert on_copy_pseudo >= 1
-    print(f"{len(seen)} inter pairs, {on_copy_pseudo} dashes to copy pseudoatoms, {len(own)} own and {len(copy)} copy pseudoatoms")
+    print(
+        f"{len(seen)} inter pairs, {on_copy_pseudo} dashes to copy pseudoatoms, {len(own)} own and"
+        f" {len(copy)} copy pseudoatoms"
+    )
     # The copy's pseudoatoms are not the chain's: the copy is the symmetry mate elsewhere.
     for resv in set(own) & set(copy):
         assert np.linalg.norm(own[resv] - copy[resv]) > 1.0
@@ -617,10 +758,14 @@ def test_assembly_found_for_fetched_object(cmd, monomer_file, tmp_path):
     cmd.set("fetch_path", str(folder))
     try:
         cmd.load(str(path), "1a8o")
-        drawn = commands.esm_contacts_load(str(rr), "1a8o", top="all", min_sep="6", threshold="0.5", _self=cmd)
+        drawn = commands.esm_contacts_load(
+            str(rr), "1a8o", top="all", min_sep="6", threshold="0.5", _self=cmd
+        )
         assert drawn["counts"]["inter"] == planned["inter"] and drawn["partner"] == "esm_partner"
         assert "(found for the object)" in drawn["summary"]
-        off = commands.esm_contacts_load(str(rr), "1a8o", top="all", threshold="0.5", assembly="none", name="off", _self=cmd)
+        off = commands.esm_contacts_load(
+            str(rr), "1a8o", top="all", threshold="0.5", assembly="none", name="off", _self=cmd
+        )
         assert off["counts"]["inter"] == 0 and "off_partner" not in cmd.get_names("all")
     finally:
         cmd.set("fetch_path", old)
@@ -629,7 +774,10 @@ def test_assembly_found_for_fetched_object(cmd, monomer_file, tmp_path):
 def test_bad_assembly_leaves_session_unchanged(cmd, monomer_file, shared_data, tmp_path):
     rr, path, _, _ = monomer_file
     cmd.load(str(path), "mono")
-    load = lambda assembly: lambda: commands.esm_contacts_load(str(rr), "mono", assembly=assembly, _self=cmd)  # noqa: E731
+
+    def load(assembly):
+        return lambda: commands.esm_contacts_load(str(rr), "mono", assembly=assembly, _self=cmd)
+
     assert "missing.cif: no such file" in unchanged(cmd, load(str(tmp_path / "missing.cif")))
     assert "does not match mono chain A" in unchanged(cmd, load(str(shared_data / "1hvr.pdb")))
     assert "no assembly '7'" in unchanged(cmd, load(f"{path}:7"))
@@ -684,7 +832,11 @@ def test_virtual_cb_pseudoatoms_reached_out_of_order(cmd, tmp_path):
     assert result["counts"]["undrawn"] == 0 and sum(result["objects"].values()) == 4
     vcb = atom_table(cmd, "esm_vcb")
     assert sorted(vcb) == [("A", 5, "CBV"), ("A", 10, "CBV"), ("A", 15, "CBV")]
-    for (chain, resv, _), xyz in vcb.items():  # each pseudoatom sits on its own residue's virtual Cb
+    for (
+        chain,
+        resv,
+        _,
+    ), xyz in vcb.items():  # each pseudoatom sits on its own residue's virtual Cb
         assert np.linalg.norm(xyz - expected_cb[(chain, resv)]) < 1e-2
     table = {**atom_table(cmd, "hel and name CB"), **vcb}
     assert drawn_residue_pairs(cmd, "esm", table) == {(2, 15), (10, 20), (5, 18), (1, 10)}
@@ -712,15 +864,25 @@ def test_object_edited_during_prediction(cmd, tmp_path):
 
     target = commands.prepare_target("hel", _self=cmd)
     cmd.remove("hel and resi 7")
-    message = unchanged(cmd, lambda: commands.draw_prediction(P, None, target, options, "test", _self=cmd))
-    assert "hel changed" in message and "ALA 7 of chain A is missing" in message and "run again" in message
+    message = unchanged(
+        cmd, lambda: commands.draw_prediction(P, None, target, options, "test", _self=cmd)
+    )
+    assert (
+        "hel changed" in message
+        and "ALA 7 of chain A is missing" in message
+        and "run again" in message
+    )
     cmd.delete("hel")
     build_helix(cmd)
     target = commands.prepare_target("hel", _self=cmd)
     cmd.translate([5.0, 0, 0], "hel", camera=0)
-    assert "moved" in unchanged(cmd, lambda: commands.draw_prediction(P, None, target, options, "test", _self=cmd))
+    assert "moved" in unchanged(
+        cmd, lambda: commands.draw_prediction(P, None, target, options, "test", _self=cmd)
+    )
     cmd.delete("hel")
-    assert "no longer exists" in unchanged(cmd, lambda: commands.draw_prediction(P, None, target, options, "t", _self=cmd))
+    assert "no longer exists" in unchanged(
+        cmd, lambda: commands.draw_prediction(P, None, target, options, "t", _self=cmd)
+    )
 
 
 def test_altloc_anchor_per_residue(cmd, tmp_path):
@@ -732,9 +894,14 @@ def test_altloc_anchor_per_residue(cmd, tmp_path):
     for line in cmd.get_pdbstr("hel").splitlines():
         if line.startswith("ATOM") and int(line[22:26]) == 5:
             name = line[12:16].strip()
-            for alt, shift, q in (("A", 0.0, 0.3 if name == "CB" else 0.6), ("B", 0.8, 0.7 if name == "CB" else 0.4)):
+            for alt, shift, q in (
+                ("A", 0.0, 0.3 if name == "CB" else 0.6),
+                ("B", 0.8, 0.7 if name == "CB" else 0.4),
+            ):
                 x = float(line[30:38]) + shift
-                lines.append(f"{line[:16]}{alt}{line[17:30]}{x:8.3f}{line[38:54]}{q:6.2f}{line[60:]}")
+                lines.append(
+                    f"{line[:16]}{alt}{line[17:30]}{x:8.3f}{line[38:54]}{q:6.2f}{line[60:]}"
+                )
         elif line.startswith(("ATOM", "TER", "END")):
             lines.append(line)
     path = tmp_path / "alt.pdb"
@@ -747,7 +914,7 @@ def test_altloc_anchor_per_residue(cmd, tmp_path):
     npy = tmp_path / "alt.npy"
     np.save(npy, sparse_map(20, {(4, 17): 0.9}))
     commands.esm_contacts_load(str(npy), "altl", top="1", _self=cmd)
-    (a, b), = dash_segments(cmd, next(iter(measurement_objects(cmd, "esm"))))
+    ((a, b),) = dash_segments(cmd, next(iter(measurement_objects(cmd, "esm"))))
     assert min(np.linalg.norm(a - kept_cb), np.linalg.norm(b - kept_cb)) < 1e-2
 
 
@@ -775,7 +942,8 @@ def test_range_sets_the_separation(cmd, tmp_path):
 
 
 def design_precision(P, T, count, low, high=None):
-    """DESIGN.md: rank known pairs of the range by P (ties: lower i, then j), top count, hits / count."""
+    """DESIGN.md: rank known pairs of the range by P (ties: lower i, then j), top count, hits /
+    count."""
     i, j = np.triu_indices(P.shape[0], 1)
     keep = (j - i >= low) & (T[i, j] >= 0) & ((j - i < high) if high else True)
     i, j = i[keep], j[keep]
@@ -792,8 +960,19 @@ def test_summary_precision_follows_design(cmd, tmp_path):
     cmd.save(str(pdb), "hel")
     T = true_contacts(load_structure(pdb), "A")
     assert (T[9] == -1).all()
-    P = sparse_map(20, {(9, 12): 0.95, (0, 3): 0.9, (1, 4): 0.9, (2, 5): 0.9, (3, 6): 0.9,
-                        (0, 12): 0.8, (1, 13): 0.8, (2, 14): 0.8})
+    P = sparse_map(
+        20,
+        {
+            (9, 12): 0.95,
+            (0, 3): 0.9,
+            (1, 4): 0.9,
+            (2, 5): 0.9,
+            (3, 6): 0.9,
+            (0, 12): 0.8,
+            (1, 13): 0.8,
+            (2, 14): 0.8,
+        },
+    )
     path = tmp_path / "p.npy"
     np.save(path, P)
     result = commands.esm_contacts_load(str(path), "hel", top="5", min_sep="3", _self=cmd)
@@ -804,7 +983,9 @@ def test_summary_precision_follows_design(cmd, tmp_path):
     assert "precision at top 5: 0.800 (4/5;" in result["summary"]
     assert "drawn pairs that are contacts: 4/4" in result["summary"]
     # No pair of the range at all (a 20-residue chain has none 24 apart): 0 of floor(L/2).
-    result = commands.esm_contacts_load(str(path), "hel", top="L/2", range="long", name="far", _self=cmd)
+    result = commands.esm_contacts_load(
+        str(path), "hel", top="L/2", range="long", name="far", _self=cmd
+    )
     assert result["precision"] == 0.0 and "precision at top L/2: 0.000 (0/10;" in result["summary"]
 
 
@@ -844,7 +1025,11 @@ def test_dialog_reports_unexpected_errors(cmd, monkeypatch):
     monkeypatch.setattr(commands, "prepare_target", broken)
     window.selection.setCurrentText("hel")
     window.run()
-    assert [type(e) for e in errors] == [RuntimeError] and window._job is None and window.run_button.isEnabled()
+    assert (
+        [type(e) for e in errors] == [RuntimeError]
+        and window._job is None
+        and window.run_button.isEnabled()
+    )
     window.finish((None, None), None, window.options(), None)  # a malformed worker result
     assert len(errors) == 2 and isinstance(errors[1], TypeError) and window.run_button.isEnabled()
     window.deleteLater()
@@ -858,8 +1043,10 @@ def three_pair_file(structure, path, chain="A"):
     others = [(i, j) for i in range(L) for j in range(i + 24, L) if T[i, j] == 0]
     chosen = [(contacts[0], 0.9), (others[len(others) // 2], 0.8), (contacts[-1], 0.7)]
     sequence = ec.chain_sequence(structure, chain)
-    lines = ["PFRMAT RR"] + [sequence[k:k + 50] for k in range(0, L, 50)]
-    path.write_text("\n".join(lines + [f"{i + 1} {j + 1} 0 8 {p}" for (i, j), p in chosen] + ["END"]) + "\n")
+    lines = ["PFRMAT RR"] + [sequence[k : k + 50] for k in range(0, L, 50)]
+    path.write_text(
+        "\n".join(lines + [f"{i + 1} {j + 1} 0 8 {p}" for (i, j), p in chosen] + ["END"]) + "\n"
+    )
     return [pair for pair, _ in chosen], T
 
 
@@ -868,7 +1055,9 @@ def test_load_sparse_file_draws_only_its_pairs(cmd, shared_data, tmp_path, top):
     structure = load_structure(shared_data / "1hvr.pdb")
     pairs, T = three_pair_file(structure, tmp_path / "three.rr")
     cmd.load(str(shared_data / "1hvr.pdb"), "1hvr")
-    result = commands.esm_contacts_load(str(tmp_path / "three.rr"), "1hvr and chain A", top=top, _self=cmd)
+    result = commands.esm_contacts_load(
+        str(tmp_path / "three.rr"), "1hvr and chain A", top=top, _self=cmd
+    )
     assert sum(measurement_objects(cmd, "esm").values()) == 3
     c = result["counts"]
     assert c["tp"] + c["fp"] + c["inter"] + c["unknown"] == 3 and c["tp"] == 2
@@ -877,7 +1066,11 @@ def test_load_sparse_file_draws_only_its_pairs(cmd, shared_data, tmp_path, top):
     drawn = set()
     for obj in measurement_objects(cmd, "esm"):
         for a, b in dash_segments(cmd, obj):
-            drawn.add(tuple(sorted((position[end_residue(atoms, a)[1]], position[end_residue(atoms, b)[1]]))))
+            drawn.add(
+                tuple(
+                    sorted((position[end_residue(atoms, a)[1]], position[end_residue(atoms, b)[1]]))
+                )
+            )
     # Inter-chain dashes end on chain B: only the tp/fp ones are in the chain-A table.
     assert {pair for pair in pairs if T[pair] == 1} <= drawn <= set(pairs)
     L = T.shape[0]

@@ -1,4 +1,5 @@
-"""The README's Python blocks run as written, from the project root, with a tiny model for ESM-1b."""
+"""The README's Python blocks run as written, from the project root, with a tiny model for
+ESM-1b."""
 
 import ast
 import re
@@ -26,23 +27,39 @@ def test_readme_has_python_blocks():
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_has_no_placeholders(index):
-    """Strings in the code are real (no "MKTAY..." sequences or "..." paths a reader must fill in)."""
+    """Strings in the code are real (no "MKTAY..." sequences or "..." paths a reader must fill
+    in)."""
     tree = ast.parse(BLOCKS[index])
-    strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    strings = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
     assert strings and not [s for s in strings if "..." in s and not s.startswith("../")]
-    assert not any(isinstance(node, ast.Constant) and node.value is Ellipsis for node in ast.walk(tree))
+    assert not any(
+        isinstance(node, ast.Constant) and node.value is Ellipsis for node in ast.walk(tree)
+    )
 
 
-@pytest.mark.filterwarnings("ignore:.*longer than the model context")  # the tiny model's context is 64
+@pytest.mark.filterwarnings(
+    "ignore:.*longer than the model context"
+)  # the tiny model's context is 64
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs(index, shared_data, tiny_esm1b, tiny_hf_esm1b, monkeypatch, capsys):
-    """Each block on its own, in a fresh namespace, from the project root (so its ../shared/data paths resolve)."""
+    """Each block on its own, in a fresh namespace, from the project root (so its ../shared/data
+    paths resolve)."""
     monkeypatch.chdir(ROOT)
-    code = BLOCKS[index].replace(f'"{HUB_MODEL}"', repr(str(tiny_hf_esm1b))).replace(f'"{MODEL}"', repr(str(tiny_esm1b)))
+    code = (
+        BLOCKS[index]
+        .replace(f'"{HUB_MODEL}"', repr(str(tiny_hf_esm1b)))
+        .replace(f'"{MODEL}"', repr(str(tiny_esm1b)))
+    )
     assert code != BLOCKS[index]
     before = sorted(path.name for path in ROOT.iterdir())
     exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "__readme__"})
     printed = capsys.readouterr().out
     if "print(" in code:
         assert "L/2" in printed  # the precision tables the blocks print
-    assert sorted(path.name for path in ROOT.iterdir()) == before  # it writes nothing into the project
+    assert (
+        sorted(path.name for path in ROOT.iterdir()) == before
+    )  # it writes nothing into the project

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
-from esm.modules import apc as esm_apc, symmetrize as esm_symmetrize
+from esm.modules import apc as esm_apc
+from esm.modules import symmetrize as esm_symmetrize
 
 from esm_contacts.cli import main
 from esm_contacts.models import load_model
@@ -67,7 +67,9 @@ def unpenalized_intercept_reference(X, y, C):
     |b| penalty into |b| / 100, i.e. practically an unpenalized intercept."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=C, solver="liblinear", l1_ratio=1.0, intercept_scaling=100, tol=1e-8, max_iter=10_000)
+    model = LogisticRegression(
+        C=C, solver="liblinear", l1_ratio=1.0, intercept_scaling=100, tol=1e-8, max_iter=10_000
+    )
     model.fit(X.astype(np.float64), y)
     return model.coef_.ravel(), float(model.intercept_[0])
 
@@ -91,7 +93,9 @@ def test_saga_matches_liblinear(seed, scale, C):
     # On its own objective (unpenalized intercept) saga reaches the optimum: within 0.5% of
     # the largest weight and 0.01 in the bias (measured <= 0.08% and 0.004).
     ref_w, ref_b = unpenalized_intercept_reference(X, y, C)
-    assert np.abs(saga_w - ref_w).max() <= 5e-3 * np.abs(ref_w).max()  # all zero at C=0.01, scale 0.02
+    assert (
+        np.abs(saga_w - ref_w).max() <= 5e-3 * np.abs(ref_w).max()
+    )  # all zero at C=0.01, scale 0.02
     assert saga_b == pytest.approx(ref_b, abs=0.01)
     # Against the authors' liblinear the only difference is its |b| penalty, which matters
     # at small C * n (here 450 and 30; thousands to 10^5 in real training): measured up to
@@ -141,12 +145,15 @@ def test_top_heads_picks_largest_weights():
     with pytest.raises(ValueError, match="between 1 and 6"):
         ContactRegression(weight, 0).top_heads(7)
     # Four heads have a positive weight: a fifth would be an arbitrary zero/negative one.
-    with pytest.raises(ValueError, match="only 4 of 6 heads have a positive regression weight; choose k <= 4"):
+    with pytest.raises(
+        ValueError, match="only 4 of 6 heads have a positive regression weight; choose k <= 4"
+    ):
         ContactRegression(weight, 0).top_heads(5)
     assert top.metadata["calibrated"] is False and "not calibrated" in top.metadata["note"]
 
 
-# fair-esm's released ESM-1b regression (esm1b_t33_650M_UR50S-contact-regression.pt): 33 layers x 20 heads.
+# fair-esm's released ESM-1b regression (esm1b_t33_650M_UR50S-contact-regression.pt): 33 layers x 20
+# heads.
 ESM1B_LAYERS, ESM1B_HEADS = 33, 20
 ESM1B_REGRESSION_LAYOUT = {
     "contact_head.regression.weight": ((1, 660), torch.float32),
@@ -157,13 +164,17 @@ ESM1B_REGRESSION_LAYOUT = {
 def test_saved_regression_has_fair_esm_esm1b_layout(tmp_path):
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((ESM1B_LAYERS, ESM1B_HEADS)).astype(np.float32)
-    path = ContactRegression(weight, -1.25, model="esm1b_t33_650M_UR50S").save(tmp_path / "x-contact-regression.pt")
+    path = ContactRegression(weight, -1.25, model="esm1b_t33_650M_UR50S").save(
+        tmp_path / "x-contact-regression.pt"
+    )
     raw = torch.load(path, weights_only=True)
     assert set(raw["model"]) == set(ESM1B_REGRESSION_LAYOUT)
     for key, (shape, dtype) in ESM1B_REGRESSION_LAYOUT.items():
         assert tuple(raw["model"][key].shape) == shape and raw["model"][key].dtype == dtype
     # Layer-major order, as fair-esm's Linear(layers * heads, 1) reads its stacked attentions.
-    np.testing.assert_array_equal(raw["model"]["contact_head.regression.weight"].numpy()[0], weight.reshape(-1))
+    np.testing.assert_array_equal(
+        raw["model"]["contact_head.regression.weight"].numpy()[0], weight.reshape(-1)
+    )
     assert raw["model"]["contact_head.regression.bias"].item() == -1.25
     assert load_regression(path).weight.shape == (33, 20)  # a known model: shape from its name too
 
@@ -183,7 +194,9 @@ def test_pair_features_equal_fair_esm(fixture, request):
     features = pair_features(predictor, SEQUENCE[:60], i, j)
     layers, heads = expected.shape[:2]
     assert features.shape == (len(i), layers * heads) and features.dtype == np.float32
-    np.testing.assert_allclose(features, expected[:, :, i, j].reshape(layers * heads, -1).T, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        features, expected[:, :, i, j].reshape(layers * heads, -1).T, rtol=1e-4, atol=1e-6
+    )
 
 
 def test_with_top_heads_averages_apc_maps(tiny_esm2):
@@ -242,7 +255,10 @@ def test_train_regression_auto_solver_by_memory_limit(tiny_esm2, tmp_path, caplo
         assert lib.metadata["solver"] == "liblinear" and "solver liblinear" in caplog.text
         with pytest.warns(UserWarning, match="saga fit needs about"):
             saga = train_regression(predictor, [SEQUENCE], [truth], C=5.0, memory_limit=1000)
-        assert saga.metadata["solver"] == "saga" and "over the 1.0 kB memory limit" in saga.metadata["solver_reason"]
+        assert (
+            saga.metadata["solver"] == "saga"
+            and "over the 1.0 kB memory limit" in saga.metadata["solver_reason"]
+        )
         assert "solver saga" in caplog.text
     assert saga.metadata["precision"] == "float32" and lib.metadata["precision"] == "float32"
     forced = train_regression(predictor, [SEQUENCE], [truth], C=5.0, solver="saga")
@@ -260,7 +276,9 @@ def test_train_regression_rejects_bad_input(tiny_esm1b):
     predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
     with pytest.raises(ValueError, match="does not match its 10 residues"):
         train_regression(predictor, ["MKTAYIAKQR"], [np.zeros((9, 9), dtype=np.int8)])
-    with pytest.raises(ValueError, match="training protein 1: 70 residues, longer than the model context"):
+    with pytest.raises(
+        ValueError, match="training protein 1: 70 residues, longer than the model context"
+    ):
         train_regression(predictor, ["A" * 70], [np.zeros((70, 70), dtype=np.int8)])
 
 
@@ -270,13 +288,23 @@ def test_train_regression_checks_every_protein_before_features(tiny_esm1b, monke
     predictor = ContactPredictor.from_pretrained(tiny_esm1b, device="cpu")
     computed = []
     real = regression.pair_features
-    monkeypatch.setattr(regression, "pair_features", lambda p, seq, *a, **k: computed.append(seq) or real(p, seq, *a, **k))
+    monkeypatch.setattr(
+        regression,
+        "pair_features",
+        lambda p, seq, *a, **k: computed.append(seq) or real(p, seq, *a, **k),
+    )
     good = np.zeros((20, 20), dtype=np.int8)
     good[0, 10] = good[10, 0] = 1
     sequences = [SEQUENCE[:20], SEQUENCE[:20], SEQUENCE[:65]]
-    with pytest.raises(ValueError, match=r"long\.pdb:C: 65 residues, longer than the model context of .* \(64\)"):
-        train_regression(predictor, sequences, [good, good, np.zeros((65, 65), dtype=np.int8)],
-                         names=["a.pdb:A", "b.pdb:A", "long.pdb:C"])
+    with pytest.raises(
+        ValueError, match=r"long\.pdb:C: 65 residues, longer than the model context of .* \(64\)"
+    ):
+        train_regression(
+            predictor,
+            sequences,
+            [good, good, np.zeros((65, 65), dtype=np.int8)],
+            names=["a.pdb:A", "b.pdb:A", "long.pdb:C"],
+        )
     bad = good.copy()
     bad[3, 12] = 3
     with pytest.raises(ValueError, match="training protein 2: contact map value 3"):
@@ -291,7 +319,9 @@ def test_train_regression_checks_every_protein_before_features(tiny_esm1b, monke
     with pytest.raises(ValueError, match="x.pdb:B: contact map value nan"):
         train_regression(predictor, ["MKTAYIAKQR"], [np.full((10, 10), np.nan)], names=["x.pdb:B"])
     with pytest.raises(ValueError, match="unknown range 'far'"):
-        train_regression(predictor, ["MKTAYIAKQR"], [np.zeros((10, 10), dtype=np.int8)], ranges=("far",))
+        train_regression(
+            predictor, ["MKTAYIAKQR"], [np.zeros((10, 10), dtype=np.int8)], ranges=("far",)
+        )
 
 
 # -- real structures, saved files ---------------------------------------------------
@@ -336,7 +366,9 @@ def test_train_on_structures_save_and_reload(real_chains, tiny_esm2, tmp_path):
     with torch.no_grad():
         fair = model(tokens, return_contacts=True)["contacts"][0].numpy()
     np.testing.assert_allclose(reloaded.predict(sequences[0]), fair, atol=1e-5)
-    np.testing.assert_allclose(predictor.with_regression(path).predict(sequences[0]), fair, atol=1e-5)
+    np.testing.assert_allclose(
+        predictor.with_regression(path).predict(sequences[0]), fair, atol=1e-5
+    )
 
 
 def test_range_specific_regressions(real_chains, tiny_esm2):
@@ -345,7 +377,13 @@ def test_range_specific_regressions(real_chains, tiny_esm2):
     fits = train_regression(predictor, sequences, truths, ranges=("local", "long"), C=1.0)
     assert list(fits) == ["local", "long"]
     for name, (low, high) in (("local", (3, 6)), ("long", (24, 10**6))):
-        count = sum(1 for t in truths for i in range(len(t)) for j in range(i + low, min(i + high, len(t))) if t[i, j] != -1)
+        count = sum(
+            1
+            for t in truths
+            for i in range(len(t))
+            for j in range(i + low, min(i + high, len(t)))
+            if t[i, j] != -1
+        )
         assert fits[name].metadata["pairs"] == count
     # C = 1 zeroes every head here (nothing to rank); C = 5 keeps three positive ones.
     with pytest.raises(ValueError, match="only 0 of 12 heads have a positive regression weight"):
@@ -358,9 +396,23 @@ def test_range_specific_regressions(real_chains, tiny_esm2):
 
 def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
     out = tmp_path / "cli-contact-regression.pt"
-    args = ["train-regression", "--model", str(tiny_esm2), "--device", "cpu", "--out", str(out), "--C", "5",
-            "--structures", f"{shared_data / '1hvr.pdb'}:A", f"{shared_data / '1l2y.pdb'}:A",
-            f"{shared_data / '1a3a.pdb'}:A", "--validation", "0.34"]
+    args = [
+        "train-regression",
+        "--model",
+        str(tiny_esm2),
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--C",
+        "5",
+        "--structures",
+        f"{shared_data / '1hvr.pdb'}:A",
+        f"{shared_data / '1l2y.pdb'}:A",
+        f"{shared_data / '1a3a.pdb'}:A",
+        "--validation",
+        "0.34",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "heads non-zero" in printed and "validation precision, 1 chain(s)" in printed
@@ -372,17 +424,32 @@ def test_cli_train_regression(shared_data, tiny_esm2, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "solver saga" in captured.out and load_regression(out).metadata["solver"] == "saga"
     # The warning is one line in the command's format, not Python's (with its source line).
-    assert captured.err.startswith("esm-contacts train-regression: warning: ") and captured.err.count("\n") == 1
+    assert (
+        captured.err.startswith("esm-contacts train-regression: warning: ")
+        and captured.err.count("\n") == 1
+    )
     # GB is 10^9 bytes here as in predict's --max-memory (messages.size_text writes it back).
     assert "over the 1.0 kB memory limit" in captured.err
     assert main(args[:-6] + ["--structures", "nocolon.pdb"]) == 2
     assert "FILE:CHAIN" in capsys.readouterr().err
 
 
-def test_cli_train_regression_checks_outputs_before_fitting(shared_data, tiny_esm2, tmp_path, capsys):
+def test_cli_train_regression_checks_outputs_before_fitting(
+    shared_data, tiny_esm2, tmp_path, capsys
+):
     out = tmp_path / "w-contact-regression.pt"
-    base = ["train-regression", "--model", str(tiny_esm2), "--device", "cpu", "--C", "5",
-            "--structures", f"{shared_data / '1hvr.pdb'}:A", f"{shared_data / '1l2y.pdb'}:A"]
+    base = [
+        "train-regression",
+        "--model",
+        str(tiny_esm2),
+        "--device",
+        "cpu",
+        "--C",
+        "5",
+        "--structures",
+        f"{shared_data / '1hvr.pdb'}:A",
+        f"{shared_data / '1l2y.pdb'}:A",
+    ]
     assert main(base + ["--out", str(out), "--plot", str(tmp_path / "w.jpg")]) == 2
     err = capsys.readouterr().err
     assert "unknown figure extension '.jpg'" in err and len(err.strip().splitlines()) == 1
@@ -392,20 +459,66 @@ def test_cli_train_regression_checks_outputs_before_fitting(shared_data, tiny_es
     assert main(base + ["--out", str(out), "--plot", str(tmp_path / "absent" / "w.png")]) == 2
     assert "absent does not exist" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
     # The checks run before the model loads: a missing model is not what is reported.
-    assert main(["train-regression", "--model", str(tmp_path / "no-model.pt"), "--out", str(out), "--plot",
-                 str(tmp_path / "w.jpg"), "--structures", f"{shared_data / '1l2y.pdb'}:A"]) == 2
+    assert (
+        main(
+            [
+                "train-regression",
+                "--model",
+                str(tmp_path / "no-model.pt"),
+                "--out",
+                str(out),
+                "--plot",
+                str(tmp_path / "w.jpg"),
+                "--structures",
+                f"{shared_data / '1l2y.pdb'}:A",
+            ]
+        )
+        == 2
+    )
     assert "w.jpg" in capsys.readouterr().err
     # So does the --validation range, before any structure is read (this one does not exist).
-    assert main(["train-regression", "--model", str(tmp_path / "no-model.pt"), "--out", str(out), "--validation",
-                 "1", "--structures", f"{tmp_path / 'absent.pdb'}:A"]) == 2
+    assert (
+        main(
+            [
+                "train-regression",
+                "--model",
+                str(tmp_path / "no-model.pt"),
+                "--out",
+                str(out),
+                "--validation",
+                "1",
+                "--structures",
+                f"{tmp_path / 'absent.pdb'}:A",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--validation must be in [0, 1)" in err and "absent.pdb" not in err
 
 
-def test_cli_train_regression_single_chain_skips_validation(shared_data, tiny_esm2, tmp_path, capsys):
+def test_cli_train_regression_single_chain_skips_validation(
+    shared_data, tiny_esm2, tmp_path, capsys
+):
     out = tmp_path / "one-contact-regression.pt"
-    assert main(["train-regression", "--model", str(tiny_esm2), "--device", "cpu", "--out", str(out), "--C", "5",
-                 "--structures", f"{shared_data / '1hvr.pdb'}:A"]) == 0  # default --validation 0.2
+    assert (
+        main(
+            [
+                "train-regression",
+                "--model",
+                str(tiny_esm2),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--C",
+                "5",
+                "--structures",
+                f"{shared_data / '1hvr.pdb'}:A",
+            ]
+        )
+        == 0
+    )  # default --validation 0.2
     printed = capsys.readouterr().out
     assert "one training chain: no validation" in printed and "validation precision" not in printed
     assert "trained on 1 chain(s)" in printed and load_regression(out).metadata["proteins"] == 1
@@ -414,11 +527,41 @@ def test_cli_train_regression_single_chain_skips_validation(shared_data, tiny_es
 def test_cli_train_regression_names_a_long_chain(shared_data, tiny_esm1b, tmp_path, capsys):
     out = tmp_path / "x-contact-regression.pt"
     # tiny_esm1b's context is 64 residues; 1hvr A has 99.
-    assert main(["train-regression", "--model", str(tiny_esm1b), "--device", "cpu", "--out", str(out),
-                 "--validation", "0", "--structures", f"{shared_data / '1l2y.pdb'}:A",
-                 f"{shared_data / '1hvr.pdb'}:A"]) == 2
+    assert (
+        main(
+            [
+                "train-regression",
+                "--model",
+                str(tiny_esm1b),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--validation",
+                "0",
+                "--structures",
+                f"{shared_data / '1l2y.pdb'}:A",
+                f"{shared_data / '1hvr.pdb'}:A",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "1hvr.pdb:A: 99 residues, longer than the model context" in err and not out.exists()
-    assert main(["train-regression", "--model", str(tiny_esm1b), "--device", "cpu", "--out", str(out),
-                 "--structures", f"{shared_data / '1l2y.pdb'}:Z"]) == 2
+    assert (
+        main(
+            [
+                "train-regression",
+                "--model",
+                str(tiny_esm1b),
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--structures",
+                f"{shared_data / '1l2y.pdb'}:Z",
+            ]
+        )
+        == 2
+    )
     assert "1l2y.pdb:Z" in capsys.readouterr().err

@@ -8,18 +8,18 @@ import gzip
 import shutil
 import warnings
 
-import numpy as np
-import pytest
-
 import biotite.structure as struc
 import biotite.structure.io.pdb as pdb
 import biotite.structure.io.pdbx as pdbx
+import numpy as np
+import pytest
 
 from esm_contacts.structure import (
+    SequenceMismatchError,
     cb_coordinates,
     chain_ids,
-    copy_label,
     chain_sequence,
+    copy_label,
     entity_sequence,
     homodimer_contacts,
     homodimer_partners,
@@ -30,7 +30,6 @@ from esm_contacts.structure import (
     parse_copy_label,
     residue_identities,
     true_contacts,
-    SequenceMismatchError,
 )
 
 THREE = {
@@ -61,7 +60,9 @@ def numpy_residue_atoms(atoms, chain):
     """{(res_id, ins_code): {atom_name: coord}} by a plain loop, in order of appearance."""
     residues = {}
     for atom in atoms[atoms.chain_id == chain]:
-        residues.setdefault((int(atom.res_id), str(atom.ins_code)), {})[str(atom.atom_name)] = atom.coord.astype(float)
+        residues.setdefault((int(atom.res_id), str(atom.ins_code)), {})[str(atom.atom_name)] = (
+            atom.coord.astype(float)
+        )
     return residues
 
 
@@ -70,7 +71,11 @@ def numpy_cb(atoms, chain, cb="virtual"):
     for names in numpy_residue_atoms(atoms, chain).values():
         if cb == "virtual":
             have = all(k in names for k in ("N", "CA", "C"))
-            rows.append(numpy_virtual_cb(names["N"], names["CA"], names["C"]) if have else np.full(3, np.nan))
+            rows.append(
+                numpy_virtual_cb(names["N"], names["CA"], names["C"])
+                if have
+                else np.full(3, np.nan)
+            )
         else:
             rows.append(names.get("CB", names.get("CA", np.full(3, np.nan))))
     return np.array(rows)
@@ -91,7 +96,11 @@ def numpy_contacts(a, b=None, cutoff=8.0):
 
 def residues_to_atoms(residues):
     """AtomArray from [(chain, res_id, res_name, {atom_name: xyz})]."""
-    rows = [(chain, res_id, name, atom, xyz) for chain, res_id, name, atoms in residues for atom, xyz in atoms.items()]
+    rows = [
+        (chain, res_id, name, atom, xyz)
+        for chain, res_id, name, atoms in residues
+        for atom, xyz in atoms.items()
+    ]
     array = struc.AtomArray(len(rows))
     array.chain_id = [r[0] for r in rows]
     array.res_id = [r[1] for r in rows]
@@ -108,7 +117,14 @@ def translated_chain(sequence, chain, step, offset=(0.0, 0.0, 0.0), first_res_id
     out = []
     for k, letter in enumerate(sequence):
         shift = np.asarray(offset) + k * np.asarray(step)
-        out.append((chain, first_res_id + k, THREE[letter], {n: np.add(xyz, shift) for n, xyz in TEMPLATE.items()}))
+        out.append(
+            (
+                chain,
+                first_res_id + k,
+                THREE[letter],
+                {n: np.add(xyz, shift) for n, xyz in TEMPLATE.items()},
+            )
+        )
     return out
 
 
@@ -116,9 +132,15 @@ def helix_backbone(n, origin=(0.0, 0.0, 0.0), turn=100.0, rise=1.5):
     """N, CA, C of an ideal-ish alpha helix along z (3.6 residues/turn, 1.5 A rise)."""
     k = np.arange(n)[:, None]
     atoms = {}
-    for name, radius, phase, dz in (("N", 1.55, -28.0, -0.9), ("CA", 2.3, 0.0, 0.0), ("C", 1.65, 26.0, 0.95)):
+    for name, radius, phase, dz in (
+        ("N", 1.55, -28.0, -0.9),
+        ("CA", 2.3, 0.0, 0.0),
+        ("C", 1.65, 26.0, 0.95),
+    ):
         angle = np.radians(k * turn + phase)
-        atoms[name] = np.hstack([radius * np.cos(angle), radius * np.sin(angle), k * rise + dz]) + np.asarray(origin)
+        atoms[name] = np.hstack(
+            [radius * np.cos(angle), radius * np.sin(angle), k * rise + dz]
+        ) + np.asarray(origin)
     return atoms
 
 
@@ -152,8 +174,9 @@ def write_pdb(atoms, path):
 
 def pdb_line(serial, name, altloc, res_name, chain, res_id, xyz, occupancy, record="ATOM"):
     return (
-        f"{record:<6}{serial:>5} {name:<4}{altloc:1}{res_name:>3} {chain:1}{res_id:>4}    "
-        f"{xyz[0]:>8.3f}{xyz[1]:>8.3f}{xyz[2]:>8.3f}{occupancy:>6.2f}{20.0:>6.2f}          {name[0]:>2}"
+        f"{record:<6}{serial:>5} {name:<4}{altloc:1}{res_name:>3} {chain:1}{res_id:>4}   "
+        f" {xyz[0]:>8.3f}{xyz[1]:>8.3f}{xyz[2]:>8.3f}{occupancy:>6.2f}{20.0:>6.2f}         "
+        f" {name[0]:>2}"
     )
 
 
@@ -162,7 +185,10 @@ def pdb_line(serial, name, altloc, res_name, chain, res_id, xyz, occupancy, reco
 
 @pytest.mark.parametrize("step, contact_range", [(3.9, 2), (4.1, 1), (2.6, 3)])
 def test_translated_residues_give_the_contacts_their_spacing_implies(tmp_path, step, contact_range):
-    path = write_pdb(residues_to_atoms(translated_chain("ACDEFGHIKLMN", "A", (step, 0.0, 0.0))), tmp_path / "line.pdb")
+    path = write_pdb(
+        residues_to_atoms(translated_chain("ACDEFGHIKLMN", "A", (step, 0.0, 0.0))),
+        tmp_path / "line.pdb",
+    )
     s = load_structure(path)
     i, j = np.indices((12, 12))
     expected = (np.abs(i - j) <= contact_range).astype(np.int8)
@@ -194,7 +220,8 @@ def test_missing_backbone_atom_makes_the_residue_unknown(tmp_path):
 
 
 def test_contacts_of_a_5000_residue_chain():
-    """The neighbour search against all pairs on a long chain (its speed: scripts/benchmark.py --structures)."""
+    """The neighbour search against all pairs on a long chain (its speed: scripts/benchmark.py
+    --structures)."""
     s = helix_atoms(5000, per_helix=100)
     T = true_contacts(s, "A")
     # spot check blocks against all pairs: far apart, and across the diagonal
@@ -267,12 +294,21 @@ def test_numeric_altlocs_keep_every_residue_and_pick_the_highest_occupancy(tmp_p
 
 
 def test_3o5r_altlocs(shared_data):
-    raw = pdbx.get_structure(pdbx.CIFFile.read(str(shared_data / "3o5r.cif")), model=1, altloc="all",
-                             extra_fields=["occupancy"])  # fmt: skip
+    raw = pdbx.get_structure(
+        pdbx.CIFFile.read(str(shared_data / "3o5r.cif")),
+        model=1,
+        altloc="all",
+        extra_fields=["occupancy"],
+    )
     s = load_structure(shared_data / "3o5r.cif")
     # every polymer residue of the file is there, once
     protein = raw[struc.filter_amino_acids(raw) & ~raw.hetero]
-    expected = sorted({(str(c), int(r), str(i)) for c, r, i in zip(protein.chain_id, protein.res_id, protein.ins_code)})
+    expected = sorted(
+        {
+            (str(c), int(r), str(i))
+            for c, r, i in zip(protein.chain_id, protein.res_id, protein.ins_code)
+        }
+    )
     identities = residue_identities(s, "A")
     assert sorted((c, r, i) for c, r, i, _ in identities) == expected
     assert len(set(identities)) == len(identities)
@@ -285,7 +321,9 @@ def test_3o5r_altlocs(shared_data):
             continue  # a ligand or water with altlocs
         assert len(set(kept.atom_name)) == kept.array_length()
         here = with_altloc[with_altloc.res_id == res_id]
-        occupancy = {a: here.occupancy[here.altloc_id == a].mean() for a in np.unique(here.altloc_id)}
+        occupancy = {
+            a: here.occupancy[here.altloc_id == a].mean() for a in np.unique(here.altloc_id)
+        }
         best = max(occupancy.values())
         chosen = [a for a in occupancy if np.isclose(occupancy[a], best)]
         kept_coords = {tuple(np.round(c, 3)) for c in kept.coord}
@@ -296,7 +334,8 @@ def test_3o5r_altlocs(shared_data):
     assert not np.isin(s.res_name, ["HOH"]).any()
 
 
-# ---------------------------------------------------------------------------- formats and real files
+# ---------------------------------------------------------------------------- formats and real
+# files
 
 
 def test_1l2y_pdb_mmcif_bcif_give_identical_results(shared_data):
@@ -307,7 +346,9 @@ def test_1l2y_pdb_mmcif_bcif_give_identical_results(shared_data):
         assert chain_ids(s) == ["A"]
         assert residue_identities(s, "A") == residue_identities(first, "A")
         for cb in ("virtual", "real"):
-            np.testing.assert_array_equal(true_contacts(s, "A", cb=cb), true_contacts(first, "A", cb=cb))
+            np.testing.assert_array_equal(
+                true_contacts(s, "A", cb=cb), true_contacts(first, "A", cb=cb)
+            )
     # first model only
     model_1 = pdb.PDBFile.read(str(shared_data / "1l2y.pdb")).get_structure(model=1)
     assert first.array_length() == model_1.array_length()
@@ -336,7 +377,9 @@ def test_cached_pdb_id_loads_offline(shared_data, tmp_path, monkeypatch):
 def test_real_contacts_match_numpy_all_pairs(shared_data):
     s = load_structure(shared_data / "1a3a.pdb")
     for cb in ("virtual", "real"):
-        np.testing.assert_array_equal(true_contacts(s, "A", cb=cb), numpy_contacts(numpy_cb(s, "A", cb)))
+        np.testing.assert_array_equal(
+            true_contacts(s, "A", cb=cb), numpy_contacts(numpy_cb(s, "A", cb))
+        )
     # the ideal Cb lies close to the real one
     real = numpy_cb(s, "A", "real")
     has_cb = np.array(["CB" in names for names in numpy_residue_atoms(s, "A").values()])
@@ -416,7 +459,9 @@ def test_4zey_msa_query_maps_onto_the_structure(shared_data):
 def test_1a3a_msa_query_is_the_observed_chain(shared_data):
     s = load_structure(shared_data / "1a3a.pdb")
     query = read_a3m_query(shared_data / "1a3a_1_A.a3m")
-    np.testing.assert_array_equal(map_sequence(query, s, "A"), np.arange(len(chain_sequence(s, "A"))))
+    np.testing.assert_array_equal(
+        map_sequence(query, s, "A"), np.arange(len(chain_sequence(s, "A")))
+    )
 
 
 def test_mapping_a_foreign_sequence_raises(shared_data):
@@ -434,7 +479,8 @@ def test_mapping_a_foreign_sequence_raises(shared_data):
         map_sequence("NL-YIQ", s, "A")
 
 
-# ---------------------------------------------------------------------------- inter-chain and homodimers
+# ---------------------------------------------------------------------------- inter-chain and
+# homodimers
 
 
 def test_1hvr_interchain_contacts_and_partners(shared_data):
@@ -493,8 +539,8 @@ def test_symmetry_copies_count_as_partners(shared_data):
     assert chain_sequence(assembly, "A") == chain_sequence(s, "A")  # a chain is its first copy
     first, second = (assembly[assembly.sym_id == k] for k in (0, 1))
     expected = numpy_contacts(numpy_cb(first, "A"), numpy_cb(second, "A"))
-    np.testing.assert_array_equal(homodimer_contacts(s, "A", assembly=assembly),
-                                  ((expected == 1) | (expected.T == 1)).astype(np.int8))  # fmt: skip
+    symmetric = ((expected == 1) | (expected.T == 1)).astype(np.int8)
+    np.testing.assert_array_equal(homodimer_contacts(s, "A", assembly=assembly), symmetric)
 
 
 def test_homodimer_contacts_use_the_alignment_not_array_positions(tmp_path):
@@ -512,7 +558,9 @@ def test_homodimer_contacts_use_the_alignment_not_array_positions(tmp_path):
     expected[(i < 3) & (j < 3)] = -1  # neither i nor j has a counterpart in B
     np.testing.assert_array_equal(X, expected)
     assert interchain_contacts(s, "A", "B").shape == (10, 7)
-    np.testing.assert_array_equal(interchain_contacts(s, "A", "B", sequence=sequence)[3:, 3:], (np.abs(i - j) <= 1)[3:, 3:])
+    np.testing.assert_array_equal(
+        interchain_contacts(s, "A", "B", sequence=sequence)[3:, 3:], (np.abs(i - j) <= 1)[3:, 3:]
+    )
     # a longer construct: indices follow it
     construct = "MG" + sequence
     Xc = homodimer_contacts(s, "A", sequence=construct)
@@ -583,7 +631,9 @@ def test_unknown_chain_lists_the_chains(shared_data):
 
 def test_structure_without_protein(shared_data, tmp_path):
     raw = pdbx.get_structure(pdbx.CIFFile.read(str(shared_data / "5ugo.cif")), model=1)
-    path = write_pdb(raw[struc.filter_nucleotides(raw) | (raw.res_name == "HOH")], tmp_path / "dna.pdb")
+    path = write_pdb(
+        raw[struc.filter_nucleotides(raw) | (raw.res_name == "HOH")], tmp_path / "dna.pdb"
+    )
     with pytest.raises(ValueError, match="no protein") as error:
         load_structure(path)
     assert "dna.pdb" in str(error.value)
@@ -624,7 +674,12 @@ def read_remark_465(path, chain):
     names = []
     for line in open(path):
         fields = line[10:].split()
-        if line.startswith("REMARK 465") and len(fields) == 3 and fields[1] == chain and fields[2].lstrip("-").isdigit():
+        if (
+            line.startswith("REMARK 465")
+            and len(fields) == 3
+            and fields[1] == chain
+            and fields[2].lstrip("-").isdigit()
+        ):
             names.append(fields[0])
     return names
 
@@ -650,7 +705,9 @@ def test_4jsv_seqres_is_the_entity_sequence_and_gaps_are_the_missing_residues(sh
     assert (np.diff(res_ids) > 1).sum() == 2  # internal breaks, not only missing termini
     T = true_contacts(s, chain, sequence=entity)
     unobserved = mapping < 0
-    assert T.shape == (1174, 1174) and (T[unobserved] == -1).all() and (T[:, unobserved] == -1).all()
+    assert (
+        T.shape == (1174, 1174) and (T[unobserved] == -1).all() and (T[:, unobserved] == -1).all()
+    )
     seen = np.flatnonzero(~unobserved)
     np.testing.assert_array_equal(T[np.ix_(seen, seen)], true_contacts(s, chain))
 
@@ -659,7 +716,9 @@ def test_seqres_of_other_pdb_files(shared_data):
     s = load_structure(shared_data / "1hvr.pdb")
     seqres = "".join(ONE[name] for name in read_seqres(shared_data / "1hvr.pdb", "A"))
     assert entity_sequence(s, "A") == seqres == chain_sequence(s, "A")  # CSO read as C
-    assert entity_sequence(load_structure(shared_data / "1a3a.pdb"), "A") is None  # no SEQRES records
+    assert (
+        entity_sequence(load_structure(shared_data / "1a3a.pdb"), "A") is None
+    )  # no SEQRES records
 
 
 def test_seqres_letters_caps_and_alignment(tmp_path):
@@ -689,7 +748,11 @@ def test_prediction_sequence_prefers_the_construct(shared_data):
     assert entity_sequence(stripped, "A") is None
     assert prediction_sequence(stripped, "A") == chain_sequence(stripped, "A")
     pdb_file = load_structure(shared_data / "4JSV.pdb")
-    assert len(prediction_sequence(pdb_file, "A")) == len(entity_sequence(pdb_file, "A")) > len(chain_sequence(pdb_file, "A"))
+    assert (
+        len(prediction_sequence(pdb_file, "A"))
+        == len(entity_sequence(pdb_file, "A"))
+        > len(chain_sequence(pdb_file, "A"))
+    )
     assert prediction_sequence(pdb_file, "A", "observed") == chain_sequence(pdb_file, "A")
     with pytest.raises(ValueError, match="sequence source must be one of entity, observed"):
         prediction_sequence(pdb_file, "A", "seqres")
@@ -712,7 +775,9 @@ def test_load_chain_gives_structure_sequence_and_truth(shared_data):
     np.testing.assert_array_equal(T_observed, true_contacts(structure, "A"))
     with pytest.raises(ValueError) as error:
         load_chain(shared_data / "1hvr.pdb", "Z")
-    assert str(error.value) == f"{shared_data / '1hvr.pdb'} has no protein chain 'Z'; its chains: A, B"
+    assert (
+        str(error.value) == f"{shared_data / '1hvr.pdb'} has no protein chain 'Z'; its chains: A, B"
+    )
 
 
 def test_load_assembly_records_the_assembly_read(shared_data):
@@ -721,7 +786,10 @@ def test_load_assembly_records_the_assembly_read(shared_data):
     assert load_assembly(shared_data / "4JSV.pdb").assembly_id == "1"
     assert load_assembly(shared_data / "4JSV.pdb", chain="A").assembly_id == "2"
     for assembly_id in list_assemblies(shared_data / "4zey.cif"):
-        assert load_assembly(shared_data / "4zey.cif", assembly_id=assembly_id).assembly_id == assembly_id
+        assert (
+            load_assembly(shared_data / "4zey.cif", assembly_id=assembly_id).assembly_id
+            == assembly_id
+        )
     assert load_assembly(shared_data / "1l2y.bcif", assembly_id=1).assembly_id == "1"
 
 
@@ -733,7 +801,8 @@ def test_contacts_from_coordinates_is_the_true_contact_routine(shared_data):
         coordinates = cb_coordinates(s, "A", cb=cb)
         for cutoff in (8.0, 6.5):
             np.testing.assert_array_equal(
-                contacts_from_coordinates(coordinates, cutoff), true_contacts(s, "A", cutoff=cutoff, cb=cb)
+                contacts_from_coordinates(coordinates, cutoff),
+                true_contacts(s, "A", cutoff=cutoff, cb=cb),
             )
     coordinates = np.array([[0.0, 0, 0], [7.99, 0, 0], [np.nan, 0, 0], [15.98, 0, 0]])
     expected = [[1, 1, -1, 0], [1, 1, -1, 1], [-1, -1, -1, -1], [0, 1, -1, 1]]

@@ -35,7 +35,7 @@ def _base(module: str, path: Path, level: int) -> str:
     parts = module.split(".")
     if path.name != "__init__.py":
         parts = parts[:-1]  # a module's own package
-    return ".".join(parts[:len(parts) - (level - 1)])
+    return ".".join(parts[: len(parts) - (level - 1)])
 
 
 def _imports(module: str, path: Path, known: Set[str]) -> List[Tuple[str, Optional[str], str]]:
@@ -81,7 +81,9 @@ def import_graph(package: str, root: Path = ROOT) -> Dict[str, Set[str]]:
     modules = package_modules(package, root)
     graph = {}
     for module, path in modules.items():
-        targets = {target for target, _, _ in _imports(module, path, set(modules)) if target in modules}
+        targets = {
+            target for target, _, _ in _imports(module, path, set(modules)) if target in modules
+        }
         graph[module] = targets - {module}
     return graph
 
@@ -96,7 +98,7 @@ def find_cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
         path.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state:
                 cycle = visit(target)
                 if cycle:
@@ -178,7 +180,8 @@ def test_no_module_uses_another_modules_private_names(package):
 
 
 def test_the_checks_read_every_project_package():
-    """Both packages parse; their graphs hold every module (the core is checked once it is a DAG too)."""
+    """Both packages parse; their graphs hold every module (the core is checked once it is a DAG
+    too)."""
     for package in PROJECT:
         assert set(import_graph(package)) == set(package_modules(package))
         private_uses(package)  # parses without error
@@ -190,28 +193,50 @@ def test_the_checks_find_a_planted_cycle_and_private_names(tmp_path):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("from . import b\n\ndef f():\n    return b._hidden\n")
-    (package / "b.py").write_text("_hidden = 1\n\ndef g():\n    from .c import value\n    return value\n")
-    (package / "c.py").write_text("def h():\n    from esm_contacts.a import _secret, f\n    return f\n")
+    (package / "b.py").write_text(
+        "_hidden = 1\n\ndef g():\n    from .c import value\n    return value\n"
+    )
+    (package / "c.py").write_text(
+        "def h():\n    from esm_contacts.a import _secret, f\n    return f\n"
+    )
     graph = import_graph("esm_contacts", tmp_path)
-    assert graph == {"esm_contacts": set(), "esm_contacts.a": {"esm_contacts.b"}, "esm_contacts.b": {"esm_contacts.c"},
-                     "esm_contacts.c": {"esm_contacts.a"}}
-    assert find_cycle(graph) == ["esm_contacts.a", "esm_contacts.b", "esm_contacts.c", "esm_contacts.a"]
-    assert private_uses("esm_contacts", tmp_path) == ["esm_contacts.a: line 4: b._hidden",
-                                                      "esm_contacts.c: from esm_contacts.a import _secret"]
+    assert graph == {
+        "esm_contacts": set(),
+        "esm_contacts.a": {"esm_contacts.b"},
+        "esm_contacts.b": {"esm_contacts.c"},
+        "esm_contacts.c": {"esm_contacts.a"},
+    }
+    assert find_cycle(graph) == [
+        "esm_contacts.a",
+        "esm_contacts.b",
+        "esm_contacts.c",
+        "esm_contacts.a",
+    ]
+    assert private_uses("esm_contacts", tmp_path) == [
+        "esm_contacts.a: line 4: b._hidden",
+        "esm_contacts.c: from esm_contacts.a import _secret",
+    ]
     (package / "c.py").write_text("value = 1\n")
     assert find_cycle(import_graph("esm_contacts", tmp_path)) is None
 
 
 def test_menu_entries_name_functions_that_exist():
-    """``MENU_ITEMS`` of the plugin's ``__init__`` ("module:function") point at module-level functions."""
+    """``MENU_ITEMS`` of the plugin's ``__init__`` ("module:function") point at module-level
+    functions."""
     tree = ast.parse((ROOT / "pymol_plugin" / "__init__.py").read_text())
-    items = next(ast.literal_eval(node.value) for node in tree.body
-                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MENU_ITEMS")
+    items = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MENU_ITEMS"
+    )
     assert len(items) == 2
     for _, target in items:
         module, function = target.split(":")
-        defined = {node.name for node in ast.parse((ROOT / "pymol_plugin" / f"{module}.py").read_text()).body
-                   if isinstance(node, ast.FunctionDef)}
+        defined = {
+            node.name
+            for node in ast.parse((ROOT / "pymol_plugin" / f"{module}.py").read_text()).body
+            if isinstance(node, ast.FunctionDef)
+        }
         assert function in defined, target
 
 
@@ -219,7 +244,11 @@ def test_readme_module_map_lists_every_module_in_import_order():
     """The README's module table: every core module once, each row importing only rows below it."""
     import re
 
-    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if re.match(r"^\| `\w+`", line)]
+    rows = [
+        line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if re.match(r"^\| `\w+`", line)
+    ]
     levels = [re.findall(r"`(\w+)`", row.split("|")[1]) for row in rows]
     position = {name: level for level, names in enumerate(levels) for name in names}
     modules = {name.split(".")[-1] for name in package_modules("esm_contacts")} - {"esm_contacts"}
@@ -228,7 +257,8 @@ def test_readme_module_map_lists_every_module_in_import_order():
         (source, target)
         for source, targets in import_graph("esm_contacts").items()
         for target in targets
-        if source != "esm_contacts" and target != "esm_contacts"
+        if source != "esm_contacts"
+        and target != "esm_contacts"
         and position[target.split(".")[-1]] <= position[source.split(".")[-1]]
         and target != source
     ]

@@ -8,11 +8,11 @@ onto the sequence.
 
 import json
 
-import numpy as np
-import pytest
-
 import biotite.structure as struc
 import biotite.structure.io.pdb as pdb
+import numpy as np
+import pytest
+from register_models import SEGMENT, SHIFT, chain_atoms, move_backbone, residue_slices
 
 from esm_contacts.cli import main
 from esm_contacts.io import write_contacts
@@ -25,8 +25,6 @@ from esm_contacts.validation import (
     residue_support,
     validate,
 )
-
-from register_models import SEGMENT, SHIFT, chain_atoms, move_backbone, residue_slices
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +89,9 @@ def test_agreement_equals_direct_count(model_1a3a, prediction_1a3a, register_err
     assert result.num_predicted == L and result.unknown == 0
     assert result.agreement == pytest.approx(expected, abs=1e-12)
     long = j - i >= 24
-    assert result.agreement_by_range["long"] == pytest.approx(np.mean(T[i[long], j[long]] == 1), abs=1e-12)
+    assert result.agreement_by_range["long"] == pytest.approx(
+        np.mean(T[i[long], j[long]] == 1), abs=1e-12
+    )
 
 
 def test_unobserved_residues_do_not_take_top_places(model_1a3a, prediction_1a3a):
@@ -122,14 +122,16 @@ def test_last_residues_are_in_a_window():
     """L = 41, window 12, step 4: regular starts end at 28 (residues 29-40); one more covers 41."""
     L = 41
     coordinates = np.zeros((L, 3))
-    coordinates[:, 0] = np.arange(L) * 7.0  # sparse enough that only the exact shift satisfies a pair
+    coordinates[:, 0] = (
+        np.arange(L) * 7.0
+    )  # sparse enough that only the exact shift satisfies a pair
     half = 20
-    coordinates[half + 1:, 0] = coordinates[:half, 0][::-1]
-    coordinates[half + 1:, 1] = 5.0
+    coordinates[half + 1 :, 0] = coordinates[:half, 0][::-1]
+    coordinates[half + 1 :, 1] = 5.0
     i = np.arange(0, 20)
     j = L - 1 - i
     built = coordinates.copy()
-    built[L - 12:] = coordinates[L - 15:L - 3]  # the last 12 residues sit 3 places back
+    built[L - 12 :] = coordinates[L - 15 : L - 3]  # the last 12 residues sit 3 places back
     hints = register_shift_hints(built, i, j)
     last = max(hints, key=lambda h: h.end)
     assert last.end == L and last.shift == -3
@@ -162,7 +164,9 @@ def test_register_hints_on_ideal_geometry():
     j = L - 1 - i
     assert register_shift_hints(coordinates, i, j) == []
     built = coordinates.copy()
-    built[10:25] = coordinates[13:28]  # residue k sits where k + 3 belongs (11.4 A along the strand)
+    built[10:25] = coordinates[
+        13:28
+    ]  # residue k sits where k + 3 belongs (11.4 A along the strand)
     hints = register_shift_hints(built, i, j)
     assert hints and all(isinstance(h, RegisterHint) for h in hints)
     best = max(hints, key=lambda h: h.gain)
@@ -175,7 +179,9 @@ def test_length_mismatch_is_explained(model_1a3a, prediction_1a3a):
         validate(prediction_1a3a[:140, :140], model_1a3a, "A")
 
 
-def test_cli_validate_ranks_and_plots(tmp_path, model_1a3a, prediction_1a3a, register_error_model, capsys):
+def test_cli_validate_ranks_and_plots(
+    tmp_path, model_1a3a, prediction_1a3a, register_error_model, capsys
+):
     sequence = chain_sequence(model_1a3a, "A")
     prediction = tmp_path / "pred.rr"
     write_contacts(prediction, prediction_1a3a, sequence=sequence)
@@ -186,7 +192,10 @@ def test_cli_validate_ranks_and_plots(tmp_path, model_1a3a, prediction_1a3a, reg
         out.write(str(tmp_path / name))
         paths.append(str(tmp_path / name))
     plot = tmp_path / "support.png"
-    assert main(["validate", str(prediction), *paths, "--chain", "A", "--json", "--plot", str(plot)]) == 0
+    assert (
+        main(["validate", str(prediction), *paths, "--chain", "A", "--json", "--plot", str(plot)])
+        == 0
+    )
     reports = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in reports] == ["shifted.pdb", "correct.pdb"]
     by_name = {r["name"]: r for r in reports}
@@ -197,19 +206,31 @@ def test_cli_validate_ranks_and_plots(tmp_path, model_1a3a, prediction_1a3a, reg
     assert main(["validate", str(prediction), *paths, "--chain", "A"]) == 0
     text = capsys.readouterr().out
     assert "register-shift hints: none" in text
-    ranking = text[text.index("rank"):].splitlines()
+    ranking = text[text.index("rank") :].splitlines()
     assert ranking[1].split()[:2] == ["1", "correct.pdb"]
 
 
 def test_cli_validate_errors(tmp_path, capsys, shared_data):
-    assert main(["validate", str(tmp_path / "missing.rr"), str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 2
+    assert (
+        main(
+            [
+                "validate",
+                str(tmp_path / "missing.rr"),
+                str(shared_data / "1a3a.pdb"),
+                "--chain",
+                "A",
+            ]
+        )
+        == 2
+    )
     assert "missing.rr" in capsys.readouterr().err
     assert main(["validate", str(shared_data / "1a3a.pdb"), "--chain", "A"]) == 2
     assert "at least one model" in capsys.readouterr().err
 
 
 def test_the_sequence_is_mapped_once(model_1a3a, prediction_1a3a, monkeypatch):
-    """validate maps the sequence onto the chain once: the contacts come from the same coordinates."""
+    """validate maps the sequence onto the chain once: the contacts come from the same
+    coordinates."""
     import esm_contacts.structure as structure
 
     calls = []
