@@ -72,6 +72,22 @@ def measure(function, *args, device: torch.device = torch.device("cpu")):
 
     On a GPU the peak is the CUDA allocator's (the tensors live there); on the CPU it is
     the process's high-water mark above its resident set (MEASURING.md).
+
+    Parameters
+    ----------
+    function : callable
+        What to measure.
+    *args
+        Its arguments.
+    device : torch.device
+        Where the tensors live.
+
+    Returns
+    -------
+    seconds : float
+        Wall time of the call.
+    peak : int
+        Peak bytes above what was in use before it.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -93,7 +109,18 @@ def measure(function, *args, device: torch.device = torch.device("cpu")):
 
 
 def random_esm1b(path: Path) -> Path:
-    """Write a full-size ESM-1b architecture with random weights in fair-esm's layout."""
+    """Write a full-size ESM-1b architecture with random weights in fair-esm's layout.
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint to write (kept and reused when it exists), its regression beside it.
+
+    Returns
+    -------
+    path : Path
+        The checkpoint.
+    """
     import esm
 
     if path.is_file() and path.with_name(path.stem + "-contact-regression.pt").is_file():
@@ -144,6 +171,16 @@ def random_msa_transformer(path: Path) -> Path:
 
     As the released checkpoint: ``encoder_`` args, prefixed keys with ``row`` and ``column``
     swapped (fair-esm's loader swaps them back), fair-esm's default ``max_tokens_per_msa``.
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint to write (kept and reused when it exists), its regression beside it.
+
+    Returns
+    -------
+    path : Path
+        The checkpoint.
     """
     import esm
 
@@ -200,7 +237,22 @@ def random_msa_transformer(path: Path) -> Path:
 
 
 def random_alignment(rng, length: int, rows: int):
-    """A query and ``rows - 1`` rows of random residues with about 10% gaps."""
+    """A query and ``rows - 1`` rows of random residues with about 10% gaps.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random source.
+    length : int
+        Alignment columns.
+    rows : int
+        Rows, the query included.
+
+    Returns
+    -------
+    alignment : list of (str, str)
+        ``(name, row)`` pairs, the query first.
+    """
     query = "".join(rng.choice(list(AMINO_ACIDS), size=length))
     others = [
         "".join(np.where(rng.random(length) < 0.1, "-", rng.choice(list(AMINO_ACIDS), size=length)))
@@ -216,7 +268,13 @@ def fair_esm_msa(predictor: ContactPredictor, alignment) -> np.ndarray:
 
 
 def load_average() -> str:
-    """The 1-minute load average (``/proc/loadavg``), reported next to every figure."""
+    """The 1-minute load average (``/proc/loadavg``), reported next to every figure.
+
+    Returns
+    -------
+    load : str
+        As the kernel writes it; ``"n/a"`` where it cannot be read.
+    """
     try:
         return Path("/proc/loadavg").read_text().split()[0]
     except OSError:
@@ -224,7 +282,20 @@ def load_average() -> str:
 
 
 def timed(function, device: torch.device):
-    """(wall s, CPU s of this process, peak bytes, 1-minute load average before) of one call."""
+    """(wall s, CPU s of this process, peak bytes, 1-minute load average before) of one call.
+
+    Parameters
+    ----------
+    function : callable
+        Called without arguments.
+    device : torch.device
+        Where the tensors live.
+
+    Returns
+    -------
+    figures : tuple
+        Wall seconds, CPU seconds, peak bytes, load average.
+    """
     load, cpu = load_average(), time.process_time()
     seconds, peak = measure(function, device=device)
     return seconds, time.process_time() - cpu, peak, load
@@ -300,7 +371,13 @@ def msa_transformer_benchmark(args) -> int:
 
 def peak_since_reset():
     """Start a measurement (MEASURING.md); the returned function gives the peak bytes since,
-    above the start."""
+    above the start.
+
+    Returns
+    -------
+    peak : callable
+        Gives the peak bytes since the start, above the memory in use then.
+    """
     gc.collect()
     release_free_memory()
     with open("/proc/self/clear_refs", "w") as clear:
@@ -311,7 +388,22 @@ def peak_since_reset():
 
 def measure_load(source: str, label: str, fair_esm: bool = True) -> int:
     """Print the load peak of ``load_model`` (and through the first prediction) against the
-    model's bytes."""
+    model's bytes.
+
+    Parameters
+    ----------
+    source : str
+        A model name or checkpoint path.
+    label : str
+        How the model is named in the output.
+    fair_esm : bool
+        Also measure fair-esm's own loader.
+
+    Returns
+    -------
+    status : int
+        0.
+    """
     from esm_contacts.models import load_model
 
     load_model(source)  # one-off costs (imports, lazy initialisation), then measure a clean load
