@@ -57,6 +57,8 @@ __all__ = [
     "classify_pairs",
     "CATEGORY_COLORS",
     "CATEGORY_PALETTES",
+    "CATEGORY_LABELS",
+    "CATEGORY_MEANINGS",
     "DEFAULT_PALETTE",
     "homodimer_explained",
 ]
@@ -793,6 +795,19 @@ def false_positive_distances(
 #: Okabe & Ito (2008): sky blue, vermillion, reddish purple stay apart from each other, from
 #: PyMOL's default green carbons and from the black background, also for deuteranopes
 #: (CIE76 differences in tests/test_pymol_legend.py). "classic" is the earlier green/red/magenta.
+#: The categories of :func:`classify_pairs` by name, in every legend, panel, table and plot.
+CATEGORY_LABELS: Dict[str, str] = {
+    "tp": "true contact",
+    "fp": "false positive",
+    "inter": "homodimer contact",
+    "unknown": "unobserved residue",
+}
+#: What each drawn category means, where a legend explains it (PyMOL's legend and dialogs).
+CATEGORY_MEANINGS: Dict[str, str] = {
+    "tp": "in the structure (Cb-Cb < 8 A)",
+    "fp": "not in the structure",
+    "inter": "with another chain (homodimer)",
+}
 CATEGORY_PALETTES: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int]]]] = {
     "okabe-ito": {
         "tp": ("esm_skyblue", (86, 180, 233)),

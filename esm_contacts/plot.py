@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .io import atomic_write, check_output_path
-from .metrics import MIN_SEP, RANGES, classify_pairs, evaluate, top_pairs
+from .metrics import CATEGORY_LABELS, MIN_SEP, RANGES, classify_pairs, evaluate, top_pairs
 
 __all__ = [
     "FIGURE_SUFFIXES",
@@ -28,7 +28,6 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 FIGURE_SUFFIXES = tuple(FORMATS)
 # Marker colours of the top-ranked predictions; far from the grey map below them.
 MARKER_COLORS = {"tp": "#1f78b4", "fp": "#e31a1c", "inter": "#d000d0"}
-MARKER_LABELS = {"tp": "true positive", "fp": "false positive", "inter": "inter-chain only"}
 CONTACT_GREY = 0.3
 UNKNOWN_RGB = (1.0, 0.93, 0.75)
 INTER_RGB = (0.98, 0.78, 0.98)
@@ -166,7 +165,7 @@ def plot_contact_map(
                 marker="s",
                 c=MARKER_COLORS[kind],
                 linewidths=0,
-                label=f"{MARKER_LABELS[kind]} ({int(chosen.sum())})",
+                label=f"{CATEGORY_LABELS[kind]} ({int(chosen.sum())})",
             )
         )
     axes.set_xlim(0.5, L + 0.5)

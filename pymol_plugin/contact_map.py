@@ -17,6 +17,8 @@ import numpy as np
 from pymol import CmdException, cmd
 from pymol.Qt import QtCore, QtWidgets
 
+from esm_contacts.metrics import CATEGORY_LABELS
+
 from . import registry
 from .window import main_window
 
@@ -199,7 +201,7 @@ class ContactMapPanel(QtWidgets.QWidget):
                     linestyle="",
                     color=colors[kind],
                     markeredgecolor="black",
-                    label=f"{registry.CATEGORY_LABELS[kind]} ({int(chosen.sum())})",
+                    label=f"{CATEGORY_LABELS[kind]} ({int(chosen.sum())})",
                 )
             )
         handles.append(
@@ -346,7 +348,7 @@ class ContactMapPanel(QtWidgets.QWidget):
             parts.append(f"Cb-Cb {distance:.1f} \u00c5{other}")
         kind = entry.kind_at(a, b)
         drawn = entry.drawn_kind(a, b) is not None
-        parts.append(f"{registry.CATEGORY_LABELS.get(kind, kind)}{', drawn' if drawn else ''}")
+        parts.append(f"{CATEGORY_LABELS.get(kind, kind)}{', drawn' if drawn else ''}")
         return " | ".join(parts)
 
     def on_motion(self, event) -> None:

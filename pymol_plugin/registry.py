@@ -15,16 +15,10 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from pymol import CmdException
 
+from esm_contacts.metrics import CATEGORY_LABELS
+
 from . import style
 from .target import insertion_code
-
-#: Words for the drawn categories (the panel, the pair list).
-CATEGORY_LABELS = {
-    "tp": "true contact",
-    "fp": "false positive",
-    "inter": "homodimer contact",
-    "unknown": "unobserved residue",
-}
 
 
 @dataclass

@@ -3,7 +3,7 @@ thickness per probability bin. The drawing (:mod:`.drawing`), its legend
 (:mod:`.legend`) and the dialogs read them here.
 """
 
-from esm_contacts.metrics import CATEGORY_PALETTES, DEFAULT_PALETTE
+from esm_contacts.metrics import CATEGORY_MEANINGS, CATEGORY_PALETTES, DEFAULT_PALETTE
 
 __all__ = [
     "PALETTES",
@@ -22,12 +22,8 @@ __all__ = [
 PALETTES = CATEGORY_PALETTES
 #: Category -> PyMOL colour name of the default palette.
 COLORS = {kind: color for kind, (color, _) in PALETTES[DEFAULT_PALETTE].items()}
-#: What each category means (log, legend, dialogs).
-MEANINGS = {
-    "tp": "in the structure (Cb-Cb < 8 A)",
-    "fp": "not in the structure",
-    "inter": "with another chain (homodimer)",
-}
+#: What each category means (log, legend, dialogs): the core's table.
+MEANINGS = CATEGORY_MEANINGS
 #: Quantiles of the drawn probabilities that separate the thickness bins (quartiles).
 BIN_QUANTILES = (0.25, 0.5, 0.75)
 #: dash_width (OpenGL lines) and dash_radius (ray tracing, cylinders) per bin, thinnest first.

@@ -171,3 +171,16 @@ def test_one_default_minimum_separation_everywhere():
     # convert-contacts converts every listed pair unless told otherwise: its default is 1.
     assert cli_defaults.pop("convert-contacts") == 1
     assert len(cli_defaults) >= 6 and set(cli_defaults.values()) == {MIN_SEP}
+
+
+def test_category_words_have_one_home():
+    """The words for true/false/homodimer contacts: metrics' tables, read by plots, panel, legend."""
+    import esm_contacts.plot as plot
+    import pymol_plugin.registry as registry
+    import pymol_plugin.style as style
+    from esm_contacts.metrics import CATEGORY_LABELS, CATEGORY_MEANINGS, CATEGORY_PALETTES
+
+    assert plot.CATEGORY_LABELS is CATEGORY_LABELS and registry.CATEGORY_LABELS is CATEGORY_LABELS
+    assert style.MEANINGS is CATEGORY_MEANINGS
+    for palette in CATEGORY_PALETTES.values():
+        assert set(palette) == set(CATEGORY_MEANINGS) <= set(CATEGORY_LABELS)
