@@ -384,3 +384,52 @@ def test_cli_validate_many_tsv_and_errors(tmp_path, models_1a3a, tiny_esm1b, cap
     assert "Z" in rows[1]["error"] and len({r["sequence_id"] for r in rows if r["status"] == "ok"}) == 1
     assert main(["validate-many", str(tmp_path / "missing*.pdb"), "--out", str(out), "--model", str(tiny_esm1b)]) == 2
     assert "no file matches" in capsys.readouterr().err
+
+
+def comparable(rows):
+    """Rows without the worker column, NaN as None (NaN != NaN would fail any comparison)."""
+    return [{key: None if isinstance(value, float) and np.isnan(value) else value
+             for key, value in row.items() if key != "worker"} for row in rows]
+
+
+@pytest.mark.slow
+def test_ray_validate_many_validates_in_ray_tasks_with_the_local_rows(tmp_path, models_1a3a, shared_data,
+                                                                       tiny_esm1b, ray_cluster):
+    from esm_contacts.batch import validate_many
+
+    # Two models of one sequence (one prediction, one task for both) and another protein.
+    inputs = [models_1a3a, shared_data / "1A8O.cif.gz"]
+    kwargs = dict(device="cpu", max_tokens=MAX_TOKENS)
+    local = validate_many(inputs, tmp_path / "local", str(tiny_esm1b), **kwargs)
+    remote = validate_many(inputs, tmp_path / "ray", str(tiny_esm1b), engine="ray", **kwargs)
+    assert (local.records, local.ok, local.errors) == (remote.records, remote.ok, remote.errors) == (3, 3, 0)
+    local_rows = pq.read_table(tmp_path / "local" / "validation.parquet").to_pylist()
+    ray_rows = pq.read_table(tmp_path / "ray" / "validation.parquet").to_pylist()
+    assert comparable(ray_rows) == comparable(local_rows)
+    assert len({row["sequence_id"] for row in ray_rows}) == 2
+    assert (tmp_path / "ray" / "ranking.tsv").read_text() == (tmp_path / "local" / "ranking.tsv").read_text()
+    # Validated outside this (the driver's) process: the pid each task reported from inside itself.
+    assert {row["worker"] for row in local_rows} == {"local"}
+    assert all(row["worker"].startswith("ray-task-") for row in ray_rows)
+    assert os.getpid() not in {int(row["worker"][len("ray-task-"):]) for row in ray_rows}
+    # Resumed: every model complete, nothing validated again, the same rows.
+    again = validate_many(inputs, tmp_path / "ray", str(tiny_esm1b), engine="ray", **kwargs)
+    assert again.resumed == 3
+    assert pq.read_table(tmp_path / "ray" / "validation.parquet").to_pylist() == ray_rows
+
+
+@pytest.mark.slow
+def test_ray_validate_many_refuses_a_cluster_the_actors_fill(tmp_path, models_1a3a, tiny_esm1b, ray_cluster,
+                                                              capsys):
+    from esm_contacts.batch import validate_many
+
+    # 2 CPUs, both held by the actors: the validation tasks would wait for ever.
+    with pytest.raises(ValueError, match="2 CPUs: 2 worker.* leave none for the validation tasks"):
+        validate_many([models_1a3a], tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+    assert main(["validate-many", str(models_1a3a), "--out", str(tmp_path / "out"), "--model", str(tiny_esm1b),
+                 "--engine", "ray", "--workers", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("esm-contacts validate-many: error: the Ray cluster has 2 CPUs") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+    assert ray_cluster.is_initialized()  # the fixture's Ray, left running for the other tests
