@@ -501,7 +501,8 @@ def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], Non
     the dead actor gets no work until it answers a ping again (Ray restarts it). A batch
     tried :data:`MAX_ATTEMPTS` times, or left when every actor is gone for good, becomes error rows.
     ``pending``: Ray tasks that ``write`` submitted (validation); each is finished as it
-    completes, beside the actors' results, and all of them before this returns.
+    completes, beside the actors' results, and all of them before this returns. Once every
+    batch is written, an actor still restarting is not waited for.
     """
     alive, pinging = set(range(len(actors))), set()
     load = [0] * len(actors)
@@ -517,8 +518,12 @@ def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], Non
     def fail(batch, k: int, reason: str) -> None:
         write([_record(*todo[i], f"ray-{k}", "error", reason) for i in batch])
 
+    def working() -> bool:
+        """Batches to send or to receive; pings alone (an actor restarting) matter only while work is queued."""
+        return bool(queue and in_flight) or any(entry[0] == "run" for entry in in_flight.values())
+
     fill()
-    while in_flight or pending:
+    while working() or pending:
         ready, _ = ray.wait(list(in_flight) + (pending.refs() if pending else []), num_returns=1)
         if ready[0] not in in_flight:
             pending.finish(ready[0])
@@ -813,8 +818,9 @@ VALIDATION = "validation.parquet"
 RANKING = "ranking.tsv"
 VALIDATION_COLUMNS = ("structure", "chain", "sequence_id", "status", "error", "residues", "rank", "agreement",
                       "agreement_long", "agreement_medium", "agreement_short", "hints", "first_hint", "worker")
-#: Models one structure-reading Ray task reads at most (a proteome's models go out in many tasks).
-SCAN_CHUNK = 64
+#: Inputs one structure-reading Ray task reads: at least the first (a task costs a worker process's
+#: start and imports), at most the second (a proteome's models go out in many tasks).
+SCAN_CHUNK = (16, 64)
 
 
 def structure_inputs(items: Sequence[Union[str, Path]]) -> List[Tuple[str, Optional[str]]]:
@@ -987,9 +993,10 @@ def _ray_for_validation(address: Optional[str], workers: int, gpus: float, cpus:
 
 
 def _scan_in_ray(ray, inputs, cpus: float) -> Tuple[List[dict], Dict[str, str]]:
-    """:func:`_scan_models` in Ray tasks of up to :data:`SCAN_CHUNK` inputs, rows in input order."""
+    """:func:`_scan_models` in Ray tasks of :data:`SCAN_CHUNK` inputs, rows in input order."""
     slots = max(1, int(ray.cluster_resources().get("CPU", 1.0) // cpus))
-    chunk = max(1, min(SCAN_CHUNK, -(-len(inputs) // (4 * slots))))  # about 4 tasks per CPU slot: balanced
+    smallest, largest = SCAN_CHUNK
+    chunk = min(largest, max(smallest, -(-len(inputs) // (4 * slots))))  # about 4 tasks per CPU slot: balanced
     scan = ray.remote(num_cpus=cpus)(_scan_models)
     refs = [scan.remote(inputs[k : k + chunk]) for k in range(0, len(inputs), chunk)]
     rows, sequences = [], {}

@@ -225,8 +225,18 @@ def ray_cluster():
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     already = ray.is_initialized()
     if not already:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        # Workers import this tree's package: PYTHONPATH, inherited by the cluster's processes. Not a
+        # runtime_env: Ray cannot give the idle workers it starts with the cluster to actors and
+        # tasks with one, so each would wait for (and pay) a fresh process (measured, ray 2.60).
+        saved = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(ROOT)
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        finally:
+            if saved is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = saved
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
     yield ray
@@ -236,22 +246,13 @@ def ray_cluster():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*lie in no window")
-def test_ray_engine_equals_predict_one_by_one(tmp_path, tiny_esm1b, predictor, ray_cluster):
-    records = make_records()
-    fasta = write_fasta(tmp_path / "in.fasta", records)
-    # One actor here (each costs a process start and a model load); the killed-actor test runs two.
-    result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=1,
-                          max_tokens=MAX_TOKENS)
-    assert (result.ok, result.errors) == (len(records), 0)
-    assert_same_as_predict(tmp_path / "out", records, predictor)
-    summary = read_summary(tmp_path / "out").to_pydict()
-    assert summary["name"] == [name for name, _ in records]
-    assert set(summary["worker"]) == {"ray-0"}
+def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor,
+                                                                           ray_cluster, monkeypatch):
+    """Pairs and probabilities as ``predict`` one by one, every record once, though worker 0 dies mid-run.
 
-
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:.*lie in no window")
-def test_ray_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor, ray_cluster, monkeypatch):
+    One run for both checks: each Ray run costs actor processes (imports, model load), the bulk
+    of this module's time; a run without a kill is validate-many's Ray test.
+    """
     import esm_contacts.batch as batch
 
     ray = ray_cluster
@@ -276,6 +277,9 @@ def test_ray_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor, ray_cluster, 
     pairs = list(zip(table["name"], table["i"], table["j"]))
     assert len(pairs) == len(set(pairs))  # every record once
     assert_same_as_predict(tmp_path / "out", records, predictor)
+    summary = read_summary(tmp_path / "out").to_pydict()
+    assert summary["name"] == [name for name, _ in records]
+    assert set(summary["status"]) == {"ok"} and set(summary["worker"]) == {"ray-0", "ray-1"}
     journal = [json.loads(line) for line in (tmp_path / "out" / "complete.jsonl").read_text().splitlines()]
     names = [row["name"] for entry in journal for row in entry["records"]]
     assert sorted(names) == sorted(name for name, _ in records)
@@ -433,3 +437,17 @@ def test_ray_validate_many_refuses_a_cluster_the_actors_fill(tmp_path, models_1a
     assert err.startswith("esm-contacts validate-many: error: the Ray cluster has 2 CPUs") and "\n" not in err
     assert not (tmp_path / "out").exists()
     assert ray_cluster.is_initialized()  # the fixture's Ray, left running for the other tests
+
+
+@pytest.mark.slow
+def test_ray_structure_reading_tasks_keep_the_input_order(shared_data, ray_cluster, monkeypatch):
+    import esm_contacts.batch as batch
+
+    small = str(shared_data / "1A8O.cif.gz")
+    monkeypatch.setattr(batch, "SCAN_CHUNK", (2, 2))  # tasks of two inputs: few files make several tasks
+    inputs = [(small, "A"), (small, "Z"), (small, None)] * 2
+    rows, sequences = batch._scan_in_ray(ray_cluster, inputs, 1.0)
+    expected_rows, expected_sequences = batch._scan_models(inputs)  # in this process, one by one
+    assert comparable(rows) == comparable(expected_rows) and sequences == expected_sequences
+    assert [row["chain"] for row in rows] == ["A", "Z", "A"] * 2
+    assert [row["status"] for row in rows] == ["ok", "error", "ok"] * 2
