@@ -577,7 +577,7 @@ class _RayTasks:
     ----------
     ray : module
     limit : int
-        Tasks in flight at most: :meth:`submit` first finishes the oldest ready ones.
+        Tasks in flight at most: :meth:`submit` first waits for and finishes completed ones.
     """
 
     def __init__(self, ray, limit: int):

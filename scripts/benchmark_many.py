@@ -170,8 +170,8 @@ def main() -> int:
         setup = {"model": label, "records": records, "residues": residues, "lengths": [args.min_length, args.max_length],
                  "threads": args.threads, "cpus": args.cpus}
         if args.full_size and records < 200:
-            print(f"{records} of the issue's 200 full-size records (--full-size-records {records}): the rest would "
-                  "not fit the time of this run")
+            print(f"NOTE: the first {records} of the 200 full-size records only (--full-size-records {records}; "
+                  "200 by default)")
         rows = []
         for engine in args.engines:
             workers = int(engine[3:]) if engine.startswith("ray") else 1
