@@ -27,7 +27,9 @@ model's token budget (:func:`esm_contacts.predictor.length_batches`, the groupin
 :meth:`~esm_contacts.ContactPredictor.predict_batch` uses), at most two per actor in
 flight, and writes each result as it arrives. A batch whose actor dies is sent again
 (the actor restarts), up to :data:`MAX_ATTEMPTS` times; the driver writes only
-results it received, once each.
+results it received, once each. :func:`validate_many` runs its CPU-only work (reading the
+structures, validating the models against each map as it arrives) as Ray tasks beside the
+actors, and records each sequence's rows when its task returns.
 """
 
 import contextlib
@@ -482,7 +484,7 @@ def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], 
                   for k in range(workers)]
         limits = ray.get(actors[0].limits.remote())
         queue = deque((batch, 0) for batch in _plan([len(seq) for _, seq, _ in todo], *limits))
-        _dispatch(ray, actors, queue, todo, write)
+        _dispatch(ray, actors, queue, todo, write, options.get("pending"))
     finally:
         for actor in actors:
             with contextlib.suppress(Exception):
@@ -491,12 +493,16 @@ def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], 
             ray.shutdown()
 
 
-def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], None]) -> None:
+def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], None],
+              pending: Optional["_RayTasks"] = None) -> None:
     """Send the queued batches to the actors, write each result as it arrives, resend a dead actor's batches.
 
     A batch whose actor dies goes back to the front of the queue (to the next actor with room);
     the dead actor gets no work until it answers a ping again (Ray restarts it). A batch
     tried :data:`MAX_ATTEMPTS` times, or left when every actor is gone for good, becomes error rows.
+    ``pending``: Ray tasks that ``write`` submitted (validation); each is finished as it
+    completes, beside the actors' results, and all of them before this returns. Once every
+    batch is written, an actor still restarting is not waited for.
     """
     alive, pinging = set(range(len(actors))), set()
     load = [0] * len(actors)
@@ -512,9 +518,16 @@ def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], Non
     def fail(batch, k: int, reason: str) -> None:
         write([_record(*todo[i], f"ray-{k}", "error", reason) for i in batch])
 
+    def working() -> bool:
+        """Batches to send or to receive; pings alone (an actor restarting) matter only while work is queued."""
+        return bool(queue and in_flight) or any(entry[0] == "run" for entry in in_flight.values())
+
     fill()
-    while in_flight:
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
+    while working() or pending:
+        ready, _ = ray.wait(list(in_flight) + (pending.refs() if pending else []), num_returns=1)
+        if ready[0] not in in_flight:
+            pending.finish(ready[0])
+            continue
         kind, k, *rest = in_flight.pop(ready[0])
         try:
             value = ray.get(ready[0])
@@ -551,6 +564,57 @@ def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], Non
 
 
 ENGINES = {"local": _local_engine, "ray": _ray_engine}
+
+#: Ray tasks in flight per worker beside the actors (each holds one map): results come back while
+#: predictions go on, and a slow validation cannot pile every map of a proteome into the object store.
+TASKS_IN_FLIGHT = 4
+
+
+class _RayTasks:
+    """CPU-only Ray tasks submitted as predictions arrive; each result handed on as it completes.
+
+    Parameters
+    ----------
+    ray : module
+    limit : int
+        Tasks in flight at most: :meth:`submit` first waits for and finishes completed ones.
+    """
+
+    def __init__(self, ray, limit: int):
+        self.ray, self.limit = ray, max(1, limit)
+        self._tasks: Dict = {}  # ref -> (on_done, on_failure)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def refs(self) -> list:
+        return list(self._tasks)
+
+    def submit(self, ref, on_done: Callable, on_failure: Callable[[str], None]) -> None:
+        while len(self._tasks) >= self.limit:
+            ready, _ = self.ray.wait(self.refs(), num_returns=1)
+            self.finish(ready[0])
+        self._tasks[ref] = (on_done, on_failure)
+
+    def finish(self, ref) -> None:
+        """Hand on one completed task's result; a task whose worker died (after Ray's retries) fails as rows.
+
+        An exception raised by the task's own code is raised here, as the local engine would.
+        """
+        on_done, on_failure = self._tasks.pop(ref)
+        try:
+            value = self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as error:
+            raise error.as_instanceof_cause() from None
+        except self.ray.exceptions.RayError as error:
+            on_failure(f"the Ray task died: {error}")
+        else:
+            on_done(value)
+
+    def drain(self) -> None:
+        while self._tasks:
+            ready, _ = self.ray.wait(self.refs(), num_returns=1)
+            self.finish(ready[0])
 
 
 # --- predict_many ----------------------------------------------------------------------------
@@ -753,7 +817,10 @@ def _finish(folder: _Folder, records, skipped_rows: List[dict], resumed: int) ->
 VALIDATION = "validation.parquet"
 RANKING = "ranking.tsv"
 VALIDATION_COLUMNS = ("structure", "chain", "sequence_id", "status", "error", "residues", "rank", "agreement",
-                      "agreement_long", "agreement_medium", "agreement_short", "hints", "first_hint")
+                      "agreement_long", "agreement_medium", "agreement_short", "hints", "first_hint", "worker")
+#: Inputs one structure-reading Ray task reads: at least the first (a task costs a worker process's
+#: start and imports), at most the second (a proteome's models go out in many tasks).
+SCAN_CHUNK = (16, 64)
 
 
 def structure_inputs(items: Sequence[Union[str, Path]]) -> List[Tuple[str, Optional[str]]]:
@@ -861,17 +928,22 @@ def _model_row(structure: str, chain: str, sequence_id: Optional[str] = None, er
     nan = float("nan")
     return {"name": _model_key(structure, chain), "structure": structure, "chain": chain, "sequence_id": sequence_id,
             "status": "error" if error else "ok", "error": error, "residues": 0, "rank": None, "agreement": nan,
-            "agreement_long": nan, "agreement_medium": nan, "agreement_short": nan, "hints": 0, "first_hint": None}
+            "agreement_long": nan, "agreement_medium": nan, "agreement_short": nan, "hints": 0, "first_hint": None,
+            "worker": "-"}
 
 
-def _validate_group(P: np.ndarray, sequence: str, members: List[dict], options: dict) -> List[dict]:
-    """Validate every model of one sequence against its map; rank them (:func:`esm_contacts.validation.rank_models`)."""
+def _validate_group(P: np.ndarray, sequence: str, members: List[dict], options: dict,
+                    worker: str = "local") -> List[dict]:
+    """Validate every model of one sequence against its map; rank them (:func:`esm_contacts.validation.rank_models`).
+
+    ``worker`` names where this ran (the ``worker`` column of ``validation.parquet``).
+    """
     from .structure import load_structure
     from .validation import _hint_text, rank_models, validate
 
     rows, results = [], {}
     for member in members:
-        row = dict(member)
+        row = dict(member, worker=worker)
         try:
             result = validate(P, load_structure(row["structure"]), row["chain"], top=options["top"],
                               min_sep=options["min_sep"], threshold=options["threshold"], sequence=sequence,
@@ -889,6 +961,53 @@ def _validate_group(P: np.ndarray, sequence: str, members: List[dict], options: 
     for row in rows:
         row["rank"] = ranks.get(row["name"])
     return rows
+
+
+def _validate_in_task(P: np.ndarray, sequence: str, members: List[dict], options: dict) -> List[dict]:
+    """:func:`_validate_group` as a Ray task: the rows name the worker process that computed them."""
+    return _validate_group(P, sequence, members, options, worker=f"ray-task-{os.getpid()}")
+
+
+def _ray_for_validation(address: Optional[str], workers: int, gpus: float, cpus: float):
+    """Ray for validate-many: room for the actors and at least one validation task (``cpus`` CPUs each).
+
+    A local cluster gets this machine's CPUs (at least that room); a cluster without it is
+    refused, since tasks waiting for CPUs the actors hold would wait for ever.
+
+    Returns
+    -------
+    ray : module
+    started : bool
+        Whether this call initialised Ray (the caller then shuts it down).
+    """
+    need = workers * cpus + cpus
+    ray, started = start_ray(address, num_cpus=max(os.cpu_count() or 1, int(np.ceil(need))),
+                             num_gpus=int(np.ceil(workers * gpus)) if gpus else None)
+    have = ray.cluster_resources().get("CPU", 0.0)
+    if have < need:
+        if started:
+            ray.shutdown()
+        raise ValueError(f"the Ray cluster has {have:g} CPUs: {workers} worker(s) x {cpus:g} CPUs leave none for the "
+                         f"validation tasks ({cpus:g} CPUs each); use fewer --workers or --cpus-per-worker")
+    return ray, started
+
+
+def _scan_in_ray(ray, inputs, cpus: float) -> Tuple[List[dict], Dict[str, str]]:
+    """:func:`_scan_models` in Ray tasks of :data:`SCAN_CHUNK` inputs, rows in input order."""
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1.0) // cpus))
+    smallest, largest = SCAN_CHUNK
+    chunk = min(largest, max(smallest, -(-len(inputs) // (4 * slots))))  # about 4 tasks per CPU slot: balanced
+    scan = ray.remote(num_cpus=cpus)(_scan_models)
+    refs = [scan.remote(inputs[k : k + chunk]) for k in range(0, len(inputs), chunk)]
+    rows, sequences = [], {}
+    for ref in refs:
+        try:
+            found, seen = ray.get(ref)
+        except ray.exceptions.RayTaskError as error:
+            raise error.as_instanceof_cause() from None
+        rows.extend(found)
+        sequences.update(seen)
+    return rows, sequences
 
 
 def validate_many(
@@ -921,9 +1040,15 @@ def validate_many(
     (:func:`esm_contacts.validation.validate`) and ranked (:func:`~esm_contacts.validation.rank_models`),
     and the map is dropped. Writes ``validation.parquet`` (one row per model, input order:
     structure, chain, sequence_id, status, error, residues, rank, agreement,
-    agreement_long/medium/short, hints, first_hint with residues as the structure names them)
-    and ``ranking.tsv`` (per sequence, best model first). A second run skips the sequences
-    whose models are all complete.
+    agreement_long/medium/short, hints, first_hint with residues as the structure names them,
+    worker) and ``ranking.tsv`` (per sequence, best model first). A second run skips the
+    sequences whose models are all complete.
+
+    With ``engine="ray"`` the CPU-only work runs in Ray tasks of ``cpus_per_worker`` CPUs
+    beside the model actors: reading the structures (to group them by sequence), then, as
+    each sequence's map arrives, validating its models (``worker``: ``ray-task-PID``); each
+    sequence's rows are recorded when its task returns. The local engine does both in this
+    process (``worker``: ``local``). Both give the same rows.
 
     Parameters
     ----------
@@ -960,9 +1085,15 @@ def validate_many(
         raise ValueError("no structure to validate")
     options = {"top": str(top), "min_sep": min_sep, "threshold": threshold, "min_identity": min_identity}
     identity = {"model": _file_identity(model), "regression": _file_identity(regression), "dtype": dtype, **options}
-    folder = _Folder(out, "validate-many", identity, parts=False)
-    try:
-        rows, sequences = _scan_models(inputs)
+    with contextlib.ExitStack() as stack:
+        ray = None
+        if engine == "ray":  # before the folder: a cluster without room leaves no output behind
+            ray, started = _ray_for_validation(address, workers, gpus_per_worker, cpus_per_worker)
+            if started:
+                stack.callback(ray.shutdown)  # only the Ray this run started
+        folder = _Folder(out, "validate-many", identity, parts=False)
+        stack.callback(folder.close)
+        rows, sequences = _scan_models(inputs) if ray is None else _scan_in_ray(ray, inputs, cpus_per_worker)
         complete = folder.complete()
         groups: Dict[str, List[dict]] = {}
         for row in rows:
@@ -978,27 +1109,35 @@ def validate_many(
         # The map is only needed here: predicted densely (maps=True), listing one pair per residue is cheap.
         settings = _Settings(model, regression, device, dtype, max_tokens, max_memory, "L", min_sep, None, True)
         bar = _bar(sum(len(seq) for _, seq, _ in todo), progress)
+        tasks = None if ray is None else _RayTasks(ray, TASKS_IN_FLIGHT * workers)
+        check = None if ray is None else ray.remote(num_cpus=cpus_per_worker)(_validate_in_task)
+
+        def failed_group(members: List[dict], error: str) -> None:
+            folder.record([dict(m, status="error", error=error) for m in members])
 
         def write(results: List[dict]) -> None:
             for r in results:
                 members = groups[r["name"]]
                 if r["status"] != "ok":
                     warnings.warn(f"sequence {r['name']} ({len(members)} model(s)): {r['error']}", stacklevel=2)
-                    folder.record([dict(m, status="error", error=r["error"]) for m in members])
-                else:
+                    failed_group(members, r["error"])
+                elif tasks is None:
                     folder.record(_validate_group(r["map"], r["sequence"], members, options))
+                else:  # recorded when the task returns (resuming redoes a sequence whose task never did)
+                    tasks.submit(check.remote(r["map"], r["sequence"], members, options), folder.record,
+                                 lambda error, members=members: failed_group(members, error))
             bar.update(sum(r["length"] for r in results))
 
         try:
             if todo:
                 ENGINES[engine](todo, settings, write,
                                 {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker,
-                                 "cpus_per_worker": cpus_per_worker, "predictor": predictor})
+                                 "cpus_per_worker": cpus_per_worker, "predictor": predictor, "pending": tasks})
+            if tasks is not None:
+                tasks.drain()
         finally:
             bar.close()
         return _finish_validation(folder, rows, resumed)
-    finally:
-        folder.close()
 
 
 def _finish_validation(folder: _Folder, rows: List[dict], resumed: int) -> BatchResult:

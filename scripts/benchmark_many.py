@@ -2,12 +2,20 @@
 """Throughput of ``predict_many``: the local engine against Ray with 1 and 2 workers.
 
 Random sequences (lengths uniform in ``--min-length``..``--max-length``) are predicted into
-a fresh folder per engine; the table gives records/s, residues/s and the peak resident
+a fresh folder per engine; the table gives records/s, residues/s, the peak resident
 memory of each worker (the local engine: this process; Ray: each actor's process, read from
-``/proc/PID/status`` ``VmHWM`` while it runs). The model is a tiny random ESM-1b (the test
-fixture's architecture) unless ``--full-size`` (the 33-layer, 1280-wide ESM-1b architecture,
-random weights, built once under ``--cache`` as ``scripts/benchmark.py`` does) or ``--model``.
-Random weights measure cost, never accuracy.
+``/proc/PID/status`` ``VmHWM`` while it runs) and the load average before and after, then
+the Ray engine's overhead on one worker against the local engine (the goal: within 10 %).
+The model is a tiny random ESM-1b (the test fixture's architecture; 2,000 records by
+default) unless ``--full-size`` (the 33-layer, 1280-wide ESM-1b architecture, random
+weights, built once under ``--cache`` as ``scripts/benchmark.py`` does;
+``--full-size-records``, 200 by default) or ``--model``. Random weights measure cost, never
+accuracy. ``--load`` first runs ``scripts/benchmark.py --load`` on the same model (load peak
+against the model's size) in a fresh process.
+
+The same records (same seed) can be measured one engine per run, to keep each run short:
+``--results FILE`` appends each engine's row to FILE (JSON lines) and prints the table of
+every row in FILE measured on the same model and records.
 
 Ray runs on a local cluster this script starts with ``--cpus`` CPUs, listening on
 127.0.0.1 only (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, ``RAY_USAGE_STATS_ENABLED=0``),
@@ -16,12 +24,15 @@ model in each.
 
 Examples
 --------
-python scripts/benchmark_many.py --records 200                  # tiny model, one thread per worker
-python scripts/benchmark_many.py --records 200 --full-size      # full-size ESM-1b, random weights
+python scripts/benchmark_many.py                                # 2,000 records, tiny model, one thread per worker
+python scripts/benchmark_many.py --full-size --load             # 200 records, full-size ESM-1b, random weights
+python scripts/benchmark_many.py --full-size --full-size-records 60 --engines local --results full.jsonl
 """
 
 import argparse
+import json
 import os
+import subprocess
 import shutil
 import sys
 import tempfile
@@ -63,21 +74,52 @@ def vm_hwm(pid: int) -> int:
 
 
 class ActorMemory(threading.Thread):
-    """Polls the esm-contacts Ray actors' peak memory while a run goes on."""
+    """Polls the peak memory of the esm-contacts Ray actors' processes while a run goes on.
 
-    def __init__(self, ray):
+    The processes are found by the title Ray gives an actor's process (``ray::_Worker``...),
+    not by asking the actors: an actor busy with a batch would answer only after it.
+    """
+
+    def __init__(self):
         super().__init__(daemon=True)
-        self.ray, self.peaks, self.stop = ray, {}, threading.Event()
+        self.peaks, self.stop = {}, threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
+            for pid in actor_pids():
+                self.peaks[pid] = max(self.peaks.get(pid, 0), vm_hwm(pid))
+
+
+def actor_pids():
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                names = [n for n in self.ray.util.list_named_actors() if n.startswith("esm-contacts-worker-")]
-                for name in names:
-                    pid = self.ray.get(self.ray.get_actor(name).pid.remote(), timeout=5)
-                    self.peaks[name] = max(self.peaks.get(name, 0), vm_hwm(pid))
-            except Exception:  # an actor starting or gone: try again at the next poll
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_Worker"):
+                    yield int(entry.name)
+            except OSError:  # gone meanwhile
                 continue
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as stream:
+        return stream.read().split()[0]
+
+
+def print_table(rows, records: int, residues: int, label: str) -> None:
+    """The rows measured on one model and record set, then the Ray engine's one-worker overhead."""
+    print(f"{records} records, {residues} residues; model: {label}")
+    print("| engine | workers | seconds | records/s | residues/s | peak memory per worker (GB) | load avg before/after |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        peak = ", ".join(f"{p / 1e9:.2f}" for p in row["peaks"]) or "n/a"
+        print(f"| {row['engine']} | {row['workers']} | {row['seconds']:.1f} | {records / row['seconds']:.2f} | "
+              f"{residues / row['seconds']:.0f} | {peak} | {row['load'][0]} / {row['load'][1]} |")
+    local = [row["seconds"] for row in rows if row["engine"] == "local"]
+    ray1 = [row["seconds"] for row in rows if row["engine"] == "ray" and row["workers"] == 1]
+    if local and ray1:
+        overhead = ray1[-1] / local[-1] - 1
+        print(f"Ray engine, 1 worker, against the local engine: {overhead:+.1%} time "
+              f"({'within' if overhead <= 0.10 else 'above'} the 10 % goal)")
 
 
 def tiny_model(folder: Path) -> str:
@@ -89,7 +131,9 @@ def tiny_model(folder: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--records", type=int, default=2000, help="records with the tiny model or --model")
+    parser.add_argument("--full-size-records", type=int, default=200,
+                        help="records with --full-size (the first ones of the same random set)")
     parser.add_argument("--min-length", type=int, default=50)
     parser.add_argument("--max-length", type=int, default=500)
     parser.add_argument("--model", help="model name or .pt (default: the tiny random ESM-1b)")
@@ -97,6 +141,9 @@ def main() -> int:
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark"))
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster")
     parser.add_argument("--engines", nargs="+", default=["local", "ray1", "ray2"])
+    parser.add_argument("--load", action="store_true",
+                        help="first: scripts/benchmark.py --load on the same model (load peak against model size)")
+    parser.add_argument("--results", help="append each engine's row to this JSON-lines file; print all of its rows")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per worker (local: this process; Ray: --cpus-per-worker); on a shared "
                         "machine more threads than free cores make every forward pass many times slower")
@@ -114,18 +161,26 @@ def main() -> int:
             model, label = str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt")), "full-size ESM-1b, random weights"
         else:
             model, label = args.model or tiny_model(work), args.model or "tiny ESM-1b, random weights"
+        records = args.full_size_records if args.full_size else args.records
+        if args.load:
+            subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--load", "--model", model],
+                           check=True)
         fasta = work / "records.fasta"
-        residues = write_records(fasta, args.records, args.min_length, args.max_length)
-        print(f"{args.records} records, {residues} residues ({args.min_length}-{args.max_length}); model: {label}")
-        print("| engine | workers | seconds | records/s | residues/s | peak memory per worker (GB) |")
-        print("|---|---:|---:|---:|---:|---:|")
+        residues = write_records(fasta, records, args.min_length, args.max_length)
+        setup = {"model": label, "records": records, "residues": residues, "lengths": [args.min_length, args.max_length],
+                 "threads": args.threads, "cpus": args.cpus}
+        if args.full_size and records < 200:
+            print(f"NOTE: the first {records} of the 200 full-size records only (--full-size-records {records}; "
+                  "200 by default)")
+        rows = []
         for engine in args.engines:
             workers = int(engine[3:]) if engine.startswith("ray") else 1
             if engine.startswith("ray") and ray is None:
                 ray, _ = start_ray(num_cpus=args.cpus)
-            memory = ActorMemory(ray) if ray is not None and engine.startswith("ray") else None
+            memory = ActorMemory() if engine.startswith("ray") else None
             if memory:
                 memory.start()
+            before = load_average()
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -138,10 +193,18 @@ def main() -> int:
                 peaks = list(memory.peaks.values())
             else:
                 peaks = [vm_hwm(os.getpid())]
-            assert result.ok == args.records, result
-            peak = ", ".join(f"{p / 1e9:.2f}" for p in peaks) or "n/a"
-            print(f"| {engine[:3] if memory else 'local'} | {workers} | {seconds:.1f} | {args.records / seconds:.1f} | "
-                  f"{residues / seconds:.0f} | {peak} |", flush=True)
+            assert result.ok == records, result
+            rows.append({**setup, "engine": "ray" if memory else "local", "workers": workers, "seconds": seconds,
+                         "peaks": peaks, "load": [before, load_average()]})
+            print(f"{rows[-1]['engine']}, {workers} worker(s): {seconds:.1f} s", flush=True)
+            if args.results:
+                with open(args.results, "a") as stream:
+                    stream.write(json.dumps(rows[-1]) + "\n")
+        if args.results:
+            with open(args.results) as stream:
+                rows = [row for row in map(json.loads, stream)
+                        if all(row.get(key) == value for key, value in setup.items())]
+        print_table(rows, records, residues, label)
     finally:
         if ray is not None:
             ray.shutdown()  # only the cluster this script started

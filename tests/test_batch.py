@@ -225,8 +225,18 @@ def ray_cluster():
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     already = ray.is_initialized()
     if not already:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        # Workers import this tree's package: PYTHONPATH, inherited by the cluster's processes. Not a
+        # runtime_env: Ray cannot give the idle workers it starts with the cluster to actors and
+        # tasks with one, so each would wait for (and pay) a fresh process (measured, ray 2.60).
+        saved = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(ROOT)
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        finally:
+            if saved is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = saved
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
     yield ray
@@ -236,22 +246,13 @@ def ray_cluster():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*lie in no window")
-def test_ray_engine_equals_predict_one_by_one(tmp_path, tiny_esm1b, predictor, ray_cluster):
-    records = make_records()
-    fasta = write_fasta(tmp_path / "in.fasta", records)
-    # One actor here (each costs a process start and a model load); the killed-actor test runs two.
-    result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=1,
-                          max_tokens=MAX_TOKENS)
-    assert (result.ok, result.errors) == (len(records), 0)
-    assert_same_as_predict(tmp_path / "out", records, predictor)
-    summary = read_summary(tmp_path / "out").to_pydict()
-    assert summary["name"] == [name for name, _ in records]
-    assert set(summary["worker"]) == {"ray-0"}
+def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor,
+                                                                           ray_cluster, monkeypatch):
+    """Pairs and probabilities as ``predict`` one by one, every record once, though worker 0 dies mid-run.
 
-
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:.*lie in no window")
-def test_ray_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor, ray_cluster, monkeypatch):
+    One run for both checks: each Ray run costs actor processes (imports, model load), the bulk
+    of this module's time; a run without a kill is validate-many's Ray test.
+    """
     import esm_contacts.batch as batch
 
     ray = ray_cluster
@@ -276,6 +277,9 @@ def test_ray_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor, ray_cluster, 
     pairs = list(zip(table["name"], table["i"], table["j"]))
     assert len(pairs) == len(set(pairs))  # every record once
     assert_same_as_predict(tmp_path / "out", records, predictor)
+    summary = read_summary(tmp_path / "out").to_pydict()
+    assert summary["name"] == [name for name, _ in records]
+    assert set(summary["status"]) == {"ok"} and set(summary["worker"]) == {"ray-0", "ray-1"}
     journal = [json.loads(line) for line in (tmp_path / "out" / "complete.jsonl").read_text().splitlines()]
     names = [row["name"] for entry in journal for row in entry["records"]]
     assert sorted(names) == sorted(name for name, _ in records)
@@ -384,3 +388,66 @@ def test_cli_validate_many_tsv_and_errors(tmp_path, models_1a3a, tiny_esm1b, cap
     assert "Z" in rows[1]["error"] and len({r["sequence_id"] for r in rows if r["status"] == "ok"}) == 1
     assert main(["validate-many", str(tmp_path / "missing*.pdb"), "--out", str(out), "--model", str(tiny_esm1b)]) == 2
     assert "no file matches" in capsys.readouterr().err
+
+
+def comparable(rows):
+    """Rows without the worker column, NaN as None (NaN != NaN would fail any comparison)."""
+    return [{key: None if isinstance(value, float) and np.isnan(value) else value
+             for key, value in row.items() if key != "worker"} for row in rows]
+
+
+@pytest.mark.slow
+def test_ray_validate_many_validates_in_ray_tasks_with_the_local_rows(tmp_path, models_1a3a, shared_data,
+                                                                       tiny_esm1b, ray_cluster):
+    from esm_contacts.batch import validate_many
+
+    # Two models of one sequence (one prediction, one task for both) and another protein.
+    inputs = [models_1a3a, shared_data / "1A8O.cif.gz"]
+    kwargs = dict(device="cpu", max_tokens=MAX_TOKENS)
+    local = validate_many(inputs, tmp_path / "local", str(tiny_esm1b), **kwargs)
+    remote = validate_many(inputs, tmp_path / "ray", str(tiny_esm1b), engine="ray", **kwargs)
+    assert (local.records, local.ok, local.errors) == (remote.records, remote.ok, remote.errors) == (3, 3, 0)
+    local_rows = pq.read_table(tmp_path / "local" / "validation.parquet").to_pylist()
+    ray_rows = pq.read_table(tmp_path / "ray" / "validation.parquet").to_pylist()
+    assert comparable(ray_rows) == comparable(local_rows)
+    assert len({row["sequence_id"] for row in ray_rows}) == 2
+    assert (tmp_path / "ray" / "ranking.tsv").read_text() == (tmp_path / "local" / "ranking.tsv").read_text()
+    # Validated outside this (the driver's) process: the pid each task reported from inside itself.
+    assert {row["worker"] for row in local_rows} == {"local"}
+    assert all(row["worker"].startswith("ray-task-") for row in ray_rows)
+    assert os.getpid() not in {int(row["worker"][len("ray-task-"):]) for row in ray_rows}
+    # Resumed: every model complete, nothing validated again, the same rows.
+    again = validate_many(inputs, tmp_path / "ray", str(tiny_esm1b), engine="ray", **kwargs)
+    assert again.resumed == 3
+    assert pq.read_table(tmp_path / "ray" / "validation.parquet").to_pylist() == ray_rows
+
+
+@pytest.mark.slow
+def test_ray_validate_many_refuses_a_cluster_the_actors_fill(tmp_path, models_1a3a, tiny_esm1b, ray_cluster,
+                                                              capsys):
+    from esm_contacts.batch import validate_many
+
+    # 2 CPUs, both held by the actors: the validation tasks would wait for ever.
+    with pytest.raises(ValueError, match="2 CPUs: 2 worker.* leave none for the validation tasks"):
+        validate_many([models_1a3a], tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+    assert main(["validate-many", str(models_1a3a), "--out", str(tmp_path / "out"), "--model", str(tiny_esm1b),
+                 "--engine", "ray", "--workers", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("esm-contacts validate-many: error: the Ray cluster has 2 CPUs") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+    assert ray_cluster.is_initialized()  # the fixture's Ray, left running for the other tests
+
+
+@pytest.mark.slow
+def test_ray_structure_reading_tasks_keep_the_input_order(shared_data, ray_cluster, monkeypatch):
+    import esm_contacts.batch as batch
+
+    small = str(shared_data / "1A8O.cif.gz")
+    monkeypatch.setattr(batch, "SCAN_CHUNK", (2, 2))  # tasks of two inputs: few files make several tasks
+    inputs = [(small, "A"), (small, "Z"), (small, None)] * 2
+    rows, sequences = batch._scan_in_ray(ray_cluster, inputs, 1.0)
+    expected_rows, expected_sequences = batch._scan_models(inputs)  # in this process, one by one
+    assert comparable(rows) == comparable(expected_rows) and sequences == expected_sequences
+    assert [row["chain"] for row in rows] == ["A", "Z", "A"] * 2
+    assert [row["status"] for row in rows] == ["ok", "error", "ok"] * 2
