@@ -3,14 +3,15 @@
 :func:`predict_many` predicts every record of a FASTA file into a folder::
 
     DIR/manifest.json            the model and options of the run (a changed set is refused)
-    DIR/complete.jsonl           one line per finished batch: its part file and its records' summaries
+    DIR/complete.jsonl           one line per finished batch: its part file and its records'
+    summaries
     DIR/contacts/part-*.parquet  name, i, j, probability (1-based, i < j, j - i >= min_sep)
-    DIR/summary.parquet          name, length, status (ok|error|skipped), error, pairs, seconds, worker
-    DIR/maps/*.npz               with maps=True: ``map`` (float32 L x L) and ``sequence`` (no pickle)
+    DIR/summary.parquet          name, length, status (ok|error|skipped), error, pairs, seconds,
+    worker
+    DIR/maps/*.npz               with maps=True: ``map`` (float32 L x L) and ``sequence`` (no
+    pickle)
 
-Resuming
---------
-A batch's part file is written to a temporary name and renamed
+**Resuming.** A batch's part file is written to a temporary name and renamed
 (:func:`esm_contacts.io.atomic_write`); only then is the batch appended to
 ``complete.jsonl`` (flushed and synced). A run killed in between leaves a part file that no
 line names: the next run deletes it and redoes those records, so no row is ever written
@@ -19,9 +20,7 @@ are complete and skipped by the next run; error rows are tried again (a bad lett
 again at once; a record refused for memory may fit next time). The folder is locked
 while a run writes it.
 
-Engines
--------
-``local``: this process, the predictor loaded once. ``ray``: one Ray actor per worker,
+**Engines.** ``local``: this process, the predictor loaded once. ``ray``: one Ray actor per worker,
 each holding its own predictor; the driver sends length-sorted batches under the
 model's token budget (:func:`esm_contacts.predictor.length_batches`, the grouping
 :meth:`~esm_contacts.ContactPredictor.predict_batch` uses), at most two per actor in
@@ -47,17 +46,30 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["predict_many", "validate_many", "structure_inputs", "BatchResult", "BatchOptionsError", "start_ray",
-           "read_summary", "read_contacts_table", "map_file_name"]
+from .metrics import MIN_SEP
+
+__all__ = [
+    "predict_many",
+    "validate_many",
+    "structure_inputs",
+    "BatchResult",
+    "BatchOptionsError",
+    "start_ray",
+    "read_summary",
+    "read_contacts_table",
+    "map_file_name",
+]
 
 MANIFEST = "manifest.json"
 JOURNAL = "complete.jsonl"
 SUMMARY = "summary.parquet"
 CONTACTS = "contacts"
 MAPS = "maps"
-#: Times a batch is sent to a worker before its records become error rows (the worker died each time).
+#: Times a batch is sent to a worker before its records become error rows (the worker died each
+#: time).
 MAX_ATTEMPTS = 3
-#: Batches in flight per Ray actor: one computing, one waiting, so an actor never idles on the driver.
+#: Batches in flight per Ray actor: one computing, one waiting, so an actor never idles on the
+#: driver.
 IN_FLIGHT = 2
 #: Format of the manifest; a folder written by another format is refused.
 FORMAT = 1
@@ -102,7 +114,8 @@ def _digest(sequence: str) -> str:
 
 
 def _file_identity(name_or_path: Optional[str]) -> Optional[dict]:
-    """A model or regression as the manifest records it: a name, or a file's resolved path and size."""
+    """A model or regression as the manifest records it: a name, or a file's resolved path and
+    size."""
     if name_or_path is None:
         return None
     path = Path(name_or_path).expanduser()
@@ -131,7 +144,9 @@ class _Folder:
         self._parts = set()
         self._read_journal()
         self._remove_orphans()
-        self._next_part = 1 + max((int(p[len("part-"):-len(".parquet")]) for p in self._parts), default=0)
+        self._next_part = 1 + max(
+            (int(p[len("part-") : -len(".parquet")]) for p in self._parts), default=0
+        )
 
     def _take_lock(self):
         import fcntl
@@ -159,16 +174,25 @@ class _Folder:
         try:
             found = json.loads(path.read_text())
         except (ValueError, OSError) as error:
-            raise BatchOptionsError(f"{path}: unreadable manifest ({error}); use a new output folder") from None
+            raise BatchOptionsError(
+                f"{path}: unreadable manifest ({error}); use a new output folder"
+            ) from None
         if found.get("format") != FORMAT or found.get("command") != command:
-            raise BatchOptionsError(f"{self.out} holds the output of {found.get('command')!r} (format "
-                                    f"{found.get('format')}), not of {command}: use a new output folder")
+            raise BatchOptionsError(
+                f"{self.out} holds the output of {found.get('command')!r} (format "
+                f"{found.get('format')}), not of {command}: use a new output folder"
+            )
         old = found.get("options", {})
-        changes = [_describe_change(key, old.get(key), options.get(key))
-                   for key in sorted(set(old) | set(options)) if old.get(key) != options.get(key)]
+        changes = [
+            _describe_change(key, old.get(key), options.get(key))
+            for key in sorted(set(old) | set(options))
+            if old.get(key) != options.get(key)
+        ]
         if changes:
-            raise BatchOptionsError(f"{self.out} was written with other options ({'; '.join(changes)}): "
-                                    "run with the same ones to resume, or use a new output folder")
+            raise BatchOptionsError(
+                f"{self.out} was written with other options ({'; '.join(changes)}): "
+                "run with the same ones to resume, or use a new output folder"
+            )
 
     def _read_journal(self) -> None:
         from .io import atomic_write
@@ -195,7 +219,8 @@ class _Folder:
                 stream.write("".join(line + "\n" for line in good))
 
     def _remove_orphans(self) -> None:
-        """Part files that no journal line names: written by a run killed before it recorded them."""
+        """Part files that no journal line names: written by a run killed before it recorded
+        them."""
         for path in (self.out / CONTACTS).glob("part-*.parquet"):
             if path.name not in self._parts:
                 path.unlink()
@@ -205,7 +230,8 @@ class _Folder:
         return {name: row for name, row in self.done.items() if row["status"] == "ok"}
 
     def write(self, results: List[dict], maps: bool) -> None:
-        """Write one batch: maps, then its part file, then its journal line (the record of completion)."""
+        """Write one batch: maps, then its part file, then its journal line (the record of
+        completion)."""
         from .io import atomic_write
 
         ok = [r for r in results if r["status"] == "ok"]
@@ -221,10 +247,14 @@ class _Folder:
             self._next_part += 1
             _write_parquet(self.out / CONTACTS / part, _contacts_table(ok))
             self._parts.add(part)
-        self.record([{key: r[key] for key in SUMMARY_COLUMNS} | {"digest": r["digest"]} for r in results], part)
+        self.record(
+            [{key: r[key] for key in SUMMARY_COLUMNS} | {"digest": r["digest"]} for r in results],
+            part,
+        )
 
     def record(self, rows: List[dict], part: Optional[str] = None) -> None:
-        """Append one journal line (flushed and synced): these rows, keyed by ``name``, are complete."""
+        """Append one journal line (flushed and synced): these rows, keyed by ``name``, are
+        complete."""
         with open(self.out / JOURNAL, "a") as stream:
             stream.write(json.dumps({"part": part, "records": rows}, allow_nan=True) + "\n")
             stream.flush()
@@ -234,7 +264,19 @@ class _Folder:
 
 
 def map_file_name(name: str) -> str:
-    """The ``maps/`` file of a record: its name in safe characters, plus a hash where any was replaced."""
+    """The ``maps/`` file of a record: its name in safe characters, plus a hash where any was
+    replaced.
+
+    Parameters
+    ----------
+    name : str
+        The record's name.
+
+    Returns
+    -------
+    file_name : str
+        Without the ``.npz`` suffix; distinct names give distinct files.
+    """
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".") or "record"
     if safe != name:
         safe += "-" + hashlib.sha1(name.encode()).hexdigest()[:10]
@@ -245,12 +287,14 @@ def _contacts_table(results: List[dict]):
     import pyarrow as pa
 
     names = [np.full(len(r["i"]), r["name"], dtype=object) for r in results]
-    return pa.table({
-        "name": pa.array(np.concatenate(names) if names else [], type=pa.string()),
-        "i": pa.array(np.concatenate([r["i"] for r in results]).astype(np.int32) + 1),
-        "j": pa.array(np.concatenate([r["j"] for r in results]).astype(np.int32) + 1),
-        "probability": pa.array(np.concatenate([r["p"] for r in results]).astype(np.float32)),
-    })
+    return pa.table(
+        {
+            "name": pa.array(np.concatenate(names) if names else [], type=pa.string()),
+            "i": pa.array(np.concatenate([r["i"] for r in results]).astype(np.int32) + 1),
+            "j": pa.array(np.concatenate([r["j"] for r in results]).astype(np.int32) + 1),
+            "probability": pa.array(np.concatenate([r["p"] for r in results]).astype(np.float32)),
+        }
+    )
 
 
 def _write_parquet(path: Path, table) -> None:
@@ -265,27 +309,65 @@ def _write_parquet(path: Path, table) -> None:
 def _summary_table(rows: List[dict]):
     import pyarrow as pa
 
-    types = {"name": pa.string(), "length": pa.int64(), "status": pa.string(), "error": pa.string(),
-             "pairs": pa.int64(), "seconds": pa.float64(), "worker": pa.string()}
-    return pa.table({key: pa.array([row[key] for row in rows], type=types[key]) for key in SUMMARY_COLUMNS})
+    types = {
+        "name": pa.string(),
+        "length": pa.int64(),
+        "status": pa.string(),
+        "error": pa.string(),
+        "pairs": pa.int64(),
+        "seconds": pa.float64(),
+        "worker": pa.string(),
+    }
+    return pa.table(
+        {key: pa.array([row[key] for row in rows], type=types[key]) for key in SUMMARY_COLUMNS}
+    )
 
 
 def read_summary(out: Union[str, Path]):
-    """``summary.parquet`` of an output folder as a pyarrow Table."""
+    """``summary.parquet`` of an output folder as a pyarrow Table.
+
+    Parameters
+    ----------
+    out : str or Path
+        The output folder.
+
+    Returns
+    -------
+    table : pyarrow.Table
+        One row per record (name, length, status, error, pairs, seconds, worker).
+    """
     import pyarrow.parquet as pq
 
     return pq.read_table(Path(out) / SUMMARY)
 
 
 def read_contacts_table(out: Union[str, Path]):
-    """Every ``contacts/part-*.parquet`` of an output folder as one pyarrow Table (name, i, j, probability)."""
+    """Every ``contacts/part-*.parquet`` of an output folder as one pyarrow Table (name, i, j,
+    probability).
+
+    Parameters
+    ----------
+    out : str or Path
+        The output folder.
+
+    Returns
+    -------
+    table : pyarrow.Table
+        One row per listed pair of every complete record (1-based i < j).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     parts = sorted((Path(out) / CONTACTS).glob("part-*.parquet"))
     if not parts:
-        return pa.table({"name": pa.array([], pa.string()), "i": pa.array([], pa.int32()),
-                         "j": pa.array([], pa.int32()), "probability": pa.array([], pa.float32())})
+        return pa.table(
+            {
+                "name": pa.array([], pa.string()),
+                "i": pa.array([], pa.int32()),
+                "j": pa.array([], pa.int32()),
+                "probability": pa.array([], pa.float32()),
+            }
+        )
     return pa.concat_tables([pq.read_table(p) for p in parts])
 
 
@@ -311,15 +393,39 @@ class _Settings:
 def _load(settings: _Settings):
     from .predictor import ContactPredictor
 
-    return ContactPredictor.from_pretrained(settings.model, device=settings.device, dtype=settings.dtype,
-                                            regression=settings.regression, max_tokens=settings.max_tokens)
+    return ContactPredictor.from_pretrained(
+        settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        regression=settings.regression,
+        max_tokens=settings.max_tokens,
+    )
 
 
-def _record(name: str, sequence: str, digest: str, worker: str, status: str = "ok", error: Optional[str] = None):
+def _record(
+    name: str,
+    sequence: str,
+    digest: str,
+    worker: str,
+    status: str = "ok",
+    error: Optional[str] = None,
+):
     empty = np.zeros(0, dtype=np.int64)
-    return {"name": name, "sequence": sequence, "digest": digest, "length": len(sequence), "status": status,
-            "error": error, "pairs": 0, "seconds": 0.0, "worker": worker, "i": empty, "j": empty,
-            "p": np.zeros(0), "map": None}
+    return {
+        "name": name,
+        "sequence": sequence,
+        "digest": digest,
+        "length": len(sequence),
+        "status": status,
+        "error": error,
+        "pairs": 0,
+        "seconds": 0.0,
+        "worker": worker,
+        "i": empty,
+        "j": empty,
+        "p": np.zeros(0),
+        "map": None,
+    }
 
 
 def _keep(result: dict, pairs, min_probability: Optional[float]) -> None:
@@ -330,7 +436,9 @@ def _keep(result: dict, pairs, min_probability: Optional[float]) -> None:
     result.update(i=np.asarray(i), j=np.asarray(j), p=np.asarray(p), pairs=int(len(i)))
 
 
-def _predict_records(predictor, records: Sequence[Tuple[str, str, str]], settings: _Settings, worker: str) -> List[dict]:
+def _predict_records(
+    predictor, records: Sequence[Tuple[str, str, str]], settings: _Settings, worker: str
+) -> List[dict]:
     """Predict one batch of clean records ``(name, sequence, digest)``: one result dict per record.
 
     Records within the context go through one :meth:`~esm_contacts.ContactPredictor.predict_batch`
@@ -341,7 +449,8 @@ def _predict_records(predictor, records: Sequence[Tuple[str, str, str]], setting
     """
 
     with warnings.catch_warnings():
-        # Pairs no window covers are never listed (as predict_top); one warning per record would flood a proteome run.
+        # Pairs no window covers are never listed (as predict_top); one warning per record would
+        # flood a proteome run.
         warnings.filterwarnings("ignore", message=".*lie in no window.*")
         return _predict_unguarded(predictor, records, settings, worker)
 
@@ -356,31 +465,54 @@ def _predict_unguarded(predictor, records, settings: _Settings, worker: str) -> 
         length = result["length"]
         sparse = length > predictor.max_length and not settings.maps
         try:
-            predictor.check_memory([length], settings.max_memory, listed=[parse_top(settings.top, length)],
-                                   sparse=sparse)
+            predictor.check_memory(
+                [length],
+                settings.max_memory,
+                listed=[parse_top(settings.top, length)],
+                sparse=sparse,
+            )
         except (ValueError, MemoryError) as error:
             result.update(status="error", error=str(error))
             continue
         if length <= predictor.max_length or settings.maps:
             dense.append(result)
         else:
-            _guarded(result, lambda r: _keep(r, predictor.predict_top(r["sequence"], top=settings.top,
-                                                                      min_sep=settings.min_sep),
-                                             settings.min_probability))
+            _guarded(
+                result,
+                lambda r: _keep(
+                    r,
+                    predictor.predict_top(
+                        r["sequence"], top=settings.top, min_sep=settings.min_sep
+                    ),
+                    settings.min_probability,
+                ),
+            )
     maps = None
     if len(dense) > 1:
-        with contextlib.suppress(Exception):  # the batch failing as a whole: retried one by one below
-            maps = predictor.predict_batch([r["sequence"] for r in dense], max_memory=settings.max_memory)
+        with contextlib.suppress(
+            Exception
+        ):  # the batch failing as a whole: retried one by one below
+            maps = predictor.predict_batch(
+                [r["sequence"] for r in dense], max_memory=settings.max_memory
+            )
     for index, result in enumerate(dense):
+
         def finish(r, P=None if maps is None else maps[index]):
             if P is None:
                 P = predictor.predict_batch([r["sequence"]], max_memory=settings.max_memory)[0]
             ranked = P
-            if r["length"] > predictor.max_length:  # uncovered pairs are no prediction (as predict_top)
+            if (
+                r["length"] > predictor.max_length
+            ):  # uncovered pairs are no prediction (as predict_top)
                 ranked = np.where(predictor.coverage(r["length"]), P, np.nan)
-            _keep(r, top_pairs(ranked, top=settings.top, min_sep=settings.min_sep), settings.min_probability)
+            _keep(
+                r,
+                top_pairs(ranked, top=settings.top, min_sep=settings.min_sep),
+                settings.min_probability,
+            )
             if settings.maps:
                 r["map"] = P
+
         _guarded(result, finish)
     elapsed = time.perf_counter() - start
     # The batch's time shared by residues: one forward pass serves all its records.
@@ -400,29 +532,47 @@ def _guarded(result: dict, work: Callable[[dict], None]) -> None:
 # --- engines -------------------------------------------------------------------------------
 
 
-def _plan(lengths: Sequence[int], max_length: int, max_tokens: int, max_batch_tokens: int) -> List[List[int]]:
+def _plan(
+    lengths: Sequence[int], max_length: int, max_tokens: int, max_batch_tokens: int
+) -> List[List[int]]:
     """Batches of indices: within the context grouped under the token budget, longer ones alone."""
     from .predictor import length_batches
 
     short = [k for k, n in enumerate(lengths) if n <= max_length]
-    batches = [[short[k] for k in batch]
-               for batch in length_batches([lengths[k] for k in short], max_tokens, max_batch_tokens)]
+    batches = [
+        [short[k] for k in batch]
+        for batch in length_batches([lengths[k] for k in short], max_tokens, max_batch_tokens)
+    ]
     return batches + [[k] for k, n in enumerate(lengths) if n > max_length]
 
 
-def _local_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict) -> None:
+def _local_engine(
+    todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict
+) -> None:
     predictor = options.get("predictor") or _load(settings)
     lengths = [len(seq) for _, seq, _ in todo]
-    for batch in _plan(lengths, predictor.max_length, predictor.max_tokens, predictor.max_batch_tokens):
+    for batch in _plan(
+        lengths, predictor.max_length, predictor.max_tokens, predictor.max_batch_tokens
+    ):
         write(_predict_records(predictor, [todo[k] for k in batch], settings, "local"))
 
 
-def start_ray(address: Optional[str] = None, num_cpus: Optional[int] = None, num_gpus: Optional[int] = None):
+def start_ray(
+    address: Optional[str] = None, num_cpus: Optional[int] = None, num_gpus: Optional[int] = None
+):
     """Connect to a Ray cluster (``address``, ``"auto"`` for a running one) or start a local one.
 
     A local cluster listens on loopback only: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes
     Ray use 127.0.0.1 on Linux, and usage statistics are off (``RAY_USAGE_STATS_ENABLED=0``).
     A Ray already initialised in this process is used as it is.
+
+    Parameters
+    ----------
+    address : str, optional
+        A cluster's address, ``"auto"`` for the one running on this machine; None: start a local
+        one.
+    num_cpus, num_gpus : int, optional
+        What a local cluster may use (default: what Ray detects).
 
     Returns
     -------
@@ -471,17 +621,27 @@ class _Worker:
         return _predict_records(self.predictor, records, self.settings, self.name)
 
 
-def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict) -> None:
+def _ray_engine(
+    todo, settings: _Settings, write: Callable[[List[dict]], None], options: dict
+) -> None:
     workers, cpus, gpus = options["workers"], options["cpus_per_worker"], options["gpus_per_worker"]
-    ray, started = start_ray(options["address"], num_cpus=int(np.ceil(workers * cpus)),
-                             num_gpus=int(np.ceil(workers * gpus)) if gpus else None)
+    ray, started = start_ray(
+        options["address"],
+        num_cpus=int(np.ceil(workers * cpus)),
+        num_gpus=int(np.ceil(workers * gpus)) if gpus else None,
+    )
     actors = []
     try:
-        remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=MAX_ATTEMPTS, max_task_retries=0)(_Worker)
+        remote = ray.remote(
+            num_cpus=cpus, num_gpus=gpus, max_restarts=MAX_ATTEMPTS, max_task_retries=0
+        )(_Worker)
         run_id = uuid.uuid4().hex[:8]
-        actors = [remote.options(name=f"esm-contacts-worker-{run_id}-{k}").remote(settings, f"ray-{k}",
-                                                                                 int(max(1, cpus)))
-                  for k in range(workers)]
+        actors = [
+            remote.options(name=f"esm-contacts-worker-{run_id}-{k}").remote(
+                settings, f"ray-{k}", int(max(1, cpus))
+            )
+            for k in range(workers)
+        ]
         limits = ray.get(actors[0].limits.remote())
         queue = deque((batch, 0) for batch in _plan([len(seq) for _, seq, _ in todo], *limits))
         _dispatch(ray, actors, queue, todo, write, options.get("pending"))
@@ -493,9 +653,16 @@ def _ray_engine(todo, settings: _Settings, write: Callable[[List[dict]], None], 
             ray.shutdown()
 
 
-def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], None],
-              pending: Optional["_RayTasks"] = None) -> None:
-    """Send the queued batches to the actors, write each result as it arrives, resend a dead actor's batches.
+def _dispatch(
+    ray,
+    actors,
+    queue: deque,
+    todo,
+    write: Callable[[List[dict]], None],
+    pending: Optional["_RayTasks"] = None,
+) -> None:
+    """Send the queued batches to the actors, write each result as it arrives, resend a dead actor's
+    batches.
 
     A batch whose actor dies goes back to the front of the queue (to the next actor with room);
     the dead actor gets no work until it answers a ping again (Ray restarts it). A batch
@@ -512,14 +679,20 @@ def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], Non
         for k in sorted(alive, key=lambda a: load[a]):
             while queue and load[k] < IN_FLIGHT:
                 batch, attempt = queue.popleft()
-                in_flight[actors[k].run.remote([todo[i] for i in batch])] = ("run", k, batch, attempt)
+                in_flight[actors[k].run.remote([todo[i] for i in batch])] = (
+                    "run",
+                    k,
+                    batch,
+                    attempt,
+                )
                 load[k] += 1
 
     def fail(batch, k: int, reason: str) -> None:
         write([_record(*todo[i], f"ray-{k}", "error", reason) for i in batch])
 
     def working() -> bool:
-        """Batches to send or to receive; pings alone (an actor restarting) matter only while work is queued."""
+        """Batches to send or to receive; pings alone (an actor restarting) matter only while
+        work is queued."""
         return bool(queue and in_flight) or any(entry[0] == "run" for entry in in_flight.values())
 
     fill()
@@ -566,7 +739,8 @@ def _dispatch(ray, actors, queue: deque, todo, write: Callable[[List[dict]], Non
 ENGINES = {"local": _local_engine, "ray": _ray_engine}
 
 #: Ray tasks in flight per worker beside the actors (each holds one map): results come back while
-#: predictions go on, and a slow validation cannot pile every map of a proteome into the object store.
+#: predictions go on, and a slow validation cannot pile every map of a proteome into the object
+#: store.
 TASKS_IN_FLIGHT = 4
 
 
@@ -597,7 +771,8 @@ class _RayTasks:
         self._tasks[ref] = (on_done, on_failure)
 
     def finish(self, ref) -> None:
-        """Hand on one completed task's result; a task whose worker died (after Ray's retries) fails as rows.
+        """Hand on one completed task's result; a task whose worker died (after Ray's retries) fails
+        as rows.
 
         An exception raised by the task's own code is raised here, as the local engine would.
         """
@@ -628,7 +803,9 @@ def _read_records(fasta: Union[str, Path]) -> List[Tuple[str, str]]:
     return fasta_records(path.read_text(errors="replace"), path)
 
 
-def _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker, cpus_per_worker, address=None):
+def _check_options(
+    top, min_sep, min_probability, engine, workers, gpus_per_worker, cpus_per_worker, address=None
+):
     from .metrics import parse_top
     from .options import check_option, whole_number
 
@@ -640,8 +817,10 @@ def _check_options(top, min_sep, min_probability, engine, workers, gpus_per_work
     check_option("positive", "cpus_per_worker", cpus_per_worker)
     if engine != "ray" and (address is not None or workers != 1 or gpus_per_worker):
         # Silently ignored, they would leave a user waiting for a cluster run that never starts.
-        raise ValueError("address, workers and gpus_per_worker (--address, --workers, --gpus-per-worker) need the "
-                         "ray engine (--engine ray)")
+        raise ValueError(
+            "address, workers and gpus_per_worker (--address, --workers, --gpus-per-worker) need"
+            " the ray engine (--engine ray)"
+        )
     min_sep = check_option("count", "min_sep", min_sep)
     if min_probability is not None:
         min_probability = check_option("probability", "min_probability", min_probability)
@@ -655,7 +834,7 @@ def predict_many(
     *,
     regression: Optional[str] = None,
     top: Union[str, int] = "2L",
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     min_probability: Optional[float] = None,
     maps: bool = False,
     engine: str = "local",
@@ -722,39 +901,87 @@ def predict_many(
     from .sequence import clean_sequence
 
     model = model or DEFAULT_MODEL
-    min_sep, min_probability = _check_options(top, min_sep, min_probability, engine, workers, gpus_per_worker,
-                                              cpus_per_worker, address)
+    min_sep, min_probability = _check_options(
+        top, min_sep, min_probability, engine, workers, gpus_per_worker, cpus_per_worker, address
+    )
     records = _read_records(fasta)
     # What changes the written results; the engine and its resources do not.
-    identity = {"model": _file_identity(model), "regression": _file_identity(regression), "dtype": dtype,
-                "top": str(top), "min_sep": min_sep, "min_probability": min_probability, "maps": bool(maps)}
-    settings = _Settings(model, regression, device, dtype, max_tokens, max_memory, str(top), min_sep,
-                         min_probability, bool(maps))
+    identity = {
+        "model": _file_identity(model),
+        "regression": _file_identity(regression),
+        "dtype": dtype,
+        "top": str(top),
+        "min_sep": min_sep,
+        "min_probability": min_probability,
+        "maps": bool(maps),
+    }
+    settings = _Settings(
+        model,
+        regression,
+        device,
+        dtype,
+        max_tokens,
+        max_memory,
+        str(top),
+        min_sep,
+        min_probability,
+        bool(maps),
+    )
     folder = _Folder(out, "predict-many", identity)
     try:
-        return _predict_into(folder, records, settings, engine,
-                             {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker,
-                              "cpus_per_worker": cpus_per_worker}, progress, clean_sequence)
+        return _predict_into(
+            folder,
+            records,
+            settings,
+            engine,
+            {
+                "address": address,
+                "workers": workers,
+                "gpus_per_worker": gpus_per_worker,
+                "cpus_per_worker": cpus_per_worker,
+            },
+            progress,
+            clean_sequence,
+        )
     finally:
         folder.close()
 
 
-def _predict_into(folder: _Folder, records, settings: _Settings, engine: str, options: dict, progress: bool,
-                  clean_sequence) -> BatchResult:
+def _predict_into(
+    folder: _Folder,
+    records,
+    settings: _Settings,
+    engine: str,
+    options: dict,
+    progress: bool,
+    clean_sequence,
+) -> BatchResult:
     complete = folder.complete()
     skipped: List[dict] = []
     todo, failed, seen = [], [], set()
     for name, raw in records:
         digest = _digest(raw)
         if name in seen:
-            skipped.append(_summary_only(_record(name, "".join(raw.split()), digest, "-", "skipped",
-                                                 "another record of the same name comes first")))
+            skipped.append(
+                _summary_only(
+                    _record(
+                        name,
+                        "".join(raw.split()),
+                        digest,
+                        "-",
+                        "skipped",
+                        "another record of the same name comes first",
+                    )
+                )
+            )
             continue
         seen.add(name)
         if name in complete:
             if complete[name]["digest"] != digest:
-                raise BatchOptionsError(f"{folder.out}: record {name!r} has another sequence than when it was "
-                                        "predicted into this folder; use a new output folder")
+                raise BatchOptionsError(
+                    f"{folder.out}: record {name!r} has another sequence than when it was "
+                    "predicted into this folder; use a new output folder"
+                )
             continue
         try:
             todo.append((name, clean_sequence(raw, name=name), digest))
@@ -787,8 +1014,15 @@ def _bar(residues: int, enabled: bool):
     """Progress over residues (the work), with records done and records/s beside it."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=residues, unit="res", unit_scale=True, disable=not enabled, desc="predict-many",
-                file=sys.stderr, smoothing=0.1)
+    return tqdm(
+        total=residues,
+        unit="res",
+        unit_scale=True,
+        disable=not enabled,
+        desc="predict-many",
+        file=sys.stderr,
+        smoothing=0.1,
+    )
 
 
 def _summary_only(result: dict) -> dict:
@@ -805,19 +1039,43 @@ def _finish(folder: _Folder, records, skipped_rows: List[dict], resumed: int) ->
             continue
         seen.add(name)
         row = folder.done.get(name)
-        rows.append({key: row[key] for key in SUMMARY_COLUMNS} if row else
-                    _summary_only(_record(name, raw, "", "-", "error", "not predicted (the run stopped)")))
+        rows.append(
+            {key: row[key] for key in SUMMARY_COLUMNS}
+            if row
+            else _summary_only(
+                _record(name, raw, "", "-", "error", "not predicted (the run stopped)")
+            )
+        )
     _write_parquet(folder.out / SUMMARY, _summary_table(rows))
-    count = {status: sum(row["status"] == status for row in rows) for status in ("ok", "error", "skipped")}
-    return BatchResult(folder.out, len(records), count["ok"], count["error"], count["skipped"], resumed)
+    count = {
+        status: sum(row["status"] == status for row in rows)
+        for status in ("ok", "error", "skipped")
+    }
+    return BatchResult(
+        folder.out, len(records), count["ok"], count["error"], count["skipped"], resumed
+    )
 
 
 # --- validate_many ------------------------------------------------------------------------------
 
 VALIDATION = "validation.parquet"
 RANKING = "ranking.tsv"
-VALIDATION_COLUMNS = ("structure", "chain", "sequence_id", "status", "error", "residues", "rank", "agreement",
-                      "agreement_long", "agreement_medium", "agreement_short", "hints", "first_hint", "worker")
+VALIDATION_COLUMNS = (
+    "structure",
+    "chain",
+    "sequence_id",
+    "status",
+    "error",
+    "residues",
+    "rank",
+    "agreement",
+    "agreement_long",
+    "agreement_medium",
+    "agreement_short",
+    "hints",
+    "first_hint",
+    "worker",
+)
 #: Inputs one structure-reading Ray task reads: at least the first (a task costs a worker process's
 #: start and imports), at most the second (a proteome's models go out in many tasks).
 SCAN_CHUNK = (16, 64)
@@ -856,7 +1114,11 @@ def structure_inputs(items: Sequence[Union[str, Path]]) -> List[Tuple[str, Optio
     for item in map(str, items):
         path = Path(item)
         if path.is_dir():
-            found.extend((str(f), None) for f in sorted(path.iterdir()) if f.is_file() and is_structure_file(f))
+            found.extend(
+                (str(f), None)
+                for f in sorted(path.iterdir())
+                if f.is_file() and is_structure_file(f)
+            )
         elif path.suffix.lower() == ".tsv" and path.is_file():
             found.extend(_tsv_inputs(check_input_file(path, "structure list")))
         elif path.exists():
@@ -875,10 +1137,16 @@ def _tsv_inputs(path: Path) -> List[Tuple[str, Optional[str]]]:
     rows = []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         fields = [field.strip() for field in line.split("\t")]
-        if not line.strip() or line.lstrip().startswith("#") or (not rows and fields[0].lower() == "structure"):
+        if (
+            not line.strip()
+            or line.lstrip().startswith("#")
+            or (not rows and fields[0].lower() == "structure")
+        ):
             continue
         if len(fields) > 2 or not fields[0]:
-            raise ValueError(f"{path}, line {number}: expected 'structure<TAB>chain', got {line.strip()[:80]!r}")
+            raise ValueError(
+                f"{path}, line {number}: expected 'structure<TAB>chain', got {line.strip()[:80]!r}"
+            )
         structure = Path(fields[0]).expanduser()
         if not structure.is_absolute() and not structure.exists():
             structure = path.parent / structure
@@ -891,7 +1159,8 @@ def _model_key(structure: str, chain: str) -> str:
 
 
 def _scan_models(inputs) -> Tuple[List[dict], Dict[str, str]]:
-    """One row per (structure, chain) with its observed sequence, or its error; and the sequences by id.
+    """One row per (structure, chain) with its observed sequence, or its error; and the sequences by
+    id.
 
     Models are the same protein when their observed sequences are identical (exact identity,
     not :func:`esm_contacts.structure.same_protein`'s alignment): one hash a model, so a
@@ -916,7 +1185,9 @@ def _scan_models(inputs) -> Tuple[List[dict], Dict[str, str]]:
                 if not sequence:
                     raise ValueError(f"{path}: chain {name} has no observed residue")
             except (ValueError, KeyError) as error:
-                rows.append(_model_row(path, name, error=str(error.args[0] if error.args else error)))
+                rows.append(
+                    _model_row(path, name, error=str(error.args[0] if error.args else error))
+                )
                 continue
             sequence_id = _digest(sequence)[:16]
             sequences[sequence_id] = sequence
@@ -924,38 +1195,69 @@ def _scan_models(inputs) -> Tuple[List[dict], Dict[str, str]]:
     return rows, sequences
 
 
-def _model_row(structure: str, chain: str, sequence_id: Optional[str] = None, error: Optional[str] = None) -> dict:
+def _model_row(
+    structure: str, chain: str, sequence_id: Optional[str] = None, error: Optional[str] = None
+) -> dict:
     nan = float("nan")
-    return {"name": _model_key(structure, chain), "structure": structure, "chain": chain, "sequence_id": sequence_id,
-            "status": "error" if error else "ok", "error": error, "residues": 0, "rank": None, "agreement": nan,
-            "agreement_long": nan, "agreement_medium": nan, "agreement_short": nan, "hints": 0, "first_hint": None,
-            "worker": "-"}
+    return {
+        "name": _model_key(structure, chain),
+        "structure": structure,
+        "chain": chain,
+        "sequence_id": sequence_id,
+        "status": "error" if error else "ok",
+        "error": error,
+        "residues": 0,
+        "rank": None,
+        "agreement": nan,
+        "agreement_long": nan,
+        "agreement_medium": nan,
+        "agreement_short": nan,
+        "hints": 0,
+        "first_hint": None,
+        "worker": "-",
+    }
 
 
-def _validate_group(P: np.ndarray, sequence: str, members: List[dict], options: dict,
-                    worker: str = "local") -> List[dict]:
-    """Validate every model of one sequence against its map; rank them (:func:`esm_contacts.validation.rank_models`).
+def _validate_group(
+    P: np.ndarray, sequence: str, members: List[dict], options: dict, worker: str = "local"
+) -> List[dict]:
+    """Validate every model of one sequence against its map; rank them
+    (:func:`esm_contacts.validation.rank_models`).
 
     ``worker`` names where this ran (the ``worker`` column of ``validation.parquet``).
     """
     from .structure import load_structure
-    from .validation import _hint_text, rank_models, validate
+    from .validation import format_hint, rank_models, validate
 
     rows, results = [], {}
     for member in members:
         row = dict(member, worker=worker)
         try:
-            result = validate(P, load_structure(row["structure"]), row["chain"], top=options["top"],
-                              min_sep=options["min_sep"], threshold=options["threshold"], sequence=sequence,
-                              name=row["name"], min_identity=options["min_identity"])
+            result = validate(
+                P,
+                load_structure(row["structure"]),
+                row["chain"],
+                top=options["top"],
+                min_sep=options["min_sep"],
+                threshold=options["threshold"],
+                sequence=sequence,
+                name=row["name"],
+                min_identity=options["min_identity"],
+            )
         except (ValueError, OSError, KeyError) as error:
             row.update(status="error", error=str(error.args[0] if error.args else error))
         else:
             results[row["name"]] = result
             by_range = result.agreement_by_range
-            row.update(residues=len(sequence), agreement=result.agreement, agreement_long=by_range["long"],
-                       agreement_medium=by_range["medium"], agreement_short=by_range["short"],
-                       hints=len(result.hints), first_hint=_hint_text(result, result.hints[0]) if result.hints else None)
+            row.update(
+                residues=len(sequence),
+                agreement=result.agreement,
+                agreement_long=by_range["long"],
+                agreement_medium=by_range["medium"],
+                agreement_short=by_range["short"],
+                hints=len(result.hints),
+                first_hint=format_hint(result, result.hints[0]) if result.hints else None,
+            )
         rows.append(row)
     ranks = {v.name: rank for rank, v in enumerate(rank_models(list(results.values())), start=1)}
     for row in rows:
@@ -963,13 +1265,17 @@ def _validate_group(P: np.ndarray, sequence: str, members: List[dict], options: 
     return rows
 
 
-def _validate_in_task(P: np.ndarray, sequence: str, members: List[dict], options: dict) -> List[dict]:
-    """:func:`_validate_group` as a Ray task: the rows name the worker process that computed them."""
+def _validate_in_task(
+    P: np.ndarray, sequence: str, members: List[dict], options: dict
+) -> List[dict]:
+    """:func:`_validate_group` as a Ray task: the rows name the worker process that computed
+    them."""
     return _validate_group(P, sequence, members, options, worker=f"ray-task-{os.getpid()}")
 
 
 def _ray_for_validation(address: Optional[str], workers: int, gpus: float, cpus: float):
-    """Ray for validate-many: room for the actors and at least one validation task (``cpus`` CPUs each).
+    """Ray for validate-many: room for the actors and at least one validation task (``cpus`` CPUs
+    each).
 
     A local cluster gets this machine's CPUs (at least that room); a cluster without it is
     refused, since tasks waiting for CPUs the actors hold would wait for ever.
@@ -981,14 +1287,19 @@ def _ray_for_validation(address: Optional[str], workers: int, gpus: float, cpus:
         Whether this call initialised Ray (the caller then shuts it down).
     """
     need = workers * cpus + cpus
-    ray, started = start_ray(address, num_cpus=max(os.cpu_count() or 1, int(np.ceil(need))),
-                             num_gpus=int(np.ceil(workers * gpus)) if gpus else None)
+    ray, started = start_ray(
+        address,
+        num_cpus=max(os.cpu_count() or 1, int(np.ceil(need))),
+        num_gpus=int(np.ceil(workers * gpus)) if gpus else None,
+    )
     have = ray.cluster_resources().get("CPU", 0.0)
     if have < need:
         if started:
             ray.shutdown()
-        raise ValueError(f"the Ray cluster has {have:g} CPUs: {workers} worker(s) x {cpus:g} CPUs leave none for the "
-                         f"validation tasks ({cpus:g} CPUs each); use fewer --workers or --cpus-per-worker")
+        raise ValueError(
+            f"the Ray cluster has {have:g} CPUs: {workers} worker(s) x {cpus:g} CPUs leave none for"
+            f" the validation tasks ({cpus:g} CPUs each); use fewer --workers or --cpus-per-worker"
+        )
     return ray, started
 
 
@@ -996,7 +1307,9 @@ def _scan_in_ray(ray, inputs, cpus: float) -> Tuple[List[dict], Dict[str, str]]:
     """:func:`_scan_models` in Ray tasks of :data:`SCAN_CHUNK` inputs, rows in input order."""
     slots = max(1, int(ray.cluster_resources().get("CPU", 1.0) // cpus))
     smallest, largest = SCAN_CHUNK
-    chunk = min(largest, max(smallest, -(-len(inputs) // (4 * slots))))  # about 4 tasks per CPU slot: balanced
+    chunk = min(
+        largest, max(smallest, -(-len(inputs) // (4 * slots)))
+    )  # about 4 tasks per CPU slot: balanced
     scan = ray.remote(num_cpus=cpus)(_scan_models)
     refs = [scan.remote(inputs[k : k + chunk]) for k in range(0, len(inputs), chunk)]
     rows, sequences = [], {}
@@ -1017,7 +1330,7 @@ def validate_many(
     *,
     regression: Optional[str] = None,
     top: Union[str, int] = "L",
-    min_sep: int = 6,
+    min_sep: int = MIN_SEP,
     threshold: Optional[float] = None,
     min_identity: Optional[float] = None,
     engine: str = "local",
@@ -1037,7 +1350,8 @@ def validate_many(
     Every (structure, chain) is a model; models whose observed sequences are identical share
     one prediction (see :func:`_scan_models`). Each sequence is predicted (``engine`` as in
     :func:`predict_many`), its models are validated right away
-    (:func:`esm_contacts.validation.validate`) and ranked (:func:`~esm_contacts.validation.rank_models`),
+    (:func:`esm_contacts.validation.validate`) and ranked
+    (:func:`~esm_contacts.validation.rank_models`),
     and the map is dropped. Writes ``validation.parquet`` (one row per model, input order:
     structure, chain, sequence_id, status, error, residues, rank, agreement,
     agreement_long/medium/short, hints, first_hint with residues as the structure names them,
@@ -1056,8 +1370,9 @@ def validate_many(
         What :func:`structure_inputs` reads: files, folders, globs, a TSV of structure, chain.
     out : str or Path
         Output folder (manifest and journal as :func:`predict_many`).
-    model, regression, engine, address, workers, gpus_per_worker, cpus_per_worker, device, dtype, max_tokens,
-    max_memory, progress
+    model, regression, engine, address, workers, gpus_per_worker, cpus_per_worker : optional
+        As :func:`predict_many`.
+    device, dtype, max_tokens, max_memory, progress : optional
         As :func:`predict_many`.
     top, min_sep, threshold, min_identity
         As :func:`esm_contacts.validation.validate`.
@@ -1075,7 +1390,9 @@ def validate_many(
     model = model or DEFAULT_MODEL
     if predictor is not None and engine != "local":
         raise ValueError("a loaded predictor runs on the local engine only")
-    min_sep, _ = _check_options(top, min_sep, None, engine, workers, gpus_per_worker, cpus_per_worker, address)
+    min_sep, _ = _check_options(
+        top, min_sep, None, engine, workers, gpus_per_worker, cpus_per_worker, address
+    )
     if threshold is not None:
         threshold = check_option("probability", "threshold", threshold)
     if min_identity is not None:
@@ -1083,8 +1400,18 @@ def validate_many(
     inputs = structure_inputs(structures)
     if not inputs:
         raise ValueError("no structure to validate")
-    options = {"top": str(top), "min_sep": min_sep, "threshold": threshold, "min_identity": min_identity}
-    identity = {"model": _file_identity(model), "regression": _file_identity(regression), "dtype": dtype, **options}
+    options = {
+        "top": str(top),
+        "min_sep": min_sep,
+        "threshold": threshold,
+        "min_identity": min_identity,
+    }
+    identity = {
+        "model": _file_identity(model),
+        "regression": _file_identity(regression),
+        "dtype": dtype,
+        **options,
+    }
     with contextlib.ExitStack() as stack:
         ray = None
         if engine == "ray":  # before the folder: a cluster without room leaves no output behind
@@ -1093,21 +1420,32 @@ def validate_many(
                 stack.callback(ray.shutdown)  # only the Ray this run started
         folder = _Folder(out, "validate-many", identity, parts=False)
         stack.callback(folder.close)
-        rows, sequences = _scan_models(inputs) if ray is None else _scan_in_ray(ray, inputs, cpus_per_worker)
+        rows, sequences = (
+            _scan_models(inputs) if ray is None else _scan_in_ray(ray, inputs, cpus_per_worker)
+        )
         complete = folder.complete()
         groups: Dict[str, List[dict]] = {}
         for row in rows:
             if row["status"] == "ok":
                 groups.setdefault(row["sequence_id"], []).append(row)
-        todo = [(sid, sequences[sid], sid) for sid, members in groups.items()
-                if any(m["name"] not in complete for m in members)]
-        resumed = sum(len(members) for sid, members in groups.items()
-                      if all(m["name"] in complete for m in members))
+        todo = [
+            (sid, sequences[sid], sid)
+            for sid, members in groups.items()
+            if any(m["name"] not in complete for m in members)
+        ]
+        resumed = sum(
+            len(members)
+            for sid, members in groups.items()
+            if all(m["name"] in complete for m in members)
+        )
         failed = [row for row in rows if row["status"] == "error"]
         if failed:
             folder.record(failed)
-        # The map is only needed here: predicted densely (maps=True), listing one pair per residue is cheap.
-        settings = _Settings(model, regression, device, dtype, max_tokens, max_memory, "L", min_sep, None, True)
+        # The map is only needed here: predicted densely (maps=True), listing one pair per residue
+        # is cheap.
+        settings = _Settings(
+            model, regression, device, dtype, max_tokens, max_memory, "L", min_sep, None, True
+        )
         bar = _bar(sum(len(seq) for _, seq, _ in todo), progress)
         tasks = None if ray is None else _RayTasks(ray, TASKS_IN_FLIGHT * workers)
         check = None if ray is None else ray.remote(num_cpus=cpus_per_worker)(_validate_in_task)
@@ -1119,20 +1457,38 @@ def validate_many(
             for r in results:
                 members = groups[r["name"]]
                 if r["status"] != "ok":
-                    warnings.warn(f"sequence {r['name']} ({len(members)} model(s)): {r['error']}", stacklevel=2)
+                    warnings.warn(
+                        f"sequence {r['name']} ({len(members)} model(s)): {r['error']}",
+                        stacklevel=2,
+                    )
                     failed_group(members, r["error"])
                 elif tasks is None:
                     folder.record(_validate_group(r["map"], r["sequence"], members, options))
-                else:  # recorded when the task returns (resuming redoes a sequence whose task never did)
-                    tasks.submit(check.remote(r["map"], r["sequence"], members, options), folder.record,
-                                 lambda error, members=members: failed_group(members, error))
+                else:
+                    # Recorded when the task returns: resuming redoes a sequence whose task
+                    # never did.
+                    tasks.submit(
+                        check.remote(r["map"], r["sequence"], members, options),
+                        folder.record,
+                        lambda error, members=members: failed_group(members, error),
+                    )
             bar.update(sum(r["length"] for r in results))
 
         try:
             if todo:
-                ENGINES[engine](todo, settings, write,
-                                {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker,
-                                 "cpus_per_worker": cpus_per_worker, "predictor": predictor, "pending": tasks})
+                ENGINES[engine](
+                    todo,
+                    settings,
+                    write,
+                    {
+                        "address": address,
+                        "workers": workers,
+                        "gpus_per_worker": gpus_per_worker,
+                        "cpus_per_worker": cpus_per_worker,
+                        "predictor": predictor,
+                        "pending": tasks,
+                    },
+                )
             if tasks is not None:
                 tasks.drain()
         finally:
@@ -1145,17 +1501,27 @@ def _finish_validation(folder: _Folder, rows: List[dict], resumed: int) -> Batch
 
     final = [folder.done.get(row["name"], row) for row in rows]
     types = {"rank": pa.int64(), "residues": pa.int64(), "hints": pa.int64()}
-    table = pa.table({key: pa.array([row.get(key) for row in final],
-                                    type=types.get(key, pa.float64() if key.startswith("agreement") else pa.string()))
-                      for key in VALIDATION_COLUMNS})
+    table = pa.table(
+        {
+            key: pa.array(
+                [row.get(key) for row in final],
+                type=types.get(key, pa.float64() if key.startswith("agreement") else pa.string()),
+            )
+            for key in VALIDATION_COLUMNS
+        }
+    )
     _write_parquet(folder.out / VALIDATION, table)
     from .io import atomic_write
 
-    ranked = sorted((row for row in final if row["status"] == "ok"), key=lambda r: (r["sequence_id"], r["rank"]))
+    ranked = sorted(
+        (row for row in final if row["status"] == "ok"), key=lambda r: (r["sequence_id"], r["rank"])
+    )
     with atomic_write(folder.out / RANKING) as stream:
         stream.write("sequence_id\trank\tstructure\tchain\tagreement\tagreement_long\thints\n")
         for row in ranked:
-            stream.write(f"{row['sequence_id']}\t{row['rank']}\t{row['structure']}\t{row['chain']}\t"
-                         f"{row['agreement']:.4f}\t{row['agreement_long']:.4f}\t{row['hints']}\n")
+            stream.write(
+                f"{row['sequence_id']}\t{row['rank']}\t{row['structure']}\t{row['chain']}\t"
+                f"{row['agreement']:.4f}\t{row['agreement_long']:.4f}\t{row['hints']}\n"
+            )
     count = {status: sum(row["status"] == status for row in final) for status in ("ok", "error")}
     return BatchResult(folder.out, len(final), count["ok"], count["error"], 0, resumed)

@@ -47,6 +47,7 @@ __all__ = [
     "format_ranking",
     "format_validation",
     "format_summary",
+    "format_hint",
 ]
 
 CUTOFF = 8.0
@@ -556,7 +557,7 @@ def format_validation(result: Validation, residues: bool = True) -> str:
     ]
     if result.hints:
         lines.append("register-shift hints (coordinates of residue k fit residue k + shift):")
-        lines.extend(f"  {_hint_text(result, h)}" for h in result.hints)
+        lines.extend(f"  {format_hint(result, h)}" for h in result.hints)
     else:
         lines.append("register-shift hints: none")
     if residues:
@@ -583,7 +584,23 @@ def _hint_span(result: Validation, hint: RegisterHint) -> str:
     return f"{result.residue(observed[0])}-{result.residue(observed[-1])} ({positions})"
 
 
-def _hint_text(result: Validation, hint: RegisterHint) -> str:
+def format_hint(result: Validation, hint: RegisterHint) -> str:
+    """One register-shift hint in words, residues named as the structure names them.
+
+    Parameters
+    ----------
+    result : Validation
+        The model's result of :func:`validate`.
+    hint : RegisterHint
+        One of ``result.hints``.
+
+    Returns
+    -------
+    text : str
+        E.g. ``"residues A:744-A:755 (positions 65-76): shift +2 satisfies 14 of 15 crossing
+        contacts instead of 3 (gain 11)"``; the text of ``validate``'s output and of
+        ``validate-many``'s ``first_hint`` column.
+    """
     return (
         f"residues {_hint_span(result, hint)}: shift {hint.shift:+d} satisfies {hint.shifted} of"
         f" {hint.contacts} crossing contacts instead of {hint.built} (gain {hint.gain})"
@@ -612,7 +629,7 @@ def format_summary(result: Validation) -> str:
     )
     if result.unknown:
         line += f"; {result.unknown} of the plain top involve unobserved residues"
-    return "\n".join([line] + [f"  {_hint_text(result, h)}" for h in result.hints])
+    return "\n".join([line] + [f"  {format_hint(result, h)}" for h in result.hints])
 
 
 def _percent(value: float) -> str:

@@ -24,16 +24,19 @@ model in each.
 
 Examples
 --------
-python scripts/benchmark_many.py                                # 2,000 records, tiny model, one thread per worker
-python scripts/benchmark_many.py --full-size --load             # 200 records, full-size ESM-1b, random weights
-python scripts/benchmark_many.py --full-size --full-size-records 60 --engines local --results full.jsonl
+python scripts/benchmark_many.py                                # 2,000 records, tiny model, one
+thread per worker
+python scripts/benchmark_many.py --full-size --load             # 200 records, full-size ESM-1b,
+random weights
+python scripts/benchmark_many.py --full-size --full-size-records 60 --engines local --results
+full.jsonl
 """
 
 import argparse
 import json
 import os
-import subprocess
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -65,7 +68,18 @@ def write_records(path: Path, count: int, low: int, high: int, seed: int = 0) ->
 
 
 def vm_hwm(pid: int) -> int:
-    """Peak resident bytes of a process (0 when it is gone)."""
+    """Peak resident bytes of a process (0 when it is gone).
+
+    Parameters
+    ----------
+    pid : int
+        The process.
+
+    Returns
+    -------
+    peak : int
+        ``VmHWM`` in bytes.
+    """
     try:
         with open(f"/proc/{pid}/status") as status:
             return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
@@ -106,20 +120,38 @@ def load_average() -> str:
 
 
 def print_table(rows, records: int, residues: int, label: str) -> None:
-    """The rows measured on one model and record set, then the Ray engine's one-worker overhead."""
+    """The rows measured on one model and record set, then the Ray engine's one-worker overhead.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One measurement per engine and worker count.
+    records, residues : int
+        The record set's size.
+    label : str
+        The model, in words.
+    """
     print(f"{records} records, {residues} residues; model: {label}")
-    print("| engine | workers | seconds | records/s | residues/s | peak memory per worker (GB) | load avg before/after |")
+    print(
+        "| engine | workers | seconds | records/s | residues/s | peak memory per worker (GB) | load"
+        " avg before/after |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         peak = ", ".join(f"{p / 1e9:.2f}" for p in row["peaks"]) or "n/a"
-        print(f"| {row['engine']} | {row['workers']} | {row['seconds']:.1f} | {records / row['seconds']:.2f} | "
-              f"{residues / row['seconds']:.0f} | {peak} | {row['load'][0]} / {row['load'][1]} |")
+        print(
+            f"| {row['engine']} | {row['workers']} | {row['seconds']:.1f} |"
+            f" {records / row['seconds']:.2f} | {residues / row['seconds']:.0f} | {peak} |"
+            f" {row['load'][0]} / {row['load'][1]} |"
+        )
     local = [row["seconds"] for row in rows if row["engine"] == "local"]
     ray1 = [row["seconds"] for row in rows if row["engine"] == "ray" and row["workers"] == 1]
     if local and ray1:
         overhead = ray1[-1] / local[-1] - 1
-        print(f"Ray engine, 1 worker, against the local engine: {overhead:+.1%} time "
-              f"({'within' if overhead <= 0.10 else 'above'} the 10 % goal)")
+        print(
+            f"Ray engine, 1 worker, against the local engine: {overhead:+.1%} time "
+            f"({'within' if overhead <= 0.10 else 'above'} the 10 % goal)"
+        )
 
 
 def tiny_model(folder: Path) -> str:
@@ -130,23 +162,46 @@ def tiny_model(folder: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=2000, help="records with the tiny model or --model")
-    parser.add_argument("--full-size-records", type=int, default=200,
-                        help="records with --full-size (the first ones of the same random set)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--records", type=int, default=2000, help="records with the tiny model or --model"
+    )
+    parser.add_argument(
+        "--full-size-records",
+        type=int,
+        default=200,
+        help="records with --full-size (the first ones of the same random set)",
+    )
     parser.add_argument("--min-length", type=int, default=50)
     parser.add_argument("--max-length", type=int, default=500)
     parser.add_argument("--model", help="model name or .pt (default: the tiny random ESM-1b)")
-    parser.add_argument("--full-size", action="store_true", help="full-size ESM-1b architecture, random weights")
-    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark"))
+    parser.add_argument(
+        "--full-size", action="store_true", help="full-size ESM-1b architecture, random weights"
+    )
+    parser.add_argument(
+        "--cache", default=str(Path.home() / ".cache" / "esm-contacts" / "benchmark")
+    )
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster")
     parser.add_argument("--engines", nargs="+", default=["local", "ray1", "ray2"])
-    parser.add_argument("--load", action="store_true",
-                        help="first: scripts/benchmark.py --load on the same model (load peak against model size)")
-    parser.add_argument("--results", help="append each engine's row to this JSON-lines file; print all of its rows")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads per worker (local: this process; Ray: --cpus-per-worker); on a shared "
-                        "machine more threads than free cores make every forward pass many times slower")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="first: scripts/benchmark.py --load on the same model (load peak against model size)",
+    )
+    parser.add_argument(
+        "--results", help="append each engine's row to this JSON-lines file; print all of its rows"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help=(
+            "torch threads per worker (local: this process; Ray: --cpus-per-worker); on a shared "
+            "machine more threads than free cores make every forward pass many times slower"
+        ),
+    )
     args = parser.parse_args()
     import torch
 
@@ -158,20 +213,42 @@ def main() -> int:
         if args.full_size:
             from benchmark import random_esm1b  # scripts/benchmark.py, beside this file
 
-            model, label = str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt")), "full-size ESM-1b, random weights"
+            model, label = (
+                str(random_esm1b(Path(args.cache) / "esm1b_random_t33.pt")),
+                "full-size ESM-1b, random weights",
+            )
         else:
-            model, label = args.model or tiny_model(work), args.model or "tiny ESM-1b, random weights"
+            model, label = (
+                args.model or tiny_model(work),
+                args.model or "tiny ESM-1b, random weights",
+            )
         records = args.full_size_records if args.full_size else args.records
         if args.load:
-            subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--load", "--model", model],
-                           check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "scripts" / "benchmark.py"),
+                    "--load",
+                    "--model",
+                    model,
+                ],
+                check=True,
+            )
         fasta = work / "records.fasta"
         residues = write_records(fasta, records, args.min_length, args.max_length)
-        setup = {"model": label, "records": records, "residues": residues, "lengths": [args.min_length, args.max_length],
-                 "threads": args.threads, "cpus": args.cpus}
+        setup = {
+            "model": label,
+            "records": records,
+            "residues": residues,
+            "lengths": [args.min_length, args.max_length],
+            "threads": args.threads,
+            "cpus": args.cpus,
+        }
         if args.full_size and records < 200:
-            print(f"NOTE: the first {records} of the 200 full-size records only (--full-size-records {records}; "
-                  "200 by default)")
+            print(
+                f"NOTE: the first {records} of the 200 full-size records only (--full-size-records"
+                f" {records}; 200 by default)"
+            )
         rows = []
         for engine in args.engines:
             workers = int(engine[3:]) if engine.startswith("ray") else 1
@@ -184,8 +261,15 @@ def main() -> int:
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = predict_many(fasta, work / engine, model, engine="ray" if memory else "local",
-                                      workers=workers, device="cpu", cpus_per_worker=args.threads if memory else 1.0)
+                result = predict_many(
+                    fasta,
+                    work / engine,
+                    model,
+                    engine="ray" if memory else "local",
+                    workers=workers,
+                    device="cpu",
+                    cpus_per_worker=args.threads if memory else 1.0,
+                )
             seconds = time.perf_counter() - start
             if memory:
                 memory.stop.set()
@@ -194,16 +278,27 @@ def main() -> int:
             else:
                 peaks = [vm_hwm(os.getpid())]
             assert result.ok == records, result
-            rows.append({**setup, "engine": "ray" if memory else "local", "workers": workers, "seconds": seconds,
-                         "peaks": peaks, "load": [before, load_average()]})
+            rows.append(
+                {
+                    **setup,
+                    "engine": "ray" if memory else "local",
+                    "workers": workers,
+                    "seconds": seconds,
+                    "peaks": peaks,
+                    "load": [before, load_average()],
+                }
+            )
             print(f"{rows[-1]['engine']}, {workers} worker(s): {seconds:.1f} s", flush=True)
             if args.results:
                 with open(args.results, "a") as stream:
                     stream.write(json.dumps(rows[-1]) + "\n")
         if args.results:
             with open(args.results) as stream:
-                rows = [row for row in map(json.loads, stream)
-                        if all(row.get(key) == value for key, value in setup.items())]
+                rows = [
+                    row
+                    for row in map(json.loads, stream)
+                    if all(row.get(key) == value for key, value in setup.items())
+                ]
         print_table(rows, records, residues, label)
     finally:
         if ray is not None:

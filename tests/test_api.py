@@ -174,7 +174,7 @@ def test_one_default_minimum_separation_everywhere():
 
 
 def test_category_words_have_one_home():
-    """The words for true/false/homodimer contacts: metrics' tables, read by plots, panel, legend."""
+    """The words for true/false/homodimer contacts: metrics' tables, read by plots and PyMOL."""
     import esm_contacts.plot as plot
     import pymol_plugin.registry as registry
     import pymol_plugin.style as style

@@ -1,4 +1,5 @@
-"""Batch runs (esm_contacts.batch, `esm-contacts predict-many`): local and Ray engines, resuming, error rows."""
+"""Batch runs (esm_contacts.batch, `esm-contacts predict-many`): local and Ray engines, resuming,
+error rows."""
 
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from register_models import SEGMENT, noisy_prediction
 
 from esm_contacts.batch import predict_many, read_contacts_table, read_summary
 from esm_contacts.cli import main
@@ -23,18 +25,24 @@ MAX_TOKENS = 4000
 
 def make_records(count=14, seed=0):
     rng = np.random.default_rng(seed)
-    lengths = list(rng.integers(14, 60, count - 2)) + [90, 130]  # the last two beyond the tiny context (64)
+    lengths = list(rng.integers(14, 60, count - 2)) + [
+        90,
+        130,
+    ]  # the last two beyond the tiny context (64)
     return [(f"rec{k}", "".join(rng.choice(LETTERS, n))) for k, n in enumerate(lengths)]
 
 
 def write_fasta(path, records):
-    path.write_text("".join(f">{name} description\n{seq[:40]}\n{seq[40:]}\n" for name, seq in records))
+    path.write_text(
+        "".join(f">{name} description\n{seq[:40]}\n{seq[40:]}\n" for name, seq in records)
+    )
     return path
 
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """One torch thread: on a shared 2-core machine two threads make each tiny forward pass ~30x slower."""
+    """One torch thread: on a shared 2-core machine two threads make each tiny forward pass ~30x
+    slower."""
     import torch
 
     threads = torch.get_num_threads()
@@ -49,7 +57,8 @@ def predictor(tiny_esm1b):
 
 
 def expected_pairs(predictor, sequence, count, min_sep=6, min_probability=None):
-    """Top pairs by an independent ranking of ``predict``'s map (pairs no window covers are no prediction)."""
+    """Top pairs by an independent ranking of ``predict``'s map (pairs no window covers are no
+    prediction)."""
     P = predictor.predict(sequence)
     covered = predictor.coverage(len(sequence))
     i, j = np.triu_indices(len(sequence), k=min_sep)
@@ -77,7 +86,9 @@ def assert_same_as_predict(out, records, predictor, top_factor=2, **kwargs):
         expected = expected_pairs(predictor, seq, top_factor * len(seq), **kwargs)
         got = rows.get(name, [])
         assert [(i, j) for i, j, _ in got] == [(i, j) for i, j, _ in expected], name
-        np.testing.assert_allclose([p for _, _, p in got], [p for _, _, p in expected], atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            [p for _, _, p in got], [p for _, _, p in expected], atol=1e-6, err_msg=name
+        )
     assert set(rows) <= {name for name, _ in records}
 
 
@@ -85,15 +96,26 @@ def assert_same_as_predict(out, records, predictor, top_factor=2, **kwargs):
 def test_local_engine_equals_predict_one_by_one(tmp_path, tiny_esm1b, predictor):
     records = make_records()
     fasta = write_fasta(tmp_path / "in.fasta", records)
-    result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", max_tokens=MAX_TOKENS, maps=True)
-    assert (result.records, result.ok, result.errors, result.resumed) == (len(records), len(records), 0, 0)
+    result = predict_many(
+        fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", max_tokens=MAX_TOKENS, maps=True
+    )
+    assert (result.records, result.ok, result.errors, result.resumed) == (
+        len(records),
+        len(records),
+        0,
+        0,
+    )
     assert_same_as_predict(tmp_path / "out", records, predictor)
     summary = read_summary(tmp_path / "out").to_pydict()
     assert summary["name"] == [name for name, _ in records]
     assert summary["length"] == [len(seq) for _, seq in records]
     assert set(summary["status"]) == {"ok"} and set(summary["worker"]) == {"local"}
-    assert summary["pairs"] == [len(expected_pairs(predictor, seq, 2 * len(seq))) for _, seq in records]
-    assert len(list((tmp_path / "out" / "contacts").glob("part-*.parquet"))) > 2  # streamed in several parts
+    assert summary["pairs"] == [
+        len(expected_pairs(predictor, seq, 2 * len(seq))) for _, seq in records
+    ]
+    assert (
+        len(list((tmp_path / "out" / "contacts").glob("part-*.parquet"))) > 2
+    )  # streamed in several parts
     with np.load(tmp_path / "out" / "maps" / "rec3.npz", allow_pickle=False) as saved:
         assert str(saved["sequence"]) == records[3][1]
         np.testing.assert_allclose(saved["map"], predictor.predict(records[3][1]), atol=1e-6)
@@ -103,8 +125,18 @@ def test_local_engine_equals_predict_one_by_one(tmp_path, tiny_esm1b, predictor)
 def test_min_probability_and_top(tmp_path, tiny_esm1b, predictor):
     records = make_records(6, seed=3)
     fasta = write_fasta(tmp_path / "in.fasta", records)
-    predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", top="L", min_probability=0.5, min_sep=4)
-    assert_same_as_predict(tmp_path / "out", records, predictor, top_factor=1, min_sep=4, min_probability=0.5)
+    predict_many(
+        fasta,
+        tmp_path / "out",
+        str(tiny_esm1b),
+        device="cpu",
+        top="L",
+        min_probability=0.5,
+        min_sep=4,
+    )
+    assert_same_as_predict(
+        tmp_path / "out", records, predictor, top_factor=1, min_sep=4, min_probability=0.5
+    )
 
 
 @pytest.mark.filterwarnings("ignore:.*lie in no window")
@@ -115,14 +147,19 @@ def test_error_rows_and_the_run_goes_on(tmp_path, tiny_esm1b, predictor):
     long = "".join(np.random.default_rng(5).choice(LETTERS, 400))
     with open(fasta, "a") as stream:
         stream.write(">badletter\nACDEFJKL\n>huge\n" + long + "\n>rec0\nACDEFGHIKL\n")
-    # A limit between a short record's estimate and the 400-residue one's, both as predict_top would need them.
+    # A limit between a short record's estimate and the 400-residue one's, both as predict_top would
+    # need them.
     small = predictor.estimate_memory([130], listed=[260], sparse=True)
     big = predictor.estimate_memory([400], listed=[800], sparse=True)
     assert small < big
     with pytest.warns(UserWarning) as caught:
-        result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", max_memory=(small + big) / 2)
+        result = predict_many(
+            fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", max_memory=(small + big) / 2
+        )
     assert (result.ok, result.errors, result.skipped) == (5, 2, 1)
-    summary = {name: row for name, *row in zip(*read_summary(tmp_path / "out").to_pydict().values())}
+    summary = {
+        name: row for name, *row in zip(*read_summary(tmp_path / "out").to_pydict().values())
+    }
     assert len(read_summary(tmp_path / "out")) == 8
     assert "invalid character 'J' at position 6" in summary["badletter"][2]
     assert summary["badletter"][1] == "error" and "memory" in summary["huge"][2].lower()
@@ -133,13 +170,35 @@ def test_error_rows_and_the_run_goes_on(tmp_path, tiny_esm1b, predictor):
 def test_cli_exit_codes_and_changed_options(tmp_path, tiny_esm1b, capsys):
     bad = tmp_path / "bad.fasta"
     bad.write_text(">a\nACDJ\n>b\nXXXZZ1\n")
-    assert main(["predict-many", str(bad), "--out", str(tmp_path / "bad"), "--model", str(tiny_esm1b),
-                 "--device", "cpu"]) == 1
+    assert (
+        main(
+            [
+                "predict-many",
+                str(bad),
+                "--out",
+                str(tmp_path / "bad"),
+                "--model",
+                str(tiny_esm1b),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "2 records: 0 ok, 2 errors" in err and "warning: a: invalid character 'J'" in err
     fasta = write_fasta(tmp_path / "in.fasta", make_records(4))
     out = tmp_path / "out"
-    args = ["predict-many", str(fasta), "--out", str(out), "--model", str(tiny_esm1b), "--device", "cpu"]
+    args = [
+        "predict-many",
+        str(fasta),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_esm1b),
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     assert "4 records: 4 ok, 0 errors" in capsys.readouterr().err
     manifest = out / "manifest.json"
@@ -184,8 +243,12 @@ def test_resume_after_kill_redoes_only_unfinished_records(tmp_path, tiny_esm1b, 
     script = tmp_path / "killed.py"
     script.write_text(KILLED_RUN)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    killed = subprocess.run([sys.executable, str(script), str(fasta), str(out), str(tiny_esm1b), str(MAX_TOKENS)],
-                            env=env, capture_output=True, text=True)
+    killed = subprocess.run(
+        [sys.executable, str(script), str(fasta), str(out), str(tiny_esm1b), str(MAX_TOKENS)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     parts = list((out / "contacts").glob("part-*.parquet"))
     assert len(parts) == 3  # the third one written, never recorded
@@ -222,10 +285,12 @@ def ray_cluster():
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
+
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     already = ray.is_initialized()
     if not already:
-        # Workers import this tree's package: PYTHONPATH, inherited by the cluster's processes. Not a
+        # Workers import this tree's package: PYTHONPATH, inherited by the cluster's processes. Not
+        # a
         # runtime_env: Ray cannot give the idle workers it starts with the cluster to actors and
         # tasks with one, so each would wait for (and pay) a fresh process (measured, ray 2.60).
         saved = os.environ.get("PYTHONPATH")
@@ -246,9 +311,11 @@ def ray_cluster():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*lie in no window")
-def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(tmp_path, tiny_esm1b, predictor,
-                                                                           ray_cluster, monkeypatch):
-    """Pairs and probabilities as ``predict`` one by one, every record once, though worker 0 dies mid-run.
+def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(
+    tmp_path, tiny_esm1b, predictor, ray_cluster, monkeypatch
+):
+    """Pairs and probabilities as ``predict`` one by one, every record once, though worker 0 dies
+    mid-run.
 
     One run for both checks: each Ray run costs actor processes (imports, model load), the bulk
     of this module's time; a run without a kill is validate-many's Ray test.
@@ -263,15 +330,25 @@ def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(tmp_p
     def write_and_kill(self, results, maps):
         original(self, results, maps)
         if not killed:  # after the first batch is written: kill worker 0's process
-            name = next(n for n in ray.util.list_named_actors() if n.startswith("esm-contacts-worker-")
-                        and n.endswith("-0"))
+            name = next(
+                n
+                for n in ray.util.list_named_actors()
+                if n.startswith("esm-contacts-worker-") and n.endswith("-0")
+            )
             pid = ray.get(ray.get_actor(name).pid.remote())
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
     monkeypatch.setattr(batch._Folder, "write", write_and_kill)
-    result = predict_many(fasta, tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2,
-                          max_tokens=1000)
+    result = predict_many(
+        fasta,
+        tmp_path / "out",
+        str(tiny_esm1b),
+        device="cpu",
+        engine="ray",
+        workers=2,
+        max_tokens=1000,
+    )
     assert killed and (result.ok, result.errors) == (len(records), 0)
     table = read_contacts_table(tmp_path / "out").to_pydict()
     pairs = list(zip(table["name"], table["i"], table["j"]))
@@ -280,7 +357,9 @@ def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(tmp_p
     summary = read_summary(tmp_path / "out").to_pydict()
     assert summary["name"] == [name for name, _ in records]
     assert set(summary["status"]) == {"ok"} and set(summary["worker"]) == {"ray-0", "ray-1"}
-    journal = [json.loads(line) for line in (tmp_path / "out" / "complete.jsonl").read_text().splitlines()]
+    journal = [
+        json.loads(line) for line in (tmp_path / "out" / "complete.jsonl").read_text().splitlines()
+    ]
     names = [row["name"] for entry in journal for row in entry["records"]]
     assert sorted(names) == sorted(name for name, _ in records)
 
@@ -288,11 +367,9 @@ def test_ray_engine_equals_predict_one_by_one_with_an_actor_killed_mid_run(tmp_p
 # --- validate-many ---------------------------------------------------------------------------
 
 
-SEGMENT, SHIFT = (60, 76), 2
-
-
 class TruthPredictor:
-    """A good predictor for 1a3a (its true contacts with noise) in the tiny model's clothes; counts its calls."""
+    """A good predictor for 1a3a (its true contacts with noise) in the tiny model's clothes;
+    counts its calls."""
 
     def __init__(self, real, maps):
         self.real, self.maps, self.calls = real, maps, []
@@ -310,26 +387,13 @@ class TruthPredictor:
 
 
 @pytest.fixture(scope="module")
-def models_1a3a(shared_data, tmp_path_factory):
-    """1a3a chain A as it is, and a copy whose segment is built two residues out of register (same sequence)."""
-    import biotite.structure as struc
+def models_1a3a(model_1a3a, register_error_model, tmp_path_factory):
+    """1a3a chain A as it is, and a copy whose segment is built two residues out of register
+    (same sequence), as PDB files (conftest's models)."""
     import biotite.structure.io.pdb as pdb
 
-    from esm_contacts.structure import load_structure
-
-    structure = load_structure(shared_data / "1a3a.pdb")
-    correct = structure[structure.chain_id == "A"].copy()
-    shifted = correct.copy()
-    starts = struc.get_residue_starts(correct, add_exclusive_stop=True)
-    residues = [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
-    for k in range(*SEGMENT):
-        target, source = residues[k], residues[k + SHIFT]
-        for atom in range(target.start, target.stop):
-            match = np.nonzero(correct.atom_name[source] == correct.atom_name[atom])[0]
-            if len(match):
-                shifted.coord[atom] = correct.coord[source][match[0]]
     folder = tmp_path_factory.mktemp("models")
-    for name, atoms in (("a_shifted.pdb", shifted), ("b_correct.pdb", correct)):
+    for name, atoms in (("a_shifted.pdb", register_error_model), ("b_correct.pdb", model_1a3a)):
         out = pdb.PDBFile()
         out.set_structure(atoms)
         out.write(str(folder / name))
@@ -340,14 +404,12 @@ def truth_map(structure_path):
     from esm_contacts.structure import chain_sequence, load_structure, true_contacts
 
     structure = load_structure(structure_path)
-    T = true_contacts(structure, "A")
-    rng = np.random.default_rng(0)
-    P = np.clip(0.75 * (T == 1) + 0.1 + rng.normal(0.0, 0.15, T.shape), 0.0, 1.0)
-    return chain_sequence(structure, "A"), ((P + P.T) / 2).astype(np.float32)
+    return chain_sequence(structure, "A"), noisy_prediction(true_contacts(structure, "A"))
 
 
-def test_validate_many_ranks_register_shift_below_and_shares_one_prediction(tmp_path, models_1a3a, tiny_esm1b,
-                                                                            predictor):
+def test_validate_many_ranks_register_shift_below_and_shares_one_prediction(
+    tmp_path, models_1a3a, tiny_esm1b, predictor
+):
     from esm_contacts.batch import validate_many
     from esm_contacts.structure import load_structure, residue_labels
 
@@ -366,7 +428,10 @@ def test_validate_many_ranks_register_shift_below_and_shares_one_prediction(tmp_
     labels = residue_labels(load_structure(models_1a3a / "a_shifted.pdb"), "A")
     assert any(label in shifted["first_hint"] for label in labels[SEGMENT[0] - 3 : SEGMENT[1] + 3])
     ranking = (out / "ranking.tsv").read_text().splitlines()
-    assert [line.split("\t")[1:3] for line in ranking[1:]] == [["1", correct["structure"]], ["2", shifted["structure"]]]
+    assert [line.split("\t")[1:3] for line in ranking[1:]] == [
+        ["1", correct["structure"]],
+        ["2", shifted["structure"]],
+    ]
     # Resumed: nothing predicted again, the same rows.
     again = validate_many([models_1a3a], out, str(tiny_esm1b), predictor=truth, device="cpu")
     assert again.resumed == 2 and truth.calls == [[sequence]]
@@ -375,30 +440,72 @@ def test_validate_many_ranks_register_shift_below_and_shares_one_prediction(tmp_
 
 def test_cli_validate_many_tsv_and_errors(tmp_path, models_1a3a, tiny_esm1b, capsys):
     listing = tmp_path / "models.tsv"
-    listing.write_text(f"structure\tchain\n{models_1a3a / 'b_correct.pdb'}\tA\n{models_1a3a / 'b_correct.pdb'}\tZ\n")
+    listing.write_text(
+        f"structure\tchain\n{models_1a3a / 'b_correct.pdb'}\tA\n"
+        f"{models_1a3a / 'b_correct.pdb'}\tZ\n"
+    )
     out = tmp_path / "out"
-    assert main(["validate-many", str(listing), str(models_1a3a / "*.pdb"), "--out", str(out),
-                 "--model", str(tiny_esm1b), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "validate-many",
+                str(listing),
+                str(models_1a3a / "*.pdb"),
+                "--out",
+                str(out),
+                "--model",
+                str(tiny_esm1b),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "4 models: 3 ok, 1 errors" in err
     rows = pq.read_table(out / "validation.parquet").to_pylist()
     assert [(Path(r["structure"]).name, r["chain"], r["status"]) for r in rows] == [
-        ("b_correct.pdb", "A", "ok"), ("b_correct.pdb", "Z", "error"), ("a_shifted.pdb", "A", "ok"),
-        ("b_correct.pdb", "A", "ok")]
-    assert "Z" in rows[1]["error"] and len({r["sequence_id"] for r in rows if r["status"] == "ok"}) == 1
-    assert main(["validate-many", str(tmp_path / "missing*.pdb"), "--out", str(out), "--model", str(tiny_esm1b)]) == 2
+        ("b_correct.pdb", "A", "ok"),
+        ("b_correct.pdb", "Z", "error"),
+        ("a_shifted.pdb", "A", "ok"),
+        ("b_correct.pdb", "A", "ok"),
+    ]
+    assert (
+        "Z" in rows[1]["error"]
+        and len({r["sequence_id"] for r in rows if r["status"] == "ok"}) == 1
+    )
+    assert (
+        main(
+            [
+                "validate-many",
+                str(tmp_path / "missing*.pdb"),
+                "--out",
+                str(out),
+                "--model",
+                str(tiny_esm1b),
+            ]
+        )
+        == 2
+    )
     assert "no file matches" in capsys.readouterr().err
 
 
 def comparable(rows):
     """Rows without the worker column, NaN as None (NaN != NaN would fail any comparison)."""
-    return [{key: None if isinstance(value, float) and np.isnan(value) else value
-             for key, value in row.items() if key != "worker"} for row in rows]
+    return [
+        {
+            key: None if isinstance(value, float) and np.isnan(value) else value
+            for key, value in row.items()
+            if key != "worker"
+        }
+        for row in rows
+    ]
 
 
 @pytest.mark.slow
-def test_ray_validate_many_validates_in_ray_tasks_with_the_local_rows(tmp_path, models_1a3a, shared_data,
-                                                                       tiny_esm1b, ray_cluster):
+def test_ray_validate_many_validates_in_ray_tasks_with_the_local_rows(
+    tmp_path, models_1a3a, shared_data, tiny_esm1b, ray_cluster
+):
     from esm_contacts.batch import validate_many
 
     # Two models of one sequence (one prediction, one task for both) and another protein.
@@ -406,16 +513,22 @@ def test_ray_validate_many_validates_in_ray_tasks_with_the_local_rows(tmp_path, 
     kwargs = dict(device="cpu", max_tokens=MAX_TOKENS)
     local = validate_many(inputs, tmp_path / "local", str(tiny_esm1b), **kwargs)
     remote = validate_many(inputs, tmp_path / "ray", str(tiny_esm1b), engine="ray", **kwargs)
-    assert (local.records, local.ok, local.errors) == (remote.records, remote.ok, remote.errors) == (3, 3, 0)
+    assert (
+        (local.records, local.ok, local.errors)
+        == (remote.records, remote.ok, remote.errors)
+        == (3, 3, 0)
+    )
     local_rows = pq.read_table(tmp_path / "local" / "validation.parquet").to_pylist()
     ray_rows = pq.read_table(tmp_path / "ray" / "validation.parquet").to_pylist()
     assert comparable(ray_rows) == comparable(local_rows)
     assert len({row["sequence_id"] for row in ray_rows}) == 2
-    assert (tmp_path / "ray" / "ranking.tsv").read_text() == (tmp_path / "local" / "ranking.tsv").read_text()
+    assert (tmp_path / "ray" / "ranking.tsv").read_text() == (
+        tmp_path / "local" / "ranking.tsv"
+    ).read_text()
     # Validated outside this (the driver's) process: the pid each task reported from inside itself.
     assert {row["worker"] for row in local_rows} == {"local"}
     assert all(row["worker"].startswith("ray-task-") for row in ray_rows)
-    assert os.getpid() not in {int(row["worker"][len("ray-task-"):]) for row in ray_rows}
+    assert os.getpid() not in {int(row["worker"][len("ray-task-") :]) for row in ray_rows}
     # Resumed: every model complete, nothing validated again, the same rows.
     again = validate_many(inputs, tmp_path / "ray", str(tiny_esm1b), engine="ray", **kwargs)
     assert again.resumed == 3
@@ -423,18 +536,39 @@ def test_ray_validate_many_validates_in_ray_tasks_with_the_local_rows(tmp_path, 
 
 
 @pytest.mark.slow
-def test_ray_validate_many_refuses_a_cluster_the_actors_fill(tmp_path, models_1a3a, tiny_esm1b, ray_cluster,
-                                                              capsys):
+def test_ray_validate_many_refuses_a_cluster_the_actors_fill(
+    tmp_path, models_1a3a, tiny_esm1b, ray_cluster, capsys
+):
     from esm_contacts.batch import validate_many
 
     # 2 CPUs, both held by the actors: the validation tasks would wait for ever.
     with pytest.raises(ValueError, match="2 CPUs: 2 worker.* leave none for the validation tasks"):
-        validate_many([models_1a3a], tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2)
+        validate_many(
+            [models_1a3a], tmp_path / "out", str(tiny_esm1b), device="cpu", engine="ray", workers=2
+        )
     assert not (tmp_path / "out").exists()  # refused before anything is written
-    assert main(["validate-many", str(models_1a3a), "--out", str(tmp_path / "out"), "--model", str(tiny_esm1b),
-                 "--engine", "ray", "--workers", "2"]) == 2
+    assert (
+        main(
+            [
+                "validate-many",
+                str(models_1a3a),
+                "--out",
+                str(tmp_path / "out"),
+                "--model",
+                str(tiny_esm1b),
+                "--engine",
+                "ray",
+                "--workers",
+                "2",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
-    assert err.startswith("esm-contacts validate-many: error: the Ray cluster has 2 CPUs") and "\n" not in err
+    assert (
+        err.startswith("esm-contacts validate-many: error: the Ray cluster has 2 CPUs")
+        and "\n" not in err
+    )
     assert not (tmp_path / "out").exists()
     assert ray_cluster.is_initialized()  # the fixture's Ray, left running for the other tests
 
@@ -444,7 +578,9 @@ def test_ray_structure_reading_tasks_keep_the_input_order(shared_data, ray_clust
     import esm_contacts.batch as batch
 
     small = str(shared_data / "1A8O.cif.gz")
-    monkeypatch.setattr(batch, "SCAN_CHUNK", (2, 2))  # tasks of two inputs: few files make several tasks
+    monkeypatch.setattr(
+        batch, "SCAN_CHUNK", (2, 2)
+    )  # tasks of two inputs: few files make several tasks
     inputs = [(small, "A"), (small, "Z"), (small, None)] * 2
     rows, sequences = batch._scan_in_ray(ray_cluster, inputs, 1.0)
     expected_rows, expected_sequences = batch._scan_models(inputs)  # in this process, one by one

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The project's packages (their modules are the nodes; other imports are ignored).
 PROJECT = ("esm_contacts", "pymol_plugin")
 #: Packages held to "no import cycle" and "no private name of another module".
-PACKAGES = ["pymol_plugin"]
+PACKAGES = ["esm_contacts", "pymol_plugin"]
 
 
 def package_modules(package: str, root: Path = ROOT) -> Dict[str, Path]:
