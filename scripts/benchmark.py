@@ -24,10 +24,8 @@ python scripts/benchmark.py --msa-transformer        # L = 300, R = 32, 64, 128
 python scripts/benchmark.py --msa-transformer --rows 128 --msa-repeats 2   # ours, fair-esm, ...
 python scripts/benchmark.py --lengths 256 512 --repeats 5
 python scripts/benchmark.py --model esm1b_t33_650M_UR50S   # real weights, when cached
-python scripts/benchmark.py --structures             # true_contacts of long chains, map_sequence of
-4JSV
-python scripts/benchmark.py --load                   # load peak against the model's size, and
-fair-esm's loader's
+python scripts/benchmark.py --structures             # true_contacts, map_sequence of 4JSV
+python scripts/benchmark.py --load                   # load peak against the model's size
 """
 
 import argparse

@@ -24,12 +24,9 @@ model in each.
 
 Examples
 --------
-python scripts/benchmark_many.py                                # 2,000 records, tiny model, one
-thread per worker
-python scripts/benchmark_many.py --full-size --load             # 200 records, full-size ESM-1b,
-random weights
-python scripts/benchmark_many.py --full-size --full-size-records 60 --engines local --results
-full.jsonl
+python scripts/benchmark_many.py                   # 2,000 records, tiny model
+python scripts/benchmark_many.py --full-size --load  # 200 records, full-size ESM-1b
+python scripts/benchmark_many.py --full-size --engines local --results full.jsonl
 """
 
 import argparse
