@@ -3,13 +3,11 @@
 :func:`predict_many` predicts every record of a FASTA file into a folder::
 
     DIR/manifest.json            the model and options of the run (a changed set is refused)
-    DIR/complete.jsonl           one line per finished batch: its part file and its records'
-    summaries
+    DIR/complete.jsonl           a line per finished batch: its part file, its records' rows
     DIR/contacts/part-*.parquet  name, i, j, probability (1-based, i < j, j - i >= min_sep)
-    DIR/summary.parquet          name, length, status (ok|error|skipped), error, pairs, seconds,
-    worker
-    DIR/maps/*.npz               with maps=True: ``map`` (float32 L x L) and ``sequence`` (no
-    pickle)
+    DIR/summary.parquet          name, length, status (ok|error|skipped), error, pairs,
+                                 seconds, worker
+    DIR/maps/*.npz               with maps=True: ``map`` (float32 L x L), ``sequence``
 
 **Resuming.** A batch's part file is written to a temporary name and renamed
 (:func:`esm_contacts.io.atomic_write`); only then is the batch appended to

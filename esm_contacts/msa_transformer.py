@@ -24,8 +24,7 @@ width, H heads, c = ``max_tokens_per_msa``)::
 
     4 * (R*T*D                         activations, updated in place
          + 4*H*T^2                     the layer's row logits/probabilities and APC temporaries
-         + max(c, T) * (8*D + 6*F)     a row chunk: layer norm, projections, feed-forward, allocator
-         slack
+         + max(c, T) * (8*D + 6*F)     a row chunk: norm, projections, feed-forward, slack
          + max(c, R) * (6*D + 3*H*R))  a column chunk: projections and its R x R attention
     + 20 * L^2                         the (L, L) sum and the returned map
 
