@@ -10,19 +10,14 @@ ray-traced ``cmd.png`` of contacts drawn from a file.
 Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the images.
 """
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pymol_window import run_in_pymol_window, write_noisy_rr
 from tiny_models import write_tiny_esm1b  # noqa: E402
 
 import esm_contacts as ec  # noqa: E402
-from esm_contacts.structure import homodimer_contacts, load_structure, true_contacts  # noqa: E402
 from pymol_plugin.drawing import DEFAULT_PALETTE, PALETTES  # noqa: E402
 
 PALETTE = PALETTES[DEFAULT_PALETTE]
@@ -203,16 +198,6 @@ QtCore.QTimer.singleShot(300, open_from_menu)
 """
 
 
-def _xvfb_run():
-    for tool in ("xvfb-run", "Xvfb"):
-        if shutil.which(tool) is None:
-            pytest.skip(
-                f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X"
-                " server"
-            )
-    return shutil.which("xvfb-run")
-
-
 def _colour_pixels(image, rgb, tolerance=0.12):
     return int(np.sum(np.all(np.abs(image[..., :3] - np.asarray(rgb)) < tolerance, axis=-1)))
 
@@ -240,96 +225,26 @@ def write_mutant_msa(path, query, count, rate=0.2, seed=3):
 
 
 def test_dialog_in_pymol_window(shared_data, tmp_path):
-    xvfb_run = _xvfb_run()
-    home = tmp_path / "home"
-    home.mkdir()
-    out = tmp_path / "out"
-    out.mkdir()
-    env = dict(
-        os.environ,
-        HOME=str(home),
-        ESM_GUI_OUT=str(out),
-        ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
-        ESM_GUI_MODEL=str(slow_model(tmp_path / "models")),
-        ESM_GUI_NUM_SEQS=str(NUM_SEQS),
-        LIBGL_ALWAYS_SOFTWARE="1",
-        XDG_RUNTIME_DIR=str(tmp_path),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    env.pop("APPDATA", None)
-    # The real window on Xvfb: another test module may have chosen Qt's offscreen platform.
-    env.pop("QT_QPA_PLATFORM", None)
-
-    # A noisy-truth file: true, homodimer and false contacts over the probability bins.
-    structure = load_structure(shared_data / "1hvr.pdb")
-    T, X = true_contacts(structure, "A"), homodimer_contacts(structure, "A")
-    i, j = np.triu_indices(T.shape[0], k=6)
-    rng = np.random.default_rng(5)
-    P = np.triu(rng.random(T.shape) * 0.2, 1)
-    for mask, count, low, high in (
-        ((T[i, j] == 1), 30, 0.55, 1.0),
-        ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
-        ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7),
-    ):
-        chosen = rng.permutation(np.flatnonzero(mask))[:count]
-        P[i[chosen], j[chosen]] = np.linspace(low, high, count)
-    rr = tmp_path / "1hvr_A.rr"
-    ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
-    env["ESM_GUI_RR"] = str(rr)
-    env["ESM_GUI_MSA"] = str(
-        write_mutant_msa(tmp_path / "1hvr_A.a3m", ec.chain_sequence(structure, "A"), NUM_SEQS)
-    )
-
-    install = subprocess.run(
-        [sys.executable, "-m", "esm_contacts.cli", "pymol-install"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert install.returncode == 0, install.stderr
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    run = subprocess.run(
-        [
-            xvfb_run,
-            "-a",
-            "-s",
-            "-screen 0 1600x1000x24",
-            sys.executable,
-            "-m",
-            "pymol",
-            "-q",
-            "-W",
-            "850",
-            "-H",
-            "700",
-            str(driver),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    rr = write_noisy_rr(shared_data / "1hvr.pdb", tmp_path / "1hvr_A.rr")
+    sequence = ec.chain_sequence(ec.load_structure(shared_data / "1hvr.pdb"), "A")
+    report, out, log = run_in_pymol_window(
+        DRIVER,
+        tmp_path,
+        size=(850, 700),
         timeout=240,
-        cwd=tmp_path,
+        ESM_GUI_PDB=shared_data / "1hvr.pdb",
+        ESM_GUI_MODEL=slow_model(tmp_path / "models"),
+        ESM_GUI_NUM_SEQS=NUM_SEQS,
+        ESM_GUI_RR=rr,
+        ESM_GUI_MSA=write_mutant_msa(tmp_path / "1hvr_A.a3m", sequence, NUM_SEQS),
     )
-    report_file = out / "report.json"
-    assert report_file.is_file(), (
-        f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
-    )
-    report = json.loads(report_file.read_text())
-    keep = os.environ.get("ESM_CONTACTS_GUI_IMAGES")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        for image in out.glob("*.png"):
-            shutil.copy(image, Path(keep) / image.name)
-    assert report["ok"], report.get("error")
 
     assert report["menu"] == ["Plugin", "Predict ESM contacts"]
     assert report["check_menu"] == ["Plugin", "Check model with ESM contacts"]
     assert "1hvr and chain A" in report["choices"] and "1hvr and chain B" in report["choices"]
     assert "missing.pt" in report["error_box"] and report["error_status"].startswith("Error:")
     assert report["names_after_error"] == report["names_before_error"] == ["1hvr"]
-    assert "Predict ESM contacts: Error: cannot load model" in run.stdout  # the log has it too
+    assert "Predict ESM contacts: Error: cannot load model" in log  # the log has it too
     assert report["busy_while_running"]
     assert report["status"].startswith("Drew esm:"), report["status"]
     assert report["progress"] == [1, 1]
@@ -338,8 +253,8 @@ def test_dialog_in_pymol_window(shared_data, tmp_path):
     assert {"file", "file_tp", "file_fp", "file_inter", "file_tp4", "file_key"} <= set(
         report["file_objects"]
     )
-    assert "esm_contacts: 1hvr chain A, 99 residues, model slow_esm1b, MSA" in run.stdout
-    assert "1hvr_A.a3m" in run.stdout
+    assert "esm_contacts: 1hvr chain A, 99 residues, model slow_esm1b, MSA" in log
+    assert "1hvr_A.a3m" in log
 
     # The worker ran for seconds, and the event loop kept ticking all along: the 50 ms
     # timer fired at least at half its rate and never paused for MAX_GAP or more.

@@ -9,15 +9,11 @@ screenshot of the X screen, and checks that the Predict dialog's drawing opens a
 too. Set ``ESM_CONTACTS_GUI_IMAGES=DIR`` to keep the image.
 """
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pymol_window import run_in_pymol_window, write_noisy_rr
 
 import esm_contacts as ec  # noqa: E402
 
@@ -176,84 +172,16 @@ QtCore.QTimer.singleShot(300, draw)
 
 
 def test_panel_docks_after_drawing(shared_data, tmp_path):
-    for tool in ("xvfb-run", "Xvfb"):
-        if shutil.which(tool) is None:
-            pytest.skip(
-                f"{tool} is not installed (apt-get install xvfb); the GUI test needs a virtual X"
-                " server"
-            )
-    home, out = tmp_path / "home", tmp_path / "out"
-    home.mkdir()
-    out.mkdir()
     structure = ec.load_structure(shared_data / "1hvr.pdb")
-    T, X = ec.true_contacts(structure, "A"), ec.homodimer_contacts(structure, "A")
-    i, j = np.triu_indices(T.shape[0], k=6)
-    rng = np.random.default_rng(5)
-    P = np.triu(rng.random(T.shape) * 0.2, 1)
-    for mask, count, low, high in (
-        ((T[i, j] == 1), 30, 0.55, 1.0),
-        ((T[i, j] == 0) & (X[i, j] == 1), 8, 0.45, 0.8),
-        ((T[i, j] == 0) & (X[i, j] == 0), 12, 0.22, 0.7),
-    ):
-        chosen = rng.permutation(np.flatnonzero(mask))[:count]
-        P[i[chosen], j[chosen]] = np.linspace(low, high, count)
-    rr = tmp_path / "1hvr_A.rr"
-    ec.write_contacts(rr, (P + P.T).astype(np.float32), sequence=ec.chain_sequence(structure, "A"))
-    env = dict(
-        os.environ,
-        HOME=str(home),
-        ESM_GUI_OUT=str(out),
-        ESM_GUI_PDB=str(shared_data / "1hvr.pdb"),
-        ESM_GUI_RR=str(rr),
-        LIBGL_ALWAYS_SOFTWARE="1",
-        XDG_RUNTIME_DIR=str(tmp_path),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    env.pop("APPDATA", None)
-    env.pop("QT_QPA_PLATFORM", None)
-    install = subprocess.run(
-        [sys.executable, "-m", "esm_contacts.cli", "pymol-install"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert install.returncode == 0, install.stderr
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    run = subprocess.run(
-        [
-            shutil.which("xvfb-run"),
-            "-a",
-            "-s",
-            "-screen 0 1600x1000x24",
-            sys.executable,
-            "-m",
-            "pymol",
-            "-q",
-            "-W",
-            "1300",
-            "-H",
-            "800",
-            str(driver),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    rr = write_noisy_rr(shared_data / "1hvr.pdb", tmp_path / "1hvr_A.rr")
+    report, out, _ = run_in_pymol_window(
+        DRIVER,
+        tmp_path,
+        size=(1300, 800),
         timeout=120,
-        cwd=tmp_path,
+        ESM_GUI_PDB=shared_data / "1hvr.pdb",
+        ESM_GUI_RR=rr,
     )
-    report_file = out / "report.json"
-    assert report_file.is_file(), (
-        f"PyMOL exited {run.returncode} without a report:\n{run.stdout}\n{run.stderr}"
-    )
-    report = json.loads(report_file.read_text())
-    keep = os.environ.get("ESM_CONTACTS_GUI_IMAGES")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        for image in out.glob("*.png"):
-            shutil.copy(image, Path(keep) / image.name)
-    assert report["ok"], report.get("error")
 
     # Opened by the drawing itself, docked on the right of PyMOL's window.
     assert report["dock"] and report["visible"] and not report["floating"]
